@@ -1,0 +1,1 @@
+"""Thin typer command-line tools; each module defines ``app`` and ``main``."""

@@ -1,0 +1,45 @@
+"""bertrbp-tokenize: turn sequences into DNABERT k-mer token ids."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from bertrbp.cli.common import VersionOption, make_app, run, setup_logging, log
+from bertrbp.io.sequences import check_unique_ids, iter_many
+from bertrbp.io.tokens import save_tokens, tokenize_records
+from bertrbp.tokenizer import KmerTokenizer
+
+app = make_app(__doc__)
+
+
+@app.command()
+def tokenize(
+    inputs: List[Path] = typer.Argument(..., help="FASTA (plain/gzip), SEQUENCE<TAB>LABEL TSV or k-mer TSV files."),
+    output: Path = typer.Option(..., "--output", "-o", help="Tokens file to write (.npz)."),
+    k: int = typer.Option(3, "--k", help="k-mer size (3, 4, 5 or 6), as in DNABERT."),
+    fmt: str = typer.Option("auto", "--format", help="auto, fasta, tsv or kmer-tsv."),
+    label: Optional[int] = typer.Option(None, "--label", help="Give every sequence this label (0 or 1)."),
+    max_positions: int = typer.Option(512, "--max-positions", help="Model positions; longer inputs are refused."),
+    vocab_dir: Optional[Path] = typer.Option(None, "--vocab-dir", help="Also write DNABERT's vocab.txt here."),
+    version: Optional[bool] = VersionOption,
+) -> None:
+    """Tokenize sequences ([CLS] + overlapping k-mers + [SEP]) into an .npz the other tools read."""
+    setup_logging()
+    tokenizer = KmerTokenizer(k)
+    dataset = tokenize_records(check_unique_ids(iter_many(inputs, fmt, label)), tokenizer, max_positions)
+    save_tokens(dataset, output)
+    if vocab_dir is not None:
+        vocab_dir.mkdir(parents=True, exist_ok=True)
+        tokenizer.save_vocab(vocab_dir)
+    log.info("tokenized %d sequences (k=%d, width %d) into %s", len(dataset), k, dataset.input_ids.shape[1], output)
+
+
+def main() -> None:
+    run(app)
+
+
+if __name__ == "__main__":
+    main()

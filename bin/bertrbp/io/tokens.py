@@ -1,0 +1,98 @@
+"""The tokenized-dataset file (``.npz``) that tokenize writes and finetune/pretrain read.
+
+Arrays: ``input_ids`` [N, L] int32 (padded with [PAD]=0), ``attention_mask`` [N, L] int8, ``labels`` [N] int8
+(-1 where unknown), ``ids`` [N] str, ``k`` scalar. Written atomically.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from bertrbp.errors import InputError
+from bertrbp.io.atomic import atomic_path
+from bertrbp.io.sequences import SequenceRecord
+from bertrbp.tokenizer import KmerTokenizer
+
+NO_LABEL = -1
+
+
+@dataclass
+class TokenizedDataset:
+    input_ids: np.ndarray
+    attention_mask: np.ndarray
+    labels: np.ndarray
+    ids: np.ndarray
+    k: int
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def has_labels(self) -> bool:
+        return bool(len(self.labels)) and bool((self.labels != NO_LABEL).all())
+
+    def subset(self, index: np.ndarray) -> "TokenizedDataset":
+        return TokenizedDataset(
+            self.input_ids[index], self.attention_mask[index], self.labels[index], self.ids[index], self.k
+        )
+
+
+def tokenize_records(
+    records: Iterable[SequenceRecord], tokenizer: KmerTokenizer, max_positions: int = 512
+) -> TokenizedDataset:
+    """Tokenize all records into one padded dataset."""
+    ids, seqs, labels = [], [], []
+    limit = tokenizer.max_sequence_length(max_positions)
+    for record in records:
+        if len(record.seq) > limit:
+            raise InputError(
+                f"{record.source}: record '{record.id}' (line {record.line}) has {len(record.seq)} nt; the model "
+                f"takes at most {limit} nt. Cut long sequences into windows (scan tool) or trim them (prepare)."
+            )
+        if len(record.seq) < tokenizer.k:
+            raise InputError(
+                f"{record.source}: record '{record.id}' (line {record.line}) is shorter than k={tokenizer.k}."
+            )
+        ids.append(record.id)
+        seqs.append(record.seq)
+        labels.append(NO_LABEL if record.label is None else record.label)
+    if not seqs:
+        raise InputError("no sequences to tokenize.")
+    input_ids, mask = tokenizer.encode_batch(seqs, max_positions)
+    return TokenizedDataset(
+        input_ids.astype(np.int32), mask.astype(np.int8), np.asarray(labels, dtype=np.int8), np.asarray(ids), tokenizer.k
+    )
+
+
+def save_tokens(dataset: TokenizedDataset, path: str | Path) -> Path:
+    """Write the dataset atomically as a compressed ``.npz``."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez_compressed(
+                handle,
+                input_ids=dataset.input_ids,
+                attention_mask=dataset.attention_mask,
+                labels=dataset.labels,
+                ids=dataset.ids,
+                k=np.int64(dataset.k),
+            )
+    return path
+
+
+def load_tokens(path: str | Path) -> TokenizedDataset:
+    """Read a dataset written by ``save_tokens``."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: tokens file not found.")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return TokenizedDataset(
+                data["input_ids"], data["attention_mask"], data["labels"], data["ids"], int(data["k"])
+            )
+    except (ValueError, KeyError, OSError) as exc:
+        raise InputError(f"{path}: not a tokens file written by bertrbp-tokenize ({exc}).") from exc

@@ -1,0 +1,183 @@
+"""Building, loading and saving k-mer BERT classifiers in DNABERT's checkpoint layout.
+
+A model source is either a preset name for random initialisation (the paper's BERT-baseline) or a pretrained
+checkpoint: a local folder or a Hugging Face hub id such as ``zhihan1996/DNA_bert_3``, holding
+``config.json``, weights (safetensors or ``pytorch_model.bin``) and ``vocab.txt``. Both paths go through
+``load_classifier`` so the tests, which save tiny checkpoints, exercise the same code as a hub download.
+
+Attention maps need eager attention: transformers' default SDPA kernel returns none, so callers that read
+attention pass ``attention="eager"`` (set again after ``from_pretrained``, which may reset it).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from bertrbp.errors import InputError
+from bertrbp.tokenizer import KmerTokenizer, dnabert_vocab
+
+# name: (layers, hidden, heads, intermediate)
+PRESETS: dict[str, tuple[int, int, int, int]] = {
+    "tiny": (2, 64, 2, 128),
+    "mini": (4, 128, 4, 512),
+    "small": (4, 256, 4, 1024),
+    "medium": (8, 512, 8, 2048),
+    "base": (12, 768, 12, 3072),
+}
+MAX_POSITIONS = 512
+ATTENTION_CHOICES = ("sdpa", "eager")
+_VOCAB_SIZE_TO_K = {len(dnabert_vocab(k)): k for k in (3, 4, 5, 6)}
+
+
+@dataclass
+class LoadReport:
+    """What a load did: where from, which weights came from the checkpoint and which are new."""
+
+    source: str
+    pretrained: bool
+    loaded: list[str] = field(default_factory=list)
+    newly_initialised: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        if not self.pretrained:
+            return f"random initialisation ({self.source})"
+        return (
+            f"loaded {len(self.loaded)} tensors from {self.source}; newly initialised: "
+            f"{', '.join(self.newly_initialised) or 'none'}; unused from checkpoint: {len(self.unexpected)}"
+        )
+
+
+def preset_config(preset: str, k: int = 3, num_labels: int = 2, dropout: float = 0.1):
+    """A BertConfig of a named size with DNABERT's vocabulary for k."""
+    from transformers import BertConfig
+
+    if preset not in PRESETS:
+        raise InputError(f"unknown model size {preset!r}; choose one of {', '.join(PRESETS)}.")
+    layers, hidden, heads, intermediate = PRESETS[preset]
+    return BertConfig(
+        vocab_size=len(dnabert_vocab(k)),
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=intermediate,
+        max_position_embeddings=MAX_POSITIONS,
+        hidden_dropout_prob=dropout,
+        attention_probs_dropout_prob=dropout,
+        num_labels=num_labels,
+        pad_token_id=0,
+    )
+
+
+def is_preset(source: str) -> bool:
+    """A source names a preset (random init) when it is a preset name and not an existing folder."""
+    return source in PRESETS and not Path(source).exists()
+
+
+def _set_attention(model, attention: str) -> None:
+    if attention not in ATTENTION_CHOICES:
+        raise InputError(f"attention implementation must be one of {ATTENTION_CHOICES}, not {attention!r}.")
+    if hasattr(model, "set_attn_implementation"):
+        model.set_attn_implementation(attention)
+    else:  # older transformers
+        model.config._attn_implementation = attention
+
+
+def load_tokenizer(source: str) -> KmerTokenizer:
+    """The tokenizer of a checkpoint: its vocab.txt, else k inferred from the config's vocab size."""
+    folder = Path(source)
+    if folder.is_dir():
+        vocab = folder / "vocab.txt"
+        if vocab.exists():
+            return KmerTokenizer.from_vocab_file(vocab)
+        config_path = folder / "config.json"
+        if not config_path.exists():
+            raise InputError(f"{folder}: no config.json; not a model checkpoint folder.")
+        vocab_size = json.loads(config_path.read_text()).get("vocab_size")
+    else:
+        try:
+            from huggingface_hub import hf_hub_download
+
+            return KmerTokenizer.from_vocab_file(hf_hub_download(source, "vocab.txt"))
+        except InputError:
+            raise
+        except Exception:
+            from transformers import AutoConfig
+
+            vocab_size = AutoConfig.from_pretrained(source).vocab_size
+    if vocab_size not in _VOCAB_SIZE_TO_K:
+        raise InputError(f"{source}: vocab size {vocab_size} is not a DNABERT k-mer vocabulary (k = 3..6).")
+    return KmerTokenizer(_VOCAB_SIZE_TO_K[vocab_size])
+
+
+def _check_source(source: str) -> None:
+    folder = Path(source)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{source}: expected a checkpoint folder (config.json, weights, vocab.txt), got a file.")
+    if folder.is_dir() and not (folder / "config.json").exists():
+        raise InputError(f"{source}: no config.json in this folder; it is not a model checkpoint.")
+    if not folder.exists() and ("/" not in source or source.startswith((".", "/"))):
+        raise InputError(
+            f"model {source!r}: neither a preset ({', '.join(PRESETS)}), an existing checkpoint folder, "
+            "nor a hub id like 'zhihan1996/DNA_bert_3'."
+        )
+
+
+def load_classifier(
+    source: str,
+    *,
+    k: int = 3,
+    num_labels: int = 2,
+    attention: str = "sdpa",
+    dropout: Optional[float] = None,
+    seed: Optional[int] = None,
+):
+    """Return (model, tokenizer, LoadReport) for a preset name or a checkpoint folder / hub id.
+
+    From a pretrained masked-LM checkpoint the encoder weights are transferred and the classification head is
+    newly initialised; the report lists which is which.
+    """
+    import torch
+    from transformers import BertForSequenceClassification
+
+    if seed is not None:
+        torch.manual_seed(seed)
+    if is_preset(source):
+        config = preset_config(source, k=k, num_labels=num_labels, dropout=0.1 if dropout is None else dropout)
+        config._attn_implementation = attention
+        model = BertForSequenceClassification(config)
+        _set_attention(model, attention)
+        tokenizer = KmerTokenizer(k)
+        names = [n for n, _ in model.named_parameters()]
+        return model, tokenizer, LoadReport(f"preset:{source}", False, [], names, [])
+    _check_source(source)
+    kwargs = {"num_labels": num_labels, "attn_implementation": attention, "output_loading_info": True}
+    if dropout is not None:
+        kwargs.update(hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
+    try:
+        model, info = BertForSequenceClassification.from_pretrained(source, **kwargs)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"could not load model {source!r}: {exc}") from exc
+    _set_attention(model, attention)
+    tokenizer = load_tokenizer(source)
+    if model.config.vocab_size != tokenizer.vocab_size:
+        raise InputError(
+            f"{source}: config vocab_size {model.config.vocab_size} does not match vocab.txt "
+            f"({tokenizer.vocab_size} tokens)."
+        )
+    missing = sorted(info.get("missing_keys", []))
+    loaded = sorted(set(n for n, _ in model.named_parameters()) - set(missing))
+    report = LoadReport(source, True, loaded, missing, sorted(info.get("unexpected_keys", [])))
+    return model, tokenizer, report
+
+
+def save_checkpoint(model, tokenizer: KmerTokenizer, directory: str | Path) -> Path:
+    """Save in DNABERT's layout: config.json, model.safetensors, vocab.txt."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(directory, safe_serialization=True)
+    tokenizer.save_vocab(directory)
+    return directory
