@@ -23,12 +23,17 @@ def resolve_device(name: str = "auto"):
         raise InputError(f"--device {name!r} is not a device torch knows ({exc}).") from exc
 
 
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask, e.g. a container's or a batch slot's share)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def set_threads(threads: int | None) -> int:
     """Use ``threads`` CPU threads (0/None: the CPUs this process may run on); returns the number set."""
     import torch
 
     if not threads:
-        threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        threads = available_cpus()
     torch.set_num_threads(threads)
     return threads
 

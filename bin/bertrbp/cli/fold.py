@@ -1,0 +1,56 @@
+"""bertrbp-fold: MEA secondary structures and per-nucleotide / per-token structural element labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from bertrbp.cli.common import VersionOption, log, make_app, run, setup_logging
+from bertrbp.device import available_cpus
+from bertrbp.fold.engines import DEFAULT_ENGINE, FoldOptions
+from bertrbp.fold.pipeline import fold_records, write_outputs
+from bertrbp.io.sequences import check_unique_ids, iter_many
+
+app = make_app(__doc__)
+
+
+@app.command()
+def fold(
+    inputs: List[Path] = typer.Argument(..., help="Sequence files: FASTA (plain/gzip), SEQUENCE<TAB>LABEL TSV or k-mer TSV."),
+    output: Path = typer.Option(..., "--output", "-o", help="Structures TSV: id, sequence, structure, elements."),
+    token_labels: Optional[Path] = typer.Option(
+        None, "--token-labels", help="Also write per-k-mer-token labels (id F T I H M S, 0/1 strings)."
+    ),
+    engine: str = typer.Option(DEFAULT_ENGINE, "--engine", help="vienna (ViennaRNA) or linearpartition."),
+    gamma: float = typer.Option(3.0, "--gamma", help="MEA gamma: higher favours more base pairs."),
+    beam_size: int = typer.Option(100, "--beam-size", help="LinearPartition beam (0 = no pruning, exact)."),
+    mode: str = typer.Option("vienna", "--mode", help="LinearPartition parameters: vienna (Turner 2004) or eterna."),
+    threads: int = typer.Option(0, "--threads", help="Worker processes (0 = all CPUs of the task)."),
+    k: int = typer.Option(3, "--k", help="k-mer size of the model's tokens, for --token-labels."),
+    bpp: Optional[Path] = typer.Option(
+        None, "--bpp", help="Also write each nucleotide's unpaired probability (id, comma-separated values)."
+    ),
+    energy: bool = typer.Option(False, "--energy", help="Add the ensemble free energy column (kcal/mol; EternaFold units with --mode eterna)."),
+    fmt: str = typer.Option("auto", "--format", help="auto, fasta, tsv or kmer-tsv."),
+    version: Optional[bool] = VersionOption,
+) -> None:
+    """Fold every sequence into its maximum expected accuracy (MEA) structure and label each nucleotide
+    F (5' dangling end), T (3' dangling end), I (internal loop or bulge), H (hairpin), M (multiloop) or S (stem).
+    Sequences are folded as upper-case RNA (T read as U, N left unpaired); outputs keep the input order and ids."""
+    setup_logging()
+    options = FoldOptions(engine, gamma, beam_size, mode, energy, bpp is not None).check()
+    workers = threads if threads > 0 else available_cpus()
+    records = check_unique_ids(iter_many(inputs, fmt))
+    folded = fold_records(records, options, k if token_labels is not None else None, workers)
+    count = write_outputs(folded, output, token_labels, bpp, energy)
+    log.info("folded %d sequences with %s (gamma %g, %d workers) into %s", count, engine, gamma, workers, output)
+
+
+def main() -> None:
+    run(app)
+
+
+if __name__ == "__main__":
+    main()

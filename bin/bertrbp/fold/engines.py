@@ -1,0 +1,115 @@
+"""MEA secondary structures from two partition-function engines behind one call.
+
+- ``vienna``: ViennaRNA's McCaskill partition function, then ``MEA(gamma)``.
+- ``linearpartition``: the beam-pruned linear-time partition function (``linearpartition`` binding, package
+  linearpartition-unofficial) whose MEA structure BERT-RBP used. Its traps are guarded here: it folds only
+  upper-case ``U`` RNA correctly (lower case comes back all unpaired, ``T`` mis-folds) and an empty string
+  kills the whole process, so every sequence goes through :func:`prepare_rna` first.
+
+``N`` is accepted by both and can pair with nothing (both engines leave it unpaired; the tests check this).
+Both use the Turner 2004 parameters with dangles=2 at 37 °C by default, so on the same input they agree on most
+MEA structures (LinearPartition's beam can prune the optimum away on long inputs; ``beam_size=0`` disables it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from bertrbp.errors import InputError
+from bertrbp.io.sequences import normalize_sequence
+
+ENGINES = ("vienna", "linearpartition")
+MODES = ("vienna", "eterna")
+DEFAULT_ENGINE = "vienna"  # about twice as fast on 101-nt windows, same MEA structures: see bench/bench_fold.py
+# ViennaRNA's default Boltzmann scaling can overflow on long inputs; above this length rescale from the MFE.
+RESCALE_ABOVE = 300
+
+
+@dataclass(frozen=True)
+class FoldOptions:
+    """How to fold: engine, MEA gamma, LinearPartition's beam and parameter set, optional extra outputs."""
+
+    engine: str = DEFAULT_ENGINE
+    gamma: float = 3.0
+    beam_size: int = 100
+    mode: str = "vienna"
+    energy: bool = False
+    unpaired: bool = False
+
+    def check(self) -> "FoldOptions":
+        """Refuse impossible combinations up front, before any sequence is read."""
+        if self.engine not in ENGINES:
+            raise InputError(f"--engine {self.engine!r} is not known; choose one of {', '.join(ENGINES)}.")
+        if self.mode not in MODES:
+            raise InputError(f"--mode {self.mode!r} is not known; choose one of {', '.join(MODES)}.")
+        if self.engine == "vienna" and self.mode != "vienna":
+            raise InputError(f"--mode {self.mode} needs --engine linearpartition (ViennaRNA has only its own model).")
+        if not self.gamma > 0:
+            raise InputError(f"--gamma must be positive, not {self.gamma}.")
+        if self.beam_size < 0:
+            raise InputError(f"--beam-size must be 0 (no beam pruning) or positive, not {self.beam_size}.")
+        return self
+
+
+@dataclass
+class Fold:
+    """One folded sequence: MEA dot-bracket, ensemble free energy and per-nucleotide unpaired probability."""
+
+    structure: str
+    energy: Optional[float] = None
+    unpaired: Optional[np.ndarray] = None
+
+
+def prepare_rna(seq: str, where: str = "sequence") -> str:
+    """Upper-case RNA (T read as U) that both engines fold correctly; refuses empty or foreign letters."""
+    return normalize_sequence(seq, where).replace("T", "U")
+
+
+def _fold_vienna(rna: str, options: FoldOptions) -> Fold:
+    import RNA
+
+    compound = RNA.fold_compound(rna)
+    if len(rna) > RESCALE_ABOVE:
+        _, mfe = compound.mfe()
+        compound.exp_params_rescale(mfe)
+    _, energy = compound.pf()
+    structure, _ = compound.MEA(options.gamma)
+    unpaired = None
+    if options.unpaired:
+        probs = np.asarray(compound.bpp(), dtype=float)[1:, 1:]  # 1-based upper triangle
+        unpaired = 1.0 - probs.sum(axis=0) - probs.sum(axis=1)
+    return Fold(structure, float(energy), unpaired)
+
+
+def _fold_linearpartition(rna: str, options: FoldOptions) -> Fold:
+    import linearpartition
+
+    result = linearpartition.partition(rna, mode=options.mode, beamsize=options.beam_size, gamma=options.gamma)
+    unpaired = None
+    if options.unpaired:
+        bpp = result["bpp"]
+        n = len(rna)
+        paired = np.bincount(bpp["i"], bpp["prob"], n) + np.bincount(bpp["j"], bpp["prob"], n)
+        unpaired = 1.0 - paired
+    return Fold(result["structure"], float(result["free_energy"]), unpaired)
+
+
+_FOLDERS = {"vienna": _fold_vienna, "linearpartition": _fold_linearpartition}
+
+
+def fold_sequence(seq: str, options: FoldOptions = FoldOptions(), where: str = "sequence") -> Fold:
+    """Fold one DNA or RNA sequence (any case) into its MEA structure with the chosen engine."""
+    rna = prepare_rna(seq, where)
+    fold = _FOLDERS[options.engine](rna, options)
+    if len(fold.structure) != len(rna):
+        raise RuntimeError(
+            f"{where}: {options.engine} returned a structure of length {len(fold.structure)} for {len(rna)} nt."
+        )
+    if fold.unpaired is not None:
+        fold.unpaired = np.clip(fold.unpaired, 0.0, 1.0)
+    if not options.energy:
+        fold.energy = None
+    return fold
