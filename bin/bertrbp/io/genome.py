@@ -1,0 +1,164 @@
+"""Genome access: an indexed FASTA reader, a strand-aware BED reader, and reverse complement.
+
+A whole genome never sits in memory: ``GenomeFasta`` reads through a ``.fai`` index (pyfaidx builds it on
+first use, next to the FASTA; bgzip-compressed genomes work too). Coordinates are 0-based half-open
+everywhere, as in BED. Chromosome names are matched as given, then with/without a ``chr`` prefix
+(``chrM`` <-> ``MT``), because UCSC and Ensembl files are routinely mixed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Optional
+
+from bertrbp.errors import InputError
+from bertrbp.io.sequences import _lines
+
+_COMPLEMENT = str.maketrans("ACGTUNRYKMSWBDHVacgtunrykmswbdhv", "TGCAANYRMKSWVHDBtgcaanyrmkswvhdb")
+
+
+def reverse_complement(seq: str) -> str:
+    """Reverse complement of DNA/RNA letters, case kept (U pairs as A; result is DNA)."""
+    return seq.translate(_COMPLEMENT)[::-1]
+
+
+@dataclass
+class BedInterval:
+    """One BED line: 0-based half-open ``[start, end)`` on ``chrom``; ``strand`` is '+', '-' or '.'."""
+
+    chrom: str
+    start: int
+    end: int
+    name: str = ""
+    score: str = ""
+    strand: str = "."
+    line: int = 0
+    source: str = ""
+    extra: list[str] = field(default_factory=list)
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start
+
+    def key(self) -> str:
+        """A readable id, ``chrom:start-end(strand)``, used when the BED line has no name."""
+        return f"{self.chrom}:{self.start}-{self.end}({self.strand})"
+
+
+def read_bed(path: str | Path, require_strand: bool = False) -> Iterator[BedInterval]:
+    """Stream intervals from a BED file (plain or gzip); ``track``/``browser``/``#`` lines are skipped.
+
+    ``require_strand`` refuses lines without '+'/'-' (RNA binding is strand-specific).
+    """
+    path = Path(path)
+    count = 0
+    for number, line in _lines(path):
+        if not line.strip() or line.startswith(("#", "track", "browser")):
+            continue
+        fields = line.split("\t")
+        if len(fields) < 3:
+            fields = line.split()
+        where = f"{path}: line {number}"
+        if len(fields) < 3:
+            raise InputError(f"{where}: a BED line needs at least 3 columns (chrom, start, end), found {len(fields)}.")
+        chrom = fields[0].strip()
+        try:
+            start, end = int(fields[1]), int(fields[2])
+        except ValueError:
+            raise InputError(f"{where}: start {fields[1]!r} and end {fields[2]!r} must be whole numbers.") from None
+        if start < 0 or end <= start:
+            raise InputError(f"{where}: interval {start}-{end} is empty or negative; BED needs 0 <= start < end.")
+        strand = fields[5].strip() if len(fields) > 5 else "."
+        if strand not in ("+", "-", "."):
+            raise InputError(f"{where}: strand {strand!r} must be '+', '-' or '.'.")
+        if require_strand and strand == ".":
+            raise InputError(
+                f"{where}: no strand. RNA-binding sites are strand-specific; give '+' or '-' in column 6."
+            )
+        count += 1
+        yield BedInterval(
+            chrom, start, end,
+            name=fields[3].strip() if len(fields) > 3 else "",
+            score=fields[4].strip() if len(fields) > 4 else "",
+            strand=strand, line=number, source=str(path),
+            extra=[f.strip() for f in fields[6:]],
+        )
+    if count == 0:
+        raise InputError(f"{path}: no BED intervals found (the file is empty).")
+
+
+def _aliases(chrom: str) -> list[str]:
+    """Names a chromosome goes by in UCSC vs Ensembl files."""
+    names = [chrom]
+    if chrom in ("chrM", "chrMT"):
+        names += ["MT", "M"]
+    elif chrom in ("MT", "M"):
+        names += ["chrM"]
+    names.append(chrom[3:] if chrom.startswith("chr") else f"chr{chrom}")
+    return names
+
+
+class GenomeFasta:
+    """Random access to an indexed genome FASTA (plain or bgzip), without loading it into memory."""
+
+    def __init__(self, path: str | Path) -> None:
+        import pyfaidx
+
+        self.path = Path(path)
+        if not self.path.exists():
+            raise InputError(f"{self.path}: genome FASTA not found.")
+        try:
+            self._fasta = pyfaidx.Fasta(str(self.path), as_raw=True, sequence_always_upper=True,
+                                        read_ahead=10000)
+        except pyfaidx.UnsupportedCompressionFormat as exc:
+            raise InputError(
+                f"{self.path}: gzip genomes must be bgzip-compressed to be indexed ({exc}). "
+                "Run 'gunzip' then 'bgzip' (htslib), or give the uncompressed FASTA."
+            ) from None
+        except (pyfaidx.FastaIndexingError, ValueError, OSError) as exc:
+            raise InputError(
+                f"{self.path}: cannot index the genome FASTA ({exc}). Give an uncompressed or bgzip FASTA "
+                "with unique sequence names and equal line lengths within each sequence; the folder must be "
+                "writable for the .fai index, or the .fai must exist."
+            ) from None
+        self.lengths: dict[str, int] = {name: len(rec) for name, rec in self._fasta.records.items()}
+
+    def resolve(self, chrom: str) -> Optional[str]:
+        """The genome's name for ``chrom`` (trying chr-prefix aliases), or None when absent."""
+        for name in _aliases(chrom):
+            if name in self.lengths:
+                return name
+        return None
+
+    def fetch(self, chrom: str, start: int, end: int, strand: str = "+", where: str = "") -> str:
+        """Upper-case sequence of ``[start, end)`` on ``chrom``, reverse-complemented when ``strand == '-'``."""
+        prefix = f"{where}: " if where else ""
+        name = self.resolve(chrom)
+        if name is None:
+            shown = ", ".join(list(self.lengths)[:5])
+            raise InputError(
+                f"{prefix}chromosome {chrom!r} is not in {self.path} (it has {shown}, ...). "
+                "Use the genome assembly the coordinates refer to."
+            )
+        if start < 0 or end > self.lengths[name] or start >= end:
+            raise InputError(
+                f"{prefix}interval {chrom}:{start}-{end} lies outside {name} (length {self.lengths[name]}) "
+                "or is empty. Check the assembly (hg19 vs hg38) and 0-based BED coordinates."
+            )
+        seq = str(self._fasta[name][start:end])
+        return reverse_complement(seq) if strand == "-" else seq
+
+    def fetch_interval(self, interval: BedInterval) -> str:
+        """Sequence of a BED interval on its strand ('.' read as '+')."""
+        return self.fetch(interval.chrom, interval.start, interval.end, interval.strand,
+                          where=f"{interval.source}: line {interval.line}")
+
+    def close(self) -> None:
+        self._fasta.close()
+
+    def __enter__(self) -> "GenomeFasta":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,90 @@
+"""Leakage-aware splitting groups and the report of what overlap remains between splits."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Sequence
+
+from bertrbp.errors import InputError
+from bertrbp.io.sequences import SequenceRecord
+from bertrbp.prepare.similarity import cluster, cross_near_duplicates
+
+SPLITS = ("random", "chromosome", "similarity")
+
+
+def chromosome_groups(records: Sequence[SequenceRecord]) -> list[str]:
+    """Chromosome of each record; refuses records without coordinates."""
+    groups = []
+    for record in records:
+        if record.coords is None:
+            raise InputError(
+                f"{record.source}: record '{record.id}' (line {record.line}) has no genomic coordinates, so "
+                "--split chromosome cannot place it. Use inputs with coordinates (RBP-31/RBP-24 headers, BED) "
+                "or --split random|similarity."
+            )
+        groups.append(chromosome_of(record.coords.chrom))
+    return groups
+
+
+def chromosome_of(contig: str) -> str:
+    """The chromosome a contig belongs to: ``chr1_KI270766v1_alt`` and ``chr1_gl000191_random`` are chr1."""
+    return contig.split("_")[0] if contig.endswith(("_alt", "_random", "_fix")) else contig
+
+
+def similarity_groups(records: Sequence[SequenceRecord], k: int, threshold: float, seed: int) -> list[int]:
+    """Near-duplicate cluster of each record (k-mer Jaccard >= threshold, single linkage)."""
+    return cluster([r.seq for r in records], k=k, threshold=threshold, seed=seed)
+
+
+def _intervals_overlapping(reference: Sequence[SequenceRecord], query: Sequence[SequenceRecord]) -> int:
+    """How many query intervals overlap a reference interval on the same chromosome and strand."""
+    index: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
+    for record in reference:
+        if record.coords is not None:
+            c = record.coords
+            index[(c.chrom, c.strand)].append((c.start, c.end))
+    import bisect
+
+    starts, max_end = {}, {}
+    for key, spans in index.items():
+        spans.sort()
+        starts[key] = [s for s, _ in spans]
+        running, ends = 0, []
+        for _, e in spans:
+            running = max(running, e)
+            ends.append(running)
+        max_end[key] = ends
+    count = 0
+    for record in query:
+        c = record.coords
+        if c is None or (c.chrom, c.strand) not in starts:
+            continue
+        key = (c.chrom, c.strand)
+        pos = bisect.bisect_left(starts[key], c.end) - 1  # last reference starting before query end
+        if pos >= 0 and max_end[key][pos] > c.start:
+            count += 1
+    return count
+
+
+def overlap_report(splits: dict[str, Sequence[SequenceRecord]], k: int, threshold: float, seed: int) -> dict:
+    """Overlap between ``train`` and each other split: exact copies, near-duplicates, chromosomes, intervals."""
+    train = splits["train"]
+    train_seqs = {r.seq for r in train}
+    train_chroms = {chromosome_of(r.coords.chrom) for r in train if r.coords is not None}
+    report: dict = {"similarity": {"k": k, "jaccard_threshold": threshold}}
+    for name, records in splits.items():
+        if name == "train" or not records:
+            continue
+        near = cross_near_duplicates([r.seq for r in train], [r.seq for r in records], k=k,
+                                     threshold=threshold, seed=seed)
+        chroms = {chromosome_of(r.coords.chrom) for r in records if r.coords is not None}
+        report[f"train_vs_{name}"] = {
+            "n": len(records),
+            "identical_sequences": sum(r.seq in train_seqs for r in records),
+            "near_duplicates": near["query_with_near_duplicate"],
+            "max_jaccard_among_candidates": near["max_jaccard_among_candidates"],
+            "with_coordinates": sum(r.coords is not None for r in records),
+            "shared_chromosomes": sorted(chroms & train_chroms),
+            "overlapping_intervals": _intervals_overlapping(train, records),
+        }
+    return report

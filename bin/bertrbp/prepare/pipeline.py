@@ -1,0 +1,262 @@
+"""The whole bertrbp-prepare run: read, filter, shape, lift, deduplicate, sample, split, annotate, write.
+
+All computing happens before the first byte is written; outputs then appear together (atomic renames), so
+a failed run leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from bertrbp.errors import InputError
+from bertrbp.io.atomic import atomic_open
+from bertrbp.io.sequences import SequenceRecord
+from bertrbp.prepare import coords as coordmod
+from bertrbp.prepare import leakage, rbp24, sampling, writers
+from bertrbp.prepare.filters import DropLog, drop_duplicates, filter_letters
+from bertrbp.prepare.manifest import build_manifest, input_entries
+from bertrbp.prepare.sources import SourceSpec, read_sources, unique_ids
+
+log = logging.getLogger("bertrbp")
+
+
+@dataclass
+class PrepareOptions:
+    output_dir: Path
+    prefix: str = ""
+    inputs: list[Path] = field(default_factory=list)
+    fmt: str = "auto"
+    label: Optional[int] = None
+    positives: list[Path] = field(default_factory=list)
+    negatives: list[Path] = field(default_factory=list)
+    bed: list[Path] = field(default_factory=list)
+    genome: Optional[Path] = None
+    bed_label_column: str = "none"
+    rbp24_mode: str = "full"
+    length: Optional[int] = None
+    coords: str = "auto"
+    drop_n: bool = True
+    min_length: int = 1
+    max_length: Optional[int] = None
+    dedup: bool = True
+    max_per_class: Optional[int] = 12600
+    test_size: str = "6000"
+    val_fraction: float = 0.0
+    split: str = "random"
+    test_chromosomes: list[str] = field(default_factory=list)
+    similarity_k: int = 8
+    similarity_threshold: float = 0.5
+    chain: Optional[Path] = None
+    target_genome: Optional[Path] = None
+    gtf: Optional[Path] = None
+    k: int = 3
+    seed: int = 42
+
+
+def default_prefix(options: PrepareOptions) -> str:
+    """The first input's name without sequence-file extensions, e.g. ``AATF_K562``."""
+    for path in [*options.inputs, *options.positives, *options.bed]:
+        name = Path(path).name
+        for ext in (".gz", ".tsv", ".fa", ".fasta", ".fna", ".bed", ".txt", ".positive", ".positives"):
+            name = name[: -len(ext)] if name.endswith(ext) else name
+        if name:
+            return name
+    return "dataset"
+
+
+def validate(options: PrepareOptions) -> None:
+    """Refuse contradictory or out-of-range options before reading anything."""
+    if options.split not in leakage.SPLITS:
+        raise InputError(f"--split must be one of {', '.join(leakage.SPLITS)}, not {options.split!r}.")
+    if options.test_chromosomes and options.split != "chromosome":
+        raise InputError("--test-chromosomes only applies with --split chromosome.")
+    if not 0 <= options.val_fraction < 1:
+        raise InputError(f"--val-fraction must be in [0, 1), not {options.val_fraction}.")
+    if options.max_per_class is not None and options.max_per_class < 2:
+        raise InputError(f"--max-per-class must be at least 2, not {options.max_per_class}.")
+    if not 0 < options.similarity_threshold <= 1:
+        raise InputError(f"--similarity-threshold must be in (0, 1], not {options.similarity_threshold}.")
+    if not 3 <= options.similarity_k <= 16:
+        raise InputError(f"--similarity-k must be between 3 and 16, not {options.similarity_k}.")
+    if options.coords not in coordmod.CONVENTIONS:
+        raise InputError(f"--coords must be one of {', '.join(coordmod.CONVENTIONS)}, not {options.coords!r}.")
+    if options.k < 1:
+        raise InputError(f"--k must be positive, not {options.k}.")
+    if options.output_dir.exists() and not options.output_dir.is_dir():
+        raise InputError(f"--output-dir {options.output_dir} exists and is not a folder.")
+    for path in (options.gtf, options.chain, options.target_genome, options.genome):
+        if path is not None and not Path(path).is_file():
+            raise InputError(f"{path}: file not found.")
+
+
+def read_and_clean(options: PrepareOptions, drops: DropLog) -> tuple[list[SequenceRecord], list[Path], int]:
+    """Records after reading, letter/length filters, RBP-24 shaping, liftover and de-duplication."""
+    spec = SourceSpec(options.inputs, options.fmt, options.label, options.positives, options.negatives,
+                      options.bed, options.genome, options.bed_label_column)
+    records = read_sources(spec)
+    n_read = len(records)
+    records = filter_letters(records, drops, options.drop_n, options.min_length, options.max_length)
+    for record in records:
+        if options.fmt == "rbp24" or record.extra.get("rbp24"):
+            rbp24.shape_record(record, options.rbp24_mode, options.length)
+    coordmod.normalise_coords(records, options.coords)
+    if options.chain is not None:
+        from bertrbp.prepare.liftover import lift_records
+
+        target = options.target_genome or (options.genome if not options.bed else None)
+        records = lift_records(records, options.chain, drops, target)
+    if options.dedup:
+        records = drop_duplicates(records, drops)
+    unique_ids(records)
+    labels = {r.label for r in records}
+    if labels != {0, 1}:
+        raise InputError(
+            f"after filtering, only class {sorted(labels)} is left ({len(records)} sequences; "
+            f"dropped: {dict(drops.counts)}). A classifier needs bound (1) and unbound (0) sequences."
+        )
+    return records, spec.files, n_read
+
+
+def held_out(records: list[SequenceRecord], options: PrepareOptions, size: float | int, option: str,
+             salt: int) -> tuple[list[int], list[int]]:
+    """(held-out, rest) indices of ``records`` for the chosen split kind."""
+    labels = [r.label for r in records]
+    seed = options.seed + salt
+    if options.split == "chromosome":
+        groups = leakage.chromosome_groups(records)
+        if options.test_chromosomes and salt == 0:
+            wanted = set(options.test_chromosomes)
+            held = [i for i, g in enumerate(groups) if g in wanted]
+            if not held or len(held) == len(records):
+                raise InputError(
+                    f"--test-chromosomes {','.join(sorted(wanted))} hold {len(held)} of {len(records)} sequences; "
+                    f"both sides need sequences (chromosomes present: {', '.join(sorted(set(groups)))})."
+                )
+            return held, [i for i in range(len(records)) if i not in set(held)]
+        if len(set(groups)) < 2:
+            raise InputError(f"--split chromosome needs sequences on at least 2 chromosomes for {option}.")
+        return sampling.split_whole_groups(labels, groups, size, seed)
+    from collections import Counter
+
+    targets = sampling.class_targets(Counter(labels), size, option)
+    if options.split == "similarity":
+        groups = leakage.similarity_groups(records, options.similarity_k, options.similarity_threshold, seed)
+    else:
+        groups = list(range(len(records)))
+    return sampling.split_groups(labels, groups, targets, seed)
+
+
+def make_splits(records: list[SequenceRecord], options: PrepareOptions) -> dict[str, list[SequenceRecord]]:
+    """train / val / test / nontrain (= every kept sequence not in train, sampled out ones included)."""
+    chosen, leftover = sampling.sample_per_class([r.label for r in records], options.max_per_class, options.seed)
+    pool = [records[i] for i in chosen]
+    test_idx, rest_idx = held_out(pool, options, sampling.parse_size(options.test_size, "--test-size"),
+                                  "--test-size", 0)
+    rest = [pool[i] for i in rest_idx]
+    val: list[SequenceRecord] = []
+    if options.val_fraction > 0:
+        val_idx, train_idx = held_out(rest, options, float(options.val_fraction), "--val-fraction", 1)
+        val, rest = [rest[i] for i in val_idx], [rest[i] for i in train_idx]
+    test = [pool[i] for i in test_idx]
+    in_train = {id(r) for r in rest}
+    nontrain = [r for r in records if id(r) not in in_train]
+    splits = {"train": rest, "test": test}
+    if options.val_fraction > 0:
+        splits["val"] = val
+    splits["nontrain"] = nontrain
+    splits["_unsampled"] = [records[i] for i in leftover]
+    return splits
+
+
+def load_regions(gtf: Path):
+    """(RegionIndex, summary) of the GTF's chosen transcripts; read before the data so a bad GTF fails fast."""
+    from bertrbp.prepare.gtf import pick_transcripts, read_gtf
+    from bertrbp.prepare.regions import RegionIndex
+
+    transcripts = read_gtf(gtf)
+    chosen = pick_transcripts(transcripts)
+    return RegionIndex(chosen), {"gtf": str(gtf), "transcripts_read": len(transcripts), "genes": len(chosen)}
+
+
+def annotate(records: list[SequenceRecord], regions, k: int) -> tuple[list, dict]:
+    """(rows of (id, nucleotide matrix), summary) for records with coordinates."""
+    index, summary = regions
+    rows = [(r.id, index.label(r.coords)) for r in records if r.coords is not None]
+    if not rows:
+        raise InputError(
+            "--gtf needs genomic coordinates, and no kept sequence has any. Use inputs with coordinates "
+            "(BED, RBP-31 or RBP-24 headers) or leave out --gtf."
+        )
+    return rows, {**summary, "annotated": len(rows), "without_coordinates": len(records) - len(rows), "k": k}
+
+
+def run_prepare(options: PrepareOptions) -> dict:
+    """Run everything and write the outputs; returns the manifest."""
+    validate(options)
+    prefix = options.prefix or default_prefix(options)
+    if "/" in prefix or not prefix.strip():
+        raise InputError(f"--prefix {prefix!r} must be a plain file-name prefix without '/'.")
+    regions = load_regions(options.gtf) if options.gtf is not None else None
+    drops = DropLog()
+    records, files, n_read = read_and_clean(options, drops)
+    splits = make_splits(records, options)
+    unsampled = splits.pop("_unsampled")
+    log.info("splits: %s", {name: len(recs) for name, recs in splits.items()})
+    overlap = leakage.overlap_report({n: s for n, s in splits.items()}, options.similarity_k,
+                                     options.similarity_threshold, options.seed)
+    overlap["split"] = options.split
+    if options.split == "chromosome":
+        overlap["test_chromosomes"] = sorted({leakage.chromosome_of(r.coords.chrom) for r in splits["test"]})
+    extra: dict = {"not_sampled": len(unsampled), "coordinates": sum(r.coords is not None for r in records)}
+    annotation = None
+    if options.gtf is not None:
+        everything = splits["train"] + splits["nontrain"]
+        annotation = annotate(everything, regions, options.k)
+        extra["annotation"] = annotation[1]
+    out = options.output_dir
+    names = {split: f"{prefix}.{split}.fa" for split in splits}
+    outputs = dict(names)
+    if extra["coordinates"]:
+        outputs["sites"] = f"{prefix}.sites.bed"
+    if annotation is not None:
+        outputs.update(sequence_regions=f"{prefix}.sequence_regions.tsv",
+                       token_regions=f"{prefix}.token_regions.tsv",
+                       nucleotide_regions=f"{prefix}.nucleotide_regions.tsv")
+    opts = {key: (str(v) if isinstance(v, Path) else [str(x) for x in v] if isinstance(v, list) else v)
+            for key, v in asdict(options).items()}
+    opts["prefix"] = prefix
+    manifest = build_manifest(opts, input_entries(files), n_read, drops.as_dict(), splits, overlap,
+                              {**extra, "outputs": outputs})
+    write_outputs(out, prefix, splits, names, annotation, options.k, manifest)
+    return manifest
+
+
+def write_outputs(out: Path, prefix: str, splits: dict, names: dict, annotation, k: int, manifest: dict) -> None:
+    """Every output under a temporary name first; all renamed only when all are written."""
+    from bertrbp.prepare.regions import REGIONS, token_labels
+
+    with contextlib.ExitStack() as stack:
+        def open_out(name: str):
+            return stack.enter_context(atomic_open(out / name, "w", encoding="utf-8"))
+
+        for split, name in names.items():
+            writers.write_fasta(open_out(name), splits[split])
+        if manifest["coordinates"]:
+            writers.write_bed(open_out(f"{prefix}.sites.bed"), splits["train"] + splits["nontrain"])
+        if annotation is not None:
+            rows = annotation[0]
+            writers.write_sequence_labels(open_out(f"{prefix}.sequence_regions.tsv"), REGIONS, rows)
+            writers.write_string_labels(open_out(f"{prefix}.nucleotide_regions.tsv"), REGIONS, rows)
+            token_rows = []
+            for record_id, matrix in rows:
+                carries, boundary = token_labels(matrix, k)
+                token_rows.append((record_id, np.column_stack([carries, boundary])))
+            writers.write_string_labels(open_out(f"{prefix}.token_regions.tsv"), [*REGIONS, "boundary"], token_rows)
+        json.dump(manifest, open_out(f"{prefix}.manifest.json"), indent=2, default=str)

@@ -1,0 +1,64 @@
+"""Indexed genome reader, strand-aware BED reader and reverse complement."""
+
+from __future__ import annotations
+
+import pytest
+
+from bertrbp.errors import InputError
+from bertrbp.io.genome import GenomeFasta, read_bed, reverse_complement
+
+
+@pytest.fixture()
+def genome(tmp_path):
+    path = tmp_path / "g.fa"
+    path.write_text(">chr1 test\nACGTACGTAA\nCCGGTTAAGG\n>2\nNNNNACGT\n")
+    return path
+
+
+def test_reverse_complement_keeps_case_and_reads_u():
+    assert reverse_complement("AACGTN") == "NACGTT"
+    assert reverse_complement("acgU") == "Acgt"
+
+
+def test_fetch_half_open_and_minus_strand(genome):
+    with GenomeFasta(genome) as g:
+        assert g.lengths == {"chr1": 20, "2": 8}
+        assert g.fetch("chr1", 8, 12) == "AACC"  # crosses the line wrap
+        assert g.fetch("chr1", 8, 12, "-") == "GGTT"
+        assert g.fetch("1", 0, 4) == "ACGT"  # Ensembl name for a UCSC genome
+        assert g.fetch("chr2", 4, 8) == "ACGT"
+        with pytest.raises(InputError, match="outside"):
+            g.fetch("chr1", 15, 21)
+        with pytest.raises(InputError, match="not in"):
+            g.fetch("chrX", 0, 2)
+
+
+def test_read_bed_and_extract(genome, tmp_path):
+    bed = tmp_path / "s.bed"
+    bed.write_text("track name=x\n#c\nchr1\t8\t12\tsiteA\t1\t-\nchr1\t0\t4\tsiteB\t0\t+\n")
+    intervals = list(read_bed(bed))
+    assert [(i.chrom, i.start, i.end, i.name, i.strand, i.line) for i in intervals] == [
+        ("chr1", 8, 12, "siteA", "-", 3), ("chr1", 0, 4, "siteB", "+", 4)]
+    with GenomeFasta(genome) as g:
+        assert [g.fetch_interval(i) for i in intervals] == ["GGTT", "ACGT"]
+
+
+@pytest.mark.parametrize("line, message", [
+    ("chr1\t5\n", "at least 3 columns"),
+    ("chr1\tx\t5\n", "whole numbers"),
+    ("chr1\t5\t5\n", "empty or negative"),
+    ("chr1\t1\t5\tn\t0\t*\n", "strand"),
+])
+def test_bad_bed_lines(tmp_path, line, message):
+    bed = tmp_path / "bad.bed"
+    bed.write_text(line)
+    with pytest.raises(InputError, match=message):
+        list(read_bed(bed))
+
+
+def test_bed_without_strand_refused_when_required(tmp_path):
+    bed = tmp_path / "b.bed"
+    bed.write_text("chr1\t1\t5\n")
+    assert list(read_bed(bed))[0].strand == "."
+    with pytest.raises(InputError, match="strand-specific"):
+        list(read_bed(bed, require_strand=True))
