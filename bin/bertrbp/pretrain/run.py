@@ -1,0 +1,252 @@
+"""The pretrain tool's work: build (or reuse) the corpus, train a BertForMaskedLM with the shared trainer,
+validate on held-out windows, and save a DNABERT-layout checkpoint with metrics and a model card.
+
+Output folder::
+
+    DIR/model/            config.json (BertForMaskedLM), model.safetensors, vocab.txt  -> finetune --model DIR/model
+    DIR/metrics.json      per-epoch train loss, validation loss and masked-token accuracy, corpus statistics
+    DIR/model_card.json   settings, corpus, exclusion, results;  DIR/model_card.md the same for people
+    DIR/checkpoints/      trainer_state.pt (for --resume) and corpus/ (the windows, reused by --resume)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from bertrbp.errors import InputError
+from bertrbp.io.atomic import atomic_dir, atomic_open
+from bertrbp.model import MAX_POSITIONS, save_checkpoint
+from bertrbp.pretrain.corpus import Corpus, build_corpus
+from bertrbp.pretrain.exclusion import ExclusionSet
+from bertrbp.pretrain.masking import IGNORE_INDEX, SpanMasker
+from bertrbp.pretrain.mlm import MlmBatches, build_mlm_model, split_indices
+from bertrbp.tokenizer import KmerTokenizer
+from bertrbp.training import TrainConfig, train
+
+log = logging.getLogger("bertrbp")
+RECIPE = "recipe.json"
+
+
+@dataclass
+class PretrainOptions:
+    corpus: list[Path]
+    output_dir: Path
+    model_size: str = "small"
+    k: int = 3
+    window: int = 101
+    stride: int = 50
+    exclude: list[Path] = field(default_factory=list)
+    on_overlap: str = "fail"
+    mlm_probability: float = 0.15
+    max_n_fraction: float = 0.1
+    val_fraction: float = 0.02
+    resume: bool = False
+    fmt: str = "auto"
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(lr=4e-4, epochs=1, batch_size=64, warmup_ratio=0.05))
+
+
+def _file_identity(path: Path) -> dict:
+    stat = Path(path).stat()
+    return {"path": str(Path(path).resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def _recipe(options: PretrainOptions) -> dict:
+    """Everything the corpus depends on; a corpus built from the same recipe is reused by --resume."""
+    for path in [*options.corpus, *options.exclude]:
+        if not Path(path).is_file():
+            raise InputError(f"{path}: file not found.")
+    return {
+        "corpus": [_file_identity(p) for p in options.corpus],
+        "exclude": [_file_identity(p) for p in options.exclude],
+        "window": options.window, "stride": options.stride, "k": options.k, "on_overlap": options.on_overlap,
+        "max_n_fraction": options.max_n_fraction, "format": options.fmt,
+    }
+
+
+def prepare_corpus(options: PretrainOptions, directory: Path) -> Corpus:
+    """Build the corpus into ``directory``, or reuse the one there when resuming with the same recipe."""
+    recipe = _recipe(options)
+    if options.resume and (directory / RECIPE).exists() and json.loads((directory / RECIPE).read_text()) == recipe:
+        log.info("--resume: reusing the corpus in %s", directory)
+        return Corpus(directory)
+    exclusion = ExclusionSet.from_files(options.exclude, options.fmt) if options.exclude else None
+    if exclusion is not None:
+        log.info("exclusion set: %d distinct sequences from %d file(s)", len(exclusion), len(options.exclude))
+    stats = build_corpus(
+        options.corpus, directory, window=options.window, stride=options.stride, k=options.k,
+        exclusion=exclusion, on_overlap=options.on_overlap, max_n_fraction=options.max_n_fraction,
+        fmt=options.fmt, max_window=KmerTokenizer(options.k).max_sequence_length(MAX_POSITIONS),
+    )
+    stats.exclusion_files = [str(p) for p in options.exclude]
+    (directory / RECIPE).write_text(json.dumps(recipe, indent=2) + "\n")
+    log.info(
+        "corpus: %d windows from %d records (dropped as overlapping the exclusion set: %d records, %d windows)",
+        stats.windows, stats.records, stats.dropped_records, stats.dropped_windows,
+    )
+    return Corpus(directory)
+
+
+def evaluate_mlm(model, source: MlmBatches, device, bf16: bool, seed: int, batch_size: int) -> dict:
+    """Masked-LM loss and accuracy on held-out windows, with the same masks every epoch (own seeded generator)."""
+    import numpy as np
+    import torch
+
+    from bertrbp.device import autocast
+    from bertrbp.training import to_device
+
+    generator = torch.Generator().manual_seed(seed)
+    loss_sum, correct, count = 0.0, 0, 0
+    with torch.no_grad():
+        for start in range(0, len(source), batch_size):
+            batch = to_device(source.batch(np.arange(start, min(start + batch_size, len(source))), generator), device)
+            with autocast(device, bf16):
+                logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            labels = batch["labels"]
+            chosen = labels != IGNORE_INDEX
+            loss_sum += float(torch.nn.functional.cross_entropy(logits[chosen].float(), labels[chosen], reduction="sum"))
+            correct += int((logits[chosen].argmax(-1) == labels[chosen]).sum())
+            count += int(chosen.sum())
+    loss = loss_sum / max(1, count)
+    return {"val_loss": loss, "val_perplexity": math.exp(min(loss, 50.0)), "val_masked_accuracy": correct / max(1, count)}
+
+
+def pretrain(options: PretrainOptions) -> dict:
+    """Run pretraining end to end; returns the metrics written to metrics.json."""
+    out = Path(options.output_dir)
+    checkpoints = out / "checkpoints"
+    options.train.validate()
+    if not options.resume and (checkpoints / "trainer_state.pt").exists():
+        raise InputError(
+            f"{out}: holds an earlier run's checkpoint. Pass --resume to continue it, or choose another --output-dir."
+        )
+    created = not out.exists()
+    try:
+        corpus = prepare_corpus(options, checkpoints / "corpus")
+    except InputError:
+        if created and out.exists():
+            import shutil
+
+            shutil.rmtree(out)  # a refused corpus leaves nothing behind
+        raise
+    tokenizer = KmerTokenizer(options.k)
+    masker = SpanMasker(options.k, tokenizer.vocab_size, options.mlm_probability)
+    train_idx, val_idx = split_indices(len(corpus), options.val_fraction, options.train.seed)
+    train_source = MlmBatches(corpus, tokenizer, masker, train_idx)
+    val_source = MlmBatches(corpus, tokenizer, masker, val_idx) if len(val_idx) else None
+    model = build_mlm_model(options.model_size, options.k, seed=options.train.seed)
+
+    def epoch_end(model, context) -> dict:
+        if val_source is None:
+            return {}
+        return evaluate_mlm(model, val_source, context.device, context.bf16, options.train.seed, options.train.batch_size)
+
+    result = train(model, train_source, options.train, checkpoint_dir=checkpoints, resume=options.resume,
+                   epoch_end=epoch_end, desc="pretrain")
+    model.to("cpu")
+    metrics = {
+        "history": result.history,
+        "final": result.history[-1] if result.history else {},
+        "global_step": result.global_step,
+        "total_steps": result.total_steps,
+        "wall_seconds": result.wall_seconds,
+        "device": result.device,
+        "bf16": result.bf16,
+        "threads": result.threads,
+        "resumed_from_step": result.resumed_from_step,
+        "train_windows": int(len(train_idx)),
+        "val_windows": int(len(val_idx)),
+        "corpus": asdict(corpus.stats),
+    }
+    write_outputs(options, model, tokenizer, metrics, out)
+    return metrics
+
+
+def write_outputs(options: PretrainOptions, model, tokenizer: KmerTokenizer, metrics: dict, out: Path) -> None:
+    """DIR/model (checkpoint + its card, as finetune writes it), metrics.json, model_card.json and .md."""
+    from bertrbp.finetune import to_json
+
+    with atomic_dir(out / "model") as tmp:
+        save_checkpoint(model, tokenizer, tmp)
+        card = model_card(options, model, metrics, tmp / "model.safetensors")
+        markdown = model_card_markdown(options, card, metrics)
+        (tmp / "model_card.json").write_text(to_json(card))
+        (tmp / "README.md").write_text(markdown)
+    for name, text in (("metrics.json", to_json(metrics)), ("model_card.json", to_json(card)),
+                       ("model_card.md", markdown)):
+        with atomic_open(out / name) as handle:
+            handle.write(text)
+
+
+def model_card(options: PretrainOptions, model, metrics: dict, weights: Path) -> dict:
+    """What was trained, on what, excluding what, with what result (the finetune card's conventions)."""
+    from bertrbp import __version__
+    from bertrbp.finetune import device_description, sha256, software_versions
+
+    config = model.config
+    card = {
+        "tool": "bertrbp-pretrain",
+        "version": __version__,
+        "task": "masked language modelling (DNABERT span masking)",
+        "architecture": "BertForMaskedLM",
+        "model_size": options.model_size,
+        "k": options.k,
+        "layers": config.num_hidden_layers,
+        "hidden_size": config.hidden_size,
+        "attention_heads": config.num_attention_heads,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "masking": {"mlm_probability": options.mlm_probability, "span": options.k, "mask_random_keep": [0.8, 0.1, 0.1]},
+        "corpus": metrics["corpus"],
+        "training": options.train.to_dict(),
+        "results": {k: metrics[k] for k in ("final", "global_step", "wall_seconds", "device", "bf16", "train_windows", "val_windows")},
+        "device_description": device_description(metrics["device"]),
+        "software": software_versions(),
+        "weights_sha256": sha256(weights),
+        "usage": f"bertrbp-finetune --model {Path(options.output_dir) / 'model'} --train TRAIN.fa --output-dir OUT",
+    }
+    return card
+
+
+def model_card_markdown(options: PretrainOptions, card: dict, metrics: dict) -> str:
+    from bertrbp import __version__
+
+    corpus = card["corpus"]
+    final = card["results"]["final"]
+    lines = [
+        f"# Pretrained k-mer BERT ({options.model_size}, k={options.k})",
+        "",
+        f"Masked-language model trained by bertrbp-pretrain {__version__} with DNABERT's span masking "
+        f"({options.mlm_probability:.0%} of tokens in spans of {options.k}; 80/10/10 mask/random/keep).",
+        "",
+        "## Model",
+        f"- {card['layers']} layers, hidden size {card['hidden_size']}, {card['attention_heads']} heads, "
+        f"{card['parameters']:,} parameters",
+        f"- DNABERT checkpoint layout in `model/`; fine-tune with `{card['usage']}`",
+        "",
+        "## Corpus",
+        f"- files: {', '.join(corpus['files'])}",
+        f"- {corpus['windows']:,} windows of {corpus['window']} nt (stride {corpus['stride']}) from "
+        f"{corpus['records']:,} records; {metrics['val_windows']:,} held out for validation",
+        f"- exclusion set: {corpus['excluded_sequences']:,} sequences from "
+        f"{', '.join(corpus['exclusion_files']) or 'none given'}; dropped {corpus['dropped_records']} records and "
+        f"{corpus['dropped_windows']} windows (--on-overlap {options.on_overlap})",
+        "",
+        "## Training",
+        f"- {metrics['global_step']} optimizer steps, lr {options.train.lr}, effective batch "
+        f"{options.train.effective_batch}, warmup {options.train.warmup_ratio}, weight decay "
+        f"{options.train.weight_decay}, seed {options.train.seed}",
+        f"- device {metrics['device']} (bf16 {'on' if metrics['bf16'] else 'off'}), "
+        f"{metrics['wall_seconds']:.0f} s",
+        "",
+        "## Results",
+        *[f"- {key}: {value:.4f}" if isinstance(value, float) else f"- {key}: {value}" for key, value in final.items()],
+        f"- Software: " + ", ".join(f"{k} {v}" for k, v in card["software"].items()),
+        "",
+        "Full details: model_card.json.",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,94 @@
+"""Pretraining end to end: loss falls, exact --resume, exclusion refusal through the tool, outputs."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from bertrbp.errors import InputError
+from bertrbp.pretrain import run as run_module
+from bertrbp.pretrain.run import PretrainOptions, pretrain
+from bertrbp.training import TrainConfig
+from helpers import run_tool
+
+MOTIFS = ["ACGTTGCA", "GGGAAATT", "TATACCGC", "CTCTAGAG"]
+
+
+def motif_corpus(path, n: int = 160, seed: int = 0):
+    """Sequences built from four 8-mers: predictable context, so a tiny model learns it in a few dozen steps."""
+    rng = random.Random(seed)
+    lines = [f">s{i}\n" + "".join(rng.choice(MOTIFS) for _ in range(8)) for i in range(n)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def options(tmp_path, corpus, **train) -> PretrainOptions:
+    settings = dict(lr=2e-3, epochs=4, batch_size=16, warmup_ratio=0.1, seed=3, threads=1)
+    settings.update(train)
+    return PretrainOptions(corpus=[corpus], output_dir=tmp_path / "out", model_size="tiny", window=64, stride=32,
+                           val_fraction=0.1, train=TrainConfig(**settings))
+
+
+def test_loss_falls_on_a_small_corpus(tmp_path):
+    corpus = motif_corpus(tmp_path / "corpus.fa")
+    metrics = pretrain(options(tmp_path, corpus))
+    history = metrics["history"]
+    assert len(history) == 4 and metrics["global_step"] == 4 * 9
+    # uniform guessing over 64 k-mers costs ln 64 = 4.16
+    assert history[0]["val_loss"] > history[-1]["val_loss"] + 0.5
+    assert history[-1]["val_loss"] < 3.2 and history[-1]["val_masked_accuracy"] > 0.1  # chance: 1/64
+    out = tmp_path / "out"
+    card = json.loads((out / "model_card.json").read_text())
+    assert card["architecture"] == "BertForMaskedLM" and card["corpus"]["windows"] == 160
+    assert card["results"]["final"]["val_loss"] == history[-1]["val_loss"]
+    assert "## Corpus" in (out / "model_card.md").read_text()
+    assert {"config.json", "model.safetensors", "vocab.txt"} <= {p.name for p in (out / "model").iterdir()}
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["train_windows"] == 144 and saved["val_windows"] == 16
+
+
+def test_resume_continues_exactly(tmp_path, monkeypatch):
+    corpus = motif_corpus(tmp_path / "corpus.fa", n=64)
+    full = options(tmp_path / "full", corpus, epochs=2, save_steps=3)
+    pretrain(full)
+    expected = load_file(tmp_path / "full" / "out" / "model" / "model.safetensors")
+
+    shared_train = run_module.train
+
+    def interrupted(*args, **kwargs):
+        def stop(step, loss):
+            if step == 7:  # epoch 2, after the step-6 checkpoint (4 steps per epoch)
+                raise KeyboardInterrupt
+        return shared_train(*args, on_step=stop, **kwargs)
+
+    monkeypatch.setattr(run_module, "train", interrupted)
+    broken = options(tmp_path / "part", corpus, epochs=2, save_steps=3)
+    with pytest.raises(KeyboardInterrupt):
+        pretrain(broken)
+    assert not (tmp_path / "part" / "out" / "model").exists()
+    monkeypatch.setattr(run_module, "train", shared_train)
+    with pytest.raises(InputError, match="--resume"):
+        pretrain(broken)  # an interrupted run is never silently restarted over
+    broken.resume = True
+    metrics = pretrain(broken)
+    assert metrics["resumed_from_step"] == 6
+    resumed = load_file(tmp_path / "part" / "out" / "model" / "model.safetensors")
+    assert expected.keys() == resumed.keys()
+    for name in expected:
+        assert torch.equal(expected[name], resumed[name]), name
+
+
+def test_tool_refuses_a_corpus_overlapping_the_test_set(tmp_path):
+    corpus = motif_corpus(tmp_path / "corpus.fa", n=20)
+    test = tmp_path / "test.tsv"
+    test.write_text(corpus.read_text().splitlines()[5] + "\t1\n")  # record s2's sequence
+    out = tmp_path / "out"
+    result = run_tool("pretrain", "--corpus", corpus, "--output-dir", out, "--exclude", test, "--model-size", "tiny",
+                      "--window", "64", "--threads", "1", check=False)
+    assert result.returncode == 2
+    assert "error: the corpus shares 1 sequence(s)" in result.stderr and "record 's2'" in result.stderr
+    assert not out.exists()
