@@ -1,0 +1,292 @@
+"""The whole attention analysis: inputs -> streaming statistics -> specialization -> binned probabilities.
+
+Two passes over the model at most. Pass 1 accumulates every head's statistics (and keeps a_m per sequence and
+head, one float each). The most specialized token-level head per property is only known after pass 1, so when
+token labels are given, pass 2 reruns the model and keeps r for those few heads only (4 bytes per token per
+chosen head: 24 MB per head for 60,000 101-nt sequences), which the exact 99.5th percentile and the binning need.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from bertrbp.attention.accumulators import SequenceAccumulator, TokenAccumulator
+from bertrbp.attention.engine import AttentionModel, iter_reduced
+from bertrbp.attention.formulas import (
+    BinnedProbability,
+    binned_probability,
+    coefficient_of_variation,
+    head_name,
+    most_specialized_head,
+    pattern_similarity,
+)
+from bertrbp.attention.labels import (
+    check_sequence_labels,
+    check_token_labels,
+    read_sequence_labels,
+    read_token_labels,
+)
+from bertrbp.errors import InputError
+from bertrbp.io.sequences import check_unique_ids, iter_records
+
+
+@dataclass
+class Settings:
+    """Analysis parameters (the paper's values by default)."""
+
+    batch_size: int = 32
+    n_bins: int = 15
+    percentile: float = 99.5
+    n_splits: int = 3
+    seed: int = 42
+
+
+@dataclass
+class Inputs:
+    """Sequences to analyse and their labels, validated against each other."""
+
+    ids: list[str]
+    seqs: list[str]
+    sequence_properties: list[str] = field(default_factory=list)
+    sequence_labels: Optional[np.ndarray] = None  # [N, P] uint8
+    token_properties: list[str] = field(default_factory=list)
+    token_labels: Optional[list[np.ndarray]] = None  # per sequence [P, T] uint8
+
+
+def read_sequences(path: str | Path, max_sequences: Optional[int] = None) -> tuple[list[str], list[str]]:
+    """Ids and sequences of the first ``max_sequences`` records (ids must be unique: labels are keyed by id)."""
+    ids, seqs = [], []
+    for record in check_unique_ids(iter_records(path)):
+        if max_sequences is not None and len(ids) >= max_sequences:
+            break
+        ids.append(record.id)
+        seqs.append(record.seq)
+    return ids, seqs
+
+
+def load_inputs(
+    sequences: str | Path,
+    k: int,
+    sequence_labels: Optional[str | Path] = None,
+    token_labels: Sequence[str | Path] = (),
+    max_sequences: Optional[int] = None,
+) -> Inputs:
+    """Read the sequences and labels, failing before any model work when a label is missing or misaligned."""
+    if sequence_labels is None and not token_labels:
+        raise InputError("give --sequence-labels and/or --token-labels: without labels there is nothing to analyse.")
+    ids, seqs = read_sequences(sequences, max_sequences)
+    short = next((i for i, s in zip(ids, seqs) if len(s) < k), None)
+    if short is not None:
+        raise InputError(f"{sequences}: sequence '{short}' is shorter than k={k}; it has no k-mer token.")
+    inputs = Inputs(ids, seqs)
+    if sequence_labels is not None:
+        table = read_sequence_labels(sequence_labels)
+        inputs.sequence_properties = table.properties
+        inputs.sequence_labels = check_sequence_labels(table, ids)
+    if token_labels:
+        table = read_token_labels(token_labels)
+        inputs.token_properties = table.properties
+        inputs.token_labels = check_token_labels(table, ids, [len(s) for s in seqs], k)
+    return inputs
+
+
+def _batch_token_labels(rows: list[np.ndarray], width: int) -> np.ndarray:
+    """Pad per-sequence ``[P, T]`` labels to ``[B, P, width]``."""
+    out = np.zeros((len(rows), rows[0].shape[0], width), dtype=np.uint8)
+    for b, row in enumerate(rows):
+        out[b, :, : row.shape[1]] = row
+    return out
+
+
+@dataclass
+class ModelStats:
+    """Pass-1 statistics of one model."""
+
+    source: str
+    n_layers: int
+    n_heads: int
+    sequence: Optional[SequenceAccumulator]
+    token: Optional[TokenAccumulator]
+
+
+def collect_stats(run: AttentionModel, inputs: Inputs, settings: Settings) -> ModelStats:
+    """Pass 1: stream every sequence and accumulate all heads' statistics."""
+    seq_acc = (
+        SequenceAccumulator(inputs.sequence_properties, run.n_layers, run.n_heads)
+        if inputs.sequence_labels is not None else None
+    )
+    tok_acc = (
+        TokenAccumulator(inputs.token_properties, run.n_layers, run.n_heads)
+        if inputs.token_labels is not None else None
+    )
+    for batch in iter_reduced(run, inputs.seqs, settings.batch_size, tok_acc is not None, "attention statistics"):
+        stop = batch.start + batch.a.shape[0]
+        if seq_acc is not None:
+            seq_acc.update(batch.a, inputs.sequence_labels[batch.start : stop])
+        if tok_acc is not None:
+            labels = _batch_token_labels(inputs.token_labels[batch.start : stop], batch.r.shape[-1])
+            tok_acc.update(batch.r, labels, batch.valid)
+    return ModelStats(run.source, run.n_layers, run.n_heads, seq_acc, tok_acc)
+
+
+def collect_head_values(
+    run: AttentionModel, inputs: Inputs, heads: Sequence[tuple[int, int]], settings: Settings
+) -> dict[tuple[int, int], np.ndarray]:
+    """Pass 2: r of every real k-mer token (sequence by sequence, token by token) for the given heads only."""
+    chunks: dict[tuple[int, int], list[np.ndarray]] = {head: [] for head in heads}
+    if not heads:
+        return {}
+    for batch in iter_reduced(run, inputs.seqs, settings.batch_size, True, "token values of chosen heads"):
+        for layer, head in heads:
+            chunks[(layer, head)].append(batch.r[:, layer, head][batch.valid].astype(np.float32))
+    return {head: np.concatenate(parts) for head, parts in chunks.items()}
+
+
+@dataclass
+class BinnedEntry:
+    level: str  # "sequence" or "token"
+    property: str
+    head: tuple[int, int]
+    result: BinnedProbability
+
+
+@dataclass
+class Similarity:
+    level: str
+    measure: str
+    property: str
+    pearson_r: float
+    p_value: float
+
+
+@dataclass
+class AttentionResults:
+    """Everything the report writes."""
+
+    settings: Settings
+    inputs: Inputs
+    stats: ModelStats
+    specialization: dict
+    binned: list[BinnedEntry]
+    compare: Optional[ModelStats] = None
+    similarity: list[Similarity] = field(default_factory=list)
+
+
+def specialization(stats: ModelStats) -> dict:
+    """CV over heads and the most specialized head, per level and property (JSON-ready)."""
+    out: dict = {"sequence": {}, "token": {}}
+    if stats.sequence is not None:
+        relative = stats.sequence.relative()
+        for p, prop in enumerate(stats.sequence.properties):
+            best = most_specialized_head(relative[p])
+            out["sequence"][prop] = {
+                "cv": coefficient_of_variation(relative[p]),
+                "most_specialized_head": head_name(*best) if best else None,
+                "layer": best[0] + 1 if best else None,
+                "head": best[1] + 1 if best else None,
+                "relative_attention": float(relative[p][best]) if best else None,
+                "n_with": int(stats.sequence.n_with[p]),
+                "n_without": int(stats.sequence.n - stats.sequence.n_with[p]),
+            }
+    if stats.token is not None:
+        ratio, relative, background = stats.token.ratio(), stats.token.relative(), stats.token.background()
+        for p, prop in enumerate(stats.token.properties):
+            # The argmax of Equation 2 and of the relative form is the same head (both grow with
+            # sum_with / sum_without, and the token counts are the same for every head).
+            best = most_specialized_head(ratio[p]) if 0 < stats.token.n_with[p] < stats.token.n else None
+            out["token"][prop] = {
+                "cv": coefficient_of_variation(ratio[p]),
+                "cv_relative": coefficient_of_variation(relative[p]),
+                "most_specialized_head": head_name(*best) if best else None,
+                "layer": best[0] + 1 if best else None,
+                "head": best[1] + 1 if best else None,
+                "attention_ratio": float(ratio[p][best]) if best else None,
+                "relative_attention": float(relative[p][best]) if best else None,
+                "background_share": float(background[p]),
+                "n_tokens_with": int(stats.token.n_with[p]),
+                "n_tokens_without": int(stats.token.n - stats.token.n_with[p]),
+            }
+    return out
+
+
+def _best(spec: dict) -> Optional[tuple[int, int]]:
+    return (spec["layer"] - 1, spec["head"] - 1) if spec["layer"] else None
+
+
+def binned_analyses(
+    stats: ModelStats, spec: dict, inputs: Inputs, head_values: dict, settings: Settings
+) -> list[BinnedEntry]:
+    """The binned-probability analysis of each property's most specialized head."""
+    entries: list[BinnedEntry] = []
+    kwargs = dict(n_bins=settings.n_bins, percentile=settings.percentile, n_splits=settings.n_splits)
+    if stats.sequence is not None:
+        values = stats.sequence.values()
+        for p, prop in enumerate(stats.sequence.properties):
+            best = _best(spec["sequence"][prop])
+            if best is None:
+                continue
+            rng = np.random.default_rng([settings.seed, 0, p])
+            result = binned_probability(values[:, best[0], best[1]], inputs.sequence_labels[:, p], rng, **kwargs)
+            entries.append(BinnedEntry("sequence", prop, best, result))
+    if stats.token is not None:
+        for p, prop in enumerate(stats.token.properties):
+            best = _best(spec["token"][prop])
+            if best is None:
+                continue
+            flags = np.concatenate([row[p] for row in inputs.token_labels])
+            rng = np.random.default_rng([settings.seed, 1, p])
+            result = binned_probability(head_values[best], flags, rng, **kwargs)
+            entries.append(BinnedEntry("token", prop, best, result))
+    return entries
+
+
+def similarities(first: ModelStats, second: ModelStats) -> list[Similarity]:
+    """Pearson's r between two models' layer x head patterns, per level, measure and property."""
+    if (first.n_layers, first.n_heads) != (second.n_layers, second.n_heads):
+        raise InputError(
+            f"--compare-model {second.source} has {second.n_layers} layers x {second.n_heads} heads, "
+            f"{first.source} has {first.n_layers} x {first.n_heads}; patterns can only be compared head by head."
+        )
+    rows: list[Similarity] = []
+    pairs = []
+    if first.sequence is not None:
+        pairs.append(("sequence", "relative_attention", first.sequence.properties,
+                      first.sequence.relative(), second.sequence.relative()))
+    if first.token is not None:
+        pairs.append(("token", "attention_ratio", first.token.properties, first.token.ratio(), second.token.ratio()))
+        pairs.append(("token", "relative_attention", first.token.properties,
+                      first.token.relative(), second.token.relative()))
+    for level, measure, properties, a, b in pairs:
+        for p, prop in enumerate(properties):
+            r, pv = pattern_similarity(a[p], b[p])
+            rows.append(Similarity(level, measure, prop, r, pv))
+    return rows
+
+
+def analyse(
+    run: AttentionModel, inputs: Inputs, settings: Settings, compare: Optional[AttentionModel] = None
+) -> AttentionResults:
+    """Run the analysis of ``run`` (and the pattern comparison with ``compare``) on ``inputs``."""
+    if compare is not None and inputs.token_labels is not None and compare.k != run.k:
+        raise InputError(
+            f"--compare-model {compare.source} uses k={compare.k}, {run.source} k={run.k}: token labels fit one k only."
+        )
+    if compare is not None and (compare.n_layers, compare.n_heads) != (run.n_layers, run.n_heads):
+        raise InputError(
+            f"--compare-model {compare.source} has {compare.n_layers} layers x {compare.n_heads} heads, "
+            f"{run.source} has {run.n_layers} x {run.n_heads}; patterns can only be compared head by head."
+        )
+    stats = collect_stats(run, inputs, settings)
+    spec = specialization(stats)
+    token_heads = sorted({_best(v) for v in spec["token"].values() if _best(v) is not None})
+    head_values = collect_head_values(run, inputs, token_heads, settings) if token_heads else {}
+    binned = binned_analyses(stats, spec, inputs, head_values, settings)
+    results = AttentionResults(settings, inputs, stats, spec, binned)
+    if compare is not None:
+        results.compare = collect_stats(compare, inputs, settings)
+        results.similarity = similarities(stats, results.compare)
+    return results

@@ -1,0 +1,82 @@
+"""bertrbp-attention-stats: which attention heads of a BERT-RBP model specialise in region types, region
+boundaries and RNA structure (the paper's attention analysis), with tables, arrays and figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from bertrbp.cli.common import VersionOption, log, make_app, run, setup_logging
+from bertrbp.errors import InputError
+
+app = make_app(__doc__)
+
+
+@app.command()
+def attention_stats(
+    model: str = typer.Option(..., "--model", help="Fine-tuned checkpoint folder (or hub id / preset)."),
+    sequences: Path = typer.Option(..., "--sequences", help="Sequences (FASTA, TSV or k-mer TSV); ids unique."),
+    output_dir: Path = typer.Option(..., "--output-dir", help="Folder for tables, arrays.npz and figures/."),
+    sequence_labels: Optional[Path] = typer.Option(
+        None, "--sequence-labels", help="Sequence labels TSV (id + 0/1 column per property, e.g. region types)."
+    ),
+    token_labels: Optional[List[Path]] = typer.Option(
+        None, "--token-labels", help="Token labels TSV (id + 0/1 string per property); repeat for several files."
+    ),
+    compare_model: Optional[str] = typer.Option(
+        None, "--compare-model", help="Second model (e.g. the pretrained one): Pearson similarity of patterns."
+    ),
+    batch_size: int = typer.Option(32, "--batch-size", min=1, help="Sequences per forward pass."),
+    device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu, cuda, cuda:N."),
+    threads: int = typer.Option(0, "--threads", min=0, help="CPU threads (0 = all CPUs of the task)."),
+    max_sequences: Optional[int] = typer.Option(
+        None, "--max-sequences", min=1, help="Analyse only the first N sequences of the file."
+    ),
+    seed: int = typer.Option(42, "--seed", help="Seed of the random subsets of the binned analysis."),
+    bins: int = typer.Option(15, "--bins", min=2, help="Attention bins of the binned analysis (paper: 15)."),
+    percentile: float = typer.Option(
+        99.5, "--percentile", min=50.0, max=100.0, help="Keep items up to this attention percentile (paper: 99.5)."
+    ),
+    no_figures: bool = typer.Option(False, "--no-figures", help="Skip the PNG/SVG figures."),
+    version: Optional[bool] = VersionOption,
+) -> None:
+    """Compute relative attention to [CLS] per sequence property (Eq. 1), attention ratios per token property
+    (Eq. 2), each property's most specialized head, binned probabilities with Spearman's rho, and optionally the
+    similarity to a second model. Attention runs in float32 (no bf16) with eager attention."""
+    setup_logging()
+    from bertrbp.attention.analysis import Settings, analyse, load_inputs
+    from bertrbp.attention.engine import open_model
+    from bertrbp.attention.report import write_results
+    from bertrbp.device import resolve_device, set_threads
+
+    from bertrbp.model import is_preset, load_tokenizer
+
+    # Labels are checked against the sequences before torch is even imported: bad input fails in a second.
+    k = 3 if is_preset(model) else load_tokenizer(model).k
+    inputs = load_inputs(sequences, k, sequence_labels, token_labels or [], max_sequences)
+    set_threads(threads)
+    torch_device = resolve_device(device)
+    main_model = open_model(model, torch_device)
+    if main_model.k != k:
+        raise InputError(f"{model}: the loaded model uses k={main_model.k}, its vocabulary k={k}.")
+    other = open_model(compare_model, torch_device) if compare_model else None
+    settings = Settings(batch_size=batch_size, n_bins=bins, percentile=percentile, seed=seed)
+    log.info("analysing %d sequences with %s (%d layers x %d heads) on %s", len(inputs.ids), model,
+             main_model.n_layers, main_model.n_heads, torch_device)
+    results = analyse(main_model, inputs, settings, other)
+    write_results(results, output_dir, with_figures=not no_figures)
+    for level in ("sequence", "token"):
+        for prop, spec in results.specialization[level].items():
+            log.info("%s %s: most specialized head %s (CV %.3f)", level, prop, spec["most_specialized_head"],
+                     spec["cv"])
+    log.info("wrote %s", output_dir)
+
+
+def main() -> None:
+    run(app)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,162 @@
+"""A real tiny model through the attention analysis: engine vs direct computation, padding, and the CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+
+import numpy as np
+import pytest
+
+from helpers import run_tool
+
+from bertrbp.attention.analysis import Settings, collect_stats, load_inputs
+from bertrbp.attention.engine import open_model
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """12 sequences of 20-40 nt with sequence labels and two token-label files (3-mers: len - 2 tokens)."""
+    rng = random.Random(4)
+    folder = tmp_path_factory.mktemp("attention_data")
+    fasta, seq_rows, region_rows, struct_rows = [], ["id\t5utr\tintron"], ["id\tboundary"], ["id\tS\tH"]
+    for i in range(12):
+        seq = "".join(rng.choice("ACGT") for _ in range(rng.randint(20, 40)))
+        fasta.append(f">r{i}\n{seq}")
+        seq_rows.append(f"r{i}\t{i % 2}\t{int(i % 3 == 0)}")
+        tokens = len(seq) - 2
+        bits = lambda: "".join(rng.choice("01") for _ in range(tokens))  # noqa: E731
+        region_rows.append(f"r{i}\t{bits()}")
+        struct_rows.append(f"r{i}\t{bits()}\t{bits()}")
+    for name, rows in [("seqs.fa", fasta), ("seq.tsv", seq_rows), ("regions.tsv", region_rows),
+                       ("struct.tsv", struct_rows)]:
+        (folder / name).write_text("\n".join(rows) + "\n")
+    return folder
+
+
+def direct_a_and_r(checkpoint, seqs):
+    """a_m and r computed straight from the model's maps, one unpadded sequence at a time."""
+    import torch
+
+    run = open_model(str(checkpoint), torch.device("cpu"))
+    a_all, r_all = [], []
+    for seq in seqs:
+        ids = torch.from_numpy(run.tokenizer.encode(seq))[None]
+        with torch.inference_mode():
+            att = torch.stack(run.model(input_ids=ids, output_attentions=True).attentions, 1)[0].double().numpy()
+        a_all.append(att[..., :, 0].sum(-1))  # every row, CLS and SEP included
+        r_all.append(att.sum(-2)[..., 1:-1])  # attended k-mers only
+    return a_all, r_all
+
+
+def test_engine_matches_direct_computation_and_padding_does_not_matter(tiny_checkpoint, data):
+    import torch
+
+    run = open_model(str(tiny_checkpoint), torch.device("cpu"))
+    inputs = load_inputs(data / "seqs.fa", run.k, data / "seq.tsv", [data / "regions.tsv", data / "struct.tsv"])
+    one = collect_stats(run, inputs, Settings(batch_size=1))
+    mixed = collect_stats(run, inputs, Settings(batch_size=5))  # lengths 20-40 nt: heavy padding
+    np.testing.assert_allclose(mixed.sequence.values(), one.sequence.values(), rtol=1e-5)
+    np.testing.assert_allclose(mixed.sequence.relative(), one.sequence.relative(), rtol=1e-5)
+    np.testing.assert_allclose(mixed.token.ratio(), one.token.ratio(), rtol=1e-5)
+    np.testing.assert_allclose(mixed.token.relative(), one.token.relative(), rtol=1e-5)
+
+    a_all, r_all = direct_a_and_r(tiny_checkpoint, inputs.seqs)
+    np.testing.assert_allclose(mixed.sequence.values(), np.stack(a_all), rtol=1e-5)
+    labels = inputs.sequence_labels[:, 0].astype(bool)
+    a = np.stack(a_all)
+    np.testing.assert_allclose(mixed.sequence.relative()[0], a[labels].mean(0) / a[~labels].mean(0), rtol=1e-5)
+    boundary = [row[0].astype(bool) for row in inputs.token_labels]
+    with_g = sum(r[..., g].sum(-1) for r, g in zip(r_all, boundary))
+    total = sum(r.sum(-1) for r in r_all)
+    np.testing.assert_allclose(mixed.token.ratio()[0], with_g / total, rtol=1e-5)
+
+
+def read_tsv(path):
+    with open(path) as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+def test_cli_end_to_end(tiny_checkpoint, data, tmp_path):
+    out = tmp_path / "out"
+    run_tool(
+        "attention-stats", "--model", tiny_checkpoint, "--sequences", data / "seqs.fa", "--output-dir", out,
+        "--sequence-labels", data / "seq.tsv", "--token-labels", data / "regions.tsv",
+        "--token-labels", data / "struct.tsv", "--compare-model", tiny_checkpoint, "--batch-size", "5",
+        "--device", "cpu", "--threads", "1",
+    )
+    # Tables agree with a direct computation from the model's maps.
+    a_all, _ = direct_a_and_r(tiny_checkpoint, [line for line in (data / "seqs.fa").read_text().split("\n")
+                                                if line and not line.startswith(">")])
+    a = np.stack(a_all)
+    labels = np.array([i % 3 == 0 for i in range(12)])
+    expected = a[labels].mean(0) / a[~labels].mean(0)
+    rows = [r for r in read_tsv(out / "sequence_relative_attention.tsv") if r["property"] == "intron"]
+    assert len(rows) == 4  # tiny: 2 layers x 2 heads
+    for row in rows:
+        assert row["name"] == f"{row['layer']}-{row['head']}"
+        assert float(row["value"]) == pytest.approx(expected[int(row["layer"]) - 1, int(row["head"]) - 1], rel=1e-4)
+
+    arrays = np.load(out / "arrays.npz")
+    assert list(arrays["token_properties"]) == ["boundary", "S", "H"]
+    ratio_rows = read_tsv(out / "token_attention_ratio.tsv")
+    for row in ratio_rows:
+        p = list(arrays["token_properties"]).index(row["property"])
+        assert float(row["value"]) == pytest.approx(
+            arrays["token_attention_ratio"][p, int(row["layer"]) - 1, int(row["head"]) - 1], rel=1e-5)
+        assert float(row["background_share"]) == pytest.approx(arrays["token_background_share"][p], rel=1e-5)
+
+    spec = json.loads((out / "specialization.json").read_text())
+    best = np.unravel_index(np.argmax(expected), expected.shape)
+    assert spec["sequence"]["intron"]["most_specialized_head"] == f"{best[0] + 1}-{best[1] + 1}"
+    assert spec["settings"]["n_sequences"] == 12 and spec["settings"]["bins"] == 15
+    ratio_b = arrays["token_attention_ratio"][0]
+    cv = ratio_b.std() / ratio_b.mean()
+    assert spec["token"]["boundary"]["cv"] == pytest.approx(cv, rel=1e-5)
+
+    binned = read_tsv(out / "binned_probability.tsv")
+    spearman = read_tsv(out / "spearman.tsv")
+    assert {(r["level"], r["property"]) for r in spearman} == {
+        ("sequence", "5utr"), ("sequence", "intron"), ("token", "boundary"), ("token", "S"), ("token", "H")}
+    for entry in spearman:
+        bins = [r for r in binned if (r["level"], r["property"]) == (entry["level"], entry["property"])]
+        assert len(bins) == 15
+        assert sum(int(r["n"]) for r in bins) == int(entry["n_items"])
+        assert all(r["head"] == entry["head"] for r in bins)
+    tokens_total = sum(len(line.split("\t")[1]) for line in (data / "regions.tsv").read_text().splitlines()[1:])
+    token_items = int(next(e for e in spearman if e["property"] == "boundary")["n_items"])
+    assert 0.99 * tokens_total <= token_items <= tokens_total  # the 99.5th percentile keeps almost all tokens
+
+    similarity = read_tsv(out / "similarity.tsv")
+    assert len(similarity) == 2 + 3 * 2
+    assert all(float(r["pearson_r"]) == pytest.approx(1.0) for r in similarity)  # a model against itself
+    figures = {p.name for p in (out / "figures").iterdir()}
+    assert {"heatmap_sequence_intron.png", "heatmap_token_H.svg", "specialization.png",
+            "binned_token_boundary.png"} <= figures
+
+
+def test_cli_rejects_bad_token_labels_without_output(tiny_checkpoint, data, tmp_path):
+    bad = tmp_path / "bad.tsv"
+    lines = (data / "regions.tsv").read_text().splitlines()
+    lines[3] = lines[3][:-2]  # r2 loses two tokens
+    bad.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    result = run_tool("attention-stats", "--model", tiny_checkpoint, "--sequences", data / "seqs.fa",
+                      "--output-dir", out, "--token-labels", bad, check=False)
+    assert result.returncode == 2
+    assert "error:" in result.stderr and "'r2'" in result.stderr
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_compare_model_of_other_shape_is_refused_before_running(tiny_checkpoint, data):
+    import torch
+
+    from bertrbp.attention.analysis import analyse
+    from bertrbp.errors import InputError
+
+    run = open_model(str(tiny_checkpoint), torch.device("cpu"))
+    other = open_model("mini", torch.device("cpu"))  # 4 layers x 4 heads vs tiny's 2 x 2
+    inputs = load_inputs(data / "seqs.fa", run.k, data / "seq.tsv")
+    with pytest.raises(InputError, match="compared head by head"):
+        analyse(run, inputs, Settings(), other)
