@@ -1,0 +1,123 @@
+"""The attribute tool's job: predictions, IG and/or ISM tables, logos and the motif summary for a sequence file.
+
+Files in the output folder: ``predictions.tsv`` (id probability logit label bound), ``ig.tsv`` (id position
+base attribution; position 0-based), ``ig_tokens.tsv`` (id token kmer attribution), ``ism.tsv`` (id position
+base A C G T importance: delta log-odds per substitution), ``motif_summary.tsv`` (rank kmer n_sequences
+fraction mean_attribution, over bound sequences: label 1 when labels are given, else probability >= 0.5;
+IG attributions when computed, else ISM importance) and ``logos/<n>_<id>.<method>.<png|svg>`` for the first
+``max_logos`` sequences.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from bertrbp.errors import InputError
+
+METHODS = ("ig", "ism", "both")
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+@dataclass
+class AttributeSummary:
+    sequences: int
+    bound: int
+    max_ig_delta: float
+
+
+def run_attribute(
+    model_spec: str,
+    input_path: Path,
+    output_dir: Path,
+    method: str = "both",
+    steps: int = 50,
+    baseline: str = "pad",
+    top_kmers: int = 20,
+    motif_length: int = 6,
+    max_logos: int = 20,
+    logo_format: str = "png",
+    fmt: str = "auto",
+    device_name: str = "auto",
+) -> AttributeSummary:
+    """Attribute every sequence of ``input_path``; the folder appears only when all of it is written."""
+    from tqdm import tqdm
+
+    from bertrbp.attribution.ig import BASELINES, integrated_gradients
+    from bertrbp.attribution.ism import BASES, in_silico_mutagenesis
+    from bertrbp.attribution.logos import draw_logo
+    from bertrbp.attribution.motifs import MotifSummary
+    from bertrbp.device import resolve_device
+    from bertrbp.inference import score_sequences
+    from bertrbp.io.atomic import atomic_dir
+    from bertrbp.io.sequences import check_unique_ids, iter_records
+    from bertrbp.scan.models import load_models
+
+    if method not in METHODS:
+        raise InputError(f"--method {method!r}: choose ig, ism or both.")
+    if baseline not in BASELINES:
+        raise InputError(f"--baseline {baseline!r}: choose one of {', '.join(BASELINES)}.")
+    if logo_format not in ("png", "svg"):
+        raise InputError(f"--logo-format {logo_format!r}: choose png or svg.")
+    device = resolve_device(device_name)
+    (named,), tokenizer = load_models([model_spec], device)
+    model = named.model
+    summary = MotifSummary(motif_length)
+    n = bound = 0
+    worst_delta = 0.0
+    with atomic_dir(output_dir) as tmp:
+        (tmp / "logos").mkdir()
+        files = {name: open(tmp / f"{name}.tsv", "w") for name in ("predictions", "ig", "ig_tokens", "ism")
+                 if name == "predictions" or method in ("both", name.split("_")[0])}
+        try:
+            files["predictions"].write("id\tprobability\tlogit\tlabel\tbound\n")
+            if "ig" in files:
+                files["ig"].write("id\tposition\tbase\tattribution\n")
+                files["ig_tokens"].write("id\ttoken\tkmer\tattribution\n")
+            if "ism" in files:
+                files["ism"].write("id\tposition\tbase\t" + "\t".join(BASES) + "\timportance\n")
+            for record in tqdm(check_unique_ids(iter_records(input_path, fmt)), unit="seq", desc="attribute",
+                               disable=None):
+                seq = record.seq
+                scores = score_sequences(model, tokenizer, [seq], device)
+                is_bound = record.label == 1 if record.label is not None else scores.probability[0] >= 0.5
+                label = "" if record.label is None else str(record.label)
+                files["predictions"].write(f"{record.id}\t{scores.probability[0]:.6f}\t{scores.logit[0]:.6f}\t"
+                                           f"{label}\t{int(is_bound)}\n")
+                logo_stem = tmp / "logos" / f"{n + 1}_{_SAFE.sub('_', record.id)[:60]}"
+                motif_values = None
+                if "ig" in files:
+                    ig = integrated_gradients(model, tokenizer, seq, device, steps, baseline)
+                    worst_delta = max(worst_delta, abs(ig.delta))
+                    files["ig"].writelines(f"{record.id}\t{i}\t{b}\t{v:.6g}\n"
+                                           for i, (b, v) in enumerate(zip(seq, ig.nucleotides)))
+                    kmers = [seq[j:j + tokenizer.k] for j in range(len(ig.tokens))]
+                    files["ig_tokens"].writelines(f"{record.id}\t{j}\t{km}\t{v:.6g}\n"
+                                                  for j, (km, v) in enumerate(zip(kmers, ig.tokens)))
+                    motif_values = ig.nucleotides
+                    if n < max_logos:
+                        draw_logo(seq, ig.nucleotides, f"{record.id}: integrated gradients ({baseline} baseline)",
+                                  logo_stem.with_name(logo_stem.name + f".ig.{logo_format}"))
+                if "ism" in files:
+                    ism = in_silico_mutagenesis(model, tokenizer, seq, device)
+                    files["ism"].writelines(
+                        f"{record.id}\t{i}\t{b}\t" + "\t".join(f"{v:.6g}" for v in ism.delta[i])
+                        + f"\t{ism.importance[i]:.6g}\n" for i, b in enumerate(seq))
+                    if motif_values is None:
+                        motif_values = ism.importance
+                    if n < max_logos:
+                        draw_logo(seq, ism.importance, f"{record.id}: in-silico mutagenesis (-mean delta logit)",
+                                  logo_stem.with_name(logo_stem.name + f".ism.{logo_format}"))
+                if is_bound:
+                    summary.add(seq, motif_values)
+                    bound += 1
+                n += 1
+        finally:
+            for handle in files.values():
+                handle.close()
+        with open(tmp / "motif_summary.tsv", "w") as out:
+            out.write("rank\tkmer\tn_sequences\tfraction\tmean_attribution\n")
+            for rank, (kmer, count, fraction, mean) in enumerate(summary.rows(top_kmers), start=1):
+                out.write(f"{rank}\t{kmer}\t{count}\t{fraction:.4f}\t{mean:.6g}\n")
+    return AttributeSummary(n, bound, worst_delta)

@@ -1,0 +1,56 @@
+"""bertrbp-attribute: which nucleotides drive a model's prediction, by integrated gradients and mutagenesis.
+
+Writes into --output-dir: predictions.tsv, ig.tsv / ig_tokens.tsv (integrated gradients over the k-mer word
+embeddings from a [PAD]/[UNK]/zero baseline; each nucleotide gets the mean of the tokens covering it),
+ism.tsv (delta log-odds of every single-nucleotide substitution, L x 4, and importance = -mean delta),
+logos/ (sequence logos of the first --max-logos sequences) and motif_summary.tsv (the top-attributed
+k-mers of the bound sequences: label 1, or probability >= 0.5 without labels).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from bertrbp.cli.common import VersionOption, log, make_app, run, setup_logging
+
+app = make_app(__doc__)
+
+
+@app.command()
+def attribute(
+    input: Path = typer.Argument(..., help="Sequences (FASTA, TSV or k-mer TSV), each within the model's length."),
+    model: str = typer.Option(..., "--model", help="Checkpoint folder."),
+    output_dir: Path = typer.Option(..., "--output-dir", help="Folder to write (replaced when complete)."),
+    method: str = typer.Option("both", "--method", help="ig, ism or both."),
+    steps: int = typer.Option(50, "--steps", help="Integrated-gradients steps (raise if the reported delta is large)."),
+    baseline: str = typer.Option("pad", "--baseline", help="IG baseline embedding: pad, unk or zero."),
+    top_kmers: int = typer.Option(20, "--top-kmers", help="Rows of the motif summary."),
+    motif_length: int = typer.Option(6, "--motif-length", help="k-mer length of the motif summary."),
+    max_logos: int = typer.Option(20, "--max-logos", help="Draw logos for this many sequences (0: none)."),
+    logo_format: str = typer.Option("png", "--logo-format", help="png or svg."),
+    fmt: str = typer.Option("auto", "--format", help="auto, fasta, tsv or kmer-tsv."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N."),
+    threads: int = typer.Option(0, "--threads", help="CPU threads (0 = all CPUs of the task)."),
+    version: Optional[bool] = VersionOption,
+) -> None:
+    """Attribute predictions to nucleotides and summarise the motifs of bound sequences."""
+    from bertrbp.attribution.run import run_attribute
+    from bertrbp.device import set_threads
+
+    setup_logging()
+    set_threads(threads)
+    summary = run_attribute(model, input, output_dir, method, steps, baseline, top_kmers, motif_length,
+                            max_logos, logo_format, fmt, device)
+    log.info("attributed %d sequences (%d bound) into %s; largest IG completeness error %.3g", summary.sequences,
+             summary.bound, output_dir, summary.max_ig_delta)
+
+
+def main() -> None:
+    run(app)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""bertrbp-variant-effect: how SNVs and short indels in a VCF change each model's predicted binding.
+
+For each ALT allele the reference and alternate windows (--window nt, centred on the variant, length kept for
+indels) are read from the genome on the transcript strand (--strand-bed or --gtf; '+' without them; both
+strands when features on both overlap) and scored by every --model. Output TSV, one row per allele, strand
+and model: chrom pos id ref alt strand model ref_prob alt_prob delta_prob ref_logit alt_logit delta_logit note
+(delta = alt - ref). REF must match the genome: --on-ref-mismatch fail (default) stops with chrom:pos; skip
+lists such alleles, with symbolic alleles and unannotated ones, in OUTPUT-stem.skipped.tsv (always written).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from bertrbp.cli.common import VersionOption, log, make_app, run, setup_logging
+
+app = make_app(__doc__)
+
+
+@app.command()
+def variant_effect(
+    model: List[str] = typer.Option(..., "--model", help="Checkpoint folder (repeat for several; NAME=DIR names it)."),
+    vcf: Path = typer.Option(..., "--vcf", help="VCF of variants (plain or gzip)."),
+    genome: Path = typer.Option(..., "--genome", help="Genome FASTA the VCF refers to (indexed on first use)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Effects TSV to write."),
+    window: int = typer.Option(101, "--window", help="Window length in nt (the model's training length)."),
+    strand_bed: Optional[Path] = typer.Option(None, "--strand-bed", help="BED of transcribed features (strand in column 6)."),
+    gtf: Optional[Path] = typer.Option(None, "--gtf", help="GTF whose genes/transcripts/exons give the strand."),
+    on_ref_mismatch: str = typer.Option("fail", "--on-ref-mismatch", help="fail (default) or skip (report, go on)."),
+    batch_size: int = typer.Option(64, "--batch-size", help="Windows per forward pass."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N."),
+    bf16: str = typer.Option("auto", "--bf16", help="bf16 autocast: auto (on for CUDA), yes, no."),
+    threads: int = typer.Option(0, "--threads", help="CPU threads (0 = all CPUs of the task)."),
+    version: Optional[bool] = VersionOption,
+) -> None:
+    """Score reference vs alternate alleles with one or more models."""
+    from bertrbp.device import set_threads
+    from bertrbp.variants.run import run_variant_effect
+
+    setup_logging()
+    set_threads(threads)
+    summary = run_variant_effect(model, vcf, genome, output, window, strand_bed, gtf, on_ref_mismatch,
+                                 batch_size, device, bf16)
+    log.info("scored %d allele-strands (%d rows) into %s; %d alleles not scored (see %s)", summary.scored,
+             summary.rows, output, summary.skipped, summary.skipped_path)
+
+
+def main() -> None:
+    run(app)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""Loading several fine-tuned models for one run, named for output files, sharing one tokenisation.
+
+Scan and variant-effect score the same windows with every model, so all models must cut sequences the same
+way (same k, same positions); a mix is refused rather than silently tokenised twice.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from bertrbp.errors import InputError
+from bertrbp.tokenizer import KmerTokenizer
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+@dataclass
+class NamedModel:
+    """A classifier in eval mode on its device, with the name used in output files and columns."""
+
+    name: str
+    model: object
+    source: str
+
+
+def checkpoint_folder(path: Path) -> Path:
+    """Accept a checkpoint folder or a finetune output folder (whose checkpoint is ``DIR/model``)."""
+    if (path / "config.json").exists():
+        return path
+    if (path / "model" / "config.json").exists():
+        return path / "model"
+    return path  # load_classifier reports what is wrong with it
+
+
+def model_name(path: Path) -> str:
+    """Name of a model for outputs: the folder name (its parent's, for a finetune ``.../model`` folder)."""
+    folder = path.resolve()
+    name = folder.parent.name if folder.name == "model" and folder.parent.name else folder.name
+    return _SAFE_NAME.sub("_", name) or "model"
+
+
+def parse_model_spec(spec: str) -> tuple[str, Path]:
+    """``NAME=DIR`` names a model explicitly; a plain ``DIR`` is named after its folder."""
+    if "=" in spec and not Path(spec).exists():
+        name, _, folder = spec.partition("=")
+        if not name or not folder:
+            raise InputError(f"--model {spec!r}: write NAME=DIR or just DIR.")
+        return _SAFE_NAME.sub("_", name), Path(folder)
+    return model_name(Path(spec)), Path(spec)
+
+
+def load_models(specs: Sequence[str], device, attention: str = "sdpa") -> tuple[list[NamedModel], KmerTokenizer]:
+    """Load every ``--model`` onto ``device`` in eval mode; returns them and their shared tokenizer."""
+    from bertrbp.model import load_classifier
+
+    if not specs:
+        raise InputError("give at least one --model DIR.")
+    models: list[NamedModel] = []
+    tokenizer: KmerTokenizer | None = None
+    positions = None
+    seen: dict[str, int] = {}
+    for spec in specs:
+        name, folder = parse_model_spec(spec)
+        model, tok, _ = load_classifier(str(checkpoint_folder(folder)), attention=attention)
+        if tokenizer is None:
+            tokenizer, positions = tok, model.config.max_position_embeddings
+        elif tok.k != tokenizer.k or model.config.max_position_embeddings != positions:
+            raise InputError(
+                f"--model {spec}: k={tok.k}, {model.config.max_position_embeddings} positions, but the first model "
+                f"has k={tokenizer.k}, {positions} positions. Models scored together must share one tokenisation; "
+                "run them separately."
+            )
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] > 1:
+            name = f"{name}_{seen[name]}"
+        models.append(NamedModel(name, model.to(device).eval(), str(folder)))
+    assert tokenizer is not None
+    return models, tokenizer
+
+
+def max_window(models: Sequence[NamedModel], tokenizer: KmerTokenizer) -> int:
+    """Longest window (nt) every model accepts."""
+    return min(tokenizer.max_sequence_length(m.model.config.max_position_embeddings) for m in models)
+
+
+def check_window(window: int, models: Sequence[NamedModel], tokenizer: KmerTokenizer) -> None:
+    """Refuse a window the models cannot take or the tokenizer cannot cut."""
+    limit = max_window(models, tokenizer)
+    if window < tokenizer.k or window > limit:
+        raise InputError(
+            f"--window {window}: must be between k={tokenizer.k} and {limit} nt (the models' positions). "
+            "Use the window length the models were trained on (101 for BERT-RBP)."
+        )

@@ -1,0 +1,87 @@
+"""The scan tool's job end to end: load models, walk every target, write profile, bedGraphs and peaks."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Optional, Sequence
+
+from bertrbp.errors import InputError
+from bertrbp.scan.windows import ScanTarget, bed_targets, fasta_target, window_starts
+
+log = logging.getLogger("bertrbp")
+
+
+@dataclass
+class ScanSummary:
+    targets: int
+    windows: int
+    positions: int
+    peaks: int
+    paths: dict
+
+
+def iter_targets(fasta: Optional[Path], bed: Optional[Path], genome_path: Optional[Path]) -> Iterator[ScanTarget]:
+    """Targets from ``--input FASTA`` or ``--bed BED --genome FA`` (exactly one of the two)."""
+    if (fasta is None) == (bed is None):
+        raise InputError("give either --input FASTA or --bed BED with --genome FA (not both, not neither).")
+    if fasta is not None:
+        from bertrbp.io.sequences import check_unique_ids, iter_records
+
+        for record in check_unique_ids(iter_records(fasta, "fasta")):
+            yield fasta_target(record.id, record.seq)
+        return
+    if genome_path is None:
+        raise InputError("--bed needs --genome FA (the genome FASTA the BED coordinates refer to).")
+    from bertrbp.io.genome import GenomeFasta
+
+    with GenomeFasta(genome_path) as genome:
+        yield from bed_targets(bed, genome)
+
+
+def run_scan(
+    model_specs: Sequence[str],
+    output_prefix: Path,
+    fasta: Optional[Path] = None,
+    bed: Optional[Path] = None,
+    genome: Optional[Path] = None,
+    window: int = 101,
+    stride: int = 10,
+    threshold: float = 0.5,
+    batch_size: int = 64,
+    aggregate: str = "mean",
+    device_name: str = "auto",
+    bf16: str = "auto",
+) -> ScanSummary:
+    """Scan every target with every model; outputs appear only if the whole scan succeeds."""
+    from tqdm import tqdm
+
+    from bertrbp.device import resolve_device, use_bf16
+    from bertrbp.scan.models import check_window, load_models
+    from bertrbp.scan.outputs import ScanWriter
+    from bertrbp.scan.profile import AGGREGATES
+    from bertrbp.scan.scanner import model_scorer, scan_target
+
+    if stride < 1 or batch_size < 1:
+        raise InputError(f"--stride ({stride}) and --batch-size ({batch_size}) must be at least 1.")
+    if aggregate not in AGGREGATES:
+        raise InputError(f"--aggregate {aggregate!r}: choose one of {', '.join(AGGREGATES)}.")
+    device = resolve_device(device_name)
+    models, tokenizer = load_models(model_specs, device)
+    check_window(window, models, tokenizer)
+    score = model_scorer(models, tokenizer, device, use_bf16(device, bf16))
+    n_targets = n_windows = 0
+    with ScanWriter(output_prefix, [m.name for m in models], threshold) as writer, \
+            tqdm(unit="win", desc="scan", disable=None) as progress:
+        for target in iter_targets(fasta, bed, genome):
+            if target.length < tokenizer.k:
+                log.warning("skipping %s: %d nt is shorter than k=%d", target.name, target.length, tokenizer.k)
+                continue
+            n_targets += 1
+            n_windows += sum(1 for _ in window_starts(target.length, window, stride))
+            chunks = scan_target(target, score, len(models), window, stride, batch_size, aggregate, progress)
+            writer.write_target(target, chunks)
+        if n_targets == 0:
+            raise InputError("no sequence long enough to scan; nothing was written.")
+    return ScanSummary(n_targets, n_windows, writer.n_positions, writer.n_peaks, writer.paths)

@@ -1,0 +1,1 @@
+"""Variant effect on predicted binding: VCF reading, reference checks, ref/alt windows, strand annotation."""

@@ -1,0 +1,144 @@
+"""The variant-effect tool's job: check each VCF allele against the genome, score ref/alt windows, write TSV.
+
+Output (one row per allele, strand and model): chrom pos id ref alt strand model ref_prob alt_prob delta_prob
+ref_logit alt_logit delta_logit note, with delta = alt - ref (negative: the variant weakens binding).
+Alleles not scored go to ``<output stem>.skipped.tsv`` (chrom pos id ref alt reason), always written.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Optional, Sequence
+
+from bertrbp.errors import InputError
+from bertrbp.variants.vcf import Variant, iter_vcf
+
+log = logging.getLogger("bertrbp")
+
+COLUMNS = ["chrom", "pos", "id", "ref", "alt", "strand", "model", "ref_prob", "alt_prob", "delta_prob",
+           "ref_logit", "alt_logit", "delta_logit", "note"]
+SKIPPED_COLUMNS = ["chrom", "pos", "id", "ref", "alt", "reason"]
+MISMATCH_CHOICES = ("fail", "skip")
+
+
+@dataclass
+class Job:
+    variant: Variant
+    strand: str
+    ref: str
+    alt: str
+    note: str
+
+
+@dataclass
+class EffectSummary:
+    scored: int
+    skipped: int
+    rows: int
+    skipped_path: Path
+
+
+def skipped_path_for(output: Path) -> Path:
+    name = output.name[:-4] if output.name.endswith(".tsv") else output.name
+    return output.with_name(f"{name}.skipped.tsv")
+
+
+class SkipReport:
+    """The skipped-alleles table: each unscored allele with its reason, also logged as a warning."""
+
+    def __init__(self, handle) -> None:
+        self.handle, self.count = handle, 0
+        handle.write("\t".join(SKIPPED_COLUMNS) + "\n")
+
+    def __call__(self, variant: Variant, reason: str) -> None:
+        log.warning("not scored: %s: %s", variant.where(), reason)
+        fields = [variant.chrom, variant.pos, variant.id, variant.ref, variant.alt, reason]
+        self.handle.write("\t".join(map(str, fields)) + "\n")
+        self.count += 1
+
+
+def iter_jobs(vcf: Path, genome, window: int, strand_index, on_mismatch: str, skip: SkipReport) -> Iterator[Job]:
+    """Scorable (variant, strand) windows; every unscorable allele goes to ``skip`` with its reason."""
+    from bertrbp.variants.windows import check_ref, variant_windows
+
+    for variant, problem in iter_vcf(vcf):
+        if not problem:
+            problem = check_ref(variant, genome)
+            if problem and on_mismatch == "fail":
+                raise InputError(
+                    f"{variant.source}: line {variant.line}: {problem}. Nothing was written. Fix the VCF or the "
+                    "genome, or pass --on-ref-mismatch skip to report such variants in the skipped file."
+                )
+        if problem:
+            skip(variant, problem)
+            continue
+        strands = ["+"] if strand_index is None else strand_index.strands(variant.chrom, variant.start, variant.end)
+        if not strands:
+            skip(variant, "outside every feature of the strand annotation; strand unknown")
+            continue
+        for strand in strands:
+            windows = variant_windows(variant, genome, window, strand)
+            yield Job(variant, strand, windows.ref, windows.alt, windows.note)
+
+
+def run_variant_effect(
+    model_specs: Sequence[str],
+    vcf: Path,
+    genome_path: Path,
+    output: Path,
+    window: int = 101,
+    strand_bed: Optional[Path] = None,
+    gtf: Optional[Path] = None,
+    on_mismatch: str = "fail",
+    batch_size: int = 64,
+    device_name: str = "auto",
+    bf16: str = "auto",
+) -> EffectSummary:
+    """Score every allele of ``vcf`` with every model; outputs appear only when the run succeeds."""
+    from tqdm import tqdm
+
+    from bertrbp.device import resolve_device, use_bf16
+    from bertrbp.inference import batched, score_sequences
+    from bertrbp.io.atomic import atomic_open
+    from bertrbp.io.genome import GenomeFasta
+    from bertrbp.scan.models import check_window, load_models
+    from bertrbp.variants.strand import bed_strand_index, gtf_strand_index
+
+    if on_mismatch not in MISMATCH_CHOICES:
+        raise InputError(f"--on-ref-mismatch {on_mismatch!r}: choose fail or skip.")
+    if strand_bed is not None and gtf is not None:
+        raise InputError("give --strand-bed or --gtf, not both.")
+    strand_index = bed_strand_index(strand_bed) if strand_bed else gtf_strand_index(gtf) if gtf else None
+    device = resolve_device(device_name)
+    models, tokenizer = load_models(model_specs, device)
+    check_window(window, models, tokenizer)
+    bf16_on = use_bf16(device, bf16)
+    skipped_path = skipped_path_for(output)
+    scored = rows = 0
+    with GenomeFasta(genome_path) as genome, atomic_open(output, "w") as out, \
+            atomic_open(skipped_path, "w") as skipped, tqdm(unit="variant", desc="variants", disable=None) as bar:
+        out.write("\t".join(COLUMNS) + "\n")
+        report = SkipReport(skipped)
+        jobs = iter_jobs(vcf, genome, window, strand_index, on_mismatch, report)
+        for batch in batched(jobs, max(1, batch_size // 2)):
+            seqs = [job.ref for job in batch] + [job.alt for job in batch]
+            lines = []
+            for named in models:
+                scores = score_sequences(named.model, tokenizer, seqs, device, bf16_on)
+                n = len(batch)
+                for i, job in enumerate(batch):
+                    v = job.variant
+                    rp, ap = scores.probability[i], scores.probability[n + i]
+                    rl, al = scores.logit[i], scores.logit[n + i]
+                    lines.append("\t".join([
+                        v.chrom, str(v.pos), v.id, v.ref, v.alt, job.strand, named.name,
+                        f"{rp:.6f}", f"{ap:.6f}", f"{ap - rp:.6f}", f"{rl:.6f}", f"{al:.6f}", f"{al - rl:.6f}",
+                        job.note,
+                    ]) + "\n")
+            out.writelines(lines)
+            rows += len(lines)
+            scored += len(batch)
+            bar.update(len(batch))
+    return EffectSummary(scored, report.count, rows, skipped_path)
