@@ -1,0 +1,102 @@
+"""Read the metrics JSON files written by bertrbp-evaluate into one table (one row per RBP and model)."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Optional
+
+from bertrbp.errors import InputError
+
+SCORE_COLUMNS = ("auroc", "auprc", "accuracy", "f1", "mcc")
+COUNT_COLUMNS = ("n", "n_positive")
+OTHER_COLUMNS = ("threshold",)
+METRIC_COLUMNS = SCORE_COLUMNS + COUNT_COLUMNS + OTHER_COLUMNS
+PRETRAINED = "pretrained"
+
+
+@dataclass
+class MetricsRow:
+    """One evaluated model: its dataset (RBP), which model (pretrained or a named variant) and its metrics."""
+
+    name: str
+    rbp: str
+    model: str
+    values: dict[str, Optional[float]] = field(default_factory=dict)
+    source: str = ""
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """'RBFOX2_HepG2' -> (RBFOX2_HepG2, pretrained); 'RBFOX2_HepG2.baseline' -> (RBFOX2_HepG2, baseline).
+
+    The pipeline names the baseline's files '<id>.baseline' and samplesheet ids cannot contain dots.
+    """
+    rbp, _, variant = name.partition(".")
+    return rbp, variant or PRETRAINED
+
+
+def _number(value: object, key: str, path: Path) -> Optional[float]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(f"{path}: metric {key!r} is {value!r}, not a number; is this a bertrbp-evaluate metrics file?")
+    return None if math.isnan(float(value)) else float(value)
+
+
+def read_metrics(path: Path) -> MetricsRow:
+    """One metrics JSON -> a row; the name is the file's 'name' field, else its file name without '.metrics.json'."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found; give the metrics JSON files written by bertrbp-evaluate.") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg}); give bertrbp-evaluate's metrics file.") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a JSON object of metrics, found {type(data).__name__}.")
+    if "auroc" not in data:
+        raise InputError(f"{path}: no 'auroc' metric; give the metrics JSON written by bertrbp-evaluate.")
+    stem = Path(path).name
+    for suffix in (".json", ".metrics"):
+        stem = stem.removesuffix(suffix)
+    name = str(data.get("name") or stem)
+    rbp, model = split_name(name)
+    values = {key: _number(data.get(key), key, Path(path)) for key in METRIC_COLUMNS}
+    return MetricsRow(name=name, rbp=rbp, model=model, values=values, source=str(path))
+
+
+def gather(paths: Iterable[Path]) -> list[MetricsRow]:
+    """Read every file, refuse duplicate names, and sort by RBP then model (pretrained first)."""
+    rows: list[MetricsRow] = []
+    seen: dict[str, str] = {}
+    for path in paths:
+        row = read_metrics(path)
+        if row.name in seen:
+            raise InputError(
+                f"{path}: the name {row.name!r} was already read from {seen[row.name]}; "
+                "give each RBP/model's metrics once (bertrbp-evaluate --name sets the name)."
+            )
+        seen[row.name] = row.source
+        rows.append(row)
+    if not rows:
+        raise InputError("no metrics files given; pass one or more bertrbp-evaluate metrics JSON files.")
+    return sorted(rows, key=lambda r: (r.rbp, r.model != PRETRAINED, r.model))
+
+
+def to_tsv(rows: list[MetricsRow]) -> str:
+    """The summary table: name, rbp, model, then every metric (empty cell when a file lacks it)."""
+    header = ("name", "rbp", "model") + METRIC_COLUMNS
+    lines = ["\t".join(header)]
+    for row in rows:
+        cells = [row.name, row.rbp, row.model]
+        for key in METRIC_COLUMNS:
+            value = row.values.get(key)
+            if value is None:
+                cells.append("")
+            elif key in COUNT_COLUMNS:
+                cells.append(str(int(value)))
+            else:
+                cells.append(f"{value:.6g}")
+        lines.append("\t".join(cells))
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,24 @@
+// Fine-tune one model per RBP, score its held-out test split and evaluate the scores.
+// Called twice by the pipeline: from the pretrained model, and (with --train_baseline) from random init.
+
+include { BERTRBP_FINETUNE } from '../../../modules/local/bertrbp/finetune'
+include { BERTRBP_PREDICT  } from '../../../modules/local/bertrbp/predict'
+include { BERTRBP_EVALUATE } from '../../../modules/local/bertrbp/evaluate'
+
+workflow FINETUNE_EVALUATE {
+    take:
+    ch_train    // channel: [ val(meta), path(train sequences or tokens) ]
+    ch_test     // channel: [ val(meta), path(test sequences) ]
+    model_name  // value: random-init preset or hub id (used when model_dir is empty)
+    model_dir   // value: checkpoint folder, or [] when model_name is used
+
+    main:
+    BERTRBP_FINETUNE(ch_train, model_name, model_dir)
+    BERTRBP_PREDICT(BERTRBP_FINETUNE.out.model.join(ch_test))
+    BERTRBP_EVALUATE(BERTRBP_PREDICT.out.predictions)
+
+    emit:
+    model       = BERTRBP_FINETUNE.out.model          // channel: [ val(meta), path(model dir) ]
+    predictions = BERTRBP_PREDICT.out.predictions     // channel: [ val(meta), path(predictions.tsv) ]
+    metrics     = BERTRBP_EVALUATE.out.metrics        // channel: [ val(meta), path(metrics.json) ]
+}

@@ -1,0 +1,177 @@
+"""Contract between the pipeline's modules and the tools: render each module's command exactly as a
+`-profile test` task would (script defs, ext.args from conf/modules.config with the test profile's params,
+task.cpus) and run it against the real tool in a task-like folder; then check every declared output exists
+and the versions command works. A flag or output name renamed in a tool breaks this test, not a user's run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from test_pipeline_render import REPO, module_parts, profile_params, render_ext, render_script
+
+BIN = REPO / "bin"
+MODULES = REPO / "modules" / "local" / "bertrbp"
+
+
+def _sequences(n: int = 24) -> list[tuple[str, str, int]]:
+    """Real demo eCLIP sites, alternating bound / unbound."""
+    lines = (REPO / "assets" / "demo" / "RBFOX2_HepG2.tsv").read_text().splitlines()
+    pos = [line.split("\t")[0] for line in lines if line.endswith("\t1")][: n // 2]
+    neg = [line.split("\t")[0] for line in lines if line.endswith("\t0")][: n // 2]
+    out = []
+    for i, (p, q) in enumerate(zip(pos, neg)):
+        out += [(f"site{2 * i}", p, 1), (f"site{2 * i + 1}", q, 0)]
+    return out
+
+
+def _write_fasta(path: Path, records) -> Path:
+    path.write_text("".join(f">{rid} class:{label}\n{seq}\n" for rid, seq, label in records))
+    return path
+
+
+def _tool_missing(tool: str) -> str | None:
+    module = BIN / "bertrbp" / "cli" / f"{tool.replace('-', '_')}.py"
+    return None if module.is_file() else f"bertrbp-{tool} is not written yet ({module.relative_to(REPO)} missing)"
+
+
+def _run_task(name: str, task_dir: Path, inputs: dict, meta: dict | None, cpus: int = 2) -> subprocess.CompletedProcess:
+    module = module_parts(MODULES / name / "main.nf")
+    params = profile_params()
+    ext = render_ext(module["process"], params, meta or {})
+    ext.setdefault("args", None)
+    command = render_script(module, inputs, meta, ext, cpus)
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+               OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    result = subprocess.run(["bash", "-euo", "pipefail", "-c", command], cwd=task_dir, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, f"{module['process']} failed ({result.returncode})\n$ {command}\n{result.stderr[-3000:]}"
+    for pattern, optional in module["outputs"]:
+        if not optional:
+            found = list(task_dir.glob(_glob(pattern, meta)))
+            assert found, f"{module['process']}: declared output {pattern!r} was not written\n$ {command}"
+    version = subprocess.run(["bash", "-c", module["version_command"]], cwd=task_dir, env=env, capture_output=True, text=True)
+    assert version.returncode == 0 and version.stdout.strip()[0].isdigit(), version.stdout + version.stderr
+    return result
+
+
+def _glob(pattern: str, meta: dict | None) -> str:
+    """Output patterns use globs and {a,b} alternatives; take the first alternative for the check."""
+    import re
+
+    pattern = pattern.replace("${meta.id}", (meta or {}).get("id", ""))
+    return re.sub(r"\{([^,}]+),[^}]*\}", r"\1", pattern)
+
+
+def _stage(task_dir: Path, source: Path, name: str | None = None) -> str:
+    """Link an input into the task folder, as Nextflow stages it; returns the name the script sees."""
+    target = task_dir / (name or source.name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.symlink_to(source.resolve())
+    return str(target.relative_to(task_dir))
+
+
+@pytest.fixture()
+def task_dir(tmp_path) -> Path:
+    d = tmp_path / "task"
+    d.mkdir()
+    return d
+
+
+META = {"id": "RBFOX2_HepG2", "format": "auto"}
+
+
+def test_prepare_module_runs_the_tool(task_dir, tmp_path):
+    if reason := _tool_missing("prepare"):
+        pytest.xfail(reason)
+    data = tmp_path / "sites.tsv"
+    data.write_text("".join(f"{seq}\t{label}\n" for _, seq, label in _sequences(40)))
+    inputs = {"inputs": [_stage(task_dir, data, "input/sites.tsv")], "positives": [], "negatives": [],
+              "gtf": [], "genome": [], "chain": []}
+    _run_task("prepare", task_dir, inputs, {"id": "RBFOX2_HepG2", "format": "tsv"})
+    train = (task_dir / "RBFOX2_HepG2.train.fa").read_text()
+    assert train.count(">") > 0 and "class:" in train
+
+
+def test_tokenize_module_runs_the_tool(task_dir, tmp_path):
+    fasta = _write_fasta(tmp_path / "train.fa", _sequences(8))
+    _run_task("tokenize", task_dir, {"sequences": _stage(task_dir, fasta)}, META)
+    import numpy as np
+
+    with np.load(task_dir / "RBFOX2_HepG2.tokens.npz") as tokens:
+        assert tokens["input_ids"].shape[0] == 8
+
+
+def test_finetune_module_runs_the_tool(task_dir, tmp_path):
+    if reason := _tool_missing("finetune"):
+        pytest.xfail(reason)
+    fasta = _write_fasta(tmp_path / "train.fa", _sequences(24))
+    inputs = {"train": _stage(task_dir, fasta), "model_name": profile_params()["model"], "model_dir": []}
+    _run_task("finetune", task_dir, inputs, META)
+    assert (task_dir / "finetuned" / "model" / "config.json").is_file()
+    assert json.loads((task_dir / "finetuned" / "metrics.json").read_text())
+
+
+def test_predict_module_runs_the_tool(task_dir, tmp_path, tiny_checkpoint):
+    if reason := _tool_missing("predict"):
+        pytest.xfail(reason)
+    fasta = _write_fasta(tmp_path / "test.fa", _sequences(6))
+    inputs = {"model": _stage(task_dir, tiny_checkpoint, "model"), "sequences": _stage(task_dir, fasta)}
+    _run_task("predict", task_dir, inputs, META)
+    lines = (task_dir / "RBFOX2_HepG2.predictions.tsv").read_text().splitlines()
+    assert lines[0].split("\t") == ["id", "probability", "logit", "label"] and len(lines) == 7
+
+
+def test_evaluate_module_runs_the_tool(task_dir, tmp_path):
+    if reason := _tool_missing("evaluate"):
+        pytest.xfail(reason)
+    rows = ["id\tprobability\tlogit\tlabel"]
+    for i in range(20):
+        label = i % 2
+        p = 0.3 + 0.4 * label + 0.01 * (i % 7)
+        rows.append(f"s{i}\t{p:.3f}\t0.0\t{label}")
+    predictions = tmp_path / "RBFOX2_HepG2.predictions.tsv"
+    predictions.write_text("\n".join(rows) + "\n")
+    _run_task("evaluate", task_dir, {"predictions": _stage(task_dir, predictions)}, META)
+    metrics = json.loads((task_dir / "RBFOX2_HepG2.metrics.json").read_text())
+    assert metrics["auroc"] == pytest.approx(1.0)
+
+
+def test_fold_module_runs_the_tool(task_dir, tmp_path):
+    if reason := _tool_missing("fold"):
+        pytest.xfail(reason)
+    fasta = _write_fasta(tmp_path / "nontrain.fa", _sequences(4))
+    _run_task("fold", task_dir, {"sequences": _stage(task_dir, fasta)}, META)
+    header = (task_dir / "RBFOX2_HepG2.token_structure.tsv").read_text().splitlines()[0]
+    assert header.split("\t")[0] == "id" and "S" in header.split("\t")
+
+
+def test_attention_stats_module_runs_the_tool(task_dir, tmp_path, tiny_checkpoint):
+    if reason := _tool_missing("attention-stats"):
+        pytest.xfail(reason)
+    records = _sequences(6)
+    fasta = _write_fasta(tmp_path / "nontrain.fa", records)
+    labels = tmp_path / "RBFOX2_HepG2.token_structure.tsv"
+    labels.write_text("id\tS\tH\n" + "".join(
+        f"{rid}\t{''.join('1' if (i // 5) % 2 else '0' for i in range(len(seq) - 2))}\t{''.join('1' if (i // 5) % 2 == 0 else '0' for i in range(len(seq) - 2))}\n"
+        for rid, seq, _ in records))
+    inputs = {"model": _stage(task_dir, tiny_checkpoint, "model"), "sequences": _stage(task_dir, fasta),
+              "token_labels": [_stage(task_dir, labels)], "sequence_labels": [], "compare_model": []}
+    _run_task("attention_stats", task_dir, inputs, META)
+    assert (task_dir / "attention_stats" / "token_attention_ratio.tsv").is_file()
+
+
+def test_summary_module_runs_the_tool(task_dir, tmp_path):
+    staged = []
+    for name, auroc in (("RBFOX2_HepG2", 0.9), ("RBFOX2_HepG2.baseline", 0.8), ("HNRNPK_K562", 0.85)):
+        path = tmp_path / f"{name}.metrics.json"
+        path.write_text(json.dumps({"auroc": auroc, "auprc": auroc - 0.05, "n": 100, "n_positive": 50}))
+        staged.append(_stage(task_dir, path, f"metrics/{path.name}"))
+    _run_task("summary", task_dir, {"metrics": staged}, None)
+    table = (task_dir / "summary" / "metrics_summary.tsv").read_text().splitlines()
+    assert len(table) == 4 and any("\tbaseline\t" in row for row in table)

@@ -1,0 +1,59 @@
+// BERT-RBP per RBP: prepare -> (tokenize) -> fine-tune -> predict -> evaluate; fold -> attention statistics;
+// optional random-init BERT baseline beside the pretrained model; one summary over all RBPs.
+
+include { BERTRBP_PREPARE                      } from '../modules/local/bertrbp/prepare'
+include { BERTRBP_TOKENIZE                     } from '../modules/local/bertrbp/tokenize'
+include { BERTRBP_FOLD                         } from '../modules/local/bertrbp/fold'
+include { BERTRBP_ATTENTION_STATS              } from '../modules/local/bertrbp/attention_stats'
+include { BERTRBP_SUMMARY                      } from '../modules/local/bertrbp/summary'
+include { FINETUNE_EVALUATE as PRETRAINED      } from '../subworkflows/local/finetune_evaluate'
+include { FINETUNE_EVALUATE as BASELINE        } from '../subworkflows/local/finetune_evaluate'
+
+workflow BERTRBP {
+    take:
+    ch_samplesheet  // channel: [ val(meta), [ inputs ], [ positives ], [ negatives ], gtf or [], genome or [], chain or [] ]
+    model_name      // value: preset name or hub id of the starting model (when model_dir is empty)
+    model_dir       // value: local checkpoint folder of the starting model, or []
+
+    main:
+    BERTRBP_PREPARE(ch_samplesheet)
+
+    def ch_train = BERTRBP_PREPARE.out.train
+    if (params.pretokenize) {
+        BERTRBP_TOKENIZE(BERTRBP_PREPARE.out.train)
+        ch_train = BERTRBP_TOKENIZE.out.tokens
+    }
+
+    PRETRAINED(ch_train, BERTRBP_PREPARE.out.test, model_name, model_dir)
+    def ch_metrics = PRETRAINED.out.metrics
+    def ch_compare = channel.empty()
+    if (params.train_baseline) {
+        BASELINE(ch_train, BERTRBP_PREPARE.out.test, params.baseline_model, [])
+        ch_metrics = ch_metrics.mix(BASELINE.out.metrics)
+        ch_compare = BASELINE.out.model
+    }
+
+    BERTRBP_FOLD(BERTRBP_PREPARE.out.nontrain)
+
+    // attention statistics on the non-training sequences: structure labels from fold, region labels from
+    // prepare (only when a GTF was given), and the baseline model for comparison (only with --train_baseline)
+    def ch_attention = PRETRAINED.out.model
+        .join(BERTRBP_PREPARE.out.nontrain)
+        .join(BERTRBP_FOLD.out.token_labels)
+        .join(BERTRBP_PREPARE.out.token_regions, remainder: true)
+        .join(BERTRBP_PREPARE.out.sequence_regions, remainder: true)
+        .join(ch_compare, remainder: true)
+        .filter { row -> row[1] != null }
+        .map { meta, model, sequences, structure, regions, sequence_regions, compare ->
+            def token_labels = regions ? [structure, regions] : [structure]
+            [meta, model, sequences, token_labels, sequence_regions ?: [], compare ?: []]
+        }
+    BERTRBP_ATTENTION_STATS(ch_attention)
+
+    BERTRBP_SUMMARY(ch_metrics.map { _meta, metrics -> metrics }.collect())
+
+    emit:
+    metrics   = ch_metrics                           // channel: [ val(meta), path(metrics.json) ]
+    attention = BERTRBP_ATTENTION_STATS.out.stats    // channel: [ val(meta), path(attention_stats) ]
+    report    = BERTRBP_SUMMARY.out.report           // channel: path(report.html)
+}
