@@ -29,6 +29,7 @@ PRESETS: dict[str, tuple[int, int, int, int]] = {
 }
 MAX_POSITIONS = 512
 ATTENTION_CHOICES = ("sdpa", "eager")
+CNN_PRESET = "cnn"  # the DeepBind-like convolutional baseline (bertrbp.cnn), random init
 _VOCAB_SIZE_TO_K = {len(dnabert_vocab(k)): k for k in (3, 4, 5, 6)}
 
 
@@ -126,6 +127,26 @@ def _check_source(source: str) -> None:
         )
 
 
+def quiet_transformers() -> None:
+    """Silence transformers' own 'Loading weights' / 'Writing model shards' bars; tools show their own progress."""
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
+
+
+def _is_cnn_checkpoint(source: str) -> bool:
+    """A local folder holding the convolutional baseline (bertrbp.cnn), not a BERT."""
+    config_path = Path(source) / "config.json"
+    if not config_path.is_file():
+        return False
+    from bertrbp.cnn import MODEL_TYPE
+
+    return json.loads(config_path.read_text()).get("model_type") == MODEL_TYPE
+
+
 def load_classifier(
     source: str,
     *,
@@ -137,12 +158,16 @@ def load_classifier(
 ):
     """Return (model, tokenizer, LoadReport) for a preset name or a checkpoint folder / hub id.
 
+    ``"cnn"`` (and a folder saved from it) gives the convolutional baseline of ``bertrbp.cnn`` instead of a BERT;
+    it has no attention, so ``attention`` is ignored for it.
+
     From a pretrained masked-LM checkpoint the encoder weights are transferred and the classification head is
     newly initialised; the report lists which is which.
     """
     import torch
     from transformers import BertForSequenceClassification
 
+    quiet_transformers()
     if seed is not None:
         torch.manual_seed(seed)
     if is_preset(source):
@@ -153,7 +178,20 @@ def load_classifier(
         tokenizer = KmerTokenizer(k)
         names = [n for n, _ in model.named_parameters()]
         return model, tokenizer, LoadReport(f"preset:{source}", False, [], names, [])
+    if source == CNN_PRESET and not Path(source).exists():
+        from bertrbp.cnn import new_cnn
+
+        model = new_cnn(len(dnabert_vocab(k)), dropout=0.1 if dropout is None else dropout)
+        names = [n for n, _ in model.named_parameters()]
+        return model, KmerTokenizer(k), LoadReport(f"preset:{source}", False, [], names, [])
     _check_source(source)
+    if _is_cnn_checkpoint(source):
+        from bertrbp.cnn import load_cnn
+
+        model, info = load_cnn(source)
+        loaded = sorted(set(n for n, _ in model.named_parameters()) - set(info.get("missing_keys", [])))
+        report = LoadReport(source, True, loaded, sorted(info.get("missing_keys", [])), [])
+        return model, load_tokenizer(source), report
     kwargs = {"num_labels": num_labels, "attn_implementation": attention, "output_loading_info": True}
     if dropout is not None:
         kwargs.update(hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)

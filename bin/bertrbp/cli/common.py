@@ -48,7 +48,7 @@ def setup_logging(verbose: bool = False) -> None:
 def run(app: typer.Typer, argv: Optional[list[str]] = None) -> None:
     """Run a tool: InputError becomes 'error: …' on stderr and exit status 2, without a traceback."""
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
     except InputError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -64,6 +64,8 @@ def run(app: typer.Typer, argv: Optional[list[str]] = None) -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    if isinstance(code, int) and code:  # typer.Exit(n) inside a command arrives as a return value here
+        sys.exit(code)
 
 
 def entry(app: typer.Typer) -> Callable[[], None]:

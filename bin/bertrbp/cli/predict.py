@@ -1,0 +1,62 @@
+"""bertrbp-predict: score sequences with a fine-tuned classifier, streaming, into a predictions TSV.
+
+Output columns: id, probability (of binding, class 1), logit (log-odds), label (from the input, empty when
+unknown). Results do not depend on --batch-size. Attention maps are never computed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from bertrbp.cli.common import VersionOption, log, make_app, run, setup_logging
+
+app = make_app(__doc__)
+
+
+@app.command()
+def predict(
+    inputs: List[Path] = typer.Argument(..., help="FASTA (plain/gzip), SEQUENCE<TAB>LABEL TSV or k-mer TSV files."),
+    model: Path = typer.Option(..., "--model", help="Model folder written by bertrbp-finetune (DIR/model)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Predictions TSV to write."),
+    batch_size: int = typer.Option(64, "--batch-size"),
+    device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu, cuda, cuda:N."),
+    bf16: str = typer.Option("auto", "--bf16", help="bf16 autocast: auto (on for CUDA), yes, no."),
+    threads: int = typer.Option(0, "--threads", help="CPU threads (0 = all CPUs of the task)."),
+    fmt: str = typer.Option("auto", "--format", help="auto, fasta, tsv or kmer-tsv."),
+    label: Optional[int] = typer.Option(None, "--label", help="Give every sequence this label (0 or 1)."),
+    version: Optional[bool] = VersionOption,
+) -> None:
+    """Predict binding probabilities for every input sequence."""
+    from tqdm.auto import tqdm
+
+    from bertrbp.device import resolve_device, set_threads, use_bf16
+    from bertrbp.io.sequences import check_unique_ids, iter_many
+    from bertrbp.model import load_classifier
+    from bertrbp.predict import predict_records, write_predictions
+
+    setup_logging()
+    if batch_size < 1:
+        from bertrbp.errors import InputError
+
+        raise InputError(f"--batch-size must be >= 1, not {batch_size}.")
+    set_threads(threads)
+    dev = resolve_device(device)
+    on_bf16 = use_bf16(dev, bf16)
+    net, tokenizer, _ = load_classifier(str(model))
+    net.to(dev).eval()
+    records = check_unique_ids(iter_many(inputs, fmt, label))
+    progress = tqdm(predict_records(net, tokenizer, records, dev, batch_size=batch_size, bf16=on_bf16),
+                    desc="predict", unit="seq", disable=None)
+    count = write_predictions(progress, output)
+    log.info("wrote %d predictions to %s (device %s, bf16 %s)", count, output, dev, "on" if on_bf16 else "off")
+
+
+def main() -> None:
+    run(app)
+
+
+if __name__ == "__main__":
+    main()

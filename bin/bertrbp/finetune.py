@@ -1,0 +1,371 @@
+"""Fine-tune a classifier (pretrained k-mer BERT, random-init BERT, or the CNN baseline) on labelled sequences.
+
+Reads the data, carves a stratified validation split, trains with ``bertrbp.training``, validates every epoch
+(loss, AUROC, AUPRC, accuracy), keeps the best or last model, checks for collapse, and writes
+``DIR/model/`` (DNABERT layout), ``DIR/metrics.json``, ``DIR/model_card.json`` / ``.md``, ``DIR/checkpoints/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import platform
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from bertrbp import __version__
+from bertrbp.collapse import diagnose, warning_text
+from bertrbp.errors import InputError
+from bertrbp.io.atomic import atomic_dir, atomic_open
+from bertrbp.io.sequences import check_unique_ids, iter_many, require_labels
+from bertrbp.io.tokens import TokenizedDataset, load_tokens, tokenize_records
+from bertrbp.metrics import binary_metrics
+from bertrbp.model import CNN_PRESET, is_preset, load_classifier, save_checkpoint
+from bertrbp.training import ArrayBatches, EpochContext, TrainConfig, train
+
+log = logging.getLogger("bertrbp")
+
+PRETRAINED_LR = 2e-4  # the authors' fine-tuning rate
+RANDOM_INIT_LR = 2e-3  # 10x for random initialisation, as in the paper
+CNN_LR = 1e-3
+DEFAULT_MODEL = "zhihan1996/DNA_bert_3"
+KEEP_CHOICES = ("best", "last")
+
+
+@dataclass
+class FinetuneOptions:
+    train: list[Path]
+    output_dir: Path
+    val: Optional[Path] = None
+    model: str = DEFAULT_MODEL
+    k: int = 3
+    lr: Optional[float] = None
+    val_fraction: float = 0.1
+    keep: str = "best"
+    resume: bool = False
+    fmt: str = "auto"
+    fail_on_collapse: bool = False
+    train_config: TrainConfig = field(default_factory=TrainConfig)
+
+
+@dataclass
+class FinetuneResult:
+    metrics: dict
+    collapsed: bool
+    warning: str = ""
+
+
+def default_lr(source: str) -> float:
+    """The paper's rate for a pretrained checkpoint, 10x for a random-init BERT, 1e-3 for the CNN."""
+    if source == CNN_PRESET and not Path(source).exists():
+        return CNN_LR
+    return RANDOM_INIT_LR if is_preset(source) else PRETRAINED_LR
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_dataset(paths: list[Path], tokenizer, max_positions: int, fmt: str) -> TokenizedDataset:
+    """Sequence files (any reader format) or one tokens .npz from bertrbp-tokenize, all labelled."""
+    npz = [p for p in paths if str(p).endswith(".npz")]
+    if npz:
+        if len(paths) != 1:
+            raise InputError("give either one tokens .npz or sequence files, not a mix or several .npz files.")
+        data = load_tokens(paths[0])
+        if data.k != tokenizer.k:
+            raise InputError(f"{paths[0]}: tokenized with k={data.k}, but the model uses k={tokenizer.k}.")
+        if data.input_ids.shape[1] > max_positions:
+            raise InputError(f"{paths[0]}: {data.input_ids.shape[1]} tokens per row; the model takes {max_positions}.")
+        if not data.has_labels:
+            raise InputError(f"{paths[0]}: some sequences have no label; tokenize labelled data (or use --label).")
+        return data
+    records = check_unique_ids(require_labels(iter_many(paths, fmt)))
+    return tokenize_records(records, tokenizer, max_positions)
+
+
+def split_validation(data: TokenizedDataset, fraction: float, seed: int) -> tuple[TokenizedDataset, TokenizedDataset]:
+    """Stratified, seeded split of the training data into (train, validation)."""
+    from sklearn.model_selection import train_test_split
+
+    if not 0 < fraction < 1:
+        raise InputError(f"--val-fraction must be between 0 and 1, not {fraction}.")
+    counts = np.bincount(data.labels.astype(np.int64), minlength=2)
+    if (counts * fraction < 1).any() or (counts * (1 - fraction) < 1).any():
+        raise InputError(
+            f"cannot carve a validation split of {fraction:g} with {counts[0]} unbound and {counts[1]} bound "
+            "sequences: each class needs at least one sequence on both sides. Give more data or --val FILE."
+        )
+    train_idx, val_idx = train_test_split(
+        np.arange(len(data)), test_size=fraction, stratify=data.labels, random_state=seed
+    )
+    return data.subset(np.sort(train_idx)), data.subset(np.sort(val_idx))
+
+
+def _check_classes(data: TokenizedDataset, what: str) -> None:
+    present = set(np.unique(data.labels).tolist())
+    if present != {0, 1}:
+        raise InputError(f"the {what} data has only label(s) {sorted(present)}; it needs bound (1) and unbound (0).")
+
+
+def class_counts(data: TokenizedDataset) -> dict:
+    counts = np.bincount(data.labels.astype(np.int64), minlength=2)
+    return {"total": int(len(data)), "label_0": int(counts[0]), "label_1": int(counts[1])}
+
+
+def score_arrays(model, data: TokenizedDataset, device, bf16: bool, batch_size: int) -> tuple[np.ndarray, float]:
+    """Probabilities of class 1 and the mean cross-entropy on a tokenized, labelled set (model in eval mode)."""
+    import torch
+    import torch.nn.functional as F
+
+    from bertrbp.device import autocast
+    from bertrbp.inference import logits_to_scores
+
+    probabilities, loss_sum = [], torch.zeros((), dtype=torch.float64, device=device)
+    with torch.inference_mode():
+        for start in range(0, len(data), batch_size):
+            sl = slice(start, start + batch_size)
+            ids = torch.from_numpy(data.input_ids[sl].astype(np.int64)).to(device, non_blocking=True)
+            mask = torch.from_numpy(data.attention_mask[sl].astype(np.int64)).to(device, non_blocking=True)
+            labels = torch.from_numpy(data.labels[sl].astype(np.int64)).to(device, non_blocking=True)
+            with autocast(device, bf16):
+                logits = model(input_ids=ids, attention_mask=mask).logits
+            loss_sum += F.cross_entropy(logits.float(), labels, reduction="sum").double()
+            probabilities.append(logits_to_scores(logits).probability)
+    return np.concatenate(probabilities), float(loss_sum) / len(data)
+
+
+def software_versions() -> dict:
+    import sklearn
+    import torch
+    import transformers
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "numpy": np.__version__,
+        "scikit-learn": sklearn.__version__,
+        "bert-rbp": __version__,
+    }
+
+
+def device_description(device: str) -> str:
+    import torch
+
+    if device.startswith("cuda"):
+        return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
+    return f"{device} ({platform.processor() or platform.machine()})"
+
+
+def finetune(options: FinetuneOptions) -> FinetuneResult:
+    """Run a fine-tuning job end to end; see the module docstring for the outputs."""
+    started = time.perf_counter()
+    if options.keep not in KEEP_CHOICES:
+        raise InputError(f"--keep must be best or last, not {options.keep!r}.")
+    config = options.train_config
+    if options.lr is None:
+        config.lr = default_lr(options.model)
+        log.info("learning rate %g (default for %s)", config.lr, options.model)
+    else:
+        config.lr = options.lr
+    config.validate()
+    out = Path(options.output_dir)
+    ckpt_dir = out / "checkpoints"
+
+    model, tokenizer, report = load_classifier(options.model, k=options.k, seed=config.seed)
+    log.info("model: %s", report.summary())
+    max_positions = model.config.max_position_embeddings
+    data = read_dataset(options.train, tokenizer, max_positions, options.fmt)
+    if options.val is not None:
+        train_data, val_data = data, read_dataset([options.val], tokenizer, max_positions, options.fmt)
+        val_source = str(options.val)
+    else:
+        train_data, val_data = split_validation(data, options.val_fraction, config.seed)
+        val_source = f"stratified {options.val_fraction:g} of the training data (seed {config.seed})"
+    _check_classes(train_data, "training")
+    _check_classes(val_data, "validation")
+    log.info("train %s, validation %s", class_counts(train_data), class_counts(val_data))
+
+    if not options.resume and ckpt_dir.exists():
+        shutil.rmtree(ckpt_dir)  # a fresh run must not pick up another run's best model
+    best_dir = ckpt_dir / "best"
+
+    def validate(model, ctx: EpochContext) -> dict:
+        probabilities, loss = score_arrays(model, val_data, ctx.device, ctx.bf16, config.batch_size * 2)
+        metrics = _validation_metrics(val_data.labels, probabilities, loss)
+        previous = [h["val_auroc"] for h in ctx.history if h.get("val_auroc") is not None]
+        if options.keep == "best" and (not previous or _better(metrics["val_auroc"], max(previous))):
+            with atomic_dir(best_dir) as tmp:
+                save_checkpoint(model, tokenizer, tmp)
+        return metrics
+
+    source = ArrayBatches(
+        input_ids=train_data.input_ids, attention_mask=train_data.attention_mask, labels=train_data.labels
+    )
+    result = train(model, source, config, checkpoint_dir=ckpt_dir, resume=options.resume, epoch_end=validate,
+                   desc="finetune")
+
+    kept = _kept_epoch(result.history, options.keep)
+    if options.keep == "best" and kept != len(result.history) and (best_dir / "model.safetensors").exists():
+        from safetensors.torch import load_file
+
+        model.load_state_dict(load_file(str(best_dir / "model.safetensors")))
+    final = result.history[kept - 1]
+    diagnosis = final.get("collapse") or {"collapsed": False, "reasons": []}
+    warning = ""
+    if diagnosis["collapsed"]:
+        warning = warning_text(diagnosis, config.lr, config.batch_size, config.grad_accum, epoch=kept)
+        log.warning("\n%s", warning)
+
+    metrics = {
+        "kept": options.keep,
+        "kept_epoch": kept,
+        "validation": {k: final[k] for k in ("val_loss", "val_auroc", "val_auprc", "val_accuracy")},
+        "collapsed": diagnosis["collapsed"],
+        "collapse": diagnosis,
+        "epochs": result.history,
+    }
+    card = {
+        "tool": "bertrbp-finetune",
+        "model_source": options.model,
+        "pretrained": report.pretrained,
+        "load_report": {
+            "summary": report.summary(),
+            "loaded": report.loaded,
+            "newly_initialised": report.newly_initialised,
+            "unused_from_checkpoint": report.unexpected,
+        },
+        "k": tokenizer.k,
+        "data": {
+            "train_files": [_file_entry(p) for p in options.train],
+            "validation_file": _file_entry(options.val) if options.val else None,
+            "validation_source": val_source,
+            "counts": {"train": class_counts(train_data), "validation": class_counts(val_data)},
+        },
+        "seed": config.seed,
+        "hyperparameters": {
+            **config.to_dict(),
+            "keep": options.keep,
+            "val_fraction": options.val_fraction if options.val is None else None,
+            "dropout": getattr(model.config, "hidden_dropout_prob", getattr(model.config, "dropout", None)),
+            "max_positions": max_positions,
+            "optimizer": "AdamW (no decay on bias/LayerNorm), linear warmup then linear decay",
+        },
+        "software": software_versions(),
+        "device": device_description(result.device),
+        "bf16": result.bf16,
+        "threads": result.threads,
+        "optimizer_steps": result.global_step,
+        "resumed_from_step": result.resumed_from_step,
+        "wall_seconds": round(time.perf_counter() - started, 2),
+        "metrics": metrics,
+        "collapsed": diagnosis["collapsed"],
+    }
+    _write_outputs(out, model, tokenizer, metrics, card, warning)
+    return FinetuneResult(metrics, diagnosis["collapsed"], warning)
+
+
+def _validation_metrics(labels: np.ndarray, probabilities: np.ndarray, loss: float) -> dict:
+    if np.isfinite(probabilities).all():
+        m = binary_metrics(labels, probabilities, where="validation set")
+        auroc, auprc, accuracy = m["auroc"], m["auprc"], m["accuracy"]
+    else:
+        auroc = auprc = accuracy = float("nan")
+    diagnosis = diagnose(labels, probabilities, auroc, loss)
+    return {
+        "val_loss": loss,
+        "val_auroc": auroc,
+        "val_auprc": auprc,
+        "val_accuracy": accuracy,
+        "prediction_std": diagnosis["prediction_std"],
+        "collapsed": diagnosis["collapsed"],
+        "collapse": diagnosis,
+    }
+
+
+def _better(value: float, best: float) -> bool:
+    return bool(np.isfinite(value)) and (not np.isfinite(best) or value > best)
+
+
+def _kept_epoch(history: list, keep: str) -> int:
+    """1-based epoch whose model is kept: the last, or the first with the highest validation AUROC."""
+    if keep == "last":
+        return len(history)
+    best, best_epoch = float("nan"), len(history)
+    for index, h in enumerate(history, start=1):
+        if _better(h["val_auroc"], best):
+            best, best_epoch = h["val_auroc"], index
+    return best_epoch
+
+
+def _file_entry(path: Path) -> dict:
+    return {"path": str(path), "sha256": sha256(Path(path))}
+
+
+def model_card_markdown(card: dict) -> str:
+    m = card["metrics"]
+    v = m["validation"]
+    counts = card["data"]["counts"]
+    hp = card["hyperparameters"]
+    lines = [
+        f"# bert-rbp fine-tuned classifier ({card['model_source']})",
+        "",
+        f"- Start: {card['load_report']['summary']}",
+        f"- Data: train {counts['train']['label_1']} bound / {counts['train']['label_0']} unbound; validation "
+        f"{counts['validation']['label_1']} / {counts['validation']['label_0']} ({card['data']['validation_source']})",
+        f"- Training: {hp['epochs']} epochs, lr {hp['lr']:g}, batch {hp['batch_size']} x {hp['grad_accum']} "
+        f"accumulation, warmup {hp['warmup_ratio']:g}, weight decay {hp['weight_decay']:g}, seed {card['seed']}",
+        f"- Kept: {m['kept']} (epoch {m['kept_epoch']}): validation AUROC {v['val_auroc']:.4f}, AUPRC "
+        f"{v['val_auprc']:.4f}, accuracy {v['val_accuracy']:.4f}, loss {v['val_loss']:.4f}",
+        f"- Device: {card['device']}, bf16 {card['bf16']}, wall time {card['wall_seconds']:.0f} s",
+        f"- Software: " + ", ".join(f"{k} {v}" for k, v in card["software"].items()),
+    ]
+    if card["collapsed"]:
+        lines += ["", "**WARNING: the model collapsed.**", *[f"- {r}" for r in m["collapse"]["reasons"]]]
+    lines += ["", "Full details: model_card.json."]
+    return "\n".join(lines) + "\n"
+
+
+def _write_outputs(out: Path, model, tokenizer, metrics: dict, card: dict, warning: str) -> None:
+    markdown = model_card_markdown(card)
+    with atomic_dir(out / "model") as tmp:
+        save_checkpoint(model, tokenizer, tmp)
+        (tmp / "model_card.json").write_text(to_json(card))
+        (tmp / "README.md").write_text(markdown)
+    for name, text in (
+        ("metrics.json", to_json(metrics)),
+        ("model_card.json", to_json(card)),
+        ("model_card.md", markdown),
+    ):
+        with atomic_open(out / name, "w") as handle:
+            handle.write(text)
+
+
+def _plain(value):
+    """JSON-safe copy: numpy scalars to Python, NaN/inf to null (strict JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (np.floating, np.integer)):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def to_json(value) -> str:
+    return json.dumps(_plain(value), indent=2, allow_nan=False) + "\n"

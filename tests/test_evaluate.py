@@ -1,0 +1,76 @@
+"""evaluate: metrics equal scikit-learn's on known values, plots are real images, one-class input is refused."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from helpers import run_tool
+from inprocess import run_cli
+
+LABELS = [0, 0, 1, 1, 0, 1, 0, 1, 1, 0]
+PROBS = [0.1, 0.4, 0.35, 0.8, 0.2, 0.9, 0.6, 0.55, 0.45, 0.05]
+
+
+def test_metrics_match_sklearn_and_hand_values():
+    from sklearn.metrics import average_precision_score, f1_score, matthews_corrcoef, roc_auc_score
+
+    from bertrbp.metrics import binary_metrics
+
+    m = binary_metrics(LABELS, PROBS)
+    predicted = [int(p >= 0.5) for p in PROBS]
+    assert m["auroc"] == pytest.approx(roc_auc_score(LABELS, PROBS))
+    assert m["auroc"] == pytest.approx(21 / 25)  # hand count: 21 of 25 positive/negative pairs ordered right
+    assert m["auprc"] == pytest.approx(average_precision_score(LABELS, PROBS))
+    assert m["accuracy"] == pytest.approx(0.7)  # 7 of 10 right at 0.5 (TP 3, TN 4, FP 1, FN 2)
+    assert m["f1"] == pytest.approx(f1_score(LABELS, predicted))
+    assert m["mcc"] == pytest.approx(matthews_corrcoef(LABELS, predicted)) and m["mcc"] == pytest.approx(10 / 600**0.5)
+    assert (m["n"], m["n_positive"], m["threshold"]) == (10, 5, 0.5)
+
+
+def test_single_class_is_a_clear_error():
+    from bertrbp.errors import InputError
+    from bertrbp.metrics import binary_metrics
+
+    with pytest.raises(InputError, match="both bound"):
+        binary_metrics([1, 1, 1], [0.2, 0.5, 0.9])
+
+
+def _write_predictions(path, labels, probs):
+    with open(path, "w") as handle:
+        handle.write("id\tprobability\tlogit\tlabel\n")
+        for i, (label, p) in enumerate(zip(labels, probs)):
+            handle.write(f"s{i}\t{p}\t{np.log(p / (1 - p)):.6g}\t{label}\n")
+    return path
+
+
+def test_cli_writes_json_and_plots(tmp_path):
+    predictions = _write_predictions(tmp_path / "p.tsv", LABELS, PROBS)
+    out = tmp_path / "m.json"
+    assert run_cli("evaluate", predictions, "-o", out, "--plots-dir", tmp_path / "plots", "--name", "toy") == 0
+    metrics = json.loads(out.read_text())
+    assert metrics["name"] == "toy" and metrics["auroc"] == pytest.approx(0.84)
+    assert set(metrics) >= {"auroc", "auprc", "accuracy", "f1", "mcc", "n", "n_positive", "threshold"}
+    for stem in ("roc", "pr"):
+        png = (tmp_path / "plots" / f"{stem}.png").read_bytes()
+        assert png.startswith(b"\x89PNG") and len(png) > 5000
+        svg = (tmp_path / "plots" / f"{stem}.svg").read_text()
+        assert "<svg" in svg and "AUROC 0.840" * (stem == "roc") in svg
+
+
+def test_cli_single_class_and_missing_labels_exit_2(tmp_path, capsys):
+    out = tmp_path / "m.json"
+    one = _write_predictions(tmp_path / "one.tsv", [1, 1, 1], [0.2, 0.5, 0.9])
+    result = run_tool("evaluate", one, "-o", out, "--plots-dir", tmp_path / "plots", check=False)
+    assert result.returncode == 2 and result.stderr.startswith("error:") and "label 1" in result.stderr
+    assert not out.exists() and not (tmp_path / "plots" / "roc.png").exists()
+    unlabelled = tmp_path / "u.tsv"
+    unlabelled.write_text("id\tprobability\tlogit\tlabel\na\t0.5\t0\t\n")
+    assert run_cli("evaluate", unlabelled, "-o", out) == 2
+    assert "no label" in capsys.readouterr().err and not out.exists()
+    garbage = tmp_path / "g.tsv"
+    garbage.write_text("x\ty\n1\t2\n")
+    assert run_cli("evaluate", garbage, "-o", out) == 2
+    assert "missing column" in capsys.readouterr().err

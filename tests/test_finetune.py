@@ -1,0 +1,233 @@
+"""Fine-tuning learns a planted motif, resumes exactly, and flags collapsed models."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from helpers import run_tool
+from inprocess import run_cli
+from synthetic import motif_sequences, write_fasta
+
+
+@pytest.fixture(scope="module")
+def motif_run(tmp_path_factory):
+    """A tiny BERT fine-tuned on 500 motif/no-motif sequences, plus a held-out test set."""
+    import torch
+
+    from bertrbp.finetune import FinetuneOptions, finetune
+    from bertrbp.training import TrainConfig
+
+    torch.set_num_threads(1)
+    d = tmp_path_factory.mktemp("motif")
+    train = write_fasta(d / "train.fa", motif_sequences(500, seed=1))
+    test = write_fasta(d / "test.fa", motif_sequences(200, seed=2))
+    options = FinetuneOptions(
+        train=[train], output_dir=d / "out", model="tiny", lr=1e-3, keep="best",
+        train_config=TrainConfig(epochs=3, batch_size=16, threads=1),
+    )
+    return d, test, finetune(options)
+
+
+def test_learns_planted_motif(motif_run):
+    from bertrbp.io.sequences import iter_records
+    from bertrbp.metrics import binary_metrics
+    from bertrbp.model import load_classifier
+    from bertrbp.predict import predict_records
+    import torch
+
+    d, test, result = motif_run
+    model, tokenizer, report = load_classifier(str(d / "out" / "model"))
+    assert report.pretrained and not report.newly_initialised
+    predictions = list(predict_records(model.eval(), tokenizer, iter_records(test), torch.device("cpu")))
+    metrics = binary_metrics([p.label for p in predictions], [p.probability for p in predictions])
+    assert metrics["auroc"] > 0.9, metrics
+    assert result.collapsed is False
+
+
+def test_outputs_and_model_card(motif_run):
+    d, _, result = motif_run
+    out = d / "out"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [e["epoch"] for e in metrics["epochs"]] == [1, 2, 3]
+    for epoch in metrics["epochs"]:
+        assert {"train_loss", "val_loss", "val_auroc", "val_auprc", "val_accuracy"} <= set(epoch)
+    aurocs = [e["val_auroc"] for e in metrics["epochs"]]
+    assert metrics["kept_epoch"] == 1 + int(np.argmax(aurocs))
+    assert metrics["collapsed"] is False
+    card = json.loads((out / "model_card.json").read_text())
+    import hashlib
+
+    assert card["data"]["train_files"][0]["sha256"] == hashlib.sha256((d / "train.fa").read_bytes()).hexdigest()
+    assert card["data"]["counts"]["train"]["total"] + card["data"]["counts"]["validation"]["total"] == 500
+    assert card["data"]["counts"]["validation"] == {"total": 50, "label_0": 25, "label_1": 25}  # stratified
+    assert card["hyperparameters"]["lr"] == 1e-3 and card["hyperparameters"]["adam_eps"] == 1e-8
+    assert card["seed"] == 42 and card["software"]["torch"]
+    assert card["load_report"]["newly_initialised"]  # random init: everything is new
+    assert (out / "model" / "model.safetensors").exists() and (out / "model" / "vocab.txt").read_text().startswith("[PAD]")
+    assert "AUROC" in (out / "model_card.md").read_text()
+
+
+def _tiny_problem(n=96):
+    from bertrbp.io.tokens import tokenize_records
+    from bertrbp.io.sequences import SequenceRecord
+    from bertrbp.tokenizer import KmerTokenizer
+
+    records = [SequenceRecord(i, s, lab) for i, s, lab in motif_sequences(n, seed=3, length=41)]
+    return tokenize_records(records, KmerTokenizer(3))
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def test_resume_gives_identical_weights(tmp_path):
+    """Kill a run mid-epoch (after a step checkpoint), resume it: final weights equal an uninterrupted run's."""
+    import torch
+
+    from bertrbp.model import load_classifier
+    from bertrbp.training import ArrayBatches, TrainConfig, train
+
+    data = _tiny_problem()
+    source = ArrayBatches(input_ids=data.input_ids, attention_mask=data.attention_mask, labels=data.labels)
+    config = TrainConfig(lr=1e-3, epochs=2, batch_size=16, grad_accum=2, save_steps=2, threads=1, log_every=1)
+
+    def fresh():
+        return load_classifier("tiny", seed=0)[0]  # dropout 0.1 is active, so RNG state matters
+
+    def val(model, ctx):
+        return {"probe": float(next(model.parameters()).detach().sum())}
+
+    reference = fresh()
+    ref_result = train(reference, source, config, checkpoint_dir=tmp_path / "a", epoch_end=val)
+
+    def stop_at_5(step, loss):
+        if step == 5:  # 3 steps per epoch: resumes from the mid-epoch-2 checkpoint of step 4
+            raise _Interrupt
+
+    interrupted = fresh()
+    with pytest.raises(_Interrupt):
+        train(interrupted, source, config, checkpoint_dir=tmp_path / "b", epoch_end=val, on_step=stop_at_5)
+
+    def stop_at_3(step, loss):
+        if step == 3:
+            raise _Interrupt
+
+    # a second interruption mid-epoch 1 in another directory exercises the mid-epoch (step 2) checkpoint
+    with pytest.raises(_Interrupt):
+        train(fresh(), source, config, checkpoint_dir=tmp_path / "c", epoch_end=val, on_step=stop_at_3)
+
+    for directory in ("b", "c"):
+        resumed = fresh()
+        result = train(resumed, source, config, checkpoint_dir=tmp_path / directory, resume=True, epoch_end=val)
+        assert result.resumed_from_step in (2, 4)
+        assert result.global_step == ref_result.global_step == 6
+        for (name, a), (_, b) in zip(reference.state_dict().items(), resumed.state_dict().items()):
+            assert torch.equal(a, b), f"{directory}: {name} differs after resume"
+        assert [h["probe"] for h in result.history] == [h["probe"] for h in ref_result.history]
+
+
+def test_resume_refuses_changed_settings(tmp_path):
+    from bertrbp.errors import InputError
+    from bertrbp.model import load_classifier
+    from bertrbp.training import ArrayBatches, TrainConfig, train
+
+    data = _tiny_problem(32)
+    source = ArrayBatches(input_ids=data.input_ids, attention_mask=data.attention_mask, labels=data.labels)
+    train(load_classifier("tiny", seed=0)[0], source, TrainConfig(epochs=1, batch_size=16, threads=1), checkpoint_dir=tmp_path)
+    with pytest.raises(InputError, match="different settings"):
+        train(load_classifier("tiny", seed=0)[0], source, TrainConfig(epochs=1, batch_size=8, threads=1),
+              checkpoint_dir=tmp_path, resume=True)
+
+
+def test_optimizer_groups_and_schedule():
+    from bertrbp.model import load_classifier
+    from bertrbp.training import TrainConfig, build_optimizer, warmup_linear
+    import torch
+
+    model = load_classifier("tiny", seed=0)[0]
+    decay, plain = build_optimizer(model, TrainConfig(), torch.device("cpu")).param_groups
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert decay["weight_decay"] == 0.01 and plain["weight_decay"] == 0.0
+    assert all(names[id(p)].endswith("bias") or "LayerNorm" in names[id(p)] for p in plain["params"])
+    assert any("LayerNorm.weight" in names[id(p)] for p in plain["params"])
+    assert all(not names[id(p)].endswith("bias") for p in decay["params"])
+    f = warmup_linear(100, 0.1)
+    assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0) and f(10) == pytest.approx(1.0)
+    assert f(55) == pytest.approx(0.5) and f(100) == 0.0
+
+
+def test_collapse_diagnosis():
+    from bertrbp.collapse import diagnose, warning_text
+
+    labels = np.array([0, 1] * 50)
+    constant = diagnose(labels, np.full(100, 0.31), 0.5, 0.6931)
+    assert constant["collapsed"] and any("constant" in r for r in constant["reasons"])
+    text = warning_text(constant, 2e-3, 32, 1)
+    assert "WARNING" in text and "--lr" in text and "--grad-accum 4" in text and "--warmup-ratio" in text
+    healthy_p = np.where(labels == 1, 0.8, 0.2) + np.linspace(0, 0.01, 100)
+    assert not diagnose(labels, healthy_p, 0.95, 0.3)["collapsed"]
+    assert diagnose(labels, np.linspace(0, 1, 100), 0.505, 0.69)["collapsed"]  # chance-level ranking
+    assert diagnose(labels, np.full(100, np.nan), float("nan"), float("nan"))["collapsed"]
+
+
+def test_cli_flags_forced_collapse(tmp_path):
+    """A model whose head outputs zeros (constant predictor) and cannot move (tiny lr) is flagged and fails."""
+    import torch
+
+    from bertrbp.model import load_classifier, save_checkpoint
+
+    model, tokenizer, _ = load_classifier("tiny", seed=0)
+    with torch.no_grad():
+        model.classifier.weight.zero_()
+        model.classifier.bias.zero_()
+    start = save_checkpoint(model, tokenizer, tmp_path / "zero_head")
+    train = write_fasta(tmp_path / "train.fa", motif_sequences(80, seed=4, length=31))
+    out = tmp_path / "out"
+    result = run_tool("finetune", "--train", train, "--output-dir", out, "--model", start, "--lr", "1e-12",
+                      "--epochs", "1", "--batch-size", "16", "--threads", "1", "--fail-on-collapse", check=False)
+    assert result.returncode == 3, result.stderr
+    assert "WARNING: THE MODEL COLLAPSED" in result.stderr and "--lr" in result.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["collapsed"] is True and metrics["collapse"]["reasons"]
+    assert json.loads((out / "model_card.json").read_text())["collapsed"] is True
+    assert "collapsed" in (out / "model_card.md").read_text()
+
+
+def test_cli_help_mentions_effective_batch():
+    result = run_tool("finetune", "--help")
+    assert "effective batch of 128" in " ".join(result.stdout.split())
+    assert "--grad-accum" in result.stdout
+
+
+def test_cli_bad_input_exits_2_without_outputs(tmp_path, capsys):
+    bad = tmp_path / "bad.fa"
+    bad.write_text(">a class:1\nACGTXX\n>b class:0\nACGTAC\n")
+    out = tmp_path / "out"
+    assert run_cli("finetune", "--train", bad, "--output-dir", out, "--model", "tiny", "--threads", "1") == 2
+    stderr = capsys.readouterr().err
+    assert "error:" in stderr and "bad.fa" in stderr and "'X'" in stderr
+    assert not (out / "model").exists() and not (out / "metrics.json").exists()
+    unlabeled = tmp_path / "nolabel.fa"
+    unlabeled.write_text(">a\nACGTAC\n")
+    assert run_cli("finetune", "--train", unlabeled, "--output-dir", out, "--model", "tiny", "--threads", "1") == 2
+    assert "no label" in capsys.readouterr().err
+    one_class = write_fasta(tmp_path / "one.fa", [(f"x{i}", "ACGTACGTAC", 1) for i in range(20)])
+    assert run_cli("finetune", "--train", one_class, "--output-dir", out, "--model", "tiny", "--threads", "1") == 2
+    assert "each class needs" in capsys.readouterr().err
+    assert not (out / "model").exists()
+
+
+def test_cnn_baseline_trains_and_predicts(tmp_path):
+    train = write_fasta(tmp_path / "train.fa", motif_sequences(200, seed=5))
+    test = write_fasta(tmp_path / "test.fa", motif_sequences(100, seed=6))
+    out = tmp_path / "out"
+    assert run_cli("finetune", "--train", train, "--output-dir", out, "--model", "cnn", "--epochs", "3",
+                   "--batch-size", "16", "--threads", "1") == 0
+    assert json.loads((out / "model" / "config.json").read_text())["model_type"] == "bertrbp-cnn"
+    assert json.loads((out / "model_card.json").read_text())["hyperparameters"]["lr"] == 1e-3  # CNN default
+    assert run_cli("predict", "--model", out / "model", test, "-o", tmp_path / "p.tsv", "--threads", "1") == 0
+    assert run_cli("evaluate", tmp_path / "p.tsv", "-o", tmp_path / "m.json") == 0
+    assert json.loads((tmp_path / "m.json").read_text())["auroc"] > 0.9

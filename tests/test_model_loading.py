@@ -1,0 +1,80 @@
+"""Models saved by us or in DNABERT's layout load through the same code path as a hub checkpoint."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from bertrbp.model import load_classifier, preset_config, save_checkpoint
+from bertrbp.tokenizer import KmerTokenizer
+
+
+def _ids():
+    tok = KmerTokenizer(3)
+    ids, mask = tok.encode_batch(["ACGTTGCATGACGTAGCTAG", "TTTTGCATGAAACCC"])
+    return torch.from_numpy(ids), torch.from_numpy(mask)
+
+
+def test_saved_tiny_model_reloads_identically(tiny_checkpoint):
+    assert {p.name for p in tiny_checkpoint.iterdir()} >= {"config.json", "model.safetensors", "vocab.txt"}
+    model, tok, report = load_classifier(str(tiny_checkpoint))
+    assert report.pretrained and report.newly_initialised == [] and tok.k == 3
+    reference, _, _ = load_classifier("tiny", seed=0)  # the fixture's model, rebuilt from the same seed
+    ids, mask = _ids()
+    with torch.no_grad():
+        a = model.eval()(input_ids=ids, attention_mask=mask).logits
+        b = reference.eval()(input_ids=ids, attention_mask=mask).logits
+    assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_dnabert_masked_lm_checkpoint(tmp_path):
+    """A BertForMaskedLM in DNABERT's layout: encoder transferred exactly, classifier head reported as new."""
+    from transformers import BertForMaskedLM
+
+    torch.manual_seed(1)
+    mlm = BertForMaskedLM(preset_config("tiny", k=3))
+    folder = tmp_path / "dnabert"
+    mlm.save_pretrained(folder, safe_serialization=True)
+    KmerTokenizer(3).save_vocab(folder)
+    model, tok, report = load_classifier(str(folder))
+    assert report.pretrained and tok.vocab_size == 69
+    assert "classifier.weight" in report.newly_initialised and "classifier.bias" in report.newly_initialised
+    assert not any(name.startswith("bert.encoder") for name in report.newly_initialised)
+    assert any(name.startswith("bert.encoder") for name in report.loaded)
+    source = mlm.state_dict()
+    for name, tensor in model.state_dict().items():
+        if name.startswith(("bert.encoder", "bert.embeddings.word_embeddings")):
+            assert torch.equal(tensor, source[name]), name
+
+
+def test_eager_attention_returns_maps(tiny_checkpoint):
+    model, _, _ = load_classifier(str(tiny_checkpoint), attention="eager")
+    ids, mask = _ids()
+    with torch.no_grad():
+        out = model.eval()(input_ids=ids, attention_mask=mask, output_attentions=True)
+    assert len(out.attentions) == 2 and out.attentions[0].shape == (2, 2, ids.shape[1], ids.shape[1])
+    assert torch.allclose(out.attentions[0].sum(-1)[mask.bool()[:, None, :].expand(-1, 2, -1)], torch.tensor(1.0))
+
+
+def test_cnn_preset_saves_and_reloads(tmp_path):
+    model, tok, report = load_classifier("cnn", seed=0)
+    assert not report.pretrained
+    folder = save_checkpoint(model, tok, tmp_path / "cnn")
+    again, tok2, report2 = load_classifier(str(folder))
+    assert type(again).__name__ == "CnnClassifier" and report2.pretrained and not report2.newly_initialised
+    ids, mask = _ids()
+    with torch.no_grad():
+        assert torch.equal(model.eval()(input_ids=ids, attention_mask=mask).logits,
+                           again.eval()(input_ids=ids, attention_mask=mask).logits)
+        out = again(input_ids=ids, attention_mask=mask, labels=torch.tensor([0, 1]))
+    assert out.loss.ndim == 0 and out.logits.shape == (2, 2)
+
+
+def test_bad_sources_are_input_errors(tmp_path):
+    from bertrbp.errors import InputError
+
+    with pytest.raises(InputError, match="neither a preset"):
+        load_classifier("no_such_model")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no config.json"):
+        load_classifier(str(tmp_path / "empty"))

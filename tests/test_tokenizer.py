@@ -1,0 +1,61 @@
+"""The k-mer tokenizer against DNABERT's vocabulary, written out by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from bertrbp.errors import InputError
+from bertrbp.tokenizer import KmerTokenizer, dnabert_vocab
+
+
+def test_k3_ids_by_hand():
+    tok = KmerTokenizer(3)
+    assert tok.vocab[:5] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    expected = {"AAA": 5, "AAT": 6, "AAC": 7, "AAG": 8, "ATA": 9, "TAA": 21, "CAA": 37, "GAA": 53, "GGG": 68}
+    for kmer, index in expected.items():
+        assert tok.token_to_id[kmer] == index
+        assert list(tok.kmer_ids(kmer)) == [index]
+    assert tok.vocab_size == 69
+    assert list(tok.encode("AAATG")) == [2, 5, 6, 12, 3]  # [CLS] AAA AAT ATG [SEP]; ATG = 5 + 0*16 + 1*4 + 3
+
+
+def test_101_nt_gives_101_ids():
+    ids = KmerTokenizer(3).encode("ACGT" * 25 + "A")
+    assert len(ids) == 101 and ids[0] == 2 and ids[-1] == 3
+    assert 1 not in ids  # no [UNK] for a clean sequence (BertTokenizer would give all [UNK])
+
+
+@pytest.mark.parametrize("k", [4, 5, 6])
+def test_vocab_sizes(k):
+    vocab = dnabert_vocab(k)
+    assert len(vocab) == 4**k + 5 and len(set(vocab)) == len(vocab)
+    assert vocab[5] == "A" * k and vocab[6] == "A" * (k - 1) + "T" and vocab[-1] == "G" * k
+    tok = KmerTokenizer(k)
+    assert len(tok.encode("ACGTACGTACGT")) == 12 - k + 1 + 2
+
+
+def test_unsupported_k():
+    with pytest.raises(InputError, match="k=7"):
+        KmerTokenizer(7)
+
+
+def test_vocab_round_trip_and_rejection(tmp_path):
+    tok = KmerTokenizer(4)
+    path = tok.save_vocab(tmp_path)
+    assert path.read_text().splitlines() == tok.vocab
+    again = KmerTokenizer.from_vocab_file(path)
+    assert again.k == 4 and again.vocab == tok.vocab
+    lines = tok.vocab.copy()
+    lines[5], lines[6] = lines[6], lines[5]
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match="differs from DNABERT"):
+        KmerTokenizer.from_vocab_file(path)
+
+
+def test_batch_padding_and_length_limit():
+    tok = KmerTokenizer(3)
+    ids, mask = tok.encode_batch(["ACGTA", "ACGTACG"])
+    assert ids.shape == (2, 7) and list(mask[0]) == [1, 1, 1, 1, 1, 0, 0] and list(ids[0][-2:]) == [0, 0]
+    assert tok.max_sequence_length(512) == 512
+    with pytest.raises(InputError, match="at most 512 nt"):
+        tok.encode_batch(["A" * 513])
