@@ -60,7 +60,7 @@ def test_macros_define_versions_container_and_citations():
     assert tokens["@TOOL_VERSION@"] == version and tokens["@VERSION_SUFFIX@"].isdigit() and tokens["@PROFILE@"]
     assert '<container type="docker">ghcr.io/bert-rbp/bertrbp-@TOOL@:@TOOL_VERSION@</container>' in text
     dois = {c.text for c in root.iter("citation") if c.get("type") == "doi"}
-    assert {"10.1093/bioinformatics/btac023", "10.1093/bioinformatics/btab083"} <= dois
+    assert {"10.1093/bioadv/vbac023", "10.1093/bioinformatics/btab083"} <= dois
 
 
 @pytest.mark.parametrize("wrapper", WRAPPERS, ids=lambda p: p.stem)

@@ -59,6 +59,6 @@ def render(rows: list[MetricsRow], plots: dict[str, Optional[bytes]], title: str
 <h2>Plots</h2>
 {figures or "<p>No plottable metrics.</p>"}
 <footer>bert-rbp {__version__}, generated {stamp}. BERT-RBP: Yamada &amp; Hamada, Bioinformatics 2022,
-doi:10.1093/bioinformatics/btac023.</footer>
+doi:10.1093/bioadv/vbac023.</footer>
 </body></html>
 """
