@@ -10,7 +10,8 @@ import pytest
 
 from bertrbp.errors import InputError
 from bertrbp.io.sequences import Coordinates
-from bertrbp.prepare.gtf import pick_transcripts, read_gtf
+from bertrbp.io.gtf import read_gtf
+from bertrbp.prepare.gtf import pick_transcripts
 from bertrbp.prepare.regions import REGIONS, RegionIndex, token_labels
 
 

@@ -160,3 +160,28 @@ def test_scan_refuses_ambiguous_input_and_writes_nothing(motif_checkpoint, tmp_p
                       "--output-prefix", tmp_path / "x", check=False)
     assert result.returncode == 2 and "error:" in result.stderr
     assert not list(tmp_path.glob("x*"))
+
+
+def test_scan_scores_do_not_depend_on_batch_size(tiny_checkpoint):
+    """The same windows scored in batches of 1, 5, 16 and 40 give bitwise identical probabilities and profiles
+    (small batches round differently unless the shared scorer fills them up)."""
+    import torch
+
+    from bertrbp.scan.models import open_models
+    from bertrbp.scan.scanner import model_scorer
+
+    torch.set_num_threads(1)
+    opened = open_models([str(tiny_checkpoint)], "cpu", "no", window=WINDOW)
+    score = model_scorer(opened.models, opened.tokenizer, opened.device, opened.bf16)
+    rng = random.Random(3)
+    target = fasta_target("s", "".join(rng.choice("ACGT") for _ in range(WINDOW + 39 * 3)))
+    windows = [seq for _, _, seq in iter_windows(target, WINDOW, 3)]
+    assert len(windows) == 40
+    whole = score(windows)[0]
+    assert np.unique(whole).size > 1  # the windows really differ, so a mix-up of rows would show
+    for batch_size in (1, 5, 16):
+        pieces = [score(windows[i:i + batch_size])[0] for i in range(0, len(windows), batch_size)]
+        assert np.array_equal(np.concatenate(pieces), whole), batch_size
+        profile = np.concatenate([c.values[0] for c in scan_target(target, score, 1, WINDOW, 3, batch_size)])
+        reference = np.concatenate([c.values[0] for c in scan_target(target, score, 1, WINDOW, 3, 40)])
+        assert np.array_equal(profile, reference), batch_size

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Sequence
 
@@ -20,16 +21,29 @@ class Scores:
 
 
 def logits_to_scores(logits) -> Scores:
-    """Convert [N, 2] (softmax head, DNABERT style) or [N, 1] (sigmoid head) logits to probability and log-odds."""
-    import torch
+    """Convert [N, 2] (softmax head, DNABERT style) or [N, 1] (sigmoid head) logits to probability and log-odds.
 
+    The sigmoid is taken value by value in float64: torch's vectorised float32 sigmoid gives a different last
+    bit for the elements of a vector's tail, so a sequence's probability would depend on its row in the batch.
+    """
     logits = logits.float()
     if logits.shape[-1] == 1:
         log_odds = logits[:, 0]
     else:
         log_odds = logits[:, 1] - logits[:, 0]
-    probability = torch.sigmoid(log_odds)
-    return Scores(probability.cpu().numpy().astype(np.float64), log_odds.cpu().numpy().astype(np.float64))
+    log_odds = log_odds.cpu().numpy().astype(np.float64)
+    return Scores(np.array([_sigmoid(v) for v in log_odds.tolist()], dtype=np.float64), log_odds)
+
+
+def _sigmoid(value: float) -> float:
+    """Logistic function without overflow for large negative log-odds."""
+    if value >= 0:
+        return 1.0 / (1.0 + math.exp(-value))
+    e = math.exp(value)
+    return e / (1.0 + e)
+
+
+MIN_ROWS = 16  # smallest batch the model ever sees; from 16 rows on, oneDNN's sgemm rounds row-independently
 
 
 def score_sequences(
@@ -38,8 +52,32 @@ def score_sequences(
     seqs: Sequence[str],
     device,
     bf16: bool = False,
+    min_rows: int = MIN_ROWS,
 ) -> Scores:
-    """Score one batch of upper-case DNA sequences (model already on ``device`` and in eval mode)."""
+    """Score upper-case DNA sequences (model already on ``device`` and in eval mode), in input order.
+
+    A sequence's numbers do not depend on the batch size or on the other sequences of the call (bitwise, on
+    CPU): sequences are scored only together with others of the same length (no padding, which would change
+    the kernels' shapes), and a group of fewer than ``min_rows`` is filled up with copies of its first
+    sequence, because the BLAS kernels for matrices of few rows (the pooler and head see one row per sequence)
+    round differently from the large-matrix ones.
+    """
+    by_length: dict[int, list[int]] = {}
+    for index, seq in enumerate(seqs):
+        by_length.setdefault(len(seq), []).append(index)
+    probability = np.empty(len(seqs), dtype=np.float64)
+    logit = np.empty(len(seqs), dtype=np.float64)
+    for indices in by_length.values():
+        group = [seqs[i] for i in indices]
+        group += [group[0]] * (min_rows - len(group))
+        scores = _forward(model, tokenizer, group, device, bf16)
+        probability[indices] = scores.probability[: len(indices)]
+        logit[indices] = scores.logit[: len(indices)]
+    return Scores(probability, logit)
+
+
+def _forward(model, tokenizer: KmerTokenizer, seqs: Sequence[str], device, bf16: bool) -> Scores:
+    """One forward pass over ``seqs`` as a single (padded) batch."""
     import torch
 
     ids, mask = tokenizer.encode_batch(seqs, model.config.max_position_embeddings)

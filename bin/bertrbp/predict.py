@@ -1,10 +1,9 @@
 """Score sequences with a saved classifier, streaming, and write/read the predictions TSV.
 
 Per-sequence results do not depend on the batch size or on which other sequences share a batch (tested bitwise
-on CPU): sequences are batched only with others of the same length (no padding, so padded positions cannot
-perturb the numbers), and a batch of fewer than ``MIN_ROWS`` sequences is filled up with copies of its first
-sequence, because the BLAS kernels for matrices of few rows (the pooler and head see one row per sequence)
-round differently from the large-matrix ones. Values are written with 6 significant digits. Memory is bounded
+on CPU): ``bertrbp.inference.score_sequences`` guarantees it for every tool (equal-length groups, small
+batches filled up to ``inference.MIN_ROWS`` rows). Here records of a read-ahead chunk are grouped by length first, so
+that batches stay full when lengths are mixed. Values are written with 6 significant digits. Memory is bounded
 by ``chunk`` records, whatever the input size.
 """
 
@@ -22,7 +21,6 @@ from bertrbp.tokenizer import KmerTokenizer
 
 COLUMNS = ("id", "probability", "logit", "label")
 CHUNK_BATCHES = 32  # records read ahead = CHUNK_BATCHES * batch size
-MIN_ROWS = 16  # smallest batch the model ever sees; from 16 rows on, oneDNN's sgemm rounds row-independently
 
 
 @dataclass
@@ -71,9 +69,7 @@ def predict_records(
         results: list[Optional[tuple[float, float]]] = [None] * len(block)
         for indices in by_length.values():
             for group in batched(indices, batch_size):
-                seqs = [block[i].seq for i in group]
-                seqs += [seqs[0]] * (MIN_ROWS - len(seqs))
-                scores = score_sequences(model, tokenizer, seqs, device, bf16)
+                scores = score_sequences(model, tokenizer, [block[i].seq for i in group], device, bf16)
                 for position, i in enumerate(group):
                     results[i] = (float(scores.probability[position]), float(scores.logit[position]))
         for record, (probability, logit) in zip(block, results):

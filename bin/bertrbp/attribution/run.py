@@ -48,11 +48,10 @@ def run_attribute(
     from bertrbp.attribution.ism import BASES, in_silico_mutagenesis
     from bertrbp.attribution.logos import draw_logo
     from bertrbp.attribution.motifs import MotifSummary
-    from bertrbp.device import resolve_device
     from bertrbp.inference import score_sequences
     from bertrbp.io.atomic import atomic_dir
     from bertrbp.io.sequences import check_unique_ids, iter_records
-    from bertrbp.scan.models import load_models
+    from bertrbp.scan.models import open_models
 
     if method not in METHODS:
         raise InputError(f"--method {method!r}: choose ig, ism or both.")
@@ -60,9 +59,8 @@ def run_attribute(
         raise InputError(f"--baseline {baseline!r}: choose one of {', '.join(BASELINES)}.")
     if logo_format not in ("png", "svg"):
         raise InputError(f"--logo-format {logo_format!r}: choose png or svg.")
-    device = resolve_device(device_name)
-    (named,), tokenizer = load_models([model_spec], device)
-    model = named.model
+    opened = open_models([model_spec], device_name, bf16="no")  # gradients and ISM deltas in float32
+    model, tokenizer, device = opened.models[0].model, opened.tokenizer, opened.device
     summary = MotifSummary(motif_length)
     n = bound = 0
     worst_delta = 0.0

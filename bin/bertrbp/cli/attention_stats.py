@@ -8,7 +8,9 @@ from typing import List, Optional
 
 import typer
 
-from bertrbp.cli.common import VersionOption, log, make_app, run, setup_logging
+from bertrbp.cli.common import (
+    DeviceOption, ThreadsOption, VersionOption, batch_size_option, log, make_app, run, setup_logging,
+)
 from bertrbp.errors import InputError
 
 app = make_app(__doc__)
@@ -28,9 +30,9 @@ def attention_stats(
     compare_model: Optional[str] = typer.Option(
         None, "--compare-model", help="Second model (e.g. the pretrained one): Pearson similarity of patterns."
     ),
-    batch_size: int = typer.Option(32, "--batch-size", min=1, help="Sequences per forward pass."),
-    device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu, cuda, cuda:N."),
-    threads: int = typer.Option(0, "--threads", min=0, help="CPU threads (0 = all CPUs of the task)."),
+    batch_size: int = batch_size_option(32),
+    device: str = DeviceOption,
+    threads: int = ThreadsOption,
     max_sequences: Optional[int] = typer.Option(
         None, "--max-sequences", min=1, help="Analyse only the first N sequences of the file."
     ),

@@ -14,7 +14,9 @@ from typing import Optional
 
 import typer
 
-from bertrbp.cli.common import VersionOption, log, make_app, run, setup_logging
+from bertrbp.cli.common import (
+    DeviceOption, FormatOption, ThreadsOption, VersionOption, log, make_app, run, start_torch_tool,
+)
 
 app = make_app(__doc__)
 
@@ -31,17 +33,15 @@ def attribute(
     motif_length: int = typer.Option(6, "--motif-length", help="k-mer length of the motif summary."),
     max_logos: int = typer.Option(20, "--max-logos", help="Draw logos for this many sequences (0: none)."),
     logo_format: str = typer.Option("png", "--logo-format", help="png or svg."),
-    fmt: str = typer.Option("auto", "--format", help="auto, fasta, tsv or kmer-tsv."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N."),
-    threads: int = typer.Option(0, "--threads", help="CPU threads (0 = all CPUs of the task)."),
+    fmt: str = FormatOption,
+    device: str = DeviceOption,
+    threads: int = ThreadsOption,
     version: Optional[bool] = VersionOption,
 ) -> None:
     """Attribute predictions to nucleotides and summarise the motifs of bound sequences."""
     from bertrbp.attribution.run import run_attribute
-    from bertrbp.device import set_threads
 
-    setup_logging()
-    set_threads(threads)
+    start_torch_tool(threads)
     summary = run_attribute(model, input, output_dir, method, steps, baseline, top_kmers, motif_length,
                             max_logos, logo_format, fmt, device)
     log.info("attributed %d sequences (%d bound) into %s; largest IG completeness error %.3g", summary.sequences,

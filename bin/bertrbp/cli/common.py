@@ -36,6 +36,19 @@ VersionOption = typer.Option(
 )
 
 
+# Options shared by the torch tools. The Nextflow modules and Galaxy wrappers pass these flags to every tool, so
+# names, defaults and meaning are defined once here.
+DeviceOption = typer.Option("auto", "--device", help="auto (CUDA when present), cpu, cuda, cuda:N.")
+Bf16Option = typer.Option("auto", "--bf16", help="bf16 autocast: auto (on for CUDA), yes, no.")
+ThreadsOption = typer.Option(0, "--threads", min=0, help="CPU threads (0 = all CPUs of the task).")
+FormatOption = typer.Option("auto", "--format", help="Input format: auto, fasta, tsv or kmer-tsv.")
+
+
+def batch_size_option(default: int, help_text: str = "Sequences per forward pass.") -> typer.models.OptionInfo:
+    """``--batch-size`` (at least 1); the default and what one item is differ per tool."""
+    return typer.Option(default, "--batch-size", min=1, help=help_text)
+
+
 def setup_logging(verbose: bool = False) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
@@ -43,6 +56,14 @@ def setup_logging(verbose: bool = False) -> None:
         datefmt="%H:%M:%S",
         stream=sys.stderr,
     )
+
+
+def start_torch_tool(threads: int) -> None:
+    """What a torch tool does first: log to stderr and use ``threads`` CPU threads (0: all of the task's)."""
+    from bertrbp.device import set_threads
+
+    setup_logging()
+    set_threads(threads)
 
 
 def run(app: typer.Typer, argv: Optional[list[str]] = None) -> None:

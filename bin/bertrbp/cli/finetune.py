@@ -13,7 +13,10 @@ from typing import List, Optional
 
 import typer
 
-from bertrbp.cli.common import VersionOption, log, make_app, run, setup_logging
+from bertrbp.cli.common import (
+    Bf16Option, DeviceOption, FormatOption, ThreadsOption, VersionOption, batch_size_option, log, make_app, run,
+    setup_logging,
+)
 
 app = make_app(__doc__)
 
@@ -30,7 +33,7 @@ def finetune(
     ),
     k: int = typer.Option(3, "--k", help="k-mer size for random-init models (checkpoints bring their own)."),
     epochs: int = typer.Option(3, "--epochs"),
-    batch_size: int = typer.Option(32, "--batch-size"),
+    batch_size: int = batch_size_option(32, "Sequences per batch (see --grad-accum)."),
     grad_accum: int = typer.Option(
         1, "--grad-accum",
         help="Gradient accumulation steps. The authors found training unstable below an effective batch "
@@ -41,13 +44,13 @@ def finetune(
     weight_decay: float = typer.Option(0.01, "--weight-decay", help="AdamW weight decay (not on bias/LayerNorm)."),
     val_fraction: float = typer.Option(0.1, "--val-fraction", help="Stratified validation fraction when no --val."),
     seed: int = typer.Option(42, "--seed"),
-    device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu, cuda, cuda:N."),
-    bf16: str = typer.Option("auto", "--bf16", help="bf16 autocast: auto (on for CUDA), yes, no."),
-    threads: int = typer.Option(0, "--threads", help="CPU threads (0 = all CPUs of the task)."),
+    device: str = DeviceOption,
+    bf16: str = Bf16Option,
+    threads: int = ThreadsOption,
     keep: str = typer.Option("best", "--keep", help="Keep the model of the best (validation AUROC) or the last epoch."),
     save_steps: int = typer.Option(0, "--save-steps", help="Also checkpoint every N optimizer steps (0 = every epoch only)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from DIR/checkpoints exactly."),
-    fmt: str = typer.Option("auto", "--format", help="Input format: auto, fasta, tsv, kmer-tsv."),
+    fmt: str = FormatOption,
     fail_on_collapse: bool = typer.Option(
         False, "--fail-on-collapse", help="Exit with status 3 when the model collapsed to a constant/chance predictor."
     ),

@@ -11,7 +11,10 @@ from typing import List, Optional
 
 import typer
 
-from bertrbp.cli.common import VersionOption, log, make_app, run, setup_logging
+from bertrbp.cli.common import (
+    Bf16Option, DeviceOption, FormatOption, ThreadsOption, VersionOption, batch_size_option, log, make_app, run,
+    start_torch_tool,
+)
 
 app = make_app(__doc__)
 
@@ -21,28 +24,23 @@ def predict(
     inputs: List[Path] = typer.Argument(..., help="FASTA (plain/gzip), SEQUENCE<TAB>LABEL TSV or k-mer TSV files."),
     model: Path = typer.Option(..., "--model", help="Model folder written by bertrbp-finetune (DIR/model)."),
     output: Path = typer.Option(..., "--output", "-o", help="Predictions TSV to write."),
-    batch_size: int = typer.Option(64, "--batch-size"),
-    device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu, cuda, cuda:N."),
-    bf16: str = typer.Option("auto", "--bf16", help="bf16 autocast: auto (on for CUDA), yes, no."),
-    threads: int = typer.Option(0, "--threads", help="CPU threads (0 = all CPUs of the task)."),
-    fmt: str = typer.Option("auto", "--format", help="auto, fasta, tsv or kmer-tsv."),
+    batch_size: int = batch_size_option(64),
+    device: str = DeviceOption,
+    bf16: str = Bf16Option,
+    threads: int = ThreadsOption,
+    fmt: str = FormatOption,
     label: Optional[int] = typer.Option(None, "--label", help="Give every sequence this label (0 or 1)."),
     version: Optional[bool] = VersionOption,
 ) -> None:
     """Predict binding probabilities for every input sequence."""
     from tqdm.auto import tqdm
 
-    from bertrbp.device import resolve_device, set_threads, use_bf16
+    from bertrbp.device import resolve_device, use_bf16
     from bertrbp.io.sequences import check_unique_ids, iter_many
     from bertrbp.model import load_classifier
     from bertrbp.predict import predict_records, write_predictions
 
-    setup_logging()
-    if batch_size < 1:
-        from bertrbp.errors import InputError
-
-        raise InputError(f"--batch-size must be >= 1, not {batch_size}.")
-    set_threads(threads)
+    start_torch_tool(threads)
     dev = resolve_device(device)
     on_bf16 = use_bf16(dev, bf16)
     net, tokenizer, _ = load_classifier(str(model))

@@ -13,7 +13,10 @@ from typing import List, Optional
 
 import typer
 
-from bertrbp.cli.common import VersionOption, log, make_app, run, setup_logging
+from bertrbp.cli.common import (
+    Bf16Option, DeviceOption, FormatOption, ThreadsOption, VersionOption, batch_size_option, log, make_app, run,
+    setup_logging,
+)
 
 app = make_app(__doc__)
 
@@ -32,19 +35,19 @@ def pretrain(
     max_n_fraction: float = typer.Option(0.1, "--max-n-fraction", help="Skip windows with a larger fraction of N."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop after this many optimizer steps."),
     epochs: int = typer.Option(1, "--epochs", help="Passes over the corpus (capped by --max-steps)."),
-    batch_size: int = typer.Option(64, "--batch-size", help="Windows per batch."),
+    batch_size: int = batch_size_option(64, "Windows per batch."),
     grad_accum: int = typer.Option(1, "--grad-accum", help="Batches per optimizer step."),
     lr: float = typer.Option(4e-4, "--lr", help="Peak learning rate (DNABERT: 4e-4)."),
     warmup_ratio: float = typer.Option(0.05, "--warmup-ratio", help="Fraction of steps of linear warmup."),
     weight_decay: float = typer.Option(0.01, "--weight-decay", help="AdamW weight decay (not on biases/LayerNorm)."),
     val_fraction: float = typer.Option(0.02, "--val-fraction", help="Fraction of windows held out for validation loss."),
     seed: int = typer.Option(42, "--seed", help="Seed for initialisation, data order and masking."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
-    bf16: str = typer.Option("auto", "--bf16", help="auto (on for CUDA), yes or no."),
-    threads: int = typer.Option(0, "--threads", help="CPU threads (0 = all of the task's)."),
+    device: str = DeviceOption,
+    bf16: str = Bf16Option,
+    threads: int = ThreadsOption,
     save_steps: int = typer.Option(0, "--save-steps", help="Also checkpoint every N optimizer steps (0 = per epoch)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run checkpointed in OUTPUT_DIR/checkpoints."),
-    fmt: str = typer.Option("auto", "--format", help="Input format: auto, fasta, tsv or kmer-tsv."),
+    fmt: str = FormatOption,
     version: Optional[bool] = VersionOption,
 ) -> None:
     """Pretrain a k-mer BERT by masked language modelling; the checkpoint loads into finetune like DNABERT."""

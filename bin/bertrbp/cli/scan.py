@@ -16,7 +16,9 @@ from typing import List, Optional
 
 import typer
 
-from bertrbp.cli.common import VersionOption, log, make_app, run, setup_logging
+from bertrbp.cli.common import (
+    Bf16Option, DeviceOption, ThreadsOption, VersionOption, batch_size_option, log, make_app, run, start_torch_tool,
+)
 
 app = make_app(__doc__)
 
@@ -31,19 +33,17 @@ def scan(
     window: int = typer.Option(101, "--window", help="Window length in nt (the model's training length)."),
     stride: int = typer.Option(10, "--stride", help="Step between window starts in nt."),
     threshold: float = typer.Option(0.5, "--threshold", help="Profile probability at or above which a peak is called."),
-    batch_size: int = typer.Option(64, "--batch-size", help="Windows per forward pass."),
+    batch_size: int = batch_size_option(64, "Windows per forward pass."),
     aggregate: str = typer.Option("mean", "--aggregate", help="Per-nucleotide value: mean or max of covering windows."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N."),
-    bf16: str = typer.Option("auto", "--bf16", help="bf16 autocast: auto (on for CUDA), yes, no."),
-    threads: int = typer.Option(0, "--threads", help="CPU threads (0 = all CPUs of the task)."),
+    device: str = DeviceOption,
+    bf16: str = Bf16Option,
+    threads: int = ThreadsOption,
     version: Optional[bool] = VersionOption,
 ) -> None:
     """Scan sequences or genome regions with one or more models."""
-    from bertrbp.device import set_threads
     from bertrbp.scan.run import run_scan
 
-    setup_logging()
-    set_threads(threads)
+    start_torch_tool(threads)
     summary = run_scan(model, output_prefix, input, bed, genome, window, stride, threshold, batch_size,
                        aggregate, device, bf16)
     log.info("scanned %d sequences (%d windows, %d nt): %d peaks; wrote %s", summary.targets, summary.windows,

@@ -15,7 +15,9 @@ from typing import List, Optional
 
 import typer
 
-from bertrbp.cli.common import VersionOption, log, make_app, run, setup_logging
+from bertrbp.cli.common import (
+    Bf16Option, DeviceOption, ThreadsOption, VersionOption, batch_size_option, log, make_app, run, start_torch_tool,
+)
 
 app = make_app(__doc__)
 
@@ -30,18 +32,16 @@ def variant_effect(
     strand_bed: Optional[Path] = typer.Option(None, "--strand-bed", help="BED of transcribed features (strand in column 6)."),
     gtf: Optional[Path] = typer.Option(None, "--gtf", help="GTF whose genes/transcripts/exons give the strand."),
     on_ref_mismatch: str = typer.Option("fail", "--on-ref-mismatch", help="fail (default) or skip (report, go on)."),
-    batch_size: int = typer.Option(64, "--batch-size", help="Windows per forward pass."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N."),
-    bf16: str = typer.Option("auto", "--bf16", help="bf16 autocast: auto (on for CUDA), yes, no."),
-    threads: int = typer.Option(0, "--threads", help="CPU threads (0 = all CPUs of the task)."),
+    batch_size: int = batch_size_option(64, "Windows per forward pass."),
+    device: str = DeviceOption,
+    bf16: str = Bf16Option,
+    threads: int = ThreadsOption,
     version: Optional[bool] = VersionOption,
 ) -> None:
     """Score reference vs alternate alleles with one or more models."""
-    from bertrbp.device import set_threads
     from bertrbp.variants.run import run_variant_effect
 
-    setup_logging()
-    set_threads(threads)
+    start_torch_tool(threads)
     summary = run_variant_effect(model, vcf, genome, output, window, strand_bed, gtf, on_ref_mismatch,
                                  batch_size, device, bf16)
     log.info("scored %d allele-strands (%d rows) into %s; %d alleles not scored (see %s)", summary.scored,

@@ -177,7 +177,8 @@ def make_splits(records: list[SequenceRecord], options: PrepareOptions) -> dict[
 
 def load_regions(gtf: Path):
     """(RegionIndex, summary) of the GTF's chosen transcripts; read before the data so a bad GTF fails fast."""
-    from bertrbp.prepare.gtf import pick_transcripts, read_gtf
+    from bertrbp.io.gtf import read_gtf
+    from bertrbp.prepare.gtf import pick_transcripts
     from bertrbp.prepare.regions import RegionIndex
 
     transcripts = read_gtf(gtf)

@@ -12,8 +12,8 @@ from typing import Sequence
 
 import numpy as np
 
+from bertrbp.io.gtf import Transcript
 from bertrbp.io.sequences import Coordinates
-from bertrbp.prepare.gtf import Transcript
 
 REGIONS = ("5utr", "3utr", "cds", "intron", "exon", "intergenic")
 _BIN = 100_000

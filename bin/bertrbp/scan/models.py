@@ -81,6 +81,28 @@ def load_models(specs: Sequence[str], device, attention: str = "sdpa") -> tuple[
     return models, tokenizer
 
 
+@dataclass
+class OpenModels:
+    """Models ready to score: on their device in eval mode, with the shared tokenizer and the bf16 decision."""
+
+    models: list[NamedModel]
+    tokenizer: KmerTokenizer
+    device: object
+    bf16: bool
+
+
+def open_models(specs: Sequence[str], device_name: str = "auto", bf16: str = "auto",
+                window: int | None = None) -> OpenModels:
+    """The start every multi-model tool shares: resolve the device, load the models, check ``window`` if given."""
+    from bertrbp.device import resolve_device, use_bf16
+
+    device = resolve_device(device_name)
+    models, tokenizer = load_models(specs, device)
+    if window is not None:
+        check_window(window, models, tokenizer)
+    return OpenModels(models, tokenizer, device, use_bf16(device, bf16))
+
+
 def max_window(models: Sequence[NamedModel], tokenizer: KmerTokenizer) -> int:
     """Longest window (nt) every model accepts."""
     return min(tokenizer.max_sequence_length(m.model.config.max_position_embeddings) for m in models)

@@ -57,8 +57,7 @@ def run_scan(
     """Scan every target with every model; outputs appear only if the whole scan succeeds."""
     from tqdm import tqdm
 
-    from bertrbp.device import resolve_device, use_bf16
-    from bertrbp.scan.models import check_window, load_models
+    from bertrbp.scan.models import open_models
     from bertrbp.scan.outputs import ScanWriter
     from bertrbp.scan.profile import AGGREGATES
     from bertrbp.scan.scanner import model_scorer, scan_target
@@ -67,10 +66,9 @@ def run_scan(
         raise InputError(f"--stride ({stride}) and --batch-size ({batch_size}) must be at least 1.")
     if aggregate not in AGGREGATES:
         raise InputError(f"--aggregate {aggregate!r}: choose one of {', '.join(AGGREGATES)}.")
-    device = resolve_device(device_name)
-    models, tokenizer = load_models(model_specs, device)
-    check_window(window, models, tokenizer)
-    score = model_scorer(models, tokenizer, device, use_bf16(device, bf16))
+    opened = open_models(model_specs, device_name, bf16, window)
+    models, tokenizer = opened.models, opened.tokenizer
+    score = model_scorer(models, tokenizer, opened.device, opened.bf16)
     n_targets = n_windows = 0
     with ScanWriter(output_prefix, [m.name for m in models], threshold) as writer, \
             tqdm(unit="win", desc="scan", disable=None) as progress:

@@ -99,11 +99,10 @@ def run_variant_effect(
     """Score every allele of ``vcf`` with every model; outputs appear only when the run succeeds."""
     from tqdm import tqdm
 
-    from bertrbp.device import resolve_device, use_bf16
     from bertrbp.inference import batched, score_sequences
     from bertrbp.io.atomic import atomic_open
     from bertrbp.io.genome import GenomeFasta
-    from bertrbp.scan.models import check_window, load_models
+    from bertrbp.scan.models import open_models
     from bertrbp.variants.strand import bed_strand_index, gtf_strand_index
 
     if on_mismatch not in MISMATCH_CHOICES:
@@ -111,10 +110,8 @@ def run_variant_effect(
     if strand_bed is not None and gtf is not None:
         raise InputError("give --strand-bed or --gtf, not both.")
     strand_index = bed_strand_index(strand_bed) if strand_bed else gtf_strand_index(gtf) if gtf else None
-    device = resolve_device(device_name)
-    models, tokenizer = load_models(model_specs, device)
-    check_window(window, models, tokenizer)
-    bf16_on = use_bf16(device, bf16)
+    opened = open_models(model_specs, device_name, bf16, window)
+    models, tokenizer, device, bf16_on = opened.models, opened.tokenizer, opened.device, opened.bf16
     skipped_path = skipped_path_for(output)
     scored = rows = 0
     with GenomeFasta(genome_path) as genome, atomic_open(output, "w") as out, \

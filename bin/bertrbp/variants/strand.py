@@ -10,10 +10,12 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
 from bertrbp.errors import InputError
-from bertrbp.io.sequences import _lines
+
+
+_STRAND_FEATURES = frozenset({"gene", "transcript", "exon"})
 
 
 class StrandIndex:
@@ -62,22 +64,9 @@ def bed_strand_index(path: str | Path) -> StrandIndex:
     return StrandIndex(((b.chrom, b.start, b.end, b.strand) for b in read_bed(path)), str(path))
 
 
-def _gtf_rows(path: Path) -> Iterator[tuple[str, int, int, str]]:
-    for number, line in _lines(path):
-        if not line.strip() or line.startswith("#"):
-            continue
-        fields = line.split("\t")
-        if len(fields) < 8:
-            raise InputError(f"{path}: line {number}: a GTF line needs 9 tab-separated columns, found {len(fields)}.")
-        if fields[2] not in ("transcript", "exon", "gene"):
-            continue
-        try:
-            start, end = int(fields[3]) - 1, int(fields[4])  # GTF is 1-based inclusive
-        except ValueError:
-            raise InputError(f"{path}: line {number}: start/end {fields[3]!r}/{fields[4]!r} are not numbers.") from None
-        yield fields[0], start, end, fields[6]
-
-
 def gtf_strand_index(path: str | Path) -> StrandIndex:
     """Genes, transcripts and exons of a GTF (plain or gzip); strand from column 7."""
-    return StrandIndex(_gtf_rows(Path(path)), str(path))
+    from bertrbp.io.gtf import iter_features
+
+    rows = iter_features(path, _STRAND_FEATURES)
+    return StrandIndex(((row.chrom, row.start, row.end, row.strand) for row in rows), str(path))
