@@ -14,8 +14,9 @@ from typing import Optional
 
 import typer
 
+from bertrbp.cli.torch_tool import start_torch_tool
 from bertrbp.cli.common import (
-    DeviceOption, FormatOption, ThreadsOption, VersionOption, log, make_app, run, start_torch_tool,
+    DeviceOption, FormatOption, ThreadsOption, VersionOption, log, make_app, run,
 )
 
 app = make_app(__doc__)

@@ -58,14 +58,6 @@ def setup_logging(verbose: bool = False) -> None:
     )
 
 
-def start_torch_tool(threads: int) -> None:
-    """What a torch tool does first: log to stderr and use ``threads`` CPU threads (0: all of the task's)."""
-    from bertrbp.device import set_threads
-
-    setup_logging()
-    set_threads(threads)
-
-
 def run(app: typer.Typer, argv: Optional[list[str]] = None) -> None:
     """Run a tool: InputError becomes 'error: …' on stderr and exit status 2, without a traceback."""
     try:

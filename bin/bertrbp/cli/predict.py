@@ -11,9 +11,9 @@ from typing import List, Optional
 
 import typer
 
+from bertrbp.cli.torch_tool import start_torch_tool
 from bertrbp.cli.common import (
     Bf16Option, DeviceOption, FormatOption, ThreadsOption, VersionOption, batch_size_option, log, make_app, run,
-    start_torch_tool,
 )
 
 app = make_app(__doc__)

@@ -15,8 +15,9 @@ from typing import List, Optional
 
 import typer
 
+from bertrbp.cli.torch_tool import start_torch_tool
 from bertrbp.cli.common import (
-    Bf16Option, DeviceOption, ThreadsOption, VersionOption, batch_size_option, log, make_app, run, start_torch_tool,
+    Bf16Option, DeviceOption, ThreadsOption, VersionOption, batch_size_option, log, make_app, run,
 )
 
 app = make_app(__doc__)
