@@ -40,9 +40,10 @@ def _tool_missing(tool: str) -> str | None:
     return None if module.is_file() else f"bertrbp-{tool} is not written yet ({module.relative_to(REPO)} missing)"
 
 
-def _run_task(name: str, task_dir: Path, inputs: dict, meta: dict | None, cpus: int = 2) -> subprocess.CompletedProcess:
+def _run_task(name: str, task_dir: Path, inputs: dict, meta: dict | None, cpus: int = 2,
+              params: dict | None = None) -> subprocess.CompletedProcess:
     module = module_parts(MODULES / name / "main.nf")
-    params = profile_params()
+    params = {**profile_params(), **(params or {})}
     ext = render_ext(module["process"], params, meta or {})
     ext.setdefault("args", None)
     command = render_script(module, inputs, meta, ext, cpus)
@@ -175,3 +176,92 @@ def test_summary_module_runs_the_tool(task_dir, tmp_path):
     _run_task("summary", task_dir, {"metrics": staged}, None)
     table = (task_dir / "summary" / "metrics_summary.tsv").read_text().splitlines()
     assert len(table) == 4 and any("\tbaseline\t" in row for row in table)
+
+
+# ---------------------------------------------------------------- pretrain, scan, variant effect, attribute
+def _genome(tmp_path: Path) -> tuple[Path, str]:
+    """A one-contig genome of demo sites (chr1, 303 nt) for the scan and variant modules."""
+    chr1 = "".join(seq for _, seq, _ in _sequences(6)[:3])
+    path = tmp_path / "genome.fa"
+    path.write_text(f">chr1\n{chr1}\n")
+    return path, chr1
+
+
+def test_pretrain_module_runs_the_tool_and_drops_held_out_sequences(task_dir, tmp_path):
+    records = _sequences(24)
+    corpus = tmp_path / "corpus.fa"
+    corpus.write_text("".join(f">c{i}\n{seq}\n" for i, (_, seq, _) in enumerate(records)))
+    held_out = _write_fasta(tmp_path / "RBFOX2_HepG2.nontrain.fa", records[:2])
+    inputs = {"corpus": [_stage(task_dir, corpus, "corpus/corpus.fa")],
+              "exclude": [_stage(task_dir, held_out, f"exclude/{held_out.name}")]}
+    # a tiny model and few steps keep the test fast; the rest of ext.args comes from conf/modules.config
+    _run_task("pretrain", task_dir, inputs, {"id": "pretrain"},
+              params={"pretrain_model_size": "tiny", "pretrain_max_steps": 2})
+    card = json.loads((task_dir / "pretrained" / "model_card.json").read_text())
+    assert card["corpus"]["excluded_sequences"] == 2, card["corpus"]
+    assert (task_dir / "pretrained" / "model" / "config.json").is_file()
+
+
+def test_scan_module_runs_the_tool_on_bed_regions(task_dir, tmp_path, tiny_checkpoint):
+    genome, chr1 = _genome(tmp_path)
+    bed = tmp_path / "regions.bed"
+    bed.write_text("chr1\t10\t260\tr1\t0\t-\n")
+    inputs = {"model": _stage(task_dir, tiny_checkpoint, "model"), "sequences": [],
+              "regions": _stage(task_dir, bed), "genome": _stage(task_dir, genome)}
+    _run_task("scan", task_dir, inputs, META)
+    profile = (task_dir / "RBFOX2_HepG2.profile.tsv").read_text().splitlines()
+    header = profile[0].split("\t")
+    assert header[-1] == "RBFOX2_HepG2" and len(profile) == 1 + 250  # one row per nucleotide, model named by meta.id
+    rows = [dict(zip(header, line.split("\t"))) for line in profile[1:]]
+    assert {r["chrom"] for r in rows} == {"chr1"} and {int(r["pos"]) for r in rows} == set(range(11, 261))
+    assert all(r["strand"] == "-" for r in rows)
+    bedgraph = (task_dir / "RBFOX2_HepG2.RBFOX2_HepG2.bedGraph").read_text().split()
+    assert bedgraph[0] == "chr1" and int(bedgraph[1]) >= 10
+
+
+def test_scan_module_runs_the_tool_on_a_fasta(task_dir, tmp_path, tiny_checkpoint):
+    _, chr1 = _genome(tmp_path)
+    fasta = tmp_path / "transcripts.fa"
+    fasta.write_text(f">tx1\n{chr1}\n>tx2\n{chr1[:150]}\n")
+    inputs = {"model": _stage(task_dir, tiny_checkpoint, "model"), "sequences": _stage(task_dir, fasta),
+              "regions": [], "genome": []}
+    _run_task("scan", task_dir, inputs, META)
+    profile = (task_dir / "RBFOX2_HepG2.profile.tsv").read_text().splitlines()
+    assert len(profile) == 1 + len(chr1) + 150
+
+
+def test_variant_effect_module_runs_the_tool(task_dir, tmp_path, tiny_checkpoint):
+    genome, chr1 = _genome(tmp_path)
+    other = {"A": "C", "C": "G", "G": "T", "T": "A"}
+    vcf = tmp_path / "variants.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+                   f"chr1\t150\tsnv1\t{chr1[149]}\t{other[chr1[149]]}\t.\t.\t.\n"
+                   f"chr1\t200\tdel1\t{chr1[199:202]}\t{chr1[199]}\t.\t.\t.\n"
+                   f"chr1\t100\tbad\t{other[chr1[99]]}\t{chr1[99]}\t.\t.\t.\n")
+    strand = tmp_path / "genes.bed"
+    strand.write_text("chr1\t0\t303\tgene1\t0\t-\n")
+    inputs = {"model": _stage(task_dir, tiny_checkpoint, "model"), "vcf": _stage(task_dir, vcf),
+              "genome": _stage(task_dir, genome), "strand_bed": _stage(task_dir, strand), "gtf": []}
+    _run_task("variant_effect", task_dir, inputs, META, params={"on_ref_mismatch": "skip"})
+    lines = (task_dir / "RBFOX2_HepG2.variant_effects.tsv").read_text().splitlines()
+    header = lines[0].split("\t")
+    rows = [dict(zip(header, line.split("\t"))) for line in lines[1:]]
+    assert [r["id"] for r in rows] == ["snv1", "del1"]
+    assert {r["model"] for r in rows} == {"RBFOX2_HepG2"} and {r["strand"] for r in rows} == {"-"}
+    for r in rows:
+        assert float(r["delta_prob"]) == pytest.approx(float(r["alt_prob"]) - float(r["ref_prob"]), abs=1e-5)
+    skipped = (task_dir / "RBFOX2_HepG2.variant_effects.skipped.tsv").read_text()
+    assert "bad" in skipped and "snv1" not in skipped
+
+
+def test_attribute_module_runs_the_tool(task_dir, tmp_path, tiny_checkpoint):
+    records = _sequences(4)
+    fasta = _write_fasta(tmp_path / "RBFOX2_HepG2.test.fa", records)
+    inputs = {"model": _stage(task_dir, tiny_checkpoint, "model"), "sequences": _stage(task_dir, fasta)}
+    _run_task("attribute", task_dir, inputs, META, params={"attribute_steps": 8})
+    out = task_dir / "attribution"
+    ig = out / "ig.tsv"
+    ism = (out / "ism.tsv").read_text().splitlines()
+    assert ism[0].split("\t")[:3] == ["id", "position", "base"]
+    assert len(ism) == 1 + sum(len(seq) for _, seq, _ in records) and ig.is_file()
+    assert (out / "motif_summary.tsv").read_text().splitlines()[0].split("\t")[0]

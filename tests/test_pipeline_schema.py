@@ -38,8 +38,8 @@ def test_every_parameter_is_described_with_type_default_and_help():
     assert set(config) == set(props), f"only in config: {set(config) - set(props)}; only in schema: {set(props) - set(config)}"
     for name, spec in props.items():
         assert spec.get("type") and spec.get("description") and spec.get("help_text"), name
-        if name == "input":  # required, so it has no default (nf-core convention)
-            assert "input" in SCHEMA["$defs"]["input_output_options"]["required"] and config[name] is None
+        if config[name] is None:  # file inputs given per run have no default (nf-core convention)
+            assert "default" not in spec, name
             continue
         assert "default" in spec, name
         assert spec["default"] == config[name], f"{name}: schema default {spec['default']!r} != config {config[name]!r}"
@@ -80,3 +80,27 @@ def test_samplesheet_schema_refuses_bad_rows(row):
 def test_samplesheet_schema_accepts_positive_negative_pairs():
     jsonschema.Draft202012Validator(INPUT_SCHEMA).validate(
         [{"id": "TIAL1", "positives": "pos.fa.gz", "negatives": "neg.fa.gz", "format": "fasta", "gtf": "g.gtf.gz"}])
+
+
+def _validate(values: dict) -> None:
+    defaults = {k: v for k, v in params_of(REPO / "nextflow.config").items() if v is not None}
+    jsonschema.Draft202012Validator(SCHEMA).validate({**defaults, **values})
+
+
+def test_each_mode_requires_its_own_inputs():
+    _validate({"input": "samplesheet.csv"})  # train is the default mode
+    with pytest.raises(jsonschema.ValidationError):
+        _validate({})  # train without a samplesheet
+    _validate({"mode": "scan", "models": "m", "sequences": "t.fa"})
+    _validate({"mode": "scan", "models": "m", "regions": "r.bed", "genome": "g.fa"})
+    for bad in ({"models": "m"}, {"models": "m", "regions": "r.bed"}, {"sequences": "t.fa"},
+                {"models": "m", "sequences": "t.fa", "regions": "r.bed", "genome": "g.fa"}):
+        with pytest.raises(jsonschema.ValidationError):
+            _validate({"mode": "scan", **bad})
+    _validate({"mode": "variants", "models": "m", "vcf": "v.vcf", "genome": "g.fa", "gtf": "a.gtf"})
+    for bad in ({"models": "m", "vcf": "v.vcf"}, {"vcf": "v.vcf", "genome": "g.fa"},
+                {"models": "m", "vcf": "v.vcf", "genome": "g.fa", "gtf": "a.gtf", "strand_bed": "s.bed"}):
+        with pytest.raises(jsonschema.ValidationError):
+            _validate({"mode": "variants", **bad})
+    with pytest.raises(jsonschema.ValidationError):
+        _validate({"mode": "predict", "input": "samplesheet.csv"})

@@ -1,11 +1,15 @@
 // BERT-RBP per RBP: prepare -> (tokenize) -> fine-tune -> predict -> evaluate; fold -> attention statistics;
 // optional random-init BERT baseline beside the pretrained model; one summary over all RBPs.
+// Optional: pretrain the starting model on a corpus first (--pretrain_corpus), attribute test predictions
+// to nucleotides (--attribute).
 
 include { BERTRBP_PREPARE                      } from '../modules/local/bertrbp/prepare'
 include { BERTRBP_TOKENIZE                     } from '../modules/local/bertrbp/tokenize'
 include { BERTRBP_FOLD                         } from '../modules/local/bertrbp/fold'
 include { BERTRBP_ATTENTION_STATS              } from '../modules/local/bertrbp/attention_stats'
 include { BERTRBP_SUMMARY                      } from '../modules/local/bertrbp/summary'
+include { BERTRBP_PRETRAIN                     } from '../modules/local/bertrbp/pretrain'
+include { BERTRBP_ATTRIBUTE                    } from '../modules/local/bertrbp/attribute'
 include { FINETUNE_EVALUATE as PRETRAINED      } from '../subworkflows/local/finetune_evaluate'
 include { FINETUNE_EVALUATE as BASELINE        } from '../subworkflows/local/finetune_evaluate'
 
@@ -24,7 +28,20 @@ workflow BERTRBP {
         ch_train = BERTRBP_TOKENIZE.out.tokens
     }
 
-    PRETRAINED(ch_train, BERTRBP_PREPARE.out.test, model_name, model_dir)
+    // pretraining on a corpus: every RBP's non-training sequences (test split included) are kept out of the
+    // corpus, so that the test AUROC is not inflated by sequences the encoder has memorised
+    def start_model = model_dir
+    if (params.pretrain_corpus) {
+        def corpus = params.pretrain_corpus.tokenize(',').collect { pattern -> file(pattern.trim(), checkIfExists: true) }.flatten()
+        def ch_pretrain = BERTRBP_PREPARE.out.nontrain
+            .map { _meta, sequences -> sequences }
+            .toList()
+            .map { exclude -> [[id: 'pretrain'], corpus, exclude] }
+        BERTRBP_PRETRAIN(ch_pretrain)
+        start_model = BERTRBP_PRETRAIN.out.model.map { _meta, model -> model }.first()
+    }
+
+    PRETRAINED(ch_train, BERTRBP_PREPARE.out.test, model_name, start_model)
     def ch_metrics = PRETRAINED.out.metrics
     def ch_compare = channel.empty()
     if (params.train_baseline) {
@@ -49,6 +66,13 @@ workflow BERTRBP {
             [meta, model, sequences, token_labels, sequence_regions ?: [], compare ?: []]
         }
     BERTRBP_ATTENTION_STATS(ch_attention)
+
+    // attribution (integrated gradients and mutagenesis) of the first --attribute_sequences test sequences
+    if (params.attribute) {
+        def ch_subset = BERTRBP_PREPARE.out.test
+            .splitFasta(by: params.attribute_sequences, limit: params.attribute_sequences, file: true, elem: 1)
+        BERTRBP_ATTRIBUTE(PRETRAINED.out.model.join(ch_subset))
+    }
 
     BERTRBP_SUMMARY(ch_metrics.map { _meta, metrics -> metrics }.collect())
 

@@ -2,35 +2,57 @@
 
 workflow PIPELINE_INITIALISATION {
     take:
-    input       // string: samplesheet path
-    model       // string: checkpoint folder, hub id or random-init preset
+    mode        // string: train, scan or variants
+    input       // string: samplesheet path (train mode)
+    model       // string: checkpoint folder, hub id or random-init preset (train mode)
+    models      // string: fine-tuned model folders, comma-separated (scan and variants modes)
 
     main:
     if (params.help) {
         log.info(helpMessage())
         exit(0)
     }
-    if (!input) {
-        error("No samplesheet: give --input samplesheet.csv (see assets/samplesheet.csv), or use -profile test.")
+    def ch_samplesheet = channel.empty()
+    def ch_models = channel.empty()
+    def model_dir = []
+    if (mode == 'train') {
+        if (!input) {
+            error("No samplesheet: give --input samplesheet.csv (see assets/samplesheet.csv), or use -profile test.")
+        }
+        log.info("bert-rbp ${workflow.manifest.version}: samplesheet ${input}, model ${model}, results in ${params.outdir}")
+
+        def sheet = file(input, checkIfExists: true)
+        ch_samplesheet = channel.fromPath(sheet)
+            .splitCsv(header: true, strip: true)
+            .map { row -> samplesheetRow(row, sheet) }
+            .toList()
+            .flatMap { rows -> checkUniqueIds(rows, sheet) }
+
+        // a local checkpoint folder is staged into each task (portable to cloud executors);
+        // a preset name or hub id is passed as a string
+        def model_path = file(model)
+        model_dir = model_path.exists() ? model_path : []
     }
-    log.info("bert-rbp ${workflow.manifest.version}: samplesheet ${input}, model ${model}, results in ${params.outdir}")
-
-    def sheet = file(input, checkIfExists: true)
-    def ch_samplesheet = channel.fromPath(sheet)
-        .splitCsv(header: true, strip: true)
-        .map { row -> samplesheetRow(row, sheet) }
-        .toList()
-        .flatMap { rows -> checkUniqueIds(rows, sheet) }
-
-    // a local checkpoint folder is staged into each task (portable to cloud executors);
-    // a preset name or hub id is passed as a string
-    def model_path = file(model)
-    def model_dir = model_path.exists() ? model_path : []
+    else if (mode in ['scan', 'variants']) {
+        checkModeInputs(mode)
+        def entries = (models ?: '').tokenize(',').collect { spec -> modelEntry(spec.trim()) }
+        def ids = entries.collect { entry -> entry[0].id }
+        def repeated = ids.findAll { id -> ids.count(id) > 1 }.unique()
+        if (repeated) {
+            error("--models: model names must be unique, repeated: ${repeated.join(', ')}; write NAME=DIR to name them.")
+        }
+        log.info("bert-rbp ${workflow.manifest.version}: ${mode} with models ${ids.join(', ')}, results in ${params.outdir}")
+        ch_models = channel.fromList(entries)
+    }
+    else {
+        error("--mode ${mode}: choose train (fine-tune and evaluate per RBP), scan or variants.")
+    }
 
     emit:
     samplesheet = ch_samplesheet   // channel: [ val(meta), [ inputs ], [ positives ], [ negatives ], gtf, genome, chain ]
     model_name  = model            // value: string
     model_dir   = model_dir        // value: path or []
+    models      = ch_models        // channel: [ val(meta), path(model dir) ] (scan and variants modes)
 }
 
 workflow PIPELINE_COMPLETION {
@@ -94,6 +116,56 @@ def checkUniqueIds(List rows, Path sheet) {
     return rows
 }
 
+// Scan and variants modes score with models fine-tuned before: check that what each mode reads was given.
+def checkModeInputs(String mode) {
+    if (!params.models) {
+        error("--mode ${mode} needs --models: fine-tuned model folders, comma-separated (NAME=DIR names one), e.g. results/RBFOX2_HepG2/finetune/model.")
+    }
+    if (mode == 'scan' && !params.sequences && !(params.regions && params.genome)) {
+        error("--mode scan needs --sequences FASTA, or --regions BED with --genome FASTA.")
+    }
+    if (mode == 'scan' && params.sequences && params.regions) {
+        error("--mode scan: give --sequences or --regions, not both.")
+    }
+    if (mode == 'variants' && !(params.vcf && params.genome)) {
+        error("--mode variants needs --vcf VCF and --genome FASTA (the genome the VCF refers to).")
+    }
+    if (mode == 'variants' && params.strand_bed && params.gtf) {
+        error("--mode variants: give the strand with --strand_bed or --gtf, not both.")
+    }
+}
+
+// One --models entry -> [ meta, model dir ]. NAME=DIR names the model; otherwise it is named after its folder,
+// and a folder this pipeline wrote (<outdir>/<id>/finetune/model or .../baseline/model) after its RBP id.
+def modelEntry(String spec) {
+    def named = spec.contains('=') && !file(spec).exists()
+    def dir = file(named ? spec.substring(spec.indexOf('=') + 1) : spec)
+    if (!dir.exists()) {
+        error("--models: model folder not found: ${spec} (give fine-tuned model folders, comma-separated).")
+    }
+    def id = named ? spec.substring(0, spec.indexOf('=')) : modelId(dir)
+    if (!(id ==~ /[A-Za-z0-9_.-]+/)) {
+        error("--models ${spec}: the model name '${id}' may contain only letters, digits, '.', '_' and '-'; write NAME=DIR.")
+    }
+    return [[id: id], dir]
+}
+
+def modelId(Path dir) {
+    if (dir.name != 'model') {
+        return dir.name
+    }
+    def step = dir.parent.name
+    if (step == 'finetune') {
+        return dir.parent.parent.name
+    }
+    return step == 'baseline' ? "${dir.parent.parent.name}.baseline" : step
+}
+
+// An optional file parameter: the checked file, or [] (a missing optional input of a module).
+def optionalFile(value) {
+    return value ? file(value, checkIfExists: true) : []
+}
+
 def helpMessage() {
     return """
     bert-rbp ${workflow.manifest.version}: ${workflow.manifest.description}
@@ -101,13 +173,19 @@ def helpMessage() {
     Usage:
       nextflow run main.nf -profile <docker|singularity|apptainer|local>[,gpu] --input samplesheet.csv --outdir results
       nextflow run main.nf -profile test,docker         (tiny CPU run on the demo data)
+      nextflow run main.nf --mode scan --models DIR[,DIR] (--sequences FASTA | --regions BED --genome FASTA)
+      nextflow run main.nf --mode variants --models DIR[,DIR] --vcf VCF --genome FASTA [--strand_bed BED | --gtf GTF]
 
     Main options (all options, with help: nextflow_schema.json):
+      --mode             train (default), scan or variants [${params.mode}]
       --input            samplesheet CSV: id,input,format,positives,negatives,gtf,genome,chain
       --outdir           results folder [${params.outdir}]
       --model            checkpoint folder, hub id or random-init preset [${params.model}]
       --train_baseline   also train a random-init BERT baseline [${params.train_baseline}]
+      --pretrain_corpus  pretrain on these FASTA files first, then fine-tune from that model
+      --attribute        attribute test predictions to nucleotides [${params.attribute}]
       --epochs           fine-tuning epochs [${params.epochs}]
       --test_size        test split: a count or a fraction [${params.test_size}]
+      --models           fine-tuned model folders for scan and variants modes (NAME=DIR names one)
     """.stripIndent()
 }
