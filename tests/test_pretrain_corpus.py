@@ -101,6 +101,8 @@ def test_drop_mode_removes_exactly_the_overlap(tmp_path):
     kept = Corpus(tmp_path / "corpus").sequences(range(stats.windows))
     assert kept == [s for i, s in enumerate(seqs) if i not in (3, 10, 20)]
     assert stats.dropped_records == 3 and stats.dropped_windows == 0
+    recorded = Corpus(tmp_path / "corpus").stats
+    assert recorded.exclusion_files == [str(test)] and recorded.excluded_sequences == 3
 
 
 def test_whole_records_are_excluded_even_when_cut_into_smaller_windows(tmp_path):

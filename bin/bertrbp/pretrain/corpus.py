@@ -236,6 +236,7 @@ def build_corpus(
     stats = CorpusStats([str(p) for p in paths], window, stride)
     if exclusion is not None:
         stats.excluded_sequences = len(exclusion)
+        stats.exclusion_files = list(exclusion.files)
     from tqdm import tqdm
 
     with atomic_dir(directory) as tmp:

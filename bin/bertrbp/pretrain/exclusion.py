@@ -35,10 +35,12 @@ class ExclusionSet:
 
     origin: dict[str, str] = field(default_factory=dict)
     max_length: int = 0
+    files: list[str] = field(default_factory=list)
 
     @classmethod
     def from_files(cls, paths: Iterable[str | Path], fmt: str = "auto") -> "ExclusionSet":
-        excluded = cls()
+        paths = list(paths)
+        excluded = cls(files=[str(p) for p in paths])
         for record in (r for path in paths for r in iter_records(path, fmt)):
             excluded.add(record.seq, f"{record.source}: record '{record.id}' (line {record.line})")
         return excluded

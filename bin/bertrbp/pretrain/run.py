@@ -82,7 +82,6 @@ def prepare_corpus(options: PretrainOptions, directory: Path) -> Corpus:
         exclusion=exclusion, on_overlap=options.on_overlap, max_n_fraction=options.max_n_fraction,
         fmt=options.fmt, max_window=KmerTokenizer(options.k).max_sequence_length(MAX_POSITIONS),
     )
-    stats.exclusion_files = [str(p) for p in options.exclude]
     (directory / RECIPE).write_text(json.dumps(recipe, indent=2) + "\n")
     log.info(
         "corpus: %d windows from %d records (dropped as overlapping the exclusion set: %d records, %d windows)",
