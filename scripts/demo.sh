@@ -8,7 +8,7 @@ WITH_LINT=0 bash scripts/setup.sh
 OUT=${OUT:-demo_out}
 if command -v nextflow >/dev/null 2>&1 && [ -z "${BERTRBP_NO_NEXTFLOW:-}" ]; then
   nextflow run main.nf -profile test --outdir "$OUT"
-  cat "$OUT"/summary/summary.tsv
+  cat "$OUT"/summary/metrics_summary.tsv
   exit 0
 fi
 export PATH="$(pwd)/.venv/bin:$PATH"
@@ -33,4 +33,4 @@ done
 bertrbp-summary "$OUT"/*/metrics.json --output-dir "$OUT/summary"
 echo
 echo "Test-set metrics (assets/demo, $MODEL model, $EPOCHS epochs):"
-cat "$OUT/summary/summary.tsv"
+cat "$OUT/summary/metrics_summary.tsv"

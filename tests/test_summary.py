@@ -26,7 +26,7 @@ def test_summary_table_and_report(tmp_path):
     assert rows[0][:4] == ["name", "rbp", "model", "auroc"]
     by_name = {r[0]: r for r in rows[1:]}
     # the file's 'name' field wins over its file name; '.baseline' splits off as the model
-    assert by_name["HNRNPK_K562"][1:4] == ["HNRNPK_K562", "pretrained", "0.77"]
+    assert by_name["HNRNPK_K562"][1:4] == ["HNRNPK_K562", "main", "0.77"]
     assert by_name["RBFOX2_HepG2.baseline"][1:4] == ["RBFOX2_HepG2", "baseline", "0.82"]
     assert by_name["RBFOX2_HepG2"][rows[0].index("n")] == "200"
     assert [r[0] for r in rows[1:]] == ["HNRNPK_K562", "RBFOX2_HepG2", "RBFOX2_HepG2.baseline"]

@@ -11,7 +11,7 @@ from bertrbp.cli.common import VersionOption, log, make_app, run, setup_logging
 from bertrbp.io.atomic import atomic_open
 from bertrbp.report.html import render
 from bertrbp.report.metrics import gather, to_tsv
-from bertrbp.report.plots import metric_bars, pretrained_vs_other
+from bertrbp.report.plots import metric_bars, main_vs_other
 
 app = make_app(__doc__)
 
@@ -33,7 +33,7 @@ def summary(
     plots = {
         "AUROC per RBP": metric_bars(rows, "auroc"),
         "AUPRC per RBP": metric_bars(rows, "auprc"),
-        "Pretrained vs other models": pretrained_vs_other(rows, "auroc"),
+        "Main model vs other models (e.g. the random-init baseline)": main_vs_other(rows, "auroc"),
     }
     table = to_tsv(rows)
     page = render(rows, plots, title)

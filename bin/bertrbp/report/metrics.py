@@ -14,12 +14,12 @@ SCORE_COLUMNS = ("auroc", "auprc", "accuracy", "f1", "mcc")
 COUNT_COLUMNS = ("n", "n_positive")
 OTHER_COLUMNS = ("threshold",)
 METRIC_COLUMNS = SCORE_COLUMNS + COUNT_COLUMNS + OTHER_COLUMNS
-PRETRAINED = "pretrained"
+MAIN_MODEL = "main"  # the run's --model (pretrained or not); variants such as "baseline" follow a dot in the name
 
 
 @dataclass
 class MetricsRow:
-    """One evaluated model: its dataset (RBP), which model (pretrained or a named variant) and its metrics."""
+    """One evaluated model: its dataset (RBP), which model (the main one or a named variant such as the baseline) and its metrics."""
 
     name: str
     rbp: str
@@ -29,12 +29,12 @@ class MetricsRow:
 
 
 def split_name(name: str) -> tuple[str, str]:
-    """'RBFOX2_HepG2' -> (RBFOX2_HepG2, pretrained); 'RBFOX2_HepG2.baseline' -> (RBFOX2_HepG2, baseline).
+    """'RBFOX2_HepG2' -> (RBFOX2_HepG2, main); 'RBFOX2_HepG2.baseline' -> (RBFOX2_HepG2, baseline).
 
     The pipeline names the baseline's files '<id>.baseline' and samplesheet ids cannot contain dots.
     """
     rbp, _, variant = name.partition(".")
-    return rbp, variant or PRETRAINED
+    return rbp, variant or MAIN_MODEL
 
 
 def _number(value: object, key: str, path: Path) -> Optional[float]:
@@ -67,7 +67,7 @@ def read_metrics(path: Path) -> MetricsRow:
 
 
 def gather(paths: Iterable[Path]) -> list[MetricsRow]:
-    """Read every file, refuse duplicate names, and sort by RBP then model (pretrained first)."""
+    """Read every file, refuse duplicate names, and sort by RBP then model (main model first)."""
     rows: list[MetricsRow] = []
     seen: dict[str, str] = {}
     for path in paths:
@@ -81,7 +81,7 @@ def gather(paths: Iterable[Path]) -> list[MetricsRow]:
         rows.append(row)
     if not rows:
         raise InputError("no metrics files given; pass one or more bertrbp-evaluate metrics JSON files.")
-    return sorted(rows, key=lambda r: (r.rbp, r.model != PRETRAINED, r.model))
+    return sorted(rows, key=lambda r: (r.rbp, r.model != MAIN_MODEL, r.model))
 
 
 def to_tsv(rows: list[MetricsRow]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from typing import Optional
 
-from bertrbp.report.metrics import PRETRAINED, MetricsRow
+from bertrbp.report.metrics import MAIN_MODEL, MetricsRow
 
 
 def _figure_bytes(fig) -> bytes:
@@ -48,28 +48,28 @@ def metric_bars(rows: list[MetricsRow], metric: str) -> Optional[bytes]:
     return _figure_bytes(fig)
 
 
-def pretrained_vs_other(rows: list[MetricsRow], metric: str = "auroc") -> Optional[bytes]:
-    """Scatter of the pretrained model against each other model per RBP (points above the diagonal: the
+def main_vs_other(rows: list[MetricsRow], metric: str = "auroc") -> Optional[bytes]:
+    """Scatter of the main model (--model) against each other model per RBP (points above the diagonal: the
     other model wins); None when no RBP has both."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    pretrained = {r.rbp: r.values.get(metric) for r in rows if r.model == PRETRAINED}
-    others = [r for r in rows if r.model != PRETRAINED and pretrained.get(r.rbp) is not None and r.values.get(metric) is not None]
+    main = {r.rbp: r.values.get(metric) for r in rows if r.model == MAIN_MODEL}
+    others = [r for r in rows if r.model != MAIN_MODEL and main.get(r.rbp) is not None and r.values.get(metric) is not None]
     if not others:
         return None
     fig, ax = plt.subplots(figsize=(4.2, 4.2))
     for model in dict.fromkeys(r.model for r in others):
-        points = [(pretrained[r.rbp], r.values[metric]) for r in others if r.model == model]
+        points = [(main[r.rbp], r.values[metric]) for r in others if r.model == model]
         ax.scatter([p[0] for p in points], [p[1] for p in points], label=model, s=24)
-    values = [v for r in others for v in (pretrained[r.rbp], r.values[metric])]
+    values = [v for r in others for v in (main[r.rbp], r.values[metric])]
     low = min(0.5, min(values) - 0.02)
     ax.plot([low, 1], [low, 1], color="grey", linewidth=0.8, linestyle="--")
     ax.set_xlim(low, 1)
     ax.set_ylim(low, 1)
-    ax.set_xlabel(f"pretrained {metric.upper()}")
+    ax.set_xlabel(f"main model {metric.upper()}")
     ax.set_ylabel(f"other model {metric.upper()}")
     ax.legend(frameon=False, fontsize="small")
     ax.set_title("Pretrained vs other models")
