@@ -160,7 +160,7 @@ def test_optimizer_groups_and_schedule():
 
 
 def test_collapse_diagnosis():
-    from bertrbp.collapse import diagnose, warning_text
+    from bertrbp.collapse import diagnose, stall_text, warning_text
 
     labels = np.array([0, 1] * 50)
     constant = diagnose(labels, np.full(100, 0.31), 0.5, 0.6931)
@@ -171,6 +171,12 @@ def test_collapse_diagnosis():
     assert not diagnose(labels, healthy_p, 0.95, 0.3)["collapsed"]
     assert diagnose(labels, np.linspace(0, 1, 100), 0.505, 0.69)["collapsed"]  # chance-level ranking
     assert diagnose(labels, np.full(100, np.nan), float("nan"), float("nan"))["collapsed"]
+    # ranking above chance but output still at the prior (as a barely trained model): stalled, not collapsed
+    barely = 0.5 + np.where(labels == 1, 1e-3, -1e-3) + np.linspace(0, 1e-4, 100)
+    stalled = diagnose(labels, barely, 0.69, 0.6931)
+    assert stalled["stalled"] and not stalled["collapsed"]
+    assert "barely moved" in stall_text(stalled) and "--epochs" in stall_text(stalled)
+    assert not diagnose(labels, healthy_p, 0.95, 0.3)["stalled"]
 
 
 def test_cli_flags_forced_collapse(tmp_path):

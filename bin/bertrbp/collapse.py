@@ -17,6 +17,7 @@ from bertrbp.metrics import class_prior_entropy
 AUROC_MARGIN = 0.02  # |AUROC - 0.5| below this: ranking no better than chance
 MIN_SPREAD = 1e-6  # std of predicted probabilities below this: the same answer for every sequence
 LOSS_MARGIN = 0.005  # nats; validation loss this close to the class-prior entropy: nothing learned
+STALL_SPREAD = 1e-2  # std of predicted probabilities below this, with the loss at the prior: barely trained
 
 
 def diagnose(labels: Sequence[int], probabilities: Sequence[float], auroc: float, val_loss: float) -> dict:
@@ -39,8 +40,14 @@ def diagnose(labels: Sequence[int], probabilities: Sequence[float], auroc: float
         reasons.append(
             f"validation loss {val_loss:.4f} is no better than always predicting the class frequencies ({entropy:.4f})"
         )
+    # Not collapsed, but still sitting at the class prior: the ranking may be usable, the probabilities are not.
+    stalled = (
+        not collapsed and math.isfinite(val_loss) and val_loss >= entropy - LOSS_MARGIN
+        and math.isfinite(spread) and spread < STALL_SPREAD
+    )
     return {
         "collapsed": collapsed,
+        "stalled": stalled,
         "reasons": reasons,
         "auroc": auroc,
         "prediction_std": spread,
@@ -70,3 +77,15 @@ def warning_text(diagnosis: dict, lr: float, batch_size: int, grad_accum: int, e
         "=" * 78,
     ]
     return "\n".join(lines)
+
+
+def stall_text(diagnosis: dict, epoch: Optional[int] = None) -> str:
+    """A warning for a model that has barely moved from the class prior (not collapsed, not trained either)."""
+    where = f" (kept model, epoch {epoch})" if epoch is not None else ""
+    return (
+        f"WARNING: the model has barely moved from the class prior{where}: validation loss "
+        f"{diagnosis['val_loss']:.4f} vs prior entropy {diagnosis['class_prior_entropy']:.4f}, predicted "
+        f"probabilities vary by std {diagnosis['prediction_std']:.2e}. Its ranking (AUROC {diagnosis['auroc']:.3f}) "
+        "may be usable but its probabilities are not calibrated (most fall on one side of 0.5). Train longer "
+        "(--epochs), on more data, or from a pretrained checkpoint."
+    )

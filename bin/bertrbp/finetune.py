@@ -20,7 +20,7 @@ from typing import Optional
 import numpy as np
 
 from bertrbp import __version__
-from bertrbp.collapse import diagnose, warning_text
+from bertrbp.collapse import diagnose, stall_text, warning_text
 from bertrbp.errors import InputError
 from bertrbp.io.atomic import atomic_dir, atomic_open
 from bertrbp.io.sequences import check_unique_ids, iter_many, require_labels
@@ -227,12 +227,16 @@ def finetune(options: FinetuneOptions) -> FinetuneResult:
     if diagnosis["collapsed"]:
         warning = warning_text(diagnosis, config.lr, config.batch_size, config.grad_accum, epoch=kept)
         log.warning("\n%s", warning)
+    elif diagnosis.get("stalled"):
+        warning = stall_text(diagnosis, epoch=kept)
+        log.warning("%s", warning)
 
     metrics = {
         "kept": options.keep,
         "kept_epoch": kept,
         "validation": {k: final[k] for k in ("val_loss", "val_auroc", "val_auprc", "val_accuracy")},
         "collapsed": diagnosis["collapsed"],
+        "stalled": bool(diagnosis.get("stalled")),
         "collapse": diagnosis,
         "epochs": result.history,
     }
@@ -333,6 +337,8 @@ def model_card_markdown(card: dict) -> str:
     ]
     if card["collapsed"]:
         lines += ["", "**WARNING: the model collapsed.**", *[f"- {r}" for r in m["collapse"]["reasons"]]]
+    elif m.get("stalled"):
+        lines += ["", "**WARNING: the model has barely moved from the class prior** (see metrics.json)."]
     lines += ["", "Full details: model_card.json."]
     return "\n".join(lines) + "\n"
 
