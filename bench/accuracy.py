@@ -1,0 +1,400 @@
+"""Accuracy benchmark: AUROC on real CLIP data beside published methods, one row per (dataset, model setting).
+
+Suites (data in ../shared/data):
+- ``rbp31``: the iONMF RBP-31 split. Train on ``train.fa.gz`` only (validation carved from it, stratified,
+  seeded), test once on ``test.fa.gz``. Published AUROCs (DeepRKE, iDeepS, DeepBind, GraphProt) come from
+  ``reference/RBP31_DeepRKE_supp_AUC.tsv`` and are averaged over the same experiments as ours.
+- ``eclip``: each ENCODE eCLIP set split by ``bertrbp-prepare`` with a fixed seed; train on ``NAME.train.fa``,
+  test on ``NAME.test.fa``.
+- ``tial1``: the BERT-RBP authors' TIAL1 split. Only their dev (4,800) and test (6,000) splits exist here,
+  so we train on dev (validation carved from it) and test on test: far less training data than the authors had.
+
+Training and prediction go through the project's own code (``bertrbp.finetune.finetune`` and
+``bertrbp.predict.predict_records``), the same paths as ``bertrbp-finetune`` / ``bertrbp-predict``.
+Each finished row is appended to ``bench/results/accuracy_<suite>_<tag>.tsv`` at once, so an interrupted run
+keeps its rows and a rerun skips them. ``--report`` prints the markdown tables from every results file.
+
+    python bench/accuracy.py --suite rbp31 --model cnn --epochs 3            # CNN baseline, all experiments
+    python bench/accuracy.py --suite rbp31 --model mini --lr 2e-4 --epochs 1 # random-init BERT
+    python bench/accuracy.py --suite rbp31 --pretrained DIR --lr 2e-4        # pretrained BERT
+    python bench/accuracy.py --report                                        # markdown tables
+    python bench/accuracy.py --smoke                                         # seconds: tiny model, few sites
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import os
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bin"))
+
+import numpy as np  # noqa: E402
+
+DATA = REPO.parent / "shared" / "data"
+RESULTS = REPO / "bench" / "results"
+WORK = REPO / "bench" / "out" / "accuracy"
+REFERENCE = DATA / "reference" / "RBP31_DeepRKE_supp_AUC.tsv"
+PUBLISHED = ("DeepRKE", "iDeepS", "DeepBind", "GraphProt")
+SUITES = ("rbp31", "eclip", "tial1")
+FIELDS = (
+    "suite", "experiment", "tag", "model", "pretrained", "layers", "hidden", "parameters", "lr", "epochs",
+    "batch_size", "n_train", "n_val", "n_test", "optimizer_steps", "train_wall_s", "predict_wall_s", "val_auroc",
+    "test_auroc", "test_auprc", "collapsed", "collapse_reasons", "val_pred_std", "val_loss", "prior_entropy",
+    "threads", "load_before", "load_after", "date",
+)
+
+
+def load_average() -> str:
+    return "/".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+# ---------------------------------------------------------------- datasets
+
+
+def experiments(suite: str, data: Path) -> list[str]:
+    if suite == "rbp31":
+        return sorted((p.name for p in (data / "rbp31").iterdir() if (p / "train.fa.gz").exists()), key=_number)
+    if suite == "eclip":
+        return sorted(p.name.split(".")[0] for p in (data / "eclip").glob("*.tsv.gz"))
+    return ["TIAL1"]
+
+
+def _number(name: str) -> tuple[int, str]:
+    head = name.split("_")[0]
+    return (int(head), name) if head.isdigit() else (10**6, name)
+
+
+def dataset_files(suite: str, name: str, data: Path, work: Path, seed: int) -> tuple[Path, Path]:
+    """(training file, test file) of one experiment; eCLIP is split by bertrbp-prepare first."""
+    if suite == "rbp31":
+        return data / "rbp31" / name / "train.fa.gz", data / "rbp31" / name / "test.fa.gz"
+    if suite == "tial1":
+        return data / "tial1" / "dev.tsv.gz", data / "tial1" / "test.tsv.gz"
+    prepared = work / "eclip_prepared"
+    prefix = prepared / name
+    if not Path(f"{prefix}.train.fa").exists():
+        run_prepare(data / "eclip" / f"{name}.tsv.gz", prepared, name, seed)
+    return Path(f"{prefix}.train.fa"), Path(f"{prefix}.test.fa")
+
+
+def run_prepare(source: Path, out: Path, prefix: str, seed: int) -> None:
+    """bertrbp-prepare with a fixed seed, in this process through its command line."""
+    import importlib
+
+    try:
+        app = importlib.import_module("bertrbp.cli.prepare").app
+    except ImportError as exc:
+        raise SystemExit(f"error: bertrbp-prepare is not available yet ({exc}); the eCLIP suite needs it.") from exc
+    app(args=[str(source), "--output-dir", str(out), "--prefix", prefix, "--seed", str(seed)], standalone_mode=False)
+
+
+def training_tokens(train: Path, tokenizer, max_train: int, seed: int, target: Path):
+    """Tokenize the training file; keep a seeded stratified subset of ``max_train`` sequences (0 = all)."""
+    from bertrbp.io.sequences import iter_records
+    from bertrbp.io.tokens import save_tokens, tokenize_records
+
+    data = tokenize_records(iter_records(train), tokenizer)
+    if max_train and max_train < len(data):
+        from sklearn.model_selection import train_test_split
+
+        keep, _ = train_test_split(np.arange(len(data)), train_size=max_train, stratify=data.labels, random_state=seed)
+        data = data.subset(np.sort(keep))
+    save_tokens(data, target)
+    return target
+
+
+def subsample_records(records: list, n: int, seed: int) -> list:
+    """A seeded subset of ``n`` records (stratified by label), for --max-test in smoke runs."""
+    if not n or n >= len(records):
+        return records
+    from sklearn.model_selection import train_test_split
+
+    labels = [r.label for r in records]
+    keep, _ = train_test_split(np.arange(len(records)), train_size=n, stratify=labels, random_state=seed)
+    return [records[i] for i in sorted(keep)]
+
+
+# ---------------------------------------------------------------- one row
+
+
+def model_shape(model) -> tuple[str, str, int]:
+    config = model.config
+    layers = getattr(config, "num_hidden_layers", "conv")
+    hidden = getattr(config, "hidden_size", "")
+    return str(layers), str(hidden), sum(p.numel() for p in model.parameters())
+
+
+def run_one(args, suite: str, name: str, source: str, pretrained: bool) -> dict:
+    """Fine-tune on the experiment's training data, predict its test data once, return the result row."""
+    import json
+
+    from bertrbp.device import resolve_device, set_threads
+    from bertrbp.finetune import FinetuneOptions, finetune
+    from bertrbp.io.sequences import iter_records
+    from bertrbp.metrics import binary_metrics
+    from bertrbp.model import load_classifier
+    from bertrbp.predict import predict_records, write_predictions
+    from bertrbp.tokenizer import KmerTokenizer
+    from bertrbp.training import TrainConfig
+
+    load_before = load_average()
+    work = args.work / suite / args.tag / name
+    work.mkdir(parents=True, exist_ok=True)
+    train_file, test_file = dataset_files(suite, name, args.data, args.work, args.seed)
+    tokens = training_tokens(train_file, KmerTokenizer(3), args.max_train, args.seed, work / "train.npz")
+
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, threads=args.threads,
+                         device=args.device)
+    options = FinetuneOptions(train=[tokens], output_dir=work / "finetune", model=source, lr=args.lr,
+                              val_fraction=args.val_fraction, train_config=config)
+    started = time.perf_counter()
+    result = finetune(options)
+    train_wall = time.perf_counter() - started
+    card = json.loads((work / "finetune" / "model_card.json").read_text())
+
+    set_threads(args.threads)
+    device = resolve_device(args.device)
+    model, tokenizer, _ = load_classifier(str(work / "finetune" / "model"))
+    model.to(device).eval()
+    records = subsample_records(list(iter_records(test_file)), args.max_test, args.seed)
+    started = time.perf_counter()
+    predictions = list(predict_records(model, tokenizer, records, device, batch_size=64))
+    predict_wall = time.perf_counter() - started
+    write_predictions(predictions, work / "test_predictions.tsv")
+    test = binary_metrics([p.label for p in predictions], [p.probability for p in predictions], where=str(test_file))
+
+    layers, hidden, parameters = model_shape(model)
+    counts = card["data"]["counts"]
+    return {
+        "suite": suite, "experiment": name, "tag": args.tag, "model": source if not pretrained else "pretrained",
+        "pretrained": pretrained, "layers": layers, "hidden": hidden, "parameters": parameters,
+        "lr": card["hyperparameters"]["lr"], "epochs": args.epochs, "batch_size": args.batch_size,
+        "n_train": counts["train"]["total"], "n_val": counts["validation"]["total"], "n_test": test["n"],
+        "optimizer_steps": card["optimizer_steps"], "train_wall_s": round(train_wall, 1),
+        "predict_wall_s": round(predict_wall, 1),
+        "val_auroc": round(result.metrics["validation"]["val_auroc"], 4), "test_auroc": round(test["auroc"], 4),
+        "test_auprc": round(test["auprc"], 4), "collapsed": result.collapsed,
+        "collapse_reasons": "; ".join(result.metrics["collapse"].get("reasons", [])),
+        # the numbers behind the verdict, so a reader can judge a near-constant predictor themselves
+        "val_pred_std": f"{result.metrics['collapse'].get('prediction_std', float('nan')):.3g}",
+        "val_loss": f"{result.metrics['collapse'].get('val_loss', float('nan')):.4f}",
+        "prior_entropy": f"{result.metrics['collapse'].get('class_prior_entropy', float('nan')):.4f}",
+        "threads": card["threads"], "load_before": load_before, "load_after": load_average(),
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+    }
+
+
+def history_path(results: Path, suite: str, tag: str, name: str) -> Path:
+    return results / "finetune_metrics" / f"{suite}_{tag}_{name}.json"
+
+
+def keep_history(args, name: str) -> None:
+    """Keep finetune's metrics.json (validation AUROC, loss and prediction spread per epoch) beside the rows."""
+    import shutil
+
+    target = history_path(args.results, args.suite, args.tag, name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(args.work / args.suite / args.tag / name / "finetune" / "metrics.json", target)
+
+
+def results_path(suite: str, tag: str, results: Path) -> Path:
+    return results / f"accuracy_{suite}_{tag}.tsv"
+
+
+def read_rows(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with open(path) as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+def append_row(path: Path, row: dict) -> None:
+    """Append one finished row (header first when new): partial runs keep every finished experiment.
+    An existing file keeps its own header (columns added later are left out of its rows)."""
+    new = not path.exists()
+    fields = FIELDS if new else open(path).readline().rstrip("\n").split("\t")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", newline="") as handle:
+        writer = csv.DictWriter(handle, fields, delimiter="\t", extrasaction="ignore")
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+        handle.flush()
+
+
+# ---------------------------------------------------------------- report
+
+
+def published() -> dict[str, dict[str, float]]:
+    """experiment id -> {method: AUROC} from the DeepRKE supplementary table."""
+    table: dict[str, dict[str, float]] = {}
+    if not REFERENCE.exists():
+        return table
+    lines = [line for line in REFERENCE.read_text().splitlines() if line and not line.startswith("#")]
+    header = lines[0].split("\t")
+    for line in lines[1:]:
+        row = dict(zip(header, line.split("\t")))
+        table[row["experiment_id"]] = {m: float(row[m]) for m in PUBLISHED if row.get(m)}
+    return table
+
+
+def _short(name: str) -> str:
+    parts = name.split("_")
+    return "_".join(parts[:3]) if len(parts) > 3 else name
+
+
+def report(results: Path) -> str:
+    """Markdown tables from every accuracy_*.tsv: one per suite, experiments x settings, plus means."""
+    ref = published()
+    out = []
+    for suite in SUITES:
+        files = sorted(results.glob(f"accuracy_{suite}_*.tsv"))
+        runs = {p.stem[len(f"accuracy_{suite}_"):]: {r["experiment"]: r for r in read_rows(p)} for p in files}
+        runs = {tag: rows for tag, rows in runs.items() if rows}
+        if not runs:
+            continue
+        names = sorted({n for rows in runs.values() for n in rows}, key=_number)
+        tags = list(runs)
+        methods = [m for m in PUBLISHED if suite == "rbp31" and ref]
+        out += [f"### {suite}", ""]
+        out.append("| experiment | " + " | ".join(tags + methods) + " |")
+        out.append("|---|" + "---:|" * (len(tags) + len(methods)))
+        for name in names:
+            cells = []
+            for tag in tags:
+                row = runs[tag].get(name)
+                cells.append("" if row is None else row["test_auroc"] + (" (collapsed)" if row["collapsed"] == "True" else ""))
+            cells += [f"{ref.get(name, {}).get(m, float('nan')):.3f}" for m in methods]
+            out.append(f"| {_short(name)} | " + " | ".join(cells) + " |")
+        # means over the experiments every setting finished (and, for published columns, the same set)
+        common = [n for n in names if all(n in rows for rows in runs.values())]
+        if common and len(runs) > 1:
+            means = [f"{np.mean([float(runs[t][n]['test_auroc']) for n in common]):.3f}" for t in tags]
+            means += [f"{np.mean([ref[n][m] for n in common if n in ref]):.3f}" for m in methods]
+            out.append(f"| **mean of the {len(common)} experiments all settings finished** | " + " | ".join(means) + " |")
+        if methods:
+            out += ["", "| setting | experiments | our mean AUROC | " + " | ".join(f"{m} (same experiments)" for m in methods)
+                    + " |", "|---|---:|---:|" + "---:|" * len(methods)]
+            for tag in tags:
+                done = [n for n in names if n in runs[tag] and n in ref]
+                ours = np.mean([float(runs[tag][n]["test_auroc"]) for n in done])
+                theirs = [f"{np.mean([ref[n][m] for n in done]):.3f}" for m in methods]
+                out.append(f"| {tag} | {len(done)} | **{ours:.3f}** | " + " | ".join(theirs) + " |")
+        out += ["", "| setting | model | layers x hidden | parameters | lr | epochs | batch | n_train (max) | "
+                "steps | train s (sum) | predict s (sum) | experiments | collapsed | load avg (1/5/15 min) range |",
+                "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+        for tag in tags:
+            rows = list(runs[tag].values())
+            first = rows[0]
+            loads = sorted(float(r["load_before"].split("/")[0]) for r in rows)
+            out.append(
+                f"| {tag} | {first['model']} | {first['layers']} x {first['hidden']} | {first['parameters']} | "
+                f"{first['lr']} | {first['epochs']} | {first['batch_size']} | {max(int(r['n_train']) for r in rows)} | "
+                f"{first['optimizer_steps']} | {sum(float(r['train_wall_s']) for r in rows):.0f} | "
+                f"{sum(float(r['predict_wall_s']) for r in rows):.0f} | {len(rows)} | "
+                f"{sum(r['collapsed'] == 'True' for r in rows)} | {loads[0]:.1f}-{loads[-1]:.1f} |"
+            )
+        out.append("")
+        if suite == "tial1":
+            out += detail_table(runs, results, suite)
+    return "\n".join(out)
+
+
+def detail_table(runs: dict[str, dict[str, dict]], results: Path, suite: str) -> list[str]:
+    """One line per (setting, experiment) with the numbers behind the collapse verdict (the lr safety table):
+    per epoch, validation AUROC / std of the predicted probabilities / validation loss (from finetune's
+    metrics.json), against the loss of a constant predictor (the class-prior entropy)."""
+    import json
+
+    lines = ["| setting | model | lr | epochs | steps | per epoch: val AUROC / prediction std / val loss | constant "
+             "predictor's loss | kept epoch | test AUROC | collapsed (finetune's verdict) |",
+             "|---|---|---:|---:|---:|---|---:|---:|---:|---|"]
+    for tag, rows in runs.items():
+        for name, row in rows.items():
+            path = history_path(results, suite, tag, name)
+            epochs, kept, prior = "not recorded", "", ""
+            if path.exists():
+                history = json.loads(path.read_text())
+                epochs = "; ".join(f"{h['val_auroc']:.3f} / {h['prediction_std']:.2g} / {h['val_loss']:.3f}"
+                                   for h in history["epochs"])
+                kept = history["kept_epoch"]
+                prior = f"{history['epochs'][0]['collapse']['class_prior_entropy']:.3f}"
+            lines.append(f"| {tag} | {row['model']} {row['layers']}x{row['hidden']} | {row['lr']} | {row['epochs']} | "
+                         f"{row['optimizer_steps']} | {epochs} | {prior} | {kept} | {row['test_auroc']} | "
+                         f"{row['collapsed']} |")
+    return lines + [""]
+
+
+# ---------------------------------------------------------------- main
+
+
+def default_tag(args) -> str:
+    source = "pretrained" if args.pretrained else args.model
+    lr = "default" if args.lr is None else f"{args.lr:g}"
+    tag = f"{source}_lr{lr}_e{args.epochs}_b{args.batch_size}"
+    return tag + (f"_max{args.max_train}" if args.max_train else "")
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--suite", choices=SUITES, default="rbp31")
+    parser.add_argument("--experiments", nargs="*", help="experiment names (default: every one present)")
+    parser.add_argument("--model", default="cnn", help="cnn, or a BERT preset for random init: tiny mini small ...")
+    parser.add_argument("--pretrained", help="checkpoint folder of a pretrained BERT (overrides --model)")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--lr", type=float, default=None, help="default: the finetune tool's default for the model")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--max-train", type=int, default=0, help="seeded stratified subset of training data (0 = all)")
+    parser.add_argument("--max-test", type=int, default=0, help="subset of the test set (0 = all; for --smoke)")
+    parser.add_argument("--val-fraction", type=float, default=0.1)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--tag", help="name of this setting in the results (default from model, lr, epochs, ...)")
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--work", type=Path, default=WORK)
+    parser.add_argument("--report", action="store_true", help="print the markdown tables of every results file")
+    parser.add_argument("--smoke", action="store_true", help="tiny model, 400 training and 200 test sites")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.model, args.pretrained, args.epochs, args.max_train, args.max_test = "tiny", None, 1, 400, 200
+        args.experiments = args.experiments or experiments(args.suite, args.data)[:1]
+        args.tag = args.tag or "smoke"
+    args.tag = args.tag or default_tag(args)
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
+    if args.report:
+        print(report(args.results))
+        return
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if not (args.data / args.suite).exists() and not (args.suite == "tial1" and (args.data / "tial1").exists()):
+        raise SystemExit(f"error: {args.data / args.suite} not found; the accuracy benchmark needs the real data.")
+    source = args.pretrained or args.model
+    path = results_path(args.suite, args.tag, args.results)
+    done = {row["experiment"] for row in read_rows(path)}
+    for name in args.experiments or experiments(args.suite, args.data):
+        if name in done:
+            print(f"skip {name}: already in {path}", flush=True)
+            continue
+        row = run_one(args, args.suite, name, source, bool(args.pretrained))
+        keep_history(args, name)
+        append_row(path, row)
+        print("\t".join(f"{k}={row[k]}" for k in ("experiment", "test_auroc", "val_auroc", "collapsed",
+                                                   "train_wall_s", "load_before")), flush=True)
+    print(report(args.results))
+
+
+if __name__ == "__main__":
+    main()
