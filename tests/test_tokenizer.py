@@ -59,3 +59,21 @@ def test_batch_padding_and_length_limit():
     assert tok.max_sequence_length(512) == 512
     with pytest.raises(InputError, match="at most 512 nt"):
         tok.encode_batch(["A" * 513])
+
+
+def test_equal_length_batches_encode_exactly_like_single_sequences():
+    """The vectorised path for equal-length batches must give the ids of encode(), N included."""
+    import random
+
+    from bertrbp.tokenizer import KmerTokenizer
+
+    rng = random.Random(3)
+    for k in (3, 6):
+        tokenizer = KmerTokenizer(k)
+        seqs = ["".join(rng.choice("ACGTN" if i % 7 == 0 else "ACGT") for _ in range(101)) for i in range(50)]
+        ids, mask = tokenizer.encode_batch(seqs)
+        assert ids.shape == (50, 101 - k + 1 + 2) and mask.all()
+        for row, seq in zip(ids, seqs):
+            assert row.tolist() == tokenizer.encode(seq).tolist()
+        mixed_ids, mixed_mask = tokenizer.encode_batch(seqs[:3] + ["ACGTACGTAC"])
+        assert mixed_ids[:3].tolist() == ids[:3].tolist() and mixed_mask[3].sum() == 10 - k + 1 + 2

@@ -69,9 +69,12 @@ class KmerTokenizer:
         return np.concatenate(([CLS_ID], self.kmer_ids(seq), [SEP_ID])).astype(np.int64)
 
     def encode_batch(self, seqs: Sequence[str], max_positions: int = 512) -> tuple[np.ndarray, np.ndarray]:
-        """Pad a batch to its longest member; returns (input_ids, attention_mask) as int64 arrays."""
+        """Pad a batch to its longest member; returns (input_ids, attention_mask) as int64 arrays.
+
+        Equal-length batches (the usual 101-nt case, and what predict/scan form) are encoded in one vectorised
+        pass, so tokenizing keeps up with a GPU; mixed lengths go sequence by sequence.
+        """
         limit = self.max_sequence_length(max_positions)
-        encoded = []
         for index, seq in enumerate(seqs):
             if len(seq) > limit:
                 raise InputError(
@@ -79,7 +82,9 @@ class KmerTokenizer:
                     f"({max_positions} positions with k={self.k}). Use the scan tool for long sequences, "
                     "or cut them into windows first."
                 )
-            encoded.append(self.encode(seq))
+        if seqs and len({len(seq) for seq in seqs}) == 1:
+            return self._encode_equal_lengths(seqs)
+        encoded = [self.encode(seq) for seq in seqs]
         width = max(len(e) for e in encoded)
         ids = np.full((len(encoded), width), PAD_ID, dtype=np.int64)
         mask = np.zeros((len(encoded), width), dtype=np.int64)
@@ -87,6 +92,19 @@ class KmerTokenizer:
             ids[row, : len(e)] = e
             mask[row, : len(e)] = 1
         return ids, mask
+
+    def _encode_equal_lengths(self, seqs: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """[CLS] + k-mer ids + [SEP] for sequences that all have the same length, as one array operation."""
+        length = len(seqs[0])
+        if length < self.k:
+            raise InputError(f"sequence of length {length} is shorter than k={self.k}: {seqs[0]!r}.")
+        letters = np.frombuffer("".join(seqs).encode("ascii"), dtype=np.uint8).reshape(len(seqs), length)
+        windows = np.lib.stride_tricks.sliding_window_view(_DIGIT[letters], self.k, axis=1)
+        kmers = windows @ self._powers + len(SPECIAL_TOKENS)
+        kmers[(windows == 4).any(axis=2)] = UNK_ID
+        ids = np.empty((len(seqs), kmers.shape[1] + 2), dtype=np.int64)
+        ids[:, 0], ids[:, 1:-1], ids[:, -1] = CLS_ID, kmers, SEP_ID
+        return ids, np.ones_like(ids)
 
     def decode(self, ids: Iterable[int]) -> list[str]:
         """Token strings for ids (for debugging and reports)."""
