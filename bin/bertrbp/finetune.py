@@ -177,6 +177,12 @@ def finetune(options: FinetuneOptions) -> FinetuneResult:
     if options.lr is None:
         config.lr = default_lr(options.model)
         log.info("learning rate %g (default for %s)", config.lr, options.model)
+        if config.lr == RANDOM_INIT_LR:
+            log.warning(
+                "random-init BERT at the paper's 10x learning rate (%g): measured on TIAL1 with a 4 x 256 model it "
+                "ranked worst of 2e-4/1e-3/2e-3 and left the model nearly constant; small models can collapse. "
+                "--lr 2e-4 is the safe setting (see docs/benchmarks.md).", config.lr,
+            )
     else:
         config.lr = options.lr
     config.validate()
