@@ -17,6 +17,7 @@ from bertrbp.errors import InputError
 from bertrbp.inference import batched, score_sequences
 from bertrbp.io.atomic import atomic_open
 from bertrbp.io.sequences import SequenceRecord, _lines
+from bertrbp.io.tokens import check_record_fits
 from bertrbp.tokenizer import KmerTokenizer
 
 COLUMNS = ("id", "probability", "logit", "label")
@@ -36,17 +37,6 @@ def format_number(value: float) -> str:
     return f"{value:.6g}"
 
 
-def _check_length(record: SequenceRecord, tokenizer: KmerTokenizer, max_positions: int) -> None:
-    limit = tokenizer.max_sequence_length(max_positions)
-    if len(record.seq) > limit:
-        raise InputError(
-            f"{record.source}: record '{record.id}' (line {record.line}) has {len(record.seq)} nt; the model takes "
-            f"at most {limit} nt. Cut long sequences into windows (bertrbp-scan) first."
-        )
-    if len(record.seq) < tokenizer.k:
-        raise InputError(f"{record.source}: record '{record.id}' (line {record.line}) is shorter than k={tokenizer.k}.")
-
-
 def predict_records(
     model,
     tokenizer: KmerTokenizer,
@@ -64,7 +54,7 @@ def predict_records(
     for block in batched(records, chunk or batch_size * CHUNK_BATCHES):
         by_length: dict[int, list[int]] = {}
         for index, record in enumerate(block):
-            _check_length(record, tokenizer, max_positions)
+            check_record_fits(record, tokenizer, max_positions)
             by_length.setdefault(len(record.seq), []).append(index)
         results: list[Optional[tuple[float, float]]] = [None] * len(block)
         for indices in by_length.values():

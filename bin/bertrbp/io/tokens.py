@@ -41,22 +41,25 @@ class TokenizedDataset:
         )
 
 
+def check_record_fits(record: SequenceRecord, tokenizer: KmerTokenizer, max_positions: int) -> None:
+    """Refuse a record the model cannot take (longer than its positions, or shorter than k), naming it."""
+    limit = tokenizer.max_sequence_length(max_positions)
+    if len(record.seq) > limit:
+        raise InputError(
+            f"{record.source}: record '{record.id}' (line {record.line}) has {len(record.seq)} nt; the model "
+            f"takes at most {limit} nt. Cut long sequences into windows (bertrbp-scan) or trim them (bertrbp-prepare)."
+        )
+    if len(record.seq) < tokenizer.k:
+        raise InputError(f"{record.source}: record '{record.id}' (line {record.line}) is shorter than k={tokenizer.k}.")
+
+
 def tokenize_records(
     records: Iterable[SequenceRecord], tokenizer: KmerTokenizer, max_positions: int = 512
 ) -> TokenizedDataset:
     """Tokenize all records into one padded dataset."""
     ids, seqs, labels = [], [], []
-    limit = tokenizer.max_sequence_length(max_positions)
     for record in records:
-        if len(record.seq) > limit:
-            raise InputError(
-                f"{record.source}: record '{record.id}' (line {record.line}) has {len(record.seq)} nt; the model "
-                f"takes at most {limit} nt. Cut long sequences into windows (scan tool) or trim them (prepare)."
-            )
-        if len(record.seq) < tokenizer.k:
-            raise InputError(
-                f"{record.source}: record '{record.id}' (line {record.line}) is shorter than k={tokenizer.k}."
-            )
+        check_record_fits(record, tokenizer, max_positions)
         ids.append(record.id)
         seqs.append(record.seq)
         labels.append(NO_LABEL if record.label is None else record.label)
