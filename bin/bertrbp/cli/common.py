@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Callable, Optional
+from typing import Optional
 
 import typer
 
@@ -79,8 +79,3 @@ def run(app: typer.Typer, argv: Optional[list[str]] = None) -> None:
         raise
     if isinstance(code, int) and code:  # typer.Exit(n) inside a command arrives as a return value here
         sys.exit(code)
-
-
-def entry(app: typer.Typer) -> Callable[[], None]:
-    """A console-script entry point for ``app``."""
-    return lambda: run(app)
