@@ -19,4 +19,5 @@ if [ "${WITH_LINT:-1}" = "1" ]; then
     "$PLANEMO_VENV/bin/pip" install -q planemo==0.75.47
   fi
 fi
+bash scripts/setup-nextflow.sh  # nextflow for the pipeline (.venv/bin/nextflow unless you have your own)
 echo "bert-rbp installed in $(pwd)/.venv"
