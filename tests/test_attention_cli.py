@@ -39,12 +39,15 @@ def direct_a_and_r(checkpoint, seqs):
     """a_m and r computed straight from the model's maps, one unpadded sequence at a time."""
     import torch
 
-    run = open_model(str(checkpoint), torch.device("cpu"))
+    from bertrbp.model import load_classifier
+
+    model, tokenizer, _ = load_classifier(str(checkpoint), attention="eager")  # plain eager maps, not the engine
+    model.eval()
     a_all, r_all = [], []
     for seq in seqs:
-        ids = torch.from_numpy(run.tokenizer.encode(seq))[None]
+        ids = torch.from_numpy(tokenizer.encode(seq))[None]
         with torch.inference_mode():
-            att = torch.stack(run.model(input_ids=ids, output_attentions=True).attentions, 1)[0].double().numpy()
+            att = torch.stack(model(input_ids=ids, output_attentions=True).attentions, 1)[0].double().numpy()
         a_all.append(att[..., :, 0].sum(-1))  # every row, CLS and SEP included
         r_all.append(att.sum(-2)[..., 1:-1])  # attended k-mers only
     return a_all, r_all
@@ -117,23 +120,41 @@ def test_cli_end_to_end(tiny_checkpoint, data, tmp_path):
 
     binned = read_tsv(out / "binned_probability.tsv")
     spearman = read_tsv(out / "spearman.tsv")
-    assert {(r["level"], r["property"]) for r in spearman} == {
-        ("sequence", "5utr"), ("sequence", "intron"), ("token", "boundary"), ("token", "S"), ("token", "H")}
+    properties = {("sequence", "5utr"), ("sequence", "intron"), ("token", "boundary"), ("token", "S"), ("token", "H")}
+    # Both models, each at its own best heads and at the one fixed head.
+    for model in ("main", "compare"):
+        for choice in ("best", "fixed"):
+            assert {(r["level"], r["property"]) for r in spearman
+                    if (r["model"], r["head_choice"]) == (model, choice)} == properties
+    assert len({r["head"] for r in spearman if r["head_choice"] == "fixed"}) == 1
+    assert {r["head"] for r in spearman if r["head_choice"] == "fixed"} == {spec["fixed_head"]}
+    key = ("model", "head_choice", "level", "property")
     for entry in spearman:
-        bins = [r for r in binned if (r["level"], r["property"]) == (entry["level"], entry["property"])]
+        bins = [r for r in binned if all(r[k] == entry[k] for k in key)]
         assert len(bins) == 15
         assert sum(int(r["n"]) for r in bins) == int(entry["n_items"])
         assert all(r["head"] == entry["head"] for r in bins)
+    same = {tuple(r[k] for k in key[1:]) + (r["head"], r["rho"]) for r in spearman if r["model"] == "main"}
+    assert same == {tuple(r[k] for k in key[1:]) + (r["head"], r["rho"]) for r in spearman if r["model"] == "compare"}
     tokens_total = sum(len(line.split("\t")[1]) for line in (data / "regions.tsv").read_text().splitlines()[1:])
     token_items = int(next(e for e in spearman if e["property"] == "boundary")["n_items"])
     assert 0.99 * tokens_total <= token_items <= tokens_total  # the 99.5th percentile keeps almost all tokens
+
+    # The compared model gets the main model's outputs (here the same model, so the same numbers).
+    assert spec["compare"]["token"]["S"] == spec["token"]["S"]
+    assert read_tsv(out / "compare_token_attention_ratio.tsv") == ratio_rows
+    cv = read_tsv(out / "cv_comparison.tsv")
+    assert len(cv) == 5 and all(r["cv_main"] == r["cv_compare"] and r["head_main"] == r["head_compare"] for r in cv)
+    assert spec["sequences"] == {"method": "all", "in_file": 12, "analysed": 12, "in_file_by_label": {"unknown": 12},
+                                 "analysed_by_label": {"unknown": 12}}
 
     similarity = read_tsv(out / "similarity.tsv")
     assert len(similarity) == 2 + 3 * 2
     assert all(float(r["pearson_r"]) == pytest.approx(1.0) for r in similarity)  # a model against itself
     figures = {p.name for p in (out / "figures").iterdir()}
     assert {"heatmap_sequence_intron.png", "heatmap_token_H.svg", "specialization.png",
-            "binned_token_boundary.png"} <= figures
+            "binned_token_boundary.png", "compare_heatmap_token_H.png", "compare_binned_token_boundary.png",
+            "cv_comparison.png", "similarity.png", "fixed_head_binned_token_S.png"} <= figures
 
 
 def test_cli_rejects_bad_token_labels_without_output(tiny_checkpoint, data, tmp_path):

@@ -29,9 +29,10 @@ def test_reads_and_aligns_labels(files):
     assert inputs.token_labels[1].shape == (3, 3)
 
 
-def test_max_sequences_takes_the_first(files):
+def test_max_sequences_labels_follow_the_sample(files):
     inputs = load_inputs(files / "s.fa", 3, files / "seq.tsv", [], max_sequences=1)
-    assert inputs.ids == ["a"] and inputs.sequence_labels.shape == (1, 2)
+    assert len(inputs.ids) == 1 and inputs.sequence_labels.shape == (1, 2)
+    assert inputs.sequence_labels.tolist() == [[1, 0] if inputs.ids == ["a"] else [0, 1]]
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,14 @@
 """The whole attention analysis: inputs -> streaming statistics -> specialization -> binned probabilities.
 
-Two passes over the model at most. Pass 1 accumulates every head's statistics (and keeps a_m per sequence and
-head, one float each). The most specialized token-level head per property is only known after pass 1, so when
-token labels are given, pass 2 reruns the model and keeps r for those few heads only (4 bytes per token per
-chosen head: 24 MB per head for 60,000 101-nt sequences), which the exact 99.5th percentile and the binning need.
+Per model, two passes at most. Pass 1 accumulates every head's statistics (and keeps a_m per sequence and head,
+one float each). The heads whose token values the binning needs are only known after pass 1 (each token
+property's most specialized head, and the one fixed head binned for every property), so when token labels are
+given, pass 2 reruns the model up to the deepest of those layers only and keeps r for those heads only (4 bytes
+per token per head), which the exact 99.5th percentile and the binning need.
+
+A compared model (BERT-baseline, or the pretrained starting point) gets the same outputs as the main one: CV per
+property, most specialized heads, binned curves at its own best heads and at the fixed head, plus the
+head-by-head pattern similarity between the two.
 """
 
 from __future__ import annotations
@@ -30,8 +35,10 @@ from bertrbp.attention.labels import (
     read_sequence_labels,
     read_token_labels,
 )
+from bertrbp.attention.sampling import SequenceSample, choose_sequences
 from bertrbp.errors import InputError
-from bertrbp.io.sequences import check_unique_ids, iter_records
+
+Head = tuple[int, int]  # (layer, head), 0-based
 
 
 @dataclass
@@ -43,6 +50,7 @@ class Settings:
     percentile: float = 99.5
     n_splits: int = 3
     seed: int = 42
+    fixed_head: Optional[Head] = None  # None: the main model's most specialized head of its most specialized property
 
 
 @dataclass
@@ -55,17 +63,15 @@ class Inputs:
     sequence_labels: Optional[np.ndarray] = None  # [N, P] uint8
     token_properties: list[str] = field(default_factory=list)
     token_labels: Optional[list[np.ndarray]] = None  # per sequence [P, T] uint8
+    sample: Optional[SequenceSample] = None
 
 
-def read_sequences(path: str | Path, max_sequences: Optional[int] = None) -> tuple[list[str], list[str]]:
-    """Ids and sequences of the first ``max_sequences`` records (ids must be unique: labels are keyed by id)."""
-    ids, seqs = [], []
-    for record in check_unique_ids(iter_records(path)):
-        if max_sequences is not None and len(ids) >= max_sequences:
-            break
-        ids.append(record.id)
-        seqs.append(record.seq)
-    return ids, seqs
+def parse_head(text: str) -> Head:
+    """The paper's 1-based ``layer-head`` name (``4-2``) to 0-based indices, with a clear error."""
+    parts = text.strip().split("-")
+    if len(parts) != 2 or not all(p.isdigit() and int(p) >= 1 for p in parts):
+        raise InputError(f"--fixed-head {text!r}: give a head as LAYER-HEAD, both 1-based, e.g. 4-2.")
+    return int(parts[0]) - 1, int(parts[1]) - 1
 
 
 def load_inputs(
@@ -74,15 +80,18 @@ def load_inputs(
     sequence_labels: Optional[str | Path] = None,
     token_labels: Sequence[str | Path] = (),
     max_sequences: Optional[int] = None,
+    seed: int = 42,
 ) -> Inputs:
-    """Read the sequences and labels, failing before any model work when a label is missing or misaligned."""
+    """Read the sequences (all, or a label-stratified sample of ``max_sequences``) and their labels, failing
+    before any model work when a label is missing or misaligned."""
     if sequence_labels is None and not token_labels:
         raise InputError("give --sequence-labels and/or --token-labels: without labels there is nothing to analyse.")
-    ids, seqs = read_sequences(sequences, max_sequences)
+    sample = choose_sequences(sequences, max_sequences, seed)
+    ids, seqs = sample.ids, sample.seqs
     short = next((i for i, s in zip(ids, seqs) if len(s) < k), None)
     if short is not None:
         raise InputError(f"{sequences}: sequence '{short}' is shorter than k={k}; it has no k-mer token.")
-    inputs = Inputs(ids, seqs)
+    inputs = Inputs(ids, seqs, sample=sample)
     if sequence_labels is not None:
         table = read_sequence_labels(sequence_labels)
         inputs.sequence_properties = table.properties
@@ -134,15 +143,19 @@ def collect_stats(run: AttentionModel, inputs: Inputs, settings: Settings) -> Mo
 
 
 def collect_head_values(
-    run: AttentionModel, inputs: Inputs, heads: Sequence[tuple[int, int]], settings: Settings
-) -> dict[tuple[int, int], np.ndarray]:
-    """Pass 2: r of every real k-mer token (sequence by sequence, token by token) for the given heads only."""
-    chunks: dict[tuple[int, int], list[np.ndarray]] = {head: [] for head in heads}
+    run: AttentionModel, inputs: Inputs, heads: Sequence[Head], settings: Settings
+) -> dict[Head, np.ndarray]:
+    """Pass 2: r of every real k-mer token (sequence by sequence, token by token) for the given heads only; the
+    model runs only up to the deepest of their layers."""
+    heads = sorted(set(heads))
     if not heads:
         return {}
-    for batch in iter_reduced(run, inputs.seqs, settings.batch_size, True, "token values of chosen heads"):
+    layers = sorted({layer for layer, _ in heads})
+    position = {layer: i for i, layer in enumerate(layers)}
+    chunks: dict[Head, list[np.ndarray]] = {head: [] for head in heads}
+    for batch in iter_reduced(run, inputs.seqs, settings.batch_size, True, "token values of chosen heads", layers):
         for layer, head in heads:
-            chunks[(layer, head)].append(batch.r[:, layer, head][batch.valid].astype(np.float32))
+            chunks[(layer, head)].append(batch.r[:, position[layer], head][batch.valid].astype(np.float32))
     return {head: np.concatenate(parts) for head, parts in chunks.items()}
 
 
@@ -150,8 +163,10 @@ def collect_head_values(
 class BinnedEntry:
     level: str  # "sequence" or "token"
     property: str
-    head: tuple[int, int]
+    head: Head
     result: BinnedProbability
+    model: str = "main"  # "main" or "compare"
+    choice: str = "best"  # "best" (the property's most specialized head) or "fixed" (one head for every property)
 
 
 @dataclass
@@ -174,6 +189,8 @@ class AttentionResults:
     binned: list[BinnedEntry]
     compare: Optional[ModelStats] = None
     similarity: list[Similarity] = field(default_factory=list)
+    compare_specialization: Optional[dict] = None
+    fixed_head: Optional[Head] = None
 
 
 def specialization(stats: ModelStats) -> dict:
@@ -213,34 +230,56 @@ def specialization(stats: ModelStats) -> dict:
     return out
 
 
-def _best(spec: dict) -> Optional[tuple[int, int]]:
+def _best(spec: dict) -> Optional[Head]:
     return (spec["layer"] - 1, spec["head"] - 1) if spec["layer"] else None
 
 
+def default_fixed_head(spec: dict) -> Optional[Head]:
+    """The most specialized head of the most specialized property (highest CV; token level first, as the
+    paper's fixed-head figures bin structure types)."""
+    for level in ("token", "sequence"):
+        ranked = [(v["cv"], prop) for prop, v in spec[level].items() if _best(v) is not None and np.isfinite(v["cv"])]
+        if ranked:
+            return _best(spec[level][max(ranked)[1]])
+    return None
+
+
 def binned_analyses(
-    stats: ModelStats, spec: dict, inputs: Inputs, head_values: dict, settings: Settings
+    stats: ModelStats,
+    spec: dict,
+    inputs: Inputs,
+    head_values: dict,
+    settings: Settings,
+    fixed_head: Optional[Head] = None,
+    model: str = "main",
 ) -> list[BinnedEntry]:
-    """The binned-probability analysis of each property's most specialized head."""
+    """The binned-probability analysis at each property's most specialized head, and at ``fixed_head``."""
     entries: list[BinnedEntry] = []
     kwargs = dict(n_bins=settings.n_bins, percentile=settings.percentile, n_splits=settings.n_splits)
+
+    def heads_for(level: str, prop: str):
+        best = _best(spec[level][prop])
+        if best is not None:
+            yield "best", best
+        if fixed_head is not None:
+            yield "fixed", fixed_head
+
     if stats.sequence is not None:
         values = stats.sequence.values()
         for p, prop in enumerate(stats.sequence.properties):
-            best = _best(spec["sequence"][prop])
-            if best is None:
-                continue
-            rng = np.random.default_rng([settings.seed, 0, p])
-            result = binned_probability(values[:, best[0], best[1]], inputs.sequence_labels[:, p], rng, **kwargs)
-            entries.append(BinnedEntry("sequence", prop, best, result))
+            for choice, head in heads_for("sequence", prop):
+                rng = np.random.default_rng([settings.seed, 0, p])
+                result = binned_probability(values[:, head[0], head[1]], inputs.sequence_labels[:, p], rng, **kwargs)
+                entries.append(BinnedEntry("sequence", prop, head, result, model, choice))
     if stats.token is not None:
         for p, prop in enumerate(stats.token.properties):
-            best = _best(spec["token"][prop])
-            if best is None:
-                continue
-            flags = np.concatenate([row[p] for row in inputs.token_labels])
-            rng = np.random.default_rng([settings.seed, 1, p])
-            result = binned_probability(head_values[best], flags, rng, **kwargs)
-            entries.append(BinnedEntry("token", prop, best, result))
+            flags = None
+            for choice, head in heads_for("token", prop):
+                if flags is None:
+                    flags = np.concatenate([row[p] for row in inputs.token_labels])
+                rng = np.random.default_rng([settings.seed, 1, p])
+                result = binned_probability(head_values[head], flags, rng, **kwargs)
+                entries.append(BinnedEntry("token", prop, head, result, model, choice))
     return entries
 
 
@@ -267,10 +306,31 @@ def similarities(first: ModelStats, second: ModelStats) -> list[Similarity]:
     return rows
 
 
+def _token_heads(spec: dict, inputs: Inputs, fixed_head: Optional[Head]) -> list[Head]:
+    """Heads whose token values pass 2 must keep: each token property's best head, and the fixed head."""
+    if inputs.token_labels is None:
+        return []
+    heads = {_best(v) for v in spec["token"].values() if _best(v) is not None}
+    if fixed_head is not None:
+        heads.add(fixed_head)
+    return sorted(heads)
+
+
+def _model_results(run: AttentionModel, inputs: Inputs, settings: Settings, model: str,
+                   fixed_head: Optional[Head] = None, stats: Optional[ModelStats] = None):
+    stats = stats or collect_stats(run, inputs, settings)
+    spec = specialization(stats)
+    if model == "main" and fixed_head is None:
+        fixed_head = default_fixed_head(spec)
+    head_values = collect_head_values(run, inputs, _token_heads(spec, inputs, fixed_head), settings)
+    binned = binned_analyses(stats, spec, inputs, head_values, settings, fixed_head, model)
+    return stats, spec, binned, fixed_head
+
+
 def analyse(
     run: AttentionModel, inputs: Inputs, settings: Settings, compare: Optional[AttentionModel] = None
 ) -> AttentionResults:
-    """Run the analysis of ``run`` (and the pattern comparison with ``compare``) on ``inputs``."""
+    """Run the analysis of ``run`` (and the same analysis of ``compare``, with their similarity) on ``inputs``."""
     if compare is not None and inputs.token_labels is not None and compare.k != run.k:
         raise InputError(
             f"--compare-model {compare.source} uses k={compare.k}, {run.source} k={run.k}: token labels fit one k only."
@@ -280,13 +340,18 @@ def analyse(
             f"--compare-model {compare.source} has {compare.n_layers} layers x {compare.n_heads} heads, "
             f"{run.source} has {run.n_layers} x {run.n_heads}; patterns can only be compared head by head."
         )
-    stats = collect_stats(run, inputs, settings)
-    spec = specialization(stats)
-    token_heads = sorted({_best(v) for v in spec["token"].values() if _best(v) is not None})
-    head_values = collect_head_values(run, inputs, token_heads, settings) if token_heads else {}
-    binned = binned_analyses(stats, spec, inputs, head_values, settings)
-    results = AttentionResults(settings, inputs, stats, spec, binned)
+    if settings.fixed_head is not None:
+        layer, head = settings.fixed_head
+        if not (0 <= layer < run.n_layers and 0 <= head < run.n_heads):
+            raise InputError(
+                f"--fixed-head {head_name(layer, head)} does not exist: {run.source} has {run.n_layers} layers x "
+                f"{run.n_heads} heads (1-based names, e.g. 1-1 to {head_name(run.n_layers - 1, run.n_heads - 1)})."
+            )
+    stats, spec, binned, fixed = _model_results(run, inputs, settings, "main", settings.fixed_head)
+    results = AttentionResults(settings, inputs, stats, spec, binned, fixed_head=fixed)
     if compare is not None:
-        results.compare = collect_stats(compare, inputs, settings)
-        results.similarity = similarities(stats, results.compare)
+        c_stats, c_spec, c_binned, _ = _model_results(compare, inputs, settings, "compare", fixed)
+        results.compare, results.compare_specialization = c_stats, c_spec
+        results.binned += c_binned
+        results.similarity = similarities(stats, c_stats)
     return results

@@ -80,3 +80,51 @@ def binned_curve(midpoints, mean, std, title: str, folder: Path, stem: str, rho:
     ax.set_ylabel("probability of the property")
     ax.set_title(f"{title} (Spearman rho = {rho:.2f})" if np.isfinite(rho) else title, fontsize=9)
     return _save(fig, folder, stem)
+
+
+def cv_comparison(rows: Sequence[tuple[str, str, float, float]], folder: Path) -> list[Path]:
+    """The paper's Fig. 3a: CV over heads per property, main model beside the compared model."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.8 * len(rows) + 1.5), 3.5))
+    x = np.arange(len(rows))
+    main = [v if np.isfinite(v) else 0.0 for _, _, v, _ in rows]
+    other = [v if np.isfinite(v) else 0.0 for _, _, _, v in rows]
+    ax.bar(x - 0.2, main, width=0.4, label="main model", color="tab:red")
+    ax.bar(x + 0.2, other, width=0.4, label="compared model", color="tab:gray")
+    ax.set_xticks(x, [f"{level}:{prop}" for level, prop, _, _ in rows], rotation=45, ha="right")
+    ax.set_ylabel("coefficient of variation over heads")
+    ax.set_title("degree of specialization, main vs compared model", fontsize=10)
+    ax.legend(fontsize=8)
+    return _save(fig, folder, "cv_comparison")
+
+
+def similarity_bars(rows: Sequence[tuple[str, str, str, float]], folder: Path) -> list[Path]:
+    """The paper's Fig. 4: Pearson's r between the two models' layer x head patterns, per property."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.7 * len(rows) + 1.5), 3.5))
+    values = [r if np.isfinite(r) else 0.0 for *_, r in rows]
+    ax.bar(range(len(rows)), values, color=["tab:blue" if level == "sequence" else "tab:orange"
+                                            for level, *_ in rows])
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xticks(range(len(rows)), [f"{level}:{prop} ({measure})" for level, measure, prop, _ in rows],
+                  rotation=45, ha="right", fontsize=7)
+    ax.set_ylim(-1, 1)
+    ax.set_ylabel("Pearson r of head patterns")
+    ax.set_title("similarity of attention patterns, main vs compared model", fontsize=10)
+    return _save(fig, folder, "similarity")
+
+
+def binned_curves_fixed_head(curves, title: str, folder: Path, stem: str) -> list[Path]:
+    """The paper's Figs. 3e/5: one property's binned probability at one fixed head, one curve per model."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(4.8, 3.4))
+    for model, midpoints, mean, std, rho in curves:
+        ok = np.isfinite(mean)
+        label = f"{model} (rho = {rho:.2f})" if np.isfinite(rho) else model
+        ax.errorbar(np.asarray(midpoints)[ok], np.asarray(mean)[ok], yerr=np.nan_to_num(np.asarray(std)[ok]),
+                    marker="o", capsize=3, label=label)
+    ax.set_xlabel("attention")
+    ax.set_ylabel("probability of the property")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    return _save(fig, folder, stem)

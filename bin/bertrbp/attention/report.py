@@ -24,6 +24,10 @@ OUTPUT_FILES = (
     "sequence_relative_attention.tsv",
     "token_attention_ratio.tsv",
     "token_relative_attention.tsv",
+    "compare_sequence_relative_attention.tsv",
+    "compare_token_attention_ratio.tsv",
+    "compare_token_relative_attention.tsv",
+    "cv_comparison.tsv",
     "specialization.json",
     "binned_probability.tsv",
     "spearman.tsv",
@@ -73,39 +77,64 @@ def _arrays(stats: ModelStats, prefix: str = "") -> dict[str, np.ndarray]:
     return {prefix + key: value for key, value in out.items()}
 
 
-def write_tables(results: AttentionResults, folder: Path) -> None:
-    stats = results.stats
+def _write_head_tables(stats: ModelStats, folder: Path, prefix: str = "") -> None:
     head_header = ["property", "layer", "head", "name", "value"]
     if stats.sequence is not None:
         acc = stats.sequence
-        _write_tsv(folder / "sequence_relative_attention.tsv", head_header + ["mean_with", "mean_without"],
+        _write_tsv(folder / f"{prefix}sequence_relative_attention.tsv", head_header + ["mean_with", "mean_without"],
                    _head_rows(acc.properties, acc.relative(), acc.mean_with(), acc.mean_without()))
     if stats.token is not None:
         acc = stats.token
         background = acc.background()
-        _write_tsv(folder / "token_attention_ratio.tsv", head_header + ["background_share"],
+        _write_tsv(folder / f"{prefix}token_attention_ratio.tsv", head_header + ["background_share"],
                    _head_rows(acc.properties, acc.ratio(), background))
-        _write_tsv(folder / "token_relative_attention.tsv", head_header + ["mean_with", "mean_without"],
+        _write_tsv(folder / f"{prefix}token_relative_attention.tsv", head_header + ["mean_with", "mean_without"],
                    _head_rows(acc.properties, acc.relative(), acc.mean_with(), acc.mean_without()))
+
+
+def _cv_rows(main: dict, other: dict):
+    for level in ("sequence", "token"):
+        for prop, spec in main[level].items():
+            theirs = other[level][prop]
+            yield [level, prop, _fmt(spec["cv"]), spec["most_specialized_head"] or "",
+                   _fmt(theirs["cv"]), theirs["most_specialized_head"] or ""]
+
+
+def write_tables(results: AttentionResults, folder: Path) -> None:
+    stats = results.stats
+    _write_head_tables(stats, folder)
+    if results.compare is not None:
+        _write_head_tables(results.compare, folder, "compare_")
+        _write_tsv(folder / "cv_comparison.tsv", ["level", "property", "cv_main", "head_main", "cv_compare",
+                                                  "head_compare"],
+                   _cv_rows(results.specialization, results.compare_specialization))
     binned_rows, spearman_rows = [], []
     for entry in results.binned:
         res, name = entry.result, head_name(*entry.head)
+        key = [entry.model, entry.choice, entry.level, entry.property, name]
         for b in range(len(res.mean)):
-            binned_rows.append([entry.level, entry.property, name, b + 1, _fmt(res.edges[b]), _fmt(res.edges[b + 1]),
-                                int(res.counts[b]), int(res.positives[b]), _fmt(res.mean[b]), _fmt(res.std[b])]
+            binned_rows.append(key + [b + 1, _fmt(res.edges[b]), _fmt(res.edges[b + 1]), int(res.counts[b]),
+                                      int(res.positives[b]), _fmt(res.mean[b]), _fmt(res.std[b])]
                                + [_fmt(v) for v in res.split_probability[:, b]])
-        spearman_rows.append([entry.level, entry.property, name, _fmt(res.rho), _fmt(res.p_value),
-                              int(np.isfinite(res.mean).sum()), _fmt(res.threshold), res.n_items])
+        spearman_rows.append(key + [_fmt(res.rho), _fmt(res.p_value), int(np.isfinite(res.mean).sum()),
+                                    _fmt(res.threshold), res.n_items])
     splits = [f"probability_split{i + 1}" for i in range(results.settings.n_splits)]
+    key_header = ["model", "head_choice", "level", "property", "head"]
     _write_tsv(folder / "binned_probability.tsv",
-               ["level", "property", "head", "bin", "lower", "upper", "n", "n_with_property", "probability_mean",
-                "probability_sd"] + splits, binned_rows)
+               key_header + ["bin", "lower", "upper", "n", "n_with_property", "probability_mean",
+                             "probability_sd"] + splits, binned_rows)
     _write_tsv(folder / "spearman.tsv",
-               ["level", "property", "head", "rho", "p_value", "n_bins", "threshold", "n_items"], spearman_rows)
+               key_header + ["rho", "p_value", "n_bins", "threshold", "n_items"], spearman_rows)
     if results.compare is not None:
         _write_tsv(folder / "similarity.tsv", ["level", "measure", "property", "pearson_r", "p_value"],
                    ([s.level, s.measure, s.property, _fmt(s.pearson_r), _fmt(s.p_value)] for s in results.similarity))
     spec = dict(results.specialization)
+    spec["compare"] = results.compare_specialization
+    spec["fixed_head"] = head_name(*results.fixed_head) if results.fixed_head is not None else None
+    spec["fixed_head_chosen_by"] = ("--fixed-head" if results.settings.fixed_head is not None else
+                                    "main model's most specialized head of its highest-CV property")
+    sample = results.inputs.sample
+    spec["sequences"] = sample.summary() if sample is not None else {"analysed": len(results.inputs.ids)}
     s = results.settings
     spec["settings"] = {"model": stats.source, "compare_model": results.compare.source if results.compare else None,
                         "n_sequences": len(results.inputs.ids), "n_layers": stats.n_layers, "n_heads": stats.n_heads,
@@ -120,31 +149,51 @@ def write_tables(results: AttentionResults, folder: Path) -> None:
     np.savez_compressed(folder / "arrays.npz", **arrays)
 
 
-def write_figures(results: AttentionResults, folder: Path) -> None:
-    folder.mkdir()
-    stats = results.stats
+def _model_heatmaps(stats: ModelStats, spec: dict, folder: Path, prefix: str, label: str) -> list:
     summary = []
     if stats.sequence is not None:
+        relative = stats.sequence.relative()
         for p, prop in enumerate(stats.sequence.properties):
-            figures.heatmap(stats.sequence.relative()[p], f"relative attention to CLS: {prop}",
-                            "relative attention", folder, f"heatmap_sequence_{figures.safe_stem(prop)}", center=1.0)
-            spec = results.specialization["sequence"][prop]
-            summary.append(("sequence", prop, spec["cv"], spec["most_specialized_head"]))
+            figures.heatmap(relative[p], f"{label}relative attention to CLS: {prop} (CV {spec['sequence'][prop]['cv']:.3f})",
+                            "relative attention", folder, f"{prefix}heatmap_sequence_{figures.safe_stem(prop)}",
+                            center=1.0)
+            summary.append(("sequence", prop, spec["sequence"][prop]["cv"], spec["sequence"][prop]["most_specialized_head"]))
     if stats.token is not None:
-        background = stats.token.background()
+        background, ratio = stats.token.background(), stats.token.ratio()
         for p, prop in enumerate(stats.token.properties):
-            figures.heatmap(stats.token.ratio()[p], f"attention ratio: {prop} (background {background[p]:.3f})",
-                            "attention ratio", folder, f"heatmap_token_{figures.safe_stem(prop)}",
+            figures.heatmap(ratio[p], f"{label}attention ratio: {prop} (background {background[p]:.3f}, "
+                            f"CV {spec['token'][prop]['cv']:.3f})", "attention ratio", folder,
+                            f"{prefix}heatmap_token_{figures.safe_stem(prop)}",
                             center=float(background[p]) if np.isfinite(background[p]) else None)
-            spec = results.specialization["token"][prop]
-            summary.append(("token", prop, spec["cv"], spec["most_specialized_head"]))
+            summary.append(("token", prop, spec["token"][prop]["cv"], spec["token"][prop]["most_specialized_head"]))
+    return summary
+
+
+def write_figures(results: AttentionResults, folder: Path) -> None:
+    folder.mkdir()
+    summary = _model_heatmaps(results.stats, results.specialization, folder, "", "")
     if summary:
         figures.specialization_summary(summary, folder)
+    if results.compare is not None:
+        _model_heatmaps(results.compare, results.compare_specialization, folder, "compare_", "compared model: ")
+        rows = list(_cv_rows(results.specialization, results.compare_specialization))
+        figures.cv_comparison([(r[0], r[1], float(r[2]), float(r[4])) for r in rows], folder)
+        figures.similarity_bars([(s.level, s.measure, s.property, s.pearson_r) for s in results.similarity], folder)
+    fixed: dict = {}
     for entry in results.binned:
         res = entry.result
-        figures.binned_curve(res.midpoints, res.mean, res.std, f"{entry.level} {entry.property}, head "
-                             f"{head_name(*entry.head)}", folder,
-                             f"binned_{entry.level}_{figures.safe_stem(entry.property)}", res.rho)
+        if entry.choice == "fixed":
+            fixed.setdefault((entry.level, entry.property), []).append(entry)
+            continue
+        prefix = "" if entry.model == "main" else "compare_"
+        figures.binned_curve(res.midpoints, res.mean, res.std, f"{entry.model}: {entry.level} {entry.property}, "
+                             f"head {head_name(*entry.head)}", folder,
+                             f"{prefix}binned_{entry.level}_{figures.safe_stem(entry.property)}", res.rho)
+    for (level, prop), entries in fixed.items():
+        figures.binned_curves_fixed_head(
+            [(e.model, e.result.midpoints, e.result.mean, e.result.std, e.result.rho) for e in entries],
+            f"{level} {prop} at fixed head {head_name(*entries[0].head)}", folder,
+            f"fixed_head_binned_{level}_{figures.safe_stem(prop)}")
 
 
 def write_results(results: AttentionResults, output_dir: str | Path, with_figures: bool = True) -> list[Path]:
