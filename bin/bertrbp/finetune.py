@@ -7,10 +7,7 @@ Reads the data, carves a stratified validation split, trains with ``bertrbp.trai
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import platform
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -19,7 +16,6 @@ from typing import Optional
 
 import numpy as np
 
-from bertrbp import __version__
 from bertrbp.collapse import diagnose, stall_text, warning_text
 from bertrbp.errors import InputError
 from bertrbp.io.atomic import atomic_dir, atomic_open
@@ -27,7 +23,9 @@ from bertrbp.io.sequences import check_unique_ids, iter_many, require_labels
 from bertrbp.io.tokens import TokenizedDataset, load_tokens, tokenize_records
 from bertrbp.metrics import binary_metrics
 from bertrbp.model import CNN_PRESET, is_preset, load_classifier, save_checkpoint
+from bertrbp.provenance import device_description, sha256, software_versions, to_json
 from bertrbp.training import ArrayBatches, EpochContext, TrainConfig, train
+from bertrbp.training.checkpoint import check_run_identity, model_identity
 
 log = logging.getLogger("bertrbp")
 
@@ -66,14 +64,6 @@ def default_lr(source: str) -> float:
     if source == CNN_PRESET and not Path(source).exists():
         return CNN_LR
     return RANDOM_INIT_LR if is_preset(source) else PRETRAINED_LR
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_dataset(paths: list[Path], tokenizer, max_positions: int, fmt: str) -> TokenizedDataset:
@@ -145,29 +135,6 @@ def score_arrays(model, data: TokenizedDataset, device, bf16: bool, batch_size: 
     return np.concatenate(probabilities), float(loss_sum) / len(data)
 
 
-def software_versions() -> dict:
-    import sklearn
-    import torch
-    import transformers
-
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "numpy": np.__version__,
-        "scikit-learn": sklearn.__version__,
-        "bert-rbp": __version__,
-    }
-
-
-def device_description(device: str) -> str:
-    import torch
-
-    if device.startswith("cuda"):
-        return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
-    return f"{device} ({platform.processor() or platform.machine()})"
-
-
 def finetune(options: FinetuneOptions) -> FinetuneResult:
     """Run a fine-tuning job end to end; see the module docstring for the outputs."""
     started = time.perf_counter()
@@ -205,6 +172,11 @@ def finetune(options: FinetuneOptions) -> FinetuneResult:
 
     if not options.resume and ckpt_dir.exists():
         shutil.rmtree(ckpt_dir)  # a fresh run must not pick up another run's best model
+    check_run_identity(ckpt_dir, {  # --resume refuses other data, split or model (checksums)
+        "train_files": [sha256(p) for p in options.train],
+        "validation": sha256(options.val) if options.val else {"fraction": options.val_fraction, "seed": config.seed},
+        "model": model_identity(options.model), "k": options.k, "keep": options.keep, "format": options.fmt,
+    }, options.resume)
     best_dir = ckpt_dir / "best"
 
     def validate(model, ctx: EpochContext) -> dict:
@@ -362,22 +334,3 @@ def _write_outputs(out: Path, model, tokenizer, metrics: dict, card: dict, warni
     ):
         with atomic_open(out / name, "w") as handle:
             handle.write(text)
-
-
-def _plain(value):
-    """JSON-safe copy: numpy scalars to Python, NaN/inf to null (strict JSON has no NaN)."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (np.floating, np.integer)):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
-def to_json(value) -> str:
-    return json.dumps(_plain(value), indent=2, allow_nan=False) + "\n"

@@ -12,6 +12,8 @@ attention pass ``attention="eager"`` (set again after ``from_pretrained``, which
 from __future__ import annotations
 
 import json
+import pickle
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -115,6 +117,8 @@ def load_tokenizer(source: str) -> KmerTokenizer:
 
 
 def _check_source(source: str) -> None:
+    from bertrbp.model_checks import check_checkpoint_folder, check_hub_reachable
+
     folder = Path(source)
     if folder.exists() and not folder.is_dir():
         raise InputError(f"{source}: expected a checkpoint folder (config.json, weights, vocab.txt), got a file.")
@@ -125,6 +129,10 @@ def _check_source(source: str) -> None:
             f"model {source!r}: neither a preset ({', '.join(PRESETS)}), an existing checkpoint folder, "
             "nor a hub id like 'zhihan1996/DNA_bert_3'."
         )
+    if folder.is_dir():
+        check_checkpoint_folder(folder)  # truncated weights, absurd sizes: one clear line before transformers
+    else:
+        check_hub_reachable(source)
 
 
 def quiet_transformers() -> None:
@@ -196,9 +204,20 @@ def load_classifier(
     if dropout is not None:
         kwargs.update(hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
     try:
-        model, info = BertForSequenceClassification.from_pretrained(source, **kwargs)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"could not load model {source!r}: {exc}") from exc
+        with warnings.catch_warnings():  # torch's pickle-protocol notice would precede our one error line
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            model, info = BertForSequenceClassification.from_pretrained(source, **kwargs)
+    except pickle.UnpicklingError as exc:
+        raise InputError(
+            f"{source}: refused the PyTorch weights file: it is not plain tensors (loading it would unpickle code) "
+            "or it is corrupt. Use a checkpoint with model.safetensors, or re-save the weights from a trusted copy."
+        ) from exc
+    except Exception as exc:  # noqa: BLE001 - odd weights, size mismatch, I/O: one line, not a traceback
+        detail = " ".join(str(exc).split())
+        raise InputError(
+            f"could not load model {source!r} ({type(exc).__name__}: {detail[:300]}"
+            f"{'...' if len(detail) > 300 else ''}). Check the checkpoint folder or download it again."
+        ) from exc
     _set_attention(model, attention)
     tokenizer = load_tokenizer(source)
     if model.config.vocab_size != tokenizer.vocab_size:

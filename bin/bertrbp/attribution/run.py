@@ -41,7 +41,13 @@ def run_attribute(
     fmt: str = "auto",
     device_name: str = "auto",
 ) -> AttributeSummary:
-    """Attribute every sequence of ``input_path``; the folder appears only when all of it is written."""
+    """Attribute every sequence of ``input_path``.
+
+    Each output file (and ``logos/``) is staged beside its target and appears only when everything is written;
+    nothing else in ``output_dir`` is touched (the user's inputs or other results may live there).
+    """
+    import contextlib
+
     from tqdm import tqdm
 
     from bertrbp.attribution.ig import BASELINES, integrated_gradients
@@ -49,8 +55,9 @@ def run_attribute(
     from bertrbp.attribution.logos import draw_logo
     from bertrbp.attribution.motifs import MotifSummary
     from bertrbp.inference import score_sequences
-    from bertrbp.io.atomic import atomic_dir
+    from bertrbp.io.atomic import atomic_dir, atomic_path
     from bertrbp.io.sequences import check_unique_ids, iter_records
+    from bertrbp.io.tokens import check_record_fits
     from bertrbp.scan.models import open_models
 
     if method not in METHODS:
@@ -64,10 +71,13 @@ def run_attribute(
     summary = MotifSummary(motif_length)
     n = bound = 0
     worst_delta = 0.0
-    with atomic_dir(output_dir) as tmp:
-        (tmp / "logos").mkdir()
-        files = {name: open(tmp / f"{name}.tsv", "w") for name in ("predictions", "ig", "ig_tokens", "ism")
-                 if name == "predictions" or method in ("both", name.split("_")[0])}
+    output_dir = Path(output_dir)
+    names = [name for name in ("predictions", "ig", "ig_tokens", "ism", "motif_summary")
+             if name in ("predictions", "motif_summary") or method in ("both", name.split("_")[0])]
+    with contextlib.ExitStack() as stack:
+        staged = {name: stack.enter_context(atomic_path(output_dir / f"{name}.tsv")) for name in names}
+        logos_dir = stack.enter_context(atomic_dir(output_dir / "logos"))
+        files = {name: open(path, "w") for name, path in staged.items() if name != "motif_summary"}
         try:
             files["predictions"].write("id\tprobability\tlogit\tlabel\tbound\n")
             if "ig" in files:
@@ -78,12 +88,13 @@ def run_attribute(
             for record in tqdm(check_unique_ids(iter_records(input_path, fmt)), unit="seq", desc="attribute",
                                disable=None):
                 seq = record.seq
+                check_record_fits(record, tokenizer, model.config.max_position_embeddings)
                 scores = score_sequences(model, tokenizer, [seq], device)
                 is_bound = record.label == 1 if record.label is not None else scores.probability[0] >= 0.5
                 label = "" if record.label is None else str(record.label)
                 files["predictions"].write(f"{record.id}\t{scores.probability[0]:.6f}\t{scores.logit[0]:.6f}\t"
                                            f"{label}\t{int(is_bound)}\n")
-                logo_stem = tmp / "logos" / f"{n + 1}_{_SAFE.sub('_', record.id)[:60]}"
+                logo_stem = logos_dir / f"{n + 1}_{_SAFE.sub('_', record.id)[:60]}"
                 motif_values = None
                 if "ig" in files:
                     ig = integrated_gradients(model, tokenizer, seq, device, steps, baseline)
@@ -114,7 +125,7 @@ def run_attribute(
         finally:
             for handle in files.values():
                 handle.close()
-        with open(tmp / "motif_summary.tsv", "w") as out:
+        with open(staged["motif_summary"], "w") as out:
             out.write("rank\tkmer\tn_sequences\tfraction\tmean_attribution\n")
             for rank, (kmer, count, fraction, mean) in enumerate(summary.rows(top_kmers), start=1):
                 out.write(f"{rank}\t{kmer}\t{count}\t{fraction:.4f}\t{mean:.6g}\n")

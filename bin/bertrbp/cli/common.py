@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import signal
 import sys
+import threading
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -58,24 +62,99 @@ def setup_logging(verbose: bool = False) -> None:
     )
 
 
+# Parameters that name outputs, checked before any work (a folder in the way, no write access): every tool uses
+# these names for its outputs (docs/architecture.md, "Outputs").
+OUTPUT_FILE_PARAMS = ("output",)
+OUTPUT_DIR_PARAMS = ("output_dir", "plots_dir", "vocab_dir")
+OUTPUT_PREFIX_PARAMS = ("output_prefix",)
+
+# Exit statuses (documented in the README): 2 bad input or unwritable output, 4 disk full, 128 + signal number.
+EXIT_INPUT = 2
+EXIT_NO_SPACE = 4
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM (batch schedulers) or SIGINT, raised where the tool is so its ``finally`` blocks remove staging files."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_interrupted(signum, frame) -> None:
+    raise Interrupted(signum)
+
+
+def check_outputs(params: dict) -> None:
+    """Refuse unwritable outputs before the work starts, not after hours of it."""
+    from bertrbp.io.atomic import check_output_dir, check_output_file
+
+    for name, value in params.items():
+        if value is None:
+            continue
+        if name in OUTPUT_FILE_PARAMS:
+            check_output_file(value)
+        elif name in OUTPUT_DIR_PARAMS:
+            check_output_dir(value, "--" + name.replace("_", "-") + " folder")
+        elif name in OUTPUT_PREFIX_PARAMS:
+            prefix = Path(value)
+            check_output_dir(prefix.parent if str(prefix.parent) else Path("."), "folder of --output-prefix")
+
+
+def _invoke(app: typer.Typer, argv: Optional[list[str]]):
+    command = typer.main.get_command(app)
+    prog = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else None
+    with command.make_context(prog, list(sys.argv[1:] if argv is None else argv)) as ctx:
+        check_outputs(ctx.params)
+        return command.invoke(ctx)
+
+
+def _os_error_line(exc: OSError) -> tuple[str, int]:
+    from bertrbp.io.atomic import is_out_of_space
+
+    where = exc.filename or "an output file"
+    if is_out_of_space(exc):
+        return (f"no space left on the device while writing {where}. Free some space or choose another output "
+                "folder; the partial output was removed."), EXIT_NO_SPACE
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"{where}: permission denied ({exc.strerror}). Choose a writable output folder.", EXIT_INPUT
+    return f"{where}: {exc.strerror or exc}.", EXIT_INPUT
+
+
 def run(app: typer.Typer, argv: Optional[list[str]] = None) -> None:
-    """Run a tool: InputError becomes 'error: …' on stderr and exit status 2, without a traceback."""
+    """Run a tool: one ``error: ...`` line on stderr and a documented exit status for every failure a user can
+    cause or meet (bad input 2, disk full 4, SIGINT 130, SIGTERM 143), never a traceback for those."""
+    import click
+
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            handlers[signum] = signal.signal(signum, _raise_interrupted)
     try:
-        code = app(args=argv, standalone_mode=False)
+        code = _invoke(app, argv)
     except InputError as exc:
         typer.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    except typer.Exit as exc:
+        sys.exit(EXIT_INPUT)
+    except (typer.Exit, click.exceptions.Exit) as exc:
         sys.exit(exc.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        typer.echo("interrupted", err=True)
-        sys.exit(130)
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    except Interrupted as exc:
+        typer.echo(f"error: interrupted ({signal.Signals(exc.signum).name}); partial outputs were removed.", err=True)
+        sys.exit(128 + exc.signum)
+    except (typer.Abort, click.exceptions.Abort, KeyboardInterrupt):
+        typer.echo("error: interrupted (SIGINT); partial outputs were removed.", err=True)
+        sys.exit(128 + signal.SIGINT)
+    except click.ClickException as exc:  # usage errors (click prints 'Error: ...' and the usage line)
+        exc.show()
+        sys.exit(exc.exit_code)
+    except OSError as exc:
+        line, status = _os_error_line(exc)
+        typer.echo(f"error: {line}", err=True)
+        sys.exit(status)
+    except MemoryError:
+        typer.echo("error: out of memory. Use shorter records, a smaller --batch-size or fewer --threads.", err=True)
+        sys.exit(EXIT_INPUT)
+    finally:
+        for signum, previous in handlers.items():
+            signal.signal(signum, previous)
     if isinstance(code, int) and code:  # typer.Exit(n) inside a command arrives as a return value here
         sys.exit(code)

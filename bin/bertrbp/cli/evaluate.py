@@ -31,7 +31,7 @@ def evaluate(
     from bertrbp.errors import InputError
     from bertrbp.io.atomic import atomic_open
     from bertrbp.metrics import binary_metrics
-    from bertrbp.predict import read_predictions
+    from bertrbp.io.predictions import read_predictions
 
     setup_logging()
     ids, probabilities, labels = read_predictions(predictions)

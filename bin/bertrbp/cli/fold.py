@@ -9,7 +9,7 @@ import typer
 
 from bertrbp.cli.common import VersionOption, log, make_app, run, setup_logging
 from bertrbp.device import available_cpus
-from bertrbp.fold.engines import DEFAULT_ENGINE, FoldOptions
+from bertrbp.fold.engines import DEFAULT_ENGINE, DEFAULT_MAX_LENGTH, FoldOptions
 from bertrbp.fold.pipeline import fold_records, write_outputs
 from bertrbp.io.sequences import check_unique_ids, iter_many
 
@@ -34,13 +34,16 @@ def fold(
     ),
     energy: bool = typer.Option(False, "--energy", help="Add the ensemble free energy column (kcal/mol; EternaFold units with --mode eterna)."),
     fmt: str = typer.Option("auto", "--format", help="auto, fasta, tsv or kmer-tsv."),
+    max_length: int = typer.Option(
+        DEFAULT_MAX_LENGTH, "--max-length", help="Refuse records longer than this (nt); memory grows with its square."
+    ),
     version: Optional[bool] = VersionOption,
 ) -> None:
     """Fold every sequence into its maximum expected accuracy (MEA) structure and label each nucleotide
     F (5' dangling end), T (3' dangling end), I (internal loop or bulge), H (hairpin), M (multiloop) or S (stem).
     Sequences are folded as upper-case RNA (T read as U, N left unpaired); outputs keep the input order and ids."""
     setup_logging()
-    options = FoldOptions(engine, gamma, beam_size, mode, energy, bpp is not None).check()
+    options = FoldOptions(engine, gamma, beam_size, mode, energy, bpp is not None, max_length).check()
     workers = threads if threads > 0 else available_cpus()
     records = check_unique_ids(iter_many(inputs, fmt))
     folded = fold_records(records, options, k if token_labels is not None else None, workers)

@@ -26,6 +26,9 @@ MODES = ("vienna", "eterna")
 DEFAULT_ENGINE = "vienna"  # about twice as fast on 101-nt windows, same MEA structures: see bench/bench_fold.py
 # ViennaRNA's default Boltzmann scaling can overflow on long inputs; above this length rescale from the MFE.
 RESCALE_ABOVE = 300
+# Partition functions take memory quadratic in length (ViennaRNA's base-pair matrices: ~2 GB at 10,000 nt) and
+# cubic time; a longer record is refused up front with this limit and the option to change it.
+DEFAULT_MAX_LENGTH = 5000
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class FoldOptions:
     mode: str = "vienna"
     energy: bool = False
     unpaired: bool = False
+    max_length: int = DEFAULT_MAX_LENGTH
 
     def check(self) -> "FoldOptions":
         """Refuse impossible combinations up front, before any sequence is read."""
@@ -49,6 +53,8 @@ class FoldOptions:
             raise InputError(f"--mode {self.mode} needs --engine linearpartition (ViennaRNA has only its own model).")
         if not self.gamma > 0:
             raise InputError(f"--gamma must be positive, not {self.gamma}.")
+        if self.max_length < 1:
+            raise InputError(f"--max-length must be positive, not {self.max_length}.")
         if self.beam_size < 0:
             raise InputError(f"--beam-size must be 0 (no beam pruning) or positive, not {self.beam_size}.")
         return self

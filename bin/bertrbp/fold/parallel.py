@@ -39,7 +39,7 @@ def ordered_map(
         yield from map(func, items)
         return
     window = window or 4 * workers
-    pool = ProcessPoolExecutor(max_workers=workers)
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_signals)
     pending: deque[tuple[T, Future]] = deque()
     try:
         for item in items:
@@ -50,6 +50,15 @@ def ordered_map(
             yield _result(*pending.popleft(), describe)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _worker_signals() -> None:
+    """Workers leave SIGINT/SIGTERM to the parent (which cleans up and reports once); Ctrl-C reaches the whole
+    process group, so without this every worker would print its own traceback."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _result(item: T, future: Future, describe) -> R:

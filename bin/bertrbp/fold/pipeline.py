@@ -19,6 +19,7 @@ from bertrbp.fold.elements import ELEMENTS, element_string
 from bertrbp.fold.engines import FoldOptions, fold_sequence, prepare_rna
 from bertrbp.fold.parallel import chunked, ordered_map
 from bertrbp.fold.tokens import token_labels
+from bertrbp.errors import InputError
 from bertrbp.io.atomic import atomic_open
 from bertrbp.io.sequences import SequenceRecord
 
@@ -58,6 +59,17 @@ def fold_job(job: Job, options: FoldOptions, k: Optional[int]) -> FoldedRecord:
     return FoldedRecord(job.id, rna, fold.structure, elements, fold.energy, fold.unpaired, tokens)
 
 
+def _job(record: SequenceRecord, max_length: int) -> Job:
+    """The record as a job, refused here (in the parent, before any folding) when longer than ``max_length``."""
+    where = f"{record.source}: record '{record.id}' (line {record.line})"
+    if len(record.seq) > max_length:
+        raise InputError(
+            f"{where} has {len(record.seq):,} nt; folding is limited to {max_length:,} nt (memory grows with the "
+            "square of the length). Cut it into windows, or raise the limit with --max-length."
+        )
+    return Job(record.id, record.seq, where)
+
+
 def _fold_chunk(chunk: list[Job], options: FoldOptions, k: Optional[int]) -> list[FoldedRecord]:
     return [fold_job(job, options, k) for job in chunk]
 
@@ -75,7 +87,7 @@ def fold_records(
 ) -> Iterator[FoldedRecord]:
     """Fold ``records`` on ``workers`` processes, yielding results in input order as a stream."""
     options.check()
-    jobs = (Job(r.id, r.seq, f"{r.source}: record '{r.id}' (line {r.line})") for r in records)
+    jobs = (_job(r, options.max_length) for r in records)
     func = partial(_fold_chunk, options=options, k=k)
     for chunk in ordered_map(func, chunked(jobs, chunk_size), workers, describe=_describe):
         yield from chunk

@@ -1,17 +1,28 @@
-"""Atomic outputs: write under a temporary name in the same folder, rename when complete.
+"""Atomic outputs, and the one rule every tool follows for its output folder.
 
-A crashed or interrupted tool never leaves a half-written file under the final name, so a
-Nextflow ``-resume`` or a user's rerun can trust whatever output exists.
+The rule (docs/architecture.md, "Outputs"): a tool creates or atomically replaces only the files and named
+sub-folders it documents as its outputs (``predictions.tsv``, ``model/``, ``logos/``...). It never empties,
+removes or replaces the folder it was given (``--output-dir``) nor anything in it that it does not name, so
+pointing a tool at a folder that holds the user's inputs or other results is safe: they are left as they were.
+
+Each output is written under a staging name beside its target (``.<name>.<random>.tmp``, same file system so
+the final rename is atomic) and renamed only when complete. The staging name is removed on success, on an
+error, and on SIGTERM/SIGINT (``cli.common.run`` turns both into an exception, so these ``finally`` blocks
+run). Outputs get the usual permissions (0666/0777 minus the umask), whatever the writer library chose: they
+are published and shared.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import IO, Iterator
+
+from bertrbp.errors import InputError
 
 
 def _umask() -> int:
@@ -20,21 +31,89 @@ def _umask() -> int:
     return mask
 
 
+def _publish_permissions(path: Path) -> None:
+    """Files 0666 and folders 0777 minus the umask (execute bits kept on files that have them)."""
+    mask = _umask()
+    if path.is_dir() and not path.is_symlink():
+        os.chmod(path, 0o777 & ~mask)
+        for root, dirs, files in os.walk(path):
+            for name in dirs:
+                os.chmod(os.path.join(root, name), 0o777 & ~mask)
+            for name in files:
+                full = os.path.join(root, name)
+                if not os.path.islink(full):
+                    executable = os.stat(full).st_mode & 0o111
+                    os.chmod(full, (0o777 if executable else 0o666) & ~mask)
+    elif path.is_file():
+        os.chmod(path, 0o666 & ~mask)
+
+
+def _remove(path: Path) -> None:
+    """Remove a staging file or folder of ours; never raises (it runs while another error propagates)."""
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+    except OSError:
+        pass
+
+
+def _nearest_existing(path: Path) -> Path:
+    current = path.absolute()
+    while not current.exists() and current != current.parent:
+        current = current.parent
+    return current
+
+
+def _check_parent(path: Path, what: str) -> None:
+    base = _nearest_existing(path.parent)
+    if not base.is_dir():
+        raise InputError(f"{path}: cannot write the {what} because {base} is a file, not a folder. "
+                         "Choose another output path.")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise InputError(f"{path}: cannot write the {what}: folder {base} is not writable. "
+                         "Choose a writable output folder or fix its permissions.")
+
+
+def check_output_file(path: str | os.PathLike, what: str = "output file") -> Path:
+    """Refuse, before any work, a file output that cannot be written: a folder in the way or no write access."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: a folder is in the way of the {what}. Give a file name (or remove the folder).")
+    _check_parent(path, what)
+    return path
+
+
+def check_output_dir(path: str | os.PathLike, what: str = "output folder") -> Path:
+    """Refuse, before any work, an output folder that is a file or cannot be written into."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{path}: the {what} is an existing file. Give a folder (new or existing).")
+    if path.is_dir():
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise InputError(f"{path}: the {what} is not writable. Choose a writable folder or fix its permissions.")
+    else:
+        _check_parent(path, what)
+    return path
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; rename it onto ``path`` only if the block succeeds."""
+    """Yield a staging path next to ``path``; rename it onto ``path`` only if the block succeeds."""
     final = Path(path)
+    if final.is_dir():
+        raise InputError(f"{final}: a folder is in the way of this output file. Give a file name (or remove it).")
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
     os.close(fd)
     tmp = Path(tmp_name)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual permissions (shared/published)
     try:
         yield tmp
+        _publish_permissions(tmp)  # mkstemp makes 0600, and the writer may have replaced the file
         os.replace(tmp, final)
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        _remove(tmp)
 
 
 @contextlib.contextmanager
@@ -47,22 +126,35 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs) -> Iterator[
 
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary directory that replaces ``path`` (a directory) when the block succeeds."""
+    """Yield a staging folder that becomes the named output folder ``path`` when the block succeeds.
+
+    Only for a sub-folder the tool names as one of its outputs (``model/``, ``logos/``, a corpus folder),
+    never for the folder the user gave: an earlier copy of ``path`` is replaced as a whole, so whatever is in it
+    is gone. The earlier copy is moved aside first and removed only after the new one is in place.
+    """
     final = Path(path)
+    if final.exists() and not final.is_dir():
+        raise InputError(f"{final}: a file is in the way of this output folder. Remove it or choose another path.")
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
-    os.chmod(tmp, 0o777 & ~_umask())
+    old = None
     try:
         yield tmp
+        _publish_permissions(tmp)
         if final.exists():
-            old = final.with_name(f".{final.name}.old")
-            if old.exists():
-                shutil.rmtree(old)
-            os.replace(final, old)
-            os.replace(tmp, final)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, final)
+            old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent))
+            os.replace(final, old)  # an empty folder as target: rename replaces it
+        os.replace(tmp, final)
+    except BaseException:
+        if old is not None and old.exists() and not final.exists():
+            os.replace(old, final)  # put the earlier copy back
+        raise
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+        _remove(tmp)
+        if old is not None:
+            _remove(old)
+
+
+def is_out_of_space(exc: BaseException) -> bool:
+    """An OSError meaning the disk (or quota) is full."""
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)

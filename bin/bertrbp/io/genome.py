@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from bertrbp.errors import InputError
-from bertrbp.io.sequences import _lines
+from bertrbp.io.sequences import numbered_lines
 
 _COMPLEMENT = str.maketrans("ACGTUNRYKMSWBDHVacgtunrykmswbdhv", "TGCAANYRMKSWVHDBtgcaanyrmkswvhdb")
 
@@ -53,7 +53,7 @@ def read_bed(path: str | Path, require_strand: bool = False) -> Iterator[BedInte
     """
     path = Path(path)
     count = 0
-    for number, line in _lines(path):
+    for number, line in numbered_lines(path):
         if not line.strip() or line.startswith(("#", "track", "browser")):
             continue
         fields = line.split("\t")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Iterator
 
 from bertrbp.errors import InputError
-from bertrbp.io.sequences import _lines
+from bertrbp.io.sequences import numbered_lines
 
 _ATTR = re.compile(r'\s*([^\s";]+)\s+(?:"([^"]*)"|([^;\s]+))\s*;?')
 
@@ -36,7 +36,7 @@ class GtfFeature:
 def iter_features(path: str | Path, features: frozenset[str] | set[str]) -> Iterator[GtfFeature]:
     """The lines of ``path`` whose feature type (column 3) is in ``features``, checked, in file order."""
     path = Path(path)
-    for number, line in _lines(path):
+    for number, line in numbered_lines(path):
         if not line.strip() or line.startswith("#"):
             continue
         cols = line.split("\t")

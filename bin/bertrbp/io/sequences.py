@@ -95,12 +95,15 @@ def open_text(path: str | Path) -> IO[str]:
     with open(path, "rb") as handle:
         magic = handle.read(2)
     if magic == b"\x1f\x8b":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="strict")
-    return open(path, "r", encoding="utf-8", errors="strict")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", errors="strict")
+    return open(path, "r", encoding="utf-8-sig", errors="strict")  # -sig: a UTF-8 BOM (Windows editors) is skipped
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """Numbered lines of a text file, translating gzip and encoding failures into InputError."""
+def numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Numbered lines (from 1, end of line removed) of a plain or gzip text file, UTF-8 with or without a BOM.
+
+    Every line-based reader uses it, so gzip and encoding failures become the same InputError everywhere.
+    """
     try:
         with open_text(path) as handle:
             for number, line in enumerate(handle, start=1):
@@ -116,7 +119,7 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
 def detect_format(path: str | Path) -> str:
     """Guess the format from the first non-empty line."""
     path = Path(path)
-    for _, line in _lines(path):
+    for _, line in numbered_lines(path):
         if not line.strip():
             continue
         if line.startswith(">"):
@@ -176,7 +179,7 @@ def iter_fasta(path: str | Path, label: Optional[int] = None) -> Iterator[Sequen
             lab = None
         return SequenceRecord(record_id, seq, lab, raw, coords, str(path), header_line)
 
-    for number, line in _lines(path):
+    for number, line in numbered_lines(path):
         if line.startswith(">"):
             if header is not None:
                 yield finish()
@@ -201,7 +204,7 @@ def iter_tsv(path: str | Path, label: Optional[int] = None) -> Iterator[Sequence
     path = Path(path)
     stem = path.name.split(".")[0]
     count = 0
-    for number, line in _lines(path):
+    for number, line in numbered_lines(path):
         if not line.strip():
             continue
         fields = line.split("\t")
@@ -238,7 +241,7 @@ def iter_kmer_tsv(path: str | Path, label: Optional[int] = None) -> Iterator[Seq
     stem = path.name.split(".")[0]
     count = 0
     header_seen = False
-    for number, line in _lines(path):
+    for number, line in numbered_lines(path):
         if not line.strip():
             continue
         fields = line.split("\t")

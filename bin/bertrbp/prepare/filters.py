@@ -20,6 +20,7 @@ class DropLog:
 
     counts: Counter = field(default_factory=Counter)
     by_class: dict = field(default_factory=dict)
+    renamed: list = field(default_factory=list)  # (old, new) ids made unique; kept records, reported not dropped
 
     def add(self, reason: str, record: SequenceRecord) -> None:
         self.counts[reason] += 1

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
 from bertrbp import __version__
 from bertrbp.io.sequences import SequenceRecord
-
-
-def sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+from bertrbp.provenance import sha256
 
 
 def class_counts(records: Sequence[SequenceRecord]) -> dict:

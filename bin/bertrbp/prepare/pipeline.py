@@ -114,7 +114,11 @@ def read_and_clean(options: PrepareOptions, drops: DropLog) -> tuple[list[Sequen
         records = lift_records(records, options.chain, drops, target)
     if options.dedup:
         records = drop_duplicates(records, drops)
-    unique_ids(records)
+    renamed = drops.renamed = unique_ids(records)
+    if renamed:
+        shown = ", ".join(f"{old!r} -> {new!r}" for old, new in renamed[:3])
+        log.warning("renamed %d record id(s) that repeat an earlier id or contain spaces (%s%s); the manifest "
+                    "lists them under renamed_ids", len(renamed), shown, ", ..." if len(renamed) > 3 else "")
     labels = {r.label for r in records}
     if labels != {0, 1}:
         raise InputError(
@@ -215,7 +219,8 @@ def run_prepare(options: PrepareOptions) -> dict:
     overlap["split"] = options.split
     if options.split == "chromosome":
         overlap["test_chromosomes"] = sorted({leakage.chromosome_of(r.coords.chrom) for r in splits["test"]})
-    extra: dict = {"not_sampled": len(unsampled), "coordinates": sum(r.coords is not None for r in records)}
+    extra: dict = {"not_sampled": len(unsampled), "coordinates": sum(r.coords is not None for r in records),
+                   "renamed_ids": [{"from": old, "to": new} for old, new in drops.renamed]}
     annotation = None
     if options.gtf is not None:
         everything = splits["train"] + splits["nontrain"]

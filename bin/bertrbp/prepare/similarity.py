@@ -48,14 +48,19 @@ def band_layout(threshold: float, permutations: int, miss: float = 1e-3) -> tupl
     return permutations, 1
 
 
+# Elements of the (rows x k-mers x permutations) hashing block: ~64 MiB of uint64 whatever the record lengths,
+# so one 1,000,000-nt record is hashed in column slices instead of allocating gigabytes at once.
+BLOCK_ELEMENTS = 1 << 23
+
+
 def signatures(sets: Sequence[frozenset], permutations: int, seed: int, chunk: int = 512) -> np.ndarray:
-    """MinHash signatures (n x permutations, uint64), computed in chunks to bound memory."""
+    """MinHash signatures (n x permutations, uint64), computed in blocks of bounded size (``BLOCK_ELEMENTS``)."""
     rng = np.random.default_rng(seed)
     a = rng.integers(0, 1 << 63, size=permutations, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
     b = rng.integers(0, 1 << 63, size=permutations, dtype=np.uint64)
     out = np.full((len(sets), permutations), np.iinfo(np.uint64).max, dtype=np.uint64)
-    for lo in range(0, len(sets), chunk):
-        block = sets[lo:lo + chunk]
+    for lo, hi in _blocks([len(x) for x in sets], chunk, BLOCK_ELEMENTS // 8):
+        block = sets[lo:hi]
         width = max((len(x) for x in block), default=0)
         if width == 0:
             continue
@@ -67,11 +72,29 @@ def signatures(sets: Sequence[frozenset], permutations: int, seed: int, chunk: i
                 x[row, :len(values)] = values
                 x[row, len(values):] = values[0]
         # multiply-shift hashing (wraps mod 2^64): cheap and close to universal for 32-bit keys
-        mins = ((x[:, :, None] * a + b) >> np.uint64(29)).min(axis=1)
+        step = max(1, BLOCK_ELEMENTS // (len(block) * permutations))
+        mins = np.full((len(block), permutations), np.iinfo(np.uint64).max, dtype=np.uint64)
+        for col in range(0, width, step):
+            np.minimum(mins, ((x[:, col:col + step, None] * a + b) >> np.uint64(29)).min(axis=1), out=mins)
         empty = np.array([not kmers for kmers in block])
         mins[empty] = np.iinfo(np.uint64).max
         out[lo:lo + len(block)] = mins
     return out
+
+
+def _blocks(sizes: Sequence[int], max_rows: int, max_cells: int) -> list[tuple[int, int]]:
+    """Consecutive (lo, hi) row ranges with at most ``max_rows`` rows and rows x widest row <= ``max_cells``
+    (a single row may exceed it: it is then hashed alone, in column slices)."""
+    ranges, lo, widest = [], 0, 0
+    for index, size in enumerate(sizes):
+        wider = max(widest, size)
+        if index > lo and (index - lo >= max_rows or (index - lo + 1) * wider > max_cells):
+            ranges.append((lo, index))
+            lo, wider = index, size
+        widest = wider
+    if lo < len(sizes):
+        ranges.append((lo, len(sizes)))
+    return ranges
 
 
 def candidate_pairs(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:

@@ -162,9 +162,11 @@ def read_sources(spec: SourceSpec) -> list[SequenceRecord]:
     return records
 
 
-def unique_ids(records: Iterable[SequenceRecord]) -> None:
-    """Make ids unique in place (``ID~2``, ``ID~3`` for repeats) so outputs key cleanly; order decides."""
+def unique_ids(records: Iterable[SequenceRecord]) -> list[tuple[str, str]]:
+    """Make ids unique in place (``ID~2``, ``ID~3`` for repeats; spaces to ``_``) so outputs key cleanly; order
+    decides. Returns the (old, new) id of every renamed record, for the log and the manifest."""
     used: set[str] = set()
+    renamed: list[tuple[str, str]] = []
     for record in records:
         base = record.id.replace(" ", "_")
         new, count = base, 1
@@ -172,4 +174,7 @@ def unique_ids(records: Iterable[SequenceRecord]) -> None:
             count += 1
             new = f"{base}~{count}"
         used.add(new)
+        if new != record.id:
+            renamed.append((record.id, new))
         record.id = new
+    return renamed

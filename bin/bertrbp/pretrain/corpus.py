@@ -23,7 +23,7 @@ import numpy as np
 
 from bertrbp.errors import InputError
 from bertrbp.io.atomic import atomic_dir
-from bertrbp.io.sequences import _lines, detect_format, iter_records, normalize_sequence
+from bertrbp.io.sequences import numbered_lines, detect_format, iter_records, normalize_sequence
 from bertrbp.pretrain.exclusion import ExclusionSet
 
 OVERLAP_MODES = ("fail", "drop")
@@ -77,7 +77,7 @@ class WindowCutter:
 def _fasta_events(path: Path) -> Iterator[tuple[str, str]]:
     """('start', where), ('seq', upper-case chunk) ... per record, streaming line by line."""
     started = False
-    for number, line in _lines(path):
+    for number, line in numbered_lines(path):
         if line.startswith(">"):
             started = True
             yield "start", f"{path}: record '{line[1:].strip()}' (line {number})"

@@ -27,6 +27,7 @@ from bertrbp.pretrain.masking import IGNORE_INDEX, SpanMasker
 from bertrbp.pretrain.mlm import MlmBatches, build_mlm_model, split_indices
 from bertrbp.tokenizer import KmerTokenizer
 from bertrbp.training import TrainConfig, train
+from bertrbp.training.checkpoint import check_run_identity
 
 log = logging.getLogger("bertrbp")
 RECIPE = "recipe.json"
@@ -123,6 +124,10 @@ def pretrain(options: PretrainOptions) -> dict:
         raise InputError(
             f"{out}: holds an earlier run's checkpoint. Pass --resume to continue it, or choose another --output-dir."
         )
+    identity = {"recipe": _recipe(options), "model_size": options.model_size,
+                "mlm_probability": options.mlm_probability, "val_fraction": options.val_fraction}
+    if options.resume:  # refuse other data or model before rebuilding anything
+        check_run_identity(checkpoints, identity, resume=True)
     created = not out.exists()
     try:
         corpus = prepare_corpus(options, checkpoints / "corpus")
@@ -132,6 +137,7 @@ def pretrain(options: PretrainOptions) -> dict:
 
             shutil.rmtree(out)  # a refused corpus leaves nothing behind
         raise
+    check_run_identity(checkpoints, identity, options.resume)
     tokenizer = KmerTokenizer(options.k)
     masker = SpanMasker(options.k, tokenizer.vocab_size, options.mlm_probability)
     train_idx, val_idx = split_indices(len(corpus), options.val_fraction, options.train.seed)
@@ -167,7 +173,7 @@ def pretrain(options: PretrainOptions) -> dict:
 
 def write_outputs(options: PretrainOptions, model, tokenizer: KmerTokenizer, metrics: dict, out: Path) -> None:
     """DIR/model (checkpoint + its card, as finetune writes it), metrics.json, model_card.json and .md."""
-    from bertrbp.finetune import to_json
+    from bertrbp.provenance import to_json
 
     with atomic_dir(out / "model") as tmp:
         save_checkpoint(model, tokenizer, tmp)
@@ -184,7 +190,7 @@ def write_outputs(options: PretrainOptions, model, tokenizer: KmerTokenizer, met
 def model_card(options: PretrainOptions, model, metrics: dict, weights: Path) -> dict:
     """What was trained, on what, excluding what, with what result (the finetune card's conventions)."""
     from bertrbp import __version__
-    from bertrbp.finetune import device_description, sha256, software_versions
+    from bertrbp.provenance import device_description, sha256, software_versions
 
     config = model.config
     card = {

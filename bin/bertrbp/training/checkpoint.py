@@ -1,7 +1,14 @@
-"""The trainer's resumable state on disk: weights, optimizer, scheduler, RNG states and position in the data."""
+"""The trainer's resumable state on disk: weights, optimizer, scheduler, RNG states and position in the data.
+
+Nothing here unpickles arbitrary objects: ``trainer_state.pt`` holds only tensors and plain Python values
+(numpy arrays and scalars are converted before saving) and is read with ``torch.load(weights_only=True)``, so a
+crafted checkpoint cannot run code. ``run.json`` beside it records what the run trains on (data checksums, split,
+model); ``--resume`` refuses to continue when any of it changed, as it refuses changed hyperparameters.
+"""
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 from typing import Optional
@@ -9,17 +16,25 @@ from typing import Optional
 import numpy as np
 
 from bertrbp.errors import InputError
-from bertrbp.io.atomic import atomic_path
+from bertrbp.io.atomic import atomic_open, atomic_path
 
 STATE_FILE = "trainer_state.pt"
+RUN_FILE = "run.json"
 # Settings that must match for a resume to continue the same run.
 RESUME_KEYS = ("lr", "epochs", "batch_size", "grad_accum", "warmup_ratio", "weight_decay", "seed", "max_steps")
 
 
 def rng_state() -> dict:
+    """Every RNG the training touches, as tensors and plain values (loadable with weights_only=True)."""
     import torch
 
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    bit_generator, keys, pos, has_gauss, cached_gaussian = np.random.get_state()
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": {"bit_generator": str(bit_generator), "keys": torch.from_numpy(keys.astype(np.int64)),
+                  "pos": int(pos), "has_gauss": int(has_gauss), "cached_gaussian": float(cached_gaussian)},
+        "python": random.getstate(),
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -29,10 +44,30 @@ def set_rng_state(state: dict) -> None:
     import torch
 
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
+    saved = state["numpy"]
+    np.random.set_state((saved["bit_generator"], saved["keys"].numpy().astype(np.uint32), saved["pos"],
+                         saved["has_gauss"], saved["cached_gaussian"]))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _plain(value):
+    """Numpy arrays to tensors and numpy scalars to Python numbers, recursively (weights_only-loadable)."""
+    import torch
+
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_plain(item) for item in value)
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(value))
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 def save_state(directory: Path, state: dict) -> Path:
@@ -41,8 +76,13 @@ def save_state(directory: Path, state: dict) -> Path:
 
     path = Path(directory) / STATE_FILE
     with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+        torch.save(_plain(state), tmp)
     return path
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def load_state(directory: Path, config: dict) -> Optional[dict]:
@@ -53,9 +93,14 @@ def load_state(directory: Path, config: dict) -> Optional[dict]:
     if not path.exists():
         return None
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # a corrupt file is a user-facing problem, not a crash
-        raise InputError(f"{path}: cannot read the training checkpoint ({exc}). Delete it to start over.") from exc
+        state = torch.load(path, map_location="cpu", weights_only=True)  # never unpickle code
+    except Exception as exc:  # corrupt, truncated, foreign or crafted: a user-facing problem, not a crash
+        raise InputError(
+            f"{path}: not a training checkpoint that can be read safely ({type(exc).__name__}: {_one_line(exc)}). "
+            f"Delete {Path(directory)} to start over without --resume."
+        ) from exc
+    if not isinstance(state, dict) or not {"model", "optimizer", "scheduler", "rng", "config"} <= set(state):
+        raise InputError(f"{path}: not a bert-rbp training checkpoint. Delete {Path(directory)} to start over.")
     saved = state.get("config", {})
     changed = [f"{key}: {saved.get(key)!r} -> {config.get(key)!r}" for key in RESUME_KEYS if saved.get(key) != config.get(key)]
     if changed:
@@ -64,3 +109,52 @@ def load_state(directory: Path, config: dict) -> Optional[dict]:
             "Resume with the original settings, or start a new run in another --output-dir."
         )
     return state
+
+
+def check_run_identity(directory: Path, identity: dict, resume: bool) -> None:
+    """Record what this run trains on; on --resume refuse a change to any of it (data, split, model).
+
+    ``identity`` is plain JSON: checksums of the data files, the validation split, the model source and its
+    weights' checksum. Called before training starts, so a refused resume costs nothing.
+    """
+    directory = Path(directory)
+    path = directory / RUN_FILE
+    identity = json.loads(json.dumps(identity))  # normalise tuples and paths as the file will hold them
+    if resume and (directory / STATE_FILE).exists():
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InputError(
+                f"{directory}: the checkpoint has no {RUN_FILE} (written by an older version), so its data cannot be "
+                f"checked. Delete {directory} and start over without --resume."
+            ) from None
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{path}: unreadable ({_one_line(exc)}). Delete {directory} to start over.") from exc
+        changed = [key for key in sorted(set(saved) | set(identity)) if saved.get(key) != identity.get(key)]
+        if changed:
+            details = "; ".join(f"{key}: {_short(saved.get(key))} -> {_short(identity.get(key))}" for key in changed)
+            raise InputError(
+                f"{directory}: --resume with different data, split or model than the interrupted run ({details}). "
+                "Resume with the original inputs, or start a new run in another --output-dir."
+            )
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    with atomic_open(path, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(identity, indent=2, sort_keys=True) + "\n")
+
+
+def _short(value) -> str:
+    text = json.dumps(value, sort_keys=True)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def model_identity(source: str) -> dict:
+    """The model a run starts from: a preset/hub name, or a local folder with its files' checksums."""
+    from bertrbp.provenance import sha256
+
+    folder = Path(source)
+    if not folder.is_dir():
+        return {"source": source}
+    files = {item.name: sha256(item) for item in sorted(folder.iterdir())
+             if item.is_file() and item.name in ("config.json", "vocab.txt", "model.safetensors", "pytorch_model.bin")}
+    return {"source": str(folder.resolve()), "files": files}

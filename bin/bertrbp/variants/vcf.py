@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Iterator
 
 from bertrbp.errors import InputError
-from bertrbp.io.sequences import _lines
+from bertrbp.io.sequences import numbered_lines
 
 _BASES = re.compile(r"^[ACGTN]+$")
 
@@ -45,7 +45,7 @@ def iter_vcf(path: str | Path) -> Iterator[tuple[Variant, str]]:
     """
     path = Path(path)
     count = 0
-    for number, line in _lines(path):
+    for number, line in numbered_lines(path):
         if not line.strip() or line.startswith("#"):
             continue
         fields = line.split("\t")
