@@ -1,13 +1,23 @@
-"""bertrbp-summary: every RBP's metrics in one table and a self-contained HTML report; bad input refused
-without partial outputs."""
+"""bertrbp-summary: every RBP's models in one table and a self-contained HTML report a user can trust a model by
+(verdicts, k-mer floor, curves, run parameters); bad input refused without partial outputs.
+
+The builders below write files in the shapes bertrbp-evaluate, bertrbp-predict and bertrbp-finetune write
+(test_real_finetune_run_feeds_the_report checks them against a real finetune run); tests/test_report_browser.py
+reuses them.
+"""
 
 from __future__ import annotations
 
-import base64
 import json
+import math
 import re
 
-from conftest import run_tool
+import numpy as np
+import pytest
+
+from conftest import REPO, run_tool
+
+METRICS_HEADER = ["name", "rbp", "model", "auroc", "auprc", "accuracy", "f1", "mcc", "n", "n_positive", "threshold"]
 
 
 def _metrics(folder, stem, auroc, **extra):
@@ -17,31 +27,281 @@ def _metrics(folder, stem, auroc, **extra):
     return path
 
 
+def write_predictions(path, probabilities, labels):
+    """A bertrbp-predict TSV (id probability logit label)."""
+    lines = ["id\tprobability\tlogit\tlabel"]
+    for i, (p, y) in enumerate(zip(probabilities, labels)):
+        p = float(p)
+        lines.append(f"s{i}\t{p:.6g}\t{math.log(p / (1 - p)):.6g}\t{int(y)}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def learned_scores(separation: float, n: int = 200, seed: int = 0):
+    """Probabilities of a model that ranks bound above unbound by ``separation`` (logit units), balanced labels."""
+    rng = np.random.default_rng(seed)
+    labels = np.array([1] * (n // 2) + [0] * (n - n // 2))
+    logits = rng.normal(0, 1, n) + separation * (labels - 0.5)
+    return 1 / (1 + np.exp(-logits)), labels
+
+
+def stalled_scores(n: int = 200, seed: int = 0):
+    """A model that barely moved from the prior: every probability within 1e-4 of 0.501 (all 'bound')."""
+    rng = np.random.default_rng(seed)
+    labels = np.array([1] * (n // 2) + [0] * (n - n // 2))
+    return 0.501 + rng.normal(0, 3e-5, n) + 2e-5 * labels, labels
+
+
+def write_finetune_run(folder, val_losses, val_aurocs, *, stalled=False, collapsed=False, kept=None, lr=2e-4,
+                       model_kind=None, source="mini", prior=0.6931, spread=0.05):
+    """A finetune output folder: metrics.json (per-epoch history, kept epoch, diagnosis) and model_card.json."""
+    folder.mkdir(parents=True, exist_ok=True)
+    kept = kept or len(val_losses)
+    diagnosis = {"collapsed": collapsed, "stalled": stalled, "auroc": val_aurocs[kept - 1],
+                 "reasons": ["constant predictor: predicted probabilities vary by std 1.0e-08 (< 1e-06)"] if collapsed
+                 else [], "prediction_std": spread, "val_loss": val_losses[kept - 1], "class_prior_entropy": prior}
+    epochs = [{"epoch": i + 1, "step": 10 * (i + 1), "train_loss": loss + 0.01, "val_loss": loss, "val_auroc": auc,
+               "val_auprc": auc, "val_accuracy": 0.5, "prediction_std": spread, "collapsed": collapsed,
+               "collapse": diagnosis} for i, (loss, auc) in enumerate(zip(val_losses, val_aurocs))]
+    metrics = {"kept": "best", "kept_epoch": kept,
+               "validation": {"val_loss": val_losses[kept - 1], "val_auroc": val_aurocs[kept - 1]},
+               "collapsed": collapsed, "stalled": stalled, "collapse": diagnosis, "epochs": epochs}
+    if model_kind:
+        metrics["model_kind"] = model_kind
+    card = {"tool": "bertrbp-finetune", "model_source": source, "pretrained": False,
+            "load_report": {"summary": f"random initialisation (preset:{source})"}, "k": 3,
+            "data": {"train_files": [{"path": "/x/RBP.train.fa", "sha256": "ab" * 32}],
+                     "validation_source": "stratified 0.1 of the training data (seed 42)",
+                     "counts": {"train": {"total": 540, "label_0": 270, "label_1": 270},
+                                "validation": {"total": 60, "label_0": 30, "label_1": 30}}},
+            "seed": 42, "hyperparameters": {"lr": lr, "epochs": len(val_losses), "batch_size": 32, "grad_accum": 4,
+                                            "warmup_ratio": 0.1, "weight_decay": 0.01, "dropout": 0.1},
+            "software": {"python": "3.11.7", "torch": "2.13.0", "transformers": "5.24.0", "bert-rbp": "0.1.0"},
+            "device": "cpu (x86_64)", "bf16": True, "threads": 2, "wall_seconds": 61.2, "metrics": metrics,
+            "collapsed": collapsed}
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    (folder / "model_card.json").write_text(json.dumps(card))
+    return folder
+
+
+def three_rbp_inputs(folder):
+    """Command-line arguments for a run with every verdict: RBFOX2 main stalled (the demo's MCC-0 model), HNRNPK
+    main learned, HNRNPK baseline below its k-mer floor, QKI without a floor; each RBP with a k-mer floor but QKI."""
+    args = []
+    runs = {
+        "RBFOX2_HepG2": (stalled_scores(seed=1), ([0.6938, 0.6968], [0.43, 0.63]), {"stalled": True, "spread": 6e-5}),
+        "RBFOX2_HepG2.kmer": (learned_scores(1.3, seed=2), None, {}),
+        "HNRNPK_K562": (learned_scores(2.6, seed=3), ([0.62, 0.51, 0.46], [0.78, 0.86, 0.88]), {}),
+        "HNRNPK_K562.baseline": (learned_scores(0.4, seed=4), ([0.69, 0.68], [0.55, 0.58]), {}),
+        "HNRNPK_K562.kmer": (learned_scores(1.5, seed=5), ([0.60], [0.80]), {"model_kind": "kmer", "source": "kmer"}),
+        "QKI_K562": (learned_scores(2.0, seed=6), ([0.66, 0.58], [0.74, 0.83]), {}),
+    }
+    for name, ((probabilities, labels), history, options) in runs.items():
+        predictions = write_predictions(folder / f"{name}.predictions.tsv", probabilities, labels)
+        args += ["--predictions", predictions]
+        if history:
+            run = write_finetune_run(folder / f"run_{name}", *history, **options)
+            args += ["--training", f"{name}={run}"]
+    return args
+
+
+def read_table(out):
+    rows = [line.split("\t") for line in (out / "metrics_summary.tsv").read_text().splitlines()]
+    return rows[0], {r[0]: dict(zip(rows[0], r)) for r in rows[1:]}
+
+
+def section(page, rbp):
+    """The HTML of one RBP's collapsed details section."""
+    match = re.search(rf'<details class="rbp[^"]*" id="rbp-{re.escape(rbp)}">(.*?)</details>', page, re.S)
+    assert match, f"no section for {rbp}"
+    return match.group(1)
+
+
 def test_summary_table_and_report(tmp_path):
+    """Today's invocation (metrics JSON only) keeps its table columns and order; the report is self-contained."""
     files = [_metrics(tmp_path, "RBFOX2_HepG2", 0.91), _metrics(tmp_path, "RBFOX2_HepG2.baseline", 0.82),
              _metrics(tmp_path, "other", 0.77, name="HNRNPK_K562")]
     out = tmp_path / "out"
     run_tool("summary", *files, "--output-dir", out, "--title", "Demo run")
-    rows = [line.split("\t") for line in (out / "metrics_summary.tsv").read_text().splitlines()]
-    assert rows[0][:4] == ["name", "rbp", "model", "auroc"]
-    by_name = {r[0]: r for r in rows[1:]}
+    header, by_name = read_table(out)
+    assert header[: len(METRICS_HEADER)] == METRICS_HEADER
+    assert "verdict" in header and "kmer_floor_auroc" in header
     # the file's 'name' field wins over its file name; '.baseline' splits off as the model
-    assert by_name["HNRNPK_K562"][1:4] == ["HNRNPK_K562", "main", "0.77"]
-    assert by_name["RBFOX2_HepG2.baseline"][1:4] == ["RBFOX2_HepG2", "baseline", "0.82"]
-    assert by_name["RBFOX2_HepG2"][rows[0].index("n")] == "200"
-    assert [r[0] for r in rows[1:]] == ["HNRNPK_K562", "RBFOX2_HepG2", "RBFOX2_HepG2.baseline"]
+    assert [by_name["HNRNPK_K562"][k] for k in ("rbp", "model", "auroc")] == ["HNRNPK_K562", "main", "0.77"]
+    assert [by_name["RBFOX2_HepG2.baseline"][k] for k in ("rbp", "model", "auroc")] == ["RBFOX2_HepG2", "baseline", "0.82"]
+    assert by_name["RBFOX2_HepG2"]["n"] == "200"
+    assert list(by_name) == ["HNRNPK_K562", "RBFOX2_HepG2", "RBFOX2_HepG2.baseline"]
+    assert {r["verdict"] for r in by_name.values()} == {"ok"}
     page = (out / "report.html").read_text()
-    assert "<title>Demo run</title>" in page and "src=\"http" not in page
-    images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
-    assert len(images) == 3  # AUROC bars, AUPRC bars, pretrained-vs-baseline scatter
-    assert all(base64.b64decode(img)[:8] == b"\x89PNG\r\n\x1a\n" for img in images)
+    assert "<title>Demo run</title>" in page
+    assert not re.search(r'(src|href)="(https?:)?//', page), "the report must not load anything from the network"
     assert "0.910" in page and "0.820" in page
+    assert page.count('<svg xmlns="http://www.w3.org/2000/svg"') == 1  # the AUROC strip; no floor, no scatter
+    assert "No model stalled or collapsed" in page
 
 
-def test_no_scatter_without_a_second_model(tmp_path):
+def test_demo_stall_is_flagged_from_metrics_alone(tmp_path):
+    """The demo's RBFOX2 (MCC 0, accuracy 0.50: every prediction on one side) no longer looks like any other row,
+    even when the pipeline passes nothing but evaluate's metrics; a chance-level AUROC reads as collapsed."""
+    files = [_metrics(tmp_path, "RBFOX2_HepG2", 0.66, accuracy=0.5, mcc=0.0, f1=0.667),
+             _metrics(tmp_path, "HNRNPK_K562", 0.81),
+             _metrics(tmp_path, "QKI_K562", 0.51, mcc=0.02)]
     out = tmp_path / "out"
-    run_tool("summary", _metrics(tmp_path, "A", 0.9), "--output-dir", out)
-    assert len(re.findall(r"data:image/png;base64,", (out / "report.html").read_text())) == 2
+    result = run_tool("summary", *files, "--output-dir", out)
+    _, by_name = read_table(out)
+    assert by_name["RBFOX2_HepG2"]["verdict"] == "stalled"
+    assert "every prediction is bound (1)" in by_name["RBFOX2_HepG2"]["verdict_reasons"]
+    assert by_name["QKI_K562"]["verdict"] == "collapsed" and "chance-level" in by_name["QKI_K562"]["verdict_reasons"]
+    assert by_name["HNRNPK_K562"]["verdict"] == "ok"
+    assert "RBFOX2_HepG2 (main model): STALLED" in result.stderr
+    page = (out / "report.html").read_text()
+    top, _, rest = page.partition("<h2>Overview</h2>")
+    banners = re.findall(r'<div class="banner fail" role="alert"><div class="title">(.*?) &mdash;', top)
+    assert sorted(banners) == ["COLLAPSED: QKI_K562", "STALLED: RBFOX2_HepG2"]  # above the overview table
+    assert "STALLED: RBFOX2_HepG2" in section(rest, "RBFOX2_HepG2")  # and again in the RBP's own section
+    # the stalled row is marked in the overview table
+    assert re.search(r'<tr class="fail"><td class="text" data-v="RBFOX2_HepG2">', page)
+    assert "No model stalled or collapsed" not in page
+
+
+def test_each_model_beside_its_kmer_floor(tmp_path):
+    """The k-mer floor is the model tagged kmer (or trained with model_kind kmer); every other model of the same
+    RBP shows its margin, and one that does not beat the floor is marked."""
+    args = three_rbp_inputs(tmp_path)
+    out = tmp_path / "out"
+    run_tool("summary", *args, "--output-dir", out)
+    _, by_name = read_table(out)
+    floor = float(by_name["HNRNPK_K562.kmer"]["auroc"])
+    for name in ("HNRNPK_K562", "HNRNPK_K562.baseline"):
+        row = by_name[name]
+        assert float(row["kmer_floor_auroc"]) == pytest.approx(floor)
+        assert float(row["auroc_over_floor"]) == pytest.approx(float(row["auroc"]) - floor, abs=2e-6)
+    assert float(by_name["HNRNPK_K562"]["auroc_over_floor"]) > 0 and by_name["HNRNPK_K562"]["verdict"] == "ok"
+    assert float(by_name["HNRNPK_K562.baseline"]["auroc_over_floor"]) < 0
+    assert by_name["HNRNPK_K562.baseline"]["verdict"] == "below-floor"
+    assert by_name["HNRNPK_K562.kmer"]["auroc_over_floor"] == "" and by_name["HNRNPK_K562.kmer"]["kind"] == "kmer"
+    assert by_name["QKI_K562"]["kmer_floor_auroc"] == "" and by_name["QKI_K562"]["verdict"] == "ok"
+    # RBFOX2's floor is found by its tag alone (that run has no finetune folder)
+    assert by_name["RBFOX2_HepG2"]["kmer_floor_auroc"] == by_name["RBFOX2_HepG2.kmer"]["auroc"]
+
+    # a floor trained under another tag counts through its model_kind; --floor-model names a different tag
+    renamed = [str(a).replace("HNRNPK_K562.kmer", "HNRNPK_K562.lr") for a in args]
+    (tmp_path / "HNRNPK_K562.kmer.predictions.tsv").rename(tmp_path / "HNRNPK_K562.lr.predictions.tsv")
+    (tmp_path / "run_HNRNPK_K562.kmer").rename(tmp_path / "run_HNRNPK_K562.lr")
+    run_tool("summary", *renamed, "--output-dir", out)
+    _, by_name = read_table(out)
+    assert by_name["HNRNPK_K562"]["kmer_floor_auroc"] == by_name["HNRNPK_K562.lr"]["auroc"]
+    run_tool("summary", *renamed, "--floor-model", "baseline", "--output-dir", out)
+    _, by_name = read_table(out)
+    assert by_name["HNRNPK_K562"]["kmer_floor_auroc"] == by_name["HNRNPK_K562.baseline"]["auroc"]
+    assert by_name["RBFOX2_HepG2"]["kmer_floor_auroc"] == ""
+
+
+def test_predictions_give_the_metrics_curves_and_a_test_set_check(tmp_path):
+    """Without metrics files the table's numbers are evaluate's own; ROC/PR curves land in the RBP's section; a
+    constant predictor is called collapsed from its test predictions alone."""
+    probabilities, labels = learned_scores(2.0, seed=7)
+    good = write_predictions(tmp_path / "HNRNPK_K562.predictions.tsv", probabilities, labels)
+    constant = write_predictions(tmp_path / "flat.tsv", np.full(200, 0.3), labels)
+    out = tmp_path / "out"
+    run_tool("summary", "--predictions", good, "--predictions", f"HNRNPK_K562.flat={constant}", "--output-dir", out)
+    run_tool("evaluate", good, "-o", tmp_path / "eval.json")
+    evaluated = json.loads((tmp_path / "eval.json").read_text())
+    _, by_name = read_table(out)
+    for key in ("auroc", "auprc", "accuracy", "f1", "mcc"):
+        assert float(by_name["HNRNPK_K562"][key]) == pytest.approx(evaluated[key], rel=1e-5)
+    assert by_name["HNRNPK_K562.flat"]["verdict"] == "collapsed"
+    assert "constant predictor" in by_name["HNRNPK_K562.flat"]["verdict_reasons"]
+    body = section((out / "report.html").read_text(), "HNRNPK_K562")
+    assert "ROC (test set)" in body and "Precision-recall (test set)" in body
+    assert f"main (AUROC {evaluated['auroc']:.3f})" in body
+    # the ROC curve runs from (0,0) to (1,1): its polyline starts at the plot's bottom-left corner
+    roc = re.search(r"ROC \(test set\)</title>.*?<polyline points=\"([^\"]+)\"", body, re.S).group(1).split()
+    assert len(roc) >= 10 and roc[0] != roc[-1]
+
+
+def test_training_history_verdict_and_run_parameters(tmp_path):
+    """A finetune run adds the per-epoch curves (kept epoch ringed), finetune's own stall verdict, and its run
+    parameters and software versions."""
+    args = three_rbp_inputs(tmp_path)
+    out = tmp_path / "out"
+    run_tool("summary", *args, "--output-dir", out)
+    _, by_name = read_table(out)
+    rbfox2 = by_name["RBFOX2_HepG2"]
+    assert rbfox2["verdict"] == "stalled" and rbfox2["kept_epoch"] == "2" and rbfox2["val_auroc"] == "0.63"
+    assert rbfox2["verdict_reasons"].startswith("validation (kept epoch 2): loss 0.6968 is no better than the class "
+                                                "prior (0.6931)")
+    assert "test set:" in rbfox2["verdict_reasons"]  # the test predictions say the same
+    assert by_name["HNRNPK_K562"]["kept_epoch"] == "3" and by_name["HNRNPK_K562"]["kind"] == "mini"
+    body = section((out / "report.html").read_text(), "HNRNPK_K562")
+    assert "Loss per epoch" in body and "Validation AUROC per epoch" in body and "class prior" in body
+    assert "main validation loss: kept, 3 → 0.4600" in body  # the ring on the kept epoch
+    losses = re.search(r"<polyline points=\"([^\"]+)\"[^>]*><title>main validation loss</title>", body).group(1)
+    assert len(losses.split()) == 3
+    for text in ("learning rate</td><td>0.0002", "32 × 4", "torch</td><td>2.13.0", "270 bound / 270 unbound",
+                 "cpu (x86_64) / True / 2", "3 / 3"):
+        assert text in body, text
+    assert "RBFOX2_HepG2" not in body
+
+
+def test_real_finetune_run_feeds_the_report(tmp_path):
+    """The shapes the builders above assume are finetune's: a real (tiny, 1 epoch) run, its predictions and the
+    summary agree on the kept epoch, the validation AUROC, the verdict and the versions."""
+    sequences = (REPO / "assets" / "demo" / "RBFOX2_HepG2.tsv").read_text().splitlines()
+    train = tmp_path / "train.tsv"
+    train.write_text("\n".join(sequences[:60] + sequences[-60:]) + "\n")
+    test = tmp_path / "test.tsv"
+    test.write_text("\n".join(sequences[100:140] + sequences[-140:-100]) + "\n")
+    run = tmp_path / "finetune"
+    run_tool("finetune", "--train", train, "--output-dir", run, "--model", "tiny", "--epochs", "1", "--threads", "1",
+             "--batch-size", "16", "--val-fraction", "0.25")
+    predictions = tmp_path / "predictions.tsv"
+    run_tool("predict", "--model", run / "model", test, "-o", predictions, "--threads", "1")
+    out = tmp_path / "out"
+    run_tool("summary", "--predictions", f"RBFOX2_HepG2={predictions}", "--training", f"RBFOX2_HepG2={run}",
+             "--output-dir", out)
+    metrics = json.loads((run / "metrics.json").read_text())
+    card = json.loads((run / "model_card.json").read_text())
+    _, by_name = read_table(out)
+    row = by_name["RBFOX2_HepG2"]
+    assert int(row["kept_epoch"]) == metrics["kept_epoch"]
+    assert float(row["val_auroc"]) == pytest.approx(metrics["validation"]["val_auroc"], rel=1e-5)
+    if metrics["collapsed"]:
+        assert row["verdict"] == "collapsed"
+    elif metrics["stalled"]:
+        assert row["verdict"] in ("collapsed", "stalled") and "validation (kept epoch 1)" in row["verdict_reasons"]
+    body = section((out / "report.html").read_text(), "RBFOX2_HepG2")
+    assert f"torch</td><td>{card['software']['torch']}" in body
+    assert f"learning rate</td><td>{card['hyperparameters']['lr']:g}" in body
+    assert "Loss per epoch" in body and "ROC (test set)" in body
+
+
+def test_input_names_and_bad_inputs_exit_2(tmp_path):
+    """Names must match: a predictions file named only by its file name must match a metrics row; one name is
+    given once; wrong files get one error line and no outputs."""
+    metrics = _metrics(tmp_path, "RBFOX2_HepG2", 0.8)
+    probabilities, labels = learned_scores(2.0)
+    predictions = write_predictions(tmp_path / "predictions.tsv", probabilities, labels)
+    out = tmp_path / "out"
+
+    def refused(*args, says):
+        result = run_tool("summary", *args, "--output-dir", out, check=False)
+        assert result.returncode == 2, result.stderr
+        assert "error:" in result.stderr and says in result.stderr and "Traceback" not in result.stderr
+        assert not (out / "report.html").exists() and not (out / "metrics_summary.tsv").exists()
+
+    refused(metrics, "--predictions", predictions, says="RBFOX2_HepG2=")  # 'predictions' matches nothing
+    refused(metrics, "--predictions", f"RBFOX2_HepG2={predictions}", "--predictions", f"RBFOX2_HepG2={predictions}",
+            says="already given")
+    refused(metrics, "--training", f"RBFOX2_HepG2={metrics}", says="bertrbp-evaluate's test metrics")
+    refused(metrics, "--training", f"RBFOX2_HepG2={tmp_path / 'nowhere'}", says="not found")
+    unlabelled = tmp_path / "unlabelled.tsv"
+    unlabelled.write_text("id\tprobability\tlogit\tlabel\na\t0.4\t-0.4\t\n")
+    refused("--predictions", f"X={unlabelled}", says="no label")
+    refused(says="nothing to summarise")
+    # an explicit NAME= may add a model the metrics do not have
+    run_tool("summary", metrics, "--predictions", f"RBFOX2_HepG2.cnn={predictions}", "--output-dir", out)
+    assert "RBFOX2_HepG2.cnn" in read_table(out)[1]
 
 
 def test_bad_input_exits_2_without_outputs(tmp_path):

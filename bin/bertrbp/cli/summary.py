@@ -1,4 +1,10 @@
-"""bertrbp-summary: gather every RBP's evaluation metrics into one table and an HTML report with plots."""
+"""bertrbp-summary: gather every RBP's models into one table and an HTML report a user can trust a model by.
+
+Per model: test metrics, a verdict (collapsed, stalled, not above the k-mer floor, learned) and the margin over
+its RBP's k-mer floor; per RBP: ROC and PR curves (--predictions), per-epoch training curves, run parameters and
+software versions (--training). Names: 'RBP' is the main model, 'RBP.tag' another model of the same RBP
+('RBFOX2.baseline', 'RBFOX2.kmer'); the model tagged --floor-model (or trained with --model kmer) is the floor.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +15,9 @@ import typer
 
 from bertrbp.cli.common import VersionOption, log, make_app, run, setup_logging
 from bertrbp.io.atomic import atomic_open
+from bertrbp.report.collect import FLOOR_KIND, collect
 from bertrbp.report.html import render
-from bertrbp.report.metrics import gather, to_tsv
-from bertrbp.report.plots import metric_bars, main_vs_other
+from bertrbp.report.metrics import to_tsv
 
 app = make_app(__doc__)
 
@@ -21,27 +27,39 @@ REPORT_NAME = "report.html"
 
 @app.command()
 def summary(
-    metrics: List[Path] = typer.Argument(..., help="Metrics JSON files from bertrbp-evaluate (one per RBP and model)."),
+    metrics: Optional[List[Path]] = typer.Argument(
+        None, help="Metrics JSON files from bertrbp-evaluate (one per RBP and model); optional when --predictions "
+                   "are given (the same metrics are then computed from them)."),
     output_dir: Path = typer.Option(..., "--output-dir", "-o", help=f"Folder for {TABLE_NAME} and {REPORT_NAME}."),
+    predictions: Optional[List[str]] = typer.Option(
+        None, "--predictions", "-p", metavar="[NAME=]TSV",
+        help="Test predictions TSV from bertrbp-predict (with labels): ROC/PR curves and a test-set stall check. "
+             "Repeat per model. Without NAME= the name is the file name less .predictions.tsv."),
+    training: Optional[List[str]] = typer.Option(
+        None, "--training", "-t", metavar="[NAME=]PATH",
+        help="A bertrbp-finetune output folder (or its metrics.json / model_card.json): per-epoch curves, the "
+             "collapse/stall verdict, run parameters and versions. Repeat per model; finetune's file names say "
+             "nothing of the RBP, so write NAME=PATH, e.g. RBFOX2_HepG2.kmer=runs/kmer."),
+    floor_model: str = typer.Option(
+        FLOOR_KIND, "--floor-model", help="Model tag of each RBP's k-mer floor (a run with model_kind 'kmer' also "
+                                          "counts when no model has this tag)."),
     title: str = typer.Option("bert-rbp summary", "--title", help="Title of the HTML report."),
     version: Optional[bool] = VersionOption,
 ) -> None:
-    """One row per metrics file: the name (evaluate --name, else the file name) splits into RBP and model at the
-    first '.', so 'RBFOX2.baseline' is RBFOX2's baseline model. Both outputs appear only when both are complete."""
+    """One row per RBP and model. Both outputs appear only when both are complete."""
     setup_logging()
-    rows = gather(metrics)
-    plots = {
-        "AUROC per RBP": metric_bars(rows, "auroc"),
-        "AUPRC per RBP": metric_bars(rows, "auprc"),
-        "Main model vs other models (e.g. the random-init baseline)": main_vs_other(rows, "auroc"),
-    }
+    rows = collect(metrics or [], predictions or [], training or [], floor_model)
     table = to_tsv(rows)
-    page = render(rows, plots, title)
+    page = render(rows, title)
     output_dir.mkdir(parents=True, exist_ok=True)
     with atomic_open(output_dir / REPORT_NAME) as report_handle, atomic_open(output_dir / TABLE_NAME) as table_handle:
         report_handle.write(page)
         table_handle.write(table)
-    log.info("summarised %d model(s) of %d RBP(s) into %s", len(rows), len({r.rbp for r in rows}), output_dir)
+    failed = [r for r in rows if r.verdict and r.verdict.failed]
+    for row in failed:
+        log.warning("%s (%s model): %s - %s", row.rbp, row.model, row.verdict.headline, "; ".join(row.verdict.reasons))
+    log.info("summarised %d model(s) of %d RBP(s) into %s (%d stalled or collapsed)", len(rows),
+             len({r.rbp for r in rows}), output_dir, len(failed))
 
 
 def main() -> None:

@@ -1,4 +1,9 @@
-"""Read the metrics JSON files written by bertrbp-evaluate into one table (one row per RBP and model)."""
+"""Read the metrics JSON files written by bertrbp-evaluate into one table (one row per RBP and model).
+
+The row also carries what the optional inputs add (report.collect): the finetune run, the test predictions, the
+k-mer floor of its RBP and the verdict; the TSV gains their columns after the original ones, so readers of the
+old columns keep working.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,20 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import TYPE_CHECKING, Iterable, Optional
 
 from bertrbp.errors import InputError
+
+if TYPE_CHECKING:
+    from bertrbp.report.inputs import TestScores, TrainingRun
+    from bertrbp.report.verdict import Verdict
 
 SCORE_COLUMNS = ("auroc", "auprc", "accuracy", "f1", "mcc")
 COUNT_COLUMNS = ("n", "n_positive")
 OTHER_COLUMNS = ("threshold",)
 METRIC_COLUMNS = SCORE_COLUMNS + COUNT_COLUMNS + OTHER_COLUMNS
 MAIN_MODEL = "main"  # the run's --model (pretrained or not); variants such as "baseline" follow a dot in the name
+EXTRA_COLUMNS = ("kind", "verdict", "kmer_floor_auroc", "auroc_over_floor", "val_auroc", "kept_epoch", "verdict_reasons")
 
 
 @dataclass
@@ -26,6 +36,23 @@ class MetricsRow:
     model: str
     values: dict[str, Optional[float]] = field(default_factory=dict)
     source: str = ""
+    training: Optional["TrainingRun"] = None
+    scores: Optional["TestScores"] = None
+    kind: str = ""
+    is_floor: bool = False
+    floor_auroc: Optional[float] = None
+    verdict: Optional["Verdict"] = None
+
+    @property
+    def auroc(self) -> Optional[float]:
+        return self.values.get("auroc")
+
+    @property
+    def margin(self) -> Optional[float]:
+        """Test AUROC minus the k-mer floor of the same RBP (None for the floor itself or without one)."""
+        if self.is_floor or self.floor_auroc is None or self.auroc is None:
+            return None
+        return self.auroc - self.floor_auroc
 
 
 def split_name(name: str) -> tuple[str, str]:
@@ -66,7 +93,12 @@ def read_metrics(path: Path) -> MetricsRow:
     return MetricsRow(name=name, rbp=rbp, model=model, values=values, source=str(path))
 
 
-def gather(paths: Iterable[Path]) -> list[MetricsRow]:
+def sort_rows(rows: list[MetricsRow]) -> list[MetricsRow]:
+    """By RBP, then the main model, then the others by name."""
+    return sorted(rows, key=lambda r: (r.rbp, r.model != MAIN_MODEL, r.model))
+
+
+def gather(paths: Iterable[Path], allow_empty: bool = False) -> list[MetricsRow]:
     """Read every file, refuse duplicate names, and sort by RBP then model (main model first)."""
     rows: list[MetricsRow] = []
     seen: dict[str, str] = {}
@@ -79,24 +111,39 @@ def gather(paths: Iterable[Path]) -> list[MetricsRow]:
             )
         seen[row.name] = row.source
         rows.append(row)
-    if not rows:
+    if not rows and not allow_empty:
         raise InputError("no metrics files given; pass one or more bertrbp-evaluate metrics JSON files.")
-    return sorted(rows, key=lambda r: (r.rbp, r.model != MAIN_MODEL, r.model))
+    return sort_rows(rows)
+
+
+def _number_cell(value: Optional[float], integer: bool = False) -> str:
+    if value is None:
+        return ""
+    return str(int(value)) if integer else f"{value:.6g}"
+
+
+def _extra_cells(row: MetricsRow) -> list[str]:
+    verdict = row.verdict
+    training = row.training
+    reasons = "; ".join(verdict.reasons) if verdict else ""
+    return [
+        row.kind,
+        verdict.level if verdict else "",
+        _number_cell(row.floor_auroc),
+        _number_cell(row.margin),
+        _number_cell(training.value("val_auroc") if training else None),
+        _number_cell(training.kept_epoch if training else None, integer=True),
+        " ".join(reasons.split()),  # no tabs or newlines inside a cell
+    ]
 
 
 def to_tsv(rows: list[MetricsRow]) -> str:
-    """The summary table: name, rbp, model, then every metric (empty cell when a file lacks it)."""
-    header = ("name", "rbp", "model") + METRIC_COLUMNS
+    """The summary table: name, rbp, model, every metric (empty cell when unknown), then the verdict columns."""
+    header = ("name", "rbp", "model") + METRIC_COLUMNS + EXTRA_COLUMNS
     lines = ["\t".join(header)]
     for row in rows:
         cells = [row.name, row.rbp, row.model]
-        for key in METRIC_COLUMNS:
-            value = row.values.get(key)
-            if value is None:
-                cells.append("")
-            elif key in COUNT_COLUMNS:
-                cells.append(str(int(value)))
-            else:
-                cells.append(f"{value:.6g}")
+        cells += [_number_cell(row.values.get(key), key in COUNT_COLUMNS) for key in METRIC_COLUMNS]
+        cells += _extra_cells(row)
         lines.append("\t".join(cells))
     return "\n".join(lines) + "\n"

@@ -1,0 +1,198 @@
+"""The summary's optional per-model inputs: finetune runs (training history, verdict, model card) and test-set
+predictions (ROC/PR curves, a test-set stall check).
+
+Every input is named like evaluate's metrics: ``RBP`` for the main model, ``RBP.tag`` for another model of the
+same RBP (``RBFOX2_HepG2.kmer``, ``RBFOX2_HepG2.baseline``). The name is given as ``NAME=PATH`` or, without it,
+taken from the file name (``RBFOX2_HepG2.kmer.predictions.tsv`` -> ``RBFOX2_HepG2.kmer``), because finetune writes
+fixed file names (``metrics.json``) that say nothing about the RBP.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from bertrbp.errors import InputError
+
+PREDICTION_SUFFIXES = (".predictions.tsv", ".tsv")
+TRAINING_SUFFIXES = (".model_card.json", ".training.json", ".finetune.json", ".metrics.json", ".json")
+CURVE_STEP = 0.004  # thinning of ROC/PR points (unit square); see svg.thin_curve
+
+
+@dataclass
+class NamedPath:
+    name: str
+    path: Path
+    explicit: bool  # the user wrote NAME=PATH (else the name came from the file name)
+
+
+def parse_named(spec: str, suffixes: tuple[str, ...], option: str) -> NamedPath:
+    """'RBFOX2.kmer=runs/kmer' -> (RBFOX2.kmer, runs/kmer); 'x/RBFOX2.predictions.tsv' -> (RBFOX2, ...)."""
+    name, sep, rest = spec.partition("=")
+    if sep and name and "/" not in name and rest:
+        return NamedPath(name.strip(), Path(rest), True)
+    if sep and not name:
+        raise InputError(f"{option} {spec!r}: empty name before '='; write {option} RBP[.tag]=PATH.")
+    path = Path(spec)
+    stem = path.name
+    for suffix in suffixes:
+        if stem.endswith(suffix) and len(stem) > len(suffix):
+            stem = stem[: -len(suffix)]
+            break
+    return NamedPath(stem, path, False)
+
+
+@dataclass
+class TrainingRun:
+    """What finetune left: the per-epoch history, the kept epoch, its collapse/stall diagnosis and the model card."""
+
+    source: str
+    history: list[dict] = field(default_factory=list)
+    kept_epoch: Optional[int] = None
+    collapsed: bool = False
+    stalled: bool = False
+    diagnosis: dict = field(default_factory=dict)
+    card: Optional[dict] = None
+    model_kind: str = ""
+
+    @property
+    def kept(self) -> Optional[dict]:
+        if self.kept_epoch is None:
+            return None
+        for entry in self.history:
+            if entry.get("epoch") == self.kept_epoch:
+                return entry
+        return self.history[self.kept_epoch - 1] if 0 < self.kept_epoch <= len(self.history) else None
+
+    def value(self, key: str) -> Optional[float]:
+        """A number of the kept epoch (val_auroc, val_loss, ...), None when absent or not finite."""
+        kept = self.kept or {}
+        return _finite(kept.get(key))
+
+
+def _finite(value: Any) -> Optional[float]:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _load_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found; give {what}.") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder; give {what}.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not valid JSON ({exc}); give {what}.") from None
+
+
+TRAINING_WHAT = "a bertrbp-finetune output folder, its metrics.json or its model_card.json"
+
+
+def _is_card(data: dict) -> bool:
+    return data.get("tool") == "bertrbp-finetune" or ("hyperparameters" in data and "metrics" in data)
+
+
+def read_training(path: Path) -> TrainingRun:
+    """A finetune run from its folder, metrics.json or model_card.json (a sibling model_card.json is read too)."""
+    path = Path(path)
+    metrics: Optional[dict] = None
+    card: Optional[dict] = None
+    if path.is_dir():
+        metrics_file, card_file = path / "metrics.json", path / "model_card.json"
+        if not metrics_file.exists() and not card_file.exists():
+            raise InputError(f"{path}: neither metrics.json nor model_card.json inside; give {TRAINING_WHAT}.")
+        metrics = _load_json(metrics_file, TRAINING_WHAT) if metrics_file.exists() else None
+        card = _load_json(card_file, TRAINING_WHAT) if card_file.exists() else None
+    else:
+        data = _load_json(path, TRAINING_WHAT)
+        if not isinstance(data, dict):
+            raise InputError(f"{path}: expected a JSON object; give {TRAINING_WHAT}.")
+        if _is_card(data):
+            card = data
+        else:
+            metrics = data
+            sibling = path.parent / "model_card.json"
+            if sibling.exists() and sibling != path:
+                sibling_data = _load_json(sibling, TRAINING_WHAT)
+                card = sibling_data if isinstance(sibling_data, dict) and _is_card(sibling_data) else None
+    if metrics is None and card is not None:
+        metrics = card.get("metrics")
+    if not isinstance(metrics, dict) or not isinstance(metrics.get("epochs"), list):
+        hint = " (that looks like bertrbp-evaluate's test metrics: give them as positional arguments)" \
+            if isinstance(metrics, dict) and "auroc" in metrics else ""
+        raise InputError(f"{path}: no per-epoch history ('epochs'){hint}; give {TRAINING_WHAT}.")
+    history = [entry for entry in metrics["epochs"] if isinstance(entry, dict)]
+    kept = metrics.get("kept_epoch")
+    kept_epoch = int(kept) if isinstance(kept, int) and not isinstance(kept, bool) else (len(history) or None)
+    diagnosis = metrics.get("collapse") if isinstance(metrics.get("collapse"), dict) else {}
+    kind = metrics.get("model_kind") or (card or {}).get("model_kind") or ""
+    return TrainingRun(
+        source=str(path),
+        history=history,
+        kept_epoch=kept_epoch,
+        collapsed=bool(metrics.get("collapsed", diagnosis.get("collapsed", False))),
+        stalled=bool(metrics.get("stalled", diagnosis.get("stalled", False))),
+        diagnosis=diagnosis,
+        card=card,
+        model_kind=str(kind),
+    )
+
+
+@dataclass
+class TestScores:
+    """A predictions TSV reduced to what the report shows: metrics, thinned curves and a test-set diagnosis."""
+
+    source: str
+    metrics: dict
+    roc: tuple[list[float], list[float]]  # (false positive rate, true positive rate)
+    pr: tuple[list[float], list[float]]  # (recall, precision)
+    positive_fraction: float
+    diagnosis: dict
+
+
+def log_loss(labels, probabilities) -> float:
+    """Mean binary cross-entropy (nats) of the probabilities, clipped away from 0 and 1."""
+    import numpy as np
+
+    y = np.asarray(labels, dtype=np.float64)
+    p = np.clip(np.asarray(probabilities, dtype=np.float64), 1e-7, 1 - 1e-7)
+    return float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
+
+
+def read_test_scores(path: Path) -> TestScores:
+    """Read bertrbp-predict's TSV (labels required) and compute evaluate's metrics, curves and diagnosis."""
+    from bertrbp.collapse import diagnose
+    from bertrbp.metrics import binary_metrics, curves
+    from bertrbp.predict import read_predictions
+    from bertrbp.report.svg import thin_curve
+
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; give the predictions TSV written by bertrbp-predict.")
+    if not path.exists():
+        raise InputError(f"{path}: file not found; give the predictions TSV written by bertrbp-predict.")
+    ids, probabilities, labels = read_predictions(path)
+    missing = [i for i, label in zip(ids, labels) if label is None]
+    if missing:
+        raise InputError(
+            f"{path}: {len(missing)} predictions have no label (first: '{missing[0]}'); the report needs the test "
+            "labels. Predict from labelled inputs (class:0/1 headers, a TSV label column) or with --label."
+        )
+    metrics = binary_metrics(labels, probabilities, where=str(path))
+    points = curves(labels, probabilities)
+    roc = thin_curve(points["fpr"], points["tpr"], CURVE_STEP)
+    pr = thin_curve(points["recall"], points["precision"], CURVE_STEP)
+    diagnosis = diagnose(labels, probabilities, metrics["auroc"], log_loss(labels, probabilities))
+    return TestScores(
+        source=str(path),
+        metrics=metrics,
+        roc=roc,
+        pr=pr,
+        positive_fraction=metrics["n_positive"] / metrics["n"],
+        diagnosis=diagnosis,
+    )
