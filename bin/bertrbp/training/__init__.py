@@ -32,16 +32,21 @@ epoch's data order, history) is written atomically at every epoch end and every 
 different lr/batch/epochs/seed settings is refused. ``epoch_end`` runs after each epoch with the model in eval
 mode (return metrics; save a "best" copy yourself if you need one); ``on_step(step, loss_or_None)`` runs after
 each optimizer step (loss only at logging steps). The model is left in eval mode on the training device.
+
+Early stopping: with ``config.patience`` > 0 the run ends once ``config.early_stopping_metric`` (default
+``val_loss``, lower is better, returned by ``epoch_end``) has not improved for that many epochs;
+``result.stopped_early`` says so, and a resumed run stops at the same epoch (the decision is in the checkpoint).
 """
 
 from bertrbp.training.config import TrainConfig
 from bertrbp.training.data import ArrayBatches, BatchSource, epoch_order, to_device
 from bertrbp.training.optim import build_optimizer, build_scheduler, no_decay, warmup_linear
-from bertrbp.training.trainer import EpochContext, TrainResult, seed_everything, train
+from bertrbp.training.trainer import EarlyStopping, EpochContext, TrainResult, seed_everything, train
 
 __all__ = [
     "ArrayBatches",
     "BatchSource",
+    "EarlyStopping",
     "EpochContext",
     "TrainConfig",
     "TrainResult",

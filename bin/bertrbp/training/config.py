@@ -14,7 +14,8 @@ class TrainConfig:
 
     ``bf16``: "auto" (on for CUDA, off for CPU), "yes" or "no". ``threads``: CPU threads, 0 = all of the task's.
     ``save_steps``: also checkpoint every N optimizer steps (0 = only at epoch ends). ``log_every``: optimizer
-    steps between reads of the loss from the device (the only host syncs in the loop).
+    steps between reads of the loss from the device (the only host syncs in the loop). ``patience``: stop when
+    ``early_stopping_metric`` (from the epoch-end callback) has not improved for that many epochs.
     """
 
     lr: float = 2e-4
@@ -33,6 +34,8 @@ class TrainConfig:
     save_steps: int = 0
     log_every: int = 10
     max_steps: Optional[int] = None
+    patience: int = 0  # early stopping: epochs without a better validation metric before stopping (0 = off)
+    early_stopping_metric: str = "val_loss"  # lower is better; reported by the epoch-end callback
 
     @property
     def effective_batch(self) -> int:
@@ -50,6 +53,7 @@ class TrainConfig:
             (self.save_steps >= 0, f"--save-steps must be >= 0, not {self.save_steps}"),
             (self.threads >= 0, f"--threads must be >= 0, not {self.threads}"),
             (self.log_every >= 1, f"log_every must be >= 1, not {self.log_every}"),
+            (self.patience >= 0, f"--patience must be >= 0, not {self.patience}"),
         ]
         for ok, message in checks:
             if not ok:

@@ -1,4 +1,10 @@
-"""The training loop: gradient accumulation, clipping, bf16 autocast, checkpoints and exact resume."""
+"""The training loop: gradient accumulation, clipping, bf16 autocast, early stopping, checkpoints, exact resume.
+
+``train`` wires four small pieces together: ``RunState`` (everything a checkpoint holds besides the model and
+optimizer), ``_Loop`` (one object owning model, optimizer and scheduler, with one method per job: restore,
+checkpoint, one epoch, the epoch end), ``ProgressWindow`` (loss and throughput between log lines, the only
+host syncs) and ``EarlyStopping`` (patience on a validation metric).
+"""
 
 from __future__ import annotations
 
@@ -43,6 +49,7 @@ class TrainResult:
     bf16: bool
     threads: int
     resumed_from_step: Optional[int] = None
+    stopped_early: bool = False  # early stopping ended the run before config.epochs
 
 
 EpochEnd = Callable[[object, EpochContext], dict]
@@ -63,6 +70,202 @@ def _batches(order: np.ndarray, size: int) -> list[np.ndarray]:
     return [order[i : i + size] for i in range(0, len(order), size)]
 
 
+@dataclass
+class RunState:
+    """Where the run is: saved in every checkpoint (with model, optimizer, scheduler and RNG states)."""
+
+    epoch: int = 0  # 0-based epoch in progress
+    batch_pos: int = 0  # batches of this epoch already consumed
+    global_step: int = 0
+    history: list = field(default_factory=list)
+    epoch_loss: float = 0.0  # loss summed over this epoch's batches up to the last checkpoint
+    stopped: bool = False  # early stopping ended the run
+
+
+class EarlyStopping:
+    """Stop when ``metric`` (lower is better) has not improved for ``patience`` epochs; 0 = never stop.
+
+    Decided from the history alone, so a resumed run stops at the same epoch as an uninterrupted one.
+    """
+
+    def __init__(self, patience: int, metric: str = "val_loss"):
+        self.patience, self.metric = patience, metric
+
+    def best_epoch(self, history: list) -> Optional[int]:
+        """1-based epoch with the lowest finite metric (the first of ties); None when none has it."""
+        values = [(h.get(self.metric), i) for i, h in enumerate(history, start=1)]
+        finite = [(v, i) for v, i in values if v is not None and math.isfinite(v)]
+        return min(finite)[1] if finite else None
+
+    def should_stop(self, history: list) -> bool:
+        if not self.patience or not history:
+            return False
+        best = self.best_epoch(history)
+        if best is None:  # the metric is not reported (or never finite): nothing to stop on
+            return False
+        return len(history) - best >= self.patience
+
+
+class ProgressWindow:
+    """Loss and throughput since the last log line; reading the loss is the loop's only host sync."""
+
+    def __init__(self, device):
+        import torch
+
+        self.loss = torch.zeros((), device=device)
+        self.reset()
+
+    def reset(self) -> None:
+        self.loss.zero_()
+        self.batches, self.sequences, self.start = 0, 0, time.perf_counter()
+
+    def add(self, loss, n_sequences: int) -> None:
+        self.loss += loss
+        self.batches += 1
+        self.sequences += n_sequences
+
+    def report(self) -> tuple[float, float]:
+        """(mean loss, sequences/s) of the window, then start a new one."""
+        loss = float(self.loss) / max(1, self.batches)
+        rate = self.sequences / max(1e-9, time.perf_counter() - self.start)
+        self.reset()
+        return loss, rate
+
+
+class _Loop:
+    """One training run: owns model, optimizer, scheduler and ``RunState``; see ``train`` for the contract."""
+
+    def __init__(self, model, source: BatchSource, config: TrainConfig, checkpoint_dir: Optional[Path], desc: str):
+        self.model, self.source, self.config, self.desc = model, source, config, desc
+        self.threads = set_threads(config.threads)
+        self.device = resolve_device(config.device)
+        self.bf16 = use_bf16(self.device, config.bf16)
+        seed_everything(config.seed)
+        model.to(self.device)
+        model.train()
+        self.optimizer = build_optimizer(model, config, self.device)
+        self.n_batches = math.ceil(len(source) / config.batch_size)
+        steps_per_epoch = math.ceil(self.n_batches / config.grad_accum)
+        self.total_steps = config.epochs * steps_per_epoch
+        if config.max_steps:
+            self.total_steps = min(self.total_steps, config.max_steps)
+        self.scheduler = build_scheduler(self.optimizer, self.total_steps, config.warmup_ratio)
+        self.state = RunState()
+        self.stopping = EarlyStopping(config.patience, config.early_stopping_metric)
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+        if self.checkpoint_dir is not None:
+            self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        self.cfg = config.to_dict()
+
+    # -- checkpoints
+    def restore(self) -> Optional[int]:
+        """Continue from the checkpoint in checkpoint_dir, if any; returns the step resumed from."""
+        if self.checkpoint_dir is None:
+            return None
+        saved = load_state(self.checkpoint_dir, self.cfg)
+        if saved is None:
+            log.info("--resume: no checkpoint in %s, starting from the beginning", self.checkpoint_dir)
+            return None
+        self.model.load_state_dict(saved["model"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.scheduler.load_state_dict(saved["scheduler"])
+        set_rng_state(saved["rng"])
+        self.state = RunState(saved["epoch"], saved["batch_pos"], saved["global_step"], list(saved["history"]),
+                              saved["epoch_loss"], bool(saved.get("stopped", False)))
+        log.info("resuming at epoch %d, step %d from %s", self.state.epoch + 1, self.state.global_step,
+                 self.checkpoint_dir)
+        return self.state.global_step
+
+    def checkpoint(self, order: Optional[np.ndarray]) -> None:
+        if self.checkpoint_dir is None:
+            return
+        s = self.state
+        save_state(self.checkpoint_dir, {
+            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(), "rng": rng_state(), "epoch": s.epoch,
+            "batch_pos": s.batch_pos, "global_step": s.global_step, "history": s.history,
+            "epoch_loss": s.epoch_loss, "stopped": s.stopped, "order": order, "config": self.cfg,
+        })
+
+    # -- the loop
+    @property
+    def finished(self) -> bool:
+        s = self.state
+        return s.stopped or s.epoch >= self.config.epochs or s.global_step >= self.total_steps
+
+    def _optimizer_step(self) -> None:
+        import torch
+
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.state.global_step += 1
+
+    def run_epoch(self, bar, window: ProgressWindow, on_step: Optional[StepHook]) -> None:
+        """Train from ``state.batch_pos`` to the end of ``state.epoch`` (or to max_steps)."""
+        import torch
+
+        config, s = self.config, self.state
+        order = epoch_order(len(self.source), config.seed, s.epoch)
+        batches = _batches(order, config.batch_size)
+        epoch_sum = torch.zeros((), device=self.device)
+        for b in range(s.batch_pos, self.n_batches):
+            group_start = (b // config.grad_accum) * config.grad_accum
+            group_size = min(config.grad_accum, self.n_batches - group_start)
+            batch = to_device(self.source.batch(batches[b]), self.device)
+            with autocast(self.device, self.bf16):
+                loss = self.model(**batch).loss.float()
+            (loss / group_size).backward()
+            epoch_sum += loss.detach()
+            window.add(loss.detach(), len(batches[b]))
+            if (b + 1) - group_start < group_size:
+                continue
+            self._optimizer_step()
+            s.batch_pos = b + 1
+            bar.update(1)
+            loss_value = self._log_progress(bar, window)
+            if config.save_steps and s.global_step % config.save_steps == 0 and s.batch_pos < self.n_batches:
+                s.epoch_loss += float(epoch_sum)
+                epoch_sum.zero_()
+                self.checkpoint(order)
+            if on_step is not None:
+                on_step(s.global_step, loss_value)
+            if s.global_step >= self.total_steps:
+                break
+        s.epoch_loss += float(epoch_sum)
+
+    def _log_progress(self, bar, window: ProgressWindow) -> Optional[float]:
+        step = self.state.global_step
+        if step % self.config.log_every and step != self.total_steps:
+            return None
+        loss, rate = window.report()
+        bar.set_postfix(loss=f"{loss:.4f}", seq_s=f"{rate:.1f}", lr=f"{self.scheduler.get_last_lr()[0]:.2e}")
+        if bar.disable:  # not a terminal (Nextflow, Galaxy): progress goes to the log instead
+            log.info("step %d/%d: loss %.4f, %.1f sequences/s", step, self.total_steps, loss, rate)
+        return loss
+
+    def end_epoch(self, epoch_end: Optional[EpochEnd]) -> None:
+        """Validate (callback), record the epoch, decide early stopping, checkpoint."""
+        s = self.state
+        context = EpochContext(s.epoch, s.global_step, s.epoch_loss / max(1, s.batch_pos), self.device, self.bf16,
+                               list(s.history))
+        metrics = {"epoch": s.epoch + 1, "step": s.global_step, "train_loss": context.train_loss}
+        if epoch_end is not None:
+            self.model.eval()
+            metrics.update(epoch_end(self.model, context) or {})
+            self.model.train()
+        s.history.append(metrics)
+        log.info("epoch %d: %s", s.epoch + 1, ", ".join(
+            f"{k} {_fmt(v)}" for k, v in metrics.items() if k != "epoch" and not isinstance(v, (dict, list))))
+        s.epoch, s.batch_pos, s.epoch_loss = s.epoch + 1, 0, 0.0
+        if s.epoch < self.config.epochs and self.stopping.should_stop(s.history):
+            s.stopped = True
+            log.info("early stopping after epoch %d: %s has not improved for %d epochs (best: epoch %d)",
+                     s.epoch, self.stopping.metric, self.config.patience, self.stopping.best_epoch(s.history))
+        self.checkpoint(None)
+
+
 def train(
     model,
     source: BatchSource,
@@ -75,137 +278,30 @@ def train(
     desc: str = "train",
 ) -> TrainResult:
     """Train ``model`` in place on ``source``; see the package docstring for the contract."""
-    import torch
     from tqdm.auto import tqdm
 
     config.validate()
     if len(source) == 0:
         raise InputError("no training sequences.")
-    threads = set_threads(config.threads)
-    device = resolve_device(config.device)
-    bf16 = use_bf16(device, config.bf16)
     started = time.perf_counter()
-
-    seed_everything(config.seed)
-    model.to(device)
-    model.train()
-    optimizer = build_optimizer(model, config, device)
-    n_batches = math.ceil(len(source) / config.batch_size)
-    steps_per_epoch = math.ceil(n_batches / config.grad_accum)
-    total_steps = config.epochs * steps_per_epoch
-    if config.max_steps:
-        total_steps = min(total_steps, config.max_steps)
-    scheduler = build_scheduler(optimizer, total_steps, config.warmup_ratio)
-
-    epoch, batch_pos, global_step, history = 0, 0, 0, []
-    epoch_loss = 0.0  # loss summed over this epoch's batches up to the last checkpoint
-    resumed_from = None
-    cfg = config.to_dict()
-    if checkpoint_dir is not None:
-        checkpoint_dir = Path(checkpoint_dir)
-        checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    if resume and checkpoint_dir is not None:
-        state = load_state(checkpoint_dir, cfg)
-        if state is not None:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            set_rng_state(state["rng"])
-            epoch, batch_pos, global_step = state["epoch"], state["batch_pos"], state["global_step"]
-            history, epoch_loss = state["history"], state["epoch_loss"]
-            resumed_from = global_step
-            log.info("resuming at epoch %d, step %d from %s", epoch + 1, global_step, checkpoint_dir)
-        else:
-            log.info("--resume: no checkpoint in %s, starting from the beginning", checkpoint_dir)
-
-    def checkpoint(order: Optional[np.ndarray]) -> None:
-        if checkpoint_dir is None:
-            return
-        save_state(
-            checkpoint_dir,
-            {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "rng": rng_state(),
-                "epoch": epoch,
-                "batch_pos": batch_pos,
-                "global_step": global_step,
-                "history": history,
-                "epoch_loss": epoch_loss,
-                "order": order,
-                "config": cfg,
-            },
-        )
-
+    loop = _Loop(model, source, config, checkpoint_dir, desc)
+    resumed_from = loop.restore() if resume else None
     log.info(
         "training on %s (bf16 %s, %d threads): %d sequences, %d optimizer steps, effective batch %d",
-        device, "on" if bf16 else "off", threads, len(source), total_steps, config.effective_batch,
+        loop.device, "on" if loop.bf16 else "off", loop.threads, len(source), loop.total_steps,
+        config.effective_batch,
     )
-    bar = tqdm(total=total_steps, initial=global_step, desc=desc, unit="step", dynamic_ncols=True, disable=None)
-    window_loss = torch.zeros((), device=device)
-    window_batches, window_seqs, window_start = 0, 0, time.perf_counter()
-    done = global_step >= total_steps
-    while epoch < config.epochs and not done:
-        order = epoch_order(len(source), config.seed, epoch)
-        batches = _batches(order, config.batch_size)
-        epoch_sum = torch.zeros((), device=device)
-        for b in range(batch_pos, n_batches):
-            group_start = (b // config.grad_accum) * config.grad_accum
-            group_size = min(config.grad_accum, n_batches - group_start)
-            batch = to_device(source.batch(batches[b]), device)
-            with autocast(device, bf16):
-                out = model(**batch)
-            loss = out.loss.float()
-            (loss / group_size).backward()
-            detached = loss.detach()
-            epoch_sum += detached
-            window_loss += detached
-            window_batches += 1
-            window_seqs += len(batches[b])
-            if (b + 1) - group_start < group_size:
-                continue
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            global_step += 1
-            batch_pos = b + 1
-            bar.update(1)
-            loss_value = None
-            if global_step % config.log_every == 0 or global_step == total_steps:
-                loss_value = float(window_loss) / max(1, window_batches)  # the only per-interval host sync
-                rate = window_seqs / max(1e-9, time.perf_counter() - window_start)
-                bar.set_postfix(loss=f"{loss_value:.4f}", seq_s=f"{rate:.1f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
-                if bar.disable:  # not a terminal (Nextflow, Galaxy): progress goes to the log instead
-                    log.info("step %d/%d: loss %.4f, %.1f sequences/s", global_step, total_steps, loss_value, rate)
-                window_loss.zero_()
-                window_batches, window_seqs, window_start = 0, 0, time.perf_counter()
-            if config.save_steps and global_step % config.save_steps == 0 and batch_pos < n_batches:
-                epoch_loss += float(epoch_sum)
-                epoch_sum.zero_()
-                checkpoint(order)
-            if on_step is not None:
-                on_step(global_step, loss_value)
-            if global_step >= total_steps:
-                done = True
-                break
-        epoch_loss += float(epoch_sum)
-        context = EpochContext(epoch, global_step, epoch_loss / max(1, batch_pos), device, bf16, list(history))
-        metrics = {"epoch": epoch + 1, "step": global_step, "train_loss": context.train_loss}
-        if epoch_end is not None:
-            model.eval()
-            metrics.update(epoch_end(model, context) or {})
-            model.train()
-        history.append(metrics)
-        log.info("epoch %d: %s", epoch + 1, ", ".join(f"{k} {_fmt(v)}" for k, v in metrics.items() if k != "epoch" and not isinstance(v, (dict, list))))
-        epoch, batch_pos, epoch_loss = epoch + 1, 0, 0.0
-        checkpoint(None)
+    bar = tqdm(total=loop.total_steps, initial=loop.state.global_step, desc=desc, unit="step", dynamic_ncols=True,
+               disable=None)
+    window = ProgressWindow(loop.device)
+    while not loop.finished:
+        loop.run_epoch(bar, window, on_step)
+        loop.end_epoch(epoch_end)
     bar.close()
     model.eval()
-    return TrainResult(
-        history, global_step, total_steps, time.perf_counter() - started, str(device), bf16, threads, resumed_from
-    )
+    s = loop.state
+    return TrainResult(s.history, s.global_step, loop.total_steps, time.perf_counter() - started, str(loop.device),
+                       loop.bf16, loop.threads, resumed_from, s.stopped)
 
 
 def _fmt(value) -> str:
