@@ -12,6 +12,7 @@ from bertrbp.errors import InputError
 from bertrbp.io.sequences import Coordinates
 from bertrbp.io.gtf import read_gtf
 from bertrbp.prepare.gtf import pick_transcripts
+from bertrbp.prepare.boundaries import BOUNDARY_TYPES, boundary_tokens
 from bertrbp.prepare.regions import REGIONS, RegionIndex, token_labels
 
 
@@ -118,10 +119,110 @@ def test_cli_writes_region_label_files(gtf, tmp_path):
     assert seq["s0"] == ["1", "0", "1", "0", "1", "0"]
     assert seq["s4"] == ["0", "0", "0", "0", "0", "1"]
     tok = [row.split("\t") for row in (out / "r.token_regions.tsv").read_text().splitlines()]
-    assert tok[0] == ["id", *REGIONS, "boundary"]
-    tok = {row[0]: row[1:] for row in tok[1:]}
-    assert tok["s1"][REGIONS.index("5utr")] == "11111000" and tok["s1"][-1] == "00011000"
-    assert all(len(cell) == 8 for row in tok.values() for cell in row)
+    columns = [*REGIONS, "boundary", *(f"boundary_{name}" for name in BOUNDARY_TYPES)]
+    assert tok[0] == ["id", *columns]
+    tok = {row[0]: dict(zip(columns, row[1:])) for row in tok[1:]}
+    assert tok["s1"]["5utr"] == "11111000" and tok["s1"]["boundary"] == "00011000"
+    assert tok["s1"]["boundary_5utr_cds"] == "00011000" and tok["s1"]["boundary_exon_intron"] == "0" * 8
+    # 3'UTR then intergenic: a transcript end, not a region boundary (the old flag fired here).
+    assert tok["s3"]["boundary"] == "0" * 8 and tok["s3"]["boundary_transcript_end"] == "00011000"
+    assert tok["s2"]["boundary_intron_exon"] == "00011000"  # minus strand: intron [1100,1200) | exon
+    assert all(len(cell) == 8 for row in tok.values() for cell in row.values())
     nuc = {row.split("\t")[0]: row.split("\t")[1:] for row in (out / "r.nucleotide_regions.tsv").read_text().splitlines()}
     assert nuc["s2"][REGIONS.index("intron")] == "1111100000"
+    assert json.loads((out / "r.manifest.json").read_text())["annotation"]["annotated"] == 6
+
+
+def _types(index, start, end, strand, k=3):
+    """Token strings per boundary type (and the aggregated flag) of one site."""
+    m = boundary_tokens(index, Coordinates("chr1", start, end, strand), k)
+    names = ["boundary", *BOUNDARY_TYPES]
+    return {name: "".join(map(str, m[:, i])) for i, name in enumerate(names)}
+
+
+# Every junction of the hand-built GTF, 0-based: (genomic junction g, strand, type). G1 (+): exons [100,200)
+# [300,400), CDS [150,353) with the stop codon. G2 (-): exons [1000,1100) [1200,1300), CDS [1050,1250), read
+# from 1300 down to 1000, so its 5'UTR|CDS junction is at 1250 and its exon|intron (donor) at 1200.
+JUNCTIONS = [
+    (150, "+", "5utr_cds"), (353, "+", "cds_3utr"), (200, "+", "exon_intron"), (300, "+", "intron_exon"),
+    (100, "+", "transcript_start"), (400, "+", "transcript_end"),
+    (1250, "-", "5utr_cds"), (1050, "-", "cds_3utr"), (1200, "-", "exon_intron"), (1100, "-", "intron_exon"),
+    (1300, "-", "transcript_start"), (1000, "-", "transcript_end"),
+]
+
+
+@pytest.mark.parametrize("g,strand,kind", JUNCTIONS)
+def test_each_boundary_type_on_both_strands(index, g, strand, kind):
+    # Site [g-3, g+7): the junction lies 3 nt from the site's genomic start. On + that is between site
+    # nucleotides 2|3 (3-mers 1 and 2 span it); on - the site is read backwards, so it is between 6|7 (3-mers 5, 6).
+    types = _types(index, g - 3, g + 7, strand)
+    expected = "01100000" if strand == "+" else "00000110"
+    assert types[kind] == expected
+    assert all(v == "0" * 8 for name, v in types.items() if name not in (kind, "boundary"))
+    region_boundary = kind not in ("transcript_start", "transcript_end")
+    assert types["boundary"] == (expected if region_boundary else "0" * 8)
+    other_strand = _types(index, g - 3, g + 7, "-" if strand == "+" else "+")
+    assert all(v == "0" * 8 for v in other_strand.values())  # strand-aware: no gene on the other strand here
+
+
+def test_cds_starting_at_an_exon_start_is_a_splice_site_not_a_utr_cds_junction(tmp_path):
+    path = tmp_path / "g.gtf"
+    path.write_text("".join([
+        _gtf_line("exon", 1, 100, "+", "G9", "T9"), _gtf_line("exon", 201, 300, "+", "G9", "T9"),
+        _gtf_line("CDS", 201, 250, "+", "G9", "T9"),  # 5'UTR = all of exon 1; the CDS starts exon 2
+    ]))
+    index = RegionIndex(pick_transcripts(read_gtf(path)))
+    types = _types(index, 195, 205, "+")
+    assert types["intron_exon"] == "00011000" and types["5utr_cds"] == "0" * 8
+    assert _types(index, 245, 255, "+")["cds_3utr"] == "00011000"  # CDS | 3'UTR inside exon 2
+
+
+def test_k_changes_how_many_tokens_span_a_junction(index):
+    m = boundary_tokens(index, Coordinates("chr1", 145, 155, "+"), 5)  # 5-mers: 4 of them span 149|150
+    assert "".join(map(str, m[:, 1 + BOUNDARY_TYPES.index("5utr_cds")])) == "011110"
+
+
+# Headers as the BERT-RBP authors' data writes them (scripts/annotations.ipynb matches
+# ">chr[0-9XYM]+:[0-9]+-[0-9]+\([+-]\)" and appends " rbp_bound: <0|1>"): bedtools getfasta -s names,
+# 0-based start, end exclusive.
+RBPSUITE_HEADERS = [
+    ("chr1:145-155(+)", Coordinates("chr1", 145, 155, "+")),
+    ("chr1:145-155(+) rbp_bound: 1", Coordinates("chr1", 145, 155, "+")),
+    ("chrX:1245-1255(-)", Coordinates("chrX", 1245, 1255, "-")),
+    ("chrM:0-10(+)", Coordinates("chrM", 0, 10, "+")),
+    ("AARS_K562_12;chr12:1245-1255(-)", Coordinates("chr12", 1245, 1255, "-")),
+]
+
+
+@pytest.mark.parametrize("header,expected", RBPSUITE_HEADERS)
+def test_rbpsuite_headers_give_coordinates(tmp_path, header, expected):
+    from bertrbp.io.sequences import iter_records
+    from bertrbp.prepare.coords import to_bed
+
+    path = tmp_path / "s.fa"
+    path.write_text(f">{header}\nACGTACGTAC\n")
+    record = next(iter_records(path))
+    assert record.coords == expected
+    assert to_bed(record.coords, len(record.seq)) == expected  # span = length: already 0-based half-open
+
+
+def test_rbpsuite_pair_gets_region_labels(gtf, tmp_path):
+    """An RBPsuite-style positive/negative pair goes straight to region labels, no BED detour."""
+    from helpers import run_tool
+
+    rng = random.Random(1)
+    seq = lambda: "".join(rng.choice("ACGT") for _ in range(10))  # noqa: E731
+    pos, neg = tmp_path / "X.positive.fa", tmp_path / "X.negative.fa"
+    pos.write_text(f">chr1:145-155(+)\n{seq()}\n>chr1:1245-1255(-)\n{seq()}\n>chr1:195-205(+)\n{seq()}\n")
+    neg.write_text(f">chr1:2500-2510(+)\n{seq()}\n>chr1:395-405(+)\n{seq()}\n>chr1:1095-1105(-)\n{seq()}\n")
+    out = tmp_path / "out"
+    run_tool("prepare", "--positives", pos, "--negatives", neg, "--gtf", gtf, "--test-size", "2", "-o", out,
+             "--prefix", "r")
+    seq_rows = {r.split("\t")[0]: r.split("\t")[1:] for r in (out / "r.sequence_regions.tsv").read_text().splitlines()}
+    assert seq_rows["chr1:145-155(+)"] == ["1", "0", "1", "0", "1", "0"]
+    assert seq_rows["chr1:2500-2510(+)"] == ["0", "0", "0", "0", "0", "1"]
+    tok = [row.split("\t") for row in (out / "r.token_regions.tsv").read_text().splitlines()]
+    tok = {row[0]: dict(zip(tok[0][1:], row[1:])) for row in tok[1:]}
+    assert tok["chr1:195-205(+)"]["boundary_exon_intron"] == "00011000"
+    assert tok["chr1:1245-1255(-)"]["boundary_5utr_cds"] == "00011000"
     assert json.loads((out / "r.manifest.json").read_text())["annotation"]["annotated"] == 6

@@ -3,7 +3,8 @@
 Formats (``fmt``):
 - ``fasta``: plain or gzip FASTA, DNA or RNA, any case, wrapped lines. A ``class:0``/``class:1`` field in the
   header (RBP-31) gives the label; coordinates such as ``chr1,+,69302,69402`` (RBP-31) or
-  ``id;chr5,137088438,137088480,-`` (RBP-24) are parsed into ``Coordinates`` when present.
+  ``id;chr5,137088438,137088480,-`` (RBP-24) or ``chr1:14361-14462(+)`` (RBPsuite) are parsed into
+  ``Coordinates`` when present.
 - ``tsv``: ``SEQUENCE<TAB>LABEL`` without header (ENCODE eCLIP sets as distributed by EDCNN).
 - ``kmer-tsv``: BERT-RBP's ``sequence<TAB>label`` with a header, the sequence written as space-separated
   overlapping k-mers; the nucleotide sequence is rebuilt and the overlap checked.
@@ -30,6 +31,8 @@ FORMATS = ("auto", "fasta", "tsv", "kmer-tsv")
 _CLASS_FIELD = re.compile(r"(?:^|[\s;|,])(?:class|label)[:=]\s*(\S+?)(?:[;|,\s]|$)")
 _RBP31_COORDS = re.compile(r"^(?P<chrom>[^,\s;]+),(?P<strand>[+-]),(?P<start>\d+),(?P<end>\d+)")
 _RBP24_COORDS = re.compile(r"(?P<chrom>[^,\s;]+),(?P<start>\d+),(?P<end>\d+),(?P<strand>[+-])")
+# RBPsuite / bedtools getfasta -s names, as in the BERT-RBP paper's data: chr1:14361-14462(+) (0-based start)
+_RBPSUITE_COORDS = re.compile(r"(?:^|[;|])(?P<chrom>[^\s:;,|]+):(?P<start>\d+)-(?P<end>\d+)\((?P<strand>[+-])\)")
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,10 @@ def _parse_header(header: str) -> tuple[str, Optional[int], Optional[Coordinates
         m24 = _RBP24_COORDS.search(record_id)
         if m24:
             coords = Coordinates(m24["chrom"], int(m24["start"]), int(m24["end"]), m24["strand"])
+        else:
+            suite = _RBPSUITE_COORDS.search(record_id)
+            if suite:
+                coords = Coordinates(suite["chrom"], int(suite["start"]), int(suite["end"]), suite["strand"])
     return record_id, None, coords, label_text or ""
 
 

@@ -1,7 +1,9 @@
 """Genomic intervals of records in one convention: 0-based half-open, as BED.
 
 Header coordinates come in several conventions: RBP-24 and BED are 0-based half-open (end - start = length),
-RBP-31 writes closed intervals (end - start + 1 = length, read as 1-based like GFF unless told otherwise).
+and so are RBPsuite headers (``chr1:14361-14462(+)``, the names bedtools getfasta -s writes, used by the
+BERT-RBP paper's data); RBP-31 writes closed intervals (end - start + 1 = length, read as 1-based like GFF
+unless told otherwise). ``auto`` tells them apart by the sequence length and drops coordinates that fit neither.
 """
 
 from __future__ import annotations

@@ -190,16 +190,21 @@ def load_regions(gtf: Path):
     return RegionIndex(chosen), {"gtf": str(gtf), "transcripts_read": len(transcripts), "genes": len(chosen)}
 
 
-def annotate(records: list[SequenceRecord], regions, k: int) -> tuple[list, dict]:
-    """(rows of (id, nucleotide matrix), summary) for records with coordinates."""
+def annotate(records: list[SequenceRecord], regions, k: int) -> tuple[list, dict, list]:
+    """(rows of (id, nucleotide matrix), summary, rows of (id, token boundary-type matrix)) for records with
+    coordinates."""
+    from bertrbp.prepare.boundaries import boundary_tokens
+
     index, summary = regions
     rows = [(r.id, index.label(r.coords)) for r in records if r.coords is not None]
+    boundaries = [(r.id, boundary_tokens(index, r.coords, k)) for r in records if r.coords is not None]
     if not rows:
         raise InputError(
             "--gtf needs genomic coordinates, and no kept sequence has any. Use inputs with coordinates "
             "(BED, RBP-31 or RBP-24 headers) or leave out --gtf."
         )
-    return rows, {**summary, "annotated": len(rows), "without_coordinates": len(records) - len(rows), "k": k}
+    return (rows, {**summary, "annotated": len(rows), "without_coordinates": len(records) - len(rows), "k": k},
+            boundaries)
 
 
 def run_prepare(options: PrepareOptions) -> dict:
@@ -246,6 +251,7 @@ def run_prepare(options: PrepareOptions) -> dict:
 
 def write_outputs(out: Path, prefix: str, splits: dict, names: dict, annotation, k: int, manifest: dict) -> None:
     """Every output under a temporary name first; all renamed only when all are written."""
+    from bertrbp.prepare.boundaries import BOUNDARY_TYPES
     from bertrbp.prepare.regions import REGIONS, token_labels
 
     with contextlib.ExitStack() as stack:
@@ -261,8 +267,9 @@ def write_outputs(out: Path, prefix: str, splits: dict, names: dict, annotation,
             writers.write_sequence_labels(open_out(f"{prefix}.sequence_regions.tsv"), REGIONS, rows)
             writers.write_string_labels(open_out(f"{prefix}.nucleotide_regions.tsv"), REGIONS, rows)
             token_rows = []
-            for record_id, matrix in rows:
-                carries, boundary = token_labels(matrix, k)
-                token_rows.append((record_id, np.column_stack([carries, boundary])))
-            writers.write_string_labels(open_out(f"{prefix}.token_regions.tsv"), [*REGIONS, "boundary"], token_rows)
+            for (record_id, matrix), (_, boundaries) in zip(rows, annotation[2]):
+                carries, _ = token_labels(matrix, k)
+                token_rows.append((record_id, np.column_stack([carries, boundaries])))
+            columns = [*REGIONS, "boundary", *(f"boundary_{name}" for name in BOUNDARY_TYPES)]
+            writers.write_string_labels(open_out(f"{prefix}.token_regions.tsv"), columns, token_rows)
         json.dump(manifest, open_out(f"{prefix}.manifest.json"), indent=2, default=str)

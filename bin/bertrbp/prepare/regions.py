@@ -2,7 +2,7 @@
 
 Each nucleotide carries 0/1 for ``5utr 3utr cds intron exon intergenic`` (several at once where genes on the
 same strand overlap), in the site's 5'->3' orientation. A k-mer token carries a region when any of its
-nucleotides does, and ``boundary`` when its nucleotides carry different region types.
+nucleotides does. Region boundaries, by type, are in ``prepare.boundaries``.
 """
 
 from __future__ import annotations
@@ -44,34 +44,55 @@ class RegionIndex:
 
     def __init__(self, transcripts: Sequence[Transcript]) -> None:
         self.bins: dict[tuple[str, str, int], list[tuple[Transcript, dict]]] = defaultdict(list)
+        self._junctions: dict[str, dict[str, list[int]]] = {}
         for tx in transcripts:
             entry = (tx, transcript_parts(tx))
             lo, hi = tx.span
             for b in range(lo // _BIN, (hi - 1) // _BIN + 1):
                 self.bins[(chrom_key(tx.chrom), tx.strand, b)].append(entry)
 
+    def _entries_at(self, site: Coordinates):
+        """(transcript, parts) of the indexed transcripts on the site's strand whose bins the site touches."""
+        strand = "+" if site.strand == "." else site.strand
+        seen: set[str] = set()
+        for b in range(site.start // _BIN, (site.end - 1) // _BIN + 1):
+            for tx, parts in self.bins.get((chrom_key(site.chrom), strand, b), ()):
+                if tx.transcript_id not in seen:
+                    seen.add(tx.transcript_id)
+                    yield tx, parts
+
+    def transcripts_at(self, site: Coordinates) -> list[Transcript]:
+        return [tx for tx, _ in self._entries_at(site)]
+
+    def junctions(self, tx: Transcript) -> dict[str, list[int]]:
+        """The transcript's boundary junctions by type (``prepare.boundaries``), computed once."""
+        from bertrbp.prepare.boundaries import transcript_junctions
+
+        if tx.transcript_id not in self._junctions:
+            self._junctions[tx.transcript_id] = transcript_junctions(tx)
+        return self._junctions[tx.transcript_id]
+
     def label(self, site: Coordinates) -> np.ndarray:
         """(len, 6) 0/1 matrix in the site's 5'->3' order; columns follow ``REGIONS``."""
         n = site.end - site.start
         out = np.zeros((n, len(REGIONS)), dtype=np.uint8)
         strand = "+" if site.strand == "." else site.strand
-        seen: set[str] = set()
-        for b in range(site.start // _BIN, (site.end - 1) // _BIN + 1):
-            for tx, parts in self.bins.get((chrom_key(site.chrom), strand, b), ()):
-                if tx.transcript_id in seen:
-                    continue
-                seen.add(tx.transcript_id)
-                for column, name in enumerate(REGIONS[:-1]):
-                    for s, e in parts[name]:
-                        lo, hi = max(s, site.start), min(e, site.end)
-                        if lo < hi:
-                            out[lo - site.start:hi - site.start, column] = 1
+        for tx, parts in self._entries_at(site):
+            for column, name in enumerate(REGIONS[:-1]):
+                for s, e in parts[name]:
+                    lo, hi = max(s, site.start), min(e, site.end)
+                    if lo < hi:
+                        out[lo - site.start:hi - site.start, column] = 1
         out[:, -1] = out[:, :-1].max(axis=1, initial=0) == 0
         return out[::-1].copy() if strand == "-" else out
 
 
 def token_labels(matrix: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(tokens x regions any-of matrix, boundary vector) for overlapping k-mers of a nucleotide matrix."""
+    """(tokens x regions any-of matrix, label-change vector) for overlapping k-mers of a nucleotide matrix.
+
+    The label-change vector fires wherever a token's nucleotides differ in region flags, genic/intergenic edges
+    and overlapping genes included; the region boundaries written by prepare come from ``prepare.boundaries``.
+    """
     n_tokens = matrix.shape[0] - k + 1
     if n_tokens <= 0:
         return np.zeros((0, matrix.shape[1]), dtype=np.uint8), np.zeros(0, dtype=np.uint8)
