@@ -91,3 +91,43 @@ class TokenAccumulator(_PropertySums):
     def background(self) -> np.ndarray:
         """Share of tokens with each property: ``[P]``."""
         return self.n_with / self.n if self.n else np.full(len(self.properties), np.nan)
+
+
+class TokenValueStore:
+    """Every head's r at every real k-mer token, spilled to an unlinked temporary file during pass 1.
+
+    Why: the binning needs the exact values of a few heads that are only known after pass 1 (the most
+    specialized ones, and the fixed head). Keeping them on disk (4 bytes per token and head: 99 tokens x 144
+    heads x 4 B = 57 kB per 101-nt sequence for a base model) replaces a second forward pass over the data by
+    reading a few kB per batch back. Each batch is one block laid out head-major, so a head's values in a block
+    are one contiguous read. The file has no name on disk and vanishes when closed or when the process ends.
+    """
+
+    def __init__(self, n_layers: int, n_heads: int, folder: str | None = None):
+        import tempfile
+
+        self.n_layers, self.n_heads = n_layers, n_heads
+        self._file = tempfile.TemporaryFile(prefix="bertrbp-attention-", dir=folder)
+        self._blocks: list[int] = []  # real tokens per block
+
+    def add(self, r: np.ndarray, valid: np.ndarray) -> None:
+        """``r``: ``[B, Ly, H, T]``; ``valid``: ``[B, T]`` real k-mer positions."""
+        b, layers, heads, t = r.shape
+        block = r.reshape(b, layers * heads, t).transpose(1, 0, 2)[:, np.asarray(valid, dtype=bool)]
+        self._file.write(np.ascontiguousarray(block, dtype=np.float32).tobytes())
+        self._blocks.append(block.shape[1])
+
+    def head(self, layer: int, head: int) -> np.ndarray:
+        """r of one head at every stored token, in stream order (float32)."""
+        index = layer * self.n_heads + head
+        width = self.n_layers * self.n_heads
+        parts, offset = [], 0
+        for n in self._blocks:
+            self._file.seek(offset + index * n * 4)
+            parts.append(np.frombuffer(self._file.read(n * 4), dtype=np.float32))
+            offset += width * n * 4
+        self._file.seek(0, 2)
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+
+    def close(self) -> None:
+        self._file.close()

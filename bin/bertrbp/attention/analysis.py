@@ -1,10 +1,11 @@
 """The whole attention analysis: inputs -> streaming statistics -> specialization -> binned probabilities.
 
-Per model, two passes at most. Pass 1 accumulates every head's statistics (and keeps a_m per sequence and head,
-one float each). The heads whose token values the binning needs are only known after pass 1 (each token
-property's most specialized head, and the one fixed head binned for every property), so when token labels are
-given, pass 2 reruns the model up to the deepest of those layers only and keeps r for those heads only (4 bytes
-per token per head), which the exact 99.5th percentile and the binning need.
+Per model, one pass over the data. It accumulates every head's statistics, keeps a_m per sequence and head (one
+float each), and, when token labels are given, spills every head's r to an unlinked temporary file (4 bytes
+per token and head; ``accumulators.TokenValueStore``). The heads whose token values the binning needs are only
+known after the pass (each token property's most specialized head, and the one fixed head binned for every
+property); their values are read back from the file, so the exact 99.5th percentile and the binning need no
+second forward pass.
 
 A compared model (BERT-baseline, or the pretrained starting point) gets the same outputs as the main one: CV per
 property, most specialized heads, binned curves at its own best heads and at the fixed head, plus the
@@ -19,7 +20,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from bertrbp.attention.accumulators import SequenceAccumulator, TokenAccumulator
+from bertrbp.attention.accumulators import SequenceAccumulator, TokenAccumulator, TokenValueStore
 from bertrbp.attention.engine import AttentionModel, iter_reduced
 from bertrbp.attention.formulas import (
     BinnedProbability,
@@ -122,8 +123,10 @@ class ModelStats:
     token: Optional[TokenAccumulator]
 
 
-def collect_stats(run: AttentionModel, inputs: Inputs, settings: Settings) -> ModelStats:
-    """Pass 1: stream every sequence and accumulate all heads' statistics."""
+def collect_stats(
+    run: AttentionModel, inputs: Inputs, settings: Settings, store: Optional[TokenValueStore] = None
+) -> ModelStats:
+    """Stream every sequence and accumulate all heads' statistics (and spill r into ``store`` when given)."""
     seq_acc = (
         SequenceAccumulator(inputs.sequence_properties, run.n_layers, run.n_heads)
         if inputs.sequence_labels is not None else None
@@ -139,14 +142,16 @@ def collect_stats(run: AttentionModel, inputs: Inputs, settings: Settings) -> Mo
         if tok_acc is not None:
             labels = _batch_token_labels(inputs.token_labels[batch.start : stop], batch.r.shape[-1])
             tok_acc.update(batch.r, labels, batch.valid)
+            if store is not None:
+                store.add(batch.r, batch.valid)
     return ModelStats(run.source, run.n_layers, run.n_heads, seq_acc, tok_acc)
 
 
 def collect_head_values(
     run: AttentionModel, inputs: Inputs, heads: Sequence[Head], settings: Settings
 ) -> dict[Head, np.ndarray]:
-    """Pass 2: r of every real k-mer token (sequence by sequence, token by token) for the given heads only; the
-    model runs only up to the deepest of their layers."""
+    """r of every real k-mer token for the given heads by rerunning the model up to the deepest of their layers
+    (for a caller without a ``TokenValueStore``; ``analyse`` reads the store instead)."""
     heads = sorted(set(heads))
     if not heads:
         return {}
@@ -317,12 +322,17 @@ def _token_heads(spec: dict, inputs: Inputs, fixed_head: Optional[Head]) -> list
 
 
 def _model_results(run: AttentionModel, inputs: Inputs, settings: Settings, model: str,
-                   fixed_head: Optional[Head] = None, stats: Optional[ModelStats] = None):
-    stats = stats or collect_stats(run, inputs, settings)
-    spec = specialization(stats)
-    if model == "main" and fixed_head is None:
-        fixed_head = default_fixed_head(spec)
-    head_values = collect_head_values(run, inputs, _token_heads(spec, inputs, fixed_head), settings)
+                   fixed_head: Optional[Head] = None):
+    store = TokenValueStore(run.n_layers, run.n_heads) if inputs.token_labels is not None else None
+    try:
+        stats = collect_stats(run, inputs, settings, store)
+        spec = specialization(stats)
+        if model == "main" and fixed_head is None:
+            fixed_head = default_fixed_head(spec)
+        head_values = {head: store.head(*head) for head in _token_heads(spec, inputs, fixed_head)} if store else {}
+    finally:
+        if store is not None:
+            store.close()
     binned = binned_analyses(stats, spec, inputs, head_values, settings, fixed_head, model)
     return stats, spec, binned, fixed_head
 
