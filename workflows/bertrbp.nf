@@ -18,21 +18,23 @@ workflow BERTRBP {
     ch_samplesheet  // channel: [ val(meta), [ inputs ], [ positives ], [ negatives ], gtf or [], genome or [], chain or [] ]
     model_name      // value: preset name or hub id of the starting model (when model_dir is empty)
     model_dir       // value: local checkpoint folder of the starting model, or []
+    options         // map: kmer, pretokenize, train_baseline, baseline_model, pretrain_corpus (files or []),
+                    //      attribute, attribute_sequences
 
     main:
     BERTRBP_PREPARE(ch_samplesheet)
 
     def ch_train = BERTRBP_PREPARE.out.train
-    if (params.pretokenize) {
-        BERTRBP_TOKENIZE(BERTRBP_PREPARE.out.train)
+    if (options.pretokenize) {
+        BERTRBP_TOKENIZE(BERTRBP_PREPARE.out.train, options.kmer)
         ch_train = BERTRBP_TOKENIZE.out.tokens
     }
 
     // pretraining on a corpus: every RBP's non-training sequences (test split included) are kept out of the
     // corpus, so that the test AUROC is not inflated by sequences the encoder has memorised
     def start_model = model_dir
-    if (params.pretrain_corpus) {
-        def corpus = params.pretrain_corpus.tokenize(',').collect { pattern -> file(pattern.trim(), checkIfExists: true) }.flatten()
+    if (options.pretrain_corpus) {
+        def corpus = options.pretrain_corpus
         def ch_pretrain = BERTRBP_PREPARE.out.nontrain
             .map { _meta, sequences -> sequences }
             .toList()
@@ -44,8 +46,8 @@ workflow BERTRBP {
     PRETRAINED(ch_train, BERTRBP_PREPARE.out.test, model_name, start_model)
     def ch_metrics = PRETRAINED.out.metrics
     def ch_compare = channel.empty()
-    if (params.train_baseline) {
-        BASELINE(ch_train, BERTRBP_PREPARE.out.test, params.baseline_model, [])
+    if (options.train_baseline) {
+        BASELINE(ch_train, BERTRBP_PREPARE.out.test, options.baseline_model, [])
         ch_metrics = ch_metrics.mix(BASELINE.out.metrics)
         ch_compare = BASELINE.out.model
     }
@@ -68,9 +70,9 @@ workflow BERTRBP {
     BERTRBP_ATTENTION_STATS(ch_attention)
 
     // attribution (integrated gradients and mutagenesis) of the first --attribute_sequences test sequences
-    if (params.attribute) {
+    if (options.attribute) {
         def ch_subset = BERTRBP_PREPARE.out.test
-            .splitFasta(by: params.attribute_sequences, limit: params.attribute_sequences, file: true, elem: 1)
+            .splitFasta(by: options.attribute_sequences, limit: options.attribute_sequences, file: true, elem: 1)
         BERTRBP_ATTRIBUTE(PRETRAINED.out.model.join(ch_subset))
     }
 

@@ -1,57 +1,31 @@
-// Pipeline start and end: check parameters, read the samplesheet, report tool versions.
+// Pipeline start and end: check every parameter against nextflow_schema.json and the samplesheet against
+// assets/schema_input.json before any task runs (no plugin needed), then report tool versions at the end.
+// Parameters arrive as arguments: only the entry workflow reads `params` (strict syntax).
 
 workflow PIPELINE_INITIALISATION {
     take:
-    mode        // string: train, scan or variants
-    input       // string: samplesheet path (train mode)
-    model       // string: checkpoint folder, hub id or random-init preset (train mode)
-    models      // string: fine-tuned model folders, comma-separated (scan and variants modes)
+    parameters      // map: the run's params
+    schema          // path: nextflow_schema.json
+    input_schema    // path: assets/schema_input.json
 
     main:
-    if (params.help) {
-        log.info(helpMessage())
-        exit(0)
-    }
+    validateParameters(parameters, schema)
     def ch_samplesheet = channel.empty()
     def ch_models = channel.empty()
-    def model_dir = []
-    if (mode == 'train') {
-        if (!input) {
-            error("No samplesheet: give --input samplesheet.csv (see assets/samplesheet.csv), or use -profile test.")
-        }
-        log.info("bert-rbp ${workflow.manifest.version}: samplesheet ${input}, model ${model}, results in ${params.outdir}")
-
-        def sheet = file(input, checkIfExists: true)
-        ch_samplesheet = channel.fromPath(sheet)
-            .splitCsv(header: true, strip: true)
-            .map { row -> samplesheetRow(row, sheet) }
-            .toList()
-            .flatMap { rows -> checkUniqueIds(rows, sheet) }
-
-        // a local checkpoint folder is staged into each task (portable to cloud executors);
-        // a preset name or hub id is passed as a string
-        def model_path = file(model)
-        model_dir = model_path.exists() ? model_path : []
-    }
-    else if (mode in ['scan', 'variants']) {
-        checkModeInputs(mode)
-        def entries = (models ?: '').tokenize(',').collect { spec -> modelEntry(spec.trim()) }
-        def ids = entries.collect { entry -> entry[0].id }
-        def repeated = ids.findAll { id -> ids.count(id) > 1 }.unique()
-        if (repeated) {
-            error("--models: model names must be unique, repeated: ${repeated.join(', ')}; write NAME=DIR to name them.")
-        }
-        log.info("bert-rbp ${workflow.manifest.version}: ${mode} with models ${ids.join(', ')}, results in ${params.outdir}")
-        ch_models = channel.fromList(entries)
+    if (parameters.mode == 'train') {
+        def rows = readSamplesheet(parameters.input, input_schema)
+        log.info("bert-rbp: ${rows.size()} RBP dataset(s) from ${parameters.input}, model ${parameters.model}, results in ${parameters.outdir}")
+        ch_samplesheet = channel.fromList(rows)
     }
     else {
-        error("--mode ${mode}: choose train (fine-tune and evaluate per RBP), scan or variants.")
+        checkModeInputs(parameters)
+        def entries = readModels(parameters.models)
+        log.info("bert-rbp: ${parameters.mode} with models ${entries.collect { entry -> entry[0].id }.join(', ')}, results in ${parameters.outdir}")
+        ch_models = channel.fromList(entries)
     }
 
     emit:
     samplesheet = ch_samplesheet   // channel: [ val(meta), [ inputs ], [ positives ], [ negatives ], gtf, genome, chain ]
-    model_name  = model            // value: string
-    model_dir   = model_dir        // value: path or []
     models      = ch_models        // channel: [ val(meta), path(model dir) ] (scan and variants modes)
 }
 
@@ -67,7 +41,7 @@ workflow PIPELINE_COMPLETION {
 
     workflow.onComplete = {
         if (workflow.success) {
-            log.info("bert-rbp: done; results in ${outdir} (summary/report.html)")
+            log.info("bert-rbp: done; results in ${outdir}")
         }
         else {
             log.error("bert-rbp: failed; see the error above and ${workflow.workDir} for the task's files")
@@ -75,68 +49,241 @@ workflow PIPELINE_COMPLETION {
     }
 }
 
-// One samplesheet row -> [ meta, [inputs], [positives], [negatives], gtf, genome, chain ]. Relative paths are resolved against the
-// samplesheet's own folder, so a samplesheet and its data can be moved together (the demo sheet uses this).
-def samplesheetRow(Map row, Path sheet) {
-    def where = "${sheet}, row with id '${row.id}'"
-    if (!row.id) {
-        error("Samplesheet ${sheet}: a row has no 'id'; give every RBP dataset a unique id (letters, digits, _ or -).")
+// ---------------------------------------------------------------------------------------------------------
+// Parameters
+
+// Every given parameter must be one nextflow_schema.json describes, with a value of its type and, where the
+// schema lists them, one of its allowed values. All problems are reported together, each naming the parameter.
+def validateParameters(Map parameters, Path schema) {
+    def properties = schemaProperties(schema)
+    def problems = []
+    parameters.each { name, value ->
+        def key = snakeCase(name.toString())
+        def spec = properties[key]
+        if (spec == null) {
+            def near = properties.keySet().findAll { known -> editDistance(known, key) <= 2 || known.startsWith(key) || key.startsWith(known) }
+            problems << "--${name}: no such parameter${near ? "; did you mean --${near.sort().join(' or --')}?" : ''} (all parameters: nextflow_schema.json, or --help)"
+            return
+        }
+        def problem = valueProblem(value, spec)
+        if (problem) {
+            problems << "--${name} ${value}: ${problem}"
+        }
     }
-    if (!(row.id ==~ /[A-Za-z0-9_-]+/)) {
-        error("${where}: the id may contain only letters, digits, '_' and '-' (it names output files).")
+    if (problems) {
+        error("Invalid parameters:\n  " + problems.join('\n  '))
     }
-    if (!row.input && !(row.positives && row.negatives)) {
-        error("${where}: give 'input' (labelled sequence files, separated by ';') or both 'positives' and 'negatives'.")
-    }
-    if (row.chain && !row.genome) {
-        error("${where}: 'chain' needs 'genome' (the liftover target genome FASTA).")
-    }
-    def files = ['input', 'positives', 'negatives'].collect { column ->
-        (row[column] ?: '').tokenize(';').collect { value -> resolvePath(value.trim(), sheet, where) }
-    }
-    def meta = [id: row.id, format: row.format ?: 'auto']
-    def optional = ['gtf', 'genome', 'chain'].collect { column -> row[column] ? resolvePath(row[column], sheet, where) : [] }
-    return [meta] + files + optional
 }
 
-def resolvePath(String value, Path sheet, String where) {
-    def path = value.contains('://') || value.startsWith('/') ? file(value) : sheet.parent.resolve(value)
-    if (!path.exists()) {
-        error("${where}: file not found: ${value} (relative paths are read from the samplesheet's folder ${sheet.parent}).")
-    }
-    return path
+def schemaProperties(Path schema) {
+    def json = new groovy.json.JsonSlurper().parse(schema.toFile())
+    def properties = [:]
+    (json['$defs'] ?: json['definitions'] ?: [:]).each { _group, definition -> properties.putAll(definition.properties ?: [:]) }
+    properties.putAll(json.properties ?: [:])
+    return properties
 }
 
-def checkUniqueIds(List rows, Path sheet) {
-    def ids = rows.collect { row -> row[0].id }
+// the reason a value does not fit its schema entry, or null (an unset value always fits)
+def valueProblem(value, Map spec) {
+    if (value == null) {
+        return null
+    }
+    def type = spec.type
+    if (type == 'boolean' && !(value instanceof Boolean || value.toString() in ['true', 'false'])) {
+        return 'expected true or false'
+    }
+    if (type == 'integer' && !(value instanceof Integer || value instanceof Long || value.toString() ==~ /-?\d+/)) {
+        return 'expected a whole number'
+    }
+    if (type == 'number' && !(value instanceof Number || value.toString().isNumber())) {
+        return 'expected a number'
+    }
+    if (type == 'string' && value instanceof Boolean) {
+        return 'expected a value (given with no value after it?)'
+    }
+    if (spec['enum'] && !(value.toString() in spec['enum'].collect { allowed -> allowed.toString() })) {
+        return "expected one of ${spec['enum'].join(', ')}"
+    }
+    if (type in ['integer', 'number']) {
+        def number = value.toString().toBigDecimal()
+        if (spec.minimum != null && number < spec.minimum) {
+            return "expected at least ${spec.minimum}"
+        }
+        if (spec.maximum != null && number > spec.maximum) {
+            return "expected at most ${spec.maximum}"
+        }
+    }
+    return null
+}
+
+// --train-baseline and --trainBaseline reach params as given; the schema names them train_baseline
+def snakeCase(String name) {
+    return name.replace('-', '_').replaceAll(/([a-z0-9])([A-Z])/) { _all, before, upper -> "${before}_${upper.toLowerCase()}" }
+}
+
+def editDistance(String a, String b) {
+    if (!a || !b) {
+        return Math.max(a.length(), b.length())
+    }
+    def previous = (0..b.length()).toList()
+    (1..a.length()).each { i ->
+        def current = [i]
+        (1..b.length()).each { j ->
+            def cost = a[i - 1] == b[j - 1] ? 0 : 1
+            current << [previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost].min()
+        }
+        previous = current
+    }
+    return previous[b.length()]
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Samplesheet
+
+// The samplesheet, checked whole at start: known columns only, a valid unique id per row, 'input' or both
+// 'positives' and 'negatives', existing files, 'chain' only with 'genome'. One message lists every problem.
+// Row -> [ meta, [inputs], [positives], [negatives], gtf or [], genome or [], chain or [] ]. Relative paths are
+// read from the samplesheet's folder, so a samplesheet and its data can move together (the demo sheet does).
+def readSamplesheet(input, Path schema) {
+    if (!input) {
+        error("No samplesheet: give --input samplesheet.csv (columns id,input,format,positives,negatives,gtf,genome,chain; see assets/samplesheet.csv), or use -profile test.")
+    }
+    def sheet = file(input)
+    if (!sheet.exists()) {
+        error("--input ${input}: file not found.")
+    }
+    def columns = schemaColumns(schema)
+    def lines = sheet.readLines().findAll { line -> line.trim() }
+    if (!lines) {
+        error("Samplesheet ${sheet} is empty: give a header line (id,input,...) and one row per RBP dataset.")
+    }
+    def header = lines[0].split(',', -1).collect { column -> column.trim() }
+    def unknown = header.findAll { column -> !(column in columns.keySet()) }
+    if (unknown) {
+        error("Samplesheet ${sheet}: unknown column(s) ${unknown.join(', ')}; the columns are ${columns.keySet().join(', ')}.")
+    }
+    if (!('id' in header)) {
+        error("Samplesheet ${sheet}: no 'id' column; the columns are ${columns.keySet().join(', ')}.")
+    }
+    def problems = []
+    def rows = []
+    lines.drop(1).eachWithIndex { line, index ->
+        def values = line.split(',', -1).collect { value -> value.trim() }
+        def where = "line ${index + 2}"
+        if (values.size() != header.size()) {
+            problems << "${where}: ${values.size()} fields, the header has ${header.size()}"
+            return
+        }
+        def row = [header, values].transpose().collectEntries { column, value -> [column, value] }
+        def row_problems = rowProblems(row, columns, sheet)
+        problems.addAll(row_problems.collect { problem -> "${where}${row.id ? " (id '${row.id}')" : ''}: ${problem}" })
+        if (!row_problems) {
+            rows << samplesheetRow(row, sheet)
+        }
+    }
+    def ids = lines.drop(1).collect { line -> line.split(',', -1)[header.indexOf('id')].trim() }.findAll { id -> id }
     def repeated = ids.findAll { id -> ids.count(id) > 1 }.unique()
     if (repeated) {
-        error("Samplesheet ${sheet}: ids must be unique, repeated: ${repeated.join(', ')}.")
+        problems << "ids must be unique (they name the results folders), repeated: ${repeated.join(', ')}"
+    }
+    if (!problems && !rows) {
+        problems << "no rows: give one row per RBP dataset"
+    }
+    if (problems) {
+        error("Samplesheet ${sheet}:\n  " + problems.join('\n  '))
     }
     return rows
 }
 
+def schemaColumns(Path schema) {
+    def json = new groovy.json.JsonSlurper().parse(schema.toFile())
+    return json.items.properties
+}
+
+def rowProblems(Map row, Map columns, Path sheet) {
+    def problems = []
+    if (!row.id) {
+        problems << "no id: give every RBP dataset a unique id (letters, digits, _ or -)"
+    }
+    else if (!(row.id ==~ /[A-Za-z0-9_-]+/)) {
+        problems << "id '${row.id}' may contain only letters, digits, '_' and '-' (it names output files)"
+    }
+    if (!row.input && !(row.positives && row.negatives)) {
+        problems << "give 'input' (labelled sequence files, separated by ';') or both 'positives' and 'negatives'"
+    }
+    if (row.input && (row.positives || row.negatives)) {
+        problems << "give 'input' or 'positives' + 'negatives', not both"
+    }
+    if (row.chain && !row.genome) {
+        problems << "'chain' needs 'genome' (the liftover target genome FASTA)"
+    }
+    def formats = columns.format?.get('enum') ?: []
+    if (row.format && formats && !(row.format in formats)) {
+        problems << "format '${row.format}': expected one of ${formats.join(', ')}"
+    }
+    ['input', 'positives', 'negatives', 'gtf', 'genome', 'chain'].each { column ->
+        (row[column] ?: '').tokenize(';').each { value ->
+            if (!resolvePath(value.trim(), sheet).exists()) {
+                problems << "${column}: file not found: ${value.trim()} (relative paths are read from ${sheet.parent})"
+            }
+        }
+    }
+    return problems
+}
+
+def samplesheetRow(Map row, Path sheet) {
+    def files = ['input', 'positives', 'negatives'].collect { column ->
+        (row[column] ?: '').tokenize(';').collect { value -> resolvePath(value.trim(), sheet) }
+    }
+    def meta = [id: row.id, format: row.format ?: 'auto']
+    def optional = ['gtf', 'genome', 'chain'].collect { column -> row[column] ? resolvePath(row[column], sheet) : [] }
+    return [meta] + files + optional
+}
+
+def resolvePath(String value, Path sheet) {
+    return value.contains('://') || value.startsWith('/') ? file(value) : sheet.parent.resolve(value)
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Scan and variants modes
+
 // Scan and variants modes score with models fine-tuned before: check that what each mode reads was given.
-def checkModeInputs(String mode) {
-    if (!params.models) {
+def checkModeInputs(Map parameters) {
+    def mode = parameters.mode
+    if (!parameters.models) {
         error("--mode ${mode} needs --models: fine-tuned model folders, comma-separated (NAME=DIR names one), e.g. results/RBFOX2_HepG2/finetune/model.")
     }
-    if (mode == 'scan' && !params.sequences && !(params.regions && params.genome)) {
+    if (mode == 'scan' && !parameters.sequences && !(parameters.regions && parameters.genome)) {
         error("--mode scan needs --sequences FASTA, or --regions BED with --genome FASTA.")
     }
-    if (mode == 'scan' && params.sequences && params.regions) {
+    if (mode == 'scan' && parameters.sequences && parameters.regions) {
         error("--mode scan: give --sequences or --regions, not both.")
     }
-    if (mode == 'variants' && !(params.vcf && params.genome)) {
+    if (mode == 'variants' && !(parameters.vcf && parameters.genome)) {
         error("--mode variants needs --vcf VCF and --genome FASTA (the genome the VCF refers to).")
     }
-    if (mode == 'variants' && params.strand_bed && params.gtf) {
+    if (mode == 'variants' && parameters.strand_bed && parameters.gtf) {
         error("--mode variants: give the strand with --strand_bed or --gtf, not both.")
+    }
+    ['sequences', 'regions', 'genome', 'vcf', 'strand_bed', 'gtf'].each { name ->
+        if (parameters[name] && !file(parameters[name]).exists()) {
+            error("--${name} ${parameters[name]}: file not found.")
+        }
     }
 }
 
-// One --models entry -> [ meta, model dir ]. NAME=DIR names the model; otherwise it is named after its folder,
-// and a folder this pipeline wrote (<outdir>/<id>/finetune/model or .../baseline/model) after its RBP id.
+// --models -> [ [meta, model dir], ... ]. NAME=DIR names a model; otherwise it is named after its folder, and
+// a folder this pipeline wrote (<outdir>/<id>/finetune/model or .../baseline/model) after its RBP id.
+def readModels(String models) {
+    def entries = models.tokenize(',').collect { spec -> modelEntry(spec.trim()) }
+    def ids = entries.collect { entry -> entry[0].id }
+    def repeated = ids.findAll { id -> ids.count(id) > 1 }.unique()
+    if (repeated) {
+        error("--models: model names must be unique, repeated: ${repeated.join(', ')}; write NAME=DIR to name them.")
+    }
+    return entries
+}
+
 def modelEntry(String spec) {
     def named = spec.contains('=') && !file(spec).exists()
     def dir = file(named ? spec.substring(spec.indexOf('=') + 1) : spec)
@@ -166,26 +313,42 @@ def optionalFile(value) {
     return value ? file(value, checkIfExists: true) : []
 }
 
-def helpMessage() {
+// The starting model: a local checkpoint folder is staged into each task (portable to cloud executors);
+// a preset name or hub id is passed as a string, with [] for the folder.
+def modelFolder(String model) {
+    def path = file(model)
+    return path.exists() ? path : []
+}
+
+// The k of the k-mer tokens: --kmer, else the k of a DNABERT hub id (DNA_bert_6 -> 6), else 3.
+def kmerSize(kmer, String model) {
+    if (kmer) {
+        return kmer as int
+    }
+    def match = model =~ /DNA_bert_([3-6])/
+    return match.find() ? match.group(1) as int : 3
+}
+
+def helpMessage(Map parameters, manifest) {
     return """
-    bert-rbp ${workflow.manifest.version}: ${workflow.manifest.description}
+    bert-rbp ${manifest.version}: ${manifest.description}
 
     Usage:
       nextflow run main.nf -profile <docker|singularity|apptainer|local>[,gpu] --input samplesheet.csv --outdir results
-      nextflow run main.nf -profile test,docker         (tiny CPU run on the demo data)
+      nextflow run main.nf -profile test                (tiny CPU run on the demo data, tools from bin/)
       nextflow run main.nf --mode scan --models DIR[,DIR] (--sequences FASTA | --regions BED --genome FASTA)
       nextflow run main.nf --mode variants --models DIR[,DIR] --vcf VCF --genome FASTA [--strand_bed BED | --gtf GTF]
 
     Main options (all options, with help: nextflow_schema.json):
-      --mode             train (default), scan or variants [${params.mode}]
+      --mode             train (default), scan or variants [${parameters.mode}]
       --input            samplesheet CSV: id,input,format,positives,negatives,gtf,genome,chain
-      --outdir           results folder [${params.outdir}]
-      --model            checkpoint folder, hub id or random-init preset [${params.model}]
-      --train_baseline   also train a random-init BERT baseline [${params.train_baseline}]
+      --outdir           results folder [${parameters.outdir}]
+      --model            checkpoint folder, hub id or random-init preset [${parameters.model}]
+      --train_baseline   also train a random-init BERT baseline [${parameters.train_baseline}]
       --pretrain_corpus  pretrain on these FASTA files first, then fine-tune from that model
-      --attribute        attribute test predictions to nucleotides [${params.attribute}]
-      --epochs           fine-tuning epochs [${params.epochs}]
-      --test_size        test split: a count or a fraction [${params.test_size}]
+      --attribute        attribute test predictions to nucleotides [${parameters.attribute}]
+      --epochs           fine-tuning epochs (default: the tool's for the model)
+      --test_size        test split: a count or a fraction [${parameters.test_size}]
       --models           fine-tuned model folders for scan and variants modes (NAME=DIR names one)
     """.stripIndent()
 }

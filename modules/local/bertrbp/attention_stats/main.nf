@@ -13,9 +13,6 @@ process BERTRBP_ATTENTION_STATS {
     tuple val(meta), path("attention_stats"), emit: stats
     tuple val("${task.process}"), val('bertrbp-attention-stats'), eval("bertrbp-attention-stats --version | sed 's/^bert-rbp //'"), topic: versions, emit: versions_bertrbp
 
-    when:
-    task.ext.when == null || task.ext.when
-
     script:
     def args = task.ext.args ?: ''
     def token_args = token_labels ? token_labels.collect { labels -> "--token-labels ${labels}" }.join(' ') : ''

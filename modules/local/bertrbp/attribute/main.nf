@@ -14,9 +14,6 @@ process BERTRBP_ATTRIBUTE {
     tuple val(meta), path("attribution/motif_summary.tsv"), emit: motifs
     tuple val("${task.process}"), val('bertrbp-attribute'), eval("bertrbp-attribute --version | sed 's/^bert-rbp //'"), topic: versions, emit: versions_bertrbp
 
-    when:
-    task.ext.when == null || task.ext.when
-
     script:
     def args = task.ext.args ?: ''
     """

@@ -14,9 +14,6 @@ process BERTRBP_EVALUATE {
     tuple val(meta), path("plots"), emit: plots, optional: true
     tuple val("${task.process}"), val('bertrbp-evaluate'), eval("bertrbp-evaluate --version | sed 's/^bert-rbp //'"), topic: versions, emit: versions_bertrbp
 
-    when:
-    task.ext.when == null || task.ext.when
-
     script:
     def args = task.ext.args ?: ''
     def prefix = task.ext.prefix ?: "${meta.id}"

@@ -17,9 +17,6 @@ process BERTRBP_FINETUNE {
     tuple val(meta), path("finetuned/model_card.{json,md}"), emit: card
     tuple val("${task.process}"), val('bertrbp-finetune'), eval("bertrbp-finetune --version | sed 's/^bert-rbp //'"), topic: versions, emit: versions_bertrbp
 
-    when:
-    task.ext.when == null || task.ext.when
-
     script:
     def args = task.ext.args ?: ''
     def source = model_dir ? model_dir : model_name

@@ -14,9 +14,6 @@ process BERTRBP_FOLD {
     tuple val(meta), path("*.token_structure.tsv"), emit: token_labels
     tuple val("${task.process}"), val('bertrbp-fold'), eval("bertrbp-fold --version | sed 's/^bert-rbp //'"), topic: versions, emit: versions_bertrbp
 
-    when:
-    task.ext.when == null || task.ext.when
-
     script:
     def args = task.ext.args ?: ''
     def prefix = task.ext.prefix ?: "${meta.id}"

@@ -13,9 +13,6 @@ process BERTRBP_PREDICT {
     tuple val(meta), path("*.predictions.tsv"), emit: predictions
     tuple val("${task.process}"), val('bertrbp-predict'), eval("bertrbp-predict --version | sed 's/^bert-rbp //'"), topic: versions, emit: versions_bertrbp
 
-    when:
-    task.ext.when == null || task.ext.when
-
     script:
     def args = task.ext.args ?: ''
     def prefix = task.ext.prefix ?: "${meta.id}"

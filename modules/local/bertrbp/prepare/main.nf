@@ -7,7 +7,7 @@ process BERTRBP_PREPARE {
         'ghcr.io/bert-rbp/bertrbp-prepare:0.1.0' }"
 
     input:
-    tuple val(meta), path(inputs, stageAs: 'input/*'), path(positives, stageAs: 'positives/*'), path(negatives, stageAs: 'negatives/*'), path(gtf), path(genome), path(chain)
+    tuple val(meta), path(inputs, stageAs: 'input/*', arity: '0..*'), path(positives, stageAs: 'positives/*', arity: '0..*'), path(negatives, stageAs: 'negatives/*', arity: '0..*'), path(gtf), path(genome), path(chain)
 
     output:
     tuple val(meta), path("*.train.fa"), emit: train
@@ -18,13 +18,11 @@ process BERTRBP_PREPARE {
     tuple val(meta), path("*.token_regions.tsv"), emit: token_regions, optional: true
     tuple val("${task.process}"), val('bertrbp-prepare'), eval("bertrbp-prepare --version | sed 's/^bert-rbp //'"), topic: versions, emit: versions_bertrbp
 
-    when:
-    task.ext.when == null || task.ext.when
-
     script:
     def args = task.ext.args ?: ''
     def prefix = task.ext.prefix ?: "${meta.id}"
     def format = meta.format ?: 'auto'
+    // the file inputs are lists (arity '0..*') even with one file: a single Path would iterate over its name parts
     def positive_args = positives ? positives.collect { file -> "--positives ${file}" }.join(' ') : ''
     def negative_args = negatives ? negatives.collect { file -> "--negatives ${file}" }.join(' ') : ''
     def gtf_arg = gtf ? "--gtf ${gtf}" : ''

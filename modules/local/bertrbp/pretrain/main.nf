@@ -15,9 +15,6 @@ process BERTRBP_PRETRAIN {
     tuple val(meta), path("pretrained/model_card.{json,md}"), emit: card
     tuple val("${task.process}"), val('bertrbp-pretrain'), eval("bertrbp-pretrain --version | sed 's/^bert-rbp //'"), topic: versions, emit: versions_bertrbp
 
-    when:
-    task.ext.when == null || task.ext.when
-
     script:
     def args = task.ext.args ?: ''
     def corpus_args = corpus.collect { file -> "--corpus ${file}" }.join(' ')

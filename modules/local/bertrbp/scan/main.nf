@@ -15,9 +15,6 @@ process BERTRBP_SCAN {
     tuple val(meta), path("*.peaks.bed"), emit: peaks
     tuple val("${task.process}"), val('bertrbp-scan'), eval("bertrbp-scan --version | sed 's/^bert-rbp //'"), topic: versions, emit: versions_bertrbp
 
-    when:
-    task.ext.when == null || task.ext.when
-
     script:
     def args = task.ext.args ?: ''
     def prefix = task.ext.prefix ?: "${meta.id}"

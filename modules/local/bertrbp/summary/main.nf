@@ -13,9 +13,6 @@ process BERTRBP_SUMMARY {
     path "summary/*.html", emit: report
     tuple val("${task.process}"), val('bertrbp-summary'), eval("bertrbp-summary --version | sed 's/^bert-rbp //'"), topic: versions, emit: versions_bertrbp
 
-    when:
-    task.ext.when == null || task.ext.when
-
     script:
     def args = task.ext.args ?: ''
     """

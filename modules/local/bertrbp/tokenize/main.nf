@@ -8,13 +8,11 @@ process BERTRBP_TOKENIZE {
 
     input:
     tuple val(meta), path(sequences)
+    val kmer    // k of the model's k-mer tokens (3-6)
 
     output:
     tuple val(meta), path("*.tokens.npz"), emit: tokens
     tuple val("${task.process}"), val('bertrbp-tokenize'), eval("bertrbp-tokenize --version | sed 's/^bert-rbp //'"), topic: versions, emit: versions_bertrbp
-
-    when:
-    task.ext.when == null || task.ext.when
 
     script:
     def args = task.ext.args ?: ''
@@ -23,6 +21,7 @@ process BERTRBP_TOKENIZE {
     bertrbp-tokenize \\
         ${sequences} \\
         --output ${prefix}.tokens.npz \\
+        --k ${kmer} \\
         ${args}
     """
 

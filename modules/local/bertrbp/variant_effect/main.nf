@@ -14,9 +14,6 @@ process BERTRBP_VARIANT_EFFECT {
     tuple val(meta), path("*.variant_effects.skipped.tsv"), emit: skipped
     tuple val("${task.process}"), val('bertrbp-variant-effect'), eval("bertrbp-variant-effect --version | sed 's/^bert-rbp //'"), topic: versions, emit: versions_bertrbp
 
-    when:
-    task.ext.when == null || task.ext.when
-
     script:
     def args = task.ext.args ?: ''
     def prefix = task.ext.prefix ?: "${meta.id}"
