@@ -82,9 +82,8 @@ def collect(metrics: Sequence[Path], predictions: Sequence[str] = (), training: 
     had_metrics = bool(by_name)
     for item in _named(predictions, PREDICTION_SUFFIXES, "--predictions"):
         row = _row_for(by_name, item, "--predictions", had_metrics)
-        row.scores = read_test_scores(item.path)
-        if all(row.values.get(k) is None for k in METRIC_COLUMNS):
-            row.values = {k: row.scores.metrics.get(k) for k in METRIC_COLUMNS}
+        row.scores = read_test_scores(item.path, known=row.values)
+        row.values = {k: row.scores.metrics.get(k) for k in METRIC_COLUMNS}
     for item in _named(training, TRAINING_SUFFIXES, "--training"):
         row = _row_for(by_name, item, "--training", had_metrics)
         row.training = read_training(item.path)

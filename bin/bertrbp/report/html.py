@@ -62,6 +62,7 @@ details.rbp > summary .badge { margin-left: 0.4em; }
 details.rbp > summary .auc { font-weight: 400; color: #555; margin-left: 0.6em; font-size: 0.9em; }
 details.rbp[open] > summary { border-bottom: 1px solid var(--line); }
 .body { padding: 0.3em 1em 1em; }
+div.params { display: inline-block; max-width: 100%; } table.params { width: auto; }
 table.params td:first-child, table.params th:first-child { text-align: left; color: #444; }
 table.params td { white-space: normal; text-align: left; }
 .toolbar { margin: 0.4em 0; } .toolbar button { font: inherit; font-size: 0.85em; padding: 0.2em 0.7em; }
@@ -106,6 +107,11 @@ def _e(value: object) -> str:
 
 def _num(value: Optional[float], digits: int = 3) -> str:
     return "&ndash;" if value is None else f"{value:.{digits}f}"
+
+
+def _plain(value: Optional[float], digits: int = 3) -> str:
+    """A number for SVG text (escaped later, so no HTML entities)."""
+    return "–" if value is None else f"{value:.{digits}f}"
 
 
 def _slug(name: str, used: set[str]) -> str:
@@ -270,11 +276,11 @@ def _rbp_charts(group: list[MetricsRow], colors: dict[str, str]) -> str:
     charts = []
     scored = [r for r in group if r.scores is not None]
     if scored:
-        roc = [svg.Series(f"{r.model} (AUROC {r.scores.metrics['auroc']:.3f})", *r.scores.roc, colors[r.model],
+        roc = [svg.Series(f"{r.model} (AUROC {_plain(r.values.get('auroc'))})", *r.scores.roc, colors[r.model],
                           dashed=r.is_floor) for r in scored]
         charts.append(svg.line_chart("ROC (test set)", roc, "false positive rate", "true positive rate",
                                      (0.0, 1.0), (0.0, 1.0), diagonal=True))
-        pr = [svg.Series(f"{r.model} (AUPRC {r.scores.metrics['auprc']:.3f})", *r.scores.pr, colors[r.model],
+        pr = [svg.Series(f"{r.model} (AUPRC {_plain(r.values.get('auprc'))})", *r.scores.pr, colors[r.model],
                          dashed=r.is_floor) for r in scored]
         share = scored[0].scores.positive_fraction
         charts.append(svg.line_chart("Precision-recall (test set)", pr, "recall", "precision", (0.0, 1.0),
@@ -322,6 +328,26 @@ def _index_of(epochs: list, kept: Optional[int]) -> Optional[int]:
     return epochs.index(kept) if kept in epochs else None
 
 
+def _show(value: object) -> str:
+    """A card value as escaped text; missing or null as a dash (the k-mer model has no learning rate or batch)."""
+    if value is None or value == "":
+        return "&ndash;"
+    if isinstance(value, float):
+        return _e(f"{value:g}")
+    return _e(value)
+
+
+def _early_stopping(run) -> str:
+    stopping = run.early_stopping
+    if not stopping:
+        return "&ndash;"
+    patience = stopping.get("patience")
+    if not patience:
+        return "off"
+    stopped = f", stopped early after epoch {len(run.history)}" if stopping.get("stopped_early") else ", ran to the end"
+    return _e(f"patience {patience} on {stopping.get('metric') or 'validation loss'}{stopped}")
+
+
 def _param_rows(card: dict, run) -> dict[str, str]:
     """The run parameters a reader needs to reproduce or judge a model, from its model card."""
     hp = card.get("hyperparameters") or {}
@@ -334,30 +360,33 @@ def _param_rows(card: dict, run) -> dict[str, str]:
     files = data.get("train_files") or []
     file_text = "<br>".join(f"{_e(str(f.get('path', '')).rsplit('/', 1)[-1])} <span class='muted'>sha256 "
                             f"{_e(str(f.get('sha256', ''))[:12])}</span>" for f in files if isinstance(f, dict))
-    batch = hp.get("batch_size")
-    accum = hp.get("grad_accum")
+    batch, accum = hp.get("batch_size"), hp.get("grad_accum")
     wall = card.get("wall_seconds")
+    kept = (card.get("metrics") or {}).get("kept", hp.get("keep"))
     rows = {
-        "start": _e((card.get("load_report") or {}).get("summary") or card.get("model_source") or "–"),
-        "model source": _e(card.get("model_source", "–")),
-        "k-mer size k": _e(card.get("k", "–")),
-        "learning rate": _e(f"{hp['lr']:g}" if isinstance(hp.get("lr"), (int, float)) else hp.get("lr", "–")),
-        "epochs (run / asked)": f"{len(run.history)} / {_e(hp.get('epochs', '–'))}",
-        "kept": _e(f"{(card.get('metrics') or {}).get('kept', hp.get('keep', '–'))}, epoch {run.kept_epoch}"),
-        "batch &times; accumulation": _e(f"{batch} × {accum}") if batch is not None else "&ndash;",
-        "warmup / weight decay": _e(f"{hp.get('warmup_ratio', '–')} / {hp.get('weight_decay', '–')}"),
-        "dropout": _e(hp.get("dropout", "–")),
-        "seed": _e(card.get("seed", hp.get("seed", "–"))),
+        "start": _show((card.get("load_report") or {}).get("summary") or card.get("model_source")),
+        "model source / kind": f"{_show(card.get('model_source'))} / {_show(run.model_kind or card.get('model_kind'))}",
+        "k-mer size k": _show(card.get("k")),
+        "optimizer": _show(hp.get("optimizer")),
+        "learning rate": _show(hp.get("lr")) + (f" <span class='muted'>({_show(hp['lr_policy'])} policy)</span>"
+                                                if hp.get("lr_policy") and hp.get("lr") is not None else ""),
+        "epochs (run / asked)": f"{len(run.history)} / {_show(hp.get('epochs'))}",
+        "early stopping": _early_stopping(run),
+        "kept": f"{_show(kept)}, epoch {_show(run.kept_epoch)}",
+        "batch &times; accumulation": _e(f"{batch} × {accum or 1}") if batch is not None else "&ndash;",
+        "warmup / weight decay": f"{_show(hp.get('warmup_ratio'))} / {_show(hp.get('weight_decay'))}",
+        "dropout": _show(hp.get("dropout")),
+        "seed": _show(card.get("seed", hp.get("seed"))),
         "training data": pair(counts.get("train") or {}),
         "validation data": pair(counts.get("validation") or {}) + (
-            f"<br><span class='muted'>{_e(data.get('validation_source', ''))}</span>" if data else ""),
+            f"<br><span class='muted'>{_e(data.get('validation_source') or '')}</span>" if data else ""),
         "training files": file_text or "&ndash;",
-        "device / bf16 / threads": _e(f"{card.get('device', '–')} / {card.get('bf16', '–')} / "
-                                      f"{card.get('threads', '–')}"),
+        "device / bf16 / threads": f"{_show(card.get('device'))} / {_show(card.get('bf16'))} / "
+                                   f"{_show(card.get('threads'))}",
         "wall time": _e(f"{wall:.0f} s") if isinstance(wall, (int, float)) else "&ndash;",
     }
     for name, version in (card.get("software") or {}).items():
-        rows[_e(name)] = _e(version)
+        rows[_e(name)] = _show(version)
     return rows
 
 
@@ -375,7 +404,7 @@ def _params(group: list[MetricsRow]) -> str:
     missing = [r.model for r in runs if r.training.card is None]
     note = (f"<p class='muted small'>No model card for {_e(', '.join(missing))}: give the finetune folder or its "
             "model_card.json.</p>") if missing else ""
-    return (f"<h3>Run parameters and software versions</h3><div class='table-wrap'><table class='params'>"
+    return (f"<h3>Run parameters and software versions</h3><div class='table-wrap params'><table class='params'>"
             f"<thead><tr>{header}</tr></thead><tbody>{body}</tbody></table></div>{note}"
             f"<p class='muted small'>From {sources}</p>")
 
@@ -412,7 +441,7 @@ def render(rows: list[MetricsRow], title: str) -> str:
     floors = sum(1 for rbp in rbps if any(r.is_floor for r in groups[rbp]))
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{_e(title)}</title><style>{STYLE}</style></head>
+<title>{_e(title)}</title><style>{STYLE}{svg.STYLE}</style></head>
 <body>
 <header><h1>{_e(title)}</h1>
 <p class="lede">{len(rbps)} RBP dataset(s), {len(rows)} model(s), {floors} with a k-mer floor. Test-split metrics

@@ -19,7 +19,7 @@ from bertrbp.errors import InputError
 
 PREDICTION_SUFFIXES = (".predictions.tsv", ".tsv")
 TRAINING_SUFFIXES = (".model_card.json", ".training.json", ".finetune.json", ".metrics.json", ".json")
-CURVE_STEP = 0.004  # thinning of ROC/PR points (unit square); see svg.thin_curve
+CURVE_STEP = 0.01  # thinning of ROC/PR points (L1 distance in the unit square): <= ~200 points per ROC curve
 
 
 @dataclass
@@ -57,6 +57,7 @@ class TrainingRun:
     diagnosis: dict = field(default_factory=dict)
     card: Optional[dict] = None
     model_kind: str = ""
+    early_stopping: dict = field(default_factory=dict)  # {patience, metric, stopped_early} when finetune wrote it
 
     @property
     def kept(self) -> Optional[dict]:
@@ -140,6 +141,7 @@ def read_training(path: Path) -> TrainingRun:
         diagnosis=diagnosis,
         card=card,
         model_kind=str(kind),
+        early_stopping=metrics.get("early_stopping") if isinstance(metrics.get("early_stopping"), dict) else {},
     )
 
 
@@ -164,11 +166,17 @@ def log_loss(labels, probabilities) -> float:
     return float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
 
 
-def read_test_scores(path: Path) -> TestScores:
-    """Read bertrbp-predict's TSV (labels required) and compute evaluate's metrics, curves and diagnosis."""
+def read_test_scores(path: Path, known: Optional[dict] = None) -> TestScores:
+    """Read bertrbp-predict's TSV (labels required): curves, a test-set diagnosis, and evaluate's metrics.
+
+    ``known``: the metrics evaluate already wrote for these predictions; when it has the AUROC, the metrics are not
+    computed again (sklearn's checks cost more than the rest of this function, for hundreds of models).
+    """
+    import numpy as np
+
     from bertrbp.collapse import diagnose
+    from bertrbp.io.predictions import read_predictions
     from bertrbp.metrics import binary_metrics, curves
-    from bertrbp.predict import read_predictions
     from bertrbp.report.svg import thin_curve
 
     path = Path(path)
@@ -183,7 +191,10 @@ def read_test_scores(path: Path) -> TestScores:
             f"{path}: {len(missing)} predictions have no label (first: '{missing[0]}'); the report needs the test "
             "labels. Predict from labelled inputs (class:0/1 headers, a TSV label column) or with --label."
         )
-    metrics = binary_metrics(labels, probabilities, where=str(path))
+    if known and known.get("auroc") is not None:
+        metrics = dict(known)
+    else:
+        metrics = binary_metrics(labels, probabilities, where=str(path))
     points = curves(labels, probabilities)
     roc = thin_curve(points["fpr"], points["tpr"], CURVE_STEP)
     pr = thin_curve(points["recall"], points["precision"], CURVE_STEP)
@@ -193,6 +204,6 @@ def read_test_scores(path: Path) -> TestScores:
         metrics=metrics,
         roc=roc,
         pr=pr,
-        positive_fraction=metrics["n_positive"] / metrics["n"],
+        positive_fraction=float(np.mean(labels)),
         diagnosis=diagnosis,
     )

@@ -13,10 +13,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
-WIDTH = 282  # four per-RBP charts side by side in the report's 1240-px column
+WIDTH = 270  # four per-RBP charts side by side in the report's 1240-px column
 HEIGHT = 230
-MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 46, 10, 26, 40
+MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 52, 10, 26, 40
 LEGEND_ROW = 15
+MAX_MARKED_POINTS = 15  # per-point markers (with hover values) only on short series such as a few epochs
 AXIS_COLOR = "#555"
 GRID_COLOR = "#e6e6e6"
 FONT = "font-family:system-ui,sans-serif"
@@ -102,19 +103,52 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
 
 
 def _fmt(value: float) -> str:
-    return f"{value:.1f}"
+    """Pixel coordinates to 0.1 px, without a trailing '.0' (the page carries thousands of them)."""
+    text = f"{value:.1f}"
+    return text[:-2] if text.endswith(".0") else text
 
 
-def _tick_label(value: float) -> str:
+def _tick_label(value: float, step: Optional[float] = None) -> str:
+    """'0.7', '0.69', '2': as many decimals as the tick step needs (two when unknown), no trailing zeros."""
     if float(value).is_integer():
         return str(int(value))
-    return f"{value:.2f}".rstrip("0").rstrip(".")
+    decimals = 2 if not step else max(0, math.ceil(-math.log10(step) - 1e-9))
+    return f"{value:.{decimals}f}".rstrip("0").rstrip(".")
+
+
+def _step(ticks: list[float]) -> Optional[float]:
+    return ticks[1] - ticks[0] if len(ticks) > 1 else None
+
+
+TEXT_CLASSES = {  # (anchor, size, color) -> class in STYLE; shorter than repeating the attributes
+    ("middle", 12, "#222"): "h",
+    ("middle", 10, AXIS_COLOR): "t",
+    ("end", 10, AXIS_COLOR): "te",
+    ("middle", 11, AXIS_COLOR): "a",
+    ("start", 10, "#333"): "l",
+    ("end", 11, "#222"): "g",
+}
+STYLE = """
+svg.chart { font-family: system-ui, sans-serif; }
+svg.chart text { fill: #555; font-size: 10px; text-anchor: middle; }
+svg.chart text.h { fill: #222; font-size: 12px; font-weight: 600; }
+svg.chart text.te { text-anchor: end; } svg.chart text.a { font-size: 11px; }
+svg.chart text.l { fill: #333; text-anchor: start; } svg.chart text.g { fill: #222; font-size: 11px; text-anchor: end; }
+svg.chart .grid { stroke: #e6e6e6; fill: none; }
+"""  # included once in the report's <style>; inline SVG in the page picks it up
 
 
 def _text(x: float, y: float, text: str, anchor: str = "middle", size: int = 11, color: str = AXIS_COLOR,
           extra: str = "") -> str:
-    return (f'<text x="{_fmt(x)}" y="{_fmt(y)}" text-anchor="{anchor}" font-size="{size}" fill="{color}"{extra}>'
-            f"{html.escape(text)}</text>")
+    css = TEXT_CLASSES.get((anchor, size, color))
+    style = f' class="{css}"' if css else f' text-anchor="{anchor}" font-size="{size}" fill="{color}"'
+    return f'<text x="{_fmt(x)}" y="{_fmt(y)}"{style}{extra}>{html.escape(text)}</text>'
+
+
+def _grid(segments: list[tuple[float, float, float, float]]) -> str:
+    """All grid lines of a chart as one path."""
+    d = "".join(f"M{_fmt(x1)} {_fmt(y1)}L{_fmt(x2)} {_fmt(y2)}" for x1, y1, x2, y2 in segments)
+    return f'<path class="grid" d="{d}"/>'
 
 
 def _open(title: str, width: int, height: int) -> list[str]:
@@ -124,7 +158,7 @@ def _open(title: str, width: int, height: int) -> list[str]:
         f'viewBox="0 0 {width} {height}" role="img" aria-label="{escaped}" style="{FONT}">',
         f"<title>{escaped}</title>",
         f'<rect x="0" y="0" width="{width}" height="{height}" fill="#fff"/>',
-        _text(width / 2, 16, title, size=12, color="#222", extra=' font-weight="600"'),
+        _text(width / 2, 16, title, size=12, color="#222"),
     ]
 
 
@@ -133,42 +167,39 @@ def _axes(frame: Frame, x_label: str, y_label: str, integer_x: bool = False) -> 
     xticks = nice_ticks(frame.x0, frame.x1, 5)
     if integer_x:
         xticks = [t for t in xticks if float(t).is_integer()] or [frame.x0]
+    yticks = nice_ticks(frame.y0, frame.y1, 4)
+    bottom, right = frame.top + frame.plot_h, frame.left + frame.plot_w
+    parts.append(_grid([(frame.px(t), frame.top, frame.px(t), bottom) for t in xticks]
+                       + [(frame.left, frame.py(t), right, frame.py(t)) for t in yticks]))
     for tick in xticks:
-        x = frame.px(tick)
-        parts.append(f'<line x1="{_fmt(x)}" y1="{_fmt(frame.top)}" x2="{_fmt(x)}" '
-                     f'y2="{_fmt(frame.top + frame.plot_h)}" stroke="{GRID_COLOR}"/>')
-        parts.append(_text(x, frame.top + frame.plot_h + 14, _tick_label(tick), size=10))
-    for tick in nice_ticks(frame.y0, frame.y1, 4):
-        y = frame.py(tick)
-        parts.append(f'<line x1="{_fmt(frame.left)}" y1="{_fmt(y)}" x2="{_fmt(frame.left + frame.plot_w)}" '
-                     f'y2="{_fmt(y)}" stroke="{GRID_COLOR}"/>')
-        parts.append(_text(frame.left - 5, y + 3.5, _tick_label(tick), anchor="end", size=10))
+        parts.append(_text(frame.px(tick), bottom + 14, _tick_label(tick, _step(xticks)), size=10))
+    for tick in yticks:
+        parts.append(_text(frame.left - 5, frame.py(tick) + 3.5, _tick_label(tick, _step(yticks)), anchor="end",
+                           size=10))
     parts.append(f'<rect x="{_fmt(frame.left)}" y="{_fmt(frame.top)}" width="{_fmt(frame.plot_w)}" '
                  f'height="{_fmt(frame.plot_h)}" fill="none" stroke="{AXIS_COLOR}"/>')
     parts.append(_text(frame.left + frame.plot_w / 2, frame.top + frame.plot_h + 30, x_label, size=11))
     cy = frame.top + frame.plot_h / 2
-    parts.append(_text(12, cy, y_label, size=11, extra=f' transform="rotate(-90 12 {_fmt(cy)})"'))
+    parts.append(_text(11, cy, y_label, size=11, extra=f' transform="rotate(-90 11 {_fmt(cy)})"'))
     return parts
 
 
 def _legend(entries: list[tuple[str, str, bool]], top: float, left: float, width: int) -> list[str]:
-    """Legend rows under the plot: (label, color, dashed); two entries per row when they fit."""
+    """Legend rows under the plot, one entry per row (label, color, dashed): narrow charts have no room for two."""
     parts = []
-    column_w = (width - left - MARGIN_RIGHT) / 2
+    room = (width - left - 22) // 5.6  # characters that fit at font size 10
     for index, (label, color, dashed) in enumerate(entries):
-        row, col = divmod(index, 2)
-        x = left + col * column_w
-        y = top + row * LEGEND_ROW
+        y = top + index * LEGEND_ROW
         dash = ' stroke-dasharray="5 3"' if dashed else ""
-        parts.append(f'<line x1="{_fmt(x)}" y1="{_fmt(y - 4)}" x2="{_fmt(x + 18)}" y2="{_fmt(y - 4)}" '
+        parts.append(f'<line x1="{_fmt(left)}" y1="{_fmt(y - 4)}" x2="{_fmt(left + 18)}" y2="{_fmt(y - 4)}" '
                      f'stroke="{color}" stroke-width="2"{dash}/>')
-        short = label if len(label) <= 34 else label[:32] + "…"
-        parts.append(_text(x + 22, y, short, anchor="start", size=10, color="#333"))
+        short = label if len(label) <= room else label[: int(room) - 1] + "…"
+        parts.append(_text(left + 22, y, short, anchor="start", size=10, color="#333"))
     return parts
 
 
-def _legend_height(count: int) -> int:
-    return ((count + 1) // 2) * LEGEND_ROW + (4 if count else 0)
+def _legend_height(count: int, per_row: int = 1) -> int:
+    return ((count + per_row - 1) // per_row) * LEGEND_ROW + (4 if count else 0)
 
 
 def line_chart(
@@ -219,16 +250,17 @@ def line_chart(
         path = " ".join(f"{_fmt(x)},{_fmt(y)}" for x, y in pts)
         parts.append(f'<polyline points="{path}" fill="none" stroke="{s.color}" stroke-width="2"{dash} '
                      f'stroke-linejoin="round" clip-path="url(#{clip})"><title>{html.escape(s.label)}</title></polyline>')
-        if s.points or len(pts) == 1:
-            for (x, y), vx, vy in zip(pts, s.xs, s.ys):
-                parts.append(f'<circle cx="{_fmt(x)}" cy="{_fmt(y)}" r="2.8" fill="{s.color}">'
-                             f"<title>{html.escape(s.label)}: {_tick_label(vx)} → {vy:.4f}</title></circle>")
+        if (s.points and len(pts) <= MAX_MARKED_POINTS) or len(pts) == 1:
+            values = [(x, y) for x, y in zip(s.xs, s.ys) if y is not None and math.isfinite(y)]
+            dots = "".join(f'<circle cx="{_fmt(px)}" cy="{_fmt(py)}" r="2.8"><title>{_tick_label(vx)}: {vy:.4f}'
+                           f"</title></circle>" for (px, py), (vx, vy) in zip(pts, values))
+            parts.append(f'<g fill="{s.color}"><title>{html.escape(s.label)}</title>{dots}</g>')
         if s.mark is not None and 0 <= s.mark < len(s.xs) and s.ys[s.mark] is not None:
             x, y = frame.px(s.xs[s.mark]), frame.py(s.ys[s.mark])
             parts.append(f'<circle cx="{_fmt(x)}" cy="{_fmt(y)}" r="5.5" fill="none" stroke="{s.color}" '
                          f'stroke-width="1.8"><title>{html.escape(s.label)}: kept, {_tick_label(s.xs[s.mark])} → '
                          f'{s.ys[s.mark]:.4f}</title></circle>')
-    parts += _legend(entries, HEIGHT + 8, frame.left, width)
+    parts += _legend(entries, HEIGHT + 8, 14, width)
     parts.append("</svg>")
     return "".join(parts)
 
@@ -237,7 +269,7 @@ def scatter_chart(title: str, dots: list[Dot], x_label: str, y_label: str, x_ran
                   y_range: tuple[float, float], diagonal: bool = True, legend: Sequence[tuple[str, str]] = (),
                   width: int = 400) -> str:
     """Points with hover titles (one per RBP and model) and an optional y = x line."""
-    height = 300 + _legend_height(len(legend))
+    height = 300 + _legend_height(len(legend), 2)
     frame = Frame(*x_range, *y_range, width=width, height=300)
     parts = _open(title, width, height)
     parts += _axes(frame, x_label, y_label)
@@ -277,14 +309,13 @@ def strip_chart(title: str, rows: list[tuple[str, list[Dot]]], x_label: str, x_r
     left = 120
     plot_h = strip_h * max(len(rows), 1)
     base_h = MARGIN_TOP + plot_h + MARGIN_BOTTOM
-    height = base_h + _legend_height(len(legend))
+    height = base_h + _legend_height(len(legend), 2)
     frame = Frame(x_range[0], x_range[1], 0, len(rows) or 1, width=width, height=base_h, left=left)
     parts = _open(title, width, height)
-    for tick in nice_ticks(*x_range, 6):
-        x = frame.px(tick)
-        parts.append(f'<line x1="{_fmt(x)}" y1="{_fmt(frame.top)}" x2="{_fmt(x)}" y2="{_fmt(frame.top + plot_h)}" '
-                     f'stroke="{GRID_COLOR}"/>')
-        parts.append(_text(x, frame.top + plot_h + 14, _tick_label(tick), size=10))
+    xticks = nice_ticks(*x_range, 6)
+    parts.append(_grid([(frame.px(t), frame.top, frame.px(t), frame.top + plot_h) for t in xticks]))
+    for tick in xticks:
+        parts.append(_text(frame.px(tick), frame.top + plot_h + 14, _tick_label(tick, _step(xticks)), size=10))
     for guide in guides:
         x = frame.px(guide.y)
         parts.append(f'<line x1="{_fmt(x)}" y1="{_fmt(frame.top)}" x2="{_fmt(x)}" y2="{_fmt(frame.top + plot_h)}" '
