@@ -323,3 +323,19 @@ def test_bad_input_exits_2_without_outputs(tmp_path):
     result = run_tool("summary", wrong, "--output-dir", out, check=False)
     assert result.returncode == 2 and "not a number" in result.stderr
     assert not any(out.iterdir()) if out.exists() else True
+
+
+def test_one_sided_rule_needs_both_mcc_0_and_one_class_accuracy():
+    """MCC 0 alone is not a stall (a model can be wrong both ways in balance); MCC 0 at the accuracy of always
+    answering one class is, on either side, and the floor comparison never applies to the floor itself."""
+    from bertrbp.report.verdict import judge
+
+    base = {"auroc": 0.7, "n": 200, "n_positive": 60, "threshold": 0.5}
+    assert judge({**base, "mcc": 0.0, "accuracy": 0.30}, None, None, None, False).level == "stalled"  # all 'bound'
+    verdict = judge({**base, "mcc": 0.0, "accuracy": 0.70}, None, None, None, False)
+    assert verdict.level == "stalled" and "unbound (0)" in verdict.reasons[0]
+    assert judge({**base, "mcc": 0.0, "accuracy": 0.55}, None, None, None, False).level == "ok"
+    assert judge({**base, "mcc": 0.01, "accuracy": 0.30}, None, None, None, False).level == "ok"
+    assert judge({**base, "mcc": 0.3, "accuracy": 0.7}, None, None, 0.7, False).level == "below-floor"
+    assert judge({**base, "mcc": 0.3, "accuracy": 0.7}, None, None, 0.7, True).level == "ok"
+    assert judge({k: None for k in base}, None, None, None, False).level == "unknown"

@@ -285,7 +285,10 @@ def _rbp_charts(group: list[MetricsRow], colors: dict[str, str]) -> str:
         share = scored[0].scores.positive_fraction
         charts.append(svg.line_chart("Precision-recall (test set)", pr, "recall", "precision", (0.0, 1.0),
                                      (0.0, 1.02), guides=[svg.Guide(share, f"chance (bound share {share:.2f})")]))
-    trained = [r for r in group if r.training is not None and r.training.history]
+    # the k-mer floor is one fit, not epochs: its training loss is not comparable, so it shows as a guide line
+    trained = [r for r in group if r.training is not None and r.training.history
+               and not (r.is_floor and len(r.training.history) == 1)]
+    floor = next((r for r in group if r.is_floor and r.training is not None), None)
     if trained:
         loss_series = []
         for r in trained:
@@ -308,10 +311,14 @@ def _rbp_charts(group: list[MetricsRow], colors: dict[str, str]) -> str:
                                          [_f(h.get("val_auroc")) for h in r.training.history], colors[r.model],
                                          dashed=r.is_floor, points=True,
                                          mark=_index_of(epochs, r.training.kept_epoch)))
-        values = [y for s in auc_series for y in s.ys if y is not None]
+        guides = [svg.Guide(0.5, "chance")]
+        floor_val = floor.training.value("val_auroc") if floor is not None and floor not in trained else None
+        if floor_val is not None:
+            guides.append(svg.Guide(floor_val, f"k-mer floor, validation ({floor_val:.3f})", colors[floor.model]))
+        values = [y for s in auc_series for y in s.ys if y is not None] + [g.y for g in guides]
         low = min([0.45] + [v - 0.03 for v in values])
         charts.append(svg.line_chart("Validation AUROC per epoch", auc_series, "epoch", "AUROC", y_range=(low, 1.0),
-                                     guides=[svg.Guide(0.5, "chance")], integer_x=True))
+                                     guides=guides, integer_x=True))
     if not charts:
         return ('<p class="muted small">No curves: give this RBP\'s predictions (--predictions) for ROC/PR and its '
                 "finetune run (--training) for per-epoch curves.</p>")
@@ -439,6 +446,8 @@ def render(rows: list[MetricsRow], title: str) -> str:
     thresholds = {r.values.get("threshold") for r in rows if r.values.get("threshold") is not None}
     at = f" at threshold {thresholds.pop():g}" if len(thresholds) == 1 else ""
     floors = sum(1 for rbp in rbps if any(r.is_floor for r in groups[rbp]))
+    hint = ("" if floors else " <strong>No k-mer floor given:</strong> train <code>bertrbp-finetune --model kmer</code>"
+            " per RBP and name it <code>RBP.kmer</code> to see what each model adds over 1-5-mer counts.")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{_e(title)}</title><style>{STYLE}{svg.STYLE}</style></head>
@@ -446,7 +455,7 @@ def render(rows: list[MetricsRow], title: str) -> str:
 <header><h1>{_e(title)}</h1>
 <p class="lede">{len(rbps)} RBP dataset(s), {len(rows)} model(s), {floors} with a k-mer floor. Test-split metrics
 (AUROC, AUPRC; accuracy, F1 and MCC{at}); verdicts from finetune's collapse/stall checks, the same checks on the
-test predictions, and the k-mer floor. <a href="#guide">How to read this report</a>.</p>
+test predictions, and the k-mer floor. <a href="#guide">How to read this report</a>.{hint}</p>
 {_tally(rows)}</header>
 {_problems(rows, slugs)}
 <h2>Overview</h2>
