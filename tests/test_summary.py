@@ -339,3 +339,19 @@ def test_one_sided_rule_needs_both_mcc_0_and_one_class_accuracy():
     assert judge({**base, "mcc": 0.3, "accuracy": 0.7}, None, None, 0.7, False).level == "below-floor"
     assert judge({**base, "mcc": 0.3, "accuracy": 0.7}, None, None, 0.7, True).level == "ok"
     assert judge({k: None for k in base}, None, None, None, False).level == "unknown"
+
+
+def test_many_models_below_their_floor_share_one_banner(tmp_path):
+    """Hundreds of RBPs: past five, the models below their k-mer floor are listed in one amber banner (one line
+    each) so the overview table stays near the top; stalled models keep a red banner each."""
+    files = []
+    for i in range(7):
+        files += [_metrics(tmp_path, f"RBP{i}", 0.70), _metrics(tmp_path, f"RBP{i}.kmer", 0.75)]
+    files.append(_metrics(tmp_path, "RBP9", 0.66, accuracy=0.5, mcc=0.0))
+    out = tmp_path / "out"
+    run_tool("summary", *files, "--output-dir", out)
+    top = (out / "report.html").read_text().partition("<h2>Overview</h2>")[0]
+    assert top.count('class="banner warn"') == 1 and "7 models are BELOW K-MER FLOOR" in top
+    assert all(f'href="#rbp-RBP{i}">RBP{i}</a> &mdash; main: test AUROC 0.700 vs k-mer floor 0.750 (-0.050)' in top
+               for i in range(7))
+    assert top.count('class="banner fail"') == 1 and "STALLED: RBP9" in top

@@ -14,12 +14,13 @@ from typing import Iterable, Optional
 from bertrbp import __version__
 from bertrbp.report import svg
 from bertrbp.report.metrics import MAIN_MODEL, MetricsRow
-from bertrbp.report.verdict import BELOW_FLOOR, COLLAPSED, HEADLINES, OK, STALLED, UNKNOWN
+from bertrbp.report.verdict import ADVICE, BELOW_FLOOR, COLLAPSED, HEADLINES, OK, STALLED, UNKNOWN
 
 VERDICT_COLORS = {COLLAPSED: "#b71c1c", STALLED: "#c62828", BELOW_FLOOR: "#e65100", OK: "#2e7d32", UNKNOWN: "#757575"}
 MODEL_COLORS = {MAIN_MODEL: "#1565c0", "baseline": "#ef6c00", "kmer": "#616161", "cnn": "#2e7d32"}
 PALETTE = ("#6a1b9a", "#00838f", "#ad1457", "#827717", "#4e342e", "#283593")
 ORDER = (COLLAPSED, STALLED, BELOW_FLOOR, OK, UNKNOWN)
+MAX_WEAK_BANNERS = 5  # more models below their k-mer floor than this: one banner listing them
 
 STYLE = """
 :root { --fail: #c62828; --warn: #e65100; --ok: #2e7d32; --line: #d9d9d9; }
@@ -242,7 +243,14 @@ def _problems(rows: list[MetricsRow], slugs: dict[str, str]) -> str:
         return ""
     parts = [f"<h2>Models not to trust ({len(failed) + len(weak)})</h2>"]
     parts += [_banner(r, slugs[r.rbp]) for r in failed]
-    parts += [_banner(r, slugs[r.rbp]) for r in weak]
+    if len(weak) <= MAX_WEAK_BANNERS:
+        parts += [_banner(r, slugs[r.rbp]) for r in weak]
+    else:  # many models under their floor: one amber banner, one line each, so the table stays near the top
+        items = "".join(f'<li><a href="#{slugs[r.rbp]}">{_e(r.rbp)}</a> &mdash; {_e(r.model)}: test AUROC '
+                        f"{_num(r.auroc)} vs k-mer floor {_num(r.floor_auroc)} ({r.margin:+.3f})</li>"
+                        for r in weak)
+        parts.append(f'<div class="banner warn"><div class="title">{len(weak)} models are {HEADLINES[BELOW_FLOOR]}'
+                     f'</div><ul>{items}</ul><div class="advice">{_e(ADVICE[BELOW_FLOOR])}</div></div>')
     return "\n".join(parts)
 
 
