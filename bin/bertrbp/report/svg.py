@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import itertools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 WIDTH = 270  # four per-RBP charts side by side in the report's 1240-px column
@@ -52,7 +52,6 @@ class Dot:
     y: float
     color: str
     tip: str
-    ring: bool = False
 
 
 @dataclass
@@ -67,7 +66,6 @@ class Frame:
     height: int = HEIGHT
     left: int = MARGIN_LEFT
     top: int = MARGIN_TOP
-    extra_ticks: list = field(default_factory=list)
 
     @property
     def plot_w(self) -> float:
@@ -280,8 +278,8 @@ def scatter_chart(title: str, dots: list[Dot], x_label: str, y_label: str, x_ran
     for dot in dots:
         x = frame.px(min(max(dot.x, x_range[0]), x_range[1]))
         y = frame.py(min(max(dot.y, y_range[0]), y_range[1]))
-        ring = ' stroke="#000" stroke-width="1.2"' if dot.ring else ' stroke="#fff" stroke-width="0.8"'
-        parts.append(f'<circle cx="{_fmt(x)}" cy="{_fmt(y)}" r="4.5" fill="{dot.color}" fill-opacity="0.85"{ring}>'
+        parts.append(f'<circle cx="{_fmt(x)}" cy="{_fmt(y)}" r="4.5" fill="{dot.color}" fill-opacity="0.85" '
+                     f'stroke="#fff" stroke-width="0.8">'
                      f"<title>{html.escape(dot.tip)}</title></circle>")
     parts += _legend_dots(legend, 308, frame.left, width)
     parts.append("</svg>")
@@ -330,9 +328,8 @@ def strip_chart(title: str, rows: list[tuple[str, list[Dot]]], x_label: str, x_r
         for number, dot in enumerate(dots):
             jitter = ((number * 0.618034) % 1.0 - 0.5) * (strip_h - 14) if len(dots) > 1 else 0.0
             x = frame.px(min(max(dot.x, x_range[0]), x_range[1]))
-            ring = ' stroke="#000" stroke-width="1.2"' if dot.ring else ' stroke="#fff" stroke-width="0.8"'
             parts.append(f'<circle cx="{_fmt(x)}" cy="{_fmt(top + strip_h / 2 + jitter)}" r="4.5" '
-                         f'fill="{dot.color}" fill-opacity="0.85"{ring}><title>{html.escape(dot.tip)}</title></circle>')
+                         f'fill="{dot.color}" fill-opacity="0.85" stroke="#fff" stroke-width="0.8"><title>{html.escape(dot.tip)}</title></circle>')
     parts.append(f'<rect x="{left}" y="{_fmt(frame.top)}" width="{_fmt(frame.plot_w)}" height="{_fmt(plot_h)}" '
                  f'fill="none" stroke="{AXIS_COLOR}"/>')
     parts.append(_text(left + frame.plot_w / 2, frame.top + plot_h + 30, x_label, size=11))
