@@ -95,7 +95,7 @@ same RBP (the model tagged <code>kmer</code>, or a finetune run with <code>model
 a k-mer count cannot.</dd>
 <dt>LEARNED</dt><dd>None of the above. The margin over the k-mer floor says how much the model adds.</dd>
 <dt>Curves</dt><dd>ROC and precision-recall curves come from the test predictions; per-epoch curves from finetune's
-history (training loss per epoch, validation loss and AUROC; the ring marks the kept epoch). The dotted
+history (training loss per epoch, validation loss and AUROC; the ring marks the kept epoch). The red dashed
 <em>class prior</em> line is the loss of a constant predictor: a validation loss on that line means nothing was
 learned.</dd>
 </dl>
