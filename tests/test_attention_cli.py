@@ -154,7 +154,8 @@ def test_cli_end_to_end(tiny_checkpoint, data, tmp_path):
     figures = {p.name for p in (out / "figures").iterdir()}
     assert {"heatmap_sequence_intron.png", "heatmap_token_H.svg", "specialization.png",
             "binned_token_boundary.png", "compare_heatmap_token_H.png", "compare_binned_token_boundary.png",
-            "cv_comparison.png", "similarity.png", "fixed_head_binned_token_S.png"} <= figures
+            "cv_comparison.png", "similarity.png", "fixed_head_binned_token_S.png", "fixed_head_all_tokens.png",
+            "compare_fixed_head_all_tokens.png"} <= figures
 
 
 def test_cli_rejects_bad_token_labels_without_output(tiny_checkpoint, data, tmp_path):

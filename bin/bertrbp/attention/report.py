@@ -194,6 +194,28 @@ def write_figures(results: AttentionResults, folder: Path) -> None:
             [(e.model, e.result.midpoints, e.result.mean, e.result.std, e.result.rho) for e in entries],
             f"{level} {prop} at fixed head {head_name(*entries[0].head)}", folder,
             f"fixed_head_binned_{level}_{figures.safe_stem(prop)}")
+    _overlays(results, folder)
+
+
+def _overlays(results: AttentionResults, folder: Path) -> None:
+    """Every token property at the fixed head, one figure per model (paper Figs. 3e, 5, S3, S4), and the
+    region-boundary types at their own best heads (paper Fig. 4a)."""
+    def curve(entry, label):
+        res = entry.result
+        return label, res.midpoints, res.mean, res.std, res.rho
+
+    for model in ("main", "compare"):
+        at_fixed = [e for e in results.binned if (e.model, e.choice, e.level) == (model, "fixed", "token")]
+        if len(at_fixed) > 1:
+            figures.binned_curves_fixed_head([curve(e, e.property) for e in at_fixed],
+                                             f"{model}: every token property at head {head_name(*at_fixed[0].head)}",
+                                             folder, f"{'' if model == 'main' else 'compare_'}fixed_head_all_tokens")
+        boundaries = [e for e in results.binned if (e.model, e.choice, e.level) == (model, "best", "token")
+                      and e.property.startswith("boundary_")]
+        if boundaries:
+            figures.binned_curves_fixed_head([curve(e, f"{e.property[9:]} ({head_name(*e.head)})") for e in boundaries],
+                                             f"{model}: boundary types at their most specialized heads", folder,
+                                             f"{'' if model == 'main' else 'compare_'}boundary_types")
 
 
 def write_results(results: AttentionResults, output_dir: str | Path, with_figures: bool = True) -> list[Path]:
