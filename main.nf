@@ -14,7 +14,6 @@ include { PIPELINE_INITIALISATION  } from './subworkflows/local/utils_bertrbp_pi
 include { PIPELINE_COMPLETION      } from './subworkflows/local/utils_bertrbp_pipeline'
 include { optionalFile             } from './subworkflows/local/utils_bertrbp_pipeline'
 include { modelFolder              } from './subworkflows/local/utils_bertrbp_pipeline'
-include { kmerSize                 } from './subworkflows/local/utils_bertrbp_pipeline'
 include { helpMessage              } from './subworkflows/local/utils_bertrbp_pipeline'
 
 workflow {
@@ -50,7 +49,6 @@ workflow {
                 params.model,
                 modelFolder(params.model),
                 [
-                    kmer: kmerSize(params.kmer, params.model),
                     pretokenize: params.pretokenize,
                     train_baseline: params.train_baseline,
                     baseline_model: params.baseline_model,

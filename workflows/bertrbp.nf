@@ -18,7 +18,7 @@ workflow BERTRBP {
     ch_samplesheet  // channel: [ val(meta), [ inputs ], [ positives ], [ negatives ], gtf or [], genome or [], chain or [] ]
     model_name      // value: preset name or hub id of the starting model (when model_dir is empty)
     model_dir       // value: local checkpoint folder of the starting model, or []
-    options         // map: kmer, pretokenize, train_baseline, baseline_model, pretrain_corpus (files or []),
+    options         // map: pretokenize, train_baseline, baseline_model, pretrain_corpus (files or []),
                     //      attribute, attribute_sequences
 
     main:
@@ -26,7 +26,7 @@ workflow BERTRBP {
 
     def ch_train = BERTRBP_PREPARE.out.train
     if (options.pretokenize) {
-        BERTRBP_TOKENIZE(BERTRBP_PREPARE.out.train, options.kmer)
+        BERTRBP_TOKENIZE(BERTRBP_PREPARE.out.train)
         ch_train = BERTRBP_TOKENIZE.out.tokens
     }
 

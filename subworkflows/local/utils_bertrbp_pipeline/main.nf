@@ -320,15 +320,6 @@ def modelFolder(String model) {
     return path.exists() ? path : []
 }
 
-// The k of the k-mer tokens: --kmer, else the k of a DNABERT hub id (DNA_bert_6 -> 6), else 3.
-def kmerSize(kmer, String model) {
-    if (kmer) {
-        return kmer as int
-    }
-    def match = model =~ /DNA_bert_([3-6])/
-    return match.find() ? match.group(1) as int : 3
-}
-
 def helpMessage(Map parameters, manifest) {
     return """
     bert-rbp ${manifest.version}: ${manifest.description}

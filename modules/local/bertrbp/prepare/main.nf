@@ -45,7 +45,7 @@ process BERTRBP_PREPARE {
     stub:
     def prefix = task.ext.prefix ?: "${meta.id}"
     """
-    touch ${prefix}.train.fa ${prefix}.test.fa ${prefix}.nontrain.fa
+    for split in train test nontrain; do printf '>s1 class:1\\nACGTACGTAC\\n' > ${prefix}.\${split}.fa; done
     echo '{}' > ${prefix}.manifest.json
     """
 }

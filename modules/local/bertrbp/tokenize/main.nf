@@ -8,7 +8,6 @@ process BERTRBP_TOKENIZE {
 
     input:
     tuple val(meta), path(sequences)
-    val kmer    // k of the model's k-mer tokens (3-6)
 
     output:
     tuple val(meta), path("*.tokens.npz"), emit: tokens
@@ -21,7 +20,6 @@ process BERTRBP_TOKENIZE {
     bertrbp-tokenize \\
         ${sequences} \\
         --output ${prefix}.tokens.npz \\
-        --k ${kmer} \\
         ${args}
     """
 
