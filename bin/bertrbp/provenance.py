@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,28 +25,38 @@ def sha256(path: str | Path) -> str:
 
 
 def software_versions() -> dict:
-    """Versions of the packages that determine a trained model's numbers."""
-    import sklearn
-    import torch
-    import transformers
+    """Versions of the packages that determine a trained model's numbers (from the installed metadata, so this
+    module stays importable in the CPU-only images that have no torch)."""
+    from importlib.metadata import PackageNotFoundError, version
 
     from bertrbp import __version__
 
+    def installed(name: str, module: str = "") -> str | None:
+        loaded = sys.modules.get(module or name)
+        if loaded is not None and hasattr(loaded, "__version__"):
+            return loaded.__version__  # e.g. torch's local version tag (+cu130) as the running code reports it
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
+
     return {
         "python": platform.python_version(),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
+        "torch": installed("torch"),
+        "transformers": installed("transformers"),
         "numpy": np.__version__,
-        "scikit-learn": sklearn.__version__,
+        "scikit-learn": installed("scikit-learn", "sklearn"),
         "bert-rbp": __version__,
     }
 
 
 def device_description(device: str) -> str:
-    """The device with its hardware name (GPU model or CPU), for comparing timings across cards."""
-    import torch
+    """The device with its hardware name (GPU model or CPU), for comparing timings across cards.
 
-    if device.startswith("cuda"):
+    A CUDA device string comes from a run that has torch loaded already; its GPU name is read from there.
+    """
+    torch = sys.modules.get("torch")
+    if device.startswith("cuda") and torch is not None and torch.cuda.is_available():
         return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
     return f"{device} ({platform.processor() or platform.machine()})"
 

@@ -112,8 +112,11 @@ class KmerTokenizer:
 
     def save_vocab(self, directory: str | Path) -> Path:
         """Write DNABERT's vocab.txt into ``directory``."""
+        from bertrbp.io.atomic import atomic_open
+
         path = Path(directory) / "vocab.txt"
-        path.write_text("\n".join(self.vocab) + "\n")
+        with atomic_open(path, "w") as handle:  # a vocab.txt is never half-written
+            handle.write("\n".join(self.vocab) + "\n")
         return path
 
     @classmethod

@@ -26,7 +26,7 @@ app = make_app(__doc__)
 def attribute(
     input: Path = typer.Argument(..., help="Sequences (FASTA, TSV or k-mer TSV), each within the model's length."),
     model: str = typer.Option(..., "--model", help="Checkpoint folder."),
-    output_dir: Path = typer.Option(..., "--output-dir", help="Folder to write (replaced when complete)."),
+    output_dir: Path = typer.Option(..., "--output-dir", help="Folder for the outputs (created if needed); other files in it are left alone."),
     method: str = typer.Option("both", "--method", help="ig, ism or both."),
     steps: int = typer.Option(50, "--steps", help="Integrated-gradients steps (raise if the reported delta is large)."),
     baseline: str = typer.Option("pad", "--baseline", help="IG baseline embedding: pad, unk or zero."),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import re
 import signal
 import sys
 import threading
@@ -109,10 +110,17 @@ def _invoke(app: typer.Typer, argv: Optional[list[str]]):
         return command.invoke(ctx)
 
 
+def _final_name(filename) -> str:
+    """The output a staging name (``.NAME.RANDOM.tmp``, ``bertrbp.io.atomic``) stands for: what the user asked for."""
+    path = Path(filename)
+    match = re.fullmatch(r"\.(.+)\.[A-Za-z0-9_]{8}\.(?:tmp|old)", path.name)
+    return str(path.with_name(match.group(1))) if match else str(filename)
+
+
 def _os_error_line(exc: OSError) -> tuple[str, int]:
     from bertrbp.io.atomic import is_out_of_space
 
-    where = exc.filename or "an output file"
+    where = _final_name(exc.filename) if exc.filename else "an output file"
     if is_out_of_space(exc):
         return (f"no space left on the device while writing {where}. Free some space or choose another output "
                 "folder; the partial output was removed."), EXIT_NO_SPACE
@@ -133,7 +141,7 @@ def run(app: typer.Typer, argv: Optional[list[str]] = None) -> None:
     try:
         code = _invoke(app, argv)
     except InputError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo("error: " + " ".join(str(exc).splitlines()), err=True)  # one line, whatever the message
         sys.exit(EXIT_INPUT)
     except (typer.Exit, click.exceptions.Exit) as exc:
         sys.exit(exc.exit_code)

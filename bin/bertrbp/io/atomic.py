@@ -71,8 +71,21 @@ def _check_parent(path: Path, what: str) -> None:
     if not base.is_dir():
         raise InputError(f"{path}: cannot write the {what} because {base} is a file, not a folder. "
                          "Choose another output path.")
-    if not os.access(base, os.W_OK | os.X_OK):
-        raise InputError(f"{path}: cannot write the {what}: folder {base} is not writable. "
+    _check_writable(base, path, what)
+
+
+def _check_writable(folder: Path, path: Path, what: str) -> None:
+    """Permission bits first, then a real probe file (root on a read-only mount passes os.access)."""
+    problem = None if os.access(folder, os.W_OK | os.X_OK) else "no write permission"
+    if problem is None:
+        try:
+            fd, probe = tempfile.mkstemp(prefix=".bertrbp-probe.", suffix=".tmp", dir=folder)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            problem = exc.strerror or str(exc)
+    if problem:
+        raise InputError(f"{path}: cannot write the {what}: folder {folder} is not writable ({problem}). "
                          "Choose a writable output folder or fix its permissions.")
 
 
@@ -91,8 +104,7 @@ def check_output_dir(path: str | os.PathLike, what: str = "output folder") -> Pa
     if path.exists() and not path.is_dir():
         raise InputError(f"{path}: the {what} is an existing file. Give a folder (new or existing).")
     if path.is_dir():
-        if not os.access(path, os.W_OK | os.X_OK):
-            raise InputError(f"{path}: the {what} is not writable. Choose a writable folder or fix its permissions.")
+        _check_writable(path, path, what)
     else:
         _check_parent(path, what)
     return path

@@ -11,6 +11,7 @@ Output folder::
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -52,8 +53,18 @@ class PretrainOptions:
 
 
 def _file_identity(path: Path) -> dict:
+    """A corpus file by content (name, size, checksum), not by path or time: a moved run folder still resumes."""
     stat = Path(path).stat()
-    return {"path": str(Path(path).resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    return {"name": Path(path).name, "size": stat.st_size,
+            "sha256": _cached_sha256(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)}
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_sha256(path: str, size: int, mtime_ns: int) -> str:
+    """One checksum per file version per process (the recipe is computed more than once)."""
+    from bertrbp.provenance import sha256
+
+    return sha256(path)
 
 
 def _recipe(options: PretrainOptions) -> dict:
@@ -67,6 +78,12 @@ def _recipe(options: PretrainOptions) -> dict:
         "window": options.window, "stride": options.stride, "k": options.k, "on_overlap": options.on_overlap,
         "max_n_fraction": options.max_n_fraction, "format": options.fmt,
     }
+
+
+def _run_identity(options: PretrainOptions) -> dict:
+    """What --resume must find unchanged: the corpus recipe (data by checksum), the model and the split."""
+    return {"recipe": _recipe(options), "model_size": options.model_size,
+            "mlm_probability": options.mlm_probability, "val_fraction": options.val_fraction}
 
 
 def prepare_corpus(options: PretrainOptions, directory: Path) -> Corpus:
@@ -124,8 +141,7 @@ def pretrain(options: PretrainOptions) -> dict:
         raise InputError(
             f"{out}: holds an earlier run's checkpoint. Pass --resume to continue it, or choose another --output-dir."
         )
-    identity = {"recipe": _recipe(options), "model_size": options.model_size,
-                "mlm_probability": options.mlm_probability, "val_fraction": options.val_fraction}
+    identity = _run_identity(options)
     if options.resume:  # refuse other data or model before rebuilding anything
         check_run_identity(checkpoints, identity, resume=True)
     created = not out.exists()

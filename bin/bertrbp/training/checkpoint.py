@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import random
+import re
+import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -93,7 +95,9 @@ def load_state(directory: Path, config: dict) -> Optional[dict]:
     if not path.exists():
         return None
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)  # never unpickle code
+        with warnings.catch_warnings():  # torch's pickle-protocol notice would precede our one error line
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            state = torch.load(path, map_location="cpu", weights_only=True)  # never unpickle code
     except Exception as exc:  # corrupt, truncated, foreign or crafted: a user-facing problem, not a crash
         raise InputError(
             f"{path}: not a training checkpoint that can be read safely ({type(exc).__name__}: {_one_line(exc)}). "
@@ -144,12 +148,13 @@ def check_run_identity(directory: Path, identity: dict, resume: bool) -> None:
 
 
 def _short(value) -> str:
-    text = json.dumps(value, sort_keys=True)
+    text = re.sub(r"\b([0-9a-f]{12})[0-9a-f]{52}\b", r"\1...", json.dumps(value, sort_keys=True))  # sha256s
     return text if len(text) <= 120 else text[:117] + "..."
 
 
 def model_identity(source: str) -> dict:
-    """The model a run starts from: a preset/hub name, or a local folder with its files' checksums."""
+    """The model a run starts from: a preset/hub name, or a local folder by its files' checksums (not its path,
+    so a moved or renamed run folder still resumes)."""
     from bertrbp.provenance import sha256
 
     folder = Path(source)
@@ -157,4 +162,4 @@ def model_identity(source: str) -> dict:
         return {"source": source}
     files = {item.name: sha256(item) for item in sorted(folder.iterdir())
              if item.is_file() and item.name in ("config.json", "vocab.txt", "model.safetensors", "pytorch_model.bin")}
-    return {"source": str(folder.resolve()), "files": files}
+    return {"source": "folder", "files": files}

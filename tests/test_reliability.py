@@ -1,0 +1,340 @@
+"""Unit tests of the reliability building blocks: atomic outputs, safe trainer state, resume identity, bounded
+MinHash memory, checkpoint checks, the run wrapper's exit statuses. (End-to-end cases: test_hostile_cases.py.)"""
+
+from __future__ import annotations
+
+import errno
+import os
+import pickle
+import stat
+
+import numpy as np
+import pytest
+
+from bertrbp.errors import InputError
+from bertrbp.io.atomic import atomic_dir, atomic_open, atomic_path, check_output_dir, check_output_file
+
+
+@pytest.fixture
+def umask():
+    """Set a umask for one test, restoring the previous one."""
+    previous = os.umask(0o022)
+    os.umask(previous)
+
+    def set_mask(mask: int) -> None:
+        os.umask(mask)
+
+    yield set_mask
+    os.umask(previous)
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o027])
+def test_outputs_get_the_usual_permissions(tmp_path, umask, mask):
+    umask(mask)
+    with atomic_open(tmp_path / "a.tsv") as handle:
+        handle.write("x\n")
+    with atomic_dir(tmp_path / "model") as tmp:
+        weights = tmp / "model.safetensors"
+        weights.write_bytes(b"w")
+        weights.chmod(0o600)  # what safetensors/transformers leave behind
+        (tmp / "sub").mkdir(mode=0o700)
+    assert _mode(tmp_path / "a.tsv") == 0o666 & ~mask
+    assert _mode(tmp_path / "model" / "model.safetensors") == 0o666 & ~mask
+    assert _mode(tmp_path / "model") == 0o777 & ~mask
+    assert _mode(tmp_path / "model" / "sub") == 0o777 & ~mask
+
+
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+def test_staging_is_removed_on_error_and_interrupt(tmp_path, error):
+    (tmp_path / "old.tsv").write_text("earlier\n")
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "config.json").write_text("{}")
+    with pytest.raises(error):
+        with atomic_open(tmp_path / "old.tsv") as handle, atomic_dir(tmp_path / "model") as tmp:
+            handle.write("half")
+            (tmp / "config.json").write_text("half")
+            raise error()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "old.tsv"]
+    assert (tmp_path / "old.tsv").read_text() == "earlier\n"
+    assert (tmp_path / "model" / "config.json").read_text() == "{}"
+
+
+def test_atomic_dir_replaces_only_its_own_folder(tmp_path):
+    (tmp_path / "users_file.txt").write_text("mine")
+    (tmp_path / "logos").mkdir()
+    (tmp_path / "logos" / "old.png").write_text("old")
+    with atomic_dir(tmp_path / "logos") as tmp:
+        (tmp / "new.png").write_text("new")
+    assert (tmp_path / "users_file.txt").read_text() == "mine"
+    assert [p.name for p in (tmp_path / "logos").iterdir()] == ["new.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["logos", "users_file.txt"]  # no .old/.tmp left
+
+
+def test_something_in_the_way_is_refused_not_replaced(tmp_path):
+    (tmp_path / "out.tsv").mkdir()
+    (tmp_path / "out.tsv" / "keep").write_text("k")
+    (tmp_path / "model").write_text("a file")
+    with pytest.raises(InputError, match="folder is in the way"):
+        with atomic_path(tmp_path / "out.tsv"):
+            pass
+    with pytest.raises(InputError, match="file is in the way"):
+        with atomic_dir(tmp_path / "model"):
+            pass
+    with pytest.raises(InputError, match="folder is in the way"):
+        check_output_file(tmp_path / "out.tsv")
+    with pytest.raises(InputError, match="existing file"):
+        check_output_dir(tmp_path / "model")
+    assert (tmp_path / "out.tsv" / "keep").read_text() == "k"
+    assert (tmp_path / "model").read_text() == "a file"
+
+
+def test_unwritable_output_folder_is_refused_before_the_work(tmp_path):
+    target = tmp_path / "ro"
+    target.mkdir()
+    target.chmod(0o555)
+    try:
+        if os.geteuid() == 0:  # root ignores modes; a read-only mount still refuses
+            target = "/sys/kernel"
+        with pytest.raises(InputError, match="not writable"):
+            check_output_dir(target)
+        with pytest.raises(InputError, match="not writable"):
+            check_output_file(f"{target}/new/p.tsv")
+    finally:
+        (tmp_path / "ro").chmod(0o755)
+    assert not list((tmp_path / "ro").iterdir())  # the probe file is gone
+
+
+# ------------------------------------------------------------ trainer state without pickle
+
+class _Evil:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_trainer_state_round_trips_without_pickle(tmp_path):
+    import torch
+
+    from bertrbp.training.checkpoint import load_state, rng_state, save_state, set_rng_state
+
+    np.random.seed(3)
+    state = {"model": {"w": torch.ones(2)}, "optimizer": {}, "scheduler": {}, "rng": rng_state(),
+             "history": [{"val_auroc": np.float64(0.75), "n": np.int64(3)}], "order": np.arange(5),
+             "config": {"lr": 1e-3}}
+    expected = np.random.rand(3)
+    save_state(tmp_path, state)
+    np.random.seed(99)
+    loaded = load_state(tmp_path, {"lr": 1e-3})
+    set_rng_state(loaded["rng"])
+    np.testing.assert_array_equal(np.random.rand(3), expected)
+    assert loaded["history"] == [{"val_auroc": 0.75, "n": 3}]
+    assert loaded["order"].tolist() == [0, 1, 2, 3, 4]
+
+
+def test_crafted_trainer_state_does_not_run_code(tmp_path):
+    from bertrbp.training.checkpoint import STATE_FILE, load_state
+
+    marker = tmp_path / "PWNED"
+    with open(tmp_path / STATE_FILE, "wb") as handle:
+        pickle.dump({"model": _Evil(marker)}, handle)
+    with pytest.raises(InputError, match="cannot be read safely|can be read safely") as info:
+        load_state(tmp_path, {})
+    assert not marker.exists()
+    assert "\n" not in str(info.value)
+
+
+def test_resume_identity_refuses_changed_data(tmp_path):
+    from bertrbp.training.checkpoint import STATE_FILE, check_run_identity
+
+    identity = {"train_files": ["aa"], "validation": {"fraction": 0.1, "seed": 42}, "model": {"source": "tiny"}}
+    check_run_identity(tmp_path, identity, resume=False)
+    (tmp_path / STATE_FILE).write_bytes(b"state")
+    check_run_identity(tmp_path, identity, resume=True)  # unchanged: fine
+    for key, value in [("train_files", ["bb"]), ("validation", {"fraction": 0.2, "seed": 42}),
+                       ("model", {"source": "mini"})]:
+        with pytest.raises(InputError, match=key):
+            check_run_identity(tmp_path, {**identity, key: value}, resume=True)
+    (tmp_path / "run.json").unlink()
+    with pytest.raises(InputError, match="no run.json"):
+        check_run_identity(tmp_path, identity, resume=True)
+
+
+def test_model_identity_follows_the_weights_not_the_path(tmp_path, tiny_checkpoint):
+    import shutil
+
+    from bertrbp.training.checkpoint import model_identity
+
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(tiny_checkpoint, moved)
+    assert model_identity(str(moved)) == model_identity(str(tiny_checkpoint))
+    with open(moved / "model.safetensors", "ab") as handle:
+        handle.write(b"\0")
+    assert model_identity(str(moved)) != model_identity(str(tiny_checkpoint))
+
+
+# ------------------------------------------------------------ bounded memory for long records
+
+def test_minhash_memory_is_bounded_by_block_not_record_length():
+    import random
+    import tracemalloc
+
+    from bertrbp.prepare import similarity
+
+    rng = random.Random(0)
+    huge = "".join(rng.choice("ACGT") for _ in range(1_000_000))
+    sets = [similarity.kmer_set(huge, 8), similarity.kmer_set(huge[:101], 8)]
+    tracemalloc.start()
+    similarity.signatures(sets, 192, seed=0)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 512 * 2**20, f"peak {peak / 2**20:.0f} MiB (unbounded: ~1.4 GiB per 1e6 k-mers x 192)"
+
+
+def test_minhash_blocks_do_not_change_signatures(monkeypatch):
+    import random
+
+    from bertrbp.prepare import similarity
+
+    rng = random.Random(1)
+    sets = [similarity.kmer_set("".join(rng.choice("ACGT") for _ in range(rng.randint(20, 300))), 8)
+            for _ in range(50)] + [frozenset()]
+    whole = similarity.signatures(sets, 64, seed=2)
+    monkeypatch.setattr(similarity, "BLOCK_ELEMENTS", 1 << 10)
+    np.testing.assert_array_equal(similarity.signatures(sets, 64, seed=2, chunk=7), whole)
+
+
+def test_fold_refuses_a_long_record_before_folding():
+    from bertrbp.fold.engines import FoldOptions
+    from bertrbp.fold.pipeline import fold_records
+    from bertrbp.io.sequences import SequenceRecord
+
+    records = [SequenceRecord("ok", "ACGU" * 10, source="in.fa", line=1),
+               SequenceRecord("huge", "A" * 6000, source="in.fa", line=3)]
+    with pytest.raises(InputError, match=r"in.fa: record 'huge' \(line 3\).*--max-length"):
+        list(fold_records(records, FoldOptions(max_length=5000)))
+
+
+# ------------------------------------------------------------ checkpoint checks
+
+def test_truncated_safetensors_and_absurd_config_are_refused(tmp_path, tiny_checkpoint):
+    import json
+    import shutil
+
+    from bertrbp.model_checks import check_checkpoint_folder
+
+    folder = tmp_path / "m"
+    shutil.copytree(tiny_checkpoint, folder)
+    check_checkpoint_folder(folder)
+    size = (folder / "model.safetensors").stat().st_size
+    with open(folder / "model.safetensors", "r+b") as handle:
+        handle.truncate(size - 100)
+    with pytest.raises(InputError, match="truncated or corrupt"):
+        check_checkpoint_folder(folder)
+    shutil.copy(tiny_checkpoint / "model.safetensors", folder / "model.safetensors")
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "num_hidden_layers": 100000, "hidden_size": 4096,
+                                                    "num_attention_heads": 64}))
+    with pytest.raises(InputError, match="above the limit"):
+        check_checkpoint_folder(folder)
+    (folder / "config.json").write_text(json.dumps({**config, "hidden_size": -3}))
+    with pytest.raises(InputError, match="positive integers"):
+        check_checkpoint_folder(folder)
+
+
+def test_unreachable_hub_fails_at_once(monkeypatch):
+    import socket
+
+    from bertrbp import model_checks
+
+    def refuse(*args, **kwargs):
+        raise OSError(errno.ENETUNREACH, "Network is unreachable")
+
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "HF_HUB_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    with pytest.raises(InputError, match="--model /path/to/folder"):
+        model_checks.check_hub_reachable("someone/not_cached_model")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(InputError, match="HF_HUB_OFFLINE"):
+        model_checks.check_hub_reachable("someone/not_cached_model")
+
+
+# ------------------------------------------------------------ readers
+
+def test_predictions_reader_accepts_bom_and_refuses_out_of_range(tmp_path):
+    from bertrbp.io.predictions import read_predictions
+
+    path = tmp_path / "p.tsv"
+    path.write_text("\ufeffid\tprobability\tlogit\tlabel\na\t0.5\t0\t1\n", encoding="utf-8")
+    assert read_predictions(path) == (["a"], [0.5], [1])
+    for bad in ("1.2", "-0.1", "nan", "inf"):
+        path.write_text(f"id\tprobability\tlogit\tlabel\na\t0.5\t0\t1\nb\t{bad}\t0\t0\n")
+        with pytest.raises(InputError, match=f"line 3: probability '{bad}' is outside"):
+            read_predictions(path)
+
+
+def test_sequence_reader_accepts_a_bom(tmp_path):
+    from bertrbp.io.sequences import iter_records
+
+    path = tmp_path / "in.fa"
+    path.write_text("\ufeff>a class:1\nACGU\n", encoding="utf-8")
+    assert [(r.id, r.seq, r.label) for r in iter_records(path)] == [("a", "ACGT", 1)]
+
+
+def test_unique_ids_reports_what_it_renamed():
+    from bertrbp.io.sequences import SequenceRecord
+    from bertrbp.prepare.sources import unique_ids
+
+    records = [SequenceRecord("x", "ACGT"), SequenceRecord("x", "ACGA"), SequenceRecord("y z", "ACGC")]
+    assert unique_ids(records) == [("x", "x~2"), ("y z", "y_z")]
+    assert [r.id for r in records] == ["x", "x~2", "y_z"]
+
+
+# ------------------------------------------------------------ the run wrapper
+
+def _app(raise_what):
+    import typer
+
+    from bertrbp.cli.common import make_app
+
+    app = make_app("test")
+
+    @app.command()
+    def main(output: str = typer.Option("x", "--output", "-o")) -> None:
+        raise raise_what
+
+    return app
+
+
+@pytest.mark.parametrize("exc, status, text", [
+    (OSError(errno.ENOSPC, "No space left on device", "out.tsv"), 4, "no space left on the device while writing out.tsv"),
+    (PermissionError(errno.EACCES, "Permission denied", "out.tsv"), 2, "out.tsv: permission denied"),
+    (InputError("bad thing"), 2, "bad thing"),
+])
+def test_run_turns_failures_into_one_line_and_a_status(tmp_path, capsys, monkeypatch, exc, status, text):
+    from bertrbp.cli.common import run
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as info:
+        run(_app(exc), ["-o", "out.tsv"])
+    assert info.value.code == status
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"error: {text}" + err[0][len("error: " + text):]] and len(err) == 1
+    assert err[0].startswith(f"error: {text}")
+
+
+def test_run_checks_outputs_before_the_command(tmp_path, capsys, monkeypatch):
+    from bertrbp.cli.common import run
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out.tsv").mkdir()
+    with pytest.raises(SystemExit) as info:
+        run(_app(AssertionError("the command must not run")), ["-o", "out.tsv"])
+    assert info.value.code == 2
+    assert "a folder is in the way" in capsys.readouterr().err
