@@ -275,6 +275,23 @@ def test_real_finetune_run_feeds_the_report(tmp_path):
     assert f"learning rate</td><td>{card['hyperparameters']['lr']:g}" in body
     assert "Loss per epoch" in body and "ROC (test set)" in body
 
+    # the k-mer model (finetune --model kmer) is found as the floor by its model_kind, under any tag
+    import importlib.util
+
+    if importlib.util.find_spec("bertrbp.kmer") is None:
+        pytest.skip("bertrbp-finetune --model kmer is not in this tree yet; the floor-by-model_kind check needs it")
+    kmer_run = tmp_path / "kmer"
+    run_tool("finetune", "--train", train, "--output-dir", kmer_run, "--model", "kmer", "--threads", "1",
+             "--val-fraction", "0.25")
+    kmer_predictions = tmp_path / "kmer.tsv"
+    run_tool("predict", "--model", kmer_run / "model", test, "-o", kmer_predictions, "--threads", "1")
+    run_tool("summary", "--predictions", f"RBFOX2_HepG2={predictions}", "--training", f"RBFOX2_HepG2={run}",
+             "--predictions", f"RBFOX2_HepG2.lr={kmer_predictions}", "--training", f"RBFOX2_HepG2.lr={kmer_run}",
+             "--output-dir", out)
+    _, by_name = read_table(out)
+    assert by_name["RBFOX2_HepG2.lr"]["kind"] == "kmer"
+    assert by_name["RBFOX2_HepG2"]["kmer_floor_auroc"] == by_name["RBFOX2_HepG2.lr"]["auroc"] != ""
+
 
 def test_input_names_and_bad_inputs_exit_2(tmp_path):
     """Names must match: a predictions file named only by its file name must match a metrics row; one name is
