@@ -125,7 +125,7 @@ def bench_preset(preset: str, seqs: list[str], batch_size: int, repeats: int, n_
     rows = {}
     for name, (wall, cpu) in med.items():
         rows[name] = {
-            "wall_s": round(wall, 4), "cpu_s": round(cpu, 4),
+            "wall_s": round(wall, 6), "cpu_s": round(cpu, 6),
             "sequences_per_wall_s": round(len(seqs) / wall, 2),
             "ratio_to_eager_wall": round(base_wall / wall, 3), "ratio_to_eager_cpu": round(base_cpu / cpu, 3),
             "all_wall_s": [round(w, 4) for w, _ in times[name]],
