@@ -139,3 +139,11 @@ def test_bad_fixed_head_names(text):
 def test_fixed_head_outside_the_model_is_refused(inputs):
     with pytest.raises(InputError, match="does not exist"):
         analyse(planted_run(), inputs, Settings(fixed_head=parse_head("4-1")))
+
+
+@pytest.mark.parametrize("source", ["cnn", "kmer"])
+def test_models_without_attention_are_refused(source):
+    import torch
+
+    with pytest.raises(InputError, match="no attention heads"):
+        engine.open_model(source, torch.device("cpu"))

@@ -81,8 +81,13 @@ class AttentionModel:
 
 def open_model(source: str, device) -> AttentionModel:
     """Load ``source`` (checkpoint folder, hub id or preset) onto ``device`` with the reducing attention."""
-    from bertrbp.model import load_classifier
+    from bertrbp.errors import InputError
+    from bertrbp.model import load_classifier, model_kind
 
+    kind = model_kind(source)
+    if kind in ("cnn", "kmer"):
+        raise InputError(f"{source}: a {kind} model has no attention heads; attention-stats needs a BERT model "
+                         "(a fine-tuned checkpoint folder, or a preset such as mini).")
     model, tokenizer, _ = load_classifier(source, attention="eager", seed=0)
     model.to(device).eval()
     _register()
