@@ -2,6 +2,8 @@
 and RNA structure.
 
 Modules: ``formulas`` (the paper's equations as pure numpy functions on attention arrays), ``accumulators``
-(streaming sums so memory stays bounded), ``labels`` (the shared label TSV formats), ``engine`` (running a
-model with eager attention), ``analysis`` (the whole analysis), ``report`` and ``figures`` (outputs).
+(streaming sums so memory stays bounded, and the spill file of token values), ``labels`` (the shared label TSV
+formats), ``sampling`` (which sequences: all, or a label-stratified sample), ``engine`` (running a model whose
+attention maps are reduced inside the forward pass), ``analysis`` (the whole analysis of the main and the
+compared model), ``report`` and ``figures`` (outputs).
 """
