@@ -38,12 +38,36 @@ def set_threads(threads: int | None) -> int:
     return threads
 
 
+NATIVE_BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # CPU features with bf16 matrix instructions
+
+
+def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
+    """True when the CPU advertises bf16 matrix instructions (AMX-BF16 or AVX512-BF16) in /proc/cpuinfo."""
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo") as handle:
+                cpuinfo = handle.read()
+        except OSError:
+            return False
+    flags = set()
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.split(":", 1)[-1].split())
+    return any(flag in flags for flag in NATIVE_BF16_FLAGS)
+
+
 def use_bf16(device, requested: str = "auto") -> bool:
-    """bf16 autocast: 'auto' means on for CUDA, off for CPU; 'yes'/'no' force it."""
+    """bf16 autocast: 'auto' means on for CUDA and for CPUs with native bf16, else off; 'yes'/'no' force it.
+
+    Why on for such CPUs: measured here (bench/results/bf16_cpu.json, Xeon with AMX-BF16, 1 thread) bf16 trains
+    mini/small BERTs 1.4-1.8x faster and scores 2-2.5x faster, with the same validation AUROC (mini 0.8356 vs
+    0.8357). The classification head stays float32 (``bertrbp.model.keep_head_fp32``) so scores do not tie.
+    Without native bf16 instructions autocast is emulated and slower, so it stays off.
+    """
     if requested not in ("auto", "yes", "no"):
         raise InputError(f"--bf16 must be auto, yes or no, not {requested!r}.")
     if requested == "auto":
-        return device.type == "cuda"
+        return device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16())
     return requested == "yes"
 
 

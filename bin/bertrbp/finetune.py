@@ -1,7 +1,8 @@
-"""Fine-tune a classifier (pretrained k-mer BERT, random-init BERT, or the CNN baseline) on labelled sequences.
+"""Fine-tune a classifier (pretrained k-mer BERT, random-init BERT, the CNN or the k-mer baseline) on labelled sequences.
 
-Reads the data, carves a stratified validation split, trains with ``bertrbp.training``, validates every epoch
-(loss, AUROC, AUPRC, accuracy), keeps the best or last model, checks for collapse, and writes
+Reads the data, carves a stratified validation split, trains with ``bertrbp.training`` (the k-mer model: one
+scikit-learn fit, ``bertrbp.kmer``), validates every epoch (loss, AUROC, AUPRC, accuracy), stops early when the
+validation loss stops improving (``TrainConfig.patience``), keeps the best or last model, checks for collapse, and writes
 ``DIR/model/`` (DNABERT layout), ``DIR/metrics.json``, ``DIR/model_card.json`` / ``.md``, ``DIR/checkpoints/``.
 """
 
@@ -22,16 +23,13 @@ from bertrbp.io.atomic import atomic_dir, atomic_open
 from bertrbp.io.sequences import check_unique_ids, iter_many, require_labels
 from bertrbp.io.tokens import TokenizedDataset, load_tokens, tokenize_records
 from bertrbp.metrics import binary_metrics
-from bertrbp.model import CNN_PRESET, is_preset, load_classifier, save_checkpoint
+from bertrbp.model import load_classifier, model_kind, save_checkpoint
 from bertrbp.provenance import device_description, sha256, software_versions, to_json
 from bertrbp.training import ArrayBatches, EpochContext, TrainConfig, train
 from bertrbp.training.checkpoint import check_run_identity, model_identity
 
 log = logging.getLogger("bertrbp")
 
-PRETRAINED_LR = 2e-4  # the authors' fine-tuning rate
-RANDOM_INIT_LR = 2e-3  # 10x for random initialisation, as in the paper
-CNN_LR = 1e-3
 DEFAULT_MODEL = "zhihan1996/DNA_bert_3"
 KEEP_CHOICES = ("best", "last")
 
@@ -49,6 +47,8 @@ class FinetuneOptions:
     resume: bool = False
     fmt: str = "auto"
     fail_on_collapse: bool = False
+    lr_policy: str = "default"  # "paper": the paper's 10x rate (2e-3) for random-init BERTs (bertrbp.recipe)
+    split_seed: Optional[int] = None  # seed of the validation split (default: the training seed)
     train_config: TrainConfig = field(default_factory=TrainConfig)
 
 
@@ -60,10 +60,10 @@ class FinetuneResult:
 
 
 def default_lr(source: str) -> float:
-    """The paper's rate for a pretrained checkpoint, 10x for a random-init BERT, 1e-3 for the CNN."""
-    if source == CNN_PRESET and not Path(source).exists():
-        return CNN_LR
-    return RANDOM_INIT_LR if is_preset(source) else PRETRAINED_LR
+    """The default learning rate for ``--model source`` (bertrbp.recipe: per model kind and preset)."""
+    from bertrbp.recipe import default_recipe
+
+    return default_recipe(source).lr
 
 
 def read_dataset(paths: list[Path], tokenizer, max_positions: int, fmt: str) -> TokenizedDataset:
@@ -141,40 +141,97 @@ def finetune(options: FinetuneOptions) -> FinetuneResult:
     if options.keep not in KEEP_CHOICES:
         raise InputError(f"--keep must be best or last, not {options.keep!r}.")
     config = options.train_config
-    if options.lr is None:
-        config.lr = default_lr(options.model)
-        log.info("learning rate %g (default for %s)", config.lr, options.model)
-        if config.lr == RANDOM_INIT_LR:
-            log.warning(
-                "random-init BERT at the paper's 10x learning rate (%g): measured on TIAL1 with a 4 x 256 model it "
-                "ranked worst of 2e-4/1e-3/2e-3 and left the model nearly constant; small models can collapse. "
-                "--lr 2e-4 is the safe setting (see docs/benchmarks.md).", config.lr,
-            )
-    else:
-        config.lr = options.lr
+    kind = model_kind(options.model)
+    config.lr = _learning_rate(options, kind)
     config.validate()
-    out = Path(options.output_dir)
-    ckpt_dir = out / "checkpoints"
-
     model, tokenizer, report = load_classifier(options.model, k=options.k, seed=config.seed)
     log.info("model: %s", report.summary())
-    max_positions = model.config.max_position_embeddings
+    train_data, val_data, val_source = prepare_data(options, tokenizer, model.config.max_position_embeddings)
+    if kind == "kmer":
+        run = _fit_kmer(options, model, train_data, val_data)
+    else:
+        run = _train_neural(options, model, tokenizer, train_data, val_data)
+    diagnosis, warning = _verdict(run.final, config, run.kept)
+    metrics = {
+        "model_kind": kind,
+        "kept": options.keep,
+        "kept_epoch": run.kept,
+        "validation": {k: run.final[k] for k in ("val_loss", "val_auroc", "val_auprc", "val_accuracy")},
+        "collapsed": diagnosis["collapsed"],
+        "stalled": bool(diagnosis.get("stalled")),
+        "collapse": diagnosis,
+        "early_stopping": {"patience": config.patience, "metric": config.early_stopping_metric,
+                           "stopped_early": run.stopped_early},
+        "epochs": run.history,
+    }
+    card = _model_card(options, kind, model, tokenizer, report, run, metrics, train_data, val_data, val_source)
+    card["wall_seconds"] = round(time.perf_counter() - started, 2)
+    _write_outputs(Path(options.output_dir), model, tokenizer, metrics, card, warning)
+    return FinetuneResult(metrics, diagnosis["collapsed"], warning)
+
+
+def _learning_rate(options: FinetuneOptions, kind: str) -> float:
+    """The user's --lr, else the recipe's default for the model (bertrbp.recipe); warns at the paper's 10x."""
+    from bertrbp.recipe import PAPER_RANDOM_INIT_LR, default_recipe
+
+    if options.lr is not None:
+        lr = options.lr
+    else:
+        lr = default_recipe(options.model, options.lr_policy).lr
+        if kind != "kmer":
+            log.info("learning rate %g (default for %s)", lr, options.model)
+    if kind == "bert-random" and lr >= PAPER_RANDOM_INIT_LR:
+        log.warning(
+            "random-init BERT at the paper's 10x learning rate (%g): measured on TIAL1 with a 4 x 256 model it "
+            "ranked worst of 2e-4/1e-3/2e-3 and left the model nearly constant; small models can collapse. "
+            "The default (--lr-policy default) is safe for each preset (see bertrbp/recipe.py).", lr,
+        )
+    return lr if kind != "kmer" else 1.0  # k-mer: no learning rate; a positive placeholder passes validation
+
+
+def prepare_data(options: FinetuneOptions, tokenizer, max_positions: int):
+    """(train, validation, description of the validation source), both with both classes."""
+    split_seed = options.train_config.seed if options.split_seed is None else options.split_seed
     data = read_dataset(options.train, tokenizer, max_positions, options.fmt)
     if options.val is not None:
         train_data, val_data = data, read_dataset([options.val], tokenizer, max_positions, options.fmt)
         val_source = str(options.val)
     else:
-        train_data, val_data = split_validation(data, options.val_fraction, config.seed)
-        val_source = f"stratified {options.val_fraction:g} of the training data (seed {config.seed})"
+        train_data, val_data = split_validation(data, options.val_fraction, split_seed)
+        val_source = f"stratified {options.val_fraction:g} of the training data (seed {split_seed})"
     _check_classes(train_data, "training")
     _check_classes(val_data, "validation")
     log.info("train %s, validation %s", class_counts(train_data), class_counts(val_data))
+    return train_data, val_data, val_source
 
+
+@dataclass
+class _Run:
+    """What training produced, whatever the model kind."""
+
+    history: list
+    kept: int  # 1-based epoch whose model is kept
+    final: dict  # that epoch's metrics
+    device: str
+    bf16: bool
+    threads: int
+    optimizer_steps: int
+    resumed_from_step: Optional[int] = None
+    stopped_early: bool = False
+    extra: dict = field(default_factory=dict)  # kind-specific hyperparameters for the model card
+
+
+def _train_neural(options: FinetuneOptions, model, tokenizer, train_data, val_data) -> _Run:
+    """Gradient training with bertrbp.training; keeps the best (validation AUROC) or the last epoch."""
+    config = options.train_config
+    ckpt_dir = Path(options.output_dir) / "checkpoints"
     if not options.resume and ckpt_dir.exists():
         shutil.rmtree(ckpt_dir)  # a fresh run must not pick up another run's best model
     check_run_identity(ckpt_dir, {  # --resume refuses other data, split or model (checksums)
         "train_files": [sha256(p) for p in options.train],
-        "validation": sha256(options.val) if options.val else {"fraction": options.val_fraction, "seed": config.seed},
+        "validation": sha256(options.val) if options.val else {
+            "fraction": options.val_fraction,
+            "seed": config.seed if options.split_seed is None else options.split_seed},
         "model": model_identity(options.model), "k": options.k, "keep": options.keep, "format": options.fmt,
     }, options.resume)
     best_dir = ckpt_dir / "best"
@@ -193,13 +250,35 @@ def finetune(options: FinetuneOptions) -> FinetuneResult:
     )
     result = train(model, source, config, checkpoint_dir=ckpt_dir, resume=options.resume, epoch_end=validate,
                    desc="finetune")
-
     kept = _kept_epoch(result.history, options.keep)
     if options.keep == "best" and kept != len(result.history) and (best_dir / "model.safetensors").exists():
         from safetensors.torch import load_file
 
         model.load_state_dict(load_file(str(best_dir / "model.safetensors")))
-    final = result.history[kept - 1]
+    return _Run(result.history, kept, result.history[kept - 1], result.device, result.bf16, result.threads,
+                result.global_step, result.resumed_from_step, result.stopped_early)
+
+
+def _fit_kmer(options: FinetuneOptions, model, train_data, val_data) -> _Run:
+    """The k-mer floor: one scikit-learn fit (C chosen on the validation split), scored like an epoch."""
+    import torch
+
+    from bertrbp.device import set_threads
+    from bertrbp.kmer import fit_kmer
+
+    threads = set_threads(options.train_config.threads)
+    fit = fit_kmer(model, train_data, val_data, seed=options.train_config.seed)
+    model.eval()
+    probabilities, loss = score_arrays(model, val_data, torch.device("cpu"), False, 4096)
+    epoch = {"epoch": 1, "step": 0, "train_loss": fit.train_loss, **_validation_metrics(val_data.labels,
+                                                                                          probabilities, loss)}
+    return _Run([epoch], 1, epoch, "cpu", False, threads, 0,
+                extra={"regularization_c": fit.c, "c_grid_val_auroc": fit.grid, "max_k": model.config.max_k,
+                       "features": "1..5-mer frequencies, standardised", "solver": "scikit-learn lbfgs, L2"})
+
+
+def _verdict(final: dict, config: TrainConfig, kept: int) -> tuple[dict, str]:
+    """The collapse/stall diagnosis of the kept epoch and the warning to print (empty when healthy)."""
     diagnosis = final.get("collapse") or {"collapsed": False, "reasons": []}
     warning = ""
     if diagnosis["collapsed"]:
@@ -208,19 +287,30 @@ def finetune(options: FinetuneOptions) -> FinetuneResult:
     elif diagnosis.get("stalled"):
         warning = stall_text(diagnosis, epoch=kept)
         log.warning("%s", warning)
+    return diagnosis, warning
 
-    metrics = {
-        "kept": options.keep,
-        "kept_epoch": kept,
-        "validation": {k: final[k] for k in ("val_loss", "val_auroc", "val_auprc", "val_accuracy")},
-        "collapsed": diagnosis["collapsed"],
-        "stalled": bool(diagnosis.get("stalled")),
-        "collapse": diagnosis,
-        "epochs": result.history,
+
+def _model_card(options, kind, model, tokenizer, report, run: _Run, metrics, train_data, val_data, val_source) -> dict:
+    config = options.train_config
+    hyperparameters = {
+        **config.to_dict(),
+        "keep": options.keep,
+        "val_fraction": options.val_fraction if options.val is None else None,
+        "dropout": getattr(model.config, "hidden_dropout_prob", getattr(model.config, "dropout", None)),
+        "max_positions": model.config.max_position_embeddings,
+        "optimizer": "AdamW (no decay on bias/LayerNorm), linear warmup then linear decay",
+        "lr_policy": options.lr_policy,
     }
-    card = {
+    if kind == "kmer":
+        hyperparameters = {"lr": None, "epochs": 1, "seed": config.seed, "keep": options.keep,
+                           "val_fraction": hyperparameters["val_fraction"],
+                           "max_positions": hyperparameters["max_positions"], "batch_size": None, "grad_accum": None,
+                           "warmup_ratio": None, "weight_decay": None, "optimizer": "logistic regression",
+                           **run.extra}
+    return {
         "tool": "bertrbp-finetune",
         "model_source": options.model,
+        "model_kind": kind,
         "pretrained": report.pretrained,
         "load_report": {
             "summary": report.summary(),
@@ -236,26 +326,16 @@ def finetune(options: FinetuneOptions) -> FinetuneResult:
             "counts": {"train": class_counts(train_data), "validation": class_counts(val_data)},
         },
         "seed": config.seed,
-        "hyperparameters": {
-            **config.to_dict(),
-            "keep": options.keep,
-            "val_fraction": options.val_fraction if options.val is None else None,
-            "dropout": getattr(model.config, "hidden_dropout_prob", getattr(model.config, "dropout", None)),
-            "max_positions": max_positions,
-            "optimizer": "AdamW (no decay on bias/LayerNorm), linear warmup then linear decay",
-        },
+        "hyperparameters": hyperparameters,
         "software": software_versions(),
-        "device": device_description(result.device),
-        "bf16": result.bf16,
-        "threads": result.threads,
-        "optimizer_steps": result.global_step,
-        "resumed_from_step": result.resumed_from_step,
-        "wall_seconds": round(time.perf_counter() - started, 2),
+        "device": device_description(run.device),
+        "bf16": run.bf16,
+        "threads": run.threads,
+        "optimizer_steps": run.optimizer_steps,
+        "resumed_from_step": run.resumed_from_step,
         "metrics": metrics,
-        "collapsed": diagnosis["collapsed"],
+        "collapsed": metrics["collapsed"],
     }
-    _write_outputs(out, model, tokenizer, metrics, card, warning)
-    return FinetuneResult(metrics, diagnosis["collapsed"], warning)
 
 
 def _validation_metrics(labels: np.ndarray, probabilities: np.ndarray, loss: float) -> dict:
@@ -295,6 +375,18 @@ def _file_entry(path: Path) -> dict:
     return {"path": str(path), "sha256": sha256(Path(path))}
 
 
+def _training_line(card: dict) -> str:
+    hp = card["hyperparameters"]
+    if card.get("model_kind") == "kmer":
+        return (f"- Training: logistic regression on 1..{hp['max_k']}-mer frequencies, L2 C {hp['regularization_c']:g} "
+                f"(chosen on the validation split), seed {card['seed']}")
+    stop = card["metrics"].get("early_stopping", {})
+    stopped = ", stopped early" if stop.get("stopped_early") else ""
+    return (f"- Training: {len(card['metrics']['epochs'])} of {hp['epochs']} epochs (patience "
+            f"{hp.get('patience', 0)}{stopped}), lr {hp['lr']:g}, batch {hp['batch_size']} x {hp['grad_accum']} "
+            f"accumulation, warmup {hp['warmup_ratio']:g}, weight decay {hp['weight_decay']:g}, seed {card['seed']}")
+
+
 def model_card_markdown(card: dict) -> str:
     m = card["metrics"]
     v = m["validation"]
@@ -306,8 +398,7 @@ def model_card_markdown(card: dict) -> str:
         f"- Start: {card['load_report']['summary']}",
         f"- Data: train {counts['train']['label_1']} bound / {counts['train']['label_0']} unbound; validation "
         f"{counts['validation']['label_1']} / {counts['validation']['label_0']} ({card['data']['validation_source']})",
-        f"- Training: {hp['epochs']} epochs, lr {hp['lr']:g}, batch {hp['batch_size']} x {hp['grad_accum']} "
-        f"accumulation, warmup {hp['warmup_ratio']:g}, weight decay {hp['weight_decay']:g}, seed {card['seed']}",
+        _training_line(card),
         f"- Kept: {m['kept']} (epoch {m['kept_epoch']}): validation AUROC {v['val_auroc']:.4f}, AUPRC "
         f"{v['val_auprc']:.4f}, accuracy {v['val_accuracy']:.4f}, loss {v['val_loss']:.4f}",
         f"- Device: {card['device']}, bf16 {card['bf16']}, wall time {card['wall_seconds']:.0f} s",

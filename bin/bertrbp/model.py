@@ -32,7 +32,41 @@ PRESETS: dict[str, tuple[int, int, int, int]] = {
 MAX_POSITIONS = 512
 ATTENTION_CHOICES = ("sdpa", "eager")
 CNN_PRESET = "cnn"  # the DeepBind-like convolutional baseline (bertrbp.cnn), random init
+KMER_PRESET = "kmer"  # logistic regression on 1-5-mer frequencies (bertrbp.kmer), fitted by scikit-learn
 _VOCAB_SIZE_TO_K = {len(dnabert_vocab(k)): k for k in (3, 4, 5, 6)}
+
+
+def k_for_vocab_size(vocab_size: int) -> int:
+    """k of a DNABERT k-mer vocabulary of ``vocab_size`` tokens."""
+    if vocab_size not in _VOCAB_SIZE_TO_K:
+        raise InputError(f"vocab size {vocab_size} is not a DNABERT k-mer vocabulary (k = 3..6).")
+    return _VOCAB_SIZE_TO_K[vocab_size]
+
+
+def is_named(source: str, name: str) -> bool:
+    """``source`` is the built-in model ``name`` (cnn, kmer) rather than a folder of that name."""
+    return source == name and not Path(source).exists()
+
+
+def model_kind(source: str) -> str:
+    """bert-pretrained, bert-random, cnn or kmer: what a --model source trains (decides the default recipe)."""
+    if is_named(source, KMER_PRESET) or _folder_model_type(source) == "bertrbp-kmer":
+        return "kmer"
+    if is_named(source, CNN_PRESET) or _folder_model_type(source) == "bertrbp-cnn":
+        return "cnn"
+    return "bert-random" if is_preset(source) else "bert-pretrained"
+
+
+def model_folder(path: str | Path) -> Path:
+    """A checkpoint or ensemble folder, or a finetune output folder whose model is ``DIR/model``."""
+    from bertrbp.ensemble import is_ensemble_folder
+
+    path = Path(path)
+    if (path / "config.json").exists() or is_ensemble_folder(path):
+        return path
+    if (path / "model" / "config.json").exists() or is_ensemble_folder(path / "model"):
+        return path / "model"
+    return path  # load_classifier reports what is wrong with it
 
 
 @dataclass
@@ -145,14 +179,79 @@ def quiet_transformers() -> None:
         pass
 
 
-def _is_cnn_checkpoint(source: str) -> bool:
-    """A local folder holding the convolutional baseline (bertrbp.cnn), not a BERT."""
+def _folder_model_type(source: str) -> Optional[str]:
+    """The ``model_type`` of a local checkpoint folder's config.json (None when there is none)."""
     config_path = Path(source) / "config.json"
     if not config_path.is_file():
-        return False
+        return None
+    try:
+        return json.loads(config_path.read_text()).get("model_type")
+    except ValueError as exc:
+        raise InputError(f"{config_path}: not valid JSON ({exc}).") from exc
+
+
+def _is_cnn_checkpoint(source: str) -> bool:
+    """A local folder holding the convolutional baseline (bertrbp.cnn), not a BERT."""
     from bertrbp.cnn import MODEL_TYPE
 
-    return json.loads(config_path.read_text()).get("model_type") == MODEL_TYPE
+    return _folder_model_type(source) == MODEL_TYPE
+
+
+def keep_head_fp32(model):
+    """Run the classification head in float32, also under bf16 autocast.
+
+    Why: autocast rounds the logits to bf16 (8 bits of mantissa, steps of ~0.008 near 1), so the scores of a
+    model whose outputs differ only a little tie and its AUROC drops to 0.5 (measured: bench/bf16_cpu.py).
+    The head is one small matrix product, so float32 costs nothing measurable.
+    """
+    import torch
+
+    head = getattr(model, "classifier", None)
+    if isinstance(head, torch.nn.Linear) and not getattr(head, "_bertrbp_fp32", False):
+        linear = torch.nn.functional.linear
+
+        def forward(x, _head=head):
+            with torch.autocast(device_type=x.device.type, enabled=False):
+                return linear(x.float(), _head.weight.float(), None if _head.bias is None else _head.bias.float())
+
+        head.forward = forward
+        head._bertrbp_fp32 = True
+    return model
+
+
+def open_classifier(sources, *, attention: str = "sdpa"):
+    """(model, tokenizer, LoadReport) for one source, or an ensemble averaging the log-odds of several.
+
+    What predict and attribute call: several ``--model`` arguments, or one ensemble folder, score as one model.
+    """
+    from bertrbp.ensemble import EnsembleClassifier
+
+    sources = [str(model_folder(s)) for s in ([sources] if isinstance(sources, (str, Path)) else sources)]
+    if not sources:
+        raise InputError("give at least one --model.")
+    if len(sources) == 1:
+        return load_classifier(sources[0], attention=attention)
+    members, names, tokenizer = [], [], None
+    for source in sources:
+        model, tok, _ = load_classifier(source, attention=attention)
+        if tokenizer is not None and (tok.k != tokenizer.k):
+            raise InputError(f"--model {source}: k={tok.k}, but the first model has k={tokenizer.k}; models "
+                             "averaged together must share one tokenisation.")
+        tokenizer = tokenizer or tok
+        members.append(model)
+        names.append(source)
+    return EnsembleClassifier(members, names), tokenizer, LoadReport(f"ensemble of {len(sources)}", True)
+
+
+def _load_ensemble(source: str, attention: str):
+    from bertrbp.ensemble import member_sources
+
+    model, tokenizer, _ = open_classifier(member_sources(source), attention=attention)
+    if len(member_sources(source)) == 1:
+        from bertrbp.ensemble import EnsembleClassifier
+
+        model = EnsembleClassifier([model], member_sources(source))
+    return model, tokenizer, LoadReport(f"ensemble {source}", True)
 
 
 def load_classifier(
@@ -167,17 +266,34 @@ def load_classifier(
     """Return (model, tokenizer, LoadReport) for a preset name or a checkpoint folder / hub id.
 
     ``"cnn"`` (and a folder saved from it) gives the convolutional baseline of ``bertrbp.cnn`` instead of a BERT;
-    it has no attention, so ``attention`` is ignored for it.
+    ``"kmer"`` (and its folders) the k-mer logistic regression of ``bertrbp.kmer``; a folder with
+    ``ensemble.json`` an ``EnsembleClassifier`` of its members. These have no attention maps, so ``attention``
+    is ignored for them. The classification head always runs in float32 (``keep_head_fp32``).
 
     From a pretrained masked-LM checkpoint the encoder weights are transferred and the classification head is
     newly initialised; the report lists which is which.
     """
+    model, tokenizer, report = _load(source, k=k, num_labels=num_labels, attention=attention, dropout=dropout,
+                                     seed=seed)
+    return keep_head_fp32(model), tokenizer, report
+
+
+def _load(source: str, *, k: int, num_labels: int, attention: str, dropout: Optional[float], seed: Optional[int]):
     import torch
     from transformers import BertForSequenceClassification
+
+    from bertrbp.ensemble import is_ensemble_folder
 
     quiet_transformers()
     if seed is not None:
         torch.manual_seed(seed)
+    if is_ensemble_folder(source):
+        return _load_ensemble(source, attention)
+    if is_named(source, KMER_PRESET):
+        from bertrbp.kmer import new_kmer
+
+        model = new_kmer(len(dnabert_vocab(k)))
+        return model, KmerTokenizer(k), LoadReport(f"preset:{source}", False, [], ["weight", "bias"], [])
     if is_preset(source):
         config = preset_config(source, k=k, num_labels=num_labels, dropout=0.1 if dropout is None else dropout)
         config._attn_implementation = attention
@@ -193,6 +309,11 @@ def load_classifier(
         names = [n for n, _ in model.named_parameters()]
         return model, KmerTokenizer(k), LoadReport(f"preset:{source}", False, [], names, [])
     _check_source(source)
+    if _folder_model_type(source) == "bertrbp-kmer":
+        from bertrbp.kmer import load_kmer
+
+        model, info = load_kmer(source)
+        return model, load_tokenizer(source), LoadReport(source, True, ["weight", "bias"], [], [])
     if _is_cnn_checkpoint(source):
         from bertrbp.cnn import load_cnn
 

@@ -43,9 +43,36 @@ def _log_odds(logits):
     return logits[:, 0] if logits.shape[-1] == 1 else logits[:, 1] - logits[:, 0]
 
 
+def members(model) -> list:
+    """The models whose gradients IG takes: an ensemble's members (recursively), else the model itself."""
+    inner = getattr(model, "members", None)
+    return [m for member in inner for m in members(member)] if inner is not None else [model]
+
+
+def check_ig_supported(model) -> None:
+    """Refuse, before any work, models without word embeddings (the k-mer logistic regression)."""
+    for member in members(model):
+        if getattr(member.config, "model_type", "") == "bertrbp-kmer":
+            raise InputError(
+                "integrated gradients need word embeddings, and the k-mer model (logistic regression on k-mer "
+                "counts) has none. Use --method ism, or read its coefficients directly (model.safetensors)."
+            )
+
+
 def integrated_gradients(model, tokenizer: KmerTokenizer, seq: str, device, steps: int = 50,
                          baseline: str = "pad", chunk: int = 64) -> IGResult:
-    """IG attributions of one sequence (model in eval mode on ``device``)."""
+    """IG attributions of one sequence (model in eval mode on ``device``).
+
+    For an ensemble (mean of its members' log-odds) IG is linear in the model: the attribution is the mean of
+    the members' attributions (each from its own baseline embedding), and completeness still holds.
+    """
+    parts = members(model)
+    if len(parts) > 1:
+        results = [integrated_gradients(m, tokenizer, seq, device, steps, baseline, chunk) for m in parts]
+        return IGResult(*(np.mean([getattr(r, name) for r in results], axis=0)
+                          for name in ("tokens", "nucleotides", "logit", "baseline_logit", "delta")))
+    model = parts[0]
+    check_ig_supported(model)
     import torch
 
     if baseline not in BASELINES:

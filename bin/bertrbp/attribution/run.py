@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 from bertrbp.errors import InputError
 
@@ -28,7 +29,7 @@ class AttributeSummary:
 
 
 def run_attribute(
-    model_spec: str,
+    model_spec: str | Sequence[str],
     input_path: Path,
     output_dir: Path,
     method: str = "both",
@@ -66,8 +67,13 @@ def run_attribute(
         raise InputError(f"--baseline {baseline!r}: choose one of {', '.join(BASELINES)}.")
     if logo_format not in ("png", "svg"):
         raise InputError(f"--logo-format {logo_format!r}: choose png or svg.")
-    opened = open_models([model_spec], device_name, bf16="no")  # gradients and ISM deltas in float32
+    specs = [model_spec] if isinstance(model_spec, (str, Path)) else list(model_spec)
+    opened = open_models([str(s) for s in specs], device_name, bf16="no", ensemble=True)  # float32 gradients
     model, tokenizer, device = opened.models[0].model, opened.tokenizer, opened.device
+    if method in ("ig", "both"):
+        from bertrbp.attribution.ig import check_ig_supported
+
+        check_ig_supported(model)
     summary = MotifSummary(motif_length)
     n = bound = 0
     worst_delta = 0.0

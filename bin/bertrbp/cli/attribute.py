@@ -10,7 +10,7 @@ k-mers of the bound sequences: label 1, or probability >= 0.5 without labels).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -25,7 +25,11 @@ app = make_app(__doc__)
 @app.command()
 def attribute(
     input: Path = typer.Argument(..., help="Sequences (FASTA, TSV or k-mer TSV), each within the model's length."),
-    model: str = typer.Option(..., "--model", help="Checkpoint folder."),
+    model: List[str] = typer.Option(
+        ..., "--model",
+        help="Checkpoint or ensemble folder; repeat to attribute an ensemble (mean of the models' logits; IG is the "
+        "mean of the members' IG). The k-mer model supports --method ism only.",
+    ),
     output_dir: Path = typer.Option(..., "--output-dir", help="Folder for the outputs (created if needed); other files in it are left alone."),
     method: str = typer.Option("both", "--method", help="ig, ism or both."),
     steps: int = typer.Option(50, "--steps", help="Integrated-gradients steps (raise if the reported delta is large)."),

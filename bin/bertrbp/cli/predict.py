@@ -1,7 +1,8 @@
 """bertrbp-predict: score sequences with a fine-tuned classifier, streaming, into a predictions TSV.
 
 Output columns: id, probability (of binding, class 1), logit (log-odds), label (from the input, empty when
-unknown). Results do not depend on --batch-size. Attention maps are never computed.
+unknown). Results do not depend on --batch-size. Attention maps are never computed. Several --model (or an
+ensemble folder from bertrbp-finetune) score as one ensemble: logit = mean of the members' logits.
 """
 
 from __future__ import annotations
@@ -22,7 +23,11 @@ app = make_app(__doc__)
 @app.command()
 def predict(
     inputs: List[Path] = typer.Argument(..., help="FASTA (plain/gzip), SEQUENCE<TAB>LABEL TSV or k-mer TSV files."),
-    model: Path = typer.Option(..., "--model", help="Model folder written by bertrbp-finetune (DIR/model)."),
+    model: List[Path] = typer.Option(
+        ..., "--model",
+        help="Model folder written by bertrbp-finetune (DIR/model or DIR), or an ensemble folder. Repeat to score "
+        "with an ensemble: the logit written is the mean of the models' logits.",
+    ),
     output: Path = typer.Option(..., "--output", "-o", help="Predictions TSV to write."),
     batch_size: int = batch_size_option(64),
     device: str = DeviceOption,
@@ -37,13 +42,13 @@ def predict(
 
     from bertrbp.device import resolve_device, use_bf16
     from bertrbp.io.sequences import check_unique_ids, iter_many
-    from bertrbp.model import load_classifier
+    from bertrbp.model import open_classifier
     from bertrbp.predict import predict_records, write_predictions
 
     start_torch_tool(threads)
     dev = resolve_device(device)
     on_bf16 = use_bf16(dev, bf16)
-    net, tokenizer, _ = load_classifier(str(model))
+    net, tokenizer, _ = open_classifier([str(m) for m in model])
     net.to(dev).eval()
     records = check_unique_ids(iter_many(inputs, fmt, label))
     progress = tqdm(predict_records(net, tokenizer, records, dev, batch_size=batch_size, bf16=on_bf16),

@@ -39,6 +39,10 @@ def scan(
     device: str = DeviceOption,
     bf16: str = Bf16Option,
     threads: int = ThreadsOption,
+    ensemble: bool = typer.Option(
+        False, "--ensemble",
+        help="Score all --model as one ensemble named 'ensemble' (mean of their logits) instead of one column each.",
+    ),
     version: Optional[bool] = VersionOption,
 ) -> None:
     """Scan sequences or genome regions with one or more models."""
@@ -46,7 +50,7 @@ def scan(
 
     start_torch_tool(threads)
     summary = run_scan(model, output_prefix, input, bed, genome, window, stride, threshold, batch_size,
-                       aggregate, device, bf16)
+                       aggregate, device, bf16, ensemble)
     log.info("scanned %d sequences (%d windows, %d nt): %d peaks; wrote %s", summary.targets, summary.windows,
              summary.positions, summary.peaks, ", ".join(str(p) for p in summary.paths.values()))
 

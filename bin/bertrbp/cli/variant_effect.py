@@ -37,6 +37,10 @@ def variant_effect(
     device: str = DeviceOption,
     bf16: str = Bf16Option,
     threads: int = ThreadsOption,
+    ensemble: bool = typer.Option(
+        False, "--ensemble",
+        help="Score all --model as one ensemble named 'ensemble' (mean of their logits) instead of one column each.",
+    ),
     version: Optional[bool] = VersionOption,
 ) -> None:
     """Score reference vs alternate alleles with one or more models."""
@@ -44,7 +48,7 @@ def variant_effect(
 
     start_torch_tool(threads)
     summary = run_variant_effect(model, vcf, genome, output, window, strand_bed, gtf, on_ref_mismatch,
-                                 batch_size, device, bf16)
+                                 batch_size, device, bf16, ensemble)
     log.info("scored %d allele-strands (%d rows) into %s; %d alleles not scored (see %s)", summary.scored,
              summary.rows, output, summary.skipped, summary.skipped_path)
 

@@ -1,7 +1,8 @@
 """Loading several fine-tuned models for one run, named for output files, sharing one tokenisation.
 
 Scan and variant-effect score the same windows with every model, so all models must cut sequences the same
-way (same k, same positions); a mix is refused rather than silently tokenised twice.
+way (same k, same positions); a mix is refused rather than silently tokenised twice. A model may be an ensemble
+(a finetune ensemble folder), and ``--ensemble`` merges all ``--model`` into one averaged model.
 """
 
 from __future__ import annotations
@@ -27,12 +28,10 @@ class NamedModel:
 
 
 def checkpoint_folder(path: Path) -> Path:
-    """Accept a checkpoint folder or a finetune output folder (whose checkpoint is ``DIR/model``)."""
-    if (path / "config.json").exists():
-        return path
-    if (path / "model" / "config.json").exists():
-        return path / "model"
-    return path  # load_classifier reports what is wrong with it
+    """Accept a checkpoint or ensemble folder, or a finetune output folder (whose model is ``DIR/model``)."""
+    from bertrbp.model import model_folder
+
+    return model_folder(path)
 
 
 def model_name(path: Path) -> str:
@@ -91,13 +90,29 @@ class OpenModels:
     bf16: bool
 
 
+def as_ensemble(models: list[NamedModel], name: str = "ensemble") -> list[NamedModel]:
+    """All models as one, averaging their log-odds (``--ensemble``)."""
+    from bertrbp.ensemble import EnsembleClassifier
+
+    if len(models) == 1:
+        return models
+    merged = EnsembleClassifier([m.model for m in models], [m.name for m in models])
+    return [NamedModel(name, merged.eval(), ",".join(m.source for m in models))]
+
+
 def open_models(specs: Sequence[str], device_name: str = "auto", bf16: str = "auto",
-                window: int | None = None) -> OpenModels:
-    """The start every multi-model tool shares: resolve the device, load the models, check ``window`` if given."""
+                window: int | None = None, ensemble: bool = False) -> OpenModels:
+    """The start every multi-model tool shares: resolve the device, load the models, check ``window`` if given.
+
+    ``ensemble``: score all ``specs`` as one model named ``ensemble`` (mean of their log-odds) instead of one
+    output column per model. An ensemble folder from bertrbp-finetune is one model either way.
+    """
     from bertrbp.device import resolve_device, use_bf16
 
     device = resolve_device(device_name)
     models, tokenizer = load_models(specs, device)
+    if ensemble:
+        models = as_ensemble(models)
     if window is not None:
         check_window(window, models, tokenizer)
     return OpenModels(models, tokenizer, device, use_bf16(device, bf16))

@@ -53,6 +53,7 @@ def run_scan(
     aggregate: str = "mean",
     device_name: str = "auto",
     bf16: str = "auto",
+    ensemble: bool = False,
 ) -> ScanSummary:
     """Scan every target with every model; outputs appear only if the whole scan succeeds."""
     from tqdm import tqdm
@@ -66,7 +67,7 @@ def run_scan(
         raise InputError(f"--stride ({stride}) and --batch-size ({batch_size}) must be at least 1.")
     if aggregate not in AGGREGATES:
         raise InputError(f"--aggregate {aggregate!r}: choose one of {', '.join(AGGREGATES)}.")
-    opened = open_models(model_specs, device_name, bf16, window)
+    opened = open_models(model_specs, device_name, bf16, window, ensemble)
     models, tokenizer = opened.models, opened.tokenizer
     score = model_scorer(models, tokenizer, opened.device, opened.bf16)
     n_targets = n_windows = 0

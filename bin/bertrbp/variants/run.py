@@ -95,6 +95,7 @@ def run_variant_effect(
     batch_size: int = 64,
     device_name: str = "auto",
     bf16: str = "auto",
+    ensemble: bool = False,
 ) -> EffectSummary:
     """Score every allele of ``vcf`` with every model; outputs appear only when the run succeeds."""
     from tqdm import tqdm
@@ -110,7 +111,7 @@ def run_variant_effect(
     if strand_bed is not None and gtf is not None:
         raise InputError("give --strand-bed or --gtf, not both.")
     strand_index = bed_strand_index(strand_bed) if strand_bed else gtf_strand_index(gtf) if gtf else None
-    opened = open_models(model_specs, device_name, bf16, window)
+    opened = open_models(model_specs, device_name, bf16, window, ensemble)
     models, tokenizer, device, bf16_on = opened.models, opened.tokenizer, opened.device, opened.bf16
     skipped_path = skipped_path_for(output)
     scored = rows = 0

@@ -1,0 +1,200 @@
+"""The k-mer floor: logistic regression on 1..5-mer frequencies, saved and loaded like the neural models.
+
+Why a torch module: every tool scores models through ``bertrbp.inference.score_sequences`` on k-mer token ids,
+so the k-mer model reads the same token ids, rebuilds the nucleotides from them and counts 1..``max_k``-mers
+itself. Training (scikit-learn, ``fit_kmer``) and prediction therefore use the same feature code, and predict,
+evaluate, scan, variant-effect and in-silico mutagenesis work unchanged. Integrated gradients need word
+embeddings and do not apply (attribute refuses it).
+
+Saved as ``config.json`` (``model_type: bertrbp-kmer``), ``model.safetensors`` (coefficients, intercept and the
+standardisation of the features; no pickle) and ``vocab.txt``. Features are frequencies (count / number of
+windows of that length without ``N``); the bases of an ``[UNK]`` k-mer (one with ``N``) are read from the
+neighbouring k-mers, so only windows covering the ``N`` itself are lost, as when counting on the sequence.
+Output logits are ``[-z/2, z/2]`` for log-odds ``z``: softmax gives sigmoid(z), as for a 2-class head.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from transformers import PretrainedConfig, PreTrainedModel
+from transformers.modeling_outputs import SequenceClassifierOutput
+
+from bertrbp.tokenizer import DNABERT_ALPHABET, dnabert_vocab
+
+log = logging.getLogger("bertrbp")
+
+MODEL_TYPE = "bertrbp-kmer"
+MAX_K = 5
+C_GRID = (0.01, 0.1, 1.0)  # inverse L2 strength tried; the best validation AUROC wins
+
+
+def n_features(max_k: int) -> int:
+    return sum(4**m for m in range(1, max_k + 1))
+
+
+class KmerConfig(PretrainedConfig):
+    model_type = MODEL_TYPE
+
+    def __init__(self, vocab_size: int = 69, max_k: int = MAX_K, max_position_embeddings: int = 512,
+                 num_labels: int = 2, pad_token_id: int = 0, regularization_c: float = 1.0, **kwargs):
+        self.vocab_size = vocab_size
+        self.max_k = max_k
+        self.max_position_embeddings = max_position_embeddings
+        self.regularization_c = regularization_c
+        super().__init__(num_labels=num_labels, pad_token_id=pad_token_id, **kwargs)
+
+    @property
+    def token_k(self) -> int:
+        from bertrbp.model import k_for_vocab_size
+
+        return k_for_vocab_size(self.vocab_size)
+
+
+def _token_bases(vocab_size: int) -> np.ndarray:
+    """[vocab, k] base digits (0..3 in DNABERT's A T C G order) of every token; 4 for special tokens."""
+    from bertrbp.model import k_for_vocab_size
+
+    k = k_for_vocab_size(vocab_size)
+    digit = {c: i for i, c in enumerate(DNABERT_ALPHABET)}
+    table = np.full((vocab_size, k), 4, dtype=np.int64)
+    for index, token in enumerate(dnabert_vocab(k)):
+        if not token.startswith("["):
+            table[index] = [digit[c] for c in token]
+    return table
+
+
+class KmerLogistic(PreTrainedModel):
+    """Logistic regression on standardised 1..max_k-mer frequencies computed from k-mer token ids."""
+
+    config_class = KmerConfig
+    base_model_prefix = "kmer"
+
+    def __init__(self, config: KmerConfig):
+        import torch
+
+        super().__init__(config)
+        size = n_features(config.max_k)
+        self.weight = torch.nn.Parameter(torch.zeros(size))
+        self.bias = torch.nn.Parameter(torch.zeros(1))
+        self.register_buffer("feature_mean", torch.zeros(size))
+        self.register_buffer("feature_scale", torch.ones(size))
+        # not a buffer: from_pretrained builds models on the meta device and would leave it uninitialised
+        self._bases_table = torch.from_numpy(_token_bases(config.vocab_size))
+        self.post_init()
+
+    def token_bases(self, device):
+        """[vocab, k] base digits of every token on ``device`` (rebuilt from the config, never saved)."""
+        if self._bases_table.device != device:
+            self._bases_table = self._bases_table.to(device)
+        return self._bases_table
+
+    def _init_weights(self, module) -> None:  # weights come from scikit-learn, never from random init
+        pass
+
+    def features(self, input_ids, attention_mask=None):
+        """[B, n_features] float32 k-mer frequencies of each row's nucleotide sequence."""
+        import torch
+
+        batch, width = input_ids.shape
+        if attention_mask is not None:
+            input_ids = torch.where(attention_mask.bool(), input_ids, torch.zeros_like(input_ids))  # masked = [PAD]
+        table = self.token_bases(input_ids.device)
+        k = table.shape[1]
+        bases = table[input_ids[:, 1:]]  # [B, T-1, k]; k-mer t sits at position 1 + t, after [CLS]
+        span = width - 1 + k - 1
+        # nucleotide p is base j of k-mer p - j for any j < k: take the first k-mer that knows it, so a [UNK]
+        # k-mer (one holding N) loses only the N itself, and the last k-mer supplies the final k - 1 bases
+        nuc = torch.full((batch, span), 4, dtype=torch.long, device=input_ids.device)
+        for j in range(k):
+            candidate = torch.full_like(nuc, 4)
+            candidate[:, j: j + width - 1] = bases[:, :, j]
+            nuc = torch.where(nuc < 4, nuc, candidate)
+        parts = []
+        for m in range(1, self.config.max_k + 1):
+            windows = span - m + 1
+            code = torch.zeros((batch, windows), dtype=torch.long, device=input_ids.device)
+            valid = torch.ones((batch, windows), dtype=torch.bool, device=input_ids.device)
+            for j in range(m):
+                digit = nuc[:, j: j + windows]
+                valid &= digit < 4
+                code = code * 4 + digit.clamp(max=3)
+            code = torch.where(valid, code, torch.full_like(code, 4**m))  # the extra bin collects invalid windows
+            counts = torch.zeros((batch, 4**m + 1), dtype=torch.float32, device=input_ids.device)
+            counts.scatter_add_(1, code, torch.ones_like(code, dtype=torch.float32))
+            total = valid.sum(1, keepdim=True).clamp(min=1).float()
+            parts.append(counts[:, : 4**m] / total)
+        return torch.cat(parts, dim=1)
+
+    def forward(self, input_ids=None, attention_mask=None, labels=None, **_):
+        import torch
+        import torch.nn.functional as F
+
+        x = (self.features(input_ids, attention_mask) - self.feature_mean) / self.feature_scale
+        z = (x * self.weight.float()).sum(-1) + self.bias.float()  # elementwise: autocast leaves it in float32
+        logits = torch.stack([-z / 2, z / 2], dim=-1)
+        loss = F.cross_entropy(logits, labels) if labels is not None else None
+        return SequenceClassifierOutput(loss=loss, logits=logits)
+
+
+def new_kmer(vocab_size: int, max_k: int = MAX_K) -> KmerLogistic:
+    return KmerLogistic(KmerConfig(vocab_size=vocab_size, max_k=max_k))
+
+
+def load_kmer(folder: str) -> tuple[KmerLogistic, dict]:
+    return KmerLogistic.from_pretrained(folder, output_loading_info=True)
+
+
+def dataset_features(model: KmerLogistic, input_ids: np.ndarray, attention_mask: np.ndarray,
+                     chunk: int = 2048) -> np.ndarray:
+    """Features of a whole tokenized set, in chunks (bounded memory)."""
+    import torch
+
+    out = []
+    with torch.inference_mode():
+        for start in range(0, len(input_ids), chunk):
+            ids = torch.from_numpy(np.ascontiguousarray(input_ids[start:start + chunk]).astype(np.int64))
+            mask = torch.from_numpy(np.ascontiguousarray(attention_mask[start:start + chunk]).astype(np.int64))
+            out.append(model.features(ids, mask).numpy().astype(np.float64))
+    return np.concatenate(out)
+
+
+@dataclass
+class KmerFit:
+    c: float
+    grid: dict  # C -> validation AUROC
+    train_loss: float
+
+
+def fit_kmer(model: KmerLogistic, train, val, seed: int = 42, grid=C_GRID) -> KmerFit:
+    """Fit the logistic regression on ``train`` (TokenizedDataset), choosing C by validation AUROC; sets weights."""
+    import torch
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import log_loss, roc_auc_score
+
+    x_train = dataset_features(model, train.input_ids, train.attention_mask)
+    x_val = dataset_features(model, val.input_ids, val.attention_mask)
+    mean = x_train.mean(0)
+    scale = x_train.std(0)
+    scale[scale < 1e-8] = 1.0
+    z_train, z_val = (x_train - mean) / scale, (x_val - mean) / scale
+    y_train, y_val = train.labels.astype(int), val.labels.astype(int)
+    scores, fits = {}, {}
+    for c in grid:
+        clf = LogisticRegression(C=c, max_iter=2000, random_state=seed)
+        clf.fit(z_train, y_train)
+        scores[c] = float(roc_auc_score(y_val, clf.decision_function(z_val)))
+        fits[c] = clf
+        log.info("k-mer logistic regression: C %g, validation AUROC %.4f", c, scores[c])
+    best = max(grid, key=lambda c: (scores[c], -c))  # ties: the stronger regularisation
+    clf = fits[best]
+    with torch.no_grad():
+        model.weight.copy_(torch.from_numpy(clf.coef_[0].astype(np.float32)))
+        model.bias.copy_(torch.tensor([float(clf.intercept_[0])]))
+        model.feature_mean.copy_(torch.from_numpy(mean.astype(np.float32)))
+        model.feature_scale.copy_(torch.from_numpy(scale.astype(np.float32)))
+    model.config.regularization_c = best
+    train_loss = float(log_loss(y_train, clf.predict_proba(z_train)[:, 1], labels=[0, 1]))
+    return KmerFit(best, {str(c): v for c, v in scores.items()}, train_loss)

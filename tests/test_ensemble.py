@@ -1,0 +1,104 @@
+"""Ensembles: the logit is the mean of the members' logits in every tool; finetune trains members and writes an
+ensemble folder that the predict-side tools take as one --model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from inprocess import run_cli
+from synthetic import motif_sequences, write_fasta
+
+
+@pytest.fixture(scope="module")
+def members(tmp_path_factory):
+    """Two tiny BERTs of different seeds saved as checkpoints."""
+    from bertrbp.model import load_classifier, save_checkpoint
+
+    d = tmp_path_factory.mktemp("members")
+    folders = []
+    for seed in (1, 2):
+        model, tokenizer, _ = load_classifier("tiny", seed=seed)
+        folders.append(save_checkpoint(model, tokenizer, d / f"m{seed}"))
+    return folders
+
+
+def test_ensemble_logit_is_the_mean_of_member_logits(members):
+    from bertrbp.inference import score_sequences
+    from bertrbp.model import load_classifier, open_classifier
+
+    seqs = [s for _, s, _ in motif_sequences(20, seed=21, length=51)]
+    device = torch.device("cpu")
+    single = [score_sequences(load_classifier(str(f))[0].eval(), load_classifier(str(f))[1], seqs, device).logit
+              for f in members]
+    ensemble, tokenizer, _ = open_classifier([str(f) for f in members])
+    combined = score_sequences(ensemble.eval(), tokenizer, seqs, device)
+    np.testing.assert_allclose(combined.logit, np.mean(single, axis=0), rtol=0, atol=1e-5)
+    np.testing.assert_allclose(combined.probability, 1 / (1 + np.exp(-combined.logit)), atol=1e-12)
+    assert np.abs(single[0] - single[1]).max() > 1e-3  # the members differ, so the mean is a real test
+
+
+def test_predict_with_several_models_writes_mean_logits(members, tmp_path):
+    fasta = write_fasta(tmp_path / "x.fa", motif_sequences(12, seed=22, length=51))
+    outputs = []
+    for i, args in enumerate([["--model", members[0]], ["--model", members[1]],
+                              ["--model", members[0], "--model", members[1]]]):
+        assert run_cli("predict", *args, fasta, "-o", tmp_path / f"p{i}.tsv", "--threads", "1") == 0
+        rows = [line.split("\t") for line in (tmp_path / f"p{i}.tsv").read_text().splitlines()[1:]]
+        outputs.append(np.array([float(r[2]) for r in rows]))
+    np.testing.assert_allclose(outputs[2], (outputs[0] + outputs[1]) / 2, atol=2e-5)
+
+
+def test_scan_ensemble_flag_gives_one_column_of_mean_scores(members, tmp_path):
+    from bertrbp.scan.models import open_models
+    from bertrbp.scan.scanner import model_scorer
+
+    seqs = [s for _, s, _ in motif_sequences(6, seed=23, length=41)]
+    separate = open_models([str(f) for f in members], "cpu", "no", window=41)
+    merged = open_models([str(f) for f in members], "cpu", "no", window=41, ensemble=True)
+    assert [m.name for m in merged.models] == ["ensemble"]
+    p = model_scorer(separate.models, separate.tokenizer, separate.device)(seqs)
+    q = model_scorer(merged.models, merged.tokenizer, merged.device)(seqs)[0]
+    logit = lambda x: np.log(x / (1 - x))  # noqa: E731
+    np.testing.assert_allclose(logit(q), logit(p).mean(0), atol=1e-4)
+
+
+def test_finetune_trains_an_ensemble_folder_the_tools_take_as_one_model(tmp_path):
+    train = write_fasta(tmp_path / "train.fa", motif_sequences(240, seed=24, length=61))
+    test = write_fasta(tmp_path / "test.fa", motif_sequences(40, seed=25, length=61))
+    out = tmp_path / "ens"
+    assert run_cli("finetune", "--train", train, "--output-dir", out, "--model", "tiny", "--model", "kmer",
+                   "--seeds", "3,4", "--epochs", "1", "--batch-size", "16", "--threads", "1") == 0
+    manifest = json.loads((out / "model" / "ensemble.json").read_text())
+    assert [m["name"] for m in manifest["members"]] == ["tiny_seed3", "tiny_seed4", "kmer_seed3"]  # k-mer once
+    for m in manifest["members"]:
+        assert (out / "model" / m["path"] / "config.json").exists()
+        assert (out / "members" / m["name"] / "metrics.json").exists()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["model_kind"] == "ensemble" and len(metrics["members"]) == 3
+    # every member validated on the same split: same counts in every member card
+    counts = {json.dumps(json.loads((out / "members" / m["name"] / "model_card.json").read_text())["data"]["counts"])
+              for m in manifest["members"]}
+    assert len(counts) == 1
+    assert run_cli("predict", "--model", out, test, "-o", tmp_path / "a.tsv", "--threads", "1") == 0
+    paths = [out / "model" / m["path"] for m in manifest["members"]]
+    assert run_cli("predict", *sum((["--model", p] for p in paths), []), test, "-o", tmp_path / "b.tsv",
+                   "--threads", "1") == 0
+    assert (tmp_path / "a.tsv").read_text() == (tmp_path / "b.tsv").read_text()
+
+
+def test_seed_options_are_checked(capsys, tmp_path):
+    from bertrbp.errors import InputError
+    from bertrbp.finetune_ensemble import parse_seeds
+
+    assert parse_seeds("1,2,3", 0, 42) == [1, 2, 3]
+    assert parse_seeds(None, 3, 42) == [42, 43, 44]
+    assert parse_seeds(None, 0, 7) == [7]
+    for bad in ("1,x", "2,2"):
+        with pytest.raises(InputError, match="--seeds"):
+            parse_seeds(bad, 0, 42)
+    with pytest.raises(InputError, match="not both"):
+        parse_seeds("1,2", 2, 42)
