@@ -338,3 +338,31 @@ def test_run_checks_outputs_before_the_command(tmp_path, capsys, monkeypatch):
         run(_app(AssertionError("the command must not run")), ["-o", "out.tsv"])
     assert info.value.code == 2
     assert "a folder is in the way" in capsys.readouterr().err
+
+
+def test_a_swallowed_interrupt_still_ends_the_run_without_publishing(tmp_path, capsys, monkeypatch):
+    """A signal whose exception lands in code that swallows it (a finaliser, a library's bare except) must not
+    let the tool publish its outputs and exit 0."""
+    import signal
+
+    import typer
+
+    from bertrbp.cli.common import make_app, run
+
+    app = make_app("test")
+
+    @app.command()
+    def main(output: str = typer.Option(..., "-o")) -> None:
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+        except BaseException:  # noqa: BLE001 - what a careless library does
+            pass
+        with atomic_open(output) as handle:
+            handle.write("should never appear\n")
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as info:
+        run(app, ["-o", "out.tsv"])
+    assert info.value.code == 128 + signal.SIGTERM
+    assert capsys.readouterr().err.splitlines() == ["error: interrupted (SIGTERM); partial outputs were removed."]
+    assert list(tmp_path.iterdir()) == []

@@ -9,3 +9,37 @@ class InputError(Exception):
     Command-line tools catch it, print ``error: <message>`` to stderr and exit with status 2,
     without a traceback and without leaving partial output files behind.
     """
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM (batch schedulers), SIGINT or SIGHUP, raised where the tool is so its ``finally`` blocks remove
+    staging files. A KeyboardInterrupt, so ``except Exception`` in library code does not swallow it."""
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+# The signal that interrupted this run, kept even when the exception raised for it was swallowed (a signal that
+# lands in a finaliser or a callback whose exceptions are ignored): outputs check it before they are published.
+_pending_signal: list[int] = []
+
+
+def note_signal(signum: int) -> None:
+    _pending_signal.append(signum)
+
+
+def clear_signal() -> None:
+    _pending_signal.clear()
+
+
+def pending_signal() -> int | None:
+    return _pending_signal[0] if _pending_signal else None
+
+
+def raise_if_interrupted() -> None:
+    """Raise Interrupted when a signal arrived, even if its first exception was swallowed somewhere."""
+    if _pending_signal:
+        raise Interrupted(_pending_signal[0])

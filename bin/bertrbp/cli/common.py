@@ -14,7 +14,7 @@ from typing import Optional
 import typer
 
 from bertrbp import __version__
-from bertrbp.errors import InputError
+from bertrbp.errors import InputError, Interrupted, clear_signal, note_signal, pending_signal
 
 log = logging.getLogger("bertrbp")
 
@@ -74,16 +74,17 @@ EXIT_INPUT = 2
 EXIT_NO_SPACE = 4
 
 
-class Interrupted(KeyboardInterrupt):
-    """SIGTERM (batch schedulers) or SIGINT, raised where the tool is so its ``finally`` blocks remove staging files."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
 def _raise_interrupted(signum, frame) -> None:
+    note_signal(signum)
     raise Interrupted(signum)
+
+
+def _unraisable(hook):
+    """sys.unraisablehook that stays quiet about Interrupted (noted already; the run still ends as interrupted)."""
+    def quiet(unraisable) -> None:
+        if not isinstance(unraisable.exc_value, Interrupted):
+            hook(unraisable)
+    return quiet
 
 
 def check_outputs(params: dict) -> None:
@@ -135,11 +136,16 @@ def run(app: typer.Typer, argv: Optional[list[str]] = None) -> None:
     import click
 
     handlers = {}
+    clear_signal()
+    previous_hook = sys.unraisablehook
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             handlers[signum] = signal.signal(signum, _raise_interrupted)
+        sys.unraisablehook = _unraisable(previous_hook)
     try:
         code = _invoke(app, argv)
+        if pending_signal() is not None:  # its exception was swallowed on the way (see errors.pending_signal)
+            raise Interrupted(pending_signal())
     except InputError as exc:
         typer.echo("error: " + " ".join(str(exc).splitlines()), err=True)  # one line, whatever the message
         sys.exit(EXIT_INPUT)
@@ -164,5 +170,6 @@ def run(app: typer.Typer, argv: Optional[list[str]] = None) -> None:
     finally:
         for signum, previous in handlers.items():
             signal.signal(signum, previous)
+        sys.unraisablehook = previous_hook
     if isinstance(code, int) and code:  # typer.Exit(n) inside a command arrives as a return value here
         sys.exit(code)

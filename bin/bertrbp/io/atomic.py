@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import IO, Iterator
 
-from bertrbp.errors import InputError
+from bertrbp.errors import InputError, raise_if_interrupted
 
 
 def _umask() -> int:
@@ -122,6 +122,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        raise_if_interrupted()  # never publish the output of an interrupted run
         _publish_permissions(tmp)  # mkstemp makes 0600, and the writer may have replaced the file
         os.replace(tmp, final)
     finally:
@@ -152,6 +153,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     old = None
     try:
         yield tmp
+        raise_if_interrupted()
         _publish_permissions(tmp)
         if final.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent))
