@@ -44,7 +44,7 @@ VersionOption = typer.Option(
 # Options shared by the torch tools. The Nextflow modules and Galaxy wrappers pass these flags to every tool, so
 # names, defaults and meaning are defined once here.
 DeviceOption = typer.Option("auto", "--device", help="auto (CUDA when present), cpu, cuda, cuda:N.")
-Bf16Option = typer.Option("auto", "--bf16", help="bf16 autocast: auto (on for CUDA), yes, no.")
+Bf16Option = typer.Option("auto", "--bf16", help="bf16 autocast: auto (on for CUDA and for CPUs with native bf16, AMX/AVX512-BF16), yes, no.")
 ThreadsOption = typer.Option(0, "--threads", min=0, help="CPU threads (0 = all CPUs of the task).")
 FormatOption = typer.Option("auto", "--format", help="Input format: auto, fasta, tsv or kmer-tsv.")
 
