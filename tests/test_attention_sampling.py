@@ -63,3 +63,18 @@ def test_unlabelled_file_is_sampled_at_random(tmp_path):
 def test_sample_size_is_the_cap(tmp_path, cap):
     sample = choose_sequences(write_bound_first(tmp_path / "s.fa", 5, 6), max_sequences=cap)
     assert len(sample.ids) == cap
+
+
+def test_real_eclip_file_listing_bound_sites_first(shared_data):
+    """A real eCLIP set (positives first): the old first-N cap saw only bound sites; the sample keeps the split."""
+    from bertrbp.io.sequences import iter_records
+
+    path = shared_data / "eclip" / "AATF_K562.tsv.gz"
+    first = [r.label for _, r in zip(range(300), iter_records(path))]
+    assert set(first) == {1}  # what "the first 300" used to analyse
+    sample = choose_sequences(path, max_sequences=300, seed=42)
+    summary = sample.summary()
+    assert summary["analysed_by_label"] == quotas(summary["in_file_by_label"], 300)
+    share = summary["in_file_by_label"]["1"] / summary["in_file"]
+    assert abs(summary["analysed_by_label"]["1"] / 300 - share) < 1 / 300 + 1e-9
+    assert summary["analysed_by_label"]["0"] > 100
