@@ -81,10 +81,10 @@ def module_parts(path: Path) -> dict[str, Any]:
         m = re.match(r"\s*def\s+(\w+)\s*=\s*(.+?)\s*$", line)
         if m:
             defs.append((m.group(1), m.group(2)))
-        elif line.strip():
+        elif line.strip() and not line.strip().startswith("//"):
             raise RenderError(f"{path}: unsupported line before the command: {line.strip()!r}")
     outputs = []
-    for line in re.search(r"\n\s*output:\n(.*?)\n\s*when:", text, re.S).group(1).splitlines():
+    for line in re.search(r"\n\s*output:\n(.*?)\n\s*script:", text, re.S).group(1).splitlines():
         if "topic: versions" in line:
             continue
         for pattern in re.findall(r"path\(?\s*\"([^\"]+)\"", line):
