@@ -361,3 +361,16 @@ def test_slurm_asks_for_the_gpu_of_gpu_tasks(data, tmp_path):
                  extra_path=fake)
     runs = [p.read_text() for p in (tmp_path / "work").glob("*/*/.command.run")]
     assert runs and all("#SBATCH --gres=gpu:1" in text for text in runs)
+
+
+def test_gpu_tasks_take_turns_on_one_host(data, tmp_path):
+    """Defect 8: several GPU tasks on one host all used cuda:0 at once; with -profile gpu on the local executor
+    each holds a host lock for its whole run, and the tools run with --device auto."""
+    models = [tmp_path / "a", tmp_path / "b"]
+    for model in models:
+        model.mkdir()
+    result = run_nextflow("-stub", "-profile", "test,gpu", "--mode", "scan", "--models", ",".join(map(str, models)),
+                          "--sequences", str(data["fasta"]), "--outdir", str(tmp_path / "out"), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-4000:]
+    runs = [p.read_text() for p in (tmp_path / "work").glob("*/*/.command.run")]
+    assert len(runs) == 2 and all('exec 9>"${TMPDIR:-/tmp}/bertrbp-gpu.lock" && flock 9' in text for text in runs)
