@@ -15,8 +15,13 @@ Each finished row is appended to ``bench/results/accuracy_<suite>_<tag>.tsv`` at
 keeps its rows and a rerun skips them. ``--report`` prints the markdown tables from every results file.
 
     python bench/accuracy.py --suite rbp31 --model cnn --epochs 3            # CNN baseline, all experiments
+    (without --epochs/--lr/--patience each model gets bertrbp-finetune's defaults: bertrbp/recipe.py)
     python bench/accuracy.py --suite rbp31 --model mini --lr 2e-4 --epochs 1 # random-init BERT
     python bench/accuracy.py --suite rbp31 --pretrained DIR --lr 2e-4        # pretrained BERT
+    python bench/accuracy.py --suite rbp31 --model kmer                      # the k-mer floor (seconds each)
+    python bench/accuracy.py --suite rbp31 --model mini                      # the tool's default recipe for mini
+    python bench/accuracy.py --suite rbp31 --model mini,cnn,kmer             # an ensemble, one tag
+    python bench/accuracy.py --suite rbp31 --model mini --seeds 1,2,3        # a 3-seed ensemble
     python bench/accuracy.py --report                                        # markdown tables
     python bench/accuracy.py --smoke                                         # seconds: tiny model, few sites
 """
@@ -44,9 +49,9 @@ PUBLISHED = ("DeepRKE", "iDeepS", "DeepBind", "GraphProt")
 SUITES = ("rbp31", "eclip", "tial1")
 FIELDS = (
     "suite", "experiment", "tag", "model", "pretrained", "layers", "hidden", "parameters", "lr", "epochs",
-    "batch_size", "n_train", "n_val", "n_test", "optimizer_steps", "train_wall_s", "predict_wall_s", "val_auroc",
+    "epochs_run", "batch_size", "n_train", "n_val", "n_test", "optimizer_steps", "train_wall_s", "predict_wall_s", "val_auroc",
     "test_auroc", "test_auprc", "collapsed", "collapse_reasons", "val_pred_std", "val_loss", "prior_entropy",
-    "threads", "load_before", "load_after", "date",
+    "threads", "load_before", "load_after", "date", "bf16", "model_kind",
 )
 
 
@@ -125,7 +130,9 @@ def subsample_records(records: list, n: int, seed: int) -> list:
 
 def model_shape(model) -> tuple[str, str, int]:
     config = model.config
-    layers = getattr(config, "num_hidden_layers", "conv")
+    kind = getattr(config, "model_type", "")
+    default = {"bertrbp-kmer": "kmer", "bertrbp-ensemble": "ensemble"}.get(kind, "conv")
+    layers = getattr(config, "num_hidden_layers", default)
     hidden = getattr(config, "hidden_size", "")
     return str(layers), str(hidden), sum(p.numel() for p in model.parameters())
 
@@ -136,6 +143,8 @@ def run_one(args, suite: str, name: str, source: str, pretrained: bool) -> dict:
 
     from bertrbp.device import resolve_device, set_threads
     from bertrbp.finetune import FinetuneOptions, finetune
+    from bertrbp.finetune_ensemble import finetune_ensemble, member_plan
+    from bertrbp.recipe import resolve
     from bertrbp.io.sequences import iter_records
     from bertrbp.metrics import binary_metrics
     from bertrbp.model import load_classifier
@@ -149,14 +158,31 @@ def run_one(args, suite: str, name: str, source: str, pretrained: bool) -> dict:
     train_file, test_file = dataset_files(suite, name, args.data, args.work, args.seed)
     tokens = training_tokens(train_file, KmerTokenizer(3), args.max_train, args.seed, work / "train.npz")
 
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, threads=args.threads,
-                         device=args.device)
-    options = FinetuneOptions(train=[tokens], output_dir=work / "finetune", model=source, lr=args.lr,
-                              val_fraction=args.val_fraction, train_config=config)
+    models = args.model.split(",")
+    seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [args.seed]
+
+    def options_for(model_source: str, seed: int, out: Path) -> FinetuneOptions:
+        recipe = resolve(model_source, args.lr, args.epochs, args.patience, args.lr_policy)
+        config = TrainConfig(epochs=recipe.epochs, batch_size=args.batch_size, seed=seed, threads=args.threads,
+                             device=args.device, bf16=args.bf16, patience=recipe.patience)
+        return FinetuneOptions(train=[tokens], output_dir=out, model=model_source, lr=args.lr,
+                               val_fraction=args.val_fraction, lr_policy=args.lr_policy, split_seed=args.seed,
+                               train_config=config)
+
     started = time.perf_counter()
-    result = finetune(options)
+    plan = member_plan([source] if pretrained else models, seeds, args.seed)
+    if len(plan) == 1:
+        result = finetune(options_for(plan[0].source, plan[0].seed, work / "finetune"))
+    else:
+        result = finetune_ensemble(plan, work / "finetune", options_for)
     train_wall = time.perf_counter() - started
     card = json.loads((work / "finetune" / "model_card.json").read_text())
+    if len(plan) > 1:  # the ensemble's card lists members; steps and lr come from the first member's card
+        first = json.loads((work / "finetune" / "members" / plan[0].name / "model_card.json").read_text())
+        card = {**first, "threads": first["threads"],
+                "optimizer_steps": sum(json.loads((work / "finetune" / "members" / m.name / "model_card.json")
+                                                  .read_text())["optimizer_steps"] for m in plan)}
+        card["data"] = first["data"]
 
     set_threads(args.threads)
     device = resolve_device(args.device)
@@ -174,11 +200,16 @@ def run_one(args, suite: str, name: str, source: str, pretrained: bool) -> dict:
     return {
         "suite": suite, "experiment": name, "tag": args.tag, "model": source if not pretrained else "pretrained",
         "pretrained": pretrained, "layers": layers, "hidden": hidden, "parameters": parameters,
-        "lr": card["hyperparameters"]["lr"], "epochs": args.epochs, "batch_size": args.batch_size,
+        "lr": card["hyperparameters"]["lr"], "epochs": card["hyperparameters"]["epochs"],
+        "epochs_run": "+".join(str(len(json.loads((work / "finetune" / "members" / m.name / "metrics.json")
+                                                   .read_text())["epochs"])) for m in plan) if len(plan) > 1
+        else len(result.metrics["epochs"]),
+        "batch_size": args.batch_size,
         "n_train": counts["train"]["total"], "n_val": counts["validation"]["total"], "n_test": test["n"],
         "optimizer_steps": card["optimizer_steps"], "train_wall_s": round(train_wall, 1),
         "predict_wall_s": round(predict_wall, 1),
         "val_auroc": round(result.metrics["validation"]["val_auroc"], 4), "test_auroc": round(test["auroc"], 4),
+        "bf16": card.get("bf16"), "model_kind": result.metrics.get("model_kind"),
         "test_auprc": round(test["auprc"], 4), "collapsed": result.collapsed,
         "collapse_reasons": "; ".join(result.metrics["collapse"].get("reasons", [])),
         # the numbers behind the verdict, so a reader can judge a near-constant predictor themselves
@@ -335,9 +366,16 @@ def detail_table(runs: dict[str, dict[str, dict]], results: Path, suite: str) ->
 
 
 def default_tag(args) -> str:
-    source = "pretrained" if args.pretrained else args.model
+    source = "pretrained" if args.pretrained else args.model.replace(",", "+")
     lr = "default" if args.lr is None else f"{args.lr:g}"
-    tag = f"{source}_lr{lr}_e{args.epochs}_b{args.batch_size}"
+    if args.model == "kmer" and not args.pretrained:
+        tag = "kmer"
+    else:
+        epochs = "default" if args.epochs is None else args.epochs
+        tag = f"{source}_lr{lr}_e{epochs}_b{args.batch_size}"
+        tag += "" if args.patience is None else f"_p{args.patience}"
+        tag += f"_seeds{args.seeds.replace(',', '-')}" if args.seeds else ""
+        tag += "" if args.lr_policy == "default" else f"_{args.lr_policy}"
     return tag + (f"_max{args.max_train}" if args.max_train else "")
 
 
@@ -345,9 +383,15 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--suite", choices=SUITES, default="rbp31")
     parser.add_argument("--experiments", nargs="*", help="experiment names (default: every one present)")
-    parser.add_argument("--model", default="cnn", help="cnn, or a BERT preset for random init: tiny mini small ...")
+    parser.add_argument("--model", default="cnn",
+                        help="cnn, kmer, or a BERT preset for random init (tiny mini small ...); comma-separated "
+                        "(e.g. mini,cnn,kmer) trains an ensemble, as bertrbp-finetune --model ... --model ...")
+    parser.add_argument("--seeds", help="comma-separated seeds: one ensemble member per seed (and model)")
+    parser.add_argument("--patience", type=int, default=None, help="default: the finetune tool's (recipe)")
+    parser.add_argument("--lr-policy", default="default", choices=("default", "paper"))
+    parser.add_argument("--bf16", default="auto", choices=("auto", "yes", "no"))
     parser.add_argument("--pretrained", help="checkpoint folder of a pretrained BERT (overrides --model)")
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=None, help="default: the finetune tool's (recipe)")
     parser.add_argument("--lr", type=float, default=None, help="default: the finetune tool's default for the model")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-train", type=int, default=0, help="seeded stratified subset of training data (0 = all)")
