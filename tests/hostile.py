@@ -44,6 +44,7 @@ class Case:
     signal_after: Optional[tuple[int, str]] = None  # (signal, glob of a staging file to wait for) -> send it
     check: Optional[Callable[[Path, "Observed"], Optional[str]]] = None  # extra check: returns a problem or None
     patch: Optional[Callable[[], contextlib.AbstractContextManager]] = None  # in-process only (e.g. disk full)
+    env: dict = field(default_factory=dict)  # subprocess only: extra environment
 
 
 @dataclass
@@ -110,7 +111,7 @@ def _run_inprocess(case: Case, args: list) -> tuple[Optional[int], str, bool]:
 def _run_subprocess(case: Case, args: list, folder: Path) -> tuple[Optional[int], str, Optional[str]]:
     """(exit status, stderr, a problem seen from outside: timed out, processes left running)."""
     cmd = [sys.executable, str(BIN / f"bertrbp-{case.tool}"), *map(str, args)]
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1", **case.env)
     # own process group: on a timeout the tool's worker processes are killed too (orphaned workers would hold the
     # pipes open and hang the test; the harness saw exactly that before SIGTERM handling existed)
     proc = subprocess.Popen(cmd, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

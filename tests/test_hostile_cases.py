@@ -353,7 +353,8 @@ CASES = [
                     ["--model", "m.txt", "in.fa", "-o", "p.tsv"])[-1]),
     Case("hub id without network", "predict", 2, "fails at once, says to pass a local folder",
          lambda f: (labelled_fasta(f / "in.fa", 4), ["--model", "nobody/no_such_model", "in.fa", "-o", "p.tsv"])[-1],
-         subprocess=True, check=_error_mentions("--model /path/to/folder")),
+         subprocess=True, check=_error_mentions("--model /path/to/folder"),
+         env={"HF_ENDPOINT": "https://127.0.0.1:9", "HF_HUB_OFFLINE": "0"}),  # unreachable here, whatever the network
     # --- outputs that cannot be written (checked before the work)
     *[_ro_case(tool, build) for tool, build in [
         ("predict", lambda f: _predict(f, "-o", f"{readonly(f)}/p.tsv")),

@@ -94,8 +94,10 @@ def check_checkpoint_folder(folder: Path) -> None:
         check_safetensors(weights)
 
 
-def _hub_host() -> str:
-    return urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
+def _hub_address() -> tuple[str, int]:
+    """(host, port) of the hub endpoint (HF_ENDPOINT, e.g. a mirror, else huggingface.co)."""
+    url = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    return url.hostname or "huggingface.co", url.port or (80 if url.scheme == "http" else 443)
 
 
 def check_hub_reachable(source: str) -> None:
@@ -112,9 +114,9 @@ def check_hub_reachable(source: str) -> None:
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
     reason = "HF_HUB_OFFLINE is set"
     if not offline:
-        host = _hub_host()
+        host, port = _hub_address()
         try:
-            socket.create_connection((host, 443), timeout=5).close()
+            socket.create_connection((host, port), timeout=5).close()
             return
         except OSError as exc:
             reason = f"{host} is unreachable: {exc.strerror or exc}"
