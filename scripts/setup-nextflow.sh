@@ -20,6 +20,13 @@ RELOCK=0
 
 note() { echo "setup-nextflow: $*" >&2; }
 
+# nf-core's linter for the pipeline lint test (WITH_LINT=0 skips it), in a venv of its own
+if [ "${WITH_LINT:-1}" = "1" ] && [ ! -x "${NFCORE_VENV:-$HOME/.cache/nfcore-venv}/bin/nf-core" ]; then
+  NFCORE_VENV=${NFCORE_VENV:-$HOME/.cache/nfcore-venv}
+  "${PYTHON:-python3}" -m venv "$NFCORE_VENV" && "$NFCORE_VENV/bin/pip" install -q nf-core==4.2.1 check-jsonschema \
+    || note "could not install nf-core 4.2.1 into $NFCORE_VENV: the nf-core lint test will skip"
+fi
+
 # a user's own Nextflow (anything on PATH that is not our launcher) wins
 own=$(PATH=$(printf '%s' "$PATH" | tr ':' '\n' | grep -vxF "$ROOT/.venv/bin" | paste -sd: -) command -v nextflow || true)
 if [ -n "$own" ] && [ "$RELOCK" = 0 ]; then

@@ -187,3 +187,19 @@ def test_workflow_includes_every_module():
         p.read_text() for p in (REPO / "subworkflows").rglob("*.nf"))
     for path in MODULES:
         assert module_parts(path)["process"] in text
+
+
+NFCORE_LINT = REPO.parent / "shared" / "tools" / "nfcore-lint"
+NFCORE_PYTHON = Path(os.environ.get("NFCORE_VENV", Path.home() / ".cache" / "nfcore-venv")) / "bin" / "python"
+
+
+def test_nf_core_lint_has_no_failures():
+    """nf-core 4.2.1's pipeline lint (offline reader of the config): 0 failed; exceptions in .nf-core.yml."""
+    if not NFCORE_LINT.is_file():
+        pytest.skip(f"nfcore-lint not found at {NFCORE_LINT} (the shared tools folder ../shared/tools is absent)")
+    if not NFCORE_PYTHON.is_file():
+        pytest.skip(f"no nf-core venv at {NFCORE_PYTHON.parent.parent} (scripts/setup-nextflow.sh installs it)")
+    result = subprocess.run([str(NFCORE_PYTHON), str(NFCORE_LINT), str(REPO)], capture_output=True, text=True,
+                            timeout=600)
+    summary = re.search(r"SUMMARY: (\d+) passed, (\d+) warned, (\d+) failed", result.stdout)
+    assert result.returncode == 0 and summary and summary.group(3) == "0", result.stdout[-3000:]
