@@ -206,17 +206,21 @@ def keep_head_fp32(model):
     """
     import torch
 
+    import types
+
     head = getattr(model, "classifier", None)
     if isinstance(head, torch.nn.Linear) and not getattr(head, "_bertrbp_fp32", False):
-        linear = torch.nn.functional.linear
-
-        def forward(x, _head=head):
-            with torch.autocast(device_type=x.device.type, enabled=False):
-                return linear(x.float(), _head.weight.float(), None if _head.bias is None else _head.bias.float())
-
-        head.forward = forward
+        head.forward = types.MethodType(_fp32_linear_forward, head)  # a bound method: deepcopy rebinds it
         head._bertrbp_fp32 = True
     return model
+
+
+def _fp32_linear_forward(self, x):
+    import torch
+
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        return torch.nn.functional.linear(x.float(), self.weight.float(),
+                                          None if self.bias is None else self.bias.float())
 
 
 def open_classifier(sources, *, attention: str = "sdpa"):
