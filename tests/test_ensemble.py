@@ -102,3 +102,18 @@ def test_seed_options_are_checked(capsys, tmp_path):
             parse_seeds(bad, 0, 42)
     with pytest.raises(InputError, match="not both"):
         parse_seeds("1,2", 2, 42)
+
+
+def test_integrated_gradients_of_an_ensemble_are_the_mean_of_members_and_complete(members):
+    from bertrbp.attribution.ig import integrated_gradients
+    from bertrbp.model import load_classifier, open_classifier
+
+    seq = motif_sequences(1, seed=26, length=41)[0][1]
+    device = torch.device("cpu")
+    parts = [integrated_gradients(load_classifier(str(f))[0].eval(), load_classifier(str(f))[1], seq, device, 16)
+             for f in members]
+    ensemble, tokenizer, _ = open_classifier([str(f) for f in members])
+    combined = integrated_gradients(ensemble.eval(), tokenizer, seq, device, 16)
+    np.testing.assert_allclose(combined.nucleotides, np.mean([p.nucleotides for p in parts], axis=0), atol=1e-9)
+    # completeness: attributions sum to the ensemble's log-odds minus the mean baseline log-odds (up to IG error)
+    assert abs(combined.tokens.sum() - (combined.logit - combined.baseline_logit)) <= max(abs(p.delta) for p in parts) + 1e-6
