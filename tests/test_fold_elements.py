@@ -99,3 +99,18 @@ def test_token_labels_need_at_least_one_token() -> None:
     assert len(token_labels("FFF", 3)["F"]) == 1
     with pytest.raises(InputError, match="shorter than k=3"):
         token_labels("FF", 3, where="rec7")
+
+
+def test_token_labels_match_the_definition_for_any_k() -> None:
+    # The labels are computed with shifted big-integer ORs; a token carries a letter when any of its k nucleotides
+    # does, checked here token by token on random element strings (letters at either end included).
+    rng = random.Random(4)
+    for _ in range(500):
+        k = rng.randint(1, 8)
+        elements = "".join(rng.choice("FTIHMS"[: rng.randint(1, 6)]) for _ in range(rng.randint(k, 130)))
+        labels = token_labels(elements, k)
+        for letter in "FTIHMS":
+            expected = "".join(
+                "1" if letter in elements[t : t + k] else "0" for t in range(len(elements) - k + 1)
+            )
+            assert labels[letter] == expected, (elements, k, letter)
