@@ -82,15 +82,20 @@ def data(tmp_path_factory) -> dict[str, Path]:
     """Inputs: a samplesheet with an `input` row and a one-positives-file + one-negatives-file row (defect 1),
     a pretraining corpus, and a small genome, FASTA, BED and VCF for scan and variants."""
     d = tmp_path_factory.mktemp("pipeline_data")
+    # a quarter of the demo sites (100 bound, 100 unbound per RBP) keeps the real run to minutes on 2 cores
     hnrnpk = _demo_records("HNRNPK_K562")
-    pos = _write_fasta(d / "HNRNPK_pos.fa", [s for s, label in hnrnpk if label == 1])
-    neg = _write_fasta(d / "HNRNPK_neg.fa", [s for s, label in hnrnpk if label == 0])
+    pos = _write_fasta(d / "HNRNPK_pos.fa", [s for s, label in hnrnpk if label == 1][:SITES])
+    neg = _write_fasta(d / "HNRNPK_neg.fa", [s for s, label in hnrnpk if label == 0][:SITES])
+    records = _demo_records("RBFOX2_HepG2")
+    subset = [r for r in records if r[1] == 1][:SITES] + [r for r in records if r[1] == 0][:SITES]
+    rbfox2_tsv = d / "RBFOX2_HepG2.tsv"
+    rbfox2_tsv.write_text("".join(f"{seq}\t{label}\n" for seq, label in subset))
     sheet = d / "samplesheet.csv"
     sheet.write_text("id,input,format,positives,negatives,gtf,genome,chain\n"
-                     f"RBFOX2_HepG2,{DEMO / 'RBFOX2_HepG2.tsv'},tsv,,,,,\n"
+                     f"RBFOX2_HepG2,{rbfox2_tsv.name},tsv,,,,,\n"
                      f"HNRNPK_K562,,fasta,{pos.name},{neg.name},,,\n")
-    rbfox2 = [s for s, _ in _demo_records("RBFOX2_HepG2")]
-    corpus = _write_fasta(d / "corpus.fa", rbfox2[:400] + [s for s, _ in hnrnpk][:400])
+    rbfox2 = [s for s, _ in records]
+    corpus = _write_fasta(d / "corpus.fa", rbfox2[:200] + [s for s, _ in hnrnpk][:200])
     chr1 = "".join(rbfox2[:4])
     genome = d / "genome.fa"
     genome.write_text(f">chr1\n{chr1}\n")
@@ -106,7 +111,8 @@ def data(tmp_path_factory) -> dict[str, Path]:
             "vcf": vcf}
 
 
-TRAIN_ARGS = ["-profile", "test", "--kmer", "4", "--pretrain_model_size", "tiny", "--pretrain_max_steps", "3",
+SITES = 100
+TRAIN_ARGS = ["-profile", "test", "--attention_max_sequences", "20", "--kmer", "4", "--pretrain_model_size", "tiny", "--pretrain_max_steps", "3",
               "--attribute", "--attribute_sequences", "3", "--attribute_steps", "4"]
 
 
