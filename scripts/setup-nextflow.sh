@@ -27,6 +27,14 @@ if [ "${WITH_LINT:-1}" = "1" ] && [ ! -x "${NFCORE_VENV:-$HOME/.cache/nfcore-ven
     || note "could not install nf-core 4.2.1 into $NFCORE_VENV: the nf-core lint test will skip"
 fi
 
+# Debian's Slurm for the one-node cluster test (tests/test_pipeline_slurm.py): in CI, or with WITH_SLURM=1, as root
+if { [ -n "${CI:-}" ] || [ "${WITH_SLURM:-0}" = "1" ]; } && [ "$(id -u)" = 0 ] && ! command -v sbatch >/dev/null 2>&1 \
+  && command -v apt-get >/dev/null 2>&1; then
+  note "installing slurm-wlm and munge (apt-get) for the Slurm test"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge; } >/dev/null 2>&1 \
+    || note "could not install slurm-wlm: the Slurm test will skip"
+fi
+
 # a user's own Nextflow (anything on PATH that is not our launcher) wins
 own=$(PATH=$(printf '%s' "$PATH" | tr ':' '\n' | grep -vxF "$ROOT/.venv/bin" | paste -sd: -) command -v nextflow || true)
 if [ -n "$own" ] && [ "$RELOCK" = 0 ]; then
