@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, TypeVar
 
 from bertrbp.errors import InputError
+
+if TYPE_CHECKING:  # the process pool is imported only when there are workers: a faster start for --threads 1
+    from concurrent.futures import Future
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -38,6 +39,8 @@ def ordered_map(
     if workers <= 1:
         yield from map(func, items)
         return
+    from concurrent.futures import ProcessPoolExecutor
+
     window = window or 4 * workers
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_signals)
     pending: deque[tuple[T, Future]] = deque()
@@ -61,7 +64,9 @@ def _worker_signals() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _result(item: T, future: Future, describe) -> R:
+def _result(item: T, future: "Future", describe) -> R:
+    from concurrent.futures.process import BrokenProcessPool
+
     try:
         return future.result()
     except BrokenProcessPool as exc:

@@ -106,8 +106,6 @@ def write_outputs(
     progress: bool = True,
 ) -> int:
     """Write the tables; none of them appears unless every record was written. Returns the record count."""
-    from tqdm import tqdm
-
     count = 0
     with contextlib.ExitStack() as stack:
         out = stack.enter_context(atomic_open(structures, "w", encoding="utf-8"))
@@ -119,9 +117,7 @@ def write_outputs(
         if unpaired_path is not None:
             unp = stack.enter_context(atomic_open(unpaired_path, "w", encoding="utf-8"))
             unp.write("id\tunpaired\n")
-        bar = stack.enter_context(
-            tqdm(desc="folding", unit="seq", file=sys.stderr, disable=not progress or not sys.stderr.isatty())
-        )
+        bar = stack.enter_context(_progress_bar(progress and sys.stderr.isatty()))
         for record in folded:
             row = [record.id, record.sequence, record.structure, record.elements]
             if energy:
@@ -134,3 +130,25 @@ def write_outputs(
             count += 1
             bar.update()
     return count
+
+
+class _NoBar:
+    """Stands in for a disabled tqdm bar, so a run without a terminal does not pay for importing tqdm."""
+
+    def __enter__(self) -> "_NoBar":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def update(self, n: int = 1) -> None:
+        return None
+
+
+def _progress_bar(show: bool):
+    if not show:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(desc="folding", unit="seq", file=sys.stderr)
+
