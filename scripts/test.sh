@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/setup-browser.sh  # chromium for tests/test_report_browser.py (skips there when it cannot install)
+bash scripts/setup-galaxy.sh  # Galaxy from PyPI for tests/test_galaxy.py -m galaxy (skips there when it cannot install)
 set +e
 .venv/bin/python -m pytest "$@"
 status=$?

@@ -1,11 +1,19 @@
 """Galaxy wrappers: planemo lint clean (no warnings), shared macros with version tokens, container and
-citations, and test data that exists and stays small (planemo lint does not check either)."""
+citations, test data that exists and stays small (planemo lint does not check either), and (-m galaxy) every
+wrapper's own tests run by `planemo test` against a real Galaxy from PyPI (scripts/setup-galaxy.sh)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import signal
+import socket
 import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -87,3 +95,130 @@ def test_planemo_lint_passes_without_warnings():
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert not re.search(r"\.\. (WARNING|ERROR)", result.stdout)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# planemo test against a local Galaxy installed from PyPI by scripts/setup-galaxy.sh (select with -m galaxy)
+
+SETUP_GALAXY = REPO / "scripts" / "setup-galaxy.sh"
+GALAXY_VERSION = re.search(r"^GALAXY_VERSION=(\S+)$", SETUP_GALAXY.read_text(), re.M).group(1)
+GALAXY_HOME = Path(os.environ.get("BERTRBP_GALAXY_HOME", Path.home() / ".cache" / "bertrbp-galaxy"))
+GALAXY_VENV = GALAXY_HOME / f"galaxy-{GALAXY_VERSION}"
+TOOLS_BIN = Path(sys.executable).parent  # the venv running the tests holds the bertrbp-* tools
+BOOTSTRAP_KEY = "bertrbp-test-bootstrap-key"
+STARTUP_SECONDS = 600  # Galaxy starts in ~40 s on 2 idle cores; far longer on a loaded machine
+PLANEMO_SECONDS = 1800
+
+
+def _expected_tool_tests() -> set[str]:
+    """planemo's test ids ('bertrbp_summary-0') of every <test> of every wrapper."""
+    ids = set()
+    for wrapper in WRAPPERS:
+        root = ET.parse(wrapper).getroot()
+        ids.update(f"{root.get('id')}-{i}" for i in range(len(root.findall("tests/test"))))
+    return ids
+
+
+def _galaxy_config(root: Path, port: int) -> Path:
+    """A throwaway single-process Galaxy: SQLite, local runner, no conda, no containers, tools resolved on PATH."""
+    (root / "data").mkdir(parents=True)
+    (root / "tool_conf.xml").write_text(
+        f'<toolbox><section id="bertrbp" name="bert-rbp"><tool_dir dir="{GALAXY}"/></section></toolbox>\n')
+    config = root / "galaxy.yml"
+    config.write_text(json.dumps({"galaxy": {  # JSON is YAML
+        "data_dir": str(root / "data"),
+        "database_connection": f"sqlite:///{root / 'data' / 'universe.sqlite'}?isolation_level=IMMEDIATE",
+        "tool_config_file": str(root / "tool_conf.xml"),
+        "tool_dependency_dir": "none", "conda_auto_init": False, "conda_auto_install": False,
+        "dependency_resolvers": [], "enable_mulled_containers": False,
+        "bootstrap_admin_api_key": BOOTSTRAP_KEY, "admin_users": "admin@bertrbp.test",
+        "watch_tools": "false", "cleanup_job": "onsuccess", "allow_path_paste": True,
+        "galaxy_infrastructure_url": f"http://127.0.0.1:{port}",
+        "job_config": {"runners": {"local": {"load": "galaxy.jobs.runners.local:LocalJobRunner", "workers": 2}},
+                       "execution": {"default": "local", "environments": {"local": {"runner": "local"}}}},
+    }}, indent=1))
+    return config
+
+
+def _api(url: str, key: str, data: dict | None = None):
+    request = urllib.request.Request(url, headers={"x-api-key": key, "Content-Type": "application/json"},
+                                     data=None if data is None else json.dumps(data).encode(),
+                                     method="GET" if data is None else "POST")
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def galaxy_server(tmp_path_factory):
+    """Start Galaxy (galaxy-web, one process), create a user, yield (url, api key); stop it afterwards."""
+    if not (GALAXY_VENV / ".bertrbp-ready").is_file():
+        failed = GALAXY_HOME / "setup-failed.txt"
+        why = failed.read_text().strip() if failed.is_file() else "not installed"
+        pytest.skip(f"Galaxy {GALAXY_VERSION} not ready in {GALAXY_VENV} ({why}); run bash scripts/setup-galaxy.sh")
+    if not PLANEMO.is_file():
+        pytest.skip(f"planemo not found at {PLANEMO}; run bash scripts/setup-galaxy.sh")
+    if not (TOOLS_BIN / "bertrbp-predict").is_file():
+        pytest.skip(f"the bertrbp tools are not in {TOOLS_BIN}; run the tests with the project's .venv/bin/python")
+    root = tmp_path_factory.mktemp("galaxy")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    config = _galaxy_config(root, port)
+    env = dict(os.environ, PATH=f"{GALAXY_VENV / 'bin'}:{TOOLS_BIN}:{os.environ.get('PATH', '')}",
+               OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    log_path = root / "galaxy.log"
+    with open(log_path, "w") as log:
+        server = subprocess.Popen([str(GALAXY_VENV / "bin" / "galaxy-web"), "-c", str(config), "-b", f"127.0.0.1:{port}"],
+                                  stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root, start_new_session=True)
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"Galaxy exited with {server.returncode} while starting:\n{log_path.read_text()[-4000:]}")
+            try:
+                _api(f"{url}/api/version", BOOTSTRAP_KEY)
+                break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                if time.monotonic() > deadline:
+                    pytest.fail(f"Galaxy did not answer within {STARTUP_SECONDS} s:\n{log_path.read_text()[-4000:]}")
+                time.sleep(2)
+        user = _api(f"{url}/api/users", BOOTSTRAP_KEY,
+                    {"username": "admin", "email": "admin@bertrbp.test", "password": "bertrbp-test-password"})
+        key = _api(f"{url}/api/users/{user['id']}/api_key", BOOTSTRAP_KEY, {})
+        yield url, key, env, root
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+@pytest.mark.galaxy
+@pytest.mark.slow
+def test_planemo_test_passes_every_wrapper_test_in_a_real_galaxy(galaxy_server):
+    url, key, env, root = galaxy_server
+    report = root / "planemo_test.json"
+    command = [str(PLANEMO), "test", "--engine", "external_galaxy", "--galaxy_url", url,
+               "--galaxy_admin_key", key, "--galaxy_user_key", key, "--no_conda_auto_init",
+               "--test_output_json", str(report), "--test_output", str(root / "planemo_test.html"),
+               "--test_timeout", "900", *map(str, WRAPPERS)]
+    started = time.monotonic()
+    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=root, timeout=PLANEMO_SECONDS)
+    print(f"planemo test: {time.monotonic() - started:.0f} s for {len(WRAPPERS)} wrappers")
+    assert report.is_file(), f"planemo wrote no report ({result.returncode}):\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
+    tests = {t["id"]: t["data"] for t in json.loads(report.read_text())["tests"]}
+    problems = {
+        test_id: "\n".join(str(data.get(k) or "") for k in ("execution_problem", "output_problems"))
+        + "\n" + str((data.get("job") or {}).get("stderr") or "")[-1500:]
+        for test_id, data in tests.items() if data.get("status") != "success"
+    }
+    assert not problems, "\n\n".join(f"{test_id}: {text}" for test_id, text in problems.items())
+    assert set(tests) == _expected_tool_tests(), "planemo did not run every wrapper test"
+    assert result.returncode == 0, result.stdout[-3000:]
