@@ -259,11 +259,10 @@ def test_stub_train_with_every_optional_branch_and_samplesheet_shape(shapes_shee
     assert sum("SUMMARY" in name for name in done) == 1
 
 
-@pytest.mark.parametrize("mode_args", [
-    ["--mode", "scan", "--sequences", "FASTA"],
+@pytest.mark.parametrize("mode_args", [  # scan of a FASTA runs for real above
     ["--mode", "scan", "--regions", "BED", "--genome", "GENOME"],
     ["--mode", "variants", "--vcf", "VCF", "--genome", "GENOME", "--strand_bed", "BED"],
-], ids=["scan-fasta", "scan-bed", "variants"])
+], ids=["scan-bed", "variants"])
 def test_stub_scan_and_variants_modes(mode_args, data, tmp_path):
     models = [tmp_path / "m1" / "model", tmp_path / "m2"]
     for model in models:
