@@ -119,6 +119,63 @@ def test_cli_documents_the_recipe_flags():
     from helpers import run_tool
 
     text = " ".join(run_tool("finetune", "--help").stdout.split())
-    for flag in ("--patience", "--lr-policy", "--seeds", "--ensemble", "kmer"):
+    for flag in ("--patience", "--lr-policy", "--recipe", "--seeds", "--ensemble", "kmer"):
         assert flag in text
     assert "2e-3" in text  # the paper's rate is documented as an explicit choice
+
+
+@pytest.mark.parametrize("source, lr", [("zhihan1996/DNA_bert_3", 2e-4), ("small", 2e-3), ("tiny", 2e-3)])
+def test_paper_recipe_sets_the_authors_training(source, lr):
+    """--recipe paper: 32 x 4 = 128, no validation carve, 3 epochs, last kept, no early stop, fp32, paper's rate."""
+    from bertrbp.recipe import resolve
+
+    recipe = resolve(source, recipe="paper")
+    assert (recipe.lr, recipe.epochs, recipe.patience, recipe.grad_accum) == (lr, 3, 0, 4)
+    assert (recipe.val_fraction, recipe.keep, recipe.bf16, recipe.name) == (0.0, "last", "no", "paper")
+    default = resolve(source)
+    assert (default.grad_accum, default.val_fraction, default.keep, default.bf16) == (1, 0.1, "best", "auto")
+
+
+def test_explicit_settings_win_over_the_paper_recipe():
+    from bertrbp.errors import InputError
+    from bertrbp.recipe import resolve
+
+    mine = resolve("small", lr=1e-4, epochs=1, patience=1, recipe="paper", grad_accum=2, val_fraction=0.2,
+                   keep="best", bf16="yes")
+    assert (mine.lr, mine.epochs, mine.patience, mine.grad_accum, mine.val_fraction, mine.keep, mine.bf16) == (
+        1e-4, 1, 1, 2, 0.2, "best", "yes")
+    assert resolve("small", recipe="paper", lr_policy="default").lr == 2e-4  # the project's rate, paper protocol
+    assert resolve("small", lr_policy="paper").lr == 2e-3 and resolve("small", lr_policy="paper").keep == "best"
+    assert resolve("kmer", recipe="paper").val_fraction == 0.1  # the k-mer fit needs its validation split
+    with pytest.raises(InputError, match="--recipe"):
+        resolve("mini", recipe="authors")
+
+
+def test_paper_recipe_trains_on_every_record_and_keeps_the_last_epoch(tmp_path):
+    """A tiny run under --recipe paper (epochs cut to 2 explicitly): 256 records, 2 optimizer steps of 128 per
+    epoch, no validation set, epoch 2 kept, fp32; the card and metrics.json record the recipe."""
+    train = write_fasta(tmp_path / "train.fa", motif_sequences(256, seed=5, length=41))
+    out = tmp_path / "out"
+    assert run_cli("finetune", "--train", train, "--output-dir", out, "--model", "tiny", "--recipe", "paper",
+                   "--epochs", "2", "--threads", "1") == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    card = json.loads((out / "model_card.json").read_text())
+    hp = card["hyperparameters"]
+    assert card["data"]["counts"]["train"] == {"total": 256, "label_0": 128, "label_1": 128}
+    assert card["data"]["counts"]["validation"] is None and card["data"]["validation_source"].startswith("none")
+    assert (hp["recipe"], hp["lr"], hp["epochs"], hp["batch_size"], hp["grad_accum"], hp["effective_batch"]) == (
+        "paper", 2e-3, 2, 32, 4, 128)
+    assert (hp["patience"], hp["val_fraction"], hp["keep"], hp["bf16"], card["bf16"]) == (0, 0.0, "last", "no", False)
+    assert card["optimizer_steps"] == 4  # 256 records / 128 per step x 2 epochs: every record trained on
+    assert metrics["recipe"] == "paper" and metrics["kept"] == "last"
+    assert metrics["kept_epoch"] == 2 and [e["epoch"] for e in metrics["epochs"]] == [1, 2]
+    assert metrics["validation"]["val_auroc"] is None and not metrics["early_stopping"]["stopped_early"]
+    assert "Recipe: paper" in (out / "model_card.md").read_text()
+
+
+def test_no_validation_set_refuses_best_epoch_selection(tmp_path, capsys):
+    train = write_fasta(tmp_path / "train.fa", motif_sequences(64, seed=5, length=41))
+    out = tmp_path / "out"
+    code = run_cli("finetune", "--train", train, "--output-dir", out, "--model", "tiny", "--recipe", "paper",
+                   "--keep", "best", "--threads", "1")
+    assert code == 2 and "--keep last" in capsys.readouterr().err and not (out / "metrics.json").exists()

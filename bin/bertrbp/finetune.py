@@ -48,6 +48,7 @@ class FinetuneOptions:
     fmt: str = "auto"
     fail_on_collapse: bool = False
     lr_policy: str = "default"  # "paper": the paper's 10x rate (2e-3) for random-init BERTs (bertrbp.recipe)
+    recipe: str = "default"  # "paper": the authors' training protocol (bertrbp.recipe); recorded in the card
     split_seed: Optional[int] = None  # seed of the validation split (default: the training seed)
     train_config: TrainConfig = field(default_factory=TrainConfig)
 
@@ -154,6 +155,7 @@ def finetune(options: FinetuneOptions) -> FinetuneResult:
     diagnosis, warning = _verdict(run.final, config, run.kept)
     metrics = {
         "model_kind": kind,
+        "recipe": options.recipe,
         "kept": options.keep,
         "kept_epoch": run.kept,
         "validation": {k: run.final[k] for k in ("val_loss", "val_auroc", "val_auprc", "val_accuracy")},
@@ -177,7 +179,7 @@ def _learning_rate(options: FinetuneOptions, kind: str) -> float:
     if options.lr is not None:
         lr = options.lr
     else:
-        lr = default_recipe(options.model, options.lr_policy).lr
+        lr = default_recipe(options.model, options.lr_policy, options.recipe).lr
         if kind != "kmer":
             log.info("learning rate %g (default for %s)", lr, options.model)
     if kind == "bert-random" and lr >= PAPER_RANDOM_INIT_LR:
@@ -190,9 +192,25 @@ def _learning_rate(options: FinetuneOptions, kind: str) -> float:
 
 
 def prepare_data(options: FinetuneOptions, tokenizer, max_positions: int):
-    """(train, validation, description of the validation source), both with both classes."""
+    """(train, validation or None, description of the validation source), each with both classes.
+
+    No validation set (None) only with --val-fraction 0 and no --val: the paper's recipe trains on every sequence.
+    """
     split_seed = options.train_config.seed if options.split_seed is None else options.split_seed
+    no_validation = options.val is None and options.val_fraction == 0
+    if no_validation and (options.keep == "best" or model_kind(options.model) == "kmer"):
+        raise InputError(
+            "--val-fraction 0 leaves no validation set, but " + ("the k-mer model picks its regularisation on one"
+                                                                 if model_kind(options.model) == "kmer" else
+                                                                 "--keep best needs one to pick the epoch")
+            + ": give --keep last (the paper's recipe does), --val FILE or a --val-fraction above 0."
+        )
     data = read_dataset(options.train, tokenizer, max_positions, options.fmt)
+    if no_validation:
+        _check_classes(data, "training")
+        log.info("train %s on every sequence, no validation set (--val-fraction 0): the last epoch is kept "
+                 "and collapse is not checked", class_counts(data))
+        return data, None, "none: every sequence trains (--val-fraction 0)"
     if options.val is not None:
         train_data, val_data = data, read_dataset([options.val], tokenizer, max_positions, options.fmt)
         val_source = str(options.val)
@@ -248,9 +266,12 @@ def _train_neural(options: FinetuneOptions, model, tokenizer, train_data, val_da
     source = ArrayBatches(
         input_ids=train_data.input_ids, attention_mask=train_data.attention_mask, labels=train_data.labels
     )
-    result = train(model, source, config, checkpoint_dir=ckpt_dir, resume=options.resume, epoch_end=validate,
-                   desc="finetune")
+    result = train(model, source, config, checkpoint_dir=ckpt_dir, resume=options.resume,
+                   epoch_end=validate if val_data is not None else None, desc="finetune")
     kept = _kept_epoch(result.history, options.keep)
+    if val_data is None:  # no validation metrics: the kept epoch reports them as missing
+        for h in result.history:
+            h.update({k: None for k in ("val_loss", "val_auroc", "val_auprc", "val_accuracy") if k not in h})
     if options.keep == "best" and kept != len(result.history) and (best_dir / "model.safetensors").exists():
         from safetensors.torch import load_file
 
@@ -300,13 +321,14 @@ def _model_card(options, kind, model, tokenizer, report, run: _Run, metrics, tra
         "max_positions": model.config.max_position_embeddings,
         "optimizer": "AdamW (no decay on bias/LayerNorm), linear warmup then linear decay",
         "lr_policy": options.lr_policy,
+        "recipe": options.recipe,
     }
     if kind == "kmer":
         hyperparameters = {"lr": None, "epochs": 1, "seed": config.seed, "keep": options.keep,
                            "val_fraction": hyperparameters["val_fraction"],
                            "max_positions": hyperparameters["max_positions"], "batch_size": None, "grad_accum": None,
                            "warmup_ratio": None, "weight_decay": None, "optimizer": "logistic regression",
-                           **run.extra}
+                           "recipe": options.recipe, **run.extra}
     return {
         "tool": "bertrbp-finetune",
         "model_source": options.model,
@@ -323,7 +345,8 @@ def _model_card(options, kind, model, tokenizer, report, run: _Run, metrics, tra
             "train_files": [_file_entry(p) for p in options.train],
             "validation_file": _file_entry(options.val) if options.val else None,
             "validation_source": val_source,
-            "counts": {"train": class_counts(train_data), "validation": class_counts(val_data)},
+            "counts": {"train": class_counts(train_data),
+                       "validation": class_counts(val_data) if val_data is not None else None},
         },
         "seed": config.seed,
         "hyperparameters": hyperparameters,
@@ -392,15 +415,19 @@ def model_card_markdown(card: dict) -> str:
     v = m["validation"]
     counts = card["data"]["counts"]
     hp = card["hyperparameters"]
+    val_counts = counts["validation"]
+    validation = (f"validation {val_counts['label_1']} / {val_counts['label_0']}" if val_counts else "no validation")
+    scores = (f"validation AUROC {v['val_auroc']:.4f}, AUPRC {v['val_auprc']:.4f}, accuracy {v['val_accuracy']:.4f}, "
+              f"loss {v['val_loss']:.4f}" if v["val_auroc"] is not None else "no validation metrics")
     lines = [
         f"# bert-rbp fine-tuned classifier ({card['model_source']})",
         "",
         f"- Start: {card['load_report']['summary']}",
-        f"- Data: train {counts['train']['label_1']} bound / {counts['train']['label_0']} unbound; validation "
-        f"{counts['validation']['label_1']} / {counts['validation']['label_0']} ({card['data']['validation_source']})",
+        f"- Data: train {counts['train']['label_1']} bound / {counts['train']['label_0']} unbound; "
+        f"{validation} ({card['data']['validation_source']})",
+        f"- Recipe: {hp.get('recipe', 'default')}",
         _training_line(card),
-        f"- Kept: {m['kept']} (epoch {m['kept_epoch']}): validation AUROC {v['val_auroc']:.4f}, AUPRC "
-        f"{v['val_auprc']:.4f}, accuracy {v['val_accuracy']:.4f}, loss {v['val_loss']:.4f}",
+        f"- Kept: {m['kept']} (epoch {m['kept_epoch']}): {scores}",
         f"- Device: {card['device']}, bf16 {card['bf16']}, wall time {card['wall_seconds']:.0f} s",
         f"- Software: " + ", ".join(f"{k} {v}" for k, v in card["software"].items()),
     ]

@@ -6,6 +6,9 @@ seed 42); a random-init BERT preset a rate that trains it (tiny 1e-3, mini 5e-4,
 1e-4; the paper's 10x rate 2e-3 with --lr-policy paper) for up to 8 epochs; the CNN lr 1e-3 for up to 10
 epochs; 'kmer' a logistic regression on 1-5-mer frequencies (seconds). Neural models stop early when the
 validation loss has not improved for --patience epochs (2) and keep the best epoch (validation AUROC).
+--recipe paper reproduces the BERT-RBP authors' training instead: batch 32 x 4 accumulation (effective 128), all
+training sequences (no validation split), 3 epochs, the last kept (no early stopping), fp32, lr 2e-4 (random init:
+the paper's 10x, 2e-3); any option given explicitly still wins.
 Several --model and/or --seeds train an ensemble: one folder per member under DIR/members/ and DIR/model/
 holding ensemble.json, which predict, scan, variant-effect and attribute take as one --model.
 The authors found training unstable below an effective batch of 128 (batch size x gradient accumulation):
@@ -21,7 +24,7 @@ from typing import List, Optional
 import typer
 
 from bertrbp.cli.common import (
-    Bf16Option, DeviceOption, FormatOption, ThreadsOption, VersionOption, batch_size_option, log, make_app, run,
+    DeviceOption, FormatOption, ThreadsOption, VersionOption, batch_size_option, log, make_app, run,
     setup_logging,
 )
 
@@ -41,15 +44,24 @@ def finetune(
         "(e.g. --model mini --model cnn --model kmer) to train an ensemble.",
     ),
     k: int = typer.Option(3, "--k", help="k-mer size for random-init models (checkpoints bring their own)."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Most epochs (default per model kind, see --model)."),
+    recipe: str = typer.Option(
+        "default", "--recipe",
+        help="default: the project's recommended recipe (per-kind rates and epochs, 10 % validation split, early "
+        "stopping, best epoch kept, bf16 where native). paper: the BERT-RBP authors' training exactly: --grad-accum "
+        "4 (x batch 32 = 128), --val-fraction 0, --epochs 3, --patience 0, --keep last, --bf16 no, --lr-policy "
+        "paper. Options given explicitly win over the recipe.",
+    ),
+    epochs: Optional[int] = typer.Option(
+        None, "--epochs", help="Most epochs (default per model kind, see --model; 3 with --recipe paper)."),
     patience: Optional[int] = typer.Option(
         None, "--patience", min=0,
-        help="Stop when the validation loss has not improved for this many epochs (default 2; 0 = never stop early).",
+        help="Stop when the validation loss has not improved for this many epochs (default 2; 0 = never stop "
+        "early, the --recipe paper setting).",
     ),
-    lr_policy: str = typer.Option(
-        "default", "--lr-policy",
+    lr_policy: Optional[str] = typer.Option(
+        None, "--lr-policy",
         help="default: rates that train each model kind; paper: the BERT-RBP paper's 10x rate (2e-3) for "
-        "random-init BERTs, which stalls or collapses small models here.",
+        "random-init BERTs, which stalls or collapses small models here. Default: the --recipe's.",
     ),
     seeds: Optional[str] = typer.Option(
         None, "--seeds", help="Comma-separated seeds, e.g. 1,2,3: train one ensemble member per seed (and --model).",
@@ -58,20 +70,31 @@ def finetune(
         0, "--ensemble", min=0, help="Train N members with seeds --seed, --seed+1, ... (same as --seeds).",
     ),
     batch_size: int = batch_size_option(32, "Sequences per batch (see --grad-accum)."),
-    grad_accum: int = typer.Option(
-        1, "--grad-accum",
-        help="Gradient accumulation steps. The authors found training unstable below an effective batch "
-        "(batch size x accumulation) of 128: e.g. --batch-size 32 --grad-accum 4.",
+    grad_accum: Optional[int] = typer.Option(
+        None, "--grad-accum",
+        help="Gradient accumulation steps (default 1; 4 with --recipe paper). The authors found training unstable "
+        "below an effective batch (batch size x accumulation) of 128: e.g. --batch-size 32 --grad-accum 4.",
     ),
     lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate (default depends on --model, see there)."),
     warmup_ratio: float = typer.Option(0.1, "--warmup-ratio", help="Fraction of steps with linear warmup."),
     weight_decay: float = typer.Option(0.01, "--weight-decay", help="AdamW weight decay (not on bias/LayerNorm)."),
-    val_fraction: float = typer.Option(0.1, "--val-fraction", help="Stratified validation fraction when no --val."),
+    val_fraction: Optional[float] = typer.Option(
+        None, "--val-fraction",
+        help="Stratified validation fraction when no --val (default 0.1; 0 = train on every sequence, needs --keep "
+        "last: the --recipe paper setting).",
+    ),
     seed: int = typer.Option(42, "--seed"),
     device: str = DeviceOption,
-    bf16: str = Bf16Option,
+    bf16: Optional[str] = typer.Option(
+        None, "--bf16",
+        help="bf16 autocast: auto (on for CUDA and for CPUs with native bf16, AMX/AVX512-BF16), yes, no. Default: "
+        "auto; no (fp32) with --recipe paper.",
+    ),
     threads: int = ThreadsOption,
-    keep: str = typer.Option("best", "--keep", help="Keep the model of the best (validation AUROC) or the last epoch."),
+    keep: Optional[str] = typer.Option(
+        None, "--keep",
+        help="Keep the model of the best (validation AUROC) or the last epoch (default best; last with --recipe paper).",
+    ),
     save_steps: int = typer.Option(0, "--save-steps", help="Also checkpoint every N optimizer steps (0 = every epoch only)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from DIR/checkpoints exactly."),
     fmt: str = FormatOption,
@@ -88,25 +111,30 @@ def finetune(
     """
     from bertrbp.finetune import FinetuneOptions, finetune as run_finetune
     from bertrbp.finetune_ensemble import finetune_ensemble, member_plan, parse_seeds
+    from bertrbp.errors import InputError
     from bertrbp.recipe import resolve
     from bertrbp.training import TrainConfig
 
     setup_logging()
 
     def options_for(source: str, member_seed: int, out: Path) -> FinetuneOptions:
-        recipe = resolve(source, lr, epochs, patience, lr_policy)
+        chosen = resolve(source, lr, epochs, patience, lr_policy, recipe, grad_accum, val_fraction, keep, bf16)
         config = TrainConfig(
-            epochs=recipe.epochs, batch_size=batch_size, grad_accum=grad_accum, warmup_ratio=warmup_ratio,
-            weight_decay=weight_decay, seed=member_seed, device=device, bf16=bf16, threads=threads,
-            save_steps=save_steps, patience=recipe.patience,
+            epochs=chosen.epochs, batch_size=batch_size, grad_accum=chosen.grad_accum, warmup_ratio=warmup_ratio,
+            weight_decay=weight_decay, seed=member_seed, device=device, bf16=chosen.bf16, threads=threads,
+            save_steps=save_steps, patience=chosen.patience,
         )
         return FinetuneOptions(
             train=train, output_dir=out, val=val, model=source, k=k, lr=lr,
-            val_fraction=val_fraction, keep=keep, resume=resume, fmt=fmt, fail_on_collapse=fail_on_collapse,
-            lr_policy=lr_policy, split_seed=seed, train_config=config,
+            val_fraction=chosen.val_fraction, keep=chosen.keep, resume=resume, fmt=fmt,
+            fail_on_collapse=fail_on_collapse, lr_policy=lr_policy or recipe, recipe=recipe, split_seed=seed,
+            train_config=config,
         )
 
     plan = member_plan(model, parse_seeds(seeds, ensemble, seed), seed)
+    if len(plan) > 1 and val is None and any(options_for(m.source, m.seed, output_dir).val_fraction == 0 for m in plan):
+        raise InputError("an ensemble is scored on a validation split, but --val-fraction is 0 (--recipe paper): "
+                         "give --val FILE or --val-fraction, or train one model.")
     if len(plan) == 1:
         result = run_finetune(options_for(plan[0].source, plan[0].seed, output_dir))
     else:
