@@ -141,11 +141,14 @@ def finetune(
         result = finetune_ensemble(plan, output_dir, options_for)
     v = result.metrics["validation"]
     kept = result.metrics["kept_epoch"]
-    log.info(
-        "%s: validation AUROC %s, AUPRC %s, loss %s -> %s",
-        "ensemble" if kept is None else f"kept epoch {kept}", _num(v["val_auroc"]), _num(v["val_auprc"]),
-        _num(v["val_loss"]), output_dir / "model",
-    )
+    if v["val_loss"] is None:  # --val-fraction 0 (--recipe paper): nothing was held out to score
+        log.info("kept epoch %s (no validation set; evaluate on the test set) -> %s", kept, output_dir / "model")
+    else:
+        log.info(
+            "%s: validation AUROC %s, AUPRC %s, loss %s -> %s",
+            "ensemble" if kept is None else f"kept epoch {kept}", _num(v["val_auroc"]), _num(v["val_auprc"]),
+            _num(v["val_loss"]), output_dir / "model",
+        )
     if result.collapsed and fail_on_collapse:
         typer.echo("error: the model collapsed (see the warning above); failing because of --fail-on-collapse.", err=True)
         raise typer.Exit(3)
