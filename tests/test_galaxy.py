@@ -233,7 +233,8 @@ def test_planemo_test_passes_the_wrapper_tests_in_a_real_galaxy(galaxy_server, w
     report = root / f"{wrapper.stem}.planemo.json"
     command = [str(PLANEMO), "test", "--engine", "external_galaxy", "--galaxy_url", url,
                "--galaxy_admin_key", key, "--galaxy_user_key", key, "--no_conda_auto_init",
-               "--test_output_json", str(report), "--test_output", "", "--test_timeout", "900", str(wrapper)]
+               "--test_output_json", str(report), "--test_output", str(report.with_suffix(".html")),
+               "--test_timeout", "900", str(wrapper)]
     started = time.monotonic()
     result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=root, timeout=PLANEMO_SECONDS)
     print(f"planemo test {wrapper.name}: {time.monotonic() - started:.0f} s")
