@@ -48,10 +48,38 @@ REFERENCE = DATA / "reference" / "RBP31_DeepRKE_supp_AUC.tsv"
 PUBLISHED = ("DeepRKE", "iDeepS", "DeepBind", "GraphProt")
 SUITES = ("rbp31", "eclip", "tial1")
 FIELDS = (
-    "suite", "experiment", "tag", "model", "pretrained", "layers", "hidden", "parameters", "lr", "epochs",
-    "epochs_run", "batch_size", "n_train", "n_val", "n_test", "optimizer_steps", "train_wall_s", "predict_wall_s", "val_auroc",
-    "test_auroc", "test_auprc", "collapsed", "collapse_reasons", "val_pred_std", "val_loss", "prior_entropy",
-    "threads", "load_before", "load_after", "date", "bf16", "model_kind",
+    "suite",
+    "experiment",
+    "tag",
+    "model",
+    "pretrained",
+    "layers",
+    "hidden",
+    "parameters",
+    "lr",
+    "epochs",
+    "epochs_run",
+    "batch_size",
+    "n_train",
+    "n_val",
+    "n_test",
+    "optimizer_steps",
+    "train_wall_s",
+    "predict_wall_s",
+    "val_auroc",
+    "test_auroc",
+    "test_auprc",
+    "collapsed",
+    "collapse_reasons",
+    "val_pred_std",
+    "val_loss",
+    "prior_entropy",
+    "threads",
+    "load_before",
+    "load_after",
+    "date",
+    "bf16",
+    "model_kind",
 )
 
 
@@ -144,11 +172,11 @@ def run_one(args, suite: str, name: str, source: str, pretrained: bool) -> dict:
     from bertrbp.device import resolve_device, set_threads
     from bertrbp.finetune import FinetuneOptions, finetune
     from bertrbp.finetune_ensemble import finetune_ensemble, member_plan
-    from bertrbp.recipe import resolve
     from bertrbp.io.sequences import iter_records
     from bertrbp.metrics import binary_metrics
     from bertrbp.model import load_classifier
     from bertrbp.predict import predict_records, write_predictions
+    from bertrbp.recipe import resolve
     from bertrbp.tokenizer import KmerTokenizer
     from bertrbp.training import TrainConfig
 
@@ -163,11 +191,25 @@ def run_one(args, suite: str, name: str, source: str, pretrained: bool) -> dict:
 
     def options_for(model_source: str, seed: int, out: Path) -> FinetuneOptions:
         recipe = resolve(model_source, args.lr, args.epochs, args.patience, args.lr_policy)
-        config = TrainConfig(epochs=recipe.epochs, batch_size=args.batch_size, seed=seed, threads=args.threads,
-                             device=args.device, bf16=args.bf16, patience=recipe.patience)
-        return FinetuneOptions(train=[tokens], output_dir=out, model=model_source, lr=args.lr,
-                               val_fraction=args.val_fraction, lr_policy=args.lr_policy, split_seed=args.seed,
-                               train_config=config)
+        config = TrainConfig(
+            epochs=recipe.epochs,
+            batch_size=args.batch_size,
+            seed=seed,
+            threads=args.threads,
+            device=args.device,
+            bf16=args.bf16,
+            patience=recipe.patience,
+        )
+        return FinetuneOptions(
+            train=[tokens],
+            output_dir=out,
+            model=model_source,
+            lr=args.lr,
+            val_fraction=args.val_fraction,
+            lr_policy=args.lr_policy,
+            split_seed=args.seed,
+            train_config=config,
+        )
 
     started = time.perf_counter()
     plan = member_plan([source] if pretrained else models, seeds, args.seed)
@@ -179,9 +221,14 @@ def run_one(args, suite: str, name: str, source: str, pretrained: bool) -> dict:
     card = json.loads((work / "finetune" / "model_card.json").read_text())
     if len(plan) > 1:  # the ensemble's card lists members; steps and lr come from the first member's card
         first = json.loads((work / "finetune" / "members" / plan[0].name / "model_card.json").read_text())
-        card = {**first, "threads": first["threads"],
-                "optimizer_steps": sum(json.loads((work / "finetune" / "members" / m.name / "model_card.json")
-                                                  .read_text())["optimizer_steps"] for m in plan)}
+        card = {
+            **first,
+            "threads": first["threads"],
+            "optimizer_steps": sum(
+                json.loads((work / "finetune" / "members" / m.name / "model_card.json").read_text())["optimizer_steps"]
+                for m in plan
+            ),
+        }
         card["data"] = first["data"]
 
     set_threads(args.threads)
@@ -198,25 +245,43 @@ def run_one(args, suite: str, name: str, source: str, pretrained: bool) -> dict:
     layers, hidden, parameters = model_shape(model)
     counts = card["data"]["counts"]
     return {
-        "suite": suite, "experiment": name, "tag": args.tag, "model": source if not pretrained else "pretrained",
-        "pretrained": pretrained, "layers": layers, "hidden": hidden, "parameters": parameters,
-        "lr": card["hyperparameters"]["lr"], "epochs": card["hyperparameters"]["epochs"],
-        "epochs_run": "+".join(str(len(json.loads((work / "finetune" / "members" / m.name / "metrics.json")
-                                                   .read_text())["epochs"])) for m in plan) if len(plan) > 1
+        "suite": suite,
+        "experiment": name,
+        "tag": args.tag,
+        "model": source if not pretrained else "pretrained",
+        "pretrained": pretrained,
+        "layers": layers,
+        "hidden": hidden,
+        "parameters": parameters,
+        "lr": card["hyperparameters"]["lr"],
+        "epochs": card["hyperparameters"]["epochs"],
+        "epochs_run": "+".join(
+            str(len(json.loads((work / "finetune" / "members" / m.name / "metrics.json").read_text())["epochs"]))
+            for m in plan
+        )
+        if len(plan) > 1
         else len(result.metrics["epochs"]),
         "batch_size": args.batch_size,
-        "n_train": counts["train"]["total"], "n_val": counts["validation"]["total"], "n_test": test["n"],
-        "optimizer_steps": card["optimizer_steps"], "train_wall_s": round(train_wall, 1),
+        "n_train": counts["train"]["total"],
+        "n_val": counts["validation"]["total"],
+        "n_test": test["n"],
+        "optimizer_steps": card["optimizer_steps"],
+        "train_wall_s": round(train_wall, 1),
         "predict_wall_s": round(predict_wall, 1),
-        "val_auroc": round(result.metrics["validation"]["val_auroc"], 4), "test_auroc": round(test["auroc"], 4),
-        "bf16": card.get("bf16"), "model_kind": result.metrics.get("model_kind"),
-        "test_auprc": round(test["auprc"], 4), "collapsed": result.collapsed,
+        "val_auroc": round(result.metrics["validation"]["val_auroc"], 4),
+        "test_auroc": round(test["auroc"], 4),
+        "bf16": card.get("bf16"),
+        "model_kind": result.metrics.get("model_kind"),
+        "test_auprc": round(test["auprc"], 4),
+        "collapsed": result.collapsed,
         "collapse_reasons": "; ".join(result.metrics["collapse"].get("reasons", [])),
         # the numbers behind the verdict, so a reader can judge a near-constant predictor themselves
         "val_pred_std": f"{result.metrics['collapse'].get('prediction_std', float('nan')):.3g}",
         "val_loss": f"{result.metrics['collapse'].get('val_loss', float('nan')):.4f}",
         "prior_entropy": f"{result.metrics['collapse'].get('class_prior_entropy', float('nan')):.4f}",
-        "threads": card["threads"], "load_before": load_before, "load_after": load_average(),
+        "threads": card["threads"],
+        "load_before": load_before,
+        "load_after": load_average(),
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
     }
 
@@ -286,7 +351,7 @@ def report(results: Path) -> str:
     out = []
     for suite in SUITES:
         files = sorted(results.glob(f"accuracy_{suite}_*.tsv"))
-        runs = {p.stem[len(f"accuracy_{suite}_"):]: {r["experiment"]: r for r in read_rows(p)} for p in files}
+        runs = {p.stem[len(f"accuracy_{suite}_") :]: {r["experiment"]: r for r in read_rows(p)} for p in files}
         runs = {tag: rows for tag, rows in runs.items() if rows}
         if not runs:
             continue
@@ -300,7 +365,9 @@ def report(results: Path) -> str:
             cells = []
             for tag in tags:
                 row = runs[tag].get(name)
-                cells.append("" if row is None else row["test_auroc"] + (" (collapsed)" if row["collapsed"] == "True" else ""))
+                cells.append(
+                    "" if row is None else row["test_auroc"] + (" (collapsed)" if row["collapsed"] == "True" else "")
+                )
             cells += [f"{ref.get(name, {}).get(m, float('nan')):.3f}" for m in methods]
             out.append(f"| {_short(name)} | " + " | ".join(cells) + " |")
         # means over the experiments every setting finished (and, for published columns, the same set)
@@ -308,18 +375,28 @@ def report(results: Path) -> str:
         if common and len(runs) > 1:
             means = [f"{np.mean([float(runs[t][n]['test_auroc']) for n in common]):.3f}" for t in tags]
             means += [f"{np.mean([ref[n][m] for n in common if n in ref]):.3f}" for m in methods]
-            out.append(f"| **mean of the {len(common)} experiments all settings finished** | " + " | ".join(means) + " |")
+            out.append(
+                f"| **mean of the {len(common)} experiments all settings finished** | " + " | ".join(means) + " |"
+            )
         if methods:
-            out += ["", "| setting | experiments | our mean AUROC | " + " | ".join(f"{m} (same experiments)" for m in methods)
-                    + " |", "|---|---:|---:|" + "---:|" * len(methods)]
+            out += [
+                "",
+                "| setting | experiments | our mean AUROC | "
+                + " | ".join(f"{m} (same experiments)" for m in methods)
+                + " |",
+                "|---|---:|---:|" + "---:|" * len(methods),
+            ]
             for tag in tags:
                 done = [n for n in names if n in runs[tag] and n in ref]
                 ours = np.mean([float(runs[tag][n]["test_auroc"]) for n in done])
                 theirs = [f"{np.mean([ref[n][m] for n in done]):.3f}" for m in methods]
                 out.append(f"| {tag} | {len(done)} | **{ours:.3f}** | " + " | ".join(theirs) + " |")
-        out += ["", "| setting | model | layers x hidden | parameters | lr | epochs | batch | n_train (max) | "
-                "steps | train s (sum) | predict s (sum) | experiments | collapsed | load avg (1/5/15 min) range |",
-                "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+        out += [
+            "",
+            "| setting | model | layers x hidden | parameters | lr | epochs | batch | n_train (max) | "
+            "steps | train s (sum) | predict s (sum) | experiments | collapsed | load avg (1/5/15 min) range |",
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
         for tag in tags:
             rows = list(runs[tag].values())
             first = rows[0]
@@ -343,22 +420,27 @@ def detail_table(runs: dict[str, dict[str, dict]], results: Path, suite: str) ->
     metrics.json), against the loss of a constant predictor (the class-prior entropy)."""
     import json
 
-    lines = ["| setting | model | lr | epochs | steps | per epoch: val AUROC / prediction std / val loss | constant "
-             "predictor's loss | kept epoch | test AUROC | collapsed (finetune's verdict) |",
-             "|---|---|---:|---:|---:|---|---:|---:|---:|---|"]
+    lines = [
+        "| setting | model | lr | epochs | steps | per epoch: val AUROC / prediction std / val loss | constant "
+        "predictor's loss | kept epoch | test AUROC | collapsed (finetune's verdict) |",
+        "|---|---|---:|---:|---:|---|---:|---:|---:|---|",
+    ]
     for tag, rows in runs.items():
         for name, row in rows.items():
             path = history_path(results, suite, tag, name)
             epochs, kept, prior = "not recorded", "", ""
             if path.exists():
                 history = json.loads(path.read_text())
-                epochs = "; ".join(f"{h['val_auroc']:.3f} / {h['prediction_std']:.2g} / {h['val_loss']:.3f}"
-                                   for h in history["epochs"])
+                epochs = "; ".join(
+                    f"{h['val_auroc']:.3f} / {h['prediction_std']:.2g} / {h['val_loss']:.3f}" for h in history["epochs"]
+                )
                 kept = history["kept_epoch"]
                 prior = f"{history['epochs'][0]['collapse']['class_prior_entropy']:.3f}"
-            lines.append(f"| {tag} | {row['model']} {row['layers']}x{row['hidden']} | {row['lr']} | {row['epochs']} | "
-                         f"{row['optimizer_steps']} | {epochs} | {prior} | {kept} | {row['test_auroc']} | "
-                         f"{row['collapsed']} |")
+            lines.append(
+                f"| {tag} | {row['model']} {row['layers']}x{row['hidden']} | {row['lr']} | {row['epochs']} | "
+                f"{row['optimizer_steps']} | {epochs} | {prior} | {kept} | {row['test_auroc']} | "
+                f"{row['collapsed']} |"
+            )
     return lines + [""]
 
 
@@ -383,9 +465,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--suite", choices=SUITES, default="rbp31")
     parser.add_argument("--experiments", nargs="*", help="experiment names (default: every one present)")
-    parser.add_argument("--model", default="cnn",
-                        help="cnn, kmer, or a BERT preset for random init (tiny mini small ...); comma-separated "
-                        "(e.g. mini,cnn,kmer) trains an ensemble, as bertrbp-finetune --model ... --model ...")
+    parser.add_argument(
+        "--model",
+        default="cnn",
+        help="cnn, kmer, or a BERT preset for random init (tiny mini small ...); comma-separated "
+        "(e.g. mini,cnn,kmer) trains an ensemble, as bertrbp-finetune --model ... --model ...",
+    )
     parser.add_argument("--seeds", help="comma-separated seeds: one ensemble member per seed (and model)")
     parser.add_argument("--patience", type=int, default=None, help="default: the finetune tool's (recipe)")
     parser.add_argument("--lr-policy", default="default", choices=("default", "paper"))
@@ -435,8 +520,13 @@ def main(argv: list[str] | None = None) -> None:
         row = run_one(args, args.suite, name, source, bool(args.pretrained))
         keep_history(args, name)
         append_row(path, row)
-        print("\t".join(f"{k}={row[k]}" for k in ("experiment", "test_auroc", "val_auroc", "collapsed",
-                                                   "train_wall_s", "load_before")), flush=True)
+        print(
+            "\t".join(
+                f"{k}={row[k]}"
+                for k in ("experiment", "test_auroc", "val_auroc", "collapsed", "train_wall_s", "load_before")
+            ),
+            flush=True,
+        )
     print(report(args.results))
 
 

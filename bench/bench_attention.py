@@ -81,8 +81,10 @@ def bench_preset(preset: str, seqs: list[str], batch_size: int, repeats: int, n_
     eager, tokenizer, _ = load_classifier(preset, attention="eager", seed=0)
     eager.eval()
     inputs = Inputs(
-        [f"s{i}" for i in range(len(seqs))], seqs,
-        ["5utr", "3utr", "exon", "intron", "cds"], rng.integers(0, 2, (len(seqs), 5)).astype(np.uint8),
+        [f"s{i}" for i in range(len(seqs))],
+        seqs,
+        ["5utr", "3utr", "exon", "intron", "cds"],
+        rng.integers(0, 2, (len(seqs), 5)).astype(np.uint8),
         [f"p{i}" for i in range(n_token_props)],
         [rng.integers(0, 2, (n_token_props, len(s) - 2)).astype(np.uint8) for s in seqs],
     )
@@ -92,16 +94,18 @@ def bench_preset(preset: str, seqs: list[str], batch_size: int, repeats: int, n_
     def eager_maps():
         with torch.inference_mode():
             for ids, mask in batches:
-                out = eager(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask),
-                            output_attentions=True)
+                out = eager(
+                    input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask), output_attentions=True
+                )
                 assert len(out.attentions) == run.n_layers
 
     def v1_reduce():
         with torch.inference_mode():
             for ids, mask in batches:
                 maskf = torch.from_numpy(mask).float()
-                out = eager(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask),
-                            output_attentions=True)
+                out = eager(
+                    input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask), output_attentions=True
+                )
                 a = [cls_attention(att.float()[:, None], maskf)[:, 0] for att in out.attentions]
                 r = [token_attention(att.float()[:, None], maskf)[:, 0] for att in out.attentions]
                 torch.stack(a, 1).double().numpy(), torch.stack(r, 1).double().numpy()
@@ -120,18 +124,30 @@ def bench_preset(preset: str, seqs: list[str], batch_size: int, repeats: int, n_
     for _ in range(repeats):
         for name, fn in tasks.items():
             times[name].append(timed(fn))
-    med = {name: (statistics.median(w for w, _ in ts), statistics.median(c for _, c in ts)) for name, ts in times.items()}
+    med = {
+        name: (statistics.median(w for w, _ in ts), statistics.median(c for _, c in ts)) for name, ts in times.items()
+    }
     base_wall, base_cpu = med["eager_maps"]
     rows = {}
     for name, (wall, cpu) in med.items():
         rows[name] = {
-            "wall_s": round(wall, 6), "cpu_s": round(cpu, 6),
+            "wall_s": round(wall, 6),
+            "cpu_s": round(cpu, 6),
             "sequences_per_wall_s": round(len(seqs) / wall, 2),
-            "ratio_to_eager_wall": round(base_wall / wall, 3), "ratio_to_eager_cpu": round(base_cpu / cpu, 3),
+            "ratio_to_eager_wall": round(base_wall / wall, 3),
+            "ratio_to_eager_cpu": round(base_cpu / cpu, 3),
             "all_wall_s": [round(w, 4) for w, _ in times[name]],
         }
-    return {"preset": preset, "layers": run.n_layers, "heads": run.n_heads, "n_sequences": len(seqs),
-            "batch_size": batch_size, "token_properties": n_token_props, "sequence_properties": 5, "results": rows}
+    return {
+        "preset": preset,
+        "layers": run.n_layers,
+        "heads": run.n_heads,
+        "n_sequences": len(seqs),
+        "batch_size": batch_size,
+        "token_properties": n_token_props,
+        "sequence_properties": 5,
+        "results": rows,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -151,16 +167,27 @@ def main(argv: list[str] | None = None) -> None:
     if args.smoke:
         args.presets, args.n, args.repeats, args.batch_size = "tiny", 16, 1, 8
     seqs, source = sites(args.n, 0)
-    report = {"machine": {"cpu": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-                          "threads": args.threads, "torch": torch.__version__, "uptime_before": uptime()},
-              "data": source, "runs": []}
+    report = {
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(),
+            "threads": args.threads,
+            "torch": torch.__version__,
+            "uptime_before": uptime(),
+        },
+        "data": source,
+        "runs": [],
+    }
     for preset in args.presets.split(","):
         result = bench_preset(preset, seqs, args.batch_size, args.repeats, args.token_properties)
         report["runs"].append(result)
         for name, row in result["results"].items():
-            print(f"{preset:6s} {name:11s} wall {row['wall_s']:8.3f} s  cpu {row['cpu_s']:8.3f} s  "
-                  f"{row['sequences_per_wall_s']:8.1f} seq/s  vs eager maps: wall x{row['ratio_to_eager_wall']:.3f} "
-                  f"cpu x{row['ratio_to_eager_cpu']:.3f}", flush=True)
+            print(
+                f"{preset:6s} {name:11s} wall {row['wall_s']:8.3f} s  cpu {row['cpu_s']:8.3f} s  "
+                f"{row['sequences_per_wall_s']:8.1f} seq/s  vs eager maps: wall x{row['ratio_to_eager_wall']:.3f} "
+                f"cpu x{row['ratio_to_eager_cpu']:.3f}",
+                flush=True,
+            )
     report["machine"]["uptime_after"] = uptime()
     print("load before:", report["machine"]["uptime_before"])
     print("load after: ", report["machine"]["uptime_after"])

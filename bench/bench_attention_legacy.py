@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -34,21 +33,25 @@ def main(argv: list[str] | None = None) -> None:
     import numpy as np
     import torch
 
+    # Imported after the old package: bench_attention puts this repository's bin/ on sys.path.
+    from bench_attention import sites, uptime  # data and load reporting shared with the main bench
     from bertrbp.attention.analysis import Inputs, Settings, analyse
     from bertrbp.attention.engine import open_model
     from bertrbp.model import load_classifier
-
-    # Imported after the old package: bench_attention puts this repository's bin/ on sys.path.
-    from bench_attention import sites, uptime  # data and load reporting shared with the main bench
 
     assert str(args.tree) in sys.modules["bertrbp"].__file__, "the old tree was not imported"
     torch.set_num_threads(1)
     before = uptime()
     seqs, source = sites(args.n, 0)
     rng = np.random.default_rng(0)
-    inputs = Inputs([f"s{i}" for i in range(len(seqs))], seqs, ["5utr", "3utr", "exon", "intron", "cds"],
-                    rng.integers(0, 2, (len(seqs), 5)).astype(np.uint8), [f"p{i}" for i in range(8)],
-                    [rng.integers(0, 2, (8, len(s) - 2)).astype(np.uint8) for s in seqs])
+    inputs = Inputs(
+        [f"s{i}" for i in range(len(seqs))],
+        seqs,
+        ["5utr", "3utr", "exon", "intron", "cds"],
+        rng.integers(0, 2, (len(seqs), 5)).astype(np.uint8),
+        [f"p{i}" for i in range(8)],
+        [rng.integers(0, 2, (8, len(s) - 2)).astype(np.uint8) for s in seqs],
+    )
     run = open_model(args.preset, torch.device("cpu"))
     eager, tokenizer, _ = load_classifier(args.preset, attention="eager", seed=0)
     eager.eval()
@@ -70,12 +73,19 @@ def main(argv: list[str] | None = None) -> None:
             fn()
             times[name].append((time.perf_counter() - wall, time.process_time() - cpu))
     med = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for k, v in times.items()}
-    report = {"commit": args.commit, "preset": args.preset, "n_sequences": len(seqs), "data": source,
-              "threads": 1, "uptime_before": before, "uptime_after": uptime(),
-              "median_wall_s": {k: round(v[0], 4) for k, v in med.items()},
-              "median_cpu_s": {k: round(v[1], 4) for k, v in med.items()},
-              "ratio_to_eager_wall": round(med["eager_maps"][0] / med["legacy_analyse"][0], 3),
-              "ratio_to_eager_cpu": round(med["eager_maps"][1] / med["legacy_analyse"][1], 3)}
+    report = {
+        "commit": args.commit,
+        "preset": args.preset,
+        "n_sequences": len(seqs),
+        "data": source,
+        "threads": 1,
+        "uptime_before": before,
+        "uptime_after": uptime(),
+        "median_wall_s": {k: round(v[0], 4) for k, v in med.items()},
+        "median_cpu_s": {k: round(v[1], 4) for k, v in med.items()},
+        "ratio_to_eager_wall": round(med["eager_maps"][0] / med["legacy_analyse"][0], 3),
+        "ratio_to_eager_cpu": round(med["eager_maps"][1] / med["legacy_analyse"][1], 3),
+    }
     print(json.dumps(report, indent=2))
     args.output.write_text(json.dumps(report, indent=2) + "\n")
 

@@ -90,7 +90,13 @@ TOOL_CONFIGS = {
     "default, 1 worker": ["--threads", "1"],
     "pipeline (--token-labels), all CPUs": ["--token-labels", "OUT/t.tsv", "--threads", "0"],
     "all outputs (--token-labels --bpp --energy), 1 worker": [
-        "--token-labels", "OUT/t.tsv", "--bpp", "OUT/u.tsv", "--energy", "--threads", "1",
+        "--token-labels",
+        "OUT/t.tsv",
+        "--bpp",
+        "OUT/u.tsv",
+        "--energy",
+        "--threads",
+        "1",
     ],
 }
 
@@ -114,7 +120,9 @@ def _timed(command: list[str], env: dict) -> tuple[subprocess.CompletedProcess, 
 
 
 def run_bare(fasta: Path, gamma: float) -> dict:
-    done, process_wall, process_cpu = _timed([sys.executable, "-c", BARE_LOOP, str(fasta), str(gamma)], dict(os.environ))
+    done, process_wall, process_cpu = _timed(
+        [sys.executable, "-c", BARE_LOOP, str(fasta), str(gamma)], dict(os.environ)
+    )
     result = json.loads(done.stdout)
     result.update(process_wall_s=process_wall, process_cpu_s=process_cpu)
     return result
@@ -131,8 +139,12 @@ def run_bare_parallel(parts: list[Path], gamma: float) -> dict:
     results = [json.loads(proc.communicate()[0]) for proc in procs]
     if any(proc.returncode for proc in procs):
         raise SystemExit("the parallel bare loop failed")
-    return {"wall_s": time.perf_counter() - wall, "cpu_s": sum(r["cpu_s"] for r in results),
-            "structures": [s for r in results for s in r["structures"]], "processes": len(parts)}
+    return {
+        "wall_s": time.perf_counter() - wall,
+        "cpu_s": sum(r["cpu_s"] for r in results),
+        "structures": [s for r in results for s in r["structures"]],
+        "processes": len(parts),
+    }
 
 
 def run_tool(tree: Path, fasta: Path, scratch: Path, extra: list[str], gamma: float) -> dict:
@@ -188,8 +200,11 @@ def tool_vs_bare(seqs: list[str], repeats: int, gamma: float, trees: dict[str, P
                 row[f"start-up {tree_name}"] = {"wall_s": startup["wall_s"], "cpu_s": startup["cpu_s"]}
             row["load1_after"] = load1()
             runs.append(row)
-            print(f"repeat {repeat + 1}/{repeats} done, load {row['load1_before']:.1f} -> {row['load1_after']:.1f}",
-                  file=sys.stderr, flush=True)
+            print(
+                f"repeat {repeat + 1}/{repeats} done, load {row['load1_before']:.1f} -> {row['load1_after']:.1f}",
+                file=sys.stderr,
+                flush=True,
+            )
     return {"runs": runs}
 
 
@@ -215,10 +230,13 @@ def tool_table(result: dict, n: int) -> str:
             f"(median {median(e['wall_ratio'] for e in entries):.3f}) | {all(e['structures_match_bare'] for e in entries)} |"
         )
     bare_all = [r["bare, all CPUs"] for r in runs]
-    lines.insert(3, (
-        f"| ViennaRNA bare loop, {bare_all[0]['processes']} processes at once | "
-        f"{n / median(b['cpu_s'] for b in bare_all):.1f} | {n / median(b['wall_s'] for b in bare_all):.1f} | | | - |"
-    ))
+    lines.insert(
+        3,
+        (
+            f"| ViennaRNA bare loop, {bare_all[0]['processes']} processes at once | "
+            f"{n / median(b['cpu_s'] for b in bare_all):.1f} | {n / median(b['wall_s'] for b in bare_all):.1f} | | | - |"
+        ),
+    )
     for name in names:
         entries = [r[name] for r in runs]
         if "cpu_ratio_vs_bare_all_cpus" in entries[0]:
@@ -240,8 +258,13 @@ def tool_table(result: dict, n: int) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", nargs="?", choices=("engines", "tool"), default="engines",
-                        help="engines: ViennaRNA vs LinearPartition; tool: bertrbp-fold vs its bare engine")
+    parser.add_argument(
+        "what",
+        nargs="?",
+        choices=("engines", "tool"),
+        default="engines",
+        help="engines: ViennaRNA vs LinearPartition; tool: bertrbp-fold vs its bare engine",
+    )
     parser.add_argument("--n", type=int, default=500, help="sequences to fold (default 500)")
     parser.add_argument("--smoke", action="store_true", help="20 sequences, random when the data is absent")
     parser.add_argument("--data", type=Path, default=DATA, help="folder of eCLIP *.tsv.gz files")

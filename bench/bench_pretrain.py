@@ -92,8 +92,18 @@ def prepare_all(args, work: Path) -> dict[str, Path]:
         if args.smoke:
             source = head_tsv(source, work / f"{name}.sample.tsv", 200, args.seed)
         if not (prepared / f"{name}.train.fa").exists():
-            tool("prepare", source, "--output-dir", prepared, "--prefix", name, "--seed", args.seed,
-                 "--test-size", args.test_size)
+            tool(
+                "prepare",
+                source,
+                "--output-dir",
+                prepared,
+                "--prefix",
+                name,
+                "--seed",
+                args.seed,
+                "--test-size",
+                args.test_size,
+            )
     return {name: prepared / name for name in names}
 
 
@@ -117,12 +127,40 @@ def finetune_and_score(args, prefix: Path, model: str, out: Path) -> dict:
         out.parent.mkdir(parents=True, exist_ok=True)
         train = subset_fasta(train, out.parent / f"{prefix.name}.train.subset.fa", args.max_train, args.seed)
     started = time.perf_counter()
-    tool("finetune", "--train", train, "--output-dir", out, "--model", model, "--epochs", args.finetune_epochs,
-         "--batch-size", args.batch_size, "--lr", args.finetune_lr, "--seed", args.seed, "--threads", args.threads,
-         "--device", args.device)
+    tool(
+        "finetune",
+        "--train",
+        train,
+        "--output-dir",
+        out,
+        "--model",
+        model,
+        "--epochs",
+        args.finetune_epochs,
+        "--batch-size",
+        args.batch_size,
+        "--lr",
+        args.finetune_lr,
+        "--seed",
+        args.seed,
+        "--threads",
+        args.threads,
+        "--device",
+        args.device,
+    )
     predictions = out / "test_predictions.tsv"
-    tool("predict", "--model", out / "model", f"{prefix}.test.fa", "-o", predictions, "--threads", args.threads,
-         "--device", args.device)
+    tool(
+        "predict",
+        "--model",
+        out / "model",
+        f"{prefix}.test.fa",
+        "-o",
+        predictions,
+        "--threads",
+        args.threads,
+        "--device",
+        args.device,
+    )
     labels, probabilities = [], []
     with open(predictions) as handle:
         header = handle.readline().rstrip("\n").split("\t")
@@ -186,10 +224,34 @@ def main(argv: list[str] | None = None) -> None:
     corpus, exclude = corpus_files(args, prefixes)
     pretrained = work / "pretrained"
     if not (pretrained / "model" / "config.json").exists():
-        tool("pretrain", *[a for f in corpus for a in ("--corpus", f)], *[a for f in exclude for a in ("--exclude", f)],
-             "--output-dir", pretrained, "--model-size", args.model_size, "--max-steps", args.max_steps,
-             "--epochs", 100, "--batch-size", args.batch_size, "--lr", args.lr, "--on-overlap", args.on_overlap,
-             "--seed", args.seed, "--threads", args.threads, "--device", args.device, "--save-steps", 500, "--resume")
+        tool(
+            "pretrain",
+            *[a for f in corpus for a in ("--corpus", f)],
+            *[a for f in exclude for a in ("--exclude", f)],
+            "--output-dir",
+            pretrained,
+            "--model-size",
+            args.model_size,
+            "--max-steps",
+            args.max_steps,
+            "--epochs",
+            100,
+            "--batch-size",
+            args.batch_size,
+            "--lr",
+            args.lr,
+            "--on-overlap",
+            args.on_overlap,
+            "--seed",
+            args.seed,
+            "--threads",
+            args.threads,
+            "--device",
+            args.device,
+            "--save-steps",
+            500,
+            "--resume",
+        )
     pretrain_metrics = json.loads((pretrained / "metrics.json").read_text())
 
     rows = []
@@ -198,14 +260,25 @@ def main(argv: list[str] | None = None) -> None:
             label: finetune_and_score(args, prefixes[rbp], model, work / "finetuned" / f"{rbp}.{label}")
             for label, model in (("pretrained", pretrained / "model"), ("random", args.model_size))
         }
-        rows.append({"rbp": rbp, "pretrained": scores["pretrained"]["auroc"], "random": scores["random"]["auroc"],
-                     "difference": scores["pretrained"]["auroc"] - scores["random"]["auroc"], "metrics": scores})
+        rows.append(
+            {
+                "rbp": rbp,
+                "pretrained": scores["pretrained"]["auroc"],
+                "random": scores["random"]["auroc"],
+                "difference": scores["pretrained"]["auroc"] - scores["random"]["auroc"],
+                "metrics": scores,
+            }
+        )
     report = table(rows, pretrain_metrics["corpus"], pretrain_metrics["global_step"])
     report += f"\nSettings: {vars(args)}; total {time.perf_counter() - started:.0f} s.\n"
     print(report)
     (work / "bench_pretrain.md").write_text(report)
-    (work / "bench_pretrain.json").write_text(json.dumps({"rows": rows, "pretrain": pretrain_metrics,
-                                                          "settings": {k: str(v) for k, v in vars(args).items()}}, indent=2))
+    (work / "bench_pretrain.json").write_text(
+        json.dumps(
+            {"rows": rows, "pretrain": pretrain_metrics, "settings": {k: str(v) for k, v in vars(args).items()}},
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -89,20 +89,21 @@ def measure_speed(size: str, bf16: bool, threads: int, n_train: int, n_forward: 
         started = time.perf_counter()
         for start in range(0, n_forward, 64):
             with autocast(device, bf16):
-                model(input_ids=ids[start:start + 64], attention_mask=mask[start:start + 64])
+                model(input_ids=ids[start : start + 64], attention_mask=mask[start : start + 64])
         out["forward_seq_s"] = n_forward / (time.perf_counter() - started)
     return out
 
 
-def measure_finetune(size: str, bf16: bool, threads: int, n_train: int, n_val: int, epochs: int, lr: float,
-                     data: Path) -> dict:
+def measure_finetune(
+    size: str, bf16: bool, threads: int, n_train: int, n_val: int, epochs: int, lr: float, data: Path
+) -> dict:
     import numpy as np
+    from sklearn.model_selection import train_test_split
 
     from bertrbp.finetune import FinetuneOptions, finetune
     from bertrbp.io.sequences import iter_records
     from bertrbp.io.tokens import save_tokens, tokenize_records
     from bertrbp.tokenizer import KmerTokenizer
-    from sklearn.model_selection import train_test_split
 
     records = list(iter_records(data / "rbp31" / EXPERIMENT / "train.fa.gz"))
     labels = [r.label for r in records]
@@ -112,17 +113,30 @@ def measure_finetune(size: str, bf16: bool, threads: int, n_train: int, n_val: i
         save_tokens(tokens, Path(tmp) / "train.npz")
         from bertrbp.training import TrainConfig
 
-        config = TrainConfig(epochs=epochs, batch_size=32, threads=threads, bf16="yes" if bf16 else "no",
-                             device="cpu", seed=42)
-        options = FinetuneOptions(train=[Path(tmp) / "train.npz"], output_dir=Path(tmp) / "out", model=size, lr=lr,
-                                  val_fraction=n_val / (n_train + n_val), train_config=config)
+        config = TrainConfig(
+            epochs=epochs, batch_size=32, threads=threads, bf16="yes" if bf16 else "no", device="cpu", seed=42
+        )
+        options = FinetuneOptions(
+            train=[Path(tmp) / "train.npz"],
+            output_dir=Path(tmp) / "out",
+            model=size,
+            lr=lr,
+            val_fraction=n_val / (n_train + n_val),
+            train_config=config,
+        )
         started = time.perf_counter()
         result = finetune(options)
         wall = time.perf_counter() - started
-    return {"val_auroc": result.metrics["validation"]["val_auroc"],
-            "val_loss": result.metrics["validation"]["val_loss"],
-            "per_epoch_val_auroc": [e["val_auroc"] for e in result.metrics["epochs"]],
-            "finetune_wall_s": wall, "n_train": n_train, "n_val": n_val, "epochs": epochs, "lr": lr}
+    return {
+        "val_auroc": result.metrics["validation"]["val_auroc"],
+        "val_loss": result.metrics["validation"]["val_loss"],
+        "per_epoch_val_auroc": [e["val_auroc"] for e in result.metrics["epochs"]],
+        "finetune_wall_s": wall,
+        "n_train": n_train,
+        "n_val": n_val,
+        "epochs": epochs,
+        "lr": lr,
+    }
 
 
 def worker(args) -> None:
@@ -132,15 +146,29 @@ def worker(args) -> None:
     if spec["task"] == "speed":
         result.update(measure_speed(spec["size"], spec["bf16"], spec["threads"], spec["n_train"], spec["n_forward"]))
     else:
-        result.update(measure_finetune(spec["size"], spec["bf16"], spec["threads"], spec["n_train"], spec["n_val"],
-                                       spec["epochs"], spec["lr"], Path(spec["data"])))
+        result.update(
+            measure_finetune(
+                spec["size"],
+                spec["bf16"],
+                spec["threads"],
+                spec["n_train"],
+                spec["n_val"],
+                spec["epochs"],
+                spec["lr"],
+                Path(spec["data"]),
+            )
+        )
     result["load1_after"] = round(os.getloadavg()[0], 2)
     print("RESULT " + json.dumps(result), flush=True)
 
 
 def run_worker(spec: dict) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)], capture_output=True, text=True,
-                          env=dict(os.environ, OMP_NUM_THREADS=str(spec["threads"])))
+    proc = subprocess.run(
+        [sys.executable, __file__, "--worker", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, OMP_NUM_THREADS=str(spec["threads"])),
+    )
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[7:])
@@ -167,22 +195,44 @@ def main(argv=None) -> None:
         args.sizes, args.n_train, args.n_val = ["tiny"], 200, 100
     speed_n = {"tiny": (640, 1280), "mini": (320, 640), "small": (160, 320), "medium": (64, 128)}
     report = {
-        "hardware": {"cpu": platform.processor() or platform.machine(), "cpu_flags": cpu_flags(),
-                     "cpus_available": len(os.sched_getaffinity(0)), "python": platform.python_version(),
-                     "date": datetime.datetime.now().isoformat(timespec="seconds")},
-        "threads": args.threads, "experiment": EXPERIMENT, "command": " ".join(sys.argv), "sizes": {},
+        "hardware": {
+            "cpu": platform.processor() or platform.machine(),
+            "cpu_flags": cpu_flags(),
+            "cpus_available": len(os.sched_getaffinity(0)),
+            "python": platform.python_version(),
+            "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        },
+        "threads": args.threads,
+        "experiment": EXPERIMENT,
+        "command": " ".join(sys.argv),
+        "sizes": {},
     }
     for size in args.sizes:
         n_train, n_forward = (64, 64) if args.smoke else speed_n.get(size, (64, 128))
         entry = report["sizes"].setdefault(size, {})
         for name, bf16 in (("fp32", False), ("bf16", True)):
-            spec = {"task": "speed", "size": size, "bf16": bf16, "threads": args.threads, "n_train": n_train,
-                    "n_forward": n_forward}
+            spec = {
+                "task": "speed",
+                "size": size,
+                "bf16": bf16,
+                "threads": args.threads,
+                "n_train": n_train,
+                "n_forward": n_forward,
+            }
             entry[name] = run_worker(spec)
             print(size, name, entry[name], flush=True)
         for name, bf16 in (("fp32", False), ("bf16", True)):
-            spec = {"task": "finetune", "size": size, "bf16": bf16, "threads": args.threads, "n_train": args.n_train,
-                    "n_val": args.n_val, "epochs": args.epochs, "lr": args.lr, "data": str(args.data)}
+            spec = {
+                "task": "finetune",
+                "size": size,
+                "bf16": bf16,
+                "threads": args.threads,
+                "n_train": args.n_train,
+                "n_val": args.n_val,
+                "epochs": args.epochs,
+                "lr": args.lr,
+                "data": str(args.data),
+            }
             entry[name].update(run_worker(spec))
             print(size, name, entry[name], flush=True)
         entry["trainstep_speedup"] = entry["bf16"]["trainstep_seq_s"] / entry["fp32"]["trainstep_seq_s"]

@@ -92,7 +92,7 @@ def raw_forward(model, tokenizer, seqs: list[str], device, bf16: bool, batch: in
         sync(device)
         start = time.perf_counter()
         for i in range(0, len(seqs), batch):
-            forward(input_ids=ids[i : i + batch], attention_mask=mask[i : i + batch]).logits
+            forward(input_ids=ids[i : i + batch], attention_mask=mask[i : i + batch])
         sync(device)
     return len(seqs) / (time.perf_counter() - start)
 
@@ -138,11 +138,20 @@ def main(argv: list[str] | None = None) -> None:
         train_fa = write_fasta(data[:n_total], tmp / "train.fa")
         predict_fa = write_fasta(data[: args.n_predict], tmp / "predict.fa")
 
-        config = TrainConfig(lr=2e-4, epochs=args.epochs, batch_size=args.batch_size, seed=0, device=args.device,
-                             log_every=50)
+        config = TrainConfig(
+            lr=2e-4, epochs=args.epochs, batch_size=args.batch_size, seed=0, device=args.device, log_every=50
+        )
         start = time.perf_counter()
-        finetune(FinetuneOptions(train=[train_fa], output_dir=tmp / "ft", model=args.model, lr=2e-4,
-                                 val_fraction=val_fraction, train_config=config))
+        finetune(
+            FinetuneOptions(
+                train=[train_fa],
+                output_dir=tmp / "ft",
+                model=args.model,
+                lr=2e-4,
+                val_fraction=val_fraction,
+                train_config=config,
+            )
+        )
         sync(device)
         ft_wall = time.perf_counter() - start
         card = json.loads((tmp / "ft" / "model_card.json").read_text())
@@ -153,24 +162,43 @@ def main(argv: list[str] | None = None) -> None:
         flops_fwd = bert_forward_flops(model.config, tokenizer.encode_batch(["A" * SEQ_LEN], 512)[0].shape[1])
         start = time.perf_counter()
         count = write_predictions(
-            predict_records(model, tokenizer, iter_records(predict_fa), device, batch_size=args.predict_batch,
-                            bf16=bf16),
+            predict_records(
+                model, tokenizer, iter_records(predict_fa), device, batch_size=args.predict_batch, bf16=bf16
+            ),
             tmp / "predictions.tsv",
         )
         sync(device)
         pr_wall = time.perf_counter() - start
 
-        raw = raw_forward(model, tokenizer, [s for s, _ in data[: min(args.n_predict, 20_000)]], device, bf16,
-                          args.predict_batch, args.compile)
+        raw = raw_forward(
+            model,
+            tokenizer,
+            [s for s, _ in data[: min(args.n_predict, 20_000)]],
+            device,
+            bf16,
+            args.predict_batch,
+            args.compile,
+        )
         peak = matmul_flops(device, bf16, 8192 if device.type == "cuda" else 1024)
 
     seen = n_train * args.epochs
     res.update(
-        finetune={"sequences": n_train, "epochs": args.epochs, "wall_s": ft_wall, "seq_s": seen / ft_wall,
-                  "tflop_s": 3 * flops_fwd * seen / ft_wall / 1e12, "optimizer_steps": card["optimizer_steps"],
-                  "target_wall_s": 60},
-        predict={"sequences": count, "wall_s": pr_wall, "seq_s": count / pr_wall,
-                 "tflop_s": flops_fwd * count / pr_wall / 1e12, "target_seq_s": 15_000},
+        finetune={
+            "sequences": n_train,
+            "epochs": args.epochs,
+            "wall_s": ft_wall,
+            "seq_s": seen / ft_wall,
+            "tflop_s": 3 * flops_fwd * seen / ft_wall / 1e12,
+            "optimizer_steps": card["optimizer_steps"],
+            "target_wall_s": 60,
+        },
+        predict={
+            "sequences": count,
+            "wall_s": pr_wall,
+            "seq_s": count / pr_wall,
+            "tflop_s": flops_fwd * count / pr_wall / 1e12,
+            "target_seq_s": 15_000,
+        },
         raw_forward={"seq_s": raw, "tflop_s": flops_fwd * raw / 1e12, "compiled": args.compile},
         matmul_tflop_s=peak / 1e12,
         gpu_peak_memory_gb=(torch.cuda.max_memory_allocated(device) / 2**30) if device.type == "cuda" else None,
@@ -179,10 +207,14 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\ndevice {name}, model {args.model}, bf16 {bf16}, torch {torch.__version__}")
     print("| step | sequences | wall s | seq/s | achieved TFLOP/s | target | met |")
     print("|---|---:|---:|---:|---:|---|---|")
-    print(f"| fine-tune ({n_train} x {args.epochs} epochs, batch {args.batch_size}, incl. reading, validation, saving) "
-          f"| {seen} | {ft['wall_s']:.1f} | {ft['seq_s']:.0f} | {ft['tflop_s']:.3g} | <= 60 s | {ft['wall_s'] <= 60} |")
-    print(f"| predict (read FASTA, tokenize, score, write TSV; batch {args.predict_batch}) | {count} | "
-          f"{pr['wall_s']:.1f} | {pr['seq_s']:.0f} | {pr['tflop_s']:.3g} | >= 15,000 seq/s | {pr['seq_s'] >= 15000} |")
+    print(
+        f"| fine-tune ({n_train} x {args.epochs} epochs, batch {args.batch_size}, incl. reading, validation, saving) "
+        f"| {seen} | {ft['wall_s']:.1f} | {ft['seq_s']:.0f} | {ft['tflop_s']:.3g} | <= 60 s | {ft['wall_s'] <= 60} |"
+    )
+    print(
+        f"| predict (read FASTA, tokenize, score, write TSV; batch {args.predict_batch}) | {count} | "
+        f"{pr['wall_s']:.1f} | {pr['seq_s']:.0f} | {pr['tflop_s']:.3g} | >= 15,000 seq/s | {pr['seq_s'] >= 15000} |"
+    )
     print(f"| raw forward (pre-tokenized, on device) | | | {raw:.0f} | {res['raw_forward']['tflop_s']:.3g} | | |")
     print(f"| {'bf16' if bf16 else 'fp32'} matmul reference | | | | {res['matmul_tflop_s']:.3g} | | |")
     output = args.output or RESULTS / ("gpu_smoke.json" if args.smoke else "gpu.json")

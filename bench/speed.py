@@ -87,7 +87,7 @@ def sequences(n: int, seed: int = 0) -> list[tuple[str, str, int]]:
         rng.shuffle(out)
         while len(out) < n:
             out += out
-        return [(f"s{i}", s, l) for i, (_, s, l) in enumerate(out[:n])]
+        return [(f"s{i}", s, label) for i, (_, s, label) in enumerate(out[:n])]
     return [(f"s{i}", "".join(rng.choice("ACGT") for _ in range(SEQ_LEN)), i % 2) for i in range(n)]
 
 
@@ -98,12 +98,19 @@ def write_fasta(seqs: list[tuple[str, str, int]], path: Path) -> Path:
 
 def bert_forward_flops(config, tokens: int) -> float:
     """Multiply-adds x 2 of one BERT forward over ``tokens`` positions (projections, FFN, attention, pooler)."""
-    L, H, I, T = config.num_hidden_layers, config.hidden_size, config.intermediate_size, tokens
-    return L * (8 * T * H * H + 4 * T * H * I + 4 * T * T * H) + 2 * H * H + 2 * H * config.num_labels
+    layers, hidden, inner, t = config.num_hidden_layers, config.hidden_size, config.intermediate_size, tokens
+    return (
+        layers * (8 * t * hidden * hidden + 4 * t * hidden * inner + 4 * t * t * hidden)
+        + 2 * hidden * hidden
+        + 2 * hidden * config.num_labels
+    )
 
 
 def cnn_forward_flops(config, tokens: int) -> float:
-    return 2 * config.embedding_dim * config.kernel_size * config.filters * tokens + 2 * config.filters * config.hidden_size
+    return (
+        2 * config.embedding_dim * config.kernel_size * config.filters * tokens
+        + 2 * config.filters * config.hidden_size
+    )
 
 
 def forward_flops(model, tokens: int) -> float:
@@ -161,8 +168,13 @@ def w_forward(size: str, n: int, attention: str = "sdpa", maps: bool = False) ->
             if maps:
                 torch.stack(out.attentions).sum()  # touch every map, as the analysis does
         wall = time.perf_counter() - start
-    return {"wall_s": wall, "n": n, "seq_s": n / wall, "flops_seq": forward_flops(model, ids.shape[1]),
-            "parameters": sum(p.numel() for p in model.parameters())}
+    return {
+        "wall_s": wall,
+        "n": n,
+        "seq_s": n / wall,
+        "flops_seq": forward_flops(model, ids.shape[1]),
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
 
 
 def w_forward_maps(size: str, n: int) -> dict:
@@ -267,16 +279,27 @@ def w_attention(size: str, n: int) -> dict:
         tmp = Path(tmp)
         save_checkpoint(model, tokenizer, tmp / "model")
         fasta = write_fasta(seqs, tmp / "in.fa")
-        (tmp / "seq_labels.tsv").write_text(
-            "id\tprop\n" + "".join(f"{i}\t{rng.randint(0, 1)}\n" for i, _, _ in seqs)
-        )
+        (tmp / "seq_labels.tsv").write_text("id\tprop\n" + "".join(f"{i}\t{rng.randint(0, 1)}\n" for i, _, _ in seqs))
         tokens = SEQ_LEN - 3 + 1
         (tmp / "tok_labels.tsv").write_text(
             "id\tboundary\n" + "".join(f"{i}\t{''.join(rng.choice('01') for _ in range(tokens))}\n" for i, _, _ in seqs)
         )
         app = importlib.import_module("bertrbp.cli.attention_stats").app
-        args = ["--model", tmp / "model", "--sequences", fasta, "--output-dir", tmp / "out", "--sequence-labels",
-                tmp / "seq_labels.tsv", "--token-labels", tmp / "tok_labels.tsv", "--no-figures", "--threads", THREADS]
+        args = [
+            "--model",
+            tmp / "model",
+            "--sequences",
+            fasta,
+            "--output-dir",
+            tmp / "out",
+            "--sequence-labels",
+            tmp / "seq_labels.tsv",
+            "--token-labels",
+            tmp / "tok_labels.tsv",
+            "--no-figures",
+            "--threads",
+            THREADS,
+        ]
         start = time.perf_counter()
         app(args=[str(a) for a in args], standalone_mode=False)
         wall = time.perf_counter() - start
@@ -309,8 +332,16 @@ def w_fold(size: str, n: int) -> dict:
 
 
 WORKERS = {
-    "matmul": w_matmul, "forward": w_forward, "forward_maps": w_forward_maps, "trainstep": w_trainstep,
-    "trainer": w_trainer,     "predict": w_predict, "finetune": w_finetune, "attention": w_attention, "tokenize": w_tokenize, "fold": w_fold,
+    "matmul": w_matmul,
+    "forward": w_forward,
+    "forward_maps": w_forward_maps,
+    "trainstep": w_trainstep,
+    "trainer": w_trainer,
+    "predict": w_predict,
+    "finetune": w_finetune,
+    "attention": w_attention,
+    "tokenize": w_tokenize,
+    "fold": w_fold,
 }
 
 
@@ -333,8 +364,14 @@ def worker_main(task: str, size: str, n: int, threads: int) -> None:
     base_rss = peak_rss_mb()
     before = load1()
     result = WORKERS[task](size, n)
-    result.update(task=task, size=size, peak_rss_mb=round(peak_rss_mb(), 1), rss_after_imports_mb=round(base_rss, 1),
-                  load1_before=before, load1_after=load1())
+    result.update(
+        task=task,
+        size=size,
+        peak_rss_mb=round(peak_rss_mb(), 1),
+        rss_after_imports_mb=round(base_rss, 1),
+        load1_before=before,
+        load1_after=load1(),
+    )
     print("RESULT " + json.dumps(result), flush=True)
 
 
@@ -350,7 +387,7 @@ def measure(task: str, size: str, n: int, threads: int, in_process: bool = False
         buffer = io.StringIO()
         with contextlib.redirect_stdout(buffer):
             worker_main(task, size, n, threads)
-        result = json.loads(buffer.getvalue().strip().splitlines()[-1][len("RESULT "):])
+        result = json.loads(buffer.getvalue().strip().splitlines()[-1][len("RESULT ") :])
         print(f"  {task:12s} {size:6s} n={n:<5d} done", file=sys.stderr, flush=True)
         return result
     cmd = [sys.executable, __file__, "--worker", task, "--size", size, "--n", str(n), "--threads", str(threads)]
@@ -359,9 +396,14 @@ def measure(task: str, size: str, n: int, threads: int, in_process: bool = False
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f"{task} {size} failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
-    result = json.loads(lines[-1][len("RESULT "):])
-    print(f"  {task:12s} {size:6s} n={n:<5d} " + (f"{result['seq_s']:.1f} seq/s" if "seq_s" in result else "")
-          + f"  peak {result['peak_rss_mb']:.0f} MB  load {result['load1_before']}", file=sys.stderr, flush=True)
+    result = json.loads(lines[-1][len("RESULT ") :])
+    print(
+        f"  {task:12s} {size:6s} n={n:<5d} "
+        + (f"{result['seq_s']:.1f} seq/s" if "seq_s" in result else "")
+        + f"  peak {result['peak_rss_mb']:.0f} MB  load {result['load1_before']}",
+        file=sys.stderr,
+        flush=True,
+    )
     return result
 
 
@@ -375,9 +417,14 @@ def hardware() -> dict:
         pass
     import torch
 
-    return {"cpu": model, "cpus_available": len(os.sched_getaffinity(0)), "torch": torch.__version__,
-            "python": platform.python_version(), "date": datetime.datetime.now().isoformat(timespec="seconds"),
-            "loadavg_start": os.getloadavg()}
+    return {
+        "cpu": model,
+        "cpus_available": len(os.sched_getaffinity(0)),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "loadavg_start": os.getloadavg(),
+    }
 
 
 def run_all(args) -> dict:
@@ -433,31 +480,60 @@ def tables(res: dict) -> str:
             fixed = fixed_cost(ft, lp["seq_s"], fwd["seq_s"])
             per_rbp = per_rbp_seconds(fixed, lp["seq_s"], fwd["seq_s"])
             cells += [
-                f"{pr['seq_s']:.1f}", f"{pr['seq_s'] / fwd['seq_s']:.2f}", f"{tr['seq_s']:.1f}",
+                f"{pr['seq_s']:.1f}",
+                f"{pr['seq_s'] / fwd['seq_s']:.2f}",
+                f"{tr['seq_s']:.1f}",
                 f"{lp['seq_s']:.1f} ({32e3 / lp['seq_s']:.0f})",
-                f"{lp['seq_s'] / tr['seq_s']:.2f}", f"{ft['seq_s']:.1f} ({ft['n']})", f"{fixed:.0f}",
-                f"{gf:.1f} ({100 * gf * 1e9 / matmul:.0f} %)", f"{gt:.1f} ({100 * gt * 1e9 / matmul:.0f} %)",
-                _duration(per_rbp), f"{pr['peak_rss_mb']:.0f} / {ft['peak_rss_mb']:.0f}",
+                f"{lp['seq_s'] / tr['seq_s']:.2f}",
+                f"{ft['seq_s']:.1f} ({ft['n']})",
+                f"{fixed:.0f}",
+                f"{gf:.1f} ({100 * gf * 1e9 / matmul:.0f} %)",
+                f"{gt:.1f} ({100 * gt * 1e9 / matmul:.0f} %)",
+                _duration(per_rbp),
+                f"{pr['peak_rss_mb']:.0f} / {ft['peak_rss_mb']:.0f}",
             ]
         else:
-            cells += ["", "", "", "", "", "", "", f"{gf:.1f} ({100 * gf * 1e9 / matmul:.0f} %)", "", "",
-                      f"{fwd['peak_rss_mb']:.0f} (forward)"]
+            cells += [
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                f"{gf:.1f} ({100 * gf * 1e9 / matmul:.0f} %)",
+                "",
+                "",
+                f"{fwd['peak_rss_mb']:.0f} (forward)",
+            ]
         lines.append("| " + " | ".join(cells) + " |")
     att = [(s, r) for s, r in res["sizes"].items() if "attention" in r]
     if att:
-        lines += ["", "| model | raw eager forward with attention maps seq/s | attention-stats seq/s | tool / raw | peak MB |",
-                  "|---|---:|---:|---:|---:|"]
+        lines += [
+            "",
+            "| model | raw eager forward with attention maps seq/s | attention-stats seq/s | tool / raw | peak MB |",
+            "|---|---:|---:|---:|---:|",
+        ]
         for size, r in att:
             raw, tool = r["forward_maps"], r["attention"]
-            lines.append(f"| {size} | {raw['seq_s']:.1f} | {tool['seq_s']:.1f} | {tool['seq_s'] / raw['seq_s']:.2f} | "
-                         f"{tool['peak_rss_mb']:.0f} |")
+            lines.append(
+                f"| {size} | {raw['seq_s']:.1f} | {tool['seq_s']:.1f} | {tool['seq_s'] / raw['seq_s']:.2f} | "
+                f"{tool['peak_rss_mb']:.0f} |"
+            )
     tok, fold = res["tokenize"], res["fold"]
-    lines += ["", "| CPU-only tool | sequences | seq/s | peak MB |", "|---|---:|---:|---:|",
-              f"| tokenize (read FASTA, 3-mers, write .npz) | {tok['n']} | {tok['seq_s']:.0f} | {tok['peak_rss_mb']:.0f} |"]
+    lines += [
+        "",
+        "| CPU-only tool | sequences | seq/s | peak MB |",
+        "|---|---:|---:|---:|",
+        f"| tokenize (read FASTA, 3-mers, write .npz) | {tok['n']} | {tok['seq_s']:.0f} | {tok['peak_rss_mb']:.0f} |",
+    ]
     for engine, e in fold["engines"].items():
         lines.append(f"| fold, {engine} (1 core) | {fold['n']} | {e['seq_s']:.1f} | {fold['peak_rss_mb']:.0f} |")
-    lines += ["", "Peak MB is the peak resident memory of the whole measuring process (python + torch + model + data); "
-              f"a process that only imports torch peaks at about {res['tokenize']['rss_after_imports_mb']:.0f} MB here."]
+    lines += [
+        "",
+        "Peak MB is the peak resident memory of the whole measuring process (python + torch + model + data); "
+        f"a process that only imports torch peaks at about {res['tokenize']['rss_after_imports_mb']:.0f} MB here.",
+    ]
     return "\n".join(lines)
 
 

@@ -46,7 +46,8 @@ def _write_inputs(folder: Path, rbps: int, test_size: int, epochs: int, seed: in
                 logits = rng.normal(0, 1, test_size) + separation * (labels - 0.5)
                 p = 1 / (1 + np.exp(-logits))
             lines = ["id\tprobability\tlogit\tlabel"] + [
-                f"{rbp}:{i}\t{q:.6g}\t{math.log(q / (1 - q)):.6g}\t{y}" for i, (q, y) in enumerate(zip(p, labels))]
+                f"{rbp}:{i}\t{q:.6g}\t{math.log(q / (1 - q)):.6g}\t{y}" for i, (q, y) in enumerate(zip(p, labels))
+            ]
             predictions = folder / f"{name}.predictions.tsv"
             predictions.write_text("\n".join(lines) + "\n")
             metrics_file = folder / f"{name}.metrics.json"  # what bertrbp-evaluate writes beside each predictions TSV
@@ -56,16 +57,36 @@ def _write_inputs(folder: Path, rbps: int, test_size: int, epochs: int, seed: in
             run.mkdir(parents=True)
             losses = [0.69 - (0 if stalled else 0.02 * e) for e in range(epochs)]
             aurocs = [0.5 + (0.01 if stalled else 0.03) * e for e in range(epochs)]
-            diagnosis = {"collapsed": False, "stalled": stalled, "reasons": [], "auroc": aurocs[-1],
-                         "prediction_std": 3e-5 if stalled else 0.1, "val_loss": losses[-1],
-                         "class_prior_entropy": 0.6931}
-            metrics = {"kept": "best", "kept_epoch": epochs, "collapsed": False, "stalled": stalled,
-                       "collapse": diagnosis, "model_kind": "kmer" if model == "kmer" else "bert",
-                       "epochs": [{"epoch": e + 1, "train_loss": losses[e] + 0.01, "val_loss": losses[e],
-                                   "val_auroc": aurocs[e]} for e in range(epochs)]}
-            card = {"tool": "bertrbp-finetune", "model_source": "mini", "k": 3, "seed": 42, "metrics": metrics,
-                    "hyperparameters": {"lr": 2e-4, "epochs": epochs, "batch_size": 32, "grad_accum": 1},
-                    "software": {"python": platform.python_version(), "bert-rbp": "0.1.0"}}
+            diagnosis = {
+                "collapsed": False,
+                "stalled": stalled,
+                "reasons": [],
+                "auroc": aurocs[-1],
+                "prediction_std": 3e-5 if stalled else 0.1,
+                "val_loss": losses[-1],
+                "class_prior_entropy": 0.6931,
+            }
+            metrics = {
+                "kept": "best",
+                "kept_epoch": epochs,
+                "collapsed": False,
+                "stalled": stalled,
+                "collapse": diagnosis,
+                "model_kind": "kmer" if model == "kmer" else "bert",
+                "epochs": [
+                    {"epoch": e + 1, "train_loss": losses[e] + 0.01, "val_loss": losses[e], "val_auroc": aurocs[e]}
+                    for e in range(epochs)
+                ],
+            }
+            card = {
+                "tool": "bertrbp-finetune",
+                "model_source": "mini",
+                "k": 3,
+                "seed": 42,
+                "metrics": metrics,
+                "hyperparameters": {"lr": 2e-4, "epochs": epochs, "batch_size": 32, "grad_accum": 1},
+                "software": {"python": platform.python_version(), "bert-rbp": "0.1.0"},
+            }
             (run / "metrics.json").write_text(json.dumps(metrics))
             (run / "model_card.json").write_text(json.dumps(card))
             args += ["--predictions", str(predictions), "--training", f"{name}={run}"]
@@ -94,21 +115,50 @@ def main() -> None:
         summary_s = time.perf_counter() - started
         report = folder / "out" / "report.html"
         result = {
-            "rbps": options.rbps, "models": 3 * options.rbps, "test_size": options.test_size,
-            "epochs": options.epochs, "summary_wall_s": round(summary_s, 2),
-            "report_bytes": report.stat().st_size, "load_before": load_before,
+            "rbps": options.rbps,
+            "models": 3 * options.rbps,
+            "test_size": options.test_size,
+            "epochs": options.epochs,
+            "summary_wall_s": round(summary_s, 2),
+            "report_bytes": report.stat().st_size,
+            "load_before": load_before,
         }
         browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
         if browser:
             started = time.perf_counter()
-            subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
-                            f"--user-data-dir={folder / 'profile'}", report.as_uri()], check=True,
-                           capture_output=True, text=True, timeout=600)
+            subprocess.run(
+                [
+                    browser,
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--dump-dom",
+                    f"--user-data-dir={folder / 'profile'}",
+                    report.as_uri(),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
             result["chromium_dump_dom_wall_s"] = round(time.perf_counter() - started, 2)
             started = time.perf_counter()
-            subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1280,1400",
-                            f"--screenshot={folder / 'shot.png'}", f"--user-data-dir={folder / 'profile'}",
-                            report.as_uri()], check=True, capture_output=True, text=True, timeout=600)
+            subprocess.run(
+                [
+                    browser,
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--window-size=1280,1400",
+                    f"--screenshot={folder / 'shot.png'}",
+                    f"--user-data-dir={folder / 'profile'}",
+                    report.as_uri(),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
             result["chromium_screenshot_wall_s"] = round(time.perf_counter() - started, 2)
         result["load_after"] = _uptime()
         result["machine"] = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs (shared)"

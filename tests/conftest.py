@@ -15,6 +15,9 @@ SHARED_DATA = Path(os.environ.get("BERTRBP_SHARED_DATA", REPO.parent / "shared" 
 if str(BIN) not in sys.path:
     sys.path.insert(0, str(BIN))
 
+# the planted-motif model fixture (motif_checkpoint), shared by the scan, variant and attribution tests
+pytest_plugins = ["motif_model"]
+
 
 def pytest_configure(config):
     try:

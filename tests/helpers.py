@@ -1,3 +1,3 @@
 """Import helpers for tests: ``from helpers import run_tool``."""
 
-from conftest import REPO, BIN, SHARED_DATA, run_tool  # noqa: F401
+from conftest import BIN, REPO, SHARED_DATA, run_tool  # noqa: F401

@@ -3,7 +3,7 @@
 Positives are random sequences with ``MOTIF`` planted at a random position; negatives are random sequences
 without it. A short plain torch loop (no Trainer) teaches the ``tiny`` preset to tell them apart in a few
 seconds on one thread. The checkpoint is built once per test session (cached in this module) under
-``tmp_path_factory``. Use the ``motif_checkpoint`` fixture: ``from motif_model import motif_checkpoint``.
+``tmp_path_factory``. Its ``motif_checkpoint`` fixture is registered for every test by ``conftest.py`` (``pytest_plugins``).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def quiet_background(rng: random.Random, length: int) -> str:
     """
     from bertrbp.io.genome import reverse_complement
 
-    banned = {MOTIF[i:i + 3] for i in range(len(MOTIF) - 2)}
+    banned = {MOTIF[i : i + 3] for i in range(len(MOTIF) - 2)}
     banned |= {reverse_complement(kmer) for kmer in banned}
     seq = rng.choice("ACGT") + rng.choice("ACGT")
     while len(seq) < length:
@@ -49,7 +49,7 @@ def quiet_background(rng: random.Random, length: int) -> str:
 
 def plant(seq: str, position: int, motif: str = MOTIF) -> str:
     """``seq`` with ``motif`` written over it at ``position``."""
-    return seq[:position] + motif + seq[position + len(motif):]
+    return seq[:position] + motif + seq[position + len(motif) :]
 
 
 def training_set(n: int = 800, length: int = WINDOW, seed: int = SEED) -> tuple[list[str], list[int]]:

@@ -9,10 +9,9 @@ import random
 import numpy as np
 import pytest
 
-from helpers import run_tool
-
 from bertrbp.attention.analysis import Settings, collect_stats, load_inputs
 from bertrbp.attention.engine import open_model
+from helpers import run_tool
 
 
 @pytest.fixture(scope="module")
@@ -26,11 +25,15 @@ def data(tmp_path_factory):
         fasta.append(f">r{i}\n{seq}")
         seq_rows.append(f"r{i}\t{i % 2}\t{int(i % 3 == 0)}")
         tokens = len(seq) - 2
-        bits = lambda: "".join(rng.choice("01") for _ in range(tokens))  # noqa: E731
+        bits = lambda tokens=tokens: "".join(rng.choice("01") for _ in range(tokens))  # noqa: E731
         region_rows.append(f"r{i}\t{bits()}")
         struct_rows.append(f"r{i}\t{bits()}\t{bits()}")
-    for name, rows in [("seqs.fa", fasta), ("seq.tsv", seq_rows), ("regions.tsv", region_rows),
-                       ("struct.tsv", struct_rows)]:
+    for name, rows in [
+        ("seqs.fa", fasta),
+        ("seq.tsv", seq_rows),
+        ("regions.tsv", region_rows),
+        ("struct.tsv", struct_rows),
+    ]:
         (folder / name).write_text("\n".join(rows) + "\n")
     return folder
 
@@ -84,14 +87,33 @@ def read_tsv(path):
 def test_cli_end_to_end(tiny_checkpoint, data, tmp_path):
     out = tmp_path / "out"
     run_tool(
-        "attention-stats", "--model", tiny_checkpoint, "--sequences", data / "seqs.fa", "--output-dir", out,
-        "--sequence-labels", data / "seq.tsv", "--token-labels", data / "regions.tsv",
-        "--token-labels", data / "struct.tsv", "--compare-model", tiny_checkpoint, "--batch-size", "5",
-        "--device", "cpu", "--threads", "1",
+        "attention-stats",
+        "--model",
+        tiny_checkpoint,
+        "--sequences",
+        data / "seqs.fa",
+        "--output-dir",
+        out,
+        "--sequence-labels",
+        data / "seq.tsv",
+        "--token-labels",
+        data / "regions.tsv",
+        "--token-labels",
+        data / "struct.tsv",
+        "--compare-model",
+        tiny_checkpoint,
+        "--batch-size",
+        "5",
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
     )
     # Tables agree with a direct computation from the model's maps.
-    a_all, _ = direct_a_and_r(tiny_checkpoint, [line for line in (data / "seqs.fa").read_text().split("\n")
-                                                if line and not line.startswith(">")])
+    a_all, _ = direct_a_and_r(
+        tiny_checkpoint,
+        [line for line in (data / "seqs.fa").read_text().split("\n") if line and not line.startswith(">")],
+    )
     a = np.stack(a_all)
     labels = np.array([i % 3 == 0 for i in range(12)])
     expected = a[labels].mean(0) / a[~labels].mean(0)
@@ -107,7 +129,8 @@ def test_cli_end_to_end(tiny_checkpoint, data, tmp_path):
     for row in ratio_rows:
         p = list(arrays["token_properties"]).index(row["property"])
         assert float(row["value"]) == pytest.approx(
-            arrays["token_attention_ratio"][p, int(row["layer"]) - 1, int(row["head"]) - 1], rel=1e-5)
+            arrays["token_attention_ratio"][p, int(row["layer"]) - 1, int(row["head"]) - 1], rel=1e-5
+        )
         assert float(row["background_share"]) == pytest.approx(arrays["token_background_share"][p], rel=1e-5)
 
     spec = json.loads((out / "specialization.json").read_text())
@@ -124,8 +147,9 @@ def test_cli_end_to_end(tiny_checkpoint, data, tmp_path):
     # Both models, each at its own best heads and at the one fixed head.
     for model in ("main", "compare"):
         for choice in ("best", "fixed"):
-            assert {(r["level"], r["property"]) for r in spearman
-                    if (r["model"], r["head_choice"]) == (model, choice)} == properties
+            assert {
+                (r["level"], r["property"]) for r in spearman if (r["model"], r["head_choice"]) == (model, choice)
+            } == properties
     assert len({r["head"] for r in spearman if r["head_choice"] == "fixed"}) == 1
     assert {r["head"] for r in spearman if r["head_choice"] == "fixed"} == {spec["fixed_head"]}
     key = ("model", "head_choice", "level", "property")
@@ -145,17 +169,31 @@ def test_cli_end_to_end(tiny_checkpoint, data, tmp_path):
     assert read_tsv(out / "compare_token_attention_ratio.tsv") == ratio_rows
     cv = read_tsv(out / "cv_comparison.tsv")
     assert len(cv) == 5 and all(r["cv_main"] == r["cv_compare"] and r["head_main"] == r["head_compare"] for r in cv)
-    assert spec["sequences"] == {"method": "all", "in_file": 12, "analysed": 12, "in_file_by_label": {"unknown": 12},
-                                 "analysed_by_label": {"unknown": 12}}
+    assert spec["sequences"] == {
+        "method": "all",
+        "in_file": 12,
+        "analysed": 12,
+        "in_file_by_label": {"unknown": 12},
+        "analysed_by_label": {"unknown": 12},
+    }
 
     similarity = read_tsv(out / "similarity.tsv")
     assert len(similarity) == 2 + 3 * 2
     assert all(float(r["pearson_r"]) == pytest.approx(1.0) for r in similarity)  # a model against itself
     figures = {p.name for p in (out / "figures").iterdir()}
-    assert {"heatmap_sequence_intron.png", "heatmap_token_H.svg", "specialization.png",
-            "binned_token_boundary.png", "compare_heatmap_token_H.png", "compare_binned_token_boundary.png",
-            "cv_comparison.png", "similarity.png", "fixed_head_binned_token_S.png", "fixed_head_all_tokens.png",
-            "compare_fixed_head_all_tokens.png"} <= figures
+    assert {
+        "heatmap_sequence_intron.png",
+        "heatmap_token_H.svg",
+        "specialization.png",
+        "binned_token_boundary.png",
+        "compare_heatmap_token_H.png",
+        "compare_binned_token_boundary.png",
+        "cv_comparison.png",
+        "similarity.png",
+        "fixed_head_binned_token_S.png",
+        "fixed_head_all_tokens.png",
+        "compare_fixed_head_all_tokens.png",
+    } <= figures
 
 
 def test_cli_rejects_bad_token_labels_without_output(tiny_checkpoint, data, tmp_path):
@@ -164,8 +202,18 @@ def test_cli_rejects_bad_token_labels_without_output(tiny_checkpoint, data, tmp_
     lines[3] = lines[3][:-2]  # r2 loses two tokens
     bad.write_text("\n".join(lines) + "\n")
     out = tmp_path / "out"
-    result = run_tool("attention-stats", "--model", tiny_checkpoint, "--sequences", data / "seqs.fa",
-                      "--output-dir", out, "--token-labels", bad, check=False)
+    result = run_tool(
+        "attention-stats",
+        "--model",
+        tiny_checkpoint,
+        "--sequences",
+        data / "seqs.fa",
+        "--output-dir",
+        out,
+        "--token-labels",
+        bad,
+        check=False,
+    )
     assert result.returncode == 2
     assert "error:" in result.stderr and "'r2'" in result.stderr
     assert not out.exists() or not any(out.iterdir())

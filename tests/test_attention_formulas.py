@@ -21,12 +21,14 @@ from bertrbp.attention.formulas import (
 )
 
 # One sequence: [CLS] t0 t1 [SEP]; rows attend, columns are attended; each row sums to 1.
-HAND = np.array([
-    [0.1, 0.2, 0.3, 0.4],   # CLS
-    [0.5, 0.5, 0.0, 0.0],   # t0
-    [0.0, 0.25, 0.75, 0.0],  # t1
-    [0.2, 0.2, 0.2, 0.4],   # SEP
-])
+HAND = np.array(
+    [
+        [0.1, 0.2, 0.3, 0.4],  # CLS
+        [0.5, 0.5, 0.0, 0.0],  # t0
+        [0.0, 0.25, 0.75, 0.0],  # t1
+        [0.2, 0.2, 0.2, 0.4],  # SEP
+    ]
+)
 
 
 def cls_head(length: int) -> np.ndarray:

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from bertrbp.attention import engine
-from bertrbp.attention.analysis import Inputs, Settings, analyse, collect_head_values, collect_stats, parse_head
 from bertrbp.attention.accumulators import TokenValueStore
+from bertrbp.attention.analysis import Inputs, Settings, analyse, collect_head_values, collect_stats, parse_head
 from bertrbp.errors import InputError
 from bertrbp.tokenizer import KmerTokenizer
 
@@ -54,8 +54,14 @@ def planted_run(planted: bool = True) -> engine.AttentionModel:
     import torch
 
     tokenizer = KmerTokenizer(3)
-    return engine.AttentionModel("planted" if planted else "plain", PlantedModel(tokenizer, planted), tokenizer,
-                                 torch.device("cpu"), LAYERS, HEADS)
+    return engine.AttentionModel(
+        "planted" if planted else "plain",
+        PlantedModel(tokenizer, planted),
+        tokenizer,
+        torch.device("cpu"),
+        LAYERS,
+        HEADS,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -100,15 +106,21 @@ def test_the_analysis_finds_the_planted_heads(inputs):
     # Default fixed head: the best head of the most specialized property (ggg -> 2-3), binned in both models.
     assert results.fixed_head == (1, 2)
     fixed = {(e.model, e.level, e.property): e for e in results.binned if e.choice == "fixed"}
-    assert set(fixed) == {(m, lvl, p) for m in ("main", "compare")
-                          for lvl, p in [("sequence", "has_ggg"), ("sequence", "coin"), ("token", "ggg"),
-                                         ("token", "decoy")]}
+    assert set(fixed) == {
+        (m, lvl, p)
+        for m in ("main", "compare")
+        for lvl, p in [("sequence", "has_ggg"), ("sequence", "coin"), ("token", "ggg"), ("token", "decoy")]
+    }
     assert_separates(fixed[("main", "token", "ggg")].result)
     # The compared model (no plants) gets the same outputs; its heads are all alike.
     compare = results.compare_specialization
     assert compare["token"]["ggg"]["cv"] < 0.01 < spec["token"]["ggg"]["cv"]
     assert {(e.level, e.property) for e in results.binned if e.model == "compare" and e.choice == "best"} == {
-        ("sequence", "has_ggg"), ("sequence", "coin"), ("token", "ggg"), ("token", "decoy")}
+        ("sequence", "has_ggg"),
+        ("sequence", "coin"),
+        ("token", "ggg"),
+        ("token", "decoy"),
+    }
 
 
 def test_a_chosen_fixed_head_is_used_in_both_models(inputs):

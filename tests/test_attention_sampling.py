@@ -17,8 +17,13 @@ def write_bound_first(path, n_bound, n_unbound, seq="ACGTACGTAC"):
 def test_default_analyses_every_sequence_in_file_order(tmp_path):
     sample = choose_sequences(write_bound_first(tmp_path / "s.fa", 30, 70))
     assert len(sample.ids) == 100 and sample.ids[:2] == ["b0", "b1"] and sample.ids[-1] == "u69"
-    assert sample.summary() == {"method": "all", "in_file": 100, "analysed": 100,
-                                "in_file_by_label": {"0": 70, "1": 30}, "analysed_by_label": {"0": 70, "1": 30}}
+    assert sample.summary() == {
+        "method": "all",
+        "in_file": 100,
+        "analysed": 100,
+        "in_file_by_label": {"0": 70, "1": 30},
+        "analysed_by_label": {"0": 70, "1": 30},
+    }
 
 
 def test_capped_sample_is_stratified_by_label(tmp_path):

@@ -7,12 +7,11 @@ import random
 import numpy as np
 import pytest
 
-from helpers import run_tool
-from motif_model import MOTIF, WINDOW, motif_checkpoint, plant, quiet_background  # noqa: F401
-
 from bertrbp.attribution.ig import integrated_gradients, tokens_to_nucleotides
 from bertrbp.attribution.ism import in_silico_mutagenesis
 from bertrbp.attribution.motifs import MotifSummary
+from helpers import run_tool
+from motif_model import MOTIF, WINDOW, plant, quiet_background
 
 
 def test_tokens_to_nucleotides_takes_the_mean_of_covering_tokens():
@@ -72,12 +71,14 @@ def test_ism_matches_direct_scoring_and_lands_on_the_motif(model):
         result = in_silico_mutagenesis(net, tokenizer, seq, device, batch_size=50)
         assert result.delta.shape == (len(seq), 4)
         assert all(result.delta[i, "ACGT".index(b)] == 0 for i, b in enumerate(seq))
-        mutant = seq[:position + 2] + ("A" if seq[position + 2] != "A" else "G") + seq[position + 3:]
+        mutant = seq[: position + 2] + ("A" if seq[position + 2] != "A" else "G") + seq[position + 3 :]
         direct = score_sequences(net, tokenizer, [mutant], device).logit[0] - result.logit
         assert result.delta[position + 2, "ACGT".index(mutant[position + 2])] == pytest.approx(direct, abs=1e-4)
         hits += abs(_best_window(result.importance) - position) <= 1
-        assert result.importance[position:position + len(MOTIF)].mean() > 3 * abs(np.delete(
-            result.importance, range(position, position + len(MOTIF)))).mean()
+        assert (
+            result.importance[position : position + len(MOTIF)].mean()
+            > 3 * abs(np.delete(result.importance, range(position, position + len(MOTIF)))).mean()
+        )
     assert hits == 3
 
 
@@ -85,11 +86,31 @@ def test_attribute_tool_writes_tables_logos_and_motif_summary(motif_checkpoint, 
     fasta = tmp_path / "bound.fa"
     fasta.write_text("".join(f">s{i}_at{p} class:1\n{seq}\n" for i, (seq, p) in enumerate(_motif_sequences(6, 33))))
     out = tmp_path / "attr"
-    run_tool("attribute", "--model", motif_checkpoint, fasta, "--output-dir", out, "--method", "both",
-             "--steps", 16, "--max-logos", 2, "--logo-format", "svg", "--threads", 1)
+    run_tool(
+        "attribute",
+        "--model",
+        motif_checkpoint,
+        fasta,
+        "--output-dir",
+        out,
+        "--method",
+        "both",
+        "--steps",
+        16,
+        "--max-logos",
+        2,
+        "--logo-format",
+        "svg",
+        "--threads",
+        1,
+    )
     logos = sorted(p.name for p in (out / "logos").iterdir())
     assert [name.split("_at")[0] + "." + ".".join(name.split(".")[-2:]) for name in logos] == [
-        "1_s0.ig.svg", "1_s0.ism.svg", "2_s1.ig.svg", "2_s1.ism.svg"]
+        "1_s0.ig.svg",
+        "1_s0.ism.svg",
+        "2_s1.ig.svg",
+        "2_s1.ism.svg",
+    ]
     assert all((out / "logos" / name).read_text().lstrip().startswith("<?xml") for name in logos)
     ig_rows = (out / "ig.tsv").read_text().splitlines()
     assert ig_rows[0] == "id\tposition\tbase\tattribution" and len(ig_rows) == 1 + 6 * WINDOW
@@ -97,6 +118,15 @@ def test_attribute_tool_writes_tables_logos_and_motif_summary(motif_checkpoint, 
     assert ism_rows[0].split("\t") == ["id", "position", "base", "A", "C", "G", "T", "importance"]
     summary = [line.split("\t") for line in (out / "motif_summary.tsv").read_text().splitlines()[1:]]
     assert summary[0][1] == MOTIF and int(summary[0][2]) >= 4
-    bad = run_tool("attribute", "--model", motif_checkpoint, fasta, "--output-dir", tmp_path / "bad",
-                   "--baseline", "mean", check=False)
+    bad = run_tool(
+        "attribute",
+        "--model",
+        motif_checkpoint,
+        fasta,
+        "--output-dir",
+        tmp_path / "bad",
+        "--baseline",
+        "mean",
+        check=False,
+    )
     assert bad.returncode == 2 and "--baseline" in bad.stderr and not (tmp_path / "bad").exists()

@@ -87,8 +87,19 @@ def test_accuracy_report_means_over_common_experiments(tmp_path, shared_data):
 
 def test_accuracy_smoke_appends_and_resumes(tmp_path, shared_data, capsys):
     accuracy = bench("accuracy")
-    args = ["--smoke", "--suite", "tial1", "--threads", "1", "--results", str(tmp_path / "res"),
-            "--work", str(tmp_path / "work"), "--data", str(shared_data)]
+    args = [
+        "--smoke",
+        "--suite",
+        "tial1",
+        "--threads",
+        "1",
+        "--results",
+        str(tmp_path / "res"),
+        "--work",
+        str(tmp_path / "work"),
+        "--data",
+        str(shared_data),
+    ]
     accuracy.main(args)
     path = tmp_path / "res" / "accuracy_tial1_smoke.tsv"
     with open(path) as handle:

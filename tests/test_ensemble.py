@@ -32,8 +32,10 @@ def test_ensemble_logit_is_the_mean_of_member_logits(members):
 
     seqs = [s for _, s, _ in motif_sequences(20, seed=21, length=51)]
     device = torch.device("cpu")
-    single = [score_sequences(load_classifier(str(f))[0].eval(), load_classifier(str(f))[1], seqs, device).logit
-              for f in members]
+    single = [
+        score_sequences(load_classifier(str(f))[0].eval(), load_classifier(str(f))[1], seqs, device).logit
+        for f in members
+    ]
     ensemble, tokenizer, _ = open_classifier([str(f) for f in members])
     combined = score_sequences(ensemble.eval(), tokenizer, seqs, device)
     np.testing.assert_allclose(combined.logit, np.mean(single, axis=0), rtol=0, atol=1e-5)
@@ -44,8 +46,9 @@ def test_ensemble_logit_is_the_mean_of_member_logits(members):
 def test_predict_with_several_models_writes_mean_logits(members, tmp_path):
     fasta = write_fasta(tmp_path / "x.fa", motif_sequences(12, seed=22, length=51))
     outputs = []
-    for i, args in enumerate([["--model", members[0]], ["--model", members[1]],
-                              ["--model", members[0], "--model", members[1]]]):
+    for i, args in enumerate(
+        [["--model", members[0]], ["--model", members[1]], ["--model", members[0], "--model", members[1]]]
+    ):
         assert run_cli("predict", *args, fasta, "-o", tmp_path / f"p{i}.tsv", "--threads", "1") == 0
         rows = [line.split("\t") for line in (tmp_path / f"p{i}.tsv").read_text().splitlines()[1:]]
         outputs.append(np.array([float(r[2]) for r in rows]))
@@ -70,8 +73,28 @@ def test_finetune_trains_an_ensemble_folder_the_tools_take_as_one_model(tmp_path
     train = write_fasta(tmp_path / "train.fa", motif_sequences(240, seed=24, length=61))
     test = write_fasta(tmp_path / "test.fa", motif_sequences(40, seed=25, length=61))
     out = tmp_path / "ens"
-    assert run_cli("finetune", "--train", train, "--output-dir", out, "--model", "tiny", "--model", "kmer",
-                   "--seeds", "3,4", "--epochs", "1", "--batch-size", "16", "--threads", "1") == 0
+    assert (
+        run_cli(
+            "finetune",
+            "--train",
+            train,
+            "--output-dir",
+            out,
+            "--model",
+            "tiny",
+            "--model",
+            "kmer",
+            "--seeds",
+            "3,4",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "16",
+            "--threads",
+            "1",
+        )
+        == 0
+    )
     manifest = json.loads((out / "model" / "ensemble.json").read_text())
     assert [m["name"] for m in manifest["members"]] == ["tiny_seed3", "tiny_seed4", "kmer_seed3"]  # k-mer once
     for m in manifest["members"]:
@@ -80,13 +103,17 @@ def test_finetune_trains_an_ensemble_folder_the_tools_take_as_one_model(tmp_path
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["model_kind"] == "ensemble" and len(metrics["members"]) == 3
     # every member validated on the same split: same counts in every member card
-    counts = {json.dumps(json.loads((out / "members" / m["name"] / "model_card.json").read_text())["data"]["counts"])
-              for m in manifest["members"]}
+    counts = {
+        json.dumps(json.loads((out / "members" / m["name"] / "model_card.json").read_text())["data"]["counts"])
+        for m in manifest["members"]
+    }
     assert len(counts) == 1
     assert run_cli("predict", "--model", out, test, "-o", tmp_path / "a.tsv", "--threads", "1") == 0
     paths = [out / "model" / m["path"] for m in manifest["members"]]
-    assert run_cli("predict", *sum((["--model", p] for p in paths), []), test, "-o", tmp_path / "b.tsv",
-                   "--threads", "1") == 0
+    assert (
+        run_cli("predict", *sum((["--model", p] for p in paths), []), test, "-o", tmp_path / "b.tsv", "--threads", "1")
+        == 0
+    )
     assert (tmp_path / "a.tsv").read_text() == (tmp_path / "b.tsv").read_text()
 
 
@@ -110,10 +137,15 @@ def test_integrated_gradients_of_an_ensemble_are_the_mean_of_members_and_complet
 
     seq = motif_sequences(1, seed=26, length=41)[0][1]
     device = torch.device("cpu")
-    parts = [integrated_gradients(load_classifier(str(f))[0].eval(), load_classifier(str(f))[1], seq, device, 16)
-             for f in members]
+    parts = [
+        integrated_gradients(load_classifier(str(f))[0].eval(), load_classifier(str(f))[1], seq, device, 16)
+        for f in members
+    ]
     ensemble, tokenizer, _ = open_classifier([str(f) for f in members])
     combined = integrated_gradients(ensemble.eval(), tokenizer, seq, device, 16)
     np.testing.assert_allclose(combined.nucleotides, np.mean([p.nucleotides for p in parts], axis=0), atol=1e-9)
     # completeness: attributions sum to the ensemble's log-odds minus the mean baseline log-odds (up to IG error)
-    assert abs(combined.tokens.sum() - (combined.logit - combined.baseline_logit)) <= max(abs(p.delta) for p in parts) + 1e-6
+    assert (
+        abs(combined.tokens.sum() - (combined.logit - combined.baseline_logit))
+        <= max(abs(p.delta) for p in parts) + 1e-6
+    )

@@ -25,18 +25,23 @@ def motif_run(tmp_path_factory):
     train = write_fasta(d / "train.fa", motif_sequences(500, seed=1))
     test = write_fasta(d / "test.fa", motif_sequences(200, seed=2))
     options = FinetuneOptions(
-        train=[train], output_dir=d / "out", model="tiny", lr=1e-3, keep="best",
+        train=[train],
+        output_dir=d / "out",
+        model="tiny",
+        lr=1e-3,
+        keep="best",
         train_config=TrainConfig(epochs=3, batch_size=16, threads=1),
     )
     return d, test, finetune(options)
 
 
 def test_learns_planted_motif(motif_run):
+    import torch
+
     from bertrbp.io.sequences import iter_records
     from bertrbp.metrics import binary_metrics
     from bertrbp.model import load_classifier
     from bertrbp.predict import predict_records
-    import torch
 
     d, test, result = motif_run
     model, tokenizer, report = load_classifier(str(d / "out" / "model"))
@@ -66,13 +71,15 @@ def test_outputs_and_model_card(motif_run):
     assert card["hyperparameters"]["lr"] == 1e-3 and card["hyperparameters"]["adam_eps"] == 1e-8
     assert card["seed"] == 42 and card["software"]["torch"]
     assert card["load_report"]["newly_initialised"]  # random init: everything is new
-    assert (out / "model" / "model.safetensors").exists() and (out / "model" / "vocab.txt").read_text().startswith("[PAD]")
+    assert (out / "model" / "model.safetensors").exists() and (out / "model" / "vocab.txt").read_text().startswith(
+        "[PAD]"
+    )
     assert "AUROC" in (out / "model_card.md").read_text()
 
 
 def _tiny_problem(n=96):
-    from bertrbp.io.tokens import tokenize_records
     from bertrbp.io.sequences import SequenceRecord
+    from bertrbp.io.tokens import tokenize_records
     from bertrbp.tokenizer import KmerTokenizer
 
     records = [SequenceRecord(i, s, lab) for i, s, lab in motif_sequences(n, seed=3, length=41)]
@@ -136,16 +143,27 @@ def test_resume_refuses_changed_settings(tmp_path):
 
     data = _tiny_problem(32)
     source = ArrayBatches(input_ids=data.input_ids, attention_mask=data.attention_mask, labels=data.labels)
-    train(load_classifier("tiny", seed=0)[0], source, TrainConfig(epochs=1, batch_size=16, threads=1), checkpoint_dir=tmp_path)
+    train(
+        load_classifier("tiny", seed=0)[0],
+        source,
+        TrainConfig(epochs=1, batch_size=16, threads=1),
+        checkpoint_dir=tmp_path,
+    )
     with pytest.raises(InputError, match="different settings"):
-        train(load_classifier("tiny", seed=0)[0], source, TrainConfig(epochs=1, batch_size=8, threads=1),
-              checkpoint_dir=tmp_path, resume=True)
+        train(
+            load_classifier("tiny", seed=0)[0],
+            source,
+            TrainConfig(epochs=1, batch_size=8, threads=1),
+            checkpoint_dir=tmp_path,
+            resume=True,
+        )
 
 
 def test_optimizer_groups_and_schedule():
+    import torch
+
     from bertrbp.model import load_classifier
     from bertrbp.training import TrainConfig, build_optimizer, warmup_linear
-    import torch
 
     model = load_classifier("tiny", seed=0)[0]
     decay, plain = build_optimizer(model, TrainConfig(), torch.device("cpu")).param_groups
@@ -192,8 +210,25 @@ def test_cli_flags_forced_collapse(tmp_path):
     start = save_checkpoint(model, tokenizer, tmp_path / "zero_head")
     train = write_fasta(tmp_path / "train.fa", motif_sequences(80, seed=4, length=31))
     out = tmp_path / "out"
-    result = run_tool("finetune", "--train", train, "--output-dir", out, "--model", start, "--lr", "1e-12",
-                      "--epochs", "1", "--batch-size", "16", "--threads", "1", "--fail-on-collapse", check=False)
+    result = run_tool(
+        "finetune",
+        "--train",
+        train,
+        "--output-dir",
+        out,
+        "--model",
+        start,
+        "--lr",
+        "1e-12",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "16",
+        "--threads",
+        "1",
+        "--fail-on-collapse",
+        check=False,
+    )
     assert result.returncode == 3, result.stderr
     assert "WARNING: THE MODEL COLLAPSED" in result.stderr and "--lr" in result.stderr
     metrics = json.loads((out / "metrics.json").read_text())
@@ -230,8 +265,24 @@ def test_cnn_baseline_trains_and_predicts(tmp_path):
     train = write_fasta(tmp_path / "train.fa", motif_sequences(200, seed=5))
     test = write_fasta(tmp_path / "test.fa", motif_sequences(100, seed=6))
     out = tmp_path / "out"
-    assert run_cli("finetune", "--train", train, "--output-dir", out, "--model", "cnn", "--epochs", "3",
-                   "--batch-size", "16", "--threads", "1") == 0
+    assert (
+        run_cli(
+            "finetune",
+            "--train",
+            train,
+            "--output-dir",
+            out,
+            "--model",
+            "cnn",
+            "--epochs",
+            "3",
+            "--batch-size",
+            "16",
+            "--threads",
+            "1",
+        )
+        == 0
+    )
     assert json.loads((out / "model" / "config.json").read_text())["model_type"] == "bertrbp-cnn"
     assert json.loads((out / "model_card.json").read_text())["hyperparameters"]["lr"] == 1e-3  # CNN default
     assert run_cli("predict", "--model", out / "model", test, "-o", tmp_path / "p.tsv", "--threads", "1") == 0

@@ -37,7 +37,6 @@ def test_tool_vs_bare_smoke(tmp_path: Path, capsys) -> None:
 def test_bare_loop_structures_are_what_the_tool_would_write(tmp_path: Path) -> None:
     # The bench's reference must be the same computation as the tool's, or the ratio compares different work.
     import bench_fold
-
     from bertrbp.fold.engines import FoldOptions, fold_sequence
 
     seqs = bench_fold.random_sites(5, seed=2)

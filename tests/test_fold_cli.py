@@ -6,10 +6,10 @@ import csv
 from pathlib import Path
 
 import pytest
-from helpers import run_tool
 
 from bertrbp.fold.elements import element_string, pair_table
 from bertrbp.fold.tokens import token_labels
+from helpers import run_tool
 
 FASTA = """>first some description
 GGGAAATCCGCATAGCGCGAAAGCGCTATGCGGATTTCCCAAGGCTTAGCC
@@ -33,8 +33,21 @@ def test_fold_writes_structures_tokens_and_unpaired(tmp_path: Path, engine: str)
     fasta.write_text(FASTA)
     out, tokens, unpaired = tmp_path / "s.tsv", tmp_path / "t.tsv", tmp_path / "u.tsv"
     run_tool(
-        "fold", fasta, "-o", out, "--token-labels", tokens, "--bpp", unpaired, "--energy",
-        "--engine", engine, "--threads", "2", "--k", "4",
+        "fold",
+        fasta,
+        "-o",
+        out,
+        "--token-labels",
+        tokens,
+        "--bpp",
+        unpaired,
+        "--energy",
+        "--engine",
+        engine,
+        "--threads",
+        "2",
+        "--k",
+        "4",
     )
     rows = read_tsv(out)
     assert list(rows[0]) == ["id", "sequence", "structure", "elements", "ensemble_free_energy"]

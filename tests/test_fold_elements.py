@@ -110,7 +110,5 @@ def test_token_labels_match_the_definition_for_any_k() -> None:
         elements = "".join(rng.choice("FTIHMS"[: rng.randint(1, 6)]) for _ in range(rng.randint(k, 130)))
         labels = token_labels(elements, k)
         for letter in "FTIHMS":
-            expected = "".join(
-                "1" if letter in elements[t : t + k] else "0" for t in range(len(elements) - k + 1)
-            )
+            expected = "".join("1" if letter in elements[t : t + k] else "0" for t in range(len(elements) - k + 1))
             assert labels[letter] == expected, (elements, k, letter)

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_tool
 
 from bertrbp.fold.elements import ELEMENTS, element_string
+from conftest import run_tool
 
 GOLDEN = Path(__file__).parent / "data" / "fold_golden"
 GOLDEN_VERSIONS = {"RNA": "2.8.0", "linearpartition-unofficial": "0.3"}
@@ -35,8 +35,21 @@ def _engine_versions() -> dict[str, str]:
 def _fold_all_outputs(tmp_path: Path, fasta: Path, engine: str, threads: int) -> dict[str, bytes]:
     paths = {name: tmp_path / f"{engine}.{threads}.{name}.tsv" for name in ("structures", "tokens", "unpaired")}
     run_tool(
-        "fold", fasta, "-o", paths["structures"], "--token-labels", paths["tokens"], "--bpp", paths["unpaired"],
-        "--energy", "--k", "3", "--engine", engine, "--threads", str(threads),
+        "fold",
+        fasta,
+        "-o",
+        paths["structures"],
+        "--token-labels",
+        paths["tokens"],
+        "--bpp",
+        paths["unpaired"],
+        "--energy",
+        "--k",
+        "3",
+        "--engine",
+        engine,
+        "--threads",
+        str(threads),
     )
     return {name: path.read_bytes() for name, path in paths.items()}
 
@@ -63,7 +76,9 @@ def _reference_row(record_id: str, seq: str, k: int) -> tuple[str, str, str]:
     probs = np.asarray(compound.bpp(), dtype=float)[1:, 1:]
     unpaired = np.clip(1.0 - probs.sum(axis=0) - probs.sum(axis=1), 0.0, 1.0)
     elements = element_string(structure)
-    tokens = ["".join("1" if letter in elements[t : t + k] else "0" for t in range(len(rna) - k + 1)) for letter in ELEMENTS]
+    tokens = [
+        "".join("1" if letter in elements[t : t + k] else "0" for t in range(len(rna) - k + 1)) for letter in ELEMENTS
+    ]
     return (
         f"{record_id}\t{rna}\t{structure}\t{elements}\t{energy:.4f}\n",
         "\t".join([record_id, *tokens]) + "\n",

@@ -38,17 +38,22 @@ def test_read_bed_and_extract(genome, tmp_path):
     bed.write_text("track name=x\n#c\nchr1\t8\t12\tsiteA\t1\t-\nchr1\t0\t4\tsiteB\t0\t+\n")
     intervals = list(read_bed(bed))
     assert [(i.chrom, i.start, i.end, i.name, i.strand, i.line) for i in intervals] == [
-        ("chr1", 8, 12, "siteA", "-", 3), ("chr1", 0, 4, "siteB", "+", 4)]
+        ("chr1", 8, 12, "siteA", "-", 3),
+        ("chr1", 0, 4, "siteB", "+", 4),
+    ]
     with GenomeFasta(genome) as g:
         assert [g.fetch_interval(i) for i in intervals] == ["GGTT", "ACGT"]
 
 
-@pytest.mark.parametrize("line, message", [
-    ("chr1\t5\n", "at least 3 columns"),
-    ("chr1\tx\t5\n", "whole numbers"),
-    ("chr1\t5\t5\n", "empty or negative"),
-    ("chr1\t1\t5\tn\t0\t*\n", "strand"),
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("chr1\t5\n", "at least 3 columns"),
+        ("chr1\tx\t5\n", "whole numbers"),
+        ("chr1\t5\t5\n", "empty or negative"),
+        ("chr1\t1\t5\tn\t0\t*\n", "strand"),
+    ],
+)
 def test_bad_bed_lines(tmp_path, line, message):
     bed = tmp_path / "bad.bed"
     bed.write_text(line)

@@ -28,6 +28,7 @@ _STATE: dict = {}
 
 # ---------------------------------------------------------------- shared inputs
 
+
 def _seq(rng: random.Random, n: int) -> str:
     return "".join(rng.choice("ACGT") for _ in range(n))
 
@@ -40,7 +41,12 @@ def labelled_fasta(path: Path, n: int = 40, length: int = 60, seed: int = 0, bom
 
 
 def predictions_tsv(path: Path, rows=None, bom: bool = False) -> Path:
-    rows = rows or [("a", "0.9", "2.2", "1"), ("b", "0.2", "-1.4", "0"), ("c", "0.7", "0.8", "1"), ("d", "0.4", "-0.4", "0")]
+    rows = rows or [
+        ("a", "0.9", "2.2", "1"),
+        ("b", "0.2", "-1.4", "0"),
+        ("c", "0.7", "0.8", "1"),
+        ("d", "0.4", "-0.4", "0"),
+    ]
     text = "id\tprobability\tlogit\tlabel\n" + "".join("\t".join(r) + "\n" for r in rows)
     path.write_text(("\ufeff" if bom else "") + text, encoding="utf-8")
     return path
@@ -71,6 +77,7 @@ def _error_mentions(*words: str):
         line = observed.error_lines[0] if observed.error_lines else ""
         missing = [w for w in words if w not in line]
         return f"error line does not name {missing}" if missing else None
+
     return check
 
 
@@ -97,16 +104,48 @@ def shared(tmp_path_factory, tiny_checkpoint):
     labelled_fasta(ft / "train.fa")
     # relative paths, as in the cases: resume identities record the model folder resolved, data by checksum
     with _chdir(ft):
-        assert run_cli("finetune", "--train", "train.fa", "--output-dir", "out", "--model", "start", "--epochs", "1",
-                       "--batch-size", "8", "--threads", "1") == 0
+        assert (
+            run_cli(
+                "finetune",
+                "--train",
+                "train.fa",
+                "--output-dir",
+                "out",
+                "--model",
+                "start",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "8",
+                "--threads",
+                "1",
+            )
+            == 0
+        )
     _STATE["finetune"] = ft
     pt = base / "pt"
     pt.mkdir()
     rng = random.Random(3)
     (pt / "corpus.fa").write_text("".join(f">c{i}\n{_seq(rng, 600)}\n" for i in range(4)))
     with _chdir(pt):
-        assert run_cli("pretrain", "--corpus", "corpus.fa", "--output-dir", "out", "--model-size", "tiny",
-                       "--max-steps", "2", "--batch-size", "8", "--threads", "1") == 0
+        assert (
+            run_cli(
+                "pretrain",
+                "--corpus",
+                "corpus.fa",
+                "--output-dir",
+                "out",
+                "--model-size",
+                "tiny",
+                "--max-steps",
+                "2",
+                "--batch-size",
+                "8",
+                "--threads",
+                "1",
+            )
+            == 0
+        )
     _STATE["pretrain"] = pt
     return _STATE
 
@@ -132,6 +171,7 @@ def copy_run(folder: Path, which: str) -> None:
 
 
 # ---------------------------------------------------------------- patches
+
 
 @contextlib.contextmanager
 def disk_full():
@@ -164,6 +204,7 @@ def disk_full():
 
 # ---------------------------------------------------------------- the cases
 
+
 def _predict(folder, *extra, inputs="in.fa"):
     if not (folder / "in.fa").exists():
         labelled_fasta(folder / "in.fa", n=6)
@@ -171,21 +212,48 @@ def _predict(folder, *extra, inputs="in.fa"):
 
 
 def _ro_case(tool: str, build) -> Case:
-    return Case(f"read-only output folder", tool, 2, "refused before any work", build)
+    return Case("read-only output folder", tool, 2, "refused before any work", build)
 
 
 def _setup_attribute(folder, n=3, length=40, user_files=True, steps="4"):
     labelled_fasta(folder / "in.fa", n=n, length=length)
     if user_files:
         (folder / "notes.txt").write_text("the user's own file\n")
-    return ["--model", model(folder), "in.fa", "--output-dir", ".", "--method", "ig", "--steps", steps,
-            "--max-logos", "1", "--threads", "1"]
+    return [
+        "--model",
+        model(folder),
+        "in.fa",
+        "--output-dir",
+        ".",
+        "--method",
+        "ig",
+        "--steps",
+        steps,
+        "--max-logos",
+        "1",
+        "--threads",
+        "1",
+    ]
 
 
 def _setup_resume(folder, *extra):
     copy_run(folder, "finetune")
-    return ["--train", "train.fa", "--output-dir", "out", "--model", "start", "--epochs", "1", "--batch-size", "8",
-            "--threads", "1", "--resume", *extra]
+    return [
+        "--train",
+        "train.fa",
+        "--output-dir",
+        "out",
+        "--model",
+        "start",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--threads",
+        "1",
+        "--resume",
+        *extra,
+    ]
 
 
 def _resume_other_model(folder):
@@ -229,8 +297,21 @@ def _pretrain_resume(folder, evil=False, changed=False):
     if changed:
         with open(folder / "corpus.fa", "a") as handle:
             handle.write(">new\n" + "ACGT" * 100 + "\n")
-    return ["--corpus", "corpus.fa", "--output-dir", "out", "--model-size", "tiny", "--max-steps", "2",
-            "--batch-size", "8", "--threads", "1", "--resume"]
+    return [
+        "--corpus",
+        "corpus.fa",
+        "--output-dir",
+        "out",
+        "--model-size",
+        "tiny",
+        "--max-steps",
+        "2",
+        "--batch-size",
+        "8",
+        "--threads",
+        "1",
+        "--resume",
+    ]
 
 
 def _bad_model(folder, kind):
@@ -318,125 +399,390 @@ ATTRIBUTE_OUTPUTS = ("predictions.tsv", "ig.tsv", "ig_tokens.tsv", "motif_summar
 
 CASES = [
     # --- data loss and security
-    Case("attribute --output-dir holding the user's input and files", "attribute", 0,
-         "writes its named files beside them, deletes nothing", _setup_attribute, ATTRIBUTE_OUTPUTS,
-         check=_kept_user_files),
-    Case("finetune --resume with a crafted trainer_state.pt (pickle that runs a command)", "finetune", 2,
-         "refused, the command does not run", _malicious_state, check=_no_marker),
-    Case("pretrain --resume with a crafted trainer_state.pt", "pretrain", 2, "refused, the command does not run",
-         lambda f: _pretrain_resume(f, evil=True), check=_no_marker),
-    Case("model folder with a pickled pytorch_model.bin that runs a command", "predict", 2,
-         "refused, the command does not run", lambda f: _bad_model(f, "evil-bin"), subprocess=True, check=_no_marker),
-    Case("output permissions of a new model (model.safetensors)", "finetune", 0,
-         "0666 minus the umask, like every output", _setup_fresh, ("fresh",), check=_published),
+    Case(
+        "attribute --output-dir holding the user's input and files",
+        "attribute",
+        0,
+        "writes its named files beside them, deletes nothing",
+        _setup_attribute,
+        ATTRIBUTE_OUTPUTS,
+        check=_kept_user_files,
+    ),
+    Case(
+        "finetune --resume with a crafted trainer_state.pt (pickle that runs a command)",
+        "finetune",
+        2,
+        "refused, the command does not run",
+        _malicious_state,
+        check=_no_marker,
+    ),
+    Case(
+        "pretrain --resume with a crafted trainer_state.pt",
+        "pretrain",
+        2,
+        "refused, the command does not run",
+        lambda f: _pretrain_resume(f, evil=True),
+        check=_no_marker,
+    ),
+    Case(
+        "model folder with a pickled pytorch_model.bin that runs a command",
+        "predict",
+        2,
+        "refused, the command does not run",
+        lambda f: _bad_model(f, "evil-bin"),
+        subprocess=True,
+        check=_no_marker,
+    ),
+    Case(
+        "output permissions of a new model (model.safetensors)",
+        "finetune",
+        0,
+        "0666 minus the umask, like every output",
+        _setup_fresh,
+        ("fresh",),
+        check=_published,
+    ),
     # --- resume must continue the same run
-    Case("finetune --resume, nothing changed", "finetune", 0, "continues (here: already complete)", _setup_resume,
-         RUN_OUTPUTS),
-    Case("finetune --resume with a changed training file", "finetune", 2, "refused (checksum)", _changed_train,
-         check=_error_mentions("train_files")),
-    Case("finetune --resume with another --val-fraction", "finetune", 2, "refused (split)",
-         lambda f: _setup_resume(f, "--val-fraction", "0.25"), check=_error_mentions("validation")),
-    Case("finetune --resume with another --model", "finetune", 2, "refused (model)", _resume_other_model,
-         check=_error_mentions("model")),
-    Case("finetune --resume after the model folder's weights were swapped", "finetune", 2, "refused (model checksum)",
-         _swapped_model, check=_error_mentions("model")),
-    Case("pretrain --resume with a changed corpus", "pretrain", 2, "refused (corpus)",
-         lambda f: _pretrain_resume(f, changed=True), check=_error_mentions("recipe")),
+    Case(
+        "finetune --resume, nothing changed",
+        "finetune",
+        0,
+        "continues (here: already complete)",
+        _setup_resume,
+        RUN_OUTPUTS,
+    ),
+    Case(
+        "finetune --resume with a changed training file",
+        "finetune",
+        2,
+        "refused (checksum)",
+        _changed_train,
+        check=_error_mentions("train_files"),
+    ),
+    Case(
+        "finetune --resume with another --val-fraction",
+        "finetune",
+        2,
+        "refused (split)",
+        lambda f: _setup_resume(f, "--val-fraction", "0.25"),
+        check=_error_mentions("validation"),
+    ),
+    Case(
+        "finetune --resume with another --model",
+        "finetune",
+        2,
+        "refused (model)",
+        _resume_other_model,
+        check=_error_mentions("model"),
+    ),
+    Case(
+        "finetune --resume after the model folder's weights were swapped",
+        "finetune",
+        2,
+        "refused (model checksum)",
+        _swapped_model,
+        check=_error_mentions("model"),
+    ),
+    Case(
+        "pretrain --resume with a changed corpus",
+        "pretrain",
+        2,
+        "refused (corpus)",
+        lambda f: _pretrain_resume(f, changed=True),
+        check=_error_mentions("recipe"),
+    ),
     # --- bad checkpoints
-    Case("truncated model.safetensors", "predict", 2, "one line naming the file", lambda f: _bad_model(f, "truncated"),
-         check=_error_mentions("model.safetensors")),
-    Case("config.json with absurd sizes", "predict", 2, "refused before allocating", lambda f: _bad_model(f, "absurd"),
-         check=_error_mentions("config.json")),
+    Case(
+        "truncated model.safetensors",
+        "predict",
+        2,
+        "one line naming the file",
+        lambda f: _bad_model(f, "truncated"),
+        check=_error_mentions("model.safetensors"),
+    ),
+    Case(
+        "config.json with absurd sizes",
+        "predict",
+        2,
+        "refused before allocating",
+        lambda f: _bad_model(f, "absurd"),
+        check=_error_mentions("config.json"),
+    ),
     Case("pytorch_model.bin that is not a PyTorch file", "predict", 2, "one line", lambda f: _bad_model(f, "odd-bin")),
-    Case("--model is a file", "predict", 2, "one line",
-         lambda f: (f.joinpath("m.txt").write_text("x"), labelled_fasta(f / "in.fa", 4),
-                    ["--model", "m.txt", "in.fa", "-o", "p.tsv"])[-1]),
-    Case("hub id without network", "predict", 2, "fails at once, says to pass a local folder",
-         lambda f: (labelled_fasta(f / "in.fa", 4), ["--model", "nobody/no_such_model", "in.fa", "-o", "p.tsv"])[-1],
-         subprocess=True, check=_error_mentions("--model /path/to/folder"),
-         env={"HF_ENDPOINT": "https://127.0.0.1:9", "HF_HUB_OFFLINE": "0"}),  # unreachable here, whatever the network
+    Case(
+        "--model is a file",
+        "predict",
+        2,
+        "one line",
+        lambda f: (
+            f.joinpath("m.txt").write_text("x"),
+            labelled_fasta(f / "in.fa", 4),
+            ["--model", "m.txt", "in.fa", "-o", "p.tsv"],
+        )[-1],
+    ),
+    Case(
+        "hub id without network",
+        "predict",
+        2,
+        "fails at once, says to pass a local folder",
+        lambda f: (labelled_fasta(f / "in.fa", 4), ["--model", "nobody/no_such_model", "in.fa", "-o", "p.tsv"])[-1],
+        subprocess=True,
+        check=_error_mentions("--model /path/to/folder"),
+        env={"HF_ENDPOINT": "https://127.0.0.1:9", "HF_HUB_OFFLINE": "0"},
+    ),  # unreachable here, whatever the network
     # --- outputs that cannot be written (checked before the work)
-    *[_ro_case(tool, build) for tool, build in [
-        ("predict", lambda f: _predict(f, "-o", f"{readonly(f)}/p.tsv")),
-        ("evaluate", lambda f: [predictions_tsv(f / "p.tsv").name, "-o", f"{readonly(f)}/m.json"]),
-        ("attribute", lambda f: _setup_attribute(f, user_files=False)[:3] + ["--output-dir", readonly(f)]),
-        ("finetune", lambda f: (labelled_fasta(f / "t.fa"), ["--train", "t.fa", "--model", "tiny", "--output-dir",
-                                                              readonly(f)])[-1]),
-        ("pretrain", lambda f: (labelled_fasta(f / "c.fa"), ["--corpus", "c.fa", "--output-dir", readonly(f)])[-1]),
-        ("prepare", lambda f: (labelled_fasta(f / "in.fa"), ["in.fa", "--output-dir", readonly(f)])[-1]),
-        ("fold", lambda f: (labelled_fasta(f / "in.fa", 4), ["in.fa", "-o", f"{readonly(f)}/s.tsv"])[-1]),
-        ("tokenize", lambda f: (labelled_fasta(f / "in.fa", 4), ["in.fa", "-o", f"{readonly(f)}/t.npz"])[-1]),
-        ("scan", lambda f: (labelled_fasta(f / "in.fa", 4), ["--model", model(f), "--input", "in.fa",
-                                                              "--output-prefix", f"{readonly(f)}/scan"])[-1]),
-        ("variant-effect", lambda f: ["--model", model(f), "--vcf", "v.vcf", "--genome", "g.fa", "-o",
-                                      f"{readonly(f)}/e.tsv"]),
-        ("attention-stats", lambda f: (labelled_fasta(f / "in.fa", 4), ["--model", model(f), "--sequences", "in.fa",
-                                                                         "--output-dir", readonly(f)])[-1]),
-        ("summary", lambda f: ["--output-dir", readonly(f), "-p", f"x={predictions_tsv(f / 'p.tsv').name}"]),
-    ]],
-    Case("-o is an existing folder", "predict", 2, "refused before the work, folder untouched",
-         lambda f: (f.joinpath("p.tsv").mkdir(), f.joinpath("p.tsv", "keep.txt").write_text("x"),
-                    _predict(f, "-o", "p.tsv"))[-1]),
-    Case("-o is an existing folder", "evaluate", 2, "refused, folder untouched",
-         lambda f: (f.joinpath("m.json").mkdir(), [predictions_tsv(f / "p.tsv").name, "-o", "m.json"])[-1]),
-    Case("-o is an existing folder", "fold", 2, "refused before folding",
-         lambda f: (f.joinpath("s.tsv").mkdir(), labelled_fasta(f / "in.fa", 4), ["in.fa", "-o", "s.tsv"])[-1]),
-    Case("-o is an existing folder", "tokenize", 2, "refused",
-         lambda f: (f.joinpath("t.npz").mkdir(), labelled_fasta(f / "in.fa", 4), ["in.fa", "-o", "t.npz"])[-1]),
-    Case("--vocab-dir is a file", "tokenize", 2, "refused, file untouched",
-         lambda f: (f.joinpath("vocab").write_text("mine"), labelled_fasta(f / "in.fa", 4),
-                    ["in.fa", "-o", "t.npz", "--vocab-dir", "vocab"])[-1]),
-    Case("--output-dir is a file", "finetune", 2, "refused, file untouched",
-         lambda f: (f.joinpath("out").write_text("mine"), labelled_fasta(f / "t.fa"),
-                    ["--train", "t.fa", "--model", "tiny", "--output-dir", "out"])[-1]),
-    Case("disk full while writing", "evaluate", 4, "exit 4, earlier output kept, no staging file",
-         lambda f: (f.joinpath("m.json").write_text("{}\n"), [predictions_tsv(f / "p.tsv").name, "-o", "m.json"])[-1],
-         patch=disk_full),
-    Case("disk full while writing", "predict", 4, "exit 4, no partial predictions", lambda f: _predict(f, "-o", "p.tsv"),
-         patch=disk_full),
+    *[
+        _ro_case(tool, build)
+        for tool, build in [
+            ("predict", lambda f: _predict(f, "-o", f"{readonly(f)}/p.tsv")),
+            ("evaluate", lambda f: [predictions_tsv(f / "p.tsv").name, "-o", f"{readonly(f)}/m.json"]),
+            ("attribute", lambda f: _setup_attribute(f, user_files=False)[:3] + ["--output-dir", readonly(f)]),
+            (
+                "finetune",
+                lambda f: (
+                    labelled_fasta(f / "t.fa"),
+                    ["--train", "t.fa", "--model", "tiny", "--output-dir", readonly(f)],
+                )[-1],
+            ),
+            ("pretrain", lambda f: (labelled_fasta(f / "c.fa"), ["--corpus", "c.fa", "--output-dir", readonly(f)])[-1]),
+            ("prepare", lambda f: (labelled_fasta(f / "in.fa"), ["in.fa", "--output-dir", readonly(f)])[-1]),
+            ("fold", lambda f: (labelled_fasta(f / "in.fa", 4), ["in.fa", "-o", f"{readonly(f)}/s.tsv"])[-1]),
+            ("tokenize", lambda f: (labelled_fasta(f / "in.fa", 4), ["in.fa", "-o", f"{readonly(f)}/t.npz"])[-1]),
+            (
+                "scan",
+                lambda f: (
+                    labelled_fasta(f / "in.fa", 4),
+                    ["--model", model(f), "--input", "in.fa", "--output-prefix", f"{readonly(f)}/scan"],
+                )[-1],
+            ),
+            (
+                "variant-effect",
+                lambda f: ["--model", model(f), "--vcf", "v.vcf", "--genome", "g.fa", "-o", f"{readonly(f)}/e.tsv"],
+            ),
+            (
+                "attention-stats",
+                lambda f: (
+                    labelled_fasta(f / "in.fa", 4),
+                    ["--model", model(f), "--sequences", "in.fa", "--output-dir", readonly(f)],
+                )[-1],
+            ),
+            ("summary", lambda f: ["--output-dir", readonly(f), "-p", f"x={predictions_tsv(f / 'p.tsv').name}"]),
+        ]
+    ],
+    Case(
+        "-o is an existing folder",
+        "predict",
+        2,
+        "refused before the work, folder untouched",
+        lambda f: (
+            f.joinpath("p.tsv").mkdir(),
+            f.joinpath("p.tsv", "keep.txt").write_text("x"),
+            _predict(f, "-o", "p.tsv"),
+        )[-1],
+    ),
+    Case(
+        "-o is an existing folder",
+        "evaluate",
+        2,
+        "refused, folder untouched",
+        lambda f: (f.joinpath("m.json").mkdir(), [predictions_tsv(f / "p.tsv").name, "-o", "m.json"])[-1],
+    ),
+    Case(
+        "-o is an existing folder",
+        "fold",
+        2,
+        "refused before folding",
+        lambda f: (f.joinpath("s.tsv").mkdir(), labelled_fasta(f / "in.fa", 4), ["in.fa", "-o", "s.tsv"])[-1],
+    ),
+    Case(
+        "-o is an existing folder",
+        "tokenize",
+        2,
+        "refused",
+        lambda f: (f.joinpath("t.npz").mkdir(), labelled_fasta(f / "in.fa", 4), ["in.fa", "-o", "t.npz"])[-1],
+    ),
+    Case(
+        "--vocab-dir is a file",
+        "tokenize",
+        2,
+        "refused, file untouched",
+        lambda f: (
+            f.joinpath("vocab").write_text("mine"),
+            labelled_fasta(f / "in.fa", 4),
+            ["in.fa", "-o", "t.npz", "--vocab-dir", "vocab"],
+        )[-1],
+    ),
+    Case(
+        "--output-dir is a file",
+        "finetune",
+        2,
+        "refused, file untouched",
+        lambda f: (
+            f.joinpath("out").write_text("mine"),
+            labelled_fasta(f / "t.fa"),
+            ["--train", "t.fa", "--model", "tiny", "--output-dir", "out"],
+        )[-1],
+    ),
+    Case(
+        "disk full while writing",
+        "evaluate",
+        4,
+        "exit 4, earlier output kept, no staging file",
+        lambda f: (f.joinpath("m.json").write_text("{}\n"), [predictions_tsv(f / "p.tsv").name, "-o", "m.json"])[-1],
+        patch=disk_full,
+    ),
+    Case(
+        "disk full while writing",
+        "predict",
+        4,
+        "exit 4, no partial predictions",
+        lambda f: _predict(f, "-o", "p.tsv"),
+        patch=disk_full,
+    ),
     # --- signals (batch schedulers send SIGTERM)
-    Case("SIGTERM while writing predictions", "predict", 143, "staging file removed, 'interrupted (SIGTERM)'",
-         lambda f: ["--model", model(f), _many(f, 20000), "-o", "p.tsv", "--batch-size", "1", "--threads", "1"],
-         subprocess=True, signal_after=(SIGTERM, ".p.tsv.*.tmp"), check=_error_mentions("SIGTERM")),
-    Case("SIGINT (Ctrl-C) while writing predictions", "predict", 130, "staging file removed, 'interrupted (SIGINT)'",
-         lambda f: ["--model", model(f), _many(f, 20000), "-o", "p.tsv", "--batch-size", "1", "--threads", "1"],
-         subprocess=True, signal_after=(SIGINT, ".p.tsv.*.tmp"), check=_error_mentions("SIGINT")),
-    Case("SIGTERM during attribution into a folder with user files", "attribute", 143,
-         "staging files and folders removed, user files kept",
-         lambda f: _setup_attribute(f, n=300, length=90, steps="50"), subprocess=True,
-         signal_after=(SIGTERM, ".predictions.tsv.*.tmp")),
-    Case("SIGTERM while folding with 2 worker processes", "fold", 143, "staging files removed, one line",
-         lambda f: [_many(f, 4000, 200), "-o", "s.tsv", "--threads", "2"], subprocess=True,
-         signal_after=(SIGTERM, ".s.tsv.*.tmp")),
+    Case(
+        "SIGTERM while writing predictions",
+        "predict",
+        143,
+        "staging file removed, 'interrupted (SIGTERM)'",
+        lambda f: ["--model", model(f), _many(f, 20000), "-o", "p.tsv", "--batch-size", "1", "--threads", "1"],
+        subprocess=True,
+        signal_after=(SIGTERM, ".p.tsv.*.tmp"),
+        check=_error_mentions("SIGTERM"),
+    ),
+    Case(
+        "SIGINT (Ctrl-C) while writing predictions",
+        "predict",
+        130,
+        "staging file removed, 'interrupted (SIGINT)'",
+        lambda f: ["--model", model(f), _many(f, 20000), "-o", "p.tsv", "--batch-size", "1", "--threads", "1"],
+        subprocess=True,
+        signal_after=(SIGINT, ".p.tsv.*.tmp"),
+        check=_error_mentions("SIGINT"),
+    ),
+    Case(
+        "SIGTERM during attribution into a folder with user files",
+        "attribute",
+        143,
+        "staging files and folders removed, user files kept",
+        lambda f: _setup_attribute(f, n=300, length=90, steps="50"),
+        subprocess=True,
+        signal_after=(SIGTERM, ".predictions.tsv.*.tmp"),
+    ),
+    Case(
+        "SIGTERM while folding with 2 worker processes",
+        "fold",
+        143,
+        "staging files removed, one line",
+        lambda f: [_many(f, 4000, 200), "-o", "s.tsv", "--threads", "2"],
+        subprocess=True,
+        signal_after=(SIGTERM, ".s.tsv.*.tmp"),
+    ),
     # --- long records
-    Case("1,000,000-nt record", "fold", 2, "refused up front, names the limit and --max-length",
-         lambda f: [_long_record(f, 1_000_000), "-o", "s.tsv"], check=_error_mentions("--max-length", "huge")),
-    Case("1,000,000-nt record with --split similarity", "prepare", 0, "bounded memory (MinHash in blocks)",
-         _prepare_long, RUN_OUTPUTS),
-    Case("record longer than the model", "predict", 2, "names the file, record and limit",
-         lambda f: _predict(f, "-o", "p.tsv", inputs=_long_record(f, 5000)), check=_error_mentions("long.fa", "huge")),
-    Case("record longer than the model", "attribute", 2, "names the file and the right record",
-         lambda f: ["--model", model(f), _long_record(f, 5000), "--output-dir", ".", "--method", "ig", "--steps", "2"],
-         check=_error_mentions("long.fa", "'huge'")),
+    Case(
+        "1,000,000-nt record",
+        "fold",
+        2,
+        "refused up front, names the limit and --max-length",
+        lambda f: [_long_record(f, 1_000_000), "-o", "s.tsv"],
+        check=_error_mentions("--max-length", "huge"),
+    ),
+    Case(
+        "1,000,000-nt record with --split similarity",
+        "prepare",
+        0,
+        "bounded memory (MinHash in blocks)",
+        _prepare_long,
+        RUN_OUTPUTS,
+    ),
+    Case(
+        "record longer than the model",
+        "predict",
+        2,
+        "names the file, record and limit",
+        lambda f: _predict(f, "-o", "p.tsv", inputs=_long_record(f, 5000)),
+        check=_error_mentions("long.fa", "huge"),
+    ),
+    Case(
+        "record longer than the model",
+        "attribute",
+        2,
+        "names the file and the right record",
+        lambda f: ["--model", model(f), _long_record(f, 5000), "--output-dir", ".", "--method", "ig", "--steps", "2"],
+        check=_error_mentions("long.fa", "'huge'"),
+    ),
     # --- smaller ones
-    Case("repeated record ids", "prepare", 0, "renamed, reported in the log and the manifest", _prepare_dups,
-         RUN_OUTPUTS, subprocess=True, check=_renamed_in_manifest),
-    Case("UTF-8 BOM in a FASTA file", "predict", 0, "accepted",
-         lambda f: (labelled_fasta(f / "in.fa", n=4, bom=True), _predict(f, "-o", "p.tsv"))[-1], ("p.tsv",)),
-    Case("UTF-8 BOM in a FASTA file", "prepare", 0, "accepted",
-         lambda f: (labelled_fasta(f / "in.fa", n=40, bom=True),
-                    ["in.fa", "--output-dir", "out", "--test-size", "0.25", "--max-per-class", "0"])[-1], RUN_OUTPUTS),
-    Case("UTF-8 BOM in a predictions file", "evaluate", 0, "accepted",
-         lambda f: [predictions_tsv(f / "p.tsv", bom=True).name, "-o", "m.json"], ("m.json",)),
-    Case("probability above 1", "evaluate", 2, "refused, names the line",
-         lambda f: [predictions_tsv(f / "p.tsv", [("a", "1.7", "2", "1"), ("b", "0.1", "-2", "0")]).name, "-o",
-                    "m.json"], check=_error_mentions("line 2", "1.7")),
-    Case("NaN probability", "evaluate", 2, "refused, names the line",
-         lambda f: [predictions_tsv(f / "p.tsv", [("a", "0.7", "2", "1"), ("b", "nan", "-2", "0")]).name, "-o",
-                    "m.json"], check=_error_mentions("line 3")),
-    Case("truncated gzip input", "predict", 2, "one line",
-         lambda f: (f.joinpath("in.fa.gz").write_bytes(_truncated_gzip()),
-                    _predict(f, "-o", "p.tsv", inputs="in.fa.gz"))[-1]),
+    Case(
+        "repeated record ids",
+        "prepare",
+        0,
+        "renamed, reported in the log and the manifest",
+        _prepare_dups,
+        RUN_OUTPUTS,
+        subprocess=True,
+        check=_renamed_in_manifest,
+    ),
+    Case(
+        "UTF-8 BOM in a FASTA file",
+        "predict",
+        0,
+        "accepted",
+        lambda f: (labelled_fasta(f / "in.fa", n=4, bom=True), _predict(f, "-o", "p.tsv"))[-1],
+        ("p.tsv",),
+    ),
+    Case(
+        "UTF-8 BOM in a FASTA file",
+        "prepare",
+        0,
+        "accepted",
+        lambda f: (
+            labelled_fasta(f / "in.fa", n=40, bom=True),
+            ["in.fa", "--output-dir", "out", "--test-size", "0.25", "--max-per-class", "0"],
+        )[-1],
+        RUN_OUTPUTS,
+    ),
+    Case(
+        "UTF-8 BOM in a predictions file",
+        "evaluate",
+        0,
+        "accepted",
+        lambda f: [predictions_tsv(f / "p.tsv", bom=True).name, "-o", "m.json"],
+        ("m.json",),
+    ),
+    Case(
+        "probability above 1",
+        "evaluate",
+        2,
+        "refused, names the line",
+        lambda f: [
+            predictions_tsv(f / "p.tsv", [("a", "1.7", "2", "1"), ("b", "0.1", "-2", "0")]).name,
+            "-o",
+            "m.json",
+        ],
+        check=_error_mentions("line 2", "1.7"),
+    ),
+    Case(
+        "NaN probability",
+        "evaluate",
+        2,
+        "refused, names the line",
+        lambda f: [
+            predictions_tsv(f / "p.tsv", [("a", "0.7", "2", "1"), ("b", "nan", "-2", "0")]).name,
+            "-o",
+            "m.json",
+        ],
+        check=_error_mentions("line 3"),
+    ),
+    Case(
+        "truncated gzip input",
+        "predict",
+        2,
+        "one line",
+        lambda f: (
+            f.joinpath("in.fa.gz").write_bytes(_truncated_gzip()),
+            _predict(f, "-o", "p.tsv", inputs="in.fa.gz"),
+        )[-1],
+    ),
 ]
 
 
@@ -469,8 +815,9 @@ def test_hostile_case(case: Case, shared, tmp_path):
         for path in folder.rglob("*"):  # let pytest clean read-only folders up
             if path.is_dir():
                 path.chmod(0o755)
-    observed.error_lines = [line.replace(str(folder), "CASE").replace(str(folder.resolve()), "CASE")
-                            for line in observed.error_lines]
+    observed.error_lines = [
+        line.replace(str(folder), "CASE").replace(str(folder.resolve()), "CASE") for line in observed.error_lines
+    ]
     RESULTS[_case_id(case)] = (case, observed)
     failures = observed.failures(case)
     assert not failures, f"{failures}\n--- stderr ---\n{observed.stderr[-3000:]}"

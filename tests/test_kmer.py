@@ -21,8 +21,8 @@ def _naive_frequencies(seq: str, max_k: int = 5) -> np.ndarray:
         index = {"".join(p): i for i, p in enumerate(itertools.product("ATCG", repeat=k))}
         counts, n = np.zeros(len(index)), 0
         for i in range(len(seq) - k + 1):
-            if seq[i:i + k] in index:
-                counts[index[seq[i:i + k]]] += 1
+            if seq[i : i + k] in index:
+                counts[index[seq[i : i + k]]] += 1
                 n += 1
         parts.append(counts / max(n, 1))
     return np.concatenate(parts)
@@ -95,15 +95,59 @@ def test_scan_and_ism_work_and_integrated_gradients_refuse_kmer(kmer_run, capsys
     d, _ = kmer_run
     target = d / "long.fa"
     target.write_text(">t\n" + "ACGTTACGATCAGT" * 10 + MOTIF + "ACGTTACGATCAGT" * 10 + "\n")
-    assert run_cli("scan", "--model", d / "out", "--input", target, "--output-prefix", d / "scan" / "s",
-                   "--window", "41", "--stride", "5", "--threads", "1") == 0
+    assert (
+        run_cli(
+            "scan",
+            "--model",
+            d / "out",
+            "--input",
+            target,
+            "--output-prefix",
+            d / "scan" / "s",
+            "--window",
+            "41",
+            "--stride",
+            "5",
+            "--threads",
+            "1",
+        )
+        == 0
+    )
     assert (d / "scan" / "s.profile.tsv").exists()
-    assert run_cli("attribute", d / "long.fa", "--model", d / "out", "--output-dir", d / "ig", "--method", "ig",
-                   "--threads", "1") == 2
+    assert (
+        run_cli(
+            "attribute",
+            d / "long.fa",
+            "--model",
+            d / "out",
+            "--output-dir",
+            d / "ig",
+            "--method",
+            "ig",
+            "--threads",
+            "1",
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "error:" in err and "--method ism" in err and "Traceback" not in err
     assert not (d / "ig" / "ig.tsv").exists()
     few = write_fasta(d / "few.fa", motif_sequences(2, seed=14, length=41))
-    assert run_cli("attribute", few, "--model", d / "out", "--output-dir", d / "ism", "--method", "ism",
-                   "--max-logos", "0", "--threads", "1") == 0
+    assert (
+        run_cli(
+            "attribute",
+            few,
+            "--model",
+            d / "out",
+            "--output-dir",
+            d / "ism",
+            "--method",
+            "ism",
+            "--max-logos",
+            "0",
+            "--threads",
+            "1",
+        )
+        == 0
+    )
     assert (d / "ism" / "ism.tsv").read_text().count("\n") == 1 + 2 * 41

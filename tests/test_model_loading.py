@@ -64,8 +64,10 @@ def test_cnn_preset_saves_and_reloads(tmp_path):
     assert type(again).__name__ == "CnnClassifier" and report2.pretrained and not report2.newly_initialised
     ids, mask = _ids()
     with torch.no_grad():
-        assert torch.equal(model.eval()(input_ids=ids, attention_mask=mask).logits,
-                           again.eval()(input_ids=ids, attention_mask=mask).logits)
+        assert torch.equal(
+            model.eval()(input_ids=ids, attention_mask=mask).logits,
+            again.eval()(input_ids=ids, attention_mask=mask).logits,
+        )
         out = again(input_ids=ids, attention_mask=mask, labels=torch.tensor([0, 1]))
     assert out.loss.ndim == 0 and out.logits.shape == (2, 2)
 

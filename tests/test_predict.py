@@ -26,10 +26,17 @@ def test_output_identical_across_batch_sizes(tmp_path, tiny_checkpoint):
     outputs = []
     for batch_size in (1, 3, 64):
         out = tmp_path / f"p{batch_size}.tsv"
-        assert run_cli("predict", "--model", tiny_checkpoint, fasta, "-o", out, "--batch-size", batch_size, "--threads", "1") == 0
+        assert (
+            run_cli(
+                "predict", "--model", tiny_checkpoint, fasta, "-o", out, "--batch-size", batch_size, "--threads", "1"
+            )
+            == 0
+        )
         outputs.append(out.read_text())
     # and once as a user runs it, in its own process
-    run_tool("predict", "--model", tiny_checkpoint, fasta, "-o", tmp_path / "cli.tsv", "--batch-size", 16, "--threads", "1")
+    run_tool(
+        "predict", "--model", tiny_checkpoint, fasta, "-o", tmp_path / "cli.tsv", "--batch-size", 16, "--threads", "1"
+    )
     outputs.append((tmp_path / "cli.tsv").read_text())
     assert all(text == outputs[0] for text in outputs[1:])
     rows = [line.split("\t") for line in outputs[0].splitlines()]
@@ -75,8 +82,11 @@ def test_streams_without_reading_everything(tiny_checkpoint):
             consumed.append(i)
             yield SequenceRecord(f"s{i}", "ACGT" * 8)
 
-    first = list(itertools.islice(predict_records(model.eval(), tokenizer, endless(), torch.device("cpu"),
-                                                  batch_size=4, chunk=8), 5))
+    first = list(
+        itertools.islice(
+            predict_records(model.eval(), tokenizer, endless(), torch.device("cpu"), batch_size=4, chunk=8), 5
+        )
+    )
     assert [p.id for p in first] == [f"s{i}" for i in range(5)]
     assert len(consumed) <= 16
 

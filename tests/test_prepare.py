@@ -8,12 +8,11 @@ from itertools import islice
 from pathlib import Path
 
 import pytest
-from helpers import run_tool
 
-from bertrbp.io.sequences import iter_records
+from bertrbp.io.sequences import Coordinates, SequenceRecord, iter_records
 from bertrbp.prepare.rbp24 import shape_record
 from bertrbp.prepare.similarity import jaccard, kmer_set
-from bertrbp.io.sequences import Coordinates, SequenceRecord
+from helpers import run_tool
 
 
 def _fasta(path: Path) -> dict[str, tuple[str, int]]:
@@ -23,8 +22,8 @@ def _fasta(path: Path) -> dict[str, tuple[str, int]]:
 def _eclip_slice(shared_data, tmp_path, n_pos=150, n_neg=300, extra: list[str] = ()) -> Path:
     with gzip.open(shared_data / "eclip" / "RBFOX2_HepG2.tsv.gz", "rt") as handle:
         lines = handle.readlines()
-    pos = [l for l in lines if l.rstrip().endswith("1")][:n_pos]
-    neg = [l for l in lines if l.rstrip().endswith("0")][:n_neg]
+    pos = [line for line in lines if line.rstrip().endswith("1")][:n_pos]
+    neg = [line for line in lines if line.rstrip().endswith("0")][:n_neg]
     path = tmp_path / "RBFOX2_slice.tsv"
     path.write_text("".join(pos + neg + list(extra)))
     return path
@@ -33,7 +32,7 @@ def _eclip_slice(shared_data, tmp_path, n_pos=150, n_neg=300, extra: list[str] =
 def _check_disjoint(splits: dict[str, dict]) -> None:
     names = [n for n in splits if n != "nontrain"]
     for i, a in enumerate(names):
-        for b in names[i + 1:]:
+        for b in names[i + 1 :]:
             assert not set(splits[a]) & set(splits[b])
             assert not {s for s, _ in splits[a].values()} & {s for s, _ in splits[b].values()}
     assert not set(splits["train"]) & set(splits["nontrain"])
@@ -44,8 +43,22 @@ def test_eclip_random_split_sizes_reproducible(shared_data, tmp_path):
     runs = []
     for name in ("a", "b"):
         out = tmp_path / name
-        run_tool("prepare", data, "-o", out, "--prefix", "x", "--max-per-class", "120", "--test-size", "60",
-                 "--val-fraction", "0.2", "--seed", "7")
+        run_tool(
+            "prepare",
+            data,
+            "-o",
+            out,
+            "--prefix",
+            "x",
+            "--max-per-class",
+            "120",
+            "--test-size",
+            "60",
+            "--val-fraction",
+            "0.2",
+            "--seed",
+            "7",
+        )
         runs.append({s: (out / f"x.{s}.fa").read_text() for s in ("train", "val", "test", "nontrain")})
     assert runs[0] == runs[1]
     out = tmp_path / "a"
@@ -62,8 +75,9 @@ def test_eclip_random_split_sizes_reproducible(shared_data, tmp_path):
     assert manifest["overlap"]["train_vs_test"]["identical_sequences"] == 0
     assert len(manifest["inputs"][0]["sha256"]) == 64
     other = tmp_path / "c"
-    run_tool("prepare", data, "-o", other, "--prefix", "x", "--max-per-class", "120", "--test-size", "60",
-             "--seed", "8")
+    run_tool(
+        "prepare", data, "-o", other, "--prefix", "x", "--max-per-class", "120", "--test-size", "60", "--seed", "8"
+    )
     assert (other / "x.test.fa").read_text() != runs[0]["test"]
 
 
@@ -85,12 +99,24 @@ def test_eclip_drops_duplicates_and_n(shared_data, tmp_path):
 
 def test_similarity_split_keeps_near_duplicates_together(shared_data, tmp_path):
     with gzip.open(shared_data / "eclip" / "RBFOX2_HepG2.tsv.gz", "rt") as handle:
-        rows = [l.rstrip("\n").split("\t") for l in islice(handle, 60)]
+        rows = [line.rstrip("\n").split("\t") for line in islice(handle, 60)]
     shifted = [f"{s[6:]}ACGTAC\t{lab}\n" for s, lab in rows[:60]]  # 6-nt shifted copies: Jaccard ~0.88
     data = _eclip_slice(shared_data, tmp_path, 100, 200, shifted)
     out = tmp_path / "o"
-    run_tool("prepare", data, "-o", out, "--prefix", "x", "--split", "similarity", "--test-size", "0.25",
-             "--val-fraction", "0.2")
+    run_tool(
+        "prepare",
+        data,
+        "-o",
+        out,
+        "--prefix",
+        "x",
+        "--split",
+        "similarity",
+        "--test-size",
+        "0.25",
+        "--val-fraction",
+        "0.2",
+    )
     splits = {s: _fasta(out / f"x.{s}.fa") for s in ("train", "val", "test", "nontrain")}
     _check_disjoint(splits)
     train_sets = [kmer_set(s, 8) for s, _ in splits["train"].values()]
@@ -124,7 +150,7 @@ def test_rbp31_chromosome_split(shared_data, tmp_path):
     run_tool("prepare", data, "-o", out, "--prefix", "x", "--split", "chromosome", "--test-size", "0.3")
     manifest = json.loads((out / "x.manifest.json").read_text())
     assert manifest["overlap"]["train_vs_test"]["shared_chromosomes"] == []
-    bed = [l.split("\t") for l in (out / "x.sites.bed").read_text().splitlines()]
+    bed = [line.split("\t") for line in (out / "x.sites.bed").read_text().splitlines()]
     assert all(int(e) - int(s) == 101 for _, s, e, *_ in bed)  # closed RBP-31 headers -> half-open BED
     train_chroms = {r.coords.chrom for r in iter_records(out / "x.train.fa")}
     test_chroms = {r.coords.chrom for r in iter_records(out / "x.test.fa")}
@@ -139,8 +165,23 @@ def test_rbp24_modes(shared_data, tmp_path):
     pos = shared_data / "rbp24" / "PARCLIP_PUM2.ls.positives.fa.gz"
     neg = shared_data / "rbp24" / "PARCLIP_PUM2.ls.negatives.fa.gz"
     out = tmp_path / "o"
-    run_tool("prepare", pos, neg, "--format", "rbp24", "--rbp24-mode", "viewpoint", "--length", "50",
-             "--test-size", "0.2", "-o", out, "--prefix", "x")
+    run_tool(
+        "prepare",
+        pos,
+        neg,
+        "--format",
+        "rbp24",
+        "--rbp24-mode",
+        "viewpoint",
+        "--length",
+        "50",
+        "--test-size",
+        "0.2",
+        "-o",
+        out,
+        "--prefix",
+        "x",
+    )
     records = list(iter_records(out / "x.train.fa"))
     assert records and all(len(r.seq) == 50 for r in records)
     assert {r.label for r in records} == {0, 1}
@@ -170,34 +211,53 @@ def test_kmer_tsv_and_rbpsuite_layouts(shared_data, tmp_path):
     out = tmp_path / "k"
     run_tool("prepare", kmer, "-o", out, "--prefix", "x", "--test-size", "40", "--format", "kmer-tsv")
     manifest = json.loads((out / "x.manifest.json").read_text())
-    assert manifest["splits"]["test"]["total"] == 40 and manifest["splits"]["train"]["total"] == 200 - 40 - manifest["dropped"]["total"]
+    assert (
+        manifest["splits"]["test"]["total"] == 40
+        and manifest["splits"]["train"]["total"] == 200 - 40 - manifest["dropped"]["total"]
+    )
     assert all(len(s) == 101 for s, _ in _fasta(out / "x.train.fa").values())
     suite = tmp_path / "suite"
     suite.mkdir()
     train = _fasta(out / "x.train.fa")
-    (suite / "TIAL1.positive.fa").write_text("".join(f">{i}\n{s}\n" for i, (s, l) in train.items() if l == 1))
-    (suite / "TIAL1.negative.fa").write_text("".join(f">{i}\n{s}\n" for i, (s, l) in train.items() if l == 0))
+    (suite / "TIAL1.positive.fa").write_text("".join(f">{i}\n{s}\n" for i, (s, label) in train.items() if label == 1))
+    (suite / "TIAL1.negative.fa").write_text("".join(f">{i}\n{s}\n" for i, (s, label) in train.items() if label == 0))
     o2, o3 = tmp_path / "s2", tmp_path / "s3"
     run_tool("prepare", suite, "--format", "rbpsuite", "-o", o2, "--prefix", "t", "--test-size", "0.25")
-    run_tool("prepare", "--positives", suite / "TIAL1.positive.fa", "--negatives", suite / "TIAL1.negative.fa",
-             "-o", o3, "--prefix", "t", "--test-size", "0.25")
+    run_tool(
+        "prepare",
+        "--positives",
+        suite / "TIAL1.positive.fa",
+        "--negatives",
+        suite / "TIAL1.negative.fa",
+        "-o",
+        o3,
+        "--prefix",
+        "t",
+        "--test-size",
+        "0.25",
+    )
     got2 = {**_fasta(o2 / "t.train.fa"), **_fasta(o2 / "t.test.fa")}
     assert got2 == train
     assert (o2 / "t.test.fa").read_text() == (o3 / "t.test.fa").read_text()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["missing.fa"], "not found"),
-    (["unlabelled.fa"], "has no label"),
-    (["labelled.fa", "--test-size", "500"], "not smaller than"),
-    (["labelled.fa", "--split", "chromosome"], "no genomic coordinates"),
-    (["labelled.fa", "--gtf", "bad.gtf"], "9 tab-separated"),
-    (["labelled.fa", "--split", "sideways"], "--split must be"),
-    (["--bed", "sites.bed"], "needs --genome"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["missing.fa"], "not found"),
+        (["unlabelled.fa"], "has no label"),
+        (["labelled.fa", "--test-size", "500"], "not smaller than"),
+        (["labelled.fa", "--split", "chromosome"], "no genomic coordinates"),
+        (["labelled.fa", "--gtf", "bad.gtf"], "9 tab-separated"),
+        (["labelled.fa", "--split", "sideways"], "--split must be"),
+        (["--bed", "sites.bed"], "needs --genome"),
+    ],
+)
 def test_bad_inputs_exit_2_without_output(tmp_path, args, message):
     (tmp_path / "unlabelled.fa").write_text(">a\nACGT\n>b\nACGA\n")
-    (tmp_path / "labelled.fa").write_text("".join(f">s{i} class:{i % 2}\nACGT{'ACGT'[i % 4] * (i + 1)}\n" for i in range(20)))
+    (tmp_path / "labelled.fa").write_text(
+        "".join(f">s{i} class:{i % 2}\nACGT{'ACGT'[i % 4] * (i + 1)}\n" for i in range(20))
+    )
     (tmp_path / "bad.gtf").write_text("chr1\tx\texon\t1\t5\n")
     (tmp_path / "sites.bed").write_text("chr1\t0\t5\ta\t1\t+\n")
     out = tmp_path / "out"
@@ -211,6 +271,8 @@ def test_bad_inputs_exit_2_without_output(tmp_path, args, message):
 def test_alt_contigs_count_as_their_chromosome():
     from bertrbp.prepare.leakage import chromosome_groups
 
-    records = [SequenceRecord(str(i), "ACGT", 0, "ACGT", Coordinates(c, 0, 4, "+"))
-               for i, c in enumerate(["chr1", "chr1_KI270766v1_alt", "chr2", "chrUn_gl000220"])]
+    records = [
+        SequenceRecord(str(i), "ACGT", 0, "ACGT", Coordinates(c, 0, 4, "+"))
+        for i, c in enumerate(["chr1", "chr1_KI270766v1_alt", "chr2", "chrUn_gl000220"])
+    ]
     assert chromosome_groups(records) == ["chr1", "chr1", "chr2", "chrUn_gl000220"]

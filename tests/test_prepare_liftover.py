@@ -37,17 +37,20 @@ def chain(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("site, expected, reason", [
-    (("chrA", 120, 150, "+"), ("chrB", 520, 550, "+"), ""),
-    (("chrA", 210, 215, "-"), ("chrB", 620, 625, "-"), ""),
-    (("chrA", 520, 530, "+"), ("chrC", 870, 880, "-"), ""),  # minus chain: 1000 - 130 .. 1000 - 120
-    (("chrA", 520, 530, "-"), ("chrC", 870, 880, "+"), ""),
-    (("chrA", 190, 230, "+"), None, "liftover_length_changed"),  # spans the unequal gap
-    (("chrA", 205, 208, "+"), None, "liftover_unmapped"),  # inside the gap
-    (("chrZ", 1, 5, "+"), None, "liftover_unmapped"),
-    (("chrA", 760, 770, "+"), None, "liftover_ambiguous"),
-    (("chrA", 380, 520, "+"), None, "liftover_split"),  # ends on two chains
-])
+@pytest.mark.parametrize(
+    "site, expected, reason",
+    [
+        (("chrA", 120, 150, "+"), ("chrB", 520, 550, "+"), ""),
+        (("chrA", 210, 215, "-"), ("chrB", 620, 625, "-"), ""),
+        (("chrA", 520, 530, "+"), ("chrC", 870, 880, "-"), ""),  # minus chain: 1000 - 130 .. 1000 - 120
+        (("chrA", 520, 530, "-"), ("chrC", 870, 880, "+"), ""),
+        (("chrA", 190, 230, "+"), None, "liftover_length_changed"),  # spans the unequal gap
+        (("chrA", 205, 208, "+"), None, "liftover_unmapped"),  # inside the gap
+        (("chrZ", 1, 5, "+"), None, "liftover_unmapped"),
+        (("chrA", 760, 770, "+"), None, "liftover_ambiguous"),
+        (("chrA", 380, 520, "+"), None, "liftover_split"),  # ends on two chains
+    ],
+)
 def test_lift_against_hand_computation(chain, site, expected, reason):
     lifted, why = ChainMapper(chain).lift(Coordinates(*site))
     assert why == reason
@@ -83,8 +86,12 @@ def _record(chr_a: str, start: int, end: int, strand: str) -> SequenceRecord:
 
 def test_identity_check_with_target_genome(chain, tmp_path):
     chr_a, target = _genomes(tmp_path, mutate=True)
-    records = [_record(chr_a, 120, 150, "+"), _record(chr_a, 530, 540, "+"), _record(chr_a, 520, 560, "-"),
-               _record(chr_a, 300, 320, "+")]
+    records = [
+        _record(chr_a, 120, 150, "+"),
+        _record(chr_a, 530, 540, "+"),
+        _record(chr_a, 520, 560, "-"),
+        _record(chr_a, 300, 320, "+"),
+    ]
     log = DropLog()
     kept = lift_records(records, chain, log, target)
     assert [r.id for r in kept] == ["s530", "s520", "s300"]  # s120 covers the mutated base 535 (chrA 135)
@@ -108,14 +115,39 @@ def test_cli_bed_genome_chain(chain, tmp_path):
     source = tmp_path / "source.fa"
     source.write_text(f">chrA\n{chr_a}\n")
     bed = tmp_path / "sites.bed"
-    bed.write_text("".join([
-        "chrA\t120\t150\ta\t1\t+\n", "chrA\t300\t330\tb\t1\t-\n", "chrA\t530\t560\tc\t1\t+\n",
-        "chrA\t220\t250\td\t0\t+\n", "chrA\t250\t280\te\t0\t-\n", "chrA\t350\t380\tf\t0\t+\n",
-        "chrA\t205\t208\tg\t0\t+\n",
-    ]))
+    bed.write_text(
+        "".join(
+            [
+                "chrA\t120\t150\ta\t1\t+\n",
+                "chrA\t300\t330\tb\t1\t-\n",
+                "chrA\t530\t560\tc\t1\t+\n",
+                "chrA\t220\t250\td\t0\t+\n",
+                "chrA\t250\t280\te\t0\t-\n",
+                "chrA\t350\t380\tf\t0\t+\n",
+                "chrA\t205\t208\tg\t0\t+\n",
+            ]
+        )
+    )
     out = tmp_path / "out"
-    run_tool("prepare", "--bed", bed, "--genome", source, "--bed-label-column", "score", "--chain", chain,
-             "--target-genome", target, "--test-size", "2", "--output-dir", out, "--prefix", "x")
+    run_tool(
+        "prepare",
+        "--bed",
+        bed,
+        "--genome",
+        source,
+        "--bed-label-column",
+        "score",
+        "--chain",
+        chain,
+        "--target-genome",
+        target,
+        "--test-size",
+        "2",
+        "--output-dir",
+        out,
+        "--prefix",
+        "x",
+    )
     import json
 
     manifest = json.loads((out / "x.manifest.json").read_text())

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import random
 
-import numpy as np
 import pytest
 
 from bertrbp.errors import InputError
-from bertrbp.io.sequences import Coordinates
 from bertrbp.io.gtf import read_gtf
-from bertrbp.prepare.gtf import pick_transcripts
+from bertrbp.io.sequences import Coordinates
 from bertrbp.prepare.boundaries import BOUNDARY_TYPES, boundary_tokens
+from bertrbp.prepare.gtf import pick_transcripts
 from bertrbp.prepare.regions import REGIONS, RegionIndex, token_labels
 
 
@@ -20,27 +19,39 @@ def _gtf_line(feature, start, end, strand, gene, tx, extra=""):
     return f'chr1\ttest\t{feature}\t{start}\t{end}\t.\t{strand}\t.\tgene_id "{gene}"; transcript_id "{tx}";{extra}\n'
 
 
-GTF = "".join([
-    "#!genome-build test\n",
-    # G1, plus strand. T1: APPRIS principal, TSL 2, shorter -> chosen over T2 (TSL 1, longer)
-    _gtf_line("transcript", 101, 400, "+", "G1", "T1", ' tag "basic"; tag "appris_principal_1"; transcript_support_level "2";'),
-    _gtf_line("exon", 101, 200, "+", "G1", "T1"),
-    _gtf_line("exon", 301, 400, "+", "G1", "T1"),
-    _gtf_line("CDS", 151, 200, "+", "G1", "T1"),
-    _gtf_line("CDS", 301, 350, "+", "G1", "T1"),
-    _gtf_line("stop_codon", 351, 353, "+", "G1", "T1"),
-    _gtf_line("transcript", 51, 450, "+", "G1", "T2", ' transcript_support_level "1";'),
-    _gtf_line("exon", 51, 450, "+", "G1", "T2"),
-    # G2, minus strand. T3 (TSL 1) beats T4 (TSL NA) although T4 is longer
-    _gtf_line("exon", 1001, 1100, "-", "G2", "T3", ' transcript_support_level "1 (assigned to previous version 2)";'),
-    _gtf_line("exon", 1201, 1300, "-", "G2", "T3", ' transcript_support_level "1";'),
-    _gtf_line("CDS", 1051, 1100, "-", "G2", "T3"),
-    _gtf_line("CDS", 1201, 1250, "-", "G2", "T3"),
-    _gtf_line("exon", 901, 1300, "-", "G2", "T4", ' transcript_support_level "NA";'),
-    # G3: ties on APPRIS and TSL -> the longer transcript
-    _gtf_line("exon", 2001, 2050, "+", "G3", "T5"),
-    _gtf_line("exon", 2001, 2080, "+", "G3", "T6"),
-])
+GTF = "".join(
+    [
+        "#!genome-build test\n",
+        # G1, plus strand. T1: APPRIS principal, TSL 2, shorter -> chosen over T2 (TSL 1, longer)
+        _gtf_line(
+            "transcript",
+            101,
+            400,
+            "+",
+            "G1",
+            "T1",
+            ' tag "basic"; tag "appris_principal_1"; transcript_support_level "2";',
+        ),
+        _gtf_line("exon", 101, 200, "+", "G1", "T1"),
+        _gtf_line("exon", 301, 400, "+", "G1", "T1"),
+        _gtf_line("CDS", 151, 200, "+", "G1", "T1"),
+        _gtf_line("CDS", 301, 350, "+", "G1", "T1"),
+        _gtf_line("stop_codon", 351, 353, "+", "G1", "T1"),
+        _gtf_line("transcript", 51, 450, "+", "G1", "T2", ' transcript_support_level "1";'),
+        _gtf_line("exon", 51, 450, "+", "G1", "T2"),
+        # G2, minus strand. T3 (TSL 1) beats T4 (TSL NA) although T4 is longer
+        _gtf_line(
+            "exon", 1001, 1100, "-", "G2", "T3", ' transcript_support_level "1 (assigned to previous version 2)";'
+        ),
+        _gtf_line("exon", 1201, 1300, "-", "G2", "T3", ' transcript_support_level "1";'),
+        _gtf_line("CDS", 1051, 1100, "-", "G2", "T3"),
+        _gtf_line("CDS", 1201, 1250, "-", "G2", "T3"),
+        _gtf_line("exon", 901, 1300, "-", "G2", "T4", ' transcript_support_level "NA";'),
+        # G3: ties on APPRIS and TSL -> the longer transcript
+        _gtf_line("exon", 2001, 2050, "+", "G3", "T5"),
+        _gtf_line("exon", 2001, 2080, "+", "G3", "T6"),
+    ]
+)
 
 
 @pytest.fixture()
@@ -108,12 +119,33 @@ def test_cli_writes_region_label_files(gtf, tmp_path):
     genome = tmp_path / "genome.fa"
     genome.write_text(">chr1\n" + "".join(rng.choice("ACGT") for _ in range(3000)) + "\n")
     bed = tmp_path / "sites.bed"
-    sites = [(145, 155, "+", 1), (1245, 1255, "-", 1), (1095, 1105, "-", 1), (395, 405, "+", 0),
-             (2500, 2510, "+", 0), (1245, 1255, "+", 0)]
+    sites = [
+        (145, 155, "+", 1),
+        (1245, 1255, "-", 1),
+        (1095, 1105, "-", 1),
+        (395, 405, "+", 0),
+        (2500, 2510, "+", 0),
+        (1245, 1255, "+", 0),
+    ]
     bed.write_text("".join(f"chr1\t{s}\t{e}\ts{i}\t{lab}\t{st}\n" for i, (s, e, st, lab) in enumerate(sites)))
     out = tmp_path / "out"
-    run_tool("prepare", "--bed", bed, "--genome", genome, "--bed-label-column", "score", "--gtf", gtf,
-             "--test-size", "2", "-o", out, "--prefix", "r")
+    run_tool(
+        "prepare",
+        "--bed",
+        bed,
+        "--genome",
+        genome,
+        "--bed-label-column",
+        "score",
+        "--gtf",
+        gtf,
+        "--test-size",
+        "2",
+        "-o",
+        out,
+        "--prefix",
+        "r",
+    )
     seq = {row.split("\t")[0]: row.split("\t")[1:] for row in (out / "r.sequence_regions.tsv").read_text().splitlines()}
     assert seq["id"] == list(REGIONS)
     assert seq["s0"] == ["1", "0", "1", "0", "1", "0"]
@@ -128,7 +160,9 @@ def test_cli_writes_region_label_files(gtf, tmp_path):
     assert tok["s3"]["boundary"] == "0" * 8 and tok["s3"]["boundary_transcript_end"] == "00011000"
     assert tok["s2"]["boundary_intron_exon"] == "00011000"  # minus strand: intron [1100,1200) | exon
     assert all(len(cell) == 8 for row in tok.values() for cell in row.values())
-    nuc = {row.split("\t")[0]: row.split("\t")[1:] for row in (out / "r.nucleotide_regions.tsv").read_text().splitlines()}
+    nuc = {
+        row.split("\t")[0]: row.split("\t")[1:] for row in (out / "r.nucleotide_regions.tsv").read_text().splitlines()
+    }
     assert nuc["s2"][REGIONS.index("intron")] == "1111100000"
     assert json.loads((out / "r.manifest.json").read_text())["annotation"]["annotated"] == 6
 
@@ -144,10 +178,18 @@ def _types(index, start, end, strand, k=3):
 # [300,400), CDS [150,353) with the stop codon. G2 (-): exons [1000,1100) [1200,1300), CDS [1050,1250), read
 # from 1300 down to 1000, so its 5'UTR|CDS junction is at 1250 and its exon|intron (donor) at 1200.
 JUNCTIONS = [
-    (150, "+", "5utr_cds"), (353, "+", "cds_3utr"), (200, "+", "exon_intron"), (300, "+", "intron_exon"),
-    (100, "+", "transcript_start"), (400, "+", "transcript_end"),
-    (1250, "-", "5utr_cds"), (1050, "-", "cds_3utr"), (1200, "-", "exon_intron"), (1100, "-", "intron_exon"),
-    (1300, "-", "transcript_start"), (1000, "-", "transcript_end"),
+    (150, "+", "5utr_cds"),
+    (353, "+", "cds_3utr"),
+    (200, "+", "exon_intron"),
+    (300, "+", "intron_exon"),
+    (100, "+", "transcript_start"),
+    (400, "+", "transcript_end"),
+    (1250, "-", "5utr_cds"),
+    (1050, "-", "cds_3utr"),
+    (1200, "-", "exon_intron"),
+    (1100, "-", "intron_exon"),
+    (1300, "-", "transcript_start"),
+    (1000, "-", "transcript_end"),
 ]
 
 
@@ -167,10 +209,15 @@ def test_each_boundary_type_on_both_strands(index, g, strand, kind):
 
 def test_cds_starting_at_an_exon_start_is_a_splice_site_not_a_utr_cds_junction(tmp_path):
     path = tmp_path / "g.gtf"
-    path.write_text("".join([
-        _gtf_line("exon", 1, 100, "+", "G9", "T9"), _gtf_line("exon", 201, 300, "+", "G9", "T9"),
-        _gtf_line("CDS", 201, 250, "+", "G9", "T9"),  # 5'UTR = all of exon 1; the CDS starts exon 2
-    ]))
+    path.write_text(
+        "".join(
+            [
+                _gtf_line("exon", 1, 100, "+", "G9", "T9"),
+                _gtf_line("exon", 201, 300, "+", "G9", "T9"),
+                _gtf_line("CDS", 201, 250, "+", "G9", "T9"),  # 5'UTR = all of exon 1; the CDS starts exon 2
+            ]
+        )
+    )
     index = RegionIndex(pick_transcripts(read_gtf(path)))
     types = _types(index, 195, 205, "+")
     assert types["intron_exon"] == "00011000" and types["5utr_cds"] == "0" * 8
@@ -216,8 +263,9 @@ def test_rbpsuite_pair_gets_region_labels(gtf, tmp_path):
     pos.write_text(f">chr1:145-155(+)\n{seq()}\n>chr1:1245-1255(-)\n{seq()}\n>chr1:195-205(+)\n{seq()}\n")
     neg.write_text(f">chr1:2500-2510(+)\n{seq()}\n>chr1:395-405(+)\n{seq()}\n>chr1:1095-1105(-)\n{seq()}\n")
     out = tmp_path / "out"
-    run_tool("prepare", "--positives", pos, "--negatives", neg, "--gtf", gtf, "--test-size", "2", "-o", out,
-             "--prefix", "r")
+    run_tool(
+        "prepare", "--positives", pos, "--negatives", neg, "--gtf", gtf, "--test-size", "2", "-o", out, "--prefix", "r"
+    )
     seq_rows = {r.split("\t")[0]: r.split("\t")[1:] for r in (out / "r.sequence_regions.tsv").read_text().splitlines()}
     assert seq_rows["chr1:145-155(+)"] == ["1", "0", "1", "0", "1", "0"]
     assert seq_rows["chr1:2500-2510(+)"] == ["0", "0", "0", "0", "0", "1"]

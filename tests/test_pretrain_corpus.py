@@ -25,8 +25,10 @@ def reference_windows(seq: str, window: int, stride: int) -> list[str]:
     return [seq[s : s + window] for s in starts]
 
 
-@pytest.mark.parametrize("length,window,stride", [(250, 101, 50), (101, 101, 50), (60, 101, 50), (1000, 50, 50),
-                                                  (1000, 30, 70), (777, 101, 1)])
+@pytest.mark.parametrize(
+    "length,window,stride",
+    [(250, 101, 50), (101, 101, 50), (60, 101, 50), (1000, 50, 50), (1000, 30, 70), (777, 101, 1)],
+)
 def test_window_cutter_matches_slicing_for_any_chunking(length, window, stride):
     rng = random.Random(length + stride)
     seq = rand_seq(length, rng)
@@ -40,8 +42,10 @@ def test_window_cutter_matches_slicing_for_any_chunking(length, window, stride):
 
 
 def write_fasta(path, records: dict[str, str], width: int = 60, gz: bool = False):
-    text = "".join(f">{name}\n" + "\n".join(s[i : i + width] for i in range(0, len(s), width)) + "\n"
-                   for name, s in records.items())
+    text = "".join(
+        f">{name}\n" + "\n".join(s[i : i + width] for i in range(0, len(s), width)) + "\n"
+        for name, s in records.items()
+    )
     if gz:
         with gzip.open(path, "wt") as handle:
             handle.write(text)
@@ -81,8 +85,10 @@ def test_exclusion_refuses_overlap_naming_example_and_count(tmp_path):
     seqs, fasta = sequence_set(tmp_path)
     # a TSV test file: one exact copy, one reverse complement, one in RNA lower case, one unrelated
     test = tmp_path / "test.tsv"
-    test.write_text(f"{seqs[3]}\t1\n{reverse_complement(seqs[10])}\t0\n"
-                    f"{seqs[20].lower().replace('t', 'u')}\t1\n{rand_seq(101, random.Random(9))}\t0\n")
+    test.write_text(
+        f"{seqs[3]}\t1\n{reverse_complement(seqs[10])}\t0\n"
+        f"{seqs[20].lower().replace('t', 'u')}\t1\n{rand_seq(101, random.Random(9))}\t0\n"
+    )
     exclusion = ExclusionSet.from_files([test])
     with pytest.raises(InputError) as info:
         build_corpus([fasta], tmp_path / "corpus", window=101, stride=50, k=3, exclusion=exclusion)
@@ -96,8 +102,15 @@ def test_exclusion_refuses_overlap_naming_example_and_count(tmp_path):
 def test_drop_mode_removes_exactly_the_overlap(tmp_path):
     seqs, fasta = sequence_set(tmp_path)
     test = write_fasta(tmp_path / "test.fa", {"a": seqs[3], "b": reverse_complement(seqs[10]), "c": seqs[20]})
-    stats = build_corpus([fasta], tmp_path / "corpus", window=101, stride=50, k=3,
-                         exclusion=ExclusionSet.from_files([test]), on_overlap="drop")
+    stats = build_corpus(
+        [fasta],
+        tmp_path / "corpus",
+        window=101,
+        stride=50,
+        k=3,
+        exclusion=ExclusionSet.from_files([test]),
+        on_overlap="drop",
+    )
     kept = Corpus(tmp_path / "corpus").sequences(range(stats.windows))
     assert kept == [s for i, s in enumerate(seqs) if i not in (3, 10, 20)]
     assert stats.dropped_records == 3 and stats.dropped_windows == 0
@@ -108,8 +121,15 @@ def test_drop_mode_removes_exactly_the_overlap(tmp_path):
 def test_whole_records_are_excluded_even_when_cut_into_smaller_windows(tmp_path):
     seqs, fasta = sequence_set(tmp_path, n=5)
     test = write_fasta(tmp_path / "test.fa", {"a": seqs[2]})
-    stats = build_corpus([fasta], tmp_path / "corpus", window=40, stride=40, k=3,
-                         exclusion=ExclusionSet.from_files([test]), on_overlap="drop")
+    stats = build_corpus(
+        [fasta],
+        tmp_path / "corpus",
+        window=40,
+        stride=40,
+        k=3,
+        exclusion=ExclusionSet.from_files([test]),
+        on_overlap="drop",
+    )
     kept = Corpus(tmp_path / "corpus").sequences(range(stats.windows))
     expected = [w for i, s in enumerate(seqs) if i != 2 for w in reference_windows(s, 40, 40)]
     assert kept == expected and stats.dropped_records == 1
@@ -122,8 +142,15 @@ def test_windows_of_a_long_record_are_checked(tmp_path):
     test = write_fasta(tmp_path / "test.fa", {"site": reverse_complement(chrom[150:251])})
     with pytest.raises(InputError, match="shares 1 sequence"):
         build_corpus([fasta], tmp_path / "c1", window=101, stride=50, k=3, exclusion=ExclusionSet.from_files([test]))
-    stats = build_corpus([fasta], tmp_path / "c2", window=101, stride=50, k=3,
-                         exclusion=ExclusionSet.from_files([test]), on_overlap="drop")
+    stats = build_corpus(
+        [fasta],
+        tmp_path / "c2",
+        window=101,
+        stride=50,
+        k=3,
+        exclusion=ExclusionSet.from_files([test]),
+        on_overlap="drop",
+    )
     kept = Corpus(tmp_path / "c2").sequences(range(stats.windows))
     assert kept == [w for w in reference_windows(chrom, 101, 50) if w != chrom[150:251]]
     assert stats.dropped_windows == 1

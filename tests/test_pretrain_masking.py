@@ -33,7 +33,7 @@ def test_masked_fraction_is_about_mlm_probability(k):
     # away from the ends every position can be covered by k span starts: expected exactly 15 %
     interior = kmer.copy()
     interior[:, : 1 + k - 1] = False
-    interior[:, -(1 + k - 1):] = False
+    interior[:, -(1 + k - 1) :] = False
     assert abs(masked[interior].mean() - 0.15) < 0.006
     assert 0.13 < masked[kmer].mean() < 0.155  # ends are covered by fewer spans
     assert start_probability(0.15, k) < 0.15 / k * 1.2
@@ -50,9 +50,8 @@ def test_masked_positions_come_in_whole_spans_of_k(k):
     lengths = np.array([length for _, length in all_runs])
     assert np.bincount(lengths).argmax() == k
     # a fully masked span hides a nucleotide: no masked run can be read off unmasked neighbours
-    tokenizer = KmerTokenizer(k)
     for row_ids, row in zip(ids.numpy()[:20], masked[:20]):
-        for start, length in runs(row):
+        for start, _length in runs(row):
             seen = {pos for pos in range(len(row)) if not row[pos] and row_ids[pos] >= 5}
             # token t covers nucleotides t-1 .. t+k-2 ([CLS] at 0), so nucleotide start+k-2 is covered
             # only by tokens start .. start+k-1: the span itself

@@ -15,8 +15,15 @@ def dnabert_like_checkpoint(directory):
     from transformers import BertConfig, BertForMaskedLM
 
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=69, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=512, architectures=["BertForMaskedLM"])
+    config = BertConfig(
+        vocab_size=69,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+        architectures=["BertForMaskedLM"],
+    )
     model = BertForMaskedLM(config)
     model.save_pretrained(directory, safe_serialization=True)
     (directory / "vocab.txt").write_text("\n".join(dnabert_vocab(3)) + "\n")
@@ -29,8 +36,12 @@ def assert_encoder_transferred(mlm, classifier, report):
         if name.startswith("pooler."):
             continue
         assert torch.equal(tensor, encoder[name]), name
-    assert set(report.newly_initialised) == {"classifier.weight", "classifier.bias", "bert.pooler.dense.weight",
-                                             "bert.pooler.dense.bias"}
+    assert set(report.newly_initialised) == {
+        "classifier.weight",
+        "classifier.bias",
+        "bert.pooler.dense.weight",
+        "bert.pooler.dense.bias",
+    }
     assert {f"bert.{n}" for n in encoder} <= set(report.loaded)
     assert report.unexpected and all(name.startswith("cls.predictions") for name in report.unexpected)
     assert report.pretrained and "newly initialised: bert.pooler" in report.summary()

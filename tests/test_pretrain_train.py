@@ -29,8 +29,15 @@ def motif_corpus(path, n: int = 160, seed: int = 0):
 def options(tmp_path, corpus, **train) -> PretrainOptions:
     settings = dict(lr=2e-3, epochs=4, batch_size=16, warmup_ratio=0.1, seed=3, threads=1)
     settings.update(train)
-    return PretrainOptions(corpus=[corpus], output_dir=tmp_path / "out", model_size="tiny", window=64, stride=32,
-                           val_fraction=0.1, train=TrainConfig(**settings))
+    return PretrainOptions(
+        corpus=[corpus],
+        output_dir=tmp_path / "out",
+        model_size="tiny",
+        window=64,
+        stride=32,
+        val_fraction=0.1,
+        train=TrainConfig(**settings),
+    )
 
 
 def test_loss_falls_on_a_small_corpus(tmp_path):
@@ -63,6 +70,7 @@ def test_resume_continues_exactly(tmp_path, monkeypatch):
         def stop(step, loss):
             if step == 7:  # epoch 2, after the step-6 checkpoint (4 steps per epoch)
                 raise KeyboardInterrupt
+
         return shared_train(*args, on_step=stop, **kwargs)
 
     monkeypatch.setattr(run_module, "train", interrupted)
@@ -87,8 +95,22 @@ def test_tool_refuses_a_corpus_overlapping_the_test_set(tmp_path):
     test = tmp_path / "test.tsv"
     test.write_text(corpus.read_text().splitlines()[5] + "\t1\n")  # record s2's sequence
     out = tmp_path / "out"
-    result = run_tool("pretrain", "--corpus", corpus, "--output-dir", out, "--exclude", test, "--model-size", "tiny",
-                      "--window", "64", "--threads", "1", check=False)
+    result = run_tool(
+        "pretrain",
+        "--corpus",
+        corpus,
+        "--output-dir",
+        out,
+        "--exclude",
+        test,
+        "--model-size",
+        "tiny",
+        "--window",
+        "64",
+        "--threads",
+        "1",
+        check=False,
+    )
     assert result.returncode == 2
     assert "error: the corpus shares 1 sequence(s)" in result.stderr and "record 's2'" in result.stderr
     assert not out.exists()

@@ -28,7 +28,12 @@ def test_rbp31_fasta_with_class_headers(shared_data):
     records = take(iter_records(path), 200)
     first = records[0]
     assert first.id == "chr1,+,368113,368213" and first.label == 0
-    assert (first.coords.chrom, first.coords.strand, first.coords.start, first.coords.end) == ("chr1", "+", 368113, 368213)
+    assert (first.coords.chrom, first.coords.strand, first.coords.start, first.coords.end) == (
+        "chr1",
+        "+",
+        368113,
+        368213,
+    )
     assert first.seq.startswith("TGTCAGTCACTCCCTGTTCC") and len(first.seq) == 101  # wrapped lines joined
     assert {r.label for r in records} <= {0, 1}
 
@@ -40,7 +45,12 @@ def test_rbp24_fasta_rna_and_case(shared_data):
     first = records[0]
     assert first.label == 1 and "U" not in first.seq and first.seq == first.raw.upper().replace("U", "T")
     assert first.raw.startswith("ccccacauac") and "CAAAACCUGGG" in first.raw  # viewpoint case kept in raw
-    assert (first.coords.chrom, first.coords.start, first.coords.end, first.coords.strand) == ("chr5", 137088438, 137088480, "-")
+    assert (first.coords.chrom, first.coords.start, first.coords.end, first.coords.strand) == (
+        "chr5",
+        137088438,
+        137088480,
+        "-",
+    )
     assert len({len(r.seq) for r in records}) > 1  # variable length
 
 
@@ -112,7 +122,7 @@ def test_broken_kmer_overlap(tmp_path):
 
 
 def test_rna_lowercase_and_n_become_unk(tmp_path):
-    from bertrbp.tokenizer import KmerTokenizer, UNK_ID
+    from bertrbp.tokenizer import UNK_ID, KmerTokenizer
 
     (record,) = iter_records(write(tmp_path / "r.fa", ">r\nacguNacgu\n"))
     assert record.seq == "ACGTNACGT" and record.raw == "acguNacgu"

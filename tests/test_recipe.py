@@ -11,12 +11,18 @@ from inprocess import run_cli
 from synthetic import motif_sequences, write_fasta
 
 
-@pytest.mark.parametrize("source, lr, epochs, patience", [
-    ("zhihan1996/DNA_bert_3", 2e-4, 3, 2),  # pretrained checkpoint: the BERT-RBP authors' recipe
-    ("tiny", 1e-3, 8, 2), ("mini", 5e-4, 8, 2), ("small", 2e-4, 8, 2), ("medium", 1e-4, 8, 2),
-    ("base", 1e-4, 8, 2),
-    ("cnn", 1e-3, 10, 2),
-])
+@pytest.mark.parametrize(
+    "source, lr, epochs, patience",
+    [
+        ("zhihan1996/DNA_bert_3", 2e-4, 3, 2),  # pretrained checkpoint: the BERT-RBP authors' recipe
+        ("tiny", 1e-3, 8, 2),
+        ("mini", 5e-4, 8, 2),
+        ("small", 2e-4, 8, 2),
+        ("medium", 1e-4, 8, 2),
+        ("base", 1e-4, 8, 2),
+        ("cnn", 1e-3, 10, 2),
+    ],
+)
 def test_default_recipe_per_model_kind(source, lr, epochs, patience):
     from bertrbp.recipe import default_recipe
 
@@ -39,8 +45,12 @@ def test_paper_rate_is_an_explicit_choice_and_user_settings_win():
 def test_model_kind_of_sources(tmp_path):
     from bertrbp.model import load_classifier, model_kind, save_checkpoint
 
-    assert [model_kind(s) for s in ("tiny", "cnn", "kmer", "org/model")] == ["bert-random", "cnn", "kmer",
-                                                                                "bert-pretrained"]
+    assert [model_kind(s) for s in ("tiny", "cnn", "kmer", "org/model")] == [
+        "bert-random",
+        "cnn",
+        "kmer",
+        "bert-pretrained",
+    ]
     model, tokenizer, _ = load_classifier("cnn", seed=0)
     assert model_kind(str(save_checkpoint(model, tokenizer, tmp_path / "c"))) == "cnn"
 
@@ -93,8 +103,9 @@ def test_early_stopping_stops_after_patience_and_keeps_the_decision_on_resume(tm
     config = TrainConfig(epochs=6, batch_size=16, threads=1, patience=2, bf16="no")
     result = train(load_classifier("tiny", seed=0)[0], source, config, checkpoint_dir=tmp_path, epoch_end=validate)
     assert result.stopped_early and [h["epoch"] for h in result.history] == [1, 2, 3, 4]
-    again = train(load_classifier("tiny", seed=0)[0], source, config, checkpoint_dir=tmp_path, resume=True,
-                  epoch_end=validate)
+    again = train(
+        load_classifier("tiny", seed=0)[0], source, config, checkpoint_dir=tmp_path, resume=True, epoch_end=validate
+    )
     assert again.stopped_early and len(again.history) == 4  # resumed: stays stopped, trains nothing more
 
 
@@ -140,10 +151,18 @@ def test_explicit_settings_win_over_the_paper_recipe():
     from bertrbp.errors import InputError
     from bertrbp.recipe import resolve
 
-    mine = resolve("small", lr=1e-4, epochs=1, patience=1, recipe="paper", grad_accum=2, val_fraction=0.2,
-                   keep="best", bf16="yes")
+    mine = resolve(
+        "small", lr=1e-4, epochs=1, patience=1, recipe="paper", grad_accum=2, val_fraction=0.2, keep="best", bf16="yes"
+    )
     assert (mine.lr, mine.epochs, mine.patience, mine.grad_accum, mine.val_fraction, mine.keep, mine.bf16) == (
-        1e-4, 1, 1, 2, 0.2, "best", "yes")
+        1e-4,
+        1,
+        1,
+        2,
+        0.2,
+        "best",
+        "yes",
+    )
     assert resolve("small", recipe="paper", lr_policy="default").lr == 2e-4  # the project's rate, paper protocol
     assert resolve("small", lr_policy="paper").lr == 2e-3 and resolve("small", lr_policy="paper").keep == "best"
     assert resolve("kmer", recipe="paper").val_fraction == 0.1  # the k-mer fit needs its validation split
@@ -156,15 +175,37 @@ def test_paper_recipe_trains_on_every_record_and_keeps_the_last_epoch(tmp_path):
     epoch, no validation set, epoch 2 kept, fp32; the card and metrics.json record the recipe."""
     train = write_fasta(tmp_path / "train.fa", motif_sequences(256, seed=5, length=41))
     out = tmp_path / "out"
-    assert run_cli("finetune", "--train", train, "--output-dir", out, "--model", "tiny", "--recipe", "paper",
-                   "--epochs", "2", "--threads", "1") == 0
+    assert (
+        run_cli(
+            "finetune",
+            "--train",
+            train,
+            "--output-dir",
+            out,
+            "--model",
+            "tiny",
+            "--recipe",
+            "paper",
+            "--epochs",
+            "2",
+            "--threads",
+            "1",
+        )
+        == 0
+    )
     metrics = json.loads((out / "metrics.json").read_text())
     card = json.loads((out / "model_card.json").read_text())
     hp = card["hyperparameters"]
     assert card["data"]["counts"]["train"] == {"total": 256, "label_0": 128, "label_1": 128}
     assert card["data"]["counts"]["validation"] is None and card["data"]["validation_source"].startswith("none")
     assert (hp["recipe"], hp["lr"], hp["epochs"], hp["batch_size"], hp["grad_accum"], hp["effective_batch"]) == (
-        "paper", 2e-3, 2, 32, 4, 128)
+        "paper",
+        2e-3,
+        2,
+        32,
+        4,
+        128,
+    )
     assert (hp["patience"], hp["val_fraction"], hp["keep"], hp["bf16"], card["bf16"]) == (0, 0.0, "last", "no", False)
     assert card["optimizer_steps"] == 4  # 256 records / 128 per step x 2 epochs: every record trained on
     assert metrics["recipe"] == "paper" and metrics["kept"] == "last"
@@ -176,6 +217,19 @@ def test_paper_recipe_trains_on_every_record_and_keeps_the_last_epoch(tmp_path):
 def test_no_validation_set_refuses_best_epoch_selection(tmp_path, capsys):
     train = write_fasta(tmp_path / "train.fa", motif_sequences(64, seed=5, length=41))
     out = tmp_path / "out"
-    code = run_cli("finetune", "--train", train, "--output-dir", out, "--model", "tiny", "--recipe", "paper",
-                   "--keep", "best", "--threads", "1")
+    code = run_cli(
+        "finetune",
+        "--train",
+        train,
+        "--output-dir",
+        out,
+        "--model",
+        "tiny",
+        "--recipe",
+        "paper",
+        "--keep",
+        "best",
+        "--threads",
+        "1",
+    )
     assert code == 2 and "--keep last" in capsys.readouterr().err and not (out / "metrics.json").exists()

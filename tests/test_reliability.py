@@ -110,6 +110,7 @@ def test_unwritable_output_folder_is_refused_before_the_work(tmp_path):
 
 # ------------------------------------------------------------ trainer state without pickle
 
+
 class _Evil:
     def __init__(self, marker):
         self.marker = marker
@@ -124,9 +125,15 @@ def test_trainer_state_round_trips_without_pickle(tmp_path):
     from bertrbp.training.checkpoint import load_state, rng_state, save_state, set_rng_state
 
     np.random.seed(3)
-    state = {"model": {"w": torch.ones(2)}, "optimizer": {}, "scheduler": {}, "rng": rng_state(),
-             "history": [{"val_auroc": np.float64(0.75), "n": np.int64(3)}], "order": np.arange(5),
-             "config": {"lr": 1e-3}}
+    state = {
+        "model": {"w": torch.ones(2)},
+        "optimizer": {},
+        "scheduler": {},
+        "rng": rng_state(),
+        "history": [{"val_auroc": np.float64(0.75), "n": np.int64(3)}],
+        "order": np.arange(5),
+        "config": {"lr": 1e-3},
+    }
     expected = np.random.rand(3)
     save_state(tmp_path, state)
     np.random.seed(99)
@@ -156,8 +163,11 @@ def test_resume_identity_refuses_changed_data(tmp_path):
     check_run_identity(tmp_path, identity, resume=False)
     (tmp_path / STATE_FILE).write_bytes(b"state")
     check_run_identity(tmp_path, identity, resume=True)  # unchanged: fine
-    for key, value in [("train_files", ["bb"]), ("validation", {"fraction": 0.2, "seed": 42}),
-                       ("model", {"source": "mini"})]:
+    for key, value in [
+        ("train_files", ["bb"]),
+        ("validation", {"fraction": 0.2, "seed": 42}),
+        ("model", {"source": "mini"}),
+    ]:
         with pytest.raises(InputError, match=key):
             check_run_identity(tmp_path, {**identity, key: value}, resume=True)
     (tmp_path / "run.json").unlink()
@@ -179,6 +189,7 @@ def test_model_identity_follows_the_weights_not_the_path(tmp_path, tiny_checkpoi
 
 
 # ------------------------------------------------------------ bounded memory for long records
+
 
 def test_minhash_memory_is_bounded_by_block_not_record_length():
     import random
@@ -202,8 +213,9 @@ def test_minhash_blocks_do_not_change_signatures(monkeypatch):
     from bertrbp.prepare import similarity
 
     rng = random.Random(1)
-    sets = [similarity.kmer_set("".join(rng.choice("ACGT") for _ in range(rng.randint(20, 300))), 8)
-            for _ in range(50)] + [frozenset()]
+    sets = [
+        similarity.kmer_set("".join(rng.choice("ACGT") for _ in range(rng.randint(20, 300))), 8) for _ in range(50)
+    ] + [frozenset()]
     whole = similarity.signatures(sets, 64, seed=2)
     monkeypatch.setattr(similarity, "BLOCK_ELEMENTS", 1 << 10)
     np.testing.assert_array_equal(similarity.signatures(sets, 64, seed=2, chunk=7), whole)
@@ -214,13 +226,16 @@ def test_fold_refuses_a_long_record_before_folding():
     from bertrbp.fold.pipeline import fold_records
     from bertrbp.io.sequences import SequenceRecord
 
-    records = [SequenceRecord("ok", "ACGU" * 10, source="in.fa", line=1),
-               SequenceRecord("huge", "A" * 6000, source="in.fa", line=3)]
+    records = [
+        SequenceRecord("ok", "ACGU" * 10, source="in.fa", line=1),
+        SequenceRecord("huge", "A" * 6000, source="in.fa", line=3),
+    ]
     with pytest.raises(InputError, match=r"in.fa: record 'huge' \(line 3\).*--max-length"):
         list(fold_records(records, FoldOptions(max_length=5000)))
 
 
 # ------------------------------------------------------------ checkpoint checks
+
 
 def test_truncated_safetensors_and_absurd_config_are_refused(tmp_path, tiny_checkpoint):
     import json
@@ -238,8 +253,9 @@ def test_truncated_safetensors_and_absurd_config_are_refused(tmp_path, tiny_chec
         check_checkpoint_folder(folder)
     shutil.copy(tiny_checkpoint / "model.safetensors", folder / "model.safetensors")
     config = json.loads((folder / "config.json").read_text())
-    (folder / "config.json").write_text(json.dumps({**config, "num_hidden_layers": 100000, "hidden_size": 4096,
-                                                    "num_attention_heads": 64}))
+    (folder / "config.json").write_text(
+        json.dumps({**config, "num_hidden_layers": 100000, "hidden_size": 4096, "num_attention_heads": 64})
+    )
     with pytest.raises(InputError, match="above the limit"):
         check_checkpoint_folder(folder)
     (folder / "config.json").write_text(json.dumps({**config, "hidden_size": -3}))
@@ -266,6 +282,7 @@ def test_unreachable_hub_fails_at_once(monkeypatch):
 
 
 # ------------------------------------------------------------ readers
+
 
 def test_predictions_reader_accepts_bom_and_refuses_out_of_range(tmp_path):
     from bertrbp.io.predictions import read_predictions
@@ -298,6 +315,7 @@ def test_unique_ids_reports_what_it_renamed():
 
 # ------------------------------------------------------------ the run wrapper
 
+
 def _app(raise_what):
     import typer
 
@@ -312,11 +330,18 @@ def _app(raise_what):
     return app
 
 
-@pytest.mark.parametrize("exc, status, text", [
-    (OSError(errno.ENOSPC, "No space left on device", "out.tsv"), 4, "no space left on the device while writing out.tsv"),
-    (PermissionError(errno.EACCES, "Permission denied", "out.tsv"), 2, "out.tsv: permission denied"),
-    (InputError("bad thing"), 2, "bad thing"),
-])
+@pytest.mark.parametrize(
+    "exc, status, text",
+    [
+        (
+            OSError(errno.ENOSPC, "No space left on device", "out.tsv"),
+            4,
+            "no space left on the device while writing out.tsv",
+        ),
+        (PermissionError(errno.EACCES, "Permission denied", "out.tsv"), 2, "out.tsv: permission denied"),
+        (InputError("bad thing"), 2, "bad thing"),
+    ],
+)
 def test_run_turns_failures_into_one_line_and_a_status(tmp_path, capsys, monkeypatch, exc, status, text):
     from bertrbp.cli.common import run
 
@@ -325,7 +350,7 @@ def test_run_turns_failures_into_one_line_and_a_status(tmp_path, capsys, monkeyp
         run(_app(exc), ["-o", "out.tsv"])
     assert info.value.code == status
     err = capsys.readouterr().err.splitlines()
-    assert err == [f"error: {text}" + err[0][len("error: " + text):]] and len(err) == 1
+    assert err == [f"error: {text}" + err[0][len("error: " + text) :]] and len(err) == 1
     assert err[0].startswith(f"error: {text}")
 
 

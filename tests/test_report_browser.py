@@ -34,18 +34,30 @@ def _find_browser() -> str | None:
 def chromium() -> str:
     browser = _find_browser()
     if browser is None:
-        setup = subprocess.run(["bash", str(REPO / "scripts" / "setup-browser.sh")], capture_output=True, text=True,
-                               timeout=1200)
+        setup = subprocess.run(
+            ["bash", str(REPO / "scripts" / "setup-browser.sh")], capture_output=True, text=True, timeout=1200
+        )
         browser = _find_browser()
         if browser is None:
-            pytest.skip("Chromium is not installed and scripts/setup-browser.sh could not install it: "
-                        + (setup.stderr.strip().splitlines() or ["(no message)"])[-1])
+            pytest.skip(
+                "Chromium is not installed and scripts/setup-browser.sh could not install it: "
+                + (setup.stderr.strip().splitlines() or ["(no message)"])[-1]
+            )
     return browser
 
 
 def _browser(chromium: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-           "--hide-scrollbars", f"--user-data-dir={tmp_path / 'chromium-profile'}", *args]
+    cmd = [
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--hide-scrollbars",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=180)
 
 
@@ -54,8 +66,9 @@ def screenshot(chromium: str, page: Path, tmp_path: Path, window: tuple[int, int
     from PIL import Image
 
     png = tmp_path / f"{page.stem}-{window[1]}.png"
-    result = _browser(chromium, tmp_path, f"--screenshot={png}", f"--window-size={window[0]},{window[1]}",
-                      page.as_uri())
+    result = _browser(
+        chromium, tmp_path, f"--screenshot={png}", f"--window-size={window[0]},{window[1]}", page.as_uri()
+    )
     assert png.exists(), f"chromium wrote no screenshot: {result.stderr[-2000:]}"
     return np.asarray(Image.open(png).convert("RGB")).astype(int)
 
@@ -96,7 +109,7 @@ def rendered(chromium: str, page: Path, tmp_path: Path, fragment: str = "") -> _
 
 
 def pixels_like(image: np.ndarray, color: tuple[int, int, int], tolerance: int = 6) -> np.ndarray:
-    return (np.abs(image - np.array(color)).max(axis=2) <= tolerance)
+    return np.abs(image - np.array(color)).max(axis=2) <= tolerance
 
 
 def test_stalled_model_is_the_first_thing_a_user_sees(chromium, tmp_path):
@@ -143,8 +156,13 @@ def test_stalled_model_is_the_first_thing_a_user_sees(chromium, tmp_path):
 def test_healthy_run_shows_no_red(chromium, tmp_path):
     """The negative control: when every model learned, no red banner pixels, and a green all-clear banner."""
     out = tmp_path / "out"
-    run_tool("summary", _metrics(tmp_path, "HNRNPK_K562", 0.88), _metrics(tmp_path, "HNRNPK_K562.kmer", 0.80),
-             "--output-dir", out)
+    run_tool(
+        "summary",
+        _metrics(tmp_path, "HNRNPK_K562", 0.88),
+        _metrics(tmp_path, "HNRNPK_K562.kmer", 0.80),
+        "--output-dir",
+        out,
+    )
     report = out / "report.html"
     text = rendered(chromium, report, tmp_path).text
     assert "No model stalled or collapsed" in text and "STALLED:" not in text and "+0.080" in text

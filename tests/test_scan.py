@@ -7,14 +7,13 @@ import random
 import numpy as np
 import pytest
 
-from helpers import run_tool
-from motif_model import MOTIF, WINDOW, motif_checkpoint, plant, quiet_background  # noqa: F401
-
 from bertrbp.io.genome import reverse_complement
 from bertrbp.scan.peaks import PeakCaller
 from bertrbp.scan.profile import ProfileAccumulator
 from bertrbp.scan.scanner import scan_target
 from bertrbp.scan.windows import fasta_target, iter_windows, window_starts
+from helpers import run_tool
+from motif_model import MOTIF, WINDOW, plant, quiet_background
 
 
 def test_windows_cover_every_nucleotide_and_end_flush():
@@ -48,10 +47,10 @@ def test_streamed_profile_equals_brute_force(aggregate):
     expected_sum, expected_max = np.zeros(len(seq)), np.full(len(seq), -1.0)
     counts = np.zeros(len(seq))
     for start in window_starts(len(seq), 41, 7):
-        gc = sum(c in "GC" for c in seq[start:start + 41]) / 41
-        expected_sum[start:start + 41] += gc
-        counts[start:start + 41] += 1
-        expected_max[start:start + 41] = np.maximum(expected_max[start:start + 41], gc)
+        gc = sum(c in "GC" for c in seq[start : start + 41]) / 41
+        expected_sum[start : start + 41] += gc
+        counts[start : start + 41] += 1
+        expected_max[start : start + 41] = np.maximum(expected_max[start : start + 41], gc)
     expected = expected_sum / counts if aggregate == "mean" else expected_max
     np.testing.assert_allclose(profile, expected)
 
@@ -79,12 +78,15 @@ def test_peaks_are_the_same_whatever_the_chunking():
     caller = PeakCaller(0.5)
     pieces = []
     for start in range(0, len(values), 3):
-        pieces += list(caller.feed(start, values[start:start + 3]))
+        pieces += list(caller.feed(start, values[start : start + 3]))
     pieces += list(caller.finish())
     whole_caller = PeakCaller(0.5)
     whole = list(whole_caller.feed(0, values)) + list(whole_caller.finish())
-    assert [(p.start, p.end, p.max_score, p.summit) for p in pieces] == \
-        [(p.start, p.end, p.max_score, p.summit) for p in whole] == [(1, 4, 0.9, 3), (5, 7, 0.5, 5), (8, 10, 0.8, 8)]
+    assert (
+        [(p.start, p.end, p.max_score, p.summit) for p in pieces]
+        == [(p.start, p.end, p.max_score, p.summit) for p in whole]
+        == [(1, 4, 0.9, 3), (5, 7, 0.5, 5), (8, 10, 0.8, 8)]
+    )
 
 
 def _read_tsv(path):
@@ -100,8 +102,23 @@ def test_scan_profile_peaks_on_planted_motif(motif_checkpoint, tmp_path):
     fasta = tmp_path / "in.fa"
     fasta.write_text(f">with_motif\n{seq}\n>background\n{background}\n")
     prefix = tmp_path / "out" / "run"
-    run_tool("scan", "--model", f"rbfox={motif_checkpoint}", "--input", fasta, "--output-prefix", prefix,
-             "--window", WINDOW, "--stride", 4, "--batch-size", 16, "--threads", 1)
+    run_tool(
+        "scan",
+        "--model",
+        f"rbfox={motif_checkpoint}",
+        "--input",
+        fasta,
+        "--output-prefix",
+        prefix,
+        "--window",
+        WINDOW,
+        "--stride",
+        4,
+        "--batch-size",
+        16,
+        "--threads",
+        1,
+    )
     rows = _read_tsv(prefix.with_name("run.profile.tsv"))
     assert len(rows) == 1000
     with_motif = np.array([float(r["rbfox"]) for r in rows if r["region"] == "with_motif"])
@@ -129,12 +146,29 @@ def test_minus_strand_region_peaks_at_hand_computed_genome_coordinates(motif_che
     rng = random.Random(12)
     chrom = plant(quiet_background(rng, 1000), 600, reverse_complement(MOTIF))
     genome = tmp_path / "genome.fa"
-    genome.write_text(">chr7\n" + "\n".join(chrom[i:i + 60] for i in range(0, 1000, 60)) + "\n")
+    genome.write_text(">chr7\n" + "\n".join(chrom[i : i + 60] for i in range(0, 1000, 60)) + "\n")
     bed = tmp_path / "regions.bed"
     bed.write_text("chr7\t450\t850\tgeneX\t0\t-\n")
     prefix = tmp_path / "minus"
-    run_tool("scan", "--model", motif_checkpoint, "--bed", bed, "--genome", genome, "--output-prefix", prefix,
-             "--window", WINDOW, "--stride", 4, "--threshold", 0.3, "--threads", 1)
+    run_tool(
+        "scan",
+        "--model",
+        motif_checkpoint,
+        "--bed",
+        bed,
+        "--genome",
+        genome,
+        "--output-prefix",
+        prefix,
+        "--window",
+        WINDOW,
+        "--stride",
+        4,
+        "--threshold",
+        0.3,
+        "--threads",
+        1,
+    )
     peaks = [line.split("\t") for line in prefix.with_name("minus.peaks.bed").read_text().splitlines()]
     assert len(peaks) == 1
     c, start, end, name, _, strand, _, _, summit = peaks[0]
@@ -156,8 +190,18 @@ def test_minus_strand_region_peaks_at_hand_computed_genome_coordinates(motif_che
 def test_scan_refuses_ambiguous_input_and_writes_nothing(motif_checkpoint, tmp_path):
     fasta = tmp_path / "in.fa"
     fasta.write_text(">a\nACGTACGTACGT\n")
-    result = run_tool("scan", "--model", motif_checkpoint, "--input", fasta, "--bed", fasta,
-                      "--output-prefix", tmp_path / "x", check=False)
+    result = run_tool(
+        "scan",
+        "--model",
+        motif_checkpoint,
+        "--input",
+        fasta,
+        "--bed",
+        fasta,
+        "--output-prefix",
+        tmp_path / "x",
+        check=False,
+    )
     assert result.returncode == 2 and "error:" in result.stderr
     assert not list(tmp_path.glob("x*"))
 
@@ -180,7 +224,7 @@ def test_scan_scores_do_not_depend_on_batch_size(tiny_checkpoint):
     whole = score(windows)[0]
     assert np.unique(whole).size > 1  # the windows really differ, so a mix-up of rows would show
     for batch_size in (1, 5, 16):
-        pieces = [score(windows[i:i + batch_size])[0] for i in range(0, len(windows), batch_size)]
+        pieces = [score(windows[i : i + batch_size])[0] for i in range(0, len(windows), batch_size)]
         assert np.array_equal(np.concatenate(pieces), whole), batch_size
         profile = np.concatenate([c.values[0] for c in scan_target(target, score, 1, WINDOW, 3, batch_size)])
         reference = np.concatenate([c.values[0] for c in scan_target(target, score, 1, WINDOW, 3, 40)])

@@ -22,8 +22,21 @@ METRICS_HEADER = ["name", "rbp", "model", "auroc", "auprc", "accuracy", "f1", "m
 
 def _metrics(folder, stem, auroc, **extra):
     path = folder / f"{stem}.metrics.json"
-    path.write_text(json.dumps({"auroc": auroc, "auprc": auroc - 0.1, "accuracy": 0.8, "f1": 0.75, "mcc": 0.5,
-                                "n": 200, "n_positive": 100, "threshold": 0.5, **extra}))
+    path.write_text(
+        json.dumps(
+            {
+                "auroc": auroc,
+                "auprc": auroc - 0.1,
+                "accuracy": 0.8,
+                "f1": 0.75,
+                "mcc": 0.5,
+                "n": 200,
+                "n_positive": 100,
+                "threshold": 0.5,
+                **extra,
+            }
+        )
+    )
     return path
 
 
@@ -52,33 +65,90 @@ def stalled_scores(n: int = 200, seed: int = 0):
     return 0.501 + rng.normal(0, 3e-5, n) + 2e-5 * labels, labels
 
 
-def write_finetune_run(folder, val_losses, val_aurocs, *, stalled=False, collapsed=False, kept=None, lr=2e-4,
-                       model_kind=None, source="mini", prior=0.6931, spread=0.05):
+def write_finetune_run(
+    folder,
+    val_losses,
+    val_aurocs,
+    *,
+    stalled=False,
+    collapsed=False,
+    kept=None,
+    lr=2e-4,
+    model_kind=None,
+    source="mini",
+    prior=0.6931,
+    spread=0.05,
+):
     """A finetune output folder: metrics.json (per-epoch history, kept epoch, diagnosis) and model_card.json."""
     folder.mkdir(parents=True, exist_ok=True)
     kept = kept or len(val_losses)
-    diagnosis = {"collapsed": collapsed, "stalled": stalled, "auroc": val_aurocs[kept - 1],
-                 "reasons": ["constant predictor: predicted probabilities vary by std 1.0e-08 (< 1e-06)"] if collapsed
-                 else [], "prediction_std": spread, "val_loss": val_losses[kept - 1], "class_prior_entropy": prior}
-    epochs = [{"epoch": i + 1, "step": 10 * (i + 1), "train_loss": loss + 0.01, "val_loss": loss, "val_auroc": auc,
-               "val_auprc": auc, "val_accuracy": 0.5, "prediction_std": spread, "collapsed": collapsed,
-               "collapse": diagnosis} for i, (loss, auc) in enumerate(zip(val_losses, val_aurocs))]
-    metrics = {"kept": "best", "kept_epoch": kept,
-               "validation": {"val_loss": val_losses[kept - 1], "val_auroc": val_aurocs[kept - 1]},
-               "collapsed": collapsed, "stalled": stalled, "collapse": diagnosis, "epochs": epochs}
+    diagnosis = {
+        "collapsed": collapsed,
+        "stalled": stalled,
+        "auroc": val_aurocs[kept - 1],
+        "reasons": ["constant predictor: predicted probabilities vary by std 1.0e-08 (< 1e-06)"] if collapsed else [],
+        "prediction_std": spread,
+        "val_loss": val_losses[kept - 1],
+        "class_prior_entropy": prior,
+    }
+    epochs = [
+        {
+            "epoch": i + 1,
+            "step": 10 * (i + 1),
+            "train_loss": loss + 0.01,
+            "val_loss": loss,
+            "val_auroc": auc,
+            "val_auprc": auc,
+            "val_accuracy": 0.5,
+            "prediction_std": spread,
+            "collapsed": collapsed,
+            "collapse": diagnosis,
+        }
+        for i, (loss, auc) in enumerate(zip(val_losses, val_aurocs))
+    ]
+    metrics = {
+        "kept": "best",
+        "kept_epoch": kept,
+        "validation": {"val_loss": val_losses[kept - 1], "val_auroc": val_aurocs[kept - 1]},
+        "collapsed": collapsed,
+        "stalled": stalled,
+        "collapse": diagnosis,
+        "epochs": epochs,
+    }
     if model_kind:
         metrics["model_kind"] = model_kind
-    card = {"tool": "bertrbp-finetune", "model_source": source, "pretrained": False,
-            "load_report": {"summary": f"random initialisation (preset:{source})"}, "k": 3,
-            "data": {"train_files": [{"path": "/x/RBP.train.fa", "sha256": "ab" * 32}],
-                     "validation_source": "stratified 0.1 of the training data (seed 42)",
-                     "counts": {"train": {"total": 540, "label_0": 270, "label_1": 270},
-                                "validation": {"total": 60, "label_0": 30, "label_1": 30}}},
-            "seed": 42, "hyperparameters": {"lr": lr, "epochs": len(val_losses), "batch_size": 32, "grad_accum": 4,
-                                            "warmup_ratio": 0.1, "weight_decay": 0.01, "dropout": 0.1},
-            "software": {"python": "3.11.7", "torch": "2.13.0", "transformers": "5.24.0", "bert-rbp": "0.1.0"},
-            "device": "cpu (x86_64)", "bf16": True, "threads": 2, "wall_seconds": 61.2, "metrics": metrics,
-            "collapsed": collapsed}
+    card = {
+        "tool": "bertrbp-finetune",
+        "model_source": source,
+        "pretrained": False,
+        "load_report": {"summary": f"random initialisation (preset:{source})"},
+        "k": 3,
+        "data": {
+            "train_files": [{"path": "/x/RBP.train.fa", "sha256": "ab" * 32}],
+            "validation_source": "stratified 0.1 of the training data (seed 42)",
+            "counts": {
+                "train": {"total": 540, "label_0": 270, "label_1": 270},
+                "validation": {"total": 60, "label_0": 30, "label_1": 30},
+            },
+        },
+        "seed": 42,
+        "hyperparameters": {
+            "lr": lr,
+            "epochs": len(val_losses),
+            "batch_size": 32,
+            "grad_accum": 4,
+            "warmup_ratio": 0.1,
+            "weight_decay": 0.01,
+            "dropout": 0.1,
+        },
+        "software": {"python": "3.11.7", "torch": "2.13.0", "transformers": "5.24.0", "bert-rbp": "0.1.0"},
+        "device": "cpu (x86_64)",
+        "bf16": True,
+        "threads": 2,
+        "wall_seconds": 61.2,
+        "metrics": metrics,
+        "collapsed": collapsed,
+    }
     (folder / "metrics.json").write_text(json.dumps(metrics))
     (folder / "model_card.json").write_text(json.dumps(card))
     return folder
@@ -119,8 +189,11 @@ def section(page, rbp):
 
 def test_summary_table_and_report(tmp_path):
     """Today's invocation (metrics JSON only) keeps its table columns and order; the report is self-contained."""
-    files = [_metrics(tmp_path, "RBFOX2_HepG2", 0.91), _metrics(tmp_path, "RBFOX2_HepG2.baseline", 0.82),
-             _metrics(tmp_path, "other", 0.77, name="HNRNPK_K562")]
+    files = [
+        _metrics(tmp_path, "RBFOX2_HepG2", 0.91),
+        _metrics(tmp_path, "RBFOX2_HepG2.baseline", 0.82),
+        _metrics(tmp_path, "other", 0.77, name="HNRNPK_K562"),
+    ]
     out = tmp_path / "out"
     run_tool("summary", *files, "--output-dir", out, "--title", "Demo run")
     header, by_name = read_table(out)
@@ -128,7 +201,11 @@ def test_summary_table_and_report(tmp_path):
     assert "verdict" in header and "kmer_floor_auroc" in header
     # the file's 'name' field wins over its file name; '.baseline' splits off as the model
     assert [by_name["HNRNPK_K562"][k] for k in ("rbp", "model", "auroc")] == ["HNRNPK_K562", "main", "0.77"]
-    assert [by_name["RBFOX2_HepG2.baseline"][k] for k in ("rbp", "model", "auroc")] == ["RBFOX2_HepG2", "baseline", "0.82"]
+    assert [by_name["RBFOX2_HepG2.baseline"][k] for k in ("rbp", "model", "auroc")] == [
+        "RBFOX2_HepG2",
+        "baseline",
+        "0.82",
+    ]
     assert by_name["RBFOX2_HepG2"]["n"] == "200"
     assert list(by_name) == ["HNRNPK_K562", "RBFOX2_HepG2", "RBFOX2_HepG2.baseline"]
     assert {r["verdict"] for r in by_name.values()} == {"ok"}
@@ -143,9 +220,11 @@ def test_summary_table_and_report(tmp_path):
 def test_demo_stall_is_flagged_from_metrics_alone(tmp_path):
     """The demo's RBFOX2 (MCC 0, accuracy 0.50: every prediction on one side) no longer looks like any other row,
     even when the pipeline passes nothing but evaluate's metrics; a chance-level AUROC reads as collapsed."""
-    files = [_metrics(tmp_path, "RBFOX2_HepG2", 0.66, accuracy=0.5, mcc=0.0, f1=0.667),
-             _metrics(tmp_path, "HNRNPK_K562", 0.81),
-             _metrics(tmp_path, "QKI_K562", 0.51, mcc=0.02)]
+    files = [
+        _metrics(tmp_path, "RBFOX2_HepG2", 0.66, accuracy=0.5, mcc=0.0, f1=0.667),
+        _metrics(tmp_path, "HNRNPK_K562", 0.81),
+        _metrics(tmp_path, "QKI_K562", 0.51, mcc=0.02),
+    ]
     out = tmp_path / "out"
     result = run_tool("summary", *files, "--output-dir", out)
     _, by_name = read_table(out)
@@ -229,8 +308,9 @@ def test_training_history_verdict_and_run_parameters(tmp_path):
     _, by_name = read_table(out)
     rbfox2 = by_name["RBFOX2_HepG2"]
     assert rbfox2["verdict"] == "stalled" and rbfox2["kept_epoch"] == "2" and rbfox2["val_auroc"] == "0.63"
-    assert rbfox2["verdict_reasons"].startswith("validation (kept epoch 2): loss 0.6968 is no better than the class "
-                                                "prior (0.6931)")
+    assert rbfox2["verdict_reasons"].startswith(
+        "validation (kept epoch 2): loss 0.6968 is no better than the class " "prior (0.6931)"
+    )
     assert "test set:" in rbfox2["verdict_reasons"]  # the test predictions say the same
     assert by_name["HNRNPK_K562"]["kept_epoch"] == "3" and by_name["HNRNPK_K562"]["kind"] == "mini"
     body = section((out / "report.html").read_text(), "HNRNPK_K562")
@@ -238,8 +318,14 @@ def test_training_history_verdict_and_run_parameters(tmp_path):
     assert "main validation loss: kept, 3 → 0.4600" in body  # the ring on the kept epoch
     losses = re.search(r"<polyline points=\"([^\"]+)\"[^>]*><title>main validation loss</title>", body).group(1)
     assert len(losses.split()) == 3
-    for text in ("learning rate</td><td>0.0002", "32 × 4", "torch</td><td>2.13.0", "270 bound / 270 unbound",
-                 "cpu (x86_64) / True / 2", "3 / 3"):
+    for text in (
+        "learning rate</td><td>0.0002",
+        "32 × 4",
+        "torch</td><td>2.13.0",
+        "270 bound / 270 unbound",
+        "cpu (x86_64) / True / 2",
+        "3 / 3",
+    ):
         assert text in body, text
     assert "RBFOX2_HepG2" not in body
 
@@ -253,13 +339,35 @@ def test_real_finetune_run_feeds_the_report(tmp_path):
     test = tmp_path / "test.tsv"
     test.write_text("\n".join(sequences[100:140] + sequences[-140:-100]) + "\n")
     run = tmp_path / "finetune"
-    run_tool("finetune", "--train", train, "--output-dir", run, "--model", "tiny", "--epochs", "1", "--threads", "1",
-             "--batch-size", "16", "--val-fraction", "0.25")
+    run_tool(
+        "finetune",
+        "--train",
+        train,
+        "--output-dir",
+        run,
+        "--model",
+        "tiny",
+        "--epochs",
+        "1",
+        "--threads",
+        "1",
+        "--batch-size",
+        "16",
+        "--val-fraction",
+        "0.25",
+    )
     predictions = tmp_path / "predictions.tsv"
     run_tool("predict", "--model", run / "model", test, "-o", predictions, "--threads", "1")
     out = tmp_path / "out"
-    run_tool("summary", "--predictions", f"RBFOX2_HepG2={predictions}", "--training", f"RBFOX2_HepG2={run}",
-             "--output-dir", out)
+    run_tool(
+        "summary",
+        "--predictions",
+        f"RBFOX2_HepG2={predictions}",
+        "--training",
+        f"RBFOX2_HepG2={run}",
+        "--output-dir",
+        out,
+    )
     metrics = json.loads((run / "metrics.json").read_text())
     card = json.loads((run / "model_card.json").read_text())
     _, by_name = read_table(out)
@@ -281,13 +389,34 @@ def test_real_finetune_run_feeds_the_report(tmp_path):
     if importlib.util.find_spec("bertrbp.kmer") is None:
         pytest.skip("bertrbp-finetune --model kmer is not in this tree yet; the floor-by-model_kind check needs it")
     kmer_run = tmp_path / "kmer"
-    run_tool("finetune", "--train", train, "--output-dir", kmer_run, "--model", "kmer", "--threads", "1",
-             "--val-fraction", "0.25")
+    run_tool(
+        "finetune",
+        "--train",
+        train,
+        "--output-dir",
+        kmer_run,
+        "--model",
+        "kmer",
+        "--threads",
+        "1",
+        "--val-fraction",
+        "0.25",
+    )
     kmer_predictions = tmp_path / "kmer.tsv"
     run_tool("predict", "--model", kmer_run / "model", test, "-o", kmer_predictions, "--threads", "1")
-    run_tool("summary", "--predictions", f"RBFOX2_HepG2={predictions}", "--training", f"RBFOX2_HepG2={run}",
-             "--predictions", f"RBFOX2_HepG2.lr={kmer_predictions}", "--training", f"RBFOX2_HepG2.lr={kmer_run}",
-             "--output-dir", out)
+    run_tool(
+        "summary",
+        "--predictions",
+        f"RBFOX2_HepG2={predictions}",
+        "--training",
+        f"RBFOX2_HepG2={run}",
+        "--predictions",
+        f"RBFOX2_HepG2.lr={kmer_predictions}",
+        "--training",
+        f"RBFOX2_HepG2.lr={kmer_run}",
+        "--output-dir",
+        out,
+    )
     _, by_name = read_table(out)
     assert by_name["RBFOX2_HepG2.lr"]["kind"] == "kmer"
     assert by_name["RBFOX2_HepG2"]["kmer_floor_auroc"] == by_name["RBFOX2_HepG2.lr"]["auroc"] != ""
@@ -308,8 +437,14 @@ def test_input_names_and_bad_inputs_exit_2(tmp_path):
         assert not (out / "report.html").exists() and not (out / "metrics_summary.tsv").exists()
 
     refused(metrics, "--predictions", predictions, says="RBFOX2_HepG2=")  # 'predictions' matches nothing
-    refused(metrics, "--predictions", f"RBFOX2_HepG2={predictions}", "--predictions", f"RBFOX2_HepG2={predictions}",
-            says="already given")
+    refused(
+        metrics,
+        "--predictions",
+        f"RBFOX2_HepG2={predictions}",
+        "--predictions",
+        f"RBFOX2_HepG2={predictions}",
+        says="already given",
+    )
     refused(metrics, "--training", f"RBFOX2_HepG2={metrics}", says="bertrbp-evaluate's test metrics")
     refused(metrics, "--training", f"RBFOX2_HepG2={tmp_path / 'nowhere'}", says="not found")
     unlabelled = tmp_path / "unlabelled.tsv"
@@ -369,6 +504,8 @@ def test_many_models_below_their_floor_share_one_banner(tmp_path):
     run_tool("summary", *files, "--output-dir", out)
     top = (out / "report.html").read_text().partition("<h2>Overview</h2>")[0]
     assert top.count('class="banner warn"') == 1 and "7 models are BELOW K-MER FLOOR" in top
-    assert all(f'href="#rbp-RBP{i}">RBP{i}</a> &mdash; main: test AUROC 0.700 vs k-mer floor 0.750 (-0.050)' in top
-               for i in range(7))
+    assert all(
+        f'href="#rbp-RBP{i}">RBP{i}</a> &mdash; main: test AUROC 0.700 vs k-mer floor 0.750 (-0.050)' in top
+        for i in range(7)
+    )
     assert top.count('class="banner fail"') == 1 and "STALLED: RBP9" in top

@@ -6,14 +6,13 @@ import random
 
 import pytest
 
-from helpers import run_tool
-from motif_model import MOTIF, WINDOW, motif_checkpoint, plant, quiet_background  # noqa: F401
-
 from bertrbp.errors import InputError
 from bertrbp.io.genome import GenomeFasta, reverse_complement
 from bertrbp.variants.strand import StrandIndex, gtf_strand_index
 from bertrbp.variants.vcf import Variant, iter_vcf
 from bertrbp.variants.windows import check_ref, variant_windows
+from helpers import run_tool
+from motif_model import MOTIF, WINDOW, plant, quiet_background
 
 MOTIF_AT = 150  # 0-based; VCF positions 151..156
 
@@ -29,8 +28,10 @@ def genome(tmp_path_factory):
 
 
 def _vcf(path, rows):
-    path.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
-                    + "".join("\t".join(map(str, row)) + "\t.\t.\t.\n" for row in rows))
+    path.write_text(
+        "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+        + "".join("\t".join(map(str, row)) + "\t.\t.\t.\n" for row in rows)
+    )
     return path
 
 
@@ -38,7 +39,7 @@ def test_windows_keep_length_for_snv_indels_and_contig_ends(genome):
     path, chr1, chr2 = genome
     with GenomeFasta(path) as fa:
         snv = variant_windows(Variant("chr1", 153, "", chr1[152], "A"), fa, 41)
-        assert snv.ref == chr1[152 - 20:152 + 21] and snv.alt == chr1[132:152] + "A" + chr1[153:173]
+        assert snv.ref == chr1[152 - 20 : 152 + 21] and snv.alt == chr1[132:152] + "A" + chr1[153:173]
         deletion = variant_windows(Variant("chr1", 151, "", chr1[150:154], chr1[150]), fa, 41)
         assert len(deletion.ref) == len(deletion.alt) == 41 and MOTIF not in deletion.alt
         insertion = variant_windows(Variant("chr1", 151, "", chr1[150], chr1[150] + "GGGGG"), fa, 41)
@@ -72,8 +73,9 @@ def test_strand_lookup_from_bed_intervals_and_gtf(tmp_path):
     assert index.strands("1", 300, 301) == ["-"]  # chr prefix ignored
     assert index.strands("chr1", 400, 401) == [] and index.strands("chrX", 1, 2) == []
     gtf = tmp_path / "a.gtf"
-    gtf.write_text('chr1\tx\ttranscript\t101\t200\t.\t-\t.\tgene_id "g";\n'
-                   'chr1\tx\tCDS\t301\t400\t.\t+\t.\tgene_id "g";\n')
+    gtf.write_text(
+        'chr1\tx\ttranscript\t101\t200\t.\t-\t.\tgene_id "g";\n' 'chr1\tx\tCDS\t301\t400\t.\t+\t.\tgene_id "g";\n'
+    )
     gtf_index = gtf_strand_index(gtf)
     assert gtf_index.strands("chr1", 100, 101) == ["-"]  # GTF 101 is 0-based 100
     assert gtf_index.strands("chr1", 99, 100) == [] and gtf_index.strands("chr1", 350, 351) == []
@@ -88,23 +90,57 @@ def _rows(path):
 def test_motif_breaking_variant_lowers_binding_and_bad_ref_is_reported(motif_checkpoint, genome, tmp_path):
     path, chr1, _ = genome
     alt = "A" if chr1[152] != "A" else "G"
-    vcf = _vcf(tmp_path / "v.vcf", [
-        ("chr1", 153, "break", chr1[152], alt),          # the motif's C
-        ("chr1", 20, "far", chr1[19], "A" if chr1[19] != "A" else "C"),
-        ("chr1", 151, "del", chr1[150:154], chr1[150]),  # deletes GCA of TGCATG
-        ("chr1", 300, "end", chr1[299], "A" if chr1[299] != "A" else "C"),
-        ("chr1", 40, "badref", "N" if chr1[39] != "N" else "A", "G"),
-    ])
+    vcf = _vcf(
+        tmp_path / "v.vcf",
+        [
+            ("chr1", 153, "break", chr1[152], alt),  # the motif's C
+            ("chr1", 20, "far", chr1[19], "A" if chr1[19] != "A" else "C"),
+            ("chr1", 151, "del", chr1[150:154], chr1[150]),  # deletes GCA of TGCATG
+            ("chr1", 300, "end", chr1[299], "A" if chr1[299] != "A" else "C"),
+            ("chr1", 40, "badref", "N" if chr1[39] != "N" else "A", "G"),
+        ],
+    )
     out = tmp_path / "effects.tsv"
-    failed = run_tool("variant-effect", "--model", f"m={motif_checkpoint}", "--vcf", vcf, "--genome", path,
-                      "-o", out, "--window", WINDOW, "--threads", 1, check=False)
+    failed = run_tool(
+        "variant-effect",
+        "--model",
+        f"m={motif_checkpoint}",
+        "--vcf",
+        vcf,
+        "--genome",
+        path,
+        "-o",
+        out,
+        "--window",
+        WINDOW,
+        "--threads",
+        1,
+        check=False,
+    )
     assert failed.returncode == 2 and "chr1:40" in failed.stderr and "does not match" in failed.stderr
     assert not out.exists()
 
     bed = tmp_path / "genes.bed"
     bed.write_text("chr1\t0\t300\tg1\t0\t+\n")
-    run_tool("variant-effect", "--model", f"m={motif_checkpoint}", "--vcf", vcf, "--genome", path, "-o", out,
-             "--window", WINDOW, "--strand-bed", bed, "--on-ref-mismatch", "skip", "--threads", 1)
+    run_tool(
+        "variant-effect",
+        "--model",
+        f"m={motif_checkpoint}",
+        "--vcf",
+        vcf,
+        "--genome",
+        path,
+        "-o",
+        out,
+        "--window",
+        WINDOW,
+        "--strand-bed",
+        bed,
+        "--on-ref-mismatch",
+        "skip",
+        "--threads",
+        1,
+    )
     rows = {r["id"]: r for r in _rows(out)}
     assert set(rows) == {"break", "far", "del", "end"}
     for row in rows.values():

@@ -8,7 +8,7 @@ initialisation can do the same. Such a run still "finishes", so we check every v
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -42,8 +42,11 @@ def diagnose(labels: Sequence[int], probabilities: Sequence[float], auroc: float
         )
     # Not collapsed, but still sitting at the class prior: the ranking may be usable, the probabilities are not.
     stalled = (
-        not collapsed and math.isfinite(val_loss) and val_loss >= entropy - LOSS_MARGIN
-        and math.isfinite(spread) and spread < STALL_SPREAD
+        not collapsed
+        and math.isfinite(val_loss)
+        and val_loss >= entropy - LOSS_MARGIN
+        and math.isfinite(spread)
+        and spread < STALL_SPREAD
     )
     return {
         "collapsed": collapsed,
@@ -56,7 +59,7 @@ def diagnose(labels: Sequence[int], probabilities: Sequence[float], auroc: float
     }
 
 
-def warning_text(diagnosis: dict, lr: float, batch_size: int, grad_accum: int, epoch: Optional[int] = None) -> str:
+def warning_text(diagnosis: dict, lr: float, batch_size: int, grad_accum: int, epoch: int | None = None) -> str:
     """A loud multi-line warning: what happened and what to change."""
     effective_batch = batch_size * grad_accum
     accum_for_128 = max(grad_accum, math.ceil(128 / batch_size))
@@ -79,7 +82,7 @@ def warning_text(diagnosis: dict, lr: float, batch_size: int, grad_accum: int, e
     return "\n".join(lines)
 
 
-def stall_text(diagnosis: dict, epoch: Optional[int] = None) -> str:
+def stall_text(diagnosis: dict, epoch: int | None = None) -> str:
     """A warning for a model that has barely moved from the class prior (not collapsed, not trained either)."""
     where = f" (kept model, epoch {epoch})" if epoch is not None else ""
     return (

@@ -11,9 +11,9 @@ alone), or simply several ``--model`` arguments. ``EnsembleClassifier`` looks li
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Sequence
 
 from bertrbp.errors import InputError
 
@@ -76,15 +76,17 @@ class EnsembleClassifier(_module_base()):
         self.members = torch.nn.ModuleList(members)
         self.names = list(names)
         positions = min(m.config.max_position_embeddings for m in members)
-        self.config = SimpleNamespace(max_position_embeddings=positions, model_type="bertrbp-ensemble",
-                                      num_labels=2, members=self.names)
+        self.config = SimpleNamespace(
+            max_position_embeddings=positions, model_type="bertrbp-ensemble", num_labels=2, members=self.names
+        )
 
     def member_log_odds(self, input_ids, attention_mask=None):
         """[n_members, N] log-odds of every member."""
         import torch
 
-        return torch.stack([log_odds(m(input_ids=input_ids, attention_mask=attention_mask).logits)
-                            for m in self.members])
+        return torch.stack(
+            [log_odds(m(input_ids=input_ids, attention_mask=attention_mask).logits) for m in self.members]
+        )
 
     def forward(self, input_ids=None, attention_mask=None, labels=None, **_):
         import torch

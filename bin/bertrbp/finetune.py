@@ -13,7 +13,6 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
@@ -38,10 +37,10 @@ KEEP_CHOICES = ("best", "last")
 class FinetuneOptions:
     train: list[Path]
     output_dir: Path
-    val: Optional[Path] = None
+    val: Path | None = None
     model: str = DEFAULT_MODEL
     k: int = 3
-    lr: Optional[float] = None
+    lr: float | None = None
     val_fraction: float = 0.1
     keep: str = "best"
     resume: bool = False
@@ -49,7 +48,7 @@ class FinetuneOptions:
     fail_on_collapse: bool = False
     lr_policy: str = "default"  # "paper": the paper's 10x rate (2e-3) for random-init BERTs (bertrbp.recipe)
     recipe: str = "default"  # "paper": the authors' training protocol (bertrbp.recipe); recorded in the card
-    split_seed: Optional[int] = None  # seed of the validation split (default: the training seed)
+    split_seed: int | None = None  # seed of the validation split (default: the training seed)
     train_config: TrainConfig = field(default_factory=TrainConfig)
 
 
@@ -162,8 +161,11 @@ def finetune(options: FinetuneOptions) -> FinetuneResult:
         "collapsed": diagnosis["collapsed"],
         "stalled": bool(diagnosis.get("stalled")),
         "collapse": diagnosis,
-        "early_stopping": {"patience": config.patience, "metric": config.early_stopping_metric,
-                           "stopped_early": run.stopped_early},
+        "early_stopping": {
+            "patience": config.patience,
+            "metric": config.early_stopping_metric,
+            "stopped_early": run.stopped_early,
+        },
         "epochs": run.history,
     }
     card = _model_card(options, kind, model, tokenizer, report, run, metrics, train_data, val_data, val_source)
@@ -186,7 +188,8 @@ def _learning_rate(options: FinetuneOptions, kind: str) -> float:
         log.warning(
             "random-init BERT at the paper's 10x learning rate (%g): measured on TIAL1 with a 4 x 256 model it "
             "ranked worst of 2e-4/1e-3/2e-3 and left the model nearly constant; small models can collapse. "
-            "The default (--lr-policy default) is safe for each preset (see bertrbp/recipe.py).", lr,
+            "The default (--lr-policy default) is safe for each preset (see bertrbp/recipe.py).",
+            lr,
         )
     return lr if kind != "kmer" else 1.0  # k-mer: no learning rate; a positive placeholder passes validation
 
@@ -200,16 +203,22 @@ def prepare_data(options: FinetuneOptions, tokenizer, max_positions: int):
     no_validation = options.val is None and options.val_fraction == 0
     if no_validation and (options.keep == "best" or model_kind(options.model) == "kmer"):
         raise InputError(
-            "--val-fraction 0 leaves no validation set, but " + ("the k-mer model picks its regularisation on one"
-                                                                 if model_kind(options.model) == "kmer" else
-                                                                 "--keep best needs one to pick the epoch")
+            "--val-fraction 0 leaves no validation set, but "
+            + (
+                "the k-mer model picks its regularisation on one"
+                if model_kind(options.model) == "kmer"
+                else "--keep best needs one to pick the epoch"
+            )
             + ": give --keep last (the paper's recipe does), --val FILE or a --val-fraction above 0."
         )
     data = read_dataset(options.train, tokenizer, max_positions, options.fmt)
     if no_validation:
         _check_classes(data, "training")
-        log.info("train %s on every sequence, no validation set (--val-fraction 0): the last epoch is kept "
-                 "and collapse is not checked", class_counts(data))
+        log.info(
+            "train %s on every sequence, no validation set (--val-fraction 0): the last epoch is kept "
+            "and collapse is not checked",
+            class_counts(data),
+        )
         return data, None, "none: every sequence trains (--val-fraction 0)"
     if options.val is not None:
         train_data, val_data = data, read_dataset([options.val], tokenizer, max_positions, options.fmt)
@@ -234,7 +243,7 @@ class _Run:
     bf16: bool
     threads: int
     optimizer_steps: int
-    resumed_from_step: Optional[int] = None
+    resumed_from_step: int | None = None
     stopped_early: bool = False
     extra: dict = field(default_factory=dict)  # kind-specific hyperparameters for the model card
 
@@ -245,13 +254,23 @@ def _train_neural(options: FinetuneOptions, model, tokenizer, train_data, val_da
     ckpt_dir = Path(options.output_dir) / "checkpoints"
     if not options.resume and ckpt_dir.exists():
         shutil.rmtree(ckpt_dir)  # a fresh run must not pick up another run's best model
-    check_run_identity(ckpt_dir, {  # --resume refuses other data, split or model (checksums)
-        "train_files": [sha256(p) for p in options.train],
-        "validation": sha256(options.val) if options.val else {
-            "fraction": options.val_fraction,
-            "seed": config.seed if options.split_seed is None else options.split_seed},
-        "model": model_identity(options.model), "k": options.k, "keep": options.keep, "format": options.fmt,
-    }, options.resume)
+    check_run_identity(
+        ckpt_dir,
+        {  # --resume refuses other data, split or model (checksums)
+            "train_files": [sha256(p) for p in options.train],
+            "validation": sha256(options.val)
+            if options.val
+            else {
+                "fraction": options.val_fraction,
+                "seed": config.seed if options.split_seed is None else options.split_seed,
+            },
+            "model": model_identity(options.model),
+            "k": options.k,
+            "keep": options.keep,
+            "format": options.fmt,
+        },
+        options.resume,
+    )
     best_dir = ckpt_dir / "best"
 
     def validate(model, ctx: EpochContext) -> dict:
@@ -266,8 +285,15 @@ def _train_neural(options: FinetuneOptions, model, tokenizer, train_data, val_da
     source = ArrayBatches(
         input_ids=train_data.input_ids, attention_mask=train_data.attention_mask, labels=train_data.labels
     )
-    result = train(model, source, config, checkpoint_dir=ckpt_dir, resume=options.resume,
-                   epoch_end=validate if val_data is not None else None, desc="finetune")
+    result = train(
+        model,
+        source,
+        config,
+        checkpoint_dir=ckpt_dir,
+        resume=options.resume,
+        epoch_end=validate if val_data is not None else None,
+        desc="finetune",
+    )
     kept = _kept_epoch(result.history, options.keep)
     if val_data is None:  # no validation metrics: the kept epoch reports them as missing
         for h in result.history:
@@ -276,8 +302,17 @@ def _train_neural(options: FinetuneOptions, model, tokenizer, train_data, val_da
         from safetensors.torch import load_file
 
         model.load_state_dict(load_file(str(best_dir / "model.safetensors")))
-    return _Run(result.history, kept, result.history[kept - 1], result.device, result.bf16, result.threads,
-                result.global_step, result.resumed_from_step, result.stopped_early)
+    return _Run(
+        result.history,
+        kept,
+        result.history[kept - 1],
+        result.device,
+        result.bf16,
+        result.threads,
+        result.global_step,
+        result.resumed_from_step,
+        result.stopped_early,
+    )
 
 
 def _fit_kmer(options: FinetuneOptions, model, train_data, val_data) -> _Run:
@@ -291,11 +326,28 @@ def _fit_kmer(options: FinetuneOptions, model, train_data, val_data) -> _Run:
     fit = fit_kmer(model, train_data, val_data, seed=options.train_config.seed)
     model.eval()
     probabilities, loss = score_arrays(model, val_data, torch.device("cpu"), False, 4096)
-    epoch = {"epoch": 1, "step": 0, "train_loss": fit.train_loss, **_validation_metrics(val_data.labels,
-                                                                                          probabilities, loss)}
-    return _Run([epoch], 1, epoch, "cpu", False, threads, 0,
-                extra={"regularization_c": fit.c, "c_grid_val_auroc": fit.grid, "max_k": model.config.max_k,
-                       "features": "1..5-mer frequencies, standardised", "solver": "scikit-learn lbfgs, L2"})
+    epoch = {
+        "epoch": 1,
+        "step": 0,
+        "train_loss": fit.train_loss,
+        **_validation_metrics(val_data.labels, probabilities, loss),
+    }
+    return _Run(
+        [epoch],
+        1,
+        epoch,
+        "cpu",
+        False,
+        threads,
+        0,
+        extra={
+            "regularization_c": fit.c,
+            "c_grid_val_auroc": fit.grid,
+            "max_k": model.config.max_k,
+            "features": "1..5-mer frequencies, standardised",
+            "solver": "scikit-learn lbfgs, L2",
+        },
+    )
 
 
 def _verdict(final: dict, config: TrainConfig, kept: int) -> tuple[dict, str]:
@@ -324,11 +376,21 @@ def _model_card(options, kind, model, tokenizer, report, run: _Run, metrics, tra
         "recipe": options.recipe,
     }
     if kind == "kmer":
-        hyperparameters = {"lr": None, "epochs": 1, "seed": config.seed, "keep": options.keep,
-                           "val_fraction": hyperparameters["val_fraction"],
-                           "max_positions": hyperparameters["max_positions"], "batch_size": None, "grad_accum": None,
-                           "warmup_ratio": None, "weight_decay": None, "optimizer": "logistic regression",
-                           "recipe": options.recipe, **run.extra}
+        hyperparameters = {
+            "lr": None,
+            "epochs": 1,
+            "seed": config.seed,
+            "keep": options.keep,
+            "val_fraction": hyperparameters["val_fraction"],
+            "max_positions": hyperparameters["max_positions"],
+            "batch_size": None,
+            "grad_accum": None,
+            "warmup_ratio": None,
+            "weight_decay": None,
+            "optimizer": "logistic regression",
+            "recipe": options.recipe,
+            **run.extra,
+        }
     return {
         "tool": "bertrbp-finetune",
         "model_source": options.model,
@@ -345,8 +407,10 @@ def _model_card(options, kind, model, tokenizer, report, run: _Run, metrics, tra
             "train_files": [_file_entry(p) for p in options.train],
             "validation_file": _file_entry(options.val) if options.val else None,
             "validation_source": val_source,
-            "counts": {"train": class_counts(train_data),
-                       "validation": class_counts(val_data) if val_data is not None else None},
+            "counts": {
+                "train": class_counts(train_data),
+                "validation": class_counts(val_data) if val_data is not None else None,
+            },
         },
         "seed": config.seed,
         "hyperparameters": hyperparameters,
@@ -401,13 +465,17 @@ def _file_entry(path: Path) -> dict:
 def _training_line(card: dict) -> str:
     hp = card["hyperparameters"]
     if card.get("model_kind") == "kmer":
-        return (f"- Training: logistic regression on 1..{hp['max_k']}-mer frequencies, L2 C {hp['regularization_c']:g} "
-                f"(chosen on the validation split), seed {card['seed']}")
+        return (
+            f"- Training: logistic regression on 1..{hp['max_k']}-mer frequencies, L2 C {hp['regularization_c']:g} "
+            f"(chosen on the validation split), seed {card['seed']}"
+        )
     stop = card["metrics"].get("early_stopping", {})
     stopped = ", stopped early" if stop.get("stopped_early") else ""
-    return (f"- Training: {len(card['metrics']['epochs'])} of {hp['epochs']} epochs (patience "
-            f"{hp.get('patience', 0)}{stopped}), lr {hp['lr']:g}, batch {hp['batch_size']} x {hp['grad_accum']} "
-            f"accumulation, warmup {hp['warmup_ratio']:g}, weight decay {hp['weight_decay']:g}, seed {card['seed']}")
+    return (
+        f"- Training: {len(card['metrics']['epochs'])} of {hp['epochs']} epochs (patience "
+        f"{hp.get('patience', 0)}{stopped}), lr {hp['lr']:g}, batch {hp['batch_size']} x {hp['grad_accum']} "
+        f"accumulation, warmup {hp['warmup_ratio']:g}, weight decay {hp['weight_decay']:g}, seed {card['seed']}"
+    )
 
 
 def model_card_markdown(card: dict) -> str:
@@ -416,9 +484,13 @@ def model_card_markdown(card: dict) -> str:
     counts = card["data"]["counts"]
     hp = card["hyperparameters"]
     val_counts = counts["validation"]
-    validation = (f"validation {val_counts['label_1']} / {val_counts['label_0']}" if val_counts else "no validation")
-    scores = (f"validation AUROC {v['val_auroc']:.4f}, AUPRC {v['val_auprc']:.4f}, accuracy {v['val_accuracy']:.4f}, "
-              f"loss {v['val_loss']:.4f}" if v["val_auroc"] is not None else "no validation metrics")
+    validation = f"validation {val_counts['label_1']} / {val_counts['label_0']}" if val_counts else "no validation"
+    scores = (
+        f"validation AUROC {v['val_auroc']:.4f}, AUPRC {v['val_auprc']:.4f}, accuracy {v['val_accuracy']:.4f}, "
+        f"loss {v['val_loss']:.4f}"
+        if v["val_auroc"] is not None
+        else "no validation metrics"
+    )
     lines = [
         f"# bert-rbp fine-tuned classifier ({card['model_source']})",
         "",
@@ -429,7 +501,7 @@ def model_card_markdown(card: dict) -> str:
         _training_line(card),
         f"- Kept: {m['kept']} (epoch {m['kept_epoch']}): {scores}",
         f"- Device: {card['device']}, bf16 {card['bf16']}, wall time {card['wall_seconds']:.0f} s",
-        f"- Software: " + ", ".join(f"{k} {v}" for k, v in card["software"].items()),
+        "- Software: " + ", ".join(f"{k} {v}" for k, v in card["software"].items()),
     ]
     if card["collapsed"]:
         lines += ["", "**WARNING: the model collapsed.**", *[f"- {r}" for r in m["collapse"]["reasons"]]]

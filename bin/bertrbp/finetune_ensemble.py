@@ -14,9 +14,9 @@ import logging
 import re
 import shutil
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional, Sequence
 
 from bertrbp.errors import InputError
 
@@ -31,7 +31,7 @@ class Member:
     seed: int
 
 
-def parse_seeds(seeds: Optional[str], ensemble: int, seed: int) -> list[int]:
+def parse_seeds(seeds: str | None, ensemble: int, seed: int) -> list[int]:
     """--seeds 1,2,3, or --ensemble N (seeds seed..seed+N-1), or just --seed."""
     if seeds and ensemble:
         raise InputError("give --seeds or --ensemble, not both.")
@@ -101,8 +101,15 @@ def _assemble(out: Path, members) -> None:
     with atomic_dir(out / "model") as tmp:
         for member, options, result in members:
             shutil.copytree(Path(options.output_dir) / "model", tmp / member.name)
-            entries.append({"name": member.name, "path": member.name, "source": member.source, "seed": member.seed,
-                            "model_kind": result.metrics.get("model_kind")})
+            entries.append(
+                {
+                    "name": member.name,
+                    "path": member.name,
+                    "source": member.source,
+                    "seed": member.seed,
+                    "model_kind": result.metrics.get("model_kind"),
+                }
+            )
         write_manifest(tmp, entries)
 
 
@@ -129,14 +136,24 @@ def _ensemble_metrics(out: Path, members, options_for) -> tuple[dict, str]:
     elif diagnosis.get("stalled"):
         warning = stall_text(diagnosis)
         log.warning("%s", warning)
-    summaries = [{
-        "name": member.name, "source": member.source, "seed": member.seed,
-        "model_kind": result.metrics.get("model_kind"), "kept_epoch": result.metrics.get("kept_epoch"),
-        "validation": result.metrics["validation"], "collapsed": result.collapsed,
-        "stalled": result.metrics.get("stalled", False), "metrics": f"members/{member.name}/metrics.json",
-    } for member, _, result in members]
+    summaries = [
+        {
+            "name": member.name,
+            "source": member.source,
+            "seed": member.seed,
+            "model_kind": result.metrics.get("model_kind"),
+            "kept_epoch": result.metrics.get("kept_epoch"),
+            "validation": result.metrics["validation"],
+            "collapsed": result.collapsed,
+            "stalled": result.metrics.get("stalled", False),
+            "metrics": f"members/{member.name}/metrics.json",
+        }
+        for member, _, result in members
+    ]
     for summary in summaries:
-        log.info("member %s: validation AUROC %.4f", summary["name"], summary["validation"]["val_auroc"] or float("nan"))
+        log.info(
+            "member %s: validation AUROC %.4f", summary["name"], summary["validation"]["val_auroc"] or float("nan")
+        )
     log.info("ensemble of %d: validation AUROC %.4f", len(members), validation["val_auroc"])
     metrics = {
         "model_kind": "ensemble",
@@ -158,19 +175,29 @@ def _write(out: Path, metrics: dict, card: dict) -> None:
     from bertrbp.provenance import to_json
 
     v = metrics["validation"]
-    lines = [f"# bert-rbp ensemble of {len(metrics['members'])} models", "",
-             f"- Combination: {card['combine']}",
-             f"- Ensemble validation AUROC {v['val_auroc']:.4f}, AUPRC {v['val_auprc']:.4f}, loss {v['val_loss']:.4f} "
-             f"({metrics['validation_source']})", "", "| member | kind | seed | kept epoch | validation AUROC |",
-             "|---|---|---:|---:|---:|"]
+    lines = [
+        f"# bert-rbp ensemble of {len(metrics['members'])} models",
+        "",
+        f"- Combination: {card['combine']}",
+        f"- Ensemble validation AUROC {v['val_auroc']:.4f}, AUPRC {v['val_auprc']:.4f}, loss {v['val_loss']:.4f} "
+        f"({metrics['validation_source']})",
+        "",
+        "| member | kind | seed | kept epoch | validation AUROC |",
+        "|---|---|---:|---:|---:|",
+    ]
     for m in metrics["members"]:
         auroc = m["validation"]["val_auroc"]
-        lines.append(f"| {m['name']} | {m['model_kind']} | {m['seed']} | {m['kept_epoch']} | "
-                     f"{'nan' if auroc is None else f'{auroc:.4f}'} |")
+        lines.append(
+            f"| {m['name']} | {m['model_kind']} | {m['seed']} | {m['kept_epoch']} | "
+            f"{'nan' if auroc is None else f'{auroc:.4f}'} |"
+        )
     if metrics["collapsed"]:
         lines += ["", "**WARNING: the ensemble collapsed.**", *[f"- {r}" for r in metrics["collapse"]["reasons"]]]
     lines += ["", f"Wall time {card['wall_seconds']:.0f} s. Each member's card: members/<name>/model_card.md."]
-    for name, text in (("metrics.json", to_json(metrics)), ("model_card.json", to_json(card)),
-                       ("model_card.md", "\n".join(lines) + "\n")):
+    for name, text in (
+        ("metrics.json", to_json(metrics)),
+        ("model_card.json", to_json(card)),
+        ("model_card.md", "\n".join(lines) + "\n"),
+    ):
         with atomic_open(out / name, "w") as handle:
             handle.write(text)

@@ -28,7 +28,11 @@ log = logging.getLogger("bertrbp")
 
 MODEL_TYPE = "bertrbp-kmer"
 MAX_K = 5
-C_GRID = (0.001, 0.01, 0.1)  # inverse L2 strength tried; the best validation AUROC wins (0.01 won on all 30 eCLIP sets at 2,000 sites each against 0.1 and 1)
+C_GRID = (
+    0.001,
+    0.01,
+    0.1,
+)  # inverse L2 strength tried; the best validation AUROC wins (0.01 won on all 30 eCLIP sets at 2,000 sites each against 0.1 and 1)
 
 
 def n_features(max_k: int) -> int:
@@ -38,8 +42,16 @@ def n_features(max_k: int) -> int:
 class KmerConfig(PretrainedConfig):
     model_type = MODEL_TYPE
 
-    def __init__(self, vocab_size: int = 69, max_k: int = MAX_K, max_position_embeddings: int = 512,
-                 num_labels: int = 2, pad_token_id: int = 0, regularization_c: float = 1.0, **kwargs):
+    def __init__(
+        self,
+        vocab_size: int = 69,
+        max_k: int = MAX_K,
+        max_position_embeddings: int = 512,
+        num_labels: int = 2,
+        pad_token_id: int = 0,
+        regularization_c: float = 1.0,
+        **kwargs,
+    ):
         self.vocab_size = vocab_size
         self.max_k = max_k
         self.max_position_embeddings = max_position_embeddings
@@ -110,7 +122,7 @@ class KmerLogistic(PreTrainedModel):
         nuc = torch.full((batch, span), 4, dtype=torch.long, device=input_ids.device)
         for j in range(k):
             candidate = torch.full_like(nuc, 4)
-            candidate[:, j: j + width - 1] = bases[:, :, j]
+            candidate[:, j : j + width - 1] = bases[:, :, j]
             nuc = torch.where(nuc < 4, nuc, candidate)
         parts = []
         for m in range(1, self.config.max_k + 1):
@@ -118,7 +130,7 @@ class KmerLogistic(PreTrainedModel):
             code = torch.zeros((batch, windows), dtype=torch.long, device=input_ids.device)
             valid = torch.ones((batch, windows), dtype=torch.bool, device=input_ids.device)
             for j in range(m):
-                digit = nuc[:, j: j + windows]
+                digit = nuc[:, j : j + windows]
                 valid &= digit < 4
                 code = code * 4 + digit.clamp(max=3)
             code = torch.where(valid, code, torch.full_like(code, 4**m))  # the extra bin collects invalid windows
@@ -147,16 +159,17 @@ def load_kmer(folder: str) -> tuple[KmerLogistic, dict]:
     return KmerLogistic.from_pretrained(folder, output_loading_info=True)
 
 
-def dataset_features(model: KmerLogistic, input_ids: np.ndarray, attention_mask: np.ndarray,
-                     chunk: int = 2048) -> np.ndarray:
+def dataset_features(
+    model: KmerLogistic, input_ids: np.ndarray, attention_mask: np.ndarray, chunk: int = 2048
+) -> np.ndarray:
     """Features of a whole tokenized set, in chunks (bounded memory)."""
     import torch
 
     out = []
     with torch.inference_mode():
         for start in range(0, len(input_ids), chunk):
-            ids = torch.from_numpy(np.ascontiguousarray(input_ids[start:start + chunk]).astype(np.int64))
-            mask = torch.from_numpy(np.ascontiguousarray(attention_mask[start:start + chunk]).astype(np.int64))
+            ids = torch.from_numpy(np.ascontiguousarray(input_ids[start : start + chunk]).astype(np.int64))
+            mask = torch.from_numpy(np.ascontiguousarray(attention_mask[start : start + chunk]).astype(np.int64))
             out.append(model.features(ids, mask).numpy().astype(np.float64))
     return np.concatenate(out)
 

@@ -16,7 +16,6 @@ import pickle
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 from bertrbp.errors import InputError
 from bertrbp.tokenizer import KmerTokenizer, dnabert_vocab
@@ -179,7 +178,7 @@ def quiet_transformers() -> None:
         pass
 
 
-def _folder_model_type(source: str) -> Optional[str]:
+def _folder_model_type(source: str) -> str | None:
     """The ``model_type`` of a local checkpoint folder's config.json (None when there is none)."""
     config_path = Path(source) / "config.json"
     if not config_path.is_file():
@@ -204,9 +203,9 @@ def keep_head_fp32(model):
     model whose outputs differ only a little tie and its AUROC drops to 0.5 (measured: bench/bf16_cpu.py).
     The head is one small matrix product, so float32 costs nothing measurable.
     """
-    import torch
-
     import types
+
+    import torch
 
     head = getattr(model, "classifier", None)
     if isinstance(head, torch.nn.Linear) and not getattr(head, "_bertrbp_fp32", False):
@@ -219,8 +218,9 @@ def _fp32_linear_forward(self, x):
     import torch
 
     with torch.autocast(device_type=x.device.type, enabled=False):
-        return torch.nn.functional.linear(x.float(), self.weight.float(),
-                                          None if self.bias is None else self.bias.float())
+        return torch.nn.functional.linear(
+            x.float(), self.weight.float(), None if self.bias is None else self.bias.float()
+        )
 
 
 def open_classifier(sources, *, attention: str = "sdpa"):
@@ -239,8 +239,10 @@ def open_classifier(sources, *, attention: str = "sdpa"):
     for source in sources:
         model, tok, _ = load_classifier(source, attention=attention)
         if tokenizer is not None and (tok.k != tokenizer.k):
-            raise InputError(f"--model {source}: k={tok.k}, but the first model has k={tokenizer.k}; models "
-                             "averaged together must share one tokenisation.")
+            raise InputError(
+                f"--model {source}: k={tok.k}, but the first model has k={tokenizer.k}; models "
+                "averaged together must share one tokenisation."
+            )
         tokenizer = tokenizer or tok
         members.append(model)
         names.append(source)
@@ -264,8 +266,8 @@ def load_classifier(
     k: int = 3,
     num_labels: int = 2,
     attention: str = "sdpa",
-    dropout: Optional[float] = None,
-    seed: Optional[int] = None,
+    dropout: float | None = None,
+    seed: int | None = None,
 ):
     """Return (model, tokenizer, LoadReport) for a preset name or a checkpoint folder / hub id.
 
@@ -277,12 +279,13 @@ def load_classifier(
     From a pretrained masked-LM checkpoint the encoder weights are transferred and the classification head is
     newly initialised; the report lists which is which.
     """
-    model, tokenizer, report = _load(source, k=k, num_labels=num_labels, attention=attention, dropout=dropout,
-                                     seed=seed)
+    model, tokenizer, report = _load(
+        source, k=k, num_labels=num_labels, attention=attention, dropout=dropout, seed=seed
+    )
     return keep_head_fp32(model), tokenizer, report
 
 
-def _load(source: str, *, k: int, num_labels: int, attention: str, dropout: Optional[float], seed: Optional[int]):
+def _load(source: str, *, k: int, num_labels: int, attention: str, dropout: float | None, seed: int | None):
     import torch
     from transformers import BertForSequenceClassification
 

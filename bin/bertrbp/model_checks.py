@@ -19,8 +19,14 @@ from bertrbp.errors import InputError
 
 # A BERT above this many parameters (8 GB of float32) is not a DNABERT-style checkpoint; refuse before allocating.
 MAX_PARAMETERS = 2_000_000_000
-_SIZE_KEYS = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
-              "max_position_embeddings")
+_SIZE_KEYS = (
+    "vocab_size",
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "max_position_embeddings",
+)
 
 
 def read_config(folder: Path) -> dict:
@@ -47,15 +53,20 @@ def check_config_sizes(config: dict, path: Path) -> None:
     """Refuse sizes that are not positive integers, heads that do not divide the hidden size, or a model too big."""
     if config.get("model_type", "bert") != "bert":
         return
-    bad = [key for key in _SIZE_KEYS if key in config and (not isinstance(config[key], int)
-                                                            or isinstance(config[key], bool) or config[key] < 1)]
+    bad = [
+        key
+        for key in _SIZE_KEYS
+        if key in config and (not isinstance(config[key], int) or isinstance(config[key], bool) or config[key] < 1)
+    ]
     if bad:
         raise InputError(f"{path}: {', '.join(f'{k}={config[k]!r}' for k in bad)}: sizes must be positive integers.")
     if not all(key in config for key in _SIZE_KEYS):
         return  # transformers fills defaults; they are sane
     if config["hidden_size"] % config["num_attention_heads"]:
-        raise InputError(f"{path}: hidden_size {config['hidden_size']} is not a multiple of num_attention_heads "
-                         f"{config['num_attention_heads']}.")
+        raise InputError(
+            f"{path}: hidden_size {config['hidden_size']} is not a multiple of num_attention_heads "
+            f"{config['num_attention_heads']}."
+        )
     parameters = bert_parameters(config)
     if parameters > MAX_PARAMETERS:
         raise InputError(
@@ -79,8 +90,11 @@ def check_safetensors(path: Path) -> None:
     except (struct.error, ValueError, UnicodeDecodeError) as exc:
         raise InputError(f"{what} ({type(exc).__name__}). {advice}") from exc
     data = size - 8 - header_length
-    ends = [entry["data_offsets"][1] for key, entry in header.items()
-            if key != "__metadata__" and isinstance(entry, dict) and "data_offsets" in entry]
+    ends = [
+        entry["data_offsets"][1]
+        for key, entry in header.items()
+        if key != "__metadata__" and isinstance(entry, dict) and "data_offsets" in entry
+    ]
     if ends and max(ends) > data:
         raise InputError(f"{what}: tensors need {max(ends):,} bytes of data, the file has {data:,}. {advice}")
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from bertrbp.io.atomic import atomic_path
 from bertrbp.metrics import curves

@@ -9,11 +9,15 @@ by ``chunk`` records, whatever the input size.
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator, Optional
+from collections.abc import Iterable, Iterator
 
 from bertrbp.errors import InputError
 from bertrbp.inference import batched, score_sequences
-from bertrbp.io.predictions import Prediction, read_predictions, write_predictions  # noqa: F401 (callers import them here)
+from bertrbp.io.predictions import (  # noqa: F401 (callers import them here)
+    Prediction,
+    read_predictions,
+    write_predictions,
+)
 from bertrbp.io.sequences import SequenceRecord
 from bertrbp.io.tokens import check_record_fits
 from bertrbp.tokenizer import KmerTokenizer
@@ -29,7 +33,7 @@ def predict_records(
     *,
     batch_size: int = 64,
     bf16: bool = False,
-    chunk: Optional[int] = None,
+    chunk: int | None = None,
 ) -> Iterator[Prediction]:
     """Yield one Prediction per record, in input order (model on ``device``, eval mode)."""
     if batch_size < 1:
@@ -40,7 +44,7 @@ def predict_records(
         for index, record in enumerate(block):
             check_record_fits(record, tokenizer, max_positions)
             by_length.setdefault(len(record.seq), []).append(index)
-        results: list[Optional[tuple[float, float]]] = [None] * len(block)
+        results: list[tuple[float, float] | None] = [None] * len(block)
         for indices in by_length.values():
             for group in batched(indices, batch_size):
                 scores = score_sequences(model, tokenizer, [block[i].seq for i in group], device, bf16)

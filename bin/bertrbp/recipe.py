@@ -20,7 +20,6 @@ and weight decay 0.01 as in both. Any setting the user gives explicitly wins ove
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Optional
 
 from bertrbp.errors import InputError
 
@@ -77,18 +76,33 @@ def default_recipe(source: str, lr_policy: str = "default", recipe: str = "defau
     if recipe == "default" or kind == "kmer":  # the k-mer fit picks its C on a validation split: keep it
         return Recipe(lr, base.epochs, base.patience, name=recipe)
     epochs = base.epochs if kind == "cnn" else PAPER_EPOCHS  # no CNN in the paper: its own epoch count
-    return Recipe(lr, epochs, 0, grad_accum=PAPER_GRAD_ACCUM, val_fraction=0.0, keep="last", bf16="no",
-                  name="paper")
+    return Recipe(lr, epochs, 0, grad_accum=PAPER_GRAD_ACCUM, val_fraction=0.0, keep="last", bf16="no", name="paper")
 
 
-def resolve(source: str, lr: Optional[float] = None, epochs: Optional[int] = None, patience: Optional[int] = None,
-            lr_policy: Optional[str] = None, recipe: str = "default", grad_accum: Optional[int] = None,
-            val_fraction: Optional[float] = None, keep: Optional[str] = None, bf16: Optional[str] = None) -> Recipe:
+def resolve(
+    source: str,
+    lr: float | None = None,
+    epochs: int | None = None,
+    patience: int | None = None,
+    lr_policy: str | None = None,
+    recipe: str = "default",
+    grad_accum: int | None = None,
+    val_fraction: float | None = None,
+    keep: str | None = None,
+    bf16: str | None = None,
+) -> Recipe:
     """The recipe with the user's explicit settings (not None) taking precedence over it.
 
     ``lr_policy`` None follows the recipe (paper -> the paper's 10x random-init rate).
     """
     base = default_recipe(source, recipe if lr_policy is None else lr_policy, recipe)
-    given = {"lr": lr, "epochs": epochs, "patience": patience, "grad_accum": grad_accum,
-             "val_fraction": val_fraction, "keep": keep, "bf16": bf16}
+    given = {
+        "lr": lr,
+        "epochs": epochs,
+        "patience": patience,
+        "grad_accum": grad_accum,
+        "val_fraction": val_fraction,
+        "keep": keep,
+        "bf16": bf16,
+    }
     return replace(base, **{name: value for name, value in given.items() if value is not None})

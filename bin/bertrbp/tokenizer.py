@@ -11,8 +11,8 @@ every k-mer to ``[UNK]``. Our own code is faster anyway (vectorised numpy) and c
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -120,7 +120,7 @@ class KmerTokenizer:
         return path
 
     @classmethod
-    def from_vocab_file(cls, path: str | Path) -> "KmerTokenizer":
+    def from_vocab_file(cls, path: str | Path) -> KmerTokenizer:
         """Rebuild the tokenizer from a DNABERT vocab.txt, refusing any vocabulary that is not DNABERT's."""
         tokens = [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
         kmers = [t for t in tokens if not t.startswith("[")]

@@ -8,7 +8,7 @@ with N.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -30,10 +30,14 @@ class _PropertySums:
         empty)."""
         if not self.properties:
             return np.zeros((0,) + self.sum_all.shape)
-        return np.stack([
-            ratio_of_means(self.sum_with[p], self.n_with[p], self.sum_all - self.sum_with[p], self.n - self.n_with[p])
-            for p in range(len(self.properties))
-        ])
+        return np.stack(
+            [
+                ratio_of_means(
+                    self.sum_with[p], self.n_with[p], self.sum_all - self.sum_with[p], self.n - self.n_with[p]
+                )
+                for p in range(len(self.properties))
+            ]
+        )
 
     def mean_with(self) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):

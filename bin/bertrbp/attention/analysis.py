@@ -14,9 +14,9 @@ head-by-head pattern similarity between the two.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
 
 import numpy as np
 
@@ -51,7 +51,7 @@ class Settings:
     percentile: float = 99.5
     n_splits: int = 3
     seed: int = 42
-    fixed_head: Optional[Head] = None  # None: the main model's most specialized head of its most specialized property
+    fixed_head: Head | None = None  # None: the main model's most specialized head of its most specialized property
 
 
 @dataclass
@@ -61,10 +61,10 @@ class Inputs:
     ids: list[str]
     seqs: list[str]
     sequence_properties: list[str] = field(default_factory=list)
-    sequence_labels: Optional[np.ndarray] = None  # [N, P] uint8
+    sequence_labels: np.ndarray | None = None  # [N, P] uint8
     token_properties: list[str] = field(default_factory=list)
-    token_labels: Optional[list[np.ndarray]] = None  # per sequence [P, T] uint8
-    sample: Optional[SequenceSample] = None
+    token_labels: list[np.ndarray] | None = None  # per sequence [P, T] uint8
+    sample: SequenceSample | None = None
 
 
 def parse_head(text: str) -> Head:
@@ -78,9 +78,9 @@ def parse_head(text: str) -> Head:
 def load_inputs(
     sequences: str | Path,
     k: int,
-    sequence_labels: Optional[str | Path] = None,
+    sequence_labels: str | Path | None = None,
     token_labels: Sequence[str | Path] = (),
-    max_sequences: Optional[int] = None,
+    max_sequences: int | None = None,
     seed: int = 42,
 ) -> Inputs:
     """Read the sequences (all, or a label-stratified sample of ``max_sequences``) and their labels, failing
@@ -119,21 +119,23 @@ class ModelStats:
     source: str
     n_layers: int
     n_heads: int
-    sequence: Optional[SequenceAccumulator]
-    token: Optional[TokenAccumulator]
+    sequence: SequenceAccumulator | None
+    token: TokenAccumulator | None
 
 
 def collect_stats(
-    run: AttentionModel, inputs: Inputs, settings: Settings, store: Optional[TokenValueStore] = None
+    run: AttentionModel, inputs: Inputs, settings: Settings, store: TokenValueStore | None = None
 ) -> ModelStats:
     """Stream every sequence and accumulate all heads' statistics (and spill r into ``store`` when given)."""
     seq_acc = (
         SequenceAccumulator(inputs.sequence_properties, run.n_layers, run.n_heads)
-        if inputs.sequence_labels is not None else None
+        if inputs.sequence_labels is not None
+        else None
     )
     tok_acc = (
         TokenAccumulator(inputs.token_properties, run.n_layers, run.n_heads)
-        if inputs.token_labels is not None else None
+        if inputs.token_labels is not None
+        else None
     )
     for batch in iter_reduced(run, inputs.seqs, settings.batch_size, tok_acc is not None, "attention statistics"):
         stop = batch.start + batch.a.shape[0]
@@ -192,10 +194,10 @@ class AttentionResults:
     stats: ModelStats
     specialization: dict
     binned: list[BinnedEntry]
-    compare: Optional[ModelStats] = None
+    compare: ModelStats | None = None
     similarity: list[Similarity] = field(default_factory=list)
-    compare_specialization: Optional[dict] = None
-    fixed_head: Optional[Head] = None
+    compare_specialization: dict | None = None
+    fixed_head: Head | None = None
 
 
 def specialization(stats: ModelStats) -> dict:
@@ -235,11 +237,11 @@ def specialization(stats: ModelStats) -> dict:
     return out
 
 
-def _best(spec: dict) -> Optional[Head]:
+def _best(spec: dict) -> Head | None:
     return (spec["layer"] - 1, spec["head"] - 1) if spec["layer"] else None
 
 
-def default_fixed_head(spec: dict) -> Optional[Head]:
+def default_fixed_head(spec: dict) -> Head | None:
     """The most specialized head of the most specialized property (highest CV; token level first, as the
     paper's fixed-head figures bin structure types)."""
     for level in ("token", "sequence"):
@@ -255,7 +257,7 @@ def binned_analyses(
     inputs: Inputs,
     head_values: dict,
     settings: Settings,
-    fixed_head: Optional[Head] = None,
+    fixed_head: Head | None = None,
     model: str = "main",
 ) -> list[BinnedEntry]:
     """The binned-probability analysis at each property's most specialized head, and at ``fixed_head``."""
@@ -298,12 +300,20 @@ def similarities(first: ModelStats, second: ModelStats) -> list[Similarity]:
     rows: list[Similarity] = []
     pairs = []
     if first.sequence is not None:
-        pairs.append(("sequence", "relative_attention", first.sequence.properties,
-                      first.sequence.relative(), second.sequence.relative()))
+        pairs.append(
+            (
+                "sequence",
+                "relative_attention",
+                first.sequence.properties,
+                first.sequence.relative(),
+                second.sequence.relative(),
+            )
+        )
     if first.token is not None:
         pairs.append(("token", "attention_ratio", first.token.properties, first.token.ratio(), second.token.ratio()))
-        pairs.append(("token", "relative_attention", first.token.properties,
-                      first.token.relative(), second.token.relative()))
+        pairs.append(
+            ("token", "relative_attention", first.token.properties, first.token.relative(), second.token.relative())
+        )
     for level, measure, properties, a, b in pairs:
         for p, prop in enumerate(properties):
             r, pv = pattern_similarity(a[p], b[p])
@@ -311,7 +321,7 @@ def similarities(first: ModelStats, second: ModelStats) -> list[Similarity]:
     return rows
 
 
-def _token_heads(spec: dict, inputs: Inputs, fixed_head: Optional[Head]) -> list[Head]:
+def _token_heads(spec: dict, inputs: Inputs, fixed_head: Head | None) -> list[Head]:
     """Heads whose token values pass 2 must keep: each token property's best head, and the fixed head."""
     if inputs.token_labels is None:
         return []
@@ -321,8 +331,7 @@ def _token_heads(spec: dict, inputs: Inputs, fixed_head: Optional[Head]) -> list
     return sorted(heads)
 
 
-def _model_results(run: AttentionModel, inputs: Inputs, settings: Settings, model: str,
-                   fixed_head: Optional[Head] = None):
+def _model_results(run: AttentionModel, inputs: Inputs, settings: Settings, model: str, fixed_head: Head | None = None):
     store = TokenValueStore(run.n_layers, run.n_heads) if inputs.token_labels is not None else None
     try:
         stats = collect_stats(run, inputs, settings, store)
@@ -338,7 +347,7 @@ def _model_results(run: AttentionModel, inputs: Inputs, settings: Settings, mode
 
 
 def analyse(
-    run: AttentionModel, inputs: Inputs, settings: Settings, compare: Optional[AttentionModel] = None
+    run: AttentionModel, inputs: Inputs, settings: Settings, compare: AttentionModel | None = None
 ) -> AttentionResults:
     """Run the analysis of ``run`` (and the same analysis of ``compare``, with their similarity) on ``inputs``."""
     if compare is not None and inputs.token_labels is not None and compare.k != run.k:

@@ -11,8 +11,8 @@ When only some layers are needed (pass 2 of the analysis), the forward pass stop
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -30,7 +30,7 @@ class _Enough(Exception):
 class _Reducer:
     """Collects one batch's per-layer column sums while the model runs."""
 
-    def __init__(self, row_mask, n_layers: int, last_layer: Optional[int] = None):
+    def __init__(self, row_mask, n_layers: int, last_layer: int | None = None):
         self.row_mask = row_mask  # [B, 1, 1, L] in the attention dtype
         self.layers: list = [None] * n_layers
         self.last_layer = last_layer
@@ -86,8 +86,10 @@ def open_model(source: str, device) -> AttentionModel:
 
     kind = model_kind(source)
     if kind in ("cnn", "kmer"):
-        raise InputError(f"{source}: a {kind} model has no attention heads; attention-stats needs a BERT model "
-                         "(a fine-tuned checkpoint folder, or a preset such as mini).")
+        raise InputError(
+            f"{source}: a {kind} model has no attention heads; attention-stats needs a BERT model "
+            "(a fine-tuned checkpoint folder, or a preset such as mini)."
+        )
     model, tokenizer, _ = load_classifier(source, attention="eager", seed=0)
     model.to(device).eval()
     _register()
@@ -105,19 +107,20 @@ class ReducedBatch:
 
     start: int
     a: np.ndarray
-    r: Optional[np.ndarray]
+    r: np.ndarray | None
     valid: np.ndarray
 
 
-def reduce_batch(run: AttentionModel, ids: np.ndarray, mask: np.ndarray, layers: Optional[Sequence[int]] = None):
+def reduce_batch(run: AttentionModel, ids: np.ndarray, mask: np.ndarray, layers: Sequence[int] | None = None):
     """``[B, Ly, H, L]`` column sums over real rows of every (or the given) layer, as a float64 numpy array."""
     import torch
 
     ids_t = torch.from_numpy(ids).to(run.device)
     mask_t = torch.from_numpy(mask).to(run.device)
     wanted = list(range(run.n_layers)) if layers is None else list(layers)
-    reducer = _Reducer(mask_t.to(torch.float32)[:, None, None, :], run.n_layers,
-                       None if layers is None else max(wanted))
+    reducer = _Reducer(
+        mask_t.to(torch.float32)[:, None, None, :], run.n_layers, None if layers is None else max(wanted)
+    )
     token = _ACTIVE.set(reducer)
     try:
         with torch.inference_mode():
@@ -138,7 +141,7 @@ def iter_reduced(
     batch_size: int,
     tokens: bool,
     desc: str = "attention",
-    layers: Optional[Sequence[int]] = None,
+    layers: Sequence[int] | None = None,
 ) -> Iterator[ReducedBatch]:
     """Stream ``seqs`` through the model in batches (input order), yielding each batch's reductions."""
     from tqdm import tqdm

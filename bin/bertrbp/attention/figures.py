@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -44,7 +44,7 @@ def heatmap(matrix: np.ndarray, title: str, label: str, folder: Path, stem: str,
         kwargs = dict(cmap="viridis")
     image = ax.imshow(matrix, aspect="auto", **kwargs)
     ax.set_xticks(range(heads), [str(h + 1) for h in range(heads)])
-    ax.set_yticks(range(layers), [str(l + 1) for l in range(layers)])
+    ax.set_yticks(range(layers), [str(layer + 1) for layer in range(layers)])
     ax.set_xlabel("head")
     ax.set_ylabel("layer")
     ax.set_title(title, fontsize=10)
@@ -61,8 +61,9 @@ def specialization_summary(rows: Sequence[tuple[str, str, float, str]], folder: 
     colors = ["tab:blue" if level == "sequence" else "tab:orange" for level, *_ in rows]
     bars = ax.bar(range(len(rows)), values, color=colors)
     for bar, (_, _, _, head) in zip(bars, rows):
-        ax.annotate(head or "-", (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center",
-                    va="bottom", fontsize=8)
+        ax.annotate(
+            head or "-", (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom", fontsize=8
+        )
     ax.set_xticks(range(len(rows)), labels, rotation=45, ha="right")
     ax.set_ylabel("coefficient of variation over heads")
     ax.set_title("degree of specialization (label: most specialized head)", fontsize=10)
@@ -74,8 +75,9 @@ def binned_curve(midpoints, mean, std, title: str, folder: Path, stem: str, rho:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(4.5, 3.2))
     ok = np.isfinite(mean)
-    ax.errorbar(np.asarray(midpoints)[ok], np.asarray(mean)[ok], yerr=np.nan_to_num(np.asarray(std)[ok]),
-                marker="o", capsize=3)
+    ax.errorbar(
+        np.asarray(midpoints)[ok], np.asarray(mean)[ok], yerr=np.nan_to_num(np.asarray(std)[ok]), marker="o", capsize=3
+    )
     ax.set_xlabel("attention")
     ax.set_ylabel("probability of the property")
     ax.set_title(f"{title} (Spearman rho = {rho:.2f})" if np.isfinite(rho) else title, fontsize=9)
@@ -103,11 +105,15 @@ def similarity_bars(rows: Sequence[tuple[str, str, str, float]], folder: Path) -
     plt = _plt()
     fig, ax = plt.subplots(figsize=(max(4.0, 0.7 * len(rows) + 1.5), 3.5))
     values = [r if np.isfinite(r) else 0.0 for *_, r in rows]
-    ax.bar(range(len(rows)), values, color=["tab:blue" if level == "sequence" else "tab:orange"
-                                            for level, *_ in rows])
+    ax.bar(range(len(rows)), values, color=["tab:blue" if level == "sequence" else "tab:orange" for level, *_ in rows])
     ax.axhline(0, color="black", linewidth=0.8)
-    ax.set_xticks(range(len(rows)), [f"{level}:{prop} ({measure})" for level, measure, prop, _ in rows],
-                  rotation=45, ha="right", fontsize=7)
+    ax.set_xticks(
+        range(len(rows)),
+        [f"{level}:{prop} ({measure})" for level, measure, prop, _ in rows],
+        rotation=45,
+        ha="right",
+        fontsize=7,
+    )
     ax.set_ylim(-1, 1)
     ax.set_ylabel("Pearson r of head patterns")
     ax.set_title("similarity of attention patterns, main vs compared model", fontsize=10)
@@ -121,8 +127,14 @@ def binned_curves_fixed_head(curves, title: str, folder: Path, stem: str) -> lis
     for model, midpoints, mean, std, rho in curves:
         ok = np.isfinite(mean)
         label = f"{model} (rho = {rho:.2f})" if np.isfinite(rho) else model
-        ax.errorbar(np.asarray(midpoints)[ok], np.asarray(mean)[ok], yerr=np.nan_to_num(np.asarray(std)[ok]),
-                    marker="o", capsize=3, label=label)
+        ax.errorbar(
+            np.asarray(midpoints)[ok],
+            np.asarray(mean)[ok],
+            yerr=np.nan_to_num(np.asarray(std)[ok]),
+            marker="o",
+            capsize=3,
+            label=label,
+        )
     ax.set_xlabel("attention")
     ax.set_ylabel("probability of the property")
     ax.set_title(title, fontsize=9)

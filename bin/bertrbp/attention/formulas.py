@@ -17,7 +17,6 @@ torch tensors (on the model's device, before anything is copied to the host).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 
@@ -85,8 +84,10 @@ def token_relative_attention(r: np.ndarray, has: np.ndarray, valid: np.ndarray) 
     without = valid & ~has
     r = np.asarray(r, dtype=np.float64)
     return ratio_of_means(
-        (r * has[:, None, None, :]).sum((0, 3)), int(has.sum()),
-        (r * without[:, None, None, :]).sum((0, 3)), int(without.sum()),
+        (r * has[:, None, None, :]).sum((0, 3)),
+        int(has.sum()),
+        (r * without[:, None, None, :]).sum((0, 3)),
+        int(without.sum()),
     )
 
 
@@ -106,7 +107,7 @@ def coefficient_of_variation(matrix: np.ndarray) -> float:
     return float(values.std() / values.mean())
 
 
-def most_specialized_head(matrix: np.ndarray) -> Optional[tuple[int, int]]:
+def most_specialized_head(matrix: np.ndarray) -> tuple[int, int] | None:
     """(layer, head), 0-based, of the largest value; None when the matrix holds no finite value."""
     matrix = np.asarray(matrix, dtype=np.float64)
     if not np.isfinite(matrix).any():
@@ -202,6 +203,14 @@ def binned_probability(
         result = spearmanr(midpoints[filled], mean[filled])
         rho, p_value = float(result[0]), float(result[1])
     return BinnedProbability(
-        threshold, edges, split_counts.sum(0), split_pos.sum(0).astype(np.int64), split_probability,
-        mean, std, rho, p_value, int(keep.sum()),
+        threshold,
+        edges,
+        split_counts.sum(0),
+        split_pos.sum(0).astype(np.int64),
+        split_probability,
+        mean,
+        std,
+        rho,
+        p_value,
+        int(keep.sum()),
     )

@@ -7,9 +7,9 @@ Ids not in the analysed sequence file are ignored (a label file may describe a s
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -96,10 +96,14 @@ def read_token_labels(paths: Sequence[str | Path]) -> LabelTable:
             cells = [c.strip() for c in fields[1:]]
             lengths = {len(c) for c in cells}
             if len(lengths) != 1:
-                raise InputError(f"{where}: id '{record_id}': the properties' strings differ in length ({sorted(lengths)}).")
+                raise InputError(
+                    f"{where}: id '{record_id}': the properties' strings differ in length ({sorted(lengths)})."
+                )
             for prop, cell in zip(properties, cells):
                 if cell.strip("01"):
-                    raise InputError(f"{where}: id '{record_id}': property {prop!r} holds characters other than 0 and 1.")
+                    raise InputError(
+                        f"{where}: id '{record_id}': property {prop!r} holds characters other than 0 and 1."
+                    )
             rows[record_id] = (np.frombuffer("".join(cells).encode("ascii"), dtype=np.uint8) - ord("0")).reshape(
                 len(properties), -1
             )

@@ -12,14 +12,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
 from bertrbp.io.sequences import check_unique_ids, iter_records
 
 
-def label_key(label: Optional[int]) -> str:
+def label_key(label: int | None) -> str:
     return "unknown" if label is None else str(label)
 
 
@@ -29,7 +28,7 @@ class SequenceSample:
 
     ids: list[str]
     seqs: list[str]
-    labels: list[Optional[int]]
+    labels: list[int | None]
     in_file: Counter = field(default_factory=Counter)
     method: str = "all"
 
@@ -61,7 +60,7 @@ def quotas(counts: dict[str, int], total: int) -> dict[str, int]:
     return out
 
 
-def choose_sequences(path: str | Path, max_sequences: Optional[int] = None, seed: int = 42) -> SequenceSample:
+def choose_sequences(path: str | Path, max_sequences: int | None = None, seed: int = 42) -> SequenceSample:
     """Stream ``path`` and keep every record, or a label-stratified seeded sample of ``max_sequences``."""
     records = check_unique_ids(iter_records(path))
     if max_sequences is None:
@@ -93,6 +92,9 @@ def choose_sequences(path: str | Path, max_sequences: Optional[int] = None, seed
         chosen.extend(pool[i] for i in picks)
     chosen.sort()
     capped = sum(seen.values()) > max_sequences
-    method = "all" if not capped else (
-        "stratified by label" if set(seen) != {"unknown"} else "random (no labels in the file)")
+    method = (
+        "all"
+        if not capped
+        else ("stratified by label" if set(seen) != {"unknown"} else "random (no labels in the file)")
+    )
     return SequenceSample([c[1] for c in chosen], [c[2] for c in chosen], [c[3] for c in chosen], seen, method)

@@ -25,11 +25,11 @@ BASELINES = ("pad", "unk", "zero")
 
 @dataclass
 class IGResult:
-    tokens: np.ndarray       # attribution per k-mer token
+    tokens: np.ndarray  # attribution per k-mer token
     nucleotides: np.ndarray  # attribution per nucleotide (mean over covering tokens)
-    logit: float             # log-odds of the input
+    logit: float  # log-odds of the input
     baseline_logit: float
-    delta: float             # sum(tokens) - (logit - baseline_logit): completeness error
+    delta: float  # sum(tokens) - (logit - baseline_logit): completeness error
 
 
 def tokens_to_nucleotides(values: np.ndarray, k: int, length: int) -> np.ndarray:
@@ -59,8 +59,9 @@ def check_ig_supported(model) -> None:
             )
 
 
-def integrated_gradients(model, tokenizer: KmerTokenizer, seq: str, device, steps: int = 50,
-                         baseline: str = "pad", chunk: int = 64) -> IGResult:
+def integrated_gradients(
+    model, tokenizer: KmerTokenizer, seq: str, device, steps: int = 50, baseline: str = "pad", chunk: int = 64
+) -> IGResult:
     """IG attributions of one sequence (model in eval mode on ``device``).
 
     For an ensemble (mean of its members' log-odds) IG is linear in the model: the attribution is the mean of
@@ -69,8 +70,12 @@ def integrated_gradients(model, tokenizer: KmerTokenizer, seq: str, device, step
     parts = members(model)
     if len(parts) > 1:
         results = [integrated_gradients(m, tokenizer, seq, device, steps, baseline, chunk) for m in parts]
-        return IGResult(*(np.mean([getattr(r, name) for r in results], axis=0)
-                          for name in ("tokens", "nucleotides", "logit", "baseline_logit", "delta")))
+        return IGResult(
+            *(
+                np.mean([getattr(r, name) for r in results], axis=0)
+                for name in ("tokens", "nucleotides", "logit", "baseline_logit", "delta")
+            )
+        )
     model = parts[0]
     check_ig_supported(model)
     import torch
@@ -100,8 +105,16 @@ def integrated_gradients(model, tokenizer: KmerTokenizer, seq: str, device, step
     token_attr = (diff * grads / steps).sum(-1)[1:-1].detach().cpu().double().numpy()
     with torch.no_grad():
         ends = torch.stack([x, base])
-        f = _log_odds(model(inputs_embeds=ends, attention_mask=torch.ones(ends.shape[:2], dtype=torch.long,
-                                                                         device=device)).logits.float())
+        f = _log_odds(
+            model(
+                inputs_embeds=ends, attention_mask=torch.ones(ends.shape[:2], dtype=torch.long, device=device)
+            ).logits.float()
+        )
     logit, base_logit = float(f[0]), float(f[1])
-    return IGResult(token_attr, tokens_to_nucleotides(token_attr, tokenizer.k, len(seq)), logit, base_logit,
-                    float(token_attr.sum() - (logit - base_logit)))
+    return IGResult(
+        token_attr,
+        tokens_to_nucleotides(token_attr, tokenizer.k, len(seq)),
+        logit,
+        base_logit,
+        float(token_attr.sum() - (logit - base_logit)),
+    )

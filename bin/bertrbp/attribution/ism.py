@@ -17,7 +17,7 @@ BASES = "ACGT"
 
 @dataclass
 class ISMResult:
-    delta: np.ndarray       # [L, 4] alt log-odds minus reference log-odds, columns A C G T
+    delta: np.ndarray  # [L, 4] alt log-odds minus reference log-odds, columns A C G T
     importance: np.ndarray  # [L] minus the mean delta over the substitutions of each position
     logit: float
 
@@ -28,7 +28,7 @@ def in_silico_mutagenesis(model, tokenizer, seq: str, device, bf16: bool = False
     ref_logit = float(score_sequences(model, tokenizer, [seq], device, bf16).logit[0])
     delta = np.zeros((len(seq), 4))
     for batch in batched(mutants, batch_size):
-        seqs = [seq[:i] + BASES[b] + seq[i + 1:] for i, b in batch]
+        seqs = [seq[:i] + BASES[b] + seq[i + 1 :] for i, b in batch]
         logits = score_sequences(model, tokenizer, seqs, device, bf16).logit
         for (i, b), value in zip(batch, logits):
             delta[i, b] = value - ref_logit

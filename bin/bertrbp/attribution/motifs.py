@@ -26,7 +26,7 @@ class MotifSummary:
         m = min(self.motif_length, len(seq))
         window_sums = np.convolve(attribution, np.ones(m), mode="valid")
         best = int(np.argmax(window_sums))
-        kmer = seq[best:best + m]
+        kmer = seq[best : best + m]
         self.counts[kmer] += 1
         self.sums[kmer] += float(window_sums[best])
         self.n_sequences += 1
@@ -35,5 +35,6 @@ class MotifSummary:
     def rows(self, top: int) -> list[tuple[str, int, float, float]]:
         """(kmer, n_sequences, fraction, mean_attribution) for the ``top`` most frequent top k-mers."""
         ranked = sorted(self.counts, key=lambda k: (-self.counts[k], -self.sums[k] / self.counts[k], k))
-        return [(k, self.counts[k], self.counts[k] / self.n_sequences, self.sums[k] / self.counts[k])
-                for k in ranked[:top]]
+        return [
+            (k, self.counts[k], self.counts[k] / self.n_sequences, self.sums[k] / self.counts[k]) for k in ranked[:top]
+        ]

@@ -11,9 +11,9 @@ IG attributions when computed, else ISM importance) and ``logos/<n>_<id>.<method
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from bertrbp.errors import InputError
 
@@ -78,8 +78,11 @@ def run_attribute(
     n = bound = 0
     worst_delta = 0.0
     output_dir = Path(output_dir)
-    names = [name for name in ("predictions", "ig", "ig_tokens", "ism", "motif_summary")
-             if name in ("predictions", "motif_summary") or method in ("both", name.split("_")[0])]
+    names = [
+        name
+        for name in ("predictions", "ig", "ig_tokens", "ism", "motif_summary")
+        if name in ("predictions", "motif_summary") or method in ("both", name.split("_")[0])
+    ]
     with contextlib.ExitStack() as stack:
         staged = {name: stack.enter_context(atomic_path(output_dir / f"{name}.tsv")) for name in names}
         logos_dir = stack.enter_context(atomic_dir(output_dir / "logos"))
@@ -91,39 +94,54 @@ def run_attribute(
                 files["ig_tokens"].write("id\ttoken\tkmer\tattribution\n")
             if "ism" in files:
                 files["ism"].write("id\tposition\tbase\t" + "\t".join(BASES) + "\timportance\n")
-            for record in tqdm(check_unique_ids(iter_records(input_path, fmt)), unit="seq", desc="attribute",
-                               disable=None):
+            for record in tqdm(
+                check_unique_ids(iter_records(input_path, fmt)), unit="seq", desc="attribute", disable=None
+            ):
                 seq = record.seq
                 check_record_fits(record, tokenizer, model.config.max_position_embeddings)
                 scores = score_sequences(model, tokenizer, [seq], device)
                 is_bound = record.label == 1 if record.label is not None else scores.probability[0] >= 0.5
                 label = "" if record.label is None else str(record.label)
-                files["predictions"].write(f"{record.id}\t{scores.probability[0]:.6f}\t{scores.logit[0]:.6f}\t"
-                                           f"{label}\t{int(is_bound)}\n")
+                files["predictions"].write(
+                    f"{record.id}\t{scores.probability[0]:.6f}\t{scores.logit[0]:.6f}\t" f"{label}\t{int(is_bound)}\n"
+                )
                 logo_stem = logos_dir / f"{n + 1}_{_SAFE.sub('_', record.id)[:60]}"
                 motif_values = None
                 if "ig" in files:
                     ig = integrated_gradients(model, tokenizer, seq, device, steps, baseline)
                     worst_delta = max(worst_delta, abs(ig.delta))
-                    files["ig"].writelines(f"{record.id}\t{i}\t{b}\t{v:.6g}\n"
-                                           for i, (b, v) in enumerate(zip(seq, ig.nucleotides)))
-                    kmers = [seq[j:j + tokenizer.k] for j in range(len(ig.tokens))]
-                    files["ig_tokens"].writelines(f"{record.id}\t{j}\t{km}\t{v:.6g}\n"
-                                                  for j, (km, v) in enumerate(zip(kmers, ig.tokens)))
+                    files["ig"].writelines(
+                        f"{record.id}\t{i}\t{b}\t{v:.6g}\n" for i, (b, v) in enumerate(zip(seq, ig.nucleotides))
+                    )
+                    kmers = [seq[j : j + tokenizer.k] for j in range(len(ig.tokens))]
+                    files["ig_tokens"].writelines(
+                        f"{record.id}\t{j}\t{km}\t{v:.6g}\n" for j, (km, v) in enumerate(zip(kmers, ig.tokens))
+                    )
                     motif_values = ig.nucleotides
                     if n < max_logos:
-                        draw_logo(seq, ig.nucleotides, f"{record.id}: integrated gradients ({baseline} baseline)",
-                                  logo_stem.with_name(logo_stem.name + f".ig.{logo_format}"))
+                        draw_logo(
+                            seq,
+                            ig.nucleotides,
+                            f"{record.id}: integrated gradients ({baseline} baseline)",
+                            logo_stem.with_name(logo_stem.name + f".ig.{logo_format}"),
+                        )
                 if "ism" in files:
                     ism = in_silico_mutagenesis(model, tokenizer, seq, device)
                     files["ism"].writelines(
-                        f"{record.id}\t{i}\t{b}\t" + "\t".join(f"{v:.6g}" for v in ism.delta[i])
-                        + f"\t{ism.importance[i]:.6g}\n" for i, b in enumerate(seq))
+                        f"{record.id}\t{i}\t{b}\t"
+                        + "\t".join(f"{v:.6g}" for v in ism.delta[i])
+                        + f"\t{ism.importance[i]:.6g}\n"
+                        for i, b in enumerate(seq)
+                    )
                     if motif_values is None:
                         motif_values = ism.importance
                     if n < max_logos:
-                        draw_logo(seq, ism.importance, f"{record.id}: in-silico mutagenesis (-mean delta logit)",
-                                  logo_stem.with_name(logo_stem.name + f".ism.{logo_format}"))
+                        draw_logo(
+                            seq,
+                            ism.importance,
+                            f"{record.id}: in-silico mutagenesis (-mean delta logit)",
+                            logo_stem.with_name(logo_stem.name + f".ism.{logo_format}"),
+                        )
                 if is_bound:
                     summary.add(seq, motif_values)
                     bound += 1

@@ -10,14 +10,19 @@ k-mers of the bound sequences: label 1, or probability >= 0.5 without labels).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
-from bertrbp.cli.torch_tool import start_torch_tool
 from bertrbp.cli.common import (
-    DeviceOption, FormatOption, ThreadsOption, VersionOption, log, make_app, run,
+    DeviceOption,
+    FormatOption,
+    ThreadsOption,
+    VersionOption,
+    log,
+    make_app,
+    run,
 )
+from bertrbp.cli.torch_tool import start_torch_tool
 
 app = make_app(__doc__)
 
@@ -25,12 +30,15 @@ app = make_app(__doc__)
 @app.command()
 def attribute(
     input: Path = typer.Argument(..., help="Sequences (FASTA, TSV or k-mer TSV), each within the model's length."),
-    model: List[str] = typer.Option(
-        ..., "--model",
+    model: list[str] = typer.Option(
+        ...,
+        "--model",
         help="Checkpoint or ensemble folder; repeat to attribute an ensemble (mean of the models' logits; IG is the "
         "mean of the members' IG). The k-mer model supports --method ism only.",
     ),
-    output_dir: Path = typer.Option(..., "--output-dir", help="Folder for the outputs (created if needed); other files in it are left alone."),
+    output_dir: Path = typer.Option(
+        ..., "--output-dir", help="Folder for the outputs (created if needed); other files in it are left alone."
+    ),
     method: str = typer.Option("both", "--method", help="ig, ism or both."),
     steps: int = typer.Option(50, "--steps", help="Integrated-gradients steps (raise if the reported delta is large)."),
     baseline: str = typer.Option("pad", "--baseline", help="IG baseline embedding: pad, unk or zero."),
@@ -41,16 +49,22 @@ def attribute(
     fmt: str = FormatOption,
     device: str = DeviceOption,
     threads: int = ThreadsOption,
-    version: Optional[bool] = VersionOption,
+    version: bool | None = VersionOption,
 ) -> None:
     """Attribute predictions to nucleotides and summarise the motifs of bound sequences."""
     from bertrbp.attribution.run import run_attribute
 
     start_torch_tool(threads)
-    summary = run_attribute(model, input, output_dir, method, steps, baseline, top_kmers, motif_length,
-                            max_logos, logo_format, fmt, device)
-    log.info("attributed %d sequences (%d bound) into %s; largest IG completeness error %.3g", summary.sequences,
-             summary.bound, output_dir, summary.max_ig_delta)
+    summary = run_attribute(
+        model, input, output_dir, method, steps, baseline, top_kmers, motif_length, max_logos, logo_format, fmt, device
+    )
+    log.info(
+        "attributed %d sequences (%d bound) into %s; largest IG completeness error %.3g",
+        summary.sequences,
+        summary.bound,
+        output_dir,
+        summary.max_ig_delta,
+    )
 
 
 def main() -> None:

@@ -9,7 +9,6 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -44,7 +43,9 @@ VersionOption = typer.Option(
 # Options shared by the torch tools. The Nextflow modules and Galaxy wrappers pass these flags to every tool, so
 # names, defaults and meaning are defined once here.
 DeviceOption = typer.Option("auto", "--device", help="auto (CUDA when present), cpu, cuda, cuda:N.")
-Bf16Option = typer.Option("auto", "--bf16", help="bf16 autocast: auto (on for CUDA and for CPUs with native bf16, AMX/AVX512-BF16), yes, no.")
+Bf16Option = typer.Option(
+    "auto", "--bf16", help="bf16 autocast: auto (on for CUDA and for CPUs with native bf16, AMX/AVX512-BF16), yes, no."
+)
 ThreadsOption = typer.Option(0, "--threads", min=0, help="CPU threads (0 = all CPUs of the task).")
 FormatOption = typer.Option("auto", "--format", help="Input format: auto, fasta, tsv or kmer-tsv.")
 
@@ -81,9 +82,11 @@ def _raise_interrupted(signum, frame) -> None:
 
 def _unraisable(hook):
     """sys.unraisablehook that stays quiet about Interrupted (noted already; the run still ends as interrupted)."""
+
     def quiet(unraisable) -> None:
         if not isinstance(unraisable.exc_value, Interrupted):
             hook(unraisable)
+
     return quiet
 
 
@@ -103,7 +106,7 @@ def check_outputs(params: dict) -> None:
             check_output_dir(prefix.parent if str(prefix.parent) else Path("."), "folder of --output-prefix")
 
 
-def _invoke(app: typer.Typer, argv: Optional[list[str]]):
+def _invoke(app: typer.Typer, argv: list[str] | None):
     command = typer.main.get_command(app)
     prog = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else None
     with command.make_context(prog, list(sys.argv[1:] if argv is None else argv)) as ctx:
@@ -123,14 +126,16 @@ def _os_error_line(exc: OSError) -> tuple[str, int]:
 
     where = _final_name(exc.filename) if exc.filename else "an output file"
     if is_out_of_space(exc):
-        return (f"no space left on the device while writing {where}. Free some space or choose another output "
-                "folder; the partial output was removed."), EXIT_NO_SPACE
+        return (
+            f"no space left on the device while writing {where}. Free some space or choose another output "
+            "folder; the partial output was removed."
+        ), EXIT_NO_SPACE
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return f"{where}: permission denied ({exc.strerror}). Choose a writable output folder.", EXIT_INPUT
     return f"{where}: {exc.strerror or exc}.", EXIT_INPUT
 
 
-def run(app: typer.Typer, argv: Optional[list[str]] = None) -> None:
+def run(app: typer.Typer, argv: list[str] | None = None) -> None:
     """Run a tool: one ``error: ...`` line on stderr and a documented exit status for every failure a user can
     cause or meet (bad input 2, disk full 4, SIGINT 130, SIGTERM 143), never a traceback for those."""
     import click

@@ -8,7 +8,6 @@ pr.png/.svg.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -21,17 +20,17 @@ app = make_app(__doc__)
 def evaluate(
     predictions: Path = typer.Argument(..., help="Predictions TSV from bertrbp-predict, with labels."),
     output: Path = typer.Option(..., "--output", "-o", help="Metrics JSON to write."),
-    plots_dir: Optional[Path] = typer.Option(None, "--plots-dir", help="Write ROC and PR plots (PNG, SVG) here."),
+    plots_dir: Path | None = typer.Option(None, "--plots-dir", help="Write ROC and PR plots (PNG, SVG) here."),
     name: str = typer.Option("", "--name", help="Dataset name for the JSON and plot titles."),
-    version: Optional[bool] = VersionOption,
+    version: bool | None = VersionOption,
 ) -> None:
     """Evaluate predictions against their labels."""
     import json
 
     from bertrbp.errors import InputError
     from bertrbp.io.atomic import atomic_open
-    from bertrbp.metrics import binary_metrics
     from bertrbp.io.predictions import read_predictions
+    from bertrbp.metrics import binary_metrics
 
     setup_logging()
     ids, probabilities, labels = read_predictions(predictions)

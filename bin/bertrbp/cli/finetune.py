@@ -19,12 +19,18 @@ Exit status: 0 done, 2 bad input, 3 the model collapsed and --fail-on-collapse w
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
 from bertrbp.cli.common import (
-    DeviceOption, FormatOption, ThreadsOption, VersionOption, batch_size_option, log, make_app, run,
+    DeviceOption,
+    FormatOption,
+    ThreadsOption,
+    VersionOption,
+    batch_size_option,
+    log,
+    make_app,
+    run,
     setup_logging,
 )
 
@@ -33,11 +39,16 @@ app = make_app(__doc__)
 
 @app.command()
 def finetune(
-    train: List[Path] = typer.Option(..., "--train", help="Labelled training sequences: FASTA/TSV/k-mer TSV (repeatable) or one tokens .npz."),
-    output_dir: Path = typer.Option(..., "--output-dir", help="Writes model/, metrics.json, model_card.json/.md, checkpoints/."),
-    val: Optional[Path] = typer.Option(None, "--val", help="Validation file; default: a stratified split of --train."),
-    model: List[str] = typer.Option(
-        ["zhihan1996/DNA_bert_3"], "--model",
+    train: list[Path] = typer.Option(
+        ..., "--train", help="Labelled training sequences: FASTA/TSV/k-mer TSV (repeatable) or one tokens .npz."
+    ),
+    output_dir: Path = typer.Option(
+        ..., "--output-dir", help="Writes model/, metrics.json, model_card.json/.md, checkpoints/."
+    ),
+    val: Path | None = typer.Option(None, "--val", help="Validation file; default: a stratified split of --train."),
+    model: list[str] = typer.Option(
+        ["zhihan1996/DNA_bert_3"],
+        "--model",
         help="Checkpoint folder or hub id (lr default 2e-4, 3 epochs); a preset tiny/mini/small/medium/base for a "
         "random-init BERT (lr default 1e-3/5e-4/2e-4/1e-4/1e-4, up to 8 epochs); 'cnn' for the DeepBind-like "
         "baseline (lr 1e-3, up to 10 epochs); 'kmer' for logistic regression on 1-5-mer frequencies. Repeat "
@@ -45,63 +56,79 @@ def finetune(
     ),
     k: int = typer.Option(3, "--k", help="k-mer size for random-init models (checkpoints bring their own)."),
     recipe: str = typer.Option(
-        "default", "--recipe",
+        "default",
+        "--recipe",
         help="default: the project's recommended recipe (per-kind rates and epochs, 10 % validation split, early "
         "stopping, best epoch kept, bf16 where native). paper: the BERT-RBP authors' training exactly: --grad-accum "
         "4 (x batch 32 = 128), --val-fraction 0, --epochs 3, --patience 0, --keep last, --bf16 no, --lr-policy "
         "paper. Options given explicitly win over the recipe.",
     ),
-    epochs: Optional[int] = typer.Option(
-        None, "--epochs", help="Most epochs (default per model kind, see --model; 3 with --recipe paper)."),
-    patience: Optional[int] = typer.Option(
-        None, "--patience", min=0,
+    epochs: int | None = typer.Option(
+        None, "--epochs", help="Most epochs (default per model kind, see --model; 3 with --recipe paper)."
+    ),
+    patience: int | None = typer.Option(
+        None,
+        "--patience",
+        min=0,
         help="Stop when the validation loss has not improved for this many epochs (default 2; 0 = never stop "
         "early, the --recipe paper setting).",
     ),
-    lr_policy: Optional[str] = typer.Option(
-        None, "--lr-policy",
+    lr_policy: str | None = typer.Option(
+        None,
+        "--lr-policy",
         help="default: rates that train each model kind; paper: the BERT-RBP paper's 10x rate (2e-3) for "
         "random-init BERTs, which stalls or collapses small models here. Default: the --recipe's.",
     ),
-    seeds: Optional[str] = typer.Option(
-        None, "--seeds", help="Comma-separated seeds, e.g. 1,2,3: train one ensemble member per seed (and --model).",
+    seeds: str | None = typer.Option(
+        None,
+        "--seeds",
+        help="Comma-separated seeds, e.g. 1,2,3: train one ensemble member per seed (and --model).",
     ),
     ensemble: int = typer.Option(
-        0, "--ensemble", min=0, help="Train N members with seeds --seed, --seed+1, ... (same as --seeds).",
+        0,
+        "--ensemble",
+        min=0,
+        help="Train N members with seeds --seed, --seed+1, ... (same as --seeds).",
     ),
     batch_size: int = batch_size_option(32, "Sequences per batch (see --grad-accum)."),
-    grad_accum: Optional[int] = typer.Option(
-        None, "--grad-accum",
+    grad_accum: int | None = typer.Option(
+        None,
+        "--grad-accum",
         help="Gradient accumulation steps (default 1; 4 with --recipe paper). The authors found training unstable "
         "below an effective batch (batch size x accumulation) of 128: e.g. --batch-size 32 --grad-accum 4.",
     ),
-    lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate (default depends on --model, see there)."),
+    lr: float | None = typer.Option(None, "--lr", help="Peak learning rate (default depends on --model, see there)."),
     warmup_ratio: float = typer.Option(0.1, "--warmup-ratio", help="Fraction of steps with linear warmup."),
     weight_decay: float = typer.Option(0.01, "--weight-decay", help="AdamW weight decay (not on bias/LayerNorm)."),
-    val_fraction: Optional[float] = typer.Option(
-        None, "--val-fraction",
+    val_fraction: float | None = typer.Option(
+        None,
+        "--val-fraction",
         help="Stratified validation fraction when no --val (default 0.1; 0 = train on every sequence, needs --keep "
         "last: the --recipe paper setting).",
     ),
     seed: int = typer.Option(42, "--seed"),
     device: str = DeviceOption,
-    bf16: Optional[str] = typer.Option(
-        None, "--bf16",
+    bf16: str | None = typer.Option(
+        None,
+        "--bf16",
         help="bf16 autocast: auto (on for CUDA and for CPUs with native bf16, AMX/AVX512-BF16), yes, no. Default: "
         "auto; no (fp32) with --recipe paper.",
     ),
     threads: int = ThreadsOption,
-    keep: Optional[str] = typer.Option(
-        None, "--keep",
+    keep: str | None = typer.Option(
+        None,
+        "--keep",
         help="Keep the model of the best (validation AUROC) or the last epoch (default best; last with --recipe paper).",
     ),
-    save_steps: int = typer.Option(0, "--save-steps", help="Also checkpoint every N optimizer steps (0 = every epoch only)."),
+    save_steps: int = typer.Option(
+        0, "--save-steps", help="Also checkpoint every N optimizer steps (0 = every epoch only)."
+    ),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from DIR/checkpoints exactly."),
     fmt: str = FormatOption,
     fail_on_collapse: bool = typer.Option(
         False, "--fail-on-collapse", help="Exit with status 3 when the model collapsed to a constant/chance predictor."
     ),
-    version: Optional[bool] = VersionOption,
+    version: bool | None = VersionOption,
 ) -> None:
     """Fine-tune a classifier (or an ensemble) and write the model, per-epoch metrics and a model card.
 
@@ -109,9 +136,10 @@ def finetune(
     use --grad-accum, e.g. --batch-size 32 --grad-accum 4.
     Exit status: 0 done, 2 bad input, 3 collapsed model with --fail-on-collapse.
     """
-    from bertrbp.finetune import FinetuneOptions, finetune as run_finetune
-    from bertrbp.finetune_ensemble import finetune_ensemble, member_plan, parse_seeds
     from bertrbp.errors import InputError
+    from bertrbp.finetune import FinetuneOptions
+    from bertrbp.finetune import finetune as run_finetune
+    from bertrbp.finetune_ensemble import finetune_ensemble, member_plan, parse_seeds
     from bertrbp.recipe import resolve
     from bertrbp.training import TrainConfig
 
@@ -120,21 +148,42 @@ def finetune(
     def options_for(source: str, member_seed: int, out: Path) -> FinetuneOptions:
         chosen = resolve(source, lr, epochs, patience, lr_policy, recipe, grad_accum, val_fraction, keep, bf16)
         config = TrainConfig(
-            epochs=chosen.epochs, batch_size=batch_size, grad_accum=chosen.grad_accum, warmup_ratio=warmup_ratio,
-            weight_decay=weight_decay, seed=member_seed, device=device, bf16=chosen.bf16, threads=threads,
-            save_steps=save_steps, patience=chosen.patience,
+            epochs=chosen.epochs,
+            batch_size=batch_size,
+            grad_accum=chosen.grad_accum,
+            warmup_ratio=warmup_ratio,
+            weight_decay=weight_decay,
+            seed=member_seed,
+            device=device,
+            bf16=chosen.bf16,
+            threads=threads,
+            save_steps=save_steps,
+            patience=chosen.patience,
         )
         return FinetuneOptions(
-            train=train, output_dir=out, val=val, model=source, k=k, lr=lr,
-            val_fraction=chosen.val_fraction, keep=chosen.keep, resume=resume, fmt=fmt,
-            fail_on_collapse=fail_on_collapse, lr_policy=lr_policy or recipe, recipe=recipe, split_seed=seed,
+            train=train,
+            output_dir=out,
+            val=val,
+            model=source,
+            k=k,
+            lr=lr,
+            val_fraction=chosen.val_fraction,
+            keep=chosen.keep,
+            resume=resume,
+            fmt=fmt,
+            fail_on_collapse=fail_on_collapse,
+            lr_policy=lr_policy or recipe,
+            recipe=recipe,
+            split_seed=seed,
             train_config=config,
         )
 
     plan = member_plan(model, parse_seeds(seeds, ensemble, seed), seed)
     if len(plan) > 1 and val is None and any(options_for(m.source, m.seed, output_dir).val_fraction == 0 for m in plan):
-        raise InputError("an ensemble is scored on a validation split, but --val-fraction is 0 (--recipe paper): "
-                         "give --val FILE or --val-fraction, or train one model.")
+        raise InputError(
+            "an ensemble is scored on a validation split, but --val-fraction is 0 (--recipe paper): "
+            "give --val FILE or --val-fraction, or train one model."
+        )
     if len(plan) == 1:
         result = run_finetune(options_for(plan[0].source, plan[0].seed, output_dir))
     else:
@@ -146,11 +195,16 @@ def finetune(
     else:
         log.info(
             "%s: validation AUROC %s, AUPRC %s, loss %s -> %s",
-            "ensemble" if kept is None else f"kept epoch {kept}", _num(v["val_auroc"]), _num(v["val_auprc"]),
-            _num(v["val_loss"]), output_dir / "model",
+            "ensemble" if kept is None else f"kept epoch {kept}",
+            _num(v["val_auroc"]),
+            _num(v["val_auprc"]),
+            _num(v["val_loss"]),
+            output_dir / "model",
         )
     if result.collapsed and fail_on_collapse:
-        typer.echo("error: the model collapsed (see the warning above); failing because of --fail-on-collapse.", err=True)
+        typer.echo(
+            "error: the model collapsed (see the warning above); failing because of --fail-on-collapse.", err=True
+        )
         raise typer.Exit(3)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -18,9 +17,11 @@ app = make_app(__doc__)
 
 @app.command()
 def fold(
-    inputs: List[Path] = typer.Argument(..., help="Sequence files: FASTA (plain/gzip), SEQUENCE<TAB>LABEL TSV or k-mer TSV."),
+    inputs: list[Path] = typer.Argument(
+        ..., help="Sequence files: FASTA (plain/gzip), SEQUENCE<TAB>LABEL TSV or k-mer TSV."
+    ),
     output: Path = typer.Option(..., "--output", "-o", help="Structures TSV: id, sequence, structure, elements."),
-    token_labels: Optional[Path] = typer.Option(
+    token_labels: Path | None = typer.Option(
         None, "--token-labels", help="Also write per-k-mer-token labels (id F T I H M S, 0/1 strings)."
     ),
     engine: str = typer.Option(DEFAULT_ENGINE, "--engine", help="vienna (ViennaRNA) or linearpartition."),
@@ -29,15 +30,17 @@ def fold(
     mode: str = typer.Option("vienna", "--mode", help="LinearPartition parameters: vienna (Turner 2004) or eterna."),
     threads: int = typer.Option(0, "--threads", help="Worker processes (0 = all CPUs of the task)."),
     k: int = typer.Option(3, "--k", help="k-mer size of the model's tokens, for --token-labels."),
-    bpp: Optional[Path] = typer.Option(
+    bpp: Path | None = typer.Option(
         None, "--bpp", help="Also write each nucleotide's unpaired probability (id, comma-separated values)."
     ),
-    energy: bool = typer.Option(False, "--energy", help="Add the ensemble free energy column (kcal/mol; EternaFold units with --mode eterna)."),
+    energy: bool = typer.Option(
+        False, "--energy", help="Add the ensemble free energy column (kcal/mol; EternaFold units with --mode eterna)."
+    ),
     fmt: str = typer.Option("auto", "--format", help="auto, fasta, tsv or kmer-tsv."),
     max_length: int = typer.Option(
         DEFAULT_MAX_LENGTH, "--max-length", help="Refuse records longer than this (nt); memory grows with its square."
     ),
-    version: Optional[bool] = VersionOption,
+    version: bool | None = VersionOption,
 ) -> None:
     """Fold every sequence into its maximum expected accuracy (MEA) structure and label each nucleotide
     F (5' dangling end), T (3' dangling end), I (internal loop or bulge), H (hairpin), M (multiloop) or S (stem).

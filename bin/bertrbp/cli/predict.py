@@ -8,23 +8,31 @@ ensemble folder from bertrbp-finetune) score as one ensemble: logit = mean of th
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
-from bertrbp.cli.torch_tool import start_torch_tool
 from bertrbp.cli.common import (
-    Bf16Option, DeviceOption, FormatOption, ThreadsOption, VersionOption, batch_size_option, log, make_app, run,
+    Bf16Option,
+    DeviceOption,
+    FormatOption,
+    ThreadsOption,
+    VersionOption,
+    batch_size_option,
+    log,
+    make_app,
+    run,
 )
+from bertrbp.cli.torch_tool import start_torch_tool
 
 app = make_app(__doc__)
 
 
 @app.command()
 def predict(
-    inputs: List[Path] = typer.Argument(..., help="FASTA (plain/gzip), SEQUENCE<TAB>LABEL TSV or k-mer TSV files."),
-    model: List[Path] = typer.Option(
-        ..., "--model",
+    inputs: list[Path] = typer.Argument(..., help="FASTA (plain/gzip), SEQUENCE<TAB>LABEL TSV or k-mer TSV files."),
+    model: list[Path] = typer.Option(
+        ...,
+        "--model",
         help="Model folder written by bertrbp-finetune (DIR/model or DIR), or an ensemble folder. Repeat to score "
         "with an ensemble: the logit written is the mean of the models' logits.",
     ),
@@ -34,8 +42,8 @@ def predict(
     bf16: str = Bf16Option,
     threads: int = ThreadsOption,
     fmt: str = FormatOption,
-    label: Optional[int] = typer.Option(None, "--label", help="Give every sequence this label (0 or 1)."),
-    version: Optional[bool] = VersionOption,
+    label: int | None = typer.Option(None, "--label", help="Give every sequence this label (0 or 1)."),
+    version: bool | None = VersionOption,
 ) -> None:
     """Predict binding probabilities for every input sequence."""
     from tqdm.auto import tqdm
@@ -51,8 +59,12 @@ def predict(
     net, tokenizer, _ = open_classifier([str(m) for m in model])
     net.to(dev).eval()
     records = check_unique_ids(iter_many(inputs, fmt, label))
-    progress = tqdm(predict_records(net, tokenizer, records, dev, batch_size=batch_size, bf16=on_bf16),
-                    desc="predict", unit="seq", disable=None)
+    progress = tqdm(
+        predict_records(net, tokenizer, records, dev, batch_size=batch_size, bf16=on_bf16),
+        desc="predict",
+        unit="seq",
+        disable=None,
+    )
     count = write_predictions(progress, output)
     log.info("wrote %d predictions to %s (device %s, bf16 %s)", count, output, dev, "on" if on_bf16 else "off")
 

@@ -9,12 +9,19 @@ sequences with them (either strand) is refused, or with --on-overlap drop, clean
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
 from bertrbp.cli.common import (
-    Bf16Option, DeviceOption, FormatOption, ThreadsOption, VersionOption, batch_size_option, log, make_app, run,
+    Bf16Option,
+    DeviceOption,
+    FormatOption,
+    ThreadsOption,
+    VersionOption,
+    batch_size_option,
+    log,
+    make_app,
+    run,
     setup_logging,
 )
 
@@ -23,24 +30,36 @@ app = make_app(__doc__)
 
 @app.command()
 def pretrain(
-    corpus: List[Path] = typer.Option(..., "--corpus", help="FASTA (plain/gzip) genomes, transcriptomes or sequence sets; TSV sequence files too."),
-    output_dir: Path = typer.Option(..., "--output-dir", help="Writes model/, metrics.json, model_card.{json,md}, checkpoints/."),
+    corpus: list[Path] = typer.Option(
+        ..., "--corpus", help="FASTA (plain/gzip) genomes, transcriptomes or sequence sets; TSV sequence files too."
+    ),
+    output_dir: Path = typer.Option(
+        ..., "--output-dir", help="Writes model/, metrics.json, model_card.{json,md}, checkpoints/."
+    ),
     model_size: str = typer.Option("small", "--model-size", help="tiny, mini, small, medium or base (DNABERT's size)."),
     k: int = typer.Option(3, "--k", help="k-mer size (3, 4, 5 or 6)."),
     window: int = typer.Option(101, "--window", help="Window length in nt (shorter records are kept whole)."),
     stride: int = typer.Option(50, "--stride", help="Distance between window starts in nt."),
-    exclude: Optional[List[Path]] = typer.Option(None, "--exclude", help="Test/held-out sequence files that must not be in the corpus (either strand)."),
-    on_overlap: str = typer.Option("fail", "--on-overlap", help="fail: refuse an overlapping corpus; drop: remove the overlap."),
-    mlm_probability: float = typer.Option(0.15, "--mlm-probability", help="Fraction of k-mer tokens masked (in spans of k)."),
+    exclude: list[Path] | None = typer.Option(
+        None, "--exclude", help="Test/held-out sequence files that must not be in the corpus (either strand)."
+    ),
+    on_overlap: str = typer.Option(
+        "fail", "--on-overlap", help="fail: refuse an overlapping corpus; drop: remove the overlap."
+    ),
+    mlm_probability: float = typer.Option(
+        0.15, "--mlm-probability", help="Fraction of k-mer tokens masked (in spans of k)."
+    ),
     max_n_fraction: float = typer.Option(0.1, "--max-n-fraction", help="Skip windows with a larger fraction of N."),
-    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop after this many optimizer steps."),
+    max_steps: int | None = typer.Option(None, "--max-steps", help="Stop after this many optimizer steps."),
     epochs: int = typer.Option(1, "--epochs", help="Passes over the corpus (capped by --max-steps)."),
     batch_size: int = batch_size_option(64, "Windows per batch."),
     grad_accum: int = typer.Option(1, "--grad-accum", help="Batches per optimizer step."),
     lr: float = typer.Option(4e-4, "--lr", help="Peak learning rate (DNABERT: 4e-4)."),
     warmup_ratio: float = typer.Option(0.05, "--warmup-ratio", help="Fraction of steps of linear warmup."),
     weight_decay: float = typer.Option(0.01, "--weight-decay", help="AdamW weight decay (not on biases/LayerNorm)."),
-    val_fraction: float = typer.Option(0.02, "--val-fraction", help="Fraction of windows held out for validation loss."),
+    val_fraction: float = typer.Option(
+        0.02, "--val-fraction", help="Fraction of windows held out for validation loss."
+    ),
     seed: int = typer.Option(42, "--seed", help="Seed for initialisation, data order and masking."),
     device: str = DeviceOption,
     bf16: str = Bf16Option,
@@ -48,28 +67,52 @@ def pretrain(
     save_steps: int = typer.Option(0, "--save-steps", help="Also checkpoint every N optimizer steps (0 = per epoch)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run checkpointed in OUTPUT_DIR/checkpoints."),
     fmt: str = FormatOption,
-    version: Optional[bool] = VersionOption,
+    version: bool | None = VersionOption,
 ) -> None:
     """Pretrain a k-mer BERT by masked language modelling; the checkpoint loads into finetune like DNABERT."""
     setup_logging()
-    from bertrbp.pretrain.run import PretrainOptions, pretrain as run_pretrain
+    from bertrbp.pretrain.run import PretrainOptions
+    from bertrbp.pretrain.run import pretrain as run_pretrain
     from bertrbp.training import TrainConfig
 
     config = TrainConfig(
-        lr=lr, epochs=epochs, batch_size=batch_size, grad_accum=grad_accum, warmup_ratio=warmup_ratio,
-        weight_decay=weight_decay, seed=seed, device=device, bf16=bf16, threads=threads, save_steps=save_steps,
+        lr=lr,
+        epochs=epochs,
+        batch_size=batch_size,
+        grad_accum=grad_accum,
+        warmup_ratio=warmup_ratio,
+        weight_decay=weight_decay,
+        seed=seed,
+        device=device,
+        bf16=bf16,
+        threads=threads,
+        save_steps=save_steps,
         max_steps=max_steps,
     )
     options = PretrainOptions(
-        corpus=list(corpus), output_dir=output_dir, model_size=model_size, k=k, window=window, stride=stride,
-        exclude=list(exclude or []), on_overlap=on_overlap, mlm_probability=mlm_probability,
-        max_n_fraction=max_n_fraction, val_fraction=val_fraction, resume=resume, fmt=fmt, train=config,
+        corpus=list(corpus),
+        output_dir=output_dir,
+        model_size=model_size,
+        k=k,
+        window=window,
+        stride=stride,
+        exclude=list(exclude or []),
+        on_overlap=on_overlap,
+        mlm_probability=mlm_probability,
+        max_n_fraction=max_n_fraction,
+        val_fraction=val_fraction,
+        resume=resume,
+        fmt=fmt,
+        train=config,
     )
     metrics = run_pretrain(options)
     final = metrics["final"]
     log.info(
         "pretrained %s model (k=%d) for %d steps on %d windows; %s; checkpoint in %s",
-        model_size, k, metrics["global_step"], metrics["train_windows"],
+        model_size,
+        k,
+        metrics["global_step"],
+        metrics["train_windows"],
         ", ".join(f"{key} {value:.4f}" for key, value in final.items() if isinstance(value, float)),
         output_dir / "model",
     )

@@ -12,24 +12,32 @@ each FASTA record. Memory stays bounded on chromosome-sized inputs (windows and 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
-from bertrbp.cli.torch_tool import start_torch_tool
 from bertrbp.cli.common import (
-    Bf16Option, DeviceOption, ThreadsOption, VersionOption, batch_size_option, log, make_app, run,
+    Bf16Option,
+    DeviceOption,
+    ThreadsOption,
+    VersionOption,
+    batch_size_option,
+    log,
+    make_app,
+    run,
 )
+from bertrbp.cli.torch_tool import start_torch_tool
 
 app = make_app(__doc__)
 
 
 @app.command()
 def scan(
-    model: List[str] = typer.Option(..., "--model", help="Checkpoint folder (repeat for several models; NAME=DIR names it)."),
-    input: Optional[Path] = typer.Option(None, "--input", help="FASTA of sequences to scan (any length)."),
-    bed: Optional[Path] = typer.Option(None, "--bed", help="BED regions to scan (strand in column 6)."),
-    genome: Optional[Path] = typer.Option(None, "--genome", help="Genome FASTA for --bed (indexed on first use)."),
+    model: list[str] = typer.Option(
+        ..., "--model", help="Checkpoint folder (repeat for several models; NAME=DIR names it)."
+    ),
+    input: Path | None = typer.Option(None, "--input", help="FASTA of sequences to scan (any length)."),
+    bed: Path | None = typer.Option(None, "--bed", help="BED regions to scan (strand in column 6)."),
+    genome: Path | None = typer.Option(None, "--genome", help="Genome FASTA for --bed (indexed on first use)."),
     output_prefix: Path = typer.Option(..., "--output-prefix", help="Prefix of the output files."),
     window: int = typer.Option(101, "--window", help="Window length in nt (the model's training length)."),
     stride: int = typer.Option(10, "--stride", help="Step between window starts in nt."),
@@ -40,19 +48,39 @@ def scan(
     bf16: str = Bf16Option,
     threads: int = ThreadsOption,
     ensemble: bool = typer.Option(
-        False, "--ensemble",
+        False,
+        "--ensemble",
         help="Score all --model as one ensemble named 'ensemble' (mean of their logits) instead of one column each.",
     ),
-    version: Optional[bool] = VersionOption,
+    version: bool | None = VersionOption,
 ) -> None:
     """Scan sequences or genome regions with one or more models."""
     from bertrbp.scan.run import run_scan
 
     start_torch_tool(threads)
-    summary = run_scan(model, output_prefix, input, bed, genome, window, stride, threshold, batch_size,
-                       aggregate, device, bf16, ensemble)
-    log.info("scanned %d sequences (%d windows, %d nt): %d peaks; wrote %s", summary.targets, summary.windows,
-             summary.positions, summary.peaks, ", ".join(str(p) for p in summary.paths.values()))
+    summary = run_scan(
+        model,
+        output_prefix,
+        input,
+        bed,
+        genome,
+        window,
+        stride,
+        threshold,
+        batch_size,
+        aggregate,
+        device,
+        bf16,
+        ensemble,
+    )
+    log.info(
+        "scanned %d sequences (%d windows, %d nt): %d peaks; wrote %s",
+        summary.targets,
+        summary.windows,
+        summary.positions,
+        summary.peaks,
+        ", ".join(str(p) for p in summary.paths.values()),
+    )
 
 
 def main() -> None:

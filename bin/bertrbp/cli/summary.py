@@ -9,7 +9,6 @@ software versions (--training). Names: 'RBP' is the main model, 'RBP.tag' anothe
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -27,24 +26,37 @@ REPORT_NAME = "report.html"
 
 @app.command()
 def summary(
-    metrics: Optional[List[Path]] = typer.Argument(
-        None, help="Metrics JSON files from bertrbp-evaluate (one per RBP and model); optional when --predictions "
-                   "are given (the same metrics are then computed from them)."),
+    metrics: list[Path] | None = typer.Argument(
+        None,
+        help="Metrics JSON files from bertrbp-evaluate (one per RBP and model); optional when --predictions "
+        "are given (the same metrics are then computed from them).",
+    ),
     output_dir: Path = typer.Option(..., "--output-dir", "-o", help=f"Folder for {TABLE_NAME} and {REPORT_NAME}."),
-    predictions: Optional[List[str]] = typer.Option(
-        None, "--predictions", "-p", metavar="[NAME=]TSV",
+    predictions: list[str] | None = typer.Option(
+        None,
+        "--predictions",
+        "-p",
+        metavar="[NAME=]TSV",
         help="Test predictions TSV from bertrbp-predict (with labels): ROC/PR curves and a test-set stall check. "
-             "Repeat per model. Without NAME= the name is the file name less .predictions.tsv."),
-    training: Optional[List[str]] = typer.Option(
-        None, "--training", "-t", metavar="[NAME=]PATH",
+        "Repeat per model. Without NAME= the name is the file name less .predictions.tsv.",
+    ),
+    training: list[str] | None = typer.Option(
+        None,
+        "--training",
+        "-t",
+        metavar="[NAME=]PATH",
         help="A bertrbp-finetune output folder (or its metrics.json / model_card.json): per-epoch curves, the "
-             "collapse/stall verdict, run parameters and versions. Repeat per model; finetune's file names say "
-             "nothing of the RBP, so write NAME=PATH, e.g. RBFOX2_HepG2.kmer=runs/kmer."),
+        "collapse/stall verdict, run parameters and versions. Repeat per model; finetune's file names say "
+        "nothing of the RBP, so write NAME=PATH, e.g. RBFOX2_HepG2.kmer=runs/kmer.",
+    ),
     floor_model: str = typer.Option(
-        FLOOR_KIND, "--floor-model", help="Model tag of each RBP's k-mer floor (a run with model_kind 'kmer' also "
-                                          "counts when no model has this tag)."),
+        FLOOR_KIND,
+        "--floor-model",
+        help="Model tag of each RBP's k-mer floor (a run with model_kind 'kmer' also "
+        "counts when no model has this tag).",
+    ),
     title: str = typer.Option("bert-rbp summary", "--title", help="Title of the HTML report."),
-    version: Optional[bool] = VersionOption,
+    version: bool | None = VersionOption,
 ) -> None:
     """One row per RBP and model. Both outputs appear only when both are complete."""
     setup_logging()
@@ -58,8 +70,13 @@ def summary(
     failed = [r for r in rows if r.verdict and r.verdict.failed]
     for row in failed:
         log.warning("%s (%s model): %s - %s", row.rbp, row.model, row.verdict.headline, "; ".join(row.verdict.reasons))
-    log.info("summarised %d model(s) of %d RBP(s) into %s (%d stalled or collapsed)", len(rows),
-             len({r.rbp for r in rows}), output_dir, len(failed))
+    log.info(
+        "summarised %d model(s) of %d RBP(s) into %s (%d stalled or collapsed)",
+        len(rows),
+        len({r.rbp for r in rows}),
+        output_dir,
+        len(failed),
+    )
 
 
 def main() -> None:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
-from bertrbp.cli.common import VersionOption, make_app, run, setup_logging, log
+from bertrbp.cli.common import VersionOption, log, make_app, run, setup_logging
 from bertrbp.io.sequences import check_unique_ids, iter_many
 from bertrbp.io.tokens import save_tokens, tokenize_records
 from bertrbp.tokenizer import KmerTokenizer
@@ -17,14 +16,14 @@ app = make_app(__doc__)
 
 @app.command()
 def tokenize(
-    inputs: List[Path] = typer.Argument(..., help="FASTA (plain/gzip), SEQUENCE<TAB>LABEL TSV or k-mer TSV files."),
+    inputs: list[Path] = typer.Argument(..., help="FASTA (plain/gzip), SEQUENCE<TAB>LABEL TSV or k-mer TSV files."),
     output: Path = typer.Option(..., "--output", "-o", help="Tokens file to write (.npz)."),
     k: int = typer.Option(3, "--k", help="k-mer size (3, 4, 5 or 6), as in DNABERT."),
     fmt: str = typer.Option("auto", "--format", help="auto, fasta, tsv or kmer-tsv."),
-    label: Optional[int] = typer.Option(None, "--label", help="Give every sequence this label (0 or 1)."),
+    label: int | None = typer.Option(None, "--label", help="Give every sequence this label (0 or 1)."),
     max_positions: int = typer.Option(512, "--max-positions", help="Model positions; longer inputs are refused."),
-    vocab_dir: Optional[Path] = typer.Option(None, "--vocab-dir", help="Also write DNABERT's vocab.txt here."),
-    version: Optional[bool] = VersionOption,
+    vocab_dir: Path | None = typer.Option(None, "--vocab-dir", help="Also write DNABERT's vocab.txt here."),
+    version: bool | None = VersionOption,
 ) -> None:
     """Tokenize sequences ([CLS] + overlapping k-mers + [SEP]) into an .npz the other tools read."""
     setup_logging()

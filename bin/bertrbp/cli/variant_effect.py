@@ -11,46 +11,62 @@ lists such alleles, with symbolic alleles and unannotated ones, in OUTPUT-stem.s
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
-from bertrbp.cli.torch_tool import start_torch_tool
 from bertrbp.cli.common import (
-    Bf16Option, DeviceOption, ThreadsOption, VersionOption, batch_size_option, log, make_app, run,
+    Bf16Option,
+    DeviceOption,
+    ThreadsOption,
+    VersionOption,
+    batch_size_option,
+    log,
+    make_app,
+    run,
 )
+from bertrbp.cli.torch_tool import start_torch_tool
 
 app = make_app(__doc__)
 
 
 @app.command()
 def variant_effect(
-    model: List[str] = typer.Option(..., "--model", help="Checkpoint folder (repeat for several; NAME=DIR names it)."),
+    model: list[str] = typer.Option(..., "--model", help="Checkpoint folder (repeat for several; NAME=DIR names it)."),
     vcf: Path = typer.Option(..., "--vcf", help="VCF of variants (plain or gzip)."),
     genome: Path = typer.Option(..., "--genome", help="Genome FASTA the VCF refers to (indexed on first use)."),
     output: Path = typer.Option(..., "--output", "-o", help="Effects TSV to write."),
     window: int = typer.Option(101, "--window", help="Window length in nt (the model's training length)."),
-    strand_bed: Optional[Path] = typer.Option(None, "--strand-bed", help="BED of transcribed features (strand in column 6)."),
-    gtf: Optional[Path] = typer.Option(None, "--gtf", help="GTF whose genes/transcripts/exons give the strand."),
+    strand_bed: Path | None = typer.Option(
+        None, "--strand-bed", help="BED of transcribed features (strand in column 6)."
+    ),
+    gtf: Path | None = typer.Option(None, "--gtf", help="GTF whose genes/transcripts/exons give the strand."),
     on_ref_mismatch: str = typer.Option("fail", "--on-ref-mismatch", help="fail (default) or skip (report, go on)."),
     batch_size: int = batch_size_option(64, "Windows per forward pass."),
     device: str = DeviceOption,
     bf16: str = Bf16Option,
     threads: int = ThreadsOption,
     ensemble: bool = typer.Option(
-        False, "--ensemble",
+        False,
+        "--ensemble",
         help="Score all --model as one ensemble named 'ensemble' (mean of their logits) instead of one column each.",
     ),
-    version: Optional[bool] = VersionOption,
+    version: bool | None = VersionOption,
 ) -> None:
     """Score reference vs alternate alleles with one or more models."""
     from bertrbp.variants.run import run_variant_effect
 
     start_torch_tool(threads)
-    summary = run_variant_effect(model, vcf, genome, output, window, strand_bed, gtf, on_ref_mismatch,
-                                 batch_size, device, bf16, ensemble)
-    log.info("scored %d allele-strands (%d rows) into %s; %d alleles not scored (see %s)", summary.scored,
-             summary.rows, output, summary.skipped, summary.skipped_path)
+    summary = run_variant_effect(
+        model, vcf, genome, output, window, strand_bed, gtf, on_ref_mismatch, batch_size, device, bf16, ensemble
+    )
+    log.info(
+        "scored %d allele-strands (%d rows) into %s; %d alleles not scored (see %s)",
+        summary.scored,
+        summary.rows,
+        output,
+        summary.skipped,
+        summary.skipped_path,
+    )
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ MEA structures (LinearPartition's beam can prune the optimum away on long inputs
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 from bertrbp.errors import InputError
 from bertrbp.io.sequences import normalize_sequence
@@ -44,7 +44,7 @@ class FoldOptions:
     unpaired: bool = False
     max_length: int = DEFAULT_MAX_LENGTH
 
-    def check(self) -> "FoldOptions":
+    def check(self) -> FoldOptions:
         """Refuse impossible combinations up front, before any sequence is read."""
         if self.engine not in ENGINES:
             raise InputError(f"--engine {self.engine!r} is not known; choose one of {', '.join(ENGINES)}.")
@@ -66,8 +66,8 @@ class Fold:
     """One folded sequence: MEA dot-bracket, ensemble free energy and per-nucleotide unpaired probability."""
 
     structure: str
-    energy: Optional[float] = None
-    unpaired: Optional[np.ndarray] = None
+    energy: float | None = None
+    unpaired: np.ndarray | None = None
 
 
 def prepare_rna(seq: str, where: str = "sequence") -> str:
@@ -96,7 +96,7 @@ def _fold_vienna(rna: str, options: FoldOptions) -> Fold:
     return Fold(structure, float(energy), unpaired)
 
 
-def _vienna_unpaired(bpp: tuple) -> "np.ndarray":
+def _vienna_unpaired(bpp: tuple) -> np.ndarray:
     """1 - (sum of each position's pair probabilities) from ViennaRNA's 1-based upper-triangle matrix.
 
     ``np.fromiter`` over the flattened tuple of tuples builds the same float64 matrix as ``np.asarray`` in less

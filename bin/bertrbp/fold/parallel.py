@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, TypeVar
 
 from bertrbp.errors import InputError
 
@@ -64,7 +65,7 @@ def _worker_signals() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _result(item: T, future: "Future", describe) -> R:
+def _result(item: T, future: Future, describe) -> R:
     from concurrent.futures.process import BrokenProcessPool
 
     try:

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator, Optional
+from typing import TYPE_CHECKING
 
+from bertrbp.errors import InputError
 from bertrbp.fold.elements import ELEMENTS, element_string
 from bertrbp.fold.engines import FoldOptions, fold_rna, import_engine, prepare_rna
 from bertrbp.fold.parallel import chunked, ordered_map
 from bertrbp.fold.tokens import token_labels
-from bertrbp.errors import InputError
 from bertrbp.io.atomic import atomic_open
 from bertrbp.io.sequences import SequenceRecord
 
@@ -38,9 +39,9 @@ class FoldedRecord:
     sequence: str
     structure: str
     elements: str
-    energy: Optional[float] = None
-    unpaired: Optional[np.ndarray] = None
-    tokens: Optional[dict[str, str]] = None
+    energy: float | None = None
+    unpaired: np.ndarray | None = None
+    tokens: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class Job:
     where: str
 
 
-def fold_job(job: Job, options: FoldOptions, k: Optional[int]) -> FoldedRecord:
+def fold_job(job: Job, options: FoldOptions, k: int | None) -> FoldedRecord:
     """Fold one record and label its nucleotides (and, when ``k`` is given, its k-mer tokens)."""
     rna = prepare_rna(job.seq, job.where)
     fold = fold_rna(rna, options, job.where)
@@ -72,7 +73,7 @@ def _job(record: SequenceRecord, max_length: int) -> Job:
     return Job(record.id, record.seq, where)
 
 
-def _fold_chunk(chunk: list[Job], options: FoldOptions, k: Optional[int]) -> list[FoldedRecord]:
+def _fold_chunk(chunk: list[Job], options: FoldOptions, k: int | None) -> list[FoldedRecord]:
     return [fold_job(job, options, k) for job in chunk]
 
 
@@ -83,7 +84,7 @@ def _describe(chunk: list[Job]) -> str:
 def fold_records(
     records: Iterable[SequenceRecord],
     options: FoldOptions = FoldOptions(),
-    k: Optional[int] = None,
+    k: int | None = None,
     workers: int = 1,
     chunk_size: int = CHUNK_SIZE,
 ) -> Iterator[FoldedRecord]:
@@ -100,8 +101,8 @@ def fold_records(
 def write_outputs(
     folded: Iterable[FoldedRecord],
     structures: Path,
-    token_path: Optional[Path] = None,
-    unpaired_path: Optional[Path] = None,
+    token_path: Path | None = None,
+    unpaired_path: Path | None = None,
     energy: bool = False,
     progress: bool = True,
 ) -> int:
@@ -135,7 +136,7 @@ def write_outputs(
 class _NoBar:
     """Stands in for a disabled tqdm bar, so a run without a terminal does not pay for importing tqdm."""
 
-    def __enter__(self) -> "_NoBar":
+    def __enter__(self) -> _NoBar:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -151,4 +152,3 @@ def _progress_bar(show: bool):
     from tqdm import tqdm
 
     return tqdm(desc="folding", unit="seq", file=sys.stderr)
-

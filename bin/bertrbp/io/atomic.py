@@ -19,8 +19,9 @@ import errno
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 from bertrbp.errors import InputError, raise_if_interrupted
 
@@ -69,8 +70,9 @@ def _nearest_existing(path: Path) -> Path:
 def _check_parent(path: Path, what: str) -> None:
     base = _nearest_existing(path.parent)
     if not base.is_dir():
-        raise InputError(f"{path}: cannot write the {what} because {base} is a file, not a folder. "
-                         "Choose another output path.")
+        raise InputError(
+            f"{path}: cannot write the {what} because {base} is a file, not a folder. " "Choose another output path."
+        )
     _check_writable(base, path, what)
 
 
@@ -85,8 +87,10 @@ def _check_writable(folder: Path, path: Path, what: str) -> None:
         except OSError as exc:
             problem = exc.strerror or str(exc)
     if problem:
-        raise InputError(f"{path}: cannot write the {what}: folder {folder} is not writable ({problem}). "
-                         "Choose a writable output folder or fix its permissions.")
+        raise InputError(
+            f"{path}: cannot write the {what}: folder {folder} is not writable ({problem}). "
+            "Choose a writable output folder or fix its permissions."
+        )
 
 
 def check_output_file(path: str | os.PathLike, what: str = "output file") -> Path:

@@ -8,9 +8,9 @@ everywhere, as in BED. Chromosome names are matched as given, then with/without 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Optional
 
 from bertrbp.errors import InputError
 from bertrbp.io.sequences import numbered_lines
@@ -73,15 +73,17 @@ def read_bed(path: str | Path, require_strand: bool = False) -> Iterator[BedInte
         if strand not in ("+", "-", "."):
             raise InputError(f"{where}: strand {strand!r} must be '+', '-' or '.'.")
         if require_strand and strand == ".":
-            raise InputError(
-                f"{where}: no strand. RNA-binding sites are strand-specific; give '+' or '-' in column 6."
-            )
+            raise InputError(f"{where}: no strand. RNA-binding sites are strand-specific; give '+' or '-' in column 6.")
         count += 1
         yield BedInterval(
-            chrom, start, end,
+            chrom,
+            start,
+            end,
             name=fields[3].strip() if len(fields) > 3 else "",
             score=fields[4].strip() if len(fields) > 4 else "",
-            strand=strand, line=number, source=str(path),
+            strand=strand,
+            line=number,
+            source=str(path),
             extra=[f.strip() for f in fields[6:]],
         )
     if count == 0:
@@ -109,8 +111,7 @@ class GenomeFasta:
         if not self.path.exists():
             raise InputError(f"{self.path}: genome FASTA not found.")
         try:
-            self._fasta = pyfaidx.Fasta(str(self.path), as_raw=True, sequence_always_upper=True,
-                                        read_ahead=10000)
+            self._fasta = pyfaidx.Fasta(str(self.path), as_raw=True, sequence_always_upper=True, read_ahead=10000)
         except pyfaidx.UnsupportedCompressionFormat as exc:
             raise InputError(
                 f"{self.path}: gzip genomes must be bgzip-compressed to be indexed ({exc}). "
@@ -124,7 +125,7 @@ class GenomeFasta:
             ) from None
         self.lengths: dict[str, int] = {name: len(rec) for name, rec in self._fasta.records.items()}
 
-    def resolve(self, chrom: str) -> Optional[str]:
+    def resolve(self, chrom: str) -> str | None:
         """The genome's name for ``chrom`` (trying chr-prefix aliases), or None when absent."""
         for name in _aliases(chrom):
             if name in self.lengths:
@@ -151,13 +152,18 @@ class GenomeFasta:
 
     def fetch_interval(self, interval: BedInterval) -> str:
         """Sequence of a BED interval on its strand ('.' read as '+')."""
-        return self.fetch(interval.chrom, interval.start, interval.end, interval.strand,
-                          where=f"{interval.source}: line {interval.line}")
+        return self.fetch(
+            interval.chrom,
+            interval.start,
+            interval.end,
+            interval.strand,
+            where=f"{interval.source}: line {interval.line}",
+        )
 
     def close(self) -> None:
         self._fasta.close()
 
-    def __enter__(self) -> "GenomeFasta":
+    def __enter__(self) -> GenomeFasta:
         return self
 
     def __exit__(self, *exc) -> None:

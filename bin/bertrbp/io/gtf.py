@@ -7,9 +7,9 @@ GTFs through it. Coordinates become 0-based half-open.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from bertrbp.errors import InputError
 from bertrbp.io.sequences import numbered_lines
@@ -52,6 +52,7 @@ def iter_features(path: str | Path, features: frozenset[str] | set[str]) -> Iter
         if start < 0 or end <= start:
             raise InputError(f"{where}: bad interval {cols[3]}-{cols[4]} (need 1 <= start <= end).")
         yield GtfFeature(cols[0], cols[2], start, end, cols[6], cols[8], where)
+
 
 _TRANSCRIPT_FEATURES = frozenset({"exon", "CDS", "stop_codon", "transcript"})
 

@@ -6,9 +6,9 @@ Torch-free on purpose: evaluate (a CPU-only image) reads it without importing th
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Optional
 
 from bertrbp.errors import InputError
 from bertrbp.io.atomic import atomic_open
@@ -22,7 +22,7 @@ class Prediction:
     id: str
     probability: float
     logit: float
-    label: Optional[int]
+    label: int | None
 
 
 def format_number(value: float) -> str:
@@ -44,7 +44,7 @@ def write_predictions(predictions: Iterable[Prediction], path: str | Path) -> in
     return count
 
 
-def read_predictions(path: str | Path) -> tuple[list[str], list[float], list[Optional[int]]]:
+def read_predictions(path: str | Path) -> tuple[list[str], list[float], list[int | None]]:
     """Read a predictions TSV (ids, probabilities, labels); labels None where the column is empty.
 
     A probability that is not a number in [0, 1] is refused with its line: such a file was not written by
@@ -53,8 +53,8 @@ def read_predictions(path: str | Path) -> tuple[list[str], list[float], list[Opt
     path = Path(path)
     ids: list[str] = []
     probabilities: list[float] = []
-    labels: list[Optional[int]] = []
-    columns: Optional[list[str]] = None
+    labels: list[int | None] = []
+    columns: list[str] | None = None
     for number, line in numbered_lines(path):
         if not line.strip():
             continue
@@ -76,8 +76,10 @@ def read_predictions(path: str | Path) -> tuple[list[str], list[float], list[Opt
         except ValueError:
             raise InputError(f"{where}: probability {text!r} is not a number.") from None
         if not (math.isfinite(probability) and 0.0 <= probability <= 1.0):
-            raise InputError(f"{where}: probability {text!r} is outside [0, 1]; give probabilities, not logits "
-                             "or scores (bertrbp-predict's probability column).")
+            raise InputError(
+                f"{where}: probability {text!r} is outside [0, 1]; give probabilities, not logits "
+                "or scores (bertrbp-predict's probability column)."
+            )
         label_text = row.get("label", "").strip()
         if label_text not in ("", "0", "1"):
             raise InputError(f"{where}: label {label_text!r} is not 0, 1 or empty.")

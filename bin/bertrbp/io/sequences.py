@@ -19,9 +19,10 @@ import gzip
 import io
 import re
 import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterable, Iterator, Optional
+from typing import IO
 
 from bertrbp.errors import InputError
 
@@ -55,9 +56,9 @@ class SequenceRecord:
 
     id: str
     seq: str
-    label: Optional[int] = None
+    label: int | None = None
     raw: str = ""
-    coords: Optional[Coordinates] = None
+    coords: Coordinates | None = None
     source: str = ""
     line: int = 0
     extra: dict = field(default_factory=dict)
@@ -99,7 +100,7 @@ def open_text(path: str | Path) -> IO[str]:
         magic = handle.read(2)
     if magic == b"\x1f\x8b":
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", errors="strict")
-    return open(path, "r", encoding="utf-8-sig", errors="strict")  # -sig: a UTF-8 BOM (Windows editors) is skipped
+    return open(path, encoding="utf-8-sig", errors="strict")  # -sig: a UTF-8 BOM (Windows editors) is skipped
 
 
 def numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -139,7 +140,7 @@ def detect_format(path: str | Path) -> str:
     raise InputError(f"{path}: the file is empty. Give at least one sequence.")
 
 
-def _parse_header(header: str) -> tuple[str, Optional[int], Optional[Coordinates], str]:
+def _parse_header(header: str) -> tuple[str, int | None, Coordinates | None, str]:
     """Return (id, label, coordinates, raw label text) from a FASTA header line without '>'."""
     text = header.strip()
     label_text = None
@@ -163,10 +164,10 @@ def _parse_header(header: str) -> tuple[str, Optional[int], Optional[Coordinates
     return record_id, None, coords, label_text or ""
 
 
-def iter_fasta(path: str | Path, label: Optional[int] = None) -> Iterator[SequenceRecord]:
+def iter_fasta(path: str | Path, label: int | None = None) -> Iterator[SequenceRecord]:
     """Stream FASTA records; ``label`` overrides any header label."""
     path = Path(path)
-    header: Optional[str] = None
+    header: str | None = None
     header_line = 0
     chunks: list[str] = []
     seen_any = False
@@ -179,7 +180,7 @@ def iter_fasta(path: str | Path, label: Optional[int] = None) -> Iterator[Sequen
         raw = "".join(chunks)
         seq = normalize_sequence(raw, where)
         if label is not None:
-            lab: Optional[int] = label
+            lab: int | None = label
         elif label_text:
             lab = parse_label(label_text, where)
         else:
@@ -206,7 +207,7 @@ def iter_fasta(path: str | Path, label: Optional[int] = None) -> Iterator[Sequen
         raise InputError(f"{path}: no FASTA records found (the file is empty).")
 
 
-def iter_tsv(path: str | Path, label: Optional[int] = None) -> Iterator[SequenceRecord]:
+def iter_tsv(path: str | Path, label: int | None = None) -> Iterator[SequenceRecord]:
     """Stream ``SEQUENCE<TAB>LABEL`` rows (no header). Ids are ``<file stem>:<line>``."""
     path = Path(path)
     stem = path.name.split(".")[0]
@@ -242,7 +243,7 @@ def kmers_to_sequence(kmers: list[str], where: str) -> str:
     return kmers[0] + "".join(kmer[-1] for kmer in kmers[1:])
 
 
-def iter_kmer_tsv(path: str | Path, label: Optional[int] = None) -> Iterator[SequenceRecord]:
+def iter_kmer_tsv(path: str | Path, label: int | None = None) -> Iterator[SequenceRecord]:
     """Stream BERT-RBP's k-mer TSV (header ``sequence<TAB>label``)."""
     path = Path(path)
     stem = path.name.split(".")[0]
@@ -269,7 +270,7 @@ def iter_kmer_tsv(path: str | Path, label: Optional[int] = None) -> Iterator[Seq
         raise InputError(f"{path}: no sequences after the header (the file is empty).")
 
 
-def iter_records(path: str | Path, fmt: str = "auto", label: Optional[int] = None) -> Iterator[SequenceRecord]:
+def iter_records(path: str | Path, fmt: str = "auto", label: int | None = None) -> Iterator[SequenceRecord]:
     """Stream records from ``path`` in format ``fmt`` (see module docstring); ``label`` overrides labels."""
     if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.")
@@ -281,9 +282,7 @@ def iter_records(path: str | Path, fmt: str = "auto", label: Optional[int] = Non
     return reader(path, label)
 
 
-def iter_many(
-    paths: Iterable[str | Path], fmt: str = "auto", label: Optional[int] = None
-) -> Iterator[SequenceRecord]:
+def iter_many(paths: Iterable[str | Path], fmt: str = "auto", label: int | None = None) -> Iterator[SequenceRecord]:
     """Stream records from several files in order."""
     for path in paths:
         yield from iter_records(path, fmt, label)

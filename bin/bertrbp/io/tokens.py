@@ -6,9 +6,9 @@ Arrays: ``input_ids`` [N, L] int32 (padded with [PAD]=0), ``attention_mask`` [N,
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
@@ -35,7 +35,7 @@ class TokenizedDataset:
     def has_labels(self) -> bool:
         return bool(len(self.labels)) and bool((self.labels != NO_LABEL).all())
 
-    def subset(self, index: np.ndarray) -> "TokenizedDataset":
+    def subset(self, index: np.ndarray) -> TokenizedDataset:
         return TokenizedDataset(
             self.input_ids[index], self.attention_mask[index], self.labels[index], self.ids[index], self.k
         )
@@ -67,7 +67,11 @@ def tokenize_records(
         raise InputError("no sequences to tokenize.")
     input_ids, mask = tokenizer.encode_batch(seqs, max_positions)
     return TokenizedDataset(
-        input_ids.astype(np.int32), mask.astype(np.int8), np.asarray(labels, dtype=np.int8), np.asarray(ids), tokenizer.k
+        input_ids.astype(np.int32),
+        mask.astype(np.int8),
+        np.asarray(labels, dtype=np.int8),
+        np.asarray(ids),
+        tokenizer.k,
     )
 
 

@@ -8,14 +8,12 @@ unless told otherwise). ``auto`` tells them apart by the sequence length and dro
 
 from __future__ import annotations
 
-from typing import Optional
-
 from bertrbp.io.sequences import Coordinates, SequenceRecord
 
 CONVENTIONS = ("auto", "bed", "one-based", "zero-based-closed")
 
 
-def to_bed(coords: Coordinates, seq_len: int, convention: str = "auto", known: str = "") -> Optional[Coordinates]:
+def to_bed(coords: Coordinates, seq_len: int, convention: str = "auto", known: str = "") -> Coordinates | None:
     """The record's interval as 0-based half-open, or None when the header does not describe the sequence."""
     convention = known or convention
     span = coords.end - coords.start

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Optional
 
 from bertrbp.io.sequences import SequenceRecord
 
@@ -30,13 +29,16 @@ class DropLog:
     def as_dict(self) -> dict:
         return {
             "total": sum(self.counts.values()),
-            "reasons": {reason: {"count": n, "by_class": dict(self.by_class[reason])}
-                        for reason, n in sorted(self.counts.items())},
+            "reasons": {
+                reason: {"count": n, "by_class": dict(self.by_class[reason])}
+                for reason, n in sorted(self.counts.items())
+            },
         }
 
 
-def filter_letters(records: list[SequenceRecord], log: DropLog, drop_n: bool = True,
-                   min_length: int = 1, max_length: Optional[int] = None) -> list[SequenceRecord]:
+def filter_letters(
+    records: list[SequenceRecord], log: DropLog, drop_n: bool = True, min_length: int = 1, max_length: int | None = None
+) -> list[SequenceRecord]:
     """Keep records whose sequence is plain ACGT (unless ``drop_n`` is off) and within the length bounds."""
     kept = []
     for record in records:

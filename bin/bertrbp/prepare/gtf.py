@@ -34,7 +34,11 @@ def pick_transcripts(transcripts: dict[str, Transcript]) -> list[Transcript]:
     for tx in transcripts.values():
         current = best.get(tx.gene_id)
         key = (appris_rank(tx.tags), tsl_rank(tx.tsl), -tx.length, tx.transcript_id)
-        if current is None or key < (appris_rank(current.tags), tsl_rank(current.tsl), -current.length,
-                                     current.transcript_id):
+        if current is None or key < (
+            appris_rank(current.tags),
+            tsl_rank(current.tsl),
+            -current.length,
+            current.transcript_id,
+        ):
             best[tx.gene_id] = tx
     return sorted(best.values(), key=lambda t: (t.chrom, t.span, t.transcript_id))

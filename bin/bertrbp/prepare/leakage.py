@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Sequence
+from collections.abc import Sequence
 
 from bertrbp.errors import InputError
 from bertrbp.io.sequences import SequenceRecord
@@ -75,8 +75,9 @@ def overlap_report(splits: dict[str, Sequence[SequenceRecord]], k: int, threshol
     for name, records in splits.items():
         if name == "train" or not records:
             continue
-        near = cross_near_duplicates([r.seq for r in train], [r.seq for r in records], k=k,
-                                     threshold=threshold, seed=seed)
+        near = cross_near_duplicates(
+            [r.seq for r in train], [r.seq for r in records], k=k, threshold=threshold, seed=seed
+        )
         chroms = {chromosome_of(r.coords.chrom) for r in records if r.coords is not None}
         report[f"train_vs_{name}"] = {
             "n": len(records),

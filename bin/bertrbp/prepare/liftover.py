@@ -8,7 +8,6 @@ sequence must also equal the record's sequence (the paper kept 100 % identity).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 from bertrbp.errors import InputError
 from bertrbp.io.genome import GenomeFasta
@@ -30,7 +29,7 @@ class ChainMapper:
         with open(self.path, "rb") as probe:
             gz = probe.read(2) == b"\x1f\x8b"
         try:
-            with (gzip.open(self.path, "rb") if gz else open(self.path, "rb")) as handle:
+            with gzip.open(self.path, "rb") if gz else open(self.path, "rb") as handle:
                 self._chains = LiftOverChainFile(handle)
         except Exception as exc:  # pyliftover raises bare Exception on malformed chains
             raise InputError(
@@ -53,7 +52,7 @@ class ChainMapper:
             target = chain.target_size - 1 - target
         return chain.target_name, target, chain.target_strand
 
-    def lift(self, coords: Coordinates) -> tuple[Optional[Coordinates], str]:
+    def lift(self, coords: Coordinates) -> tuple[Coordinates | None, str]:
         """(lifted 0-based half-open interval, '') or (None, reason): unmapped, ambiguous, split or resized."""
         first, last = self._hits(coords.chrom, coords.start), self._hits(coords.chrom, coords.end - 1)
         if not first or not last:
@@ -73,8 +72,9 @@ class ChainMapper:
         return Coordinates(chrom, lo, hi, strand), ""
 
 
-def lift_records(records: list[SequenceRecord], chain: str | Path, log: DropLog,
-                 genome: Optional[str | Path] = None) -> list[SequenceRecord]:
+def lift_records(
+    records: list[SequenceRecord], chain: str | Path, log: DropLog, genome: str | Path | None = None
+) -> list[SequenceRecord]:
     """Records whose interval lifts whole (and, with ``genome``, to the identical sequence), coords replaced."""
     mapper = ChainMapper(chain)
     target = GenomeFasta(genome) if genome is not None else None

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from bertrbp import __version__
 from bertrbp.io.sequences import SequenceRecord
@@ -27,8 +27,9 @@ def input_entries(paths: Sequence[Path]) -> list[dict]:
     return out
 
 
-def build_manifest(options: dict, inputs: list[dict], read: int, drops: dict, splits: dict, overlap: dict,
-                   extra: dict) -> dict:
+def build_manifest(
+    options: dict, inputs: list[dict], read: int, drops: dict, splits: dict, overlap: dict, extra: dict
+) -> dict:
     return {
         "tool": "bertrbp-prepare",
         "version": __version__,

@@ -11,7 +11,6 @@ import json
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
@@ -33,29 +32,29 @@ class PrepareOptions:
     prefix: str = ""
     inputs: list[Path] = field(default_factory=list)
     fmt: str = "auto"
-    label: Optional[int] = None
+    label: int | None = None
     positives: list[Path] = field(default_factory=list)
     negatives: list[Path] = field(default_factory=list)
     bed: list[Path] = field(default_factory=list)
-    genome: Optional[Path] = None
+    genome: Path | None = None
     bed_label_column: str = "none"
     rbp24_mode: str = "full"
-    length: Optional[int] = None
+    length: int | None = None
     coords: str = "auto"
     drop_n: bool = True
     min_length: int = 1
-    max_length: Optional[int] = None
+    max_length: int | None = None
     dedup: bool = True
-    max_per_class: Optional[int] = 12600
+    max_per_class: int | None = 12600
     test_size: str = "6000"
     val_fraction: float = 0.0
     split: str = "random"
     test_chromosomes: list[str] = field(default_factory=list)
     similarity_k: int = 8
     similarity_threshold: float = 0.5
-    chain: Optional[Path] = None
-    target_genome: Optional[Path] = None
-    gtf: Optional[Path] = None
+    chain: Path | None = None
+    target_genome: Path | None = None
+    gtf: Path | None = None
     k: int = 3
     seed: int = 42
 
@@ -98,8 +97,16 @@ def validate(options: PrepareOptions) -> None:
 
 def read_and_clean(options: PrepareOptions, drops: DropLog) -> tuple[list[SequenceRecord], list[Path], int]:
     """Records after reading, letter/length filters, RBP-24 shaping, liftover and de-duplication."""
-    spec = SourceSpec(options.inputs, options.fmt, options.label, options.positives, options.negatives,
-                      options.bed, options.genome, options.bed_label_column)
+    spec = SourceSpec(
+        options.inputs,
+        options.fmt,
+        options.label,
+        options.positives,
+        options.negatives,
+        options.bed,
+        options.genome,
+        options.bed_label_column,
+    )
     records = read_sources(spec)
     n_read = len(records)
     records = filter_letters(records, drops, options.drop_n, options.min_length, options.max_length)
@@ -117,8 +124,13 @@ def read_and_clean(options: PrepareOptions, drops: DropLog) -> tuple[list[Sequen
     renamed = drops.renamed = unique_ids(records)
     if renamed:
         shown = ", ".join(f"{old!r} -> {new!r}" for old, new in renamed[:3])
-        log.warning("renamed %d record id(s) that repeat an earlier id or contain spaces (%s%s); the manifest "
-                    "lists them under renamed_ids", len(renamed), shown, ", ..." if len(renamed) > 3 else "")
+        log.warning(
+            "renamed %d record id(s) that repeat an earlier id or contain spaces (%s%s); the manifest "
+            "lists them under renamed_ids",
+            len(renamed),
+            shown,
+            ", ..." if len(renamed) > 3 else "",
+        )
     labels = {r.label for r in records}
     if labels != {0, 1}:
         raise InputError(
@@ -128,8 +140,9 @@ def read_and_clean(options: PrepareOptions, drops: DropLog) -> tuple[list[Sequen
     return records, spec.files, n_read
 
 
-def held_out(records: list[SequenceRecord], options: PrepareOptions, size: float | int, option: str,
-             salt: int) -> tuple[list[int], list[int]]:
+def held_out(
+    records: list[SequenceRecord], options: PrepareOptions, size: float | int, option: str, salt: int
+) -> tuple[list[int], list[int]]:
     """(held-out, rest) indices of ``records`` for the chosen split kind."""
     labels = [r.label for r in records]
     seed = options.seed + salt
@@ -161,8 +174,9 @@ def make_splits(records: list[SequenceRecord], options: PrepareOptions) -> dict[
     """train / val / test / nontrain (= every kept sequence not in train, sampled out ones included)."""
     chosen, leftover = sampling.sample_per_class([r.label for r in records], options.max_per_class, options.seed)
     pool = [records[i] for i in chosen]
-    test_idx, rest_idx = held_out(pool, options, sampling.parse_size(options.test_size, "--test-size"),
-                                  "--test-size", 0)
+    test_idx, rest_idx = held_out(
+        pool, options, sampling.parse_size(options.test_size, "--test-size"), "--test-size", 0
+    )
     rest = [pool[i] for i in rest_idx]
     val: list[SequenceRecord] = []
     if options.val_fraction > 0:
@@ -203,8 +217,11 @@ def annotate(records: list[SequenceRecord], regions, k: int) -> tuple[list, dict
             "--gtf needs genomic coordinates, and no kept sequence has any. Use inputs with coordinates "
             "(BED, RBP-31 or RBP-24 headers) or leave out --gtf."
         )
-    return (rows, {**summary, "annotated": len(rows), "without_coordinates": len(records) - len(rows), "k": k},
-            boundaries)
+    return (
+        rows,
+        {**summary, "annotated": len(rows), "without_coordinates": len(records) - len(rows), "k": k},
+        boundaries,
+    )
 
 
 def run_prepare(options: PrepareOptions) -> dict:
@@ -219,13 +236,17 @@ def run_prepare(options: PrepareOptions) -> dict:
     splits = make_splits(records, options)
     unsampled = splits.pop("_unsampled")
     log.info("splits: %s", {name: len(recs) for name, recs in splits.items()})
-    overlap = leakage.overlap_report({n: s for n, s in splits.items()}, options.similarity_k,
-                                     options.similarity_threshold, options.seed)
+    overlap = leakage.overlap_report(
+        {n: s for n, s in splits.items()}, options.similarity_k, options.similarity_threshold, options.seed
+    )
     overlap["split"] = options.split
     if options.split == "chromosome":
         overlap["test_chromosomes"] = sorted({leakage.chromosome_of(r.coords.chrom) for r in splits["test"]})
-    extra: dict = {"not_sampled": len(unsampled), "coordinates": sum(r.coords is not None for r in records),
-                   "renamed_ids": [{"from": old, "to": new} for old, new in drops.renamed]}
+    extra: dict = {
+        "not_sampled": len(unsampled),
+        "coordinates": sum(r.coords is not None for r in records),
+        "renamed_ids": [{"from": old, "to": new} for old, new in drops.renamed],
+    }
     annotation = None
     if options.gtf is not None:
         everything = splits["train"] + splits["nontrain"]
@@ -237,14 +258,19 @@ def run_prepare(options: PrepareOptions) -> dict:
     if extra["coordinates"]:
         outputs["sites"] = f"{prefix}.sites.bed"
     if annotation is not None:
-        outputs.update(sequence_regions=f"{prefix}.sequence_regions.tsv",
-                       token_regions=f"{prefix}.token_regions.tsv",
-                       nucleotide_regions=f"{prefix}.nucleotide_regions.tsv")
-    opts = {key: (str(v) if isinstance(v, Path) else [str(x) for x in v] if isinstance(v, list) else v)
-            for key, v in asdict(options).items()}
+        outputs.update(
+            sequence_regions=f"{prefix}.sequence_regions.tsv",
+            token_regions=f"{prefix}.token_regions.tsv",
+            nucleotide_regions=f"{prefix}.nucleotide_regions.tsv",
+        )
+    opts = {
+        key: (str(v) if isinstance(v, Path) else [str(x) for x in v] if isinstance(v, list) else v)
+        for key, v in asdict(options).items()
+    }
     opts["prefix"] = prefix
-    manifest = build_manifest(opts, input_entries(files), n_read, drops.as_dict(), splits, overlap,
-                              {**extra, "outputs": outputs})
+    manifest = build_manifest(
+        opts, input_entries(files), n_read, drops.as_dict(), splits, overlap, {**extra, "outputs": outputs}
+    )
     write_outputs(out, prefix, splits, names, annotation, options.k, manifest)
     return manifest
 
@@ -255,6 +281,7 @@ def write_outputs(out: Path, prefix: str, splits: dict, names: dict, annotation,
     from bertrbp.prepare.regions import REGIONS, token_labels
 
     with contextlib.ExitStack() as stack:
+
         def open_out(name: str):
             return stack.enter_context(atomic_open(out / name, "w", encoding="utf-8"))
 

@@ -8,7 +8,6 @@ viewpoint or pads it with N. Header coordinates (0-based half-open, viewpoint on
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 from bertrbp.errors import InputError
 from bertrbp.io.sequences import Coordinates, SequenceRecord
@@ -28,7 +27,7 @@ def viewpoint_span(raw: str, where: str) -> tuple[int, int]:
     return runs[0][0], runs[-1][1]
 
 
-def window(seq_len: int, vp: tuple[int, int], mode: str, length: Optional[int]) -> tuple[int, int]:
+def window(seq_len: int, vp: tuple[int, int], mode: str, length: int | None) -> tuple[int, int]:
     """Window [a, b) in sequence positions (may reach outside 0..seq_len: padded with N)."""
     lo, hi = (0, seq_len) if mode == "full" else vp
     if length is None:
@@ -46,7 +45,7 @@ def _shift_coords(coords: Coordinates, vp: tuple[int, int], win: tuple[int, int]
     return Coordinates(coords.chrom, coords.start - left, coords.end + right, coords.strand)
 
 
-def shape_record(record: SequenceRecord, mode: str, length: Optional[int]) -> SequenceRecord:
+def shape_record(record: SequenceRecord, mode: str, length: int | None) -> SequenceRecord:
     """Cut ``record`` to its RBP-24 window in place; ``raw`` keeps the letters (and case) of the window."""
     if mode not in MODES:
         raise InputError(f"--rbp24-mode must be one of {', '.join(MODES)}, not {mode!r}.")

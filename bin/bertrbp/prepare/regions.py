@@ -8,7 +8,7 @@ nucleotides does. Region boundaries, by type, are in ``prepare.boundaries``.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -28,8 +28,13 @@ def chrom_key(chrom: str) -> str:
 def transcript_parts(tx: Transcript) -> dict[str, list[tuple[int, int]]]:
     """Genomic intervals of each region of one transcript (0-based half-open)."""
     exons = sorted(tx.exons)
-    parts: dict[str, list[tuple[int, int]]] = {"exon": exons, "cds": sorted(tx.cds), "5utr": [], "3utr": [],
-                                               "intron": []}
+    parts: dict[str, list[tuple[int, int]]] = {
+        "exon": exons,
+        "cds": sorted(tx.cds),
+        "5utr": [],
+        "3utr": [],
+        "intron": [],
+    }
     parts["intron"] = [(a[1], b[0]) for a, b in zip(exons, exons[1:]) if b[0] > a[1]]
     if tx.cds:
         lo, hi = min(s for s, _ in tx.cds), max(e for _, e in tx.cds)
@@ -77,12 +82,12 @@ class RegionIndex:
         n = site.end - site.start
         out = np.zeros((n, len(REGIONS)), dtype=np.uint8)
         strand = "+" if site.strand == "." else site.strand
-        for tx, parts in self._entries_at(site):
+        for _transcript, parts in self._entries_at(site):
             for column, name in enumerate(REGIONS[:-1]):
                 for s, e in parts[name]:
                     lo, hi = max(s, site.start), min(e, site.end)
                     if lo < hi:
-                        out[lo - site.start:hi - site.start, column] = 1
+                        out[lo - site.start : hi - site.start, column] = 1
         out[:, -1] = out[:, :-1].max(axis=1, initial=0) == 0
         return out[::-1].copy() if strand == "-" else out
 
@@ -96,10 +101,10 @@ def token_labels(matrix: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     n_tokens = matrix.shape[0] - k + 1
     if n_tokens <= 0:
         return np.zeros((0, matrix.shape[1]), dtype=np.uint8), np.zeros(0, dtype=np.uint8)
-    windows = np.stack([matrix[i:i + n_tokens] for i in range(k)])  # k x tokens x regions
+    windows = np.stack([matrix[i : i + n_tokens] for i in range(k)])  # k x tokens x regions
     carries = windows.max(axis=0)
     kinds = matrix  # region type: the combination of region flags a nucleotide carries
     differ = np.zeros(n_tokens, dtype=bool)
     for i in range(1, k):
-        differ |= (kinds[i:i + n_tokens] != kinds[:n_tokens]).any(axis=1)
+        differ |= (kinds[i : i + n_tokens] != kinds[:n_tokens]).any(axis=1)
     return carries.astype(np.uint8), differ.astype(np.uint8)

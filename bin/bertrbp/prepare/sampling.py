@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter, defaultdict
-from typing import Hashable, Sequence
+from collections.abc import Hashable, Sequence
 
 from bertrbp.errors import InputError
 
@@ -67,8 +67,9 @@ def class_targets(class_counts: Counter, size: float | int, option: str) -> dict
     return targets
 
 
-def split_groups(labels: Sequence[int], groups: Sequence[Hashable], targets: dict[int, int],
-                 seed: int) -> tuple[list[int], list[int]]:
+def split_groups(
+    labels: Sequence[int], groups: Sequence[Hashable], targets: dict[int, int], seed: int
+) -> tuple[list[int], list[int]]:
     """(held-out, rest) indices: whole groups, in seeded random order, while every class stays within target."""
     members: dict[Hashable, list[int]] = defaultdict(list)
     for index, group in enumerate(groups):
@@ -88,8 +89,9 @@ def split_groups(labels: Sequence[int], groups: Sequence[Hashable], targets: dic
     return sorted(held_set), [i for i in range(len(labels)) if i not in held_set]
 
 
-def split_whole_groups(labels: Sequence[int], groups: Sequence[Hashable], fraction_or_count: float | int,
-                       seed: int) -> tuple[list[int], list[int]]:
+def split_whole_groups(
+    labels: Sequence[int], groups: Sequence[Hashable], fraction_or_count: float | int, seed: int
+) -> tuple[list[int], list[int]]:
     """(held-out, rest): whole groups in seeded order until the held-out side reaches the requested size.
 
     For few, large groups (chromosomes), where class-exact targets cannot be met.

@@ -8,8 +8,7 @@ below 1e-3.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -43,7 +42,7 @@ def band_layout(threshold: float, permutations: int, miss: float = 1e-3) -> tupl
     """(bands, rows) with P(pair at threshold is never a candidate) < miss, using the most rows possible."""
     for rows in range(permutations, 0, -1):
         bands = permutations // rows
-        if (1 - threshold ** rows) ** bands < miss:
+        if (1 - threshold**rows) ** bands < miss:
             return bands, rows
     return permutations, 1
 
@@ -69,16 +68,16 @@ def signatures(sets: Sequence[frozenset], permutations: int, seed: int, chunk: i
         for row, kmers in enumerate(block):
             if kmers:
                 values = np.fromiter(kmers, dtype=np.uint64, count=len(kmers))
-                x[row, :len(values)] = values
-                x[row, len(values):] = values[0]
+                x[row, : len(values)] = values
+                x[row, len(values) :] = values[0]
         # multiply-shift hashing (wraps mod 2^64): cheap and close to universal for 32-bit keys
         step = max(1, BLOCK_ELEMENTS // (len(block) * permutations))
         mins = np.full((len(block), permutations), np.iinfo(np.uint64).max, dtype=np.uint64)
         for col in range(0, width, step):
-            np.minimum(mins, ((x[:, col:col + step, None] * a + b) >> np.uint64(29)).min(axis=1), out=mins)
+            np.minimum(mins, ((x[:, col : col + step, None] * a + b) >> np.uint64(29)).min(axis=1), out=mins)
         empty = np.array([not kmers for kmers in block])
         mins[empty] = np.iinfo(np.uint64).max
-        out[lo:lo + len(block)] = mins
+        out[lo : lo + len(block)] = mins
     return out
 
 
@@ -115,7 +114,7 @@ def candidate_pairs(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
             first, second = order[pairs].astype(np.int64), order[pairs + 1].astype(np.int64)
             codes.append(np.minimum(first, second) * n + np.maximum(first, second))
         for start, size in zip(starts[sizes > 2], sizes[sizes > 2]):
-            members = np.sort(order[start:start + size]).astype(np.int64)
+            members = np.sort(order[start : start + size]).astype(np.int64)
             i, j = np.triu_indices(size, 1)
             codes.append(members[i] * n + members[j])
     if not codes:
@@ -140,8 +139,9 @@ class UnionFind:
             self.parent[max(rx, ry)] = min(rx, ry)
 
 
-def cluster(seqs: Sequence[str], k: int = 8, threshold: float = 0.5, permutations: int = 192,
-            seed: int = 0) -> list[int]:
+def cluster(
+    seqs: Sequence[str], k: int = 8, threshold: float = 0.5, permutations: int = 192, seed: int = 0
+) -> list[int]:
     """Cluster id per sequence: connected components of verified near-duplicate pairs (single linkage)."""
     sets = [kmer_set(s, k) for s in seqs]
     bands, rows = band_layout(threshold, permutations)
@@ -153,8 +153,14 @@ def cluster(seqs: Sequence[str], k: int = 8, threshold: float = 0.5, permutation
     return [uf.find(i) for i in range(len(seqs))]
 
 
-def cross_near_duplicates(reference: Sequence[str], query: Sequence[str], k: int = 8, threshold: float = 0.5,
-                          permutations: int = 192, seed: int = 0) -> dict:
+def cross_near_duplicates(
+    reference: Sequence[str],
+    query: Sequence[str],
+    k: int = 8,
+    threshold: float = 0.5,
+    permutations: int = 192,
+    seed: int = 0,
+) -> dict:
     """How many ``query`` sequences have a near-duplicate in ``reference``, and the highest similarity seen."""
     sets = [kmer_set(s, k) for s in reference] + [kmer_set(s, k) for s in query]
     n_ref = len(reference)

@@ -8,9 +8,9 @@ label is in the file name (``<RBP>.positive.fa``, ``*.positives.fa.gz``), explic
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
 
 from bertrbp.errors import InputError
 from bertrbp.io.genome import GenomeFasta, read_bed
@@ -27,16 +27,16 @@ class SourceSpec:
 
     inputs: Sequence[Path] = ()
     fmt: str = "auto"
-    label: Optional[int] = None
+    label: int | None = None
     positives: Sequence[Path] = ()
     negatives: Sequence[Path] = ()
     bed: Sequence[Path] = ()
-    genome: Optional[Path] = None
+    genome: Path | None = None
     bed_label_column: str = "none"  # none | name | score
     files: list[Path] = field(default_factory=list)  # filled with every file read (for checksums)
 
 
-def label_from_name(path: Path) -> Optional[int]:
+def label_from_name(path: Path) -> int | None:
     """1 for ``*positive(s)*`` file names, 0 for ``*negative(s)*``, None otherwise."""
     name = path.name
     pos, neg = bool(_POSITIVE.search(name)), bool(_NEGATIVE.search(name))
@@ -65,7 +65,7 @@ def expand_rbpsuite(path: Path) -> list[tuple[Path, int]]:
     return [(path, lab)]
 
 
-def _read_file(path: Path, fmt: str, label: Optional[int]) -> list[SequenceRecord]:
+def _read_file(path: Path, fmt: str, label: int | None) -> list[SequenceRecord]:
     reader_fmt = "fasta" if fmt in ("rbp24", "rbpsuite") else fmt
     records = list(iter_records(path, reader_fmt, label))
     if fmt == "rbp24":
@@ -112,7 +112,7 @@ def read_pairs(spec: SourceSpec) -> list[SequenceRecord]:
     return records
 
 
-def _bed_label(interval, column: str, fixed: Optional[int]) -> Optional[int]:
+def _bed_label(interval, column: str, fixed: int | None) -> int | None:
     where = f"{interval.source}: line {interval.line}"
     if column == "name":
         return parse_label(interval.name, f"{where} (name column)")
@@ -138,10 +138,18 @@ def read_bed_sites(spec: SourceSpec) -> list[SequenceRecord]:
                 use_name = interval.name and spec.bed_label_column != "name"
                 record_id = interval.name if use_name else interval.key()
                 coords = Coordinates(interval.chrom, interval.start, interval.end, interval.strand)
-                records.append(SequenceRecord(
-                    record_id, seq, _bed_label(interval, spec.bed_label_column, spec.label), seq, coords,
-                    str(path), interval.line, {"coords_base": "bed"},
-                ))
+                records.append(
+                    SequenceRecord(
+                        record_id,
+                        seq,
+                        _bed_label(interval, spec.bed_label_column, spec.label),
+                        seq,
+                        coords,
+                        str(path),
+                        interval.line,
+                        {"coords_base": "bed"},
+                    )
+                )
     return records
 
 

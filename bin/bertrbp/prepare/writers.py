@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import IO, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import IO
 
 import numpy as np
 
@@ -16,7 +17,7 @@ def write_fasta(handle: IO[str], records: Iterable[SequenceRecord], width: int =
         handle.write(f">{record.id} class:{record.label}\n")
         seq = record.seq
         if width:
-            seq = "\n".join(seq[i:i + width] for i in range(0, len(seq), width))
+            seq = "\n".join(seq[i : i + width] for i in range(0, len(seq), width))
         handle.write(seq + "\n")
         count += 1
     return count

@@ -15,15 +15,15 @@ Every record and every window is checked against an ``ExclusionSet`` (exact sequ
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Optional
 
 import numpy as np
 
 from bertrbp.errors import InputError
 from bertrbp.io.atomic import atomic_dir
-from bertrbp.io.sequences import numbered_lines, detect_format, iter_records, normalize_sequence
+from bertrbp.io.sequences import detect_format, iter_records, normalize_sequence, numbered_lines
 from bertrbp.pretrain.exclusion import ExclusionSet
 
 OVERLAP_MODES = ("fail", "drop")
@@ -133,13 +133,20 @@ class _Writer:
 class _Builder:
     """Streams records into windows, applying the length, N and exclusion filters."""
 
-    def __init__(self, writer: _Writer, stats: CorpusStats, k: int, exclusion: Optional[ExclusionSet],
-                 on_overlap: str, max_n_fraction: float):
+    def __init__(
+        self,
+        writer: _Writer,
+        stats: CorpusStats,
+        k: int,
+        exclusion: ExclusionSet | None,
+        on_overlap: str,
+        max_n_fraction: float,
+    ):
         self.writer, self.stats, self.k = writer, stats, k
         self.exclusion = exclusion if exclusion is not None and len(exclusion) else None
         self.on_overlap, self.max_n_fraction = on_overlap, max_n_fraction
         self.overlaps = 0
-        self.example: Optional[str] = None
+        self.example: str | None = None
 
     def _overlap(self, seq: str, where: str) -> bool:
         """True when seq is excluded; counts it and remembers the first example."""
@@ -215,11 +222,11 @@ def build_corpus(
     window: int,
     stride: int,
     k: int,
-    exclusion: Optional[ExclusionSet] = None,
+    exclusion: ExclusionSet | None = None,
     on_overlap: str = "fail",
     max_n_fraction: float = 0.1,
     fmt: str = "auto",
-    max_window: Optional[int] = None,
+    max_window: int | None = None,
 ) -> CorpusStats:
     """Write the windowed corpus of ``paths`` into ``directory`` (atomically) and return its statistics."""
     paths = [Path(p) for p in paths]
@@ -228,7 +235,9 @@ def build_corpus(
     if window < k:
         raise InputError(f"--window {window} is shorter than k={k}.")
     if max_window is not None and window > max_window:
-        raise InputError(f"--window {window} exceeds the model's {max_window} nt (512 positions); use a smaller window.")
+        raise InputError(
+            f"--window {window} exceeds the model's {max_window} nt (512 positions); use a smaller window."
+        )
     if stride < 1:
         raise InputError(f"--stride must be >= 1, not {stride}.")
     if not paths:
@@ -274,8 +283,9 @@ class Corpus:
             raise InputError(f"{directory}: not a corpus folder (no {CORPUS_META}).")
         self.stats = CorpusStats(**json.loads(meta.read_text()))
         self.lengths = np.fromfile(directory / "lengths.i32", dtype=np.int32)
-        self.rows = np.memmap(directory / "windows.u8", dtype=np.uint8, mode="r",
-                              shape=(len(self.lengths), self.stats.window))
+        self.rows = np.memmap(
+            directory / "windows.u8", dtype=np.uint8, mode="r", shape=(len(self.lengths), self.stats.window)
+        )
 
     def __len__(self) -> int:
         return len(self.lengths)

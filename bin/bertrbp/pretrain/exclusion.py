@@ -10,9 +10,9 @@ detected; cut such corpora from training files, as the bench script does.)
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Optional
 
 from bertrbp.io.sequences import iter_records
 
@@ -38,7 +38,7 @@ class ExclusionSet:
     files: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_files(cls, paths: Iterable[str | Path], fmt: str = "auto") -> "ExclusionSet":
+    def from_files(cls, paths: Iterable[str | Path], fmt: str = "auto") -> ExclusionSet:
         paths = list(paths)
         excluded = cls(files=[str(p) for p in paths])
         for record in (r for path in paths for r in iter_records(path, fmt)):
@@ -52,7 +52,7 @@ class ExclusionSet:
     def __len__(self) -> int:
         return len(self.origin)
 
-    def match(self, seq: str) -> Optional[str]:
+    def match(self, seq: str) -> str | None:
         """Where the excluded copy of ``seq`` (either strand) came from, or None."""
         if not self.origin or len(seq) > self.max_length:
             return None

@@ -14,7 +14,6 @@ so ``--resume`` replays the same masks).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 from bertrbp.tokenizer import MASK_ID, SPECIAL_TOKENS
 
@@ -56,7 +55,7 @@ class SpanMasker:
         allowed[:, : length - self.k + 1] = windows
         return allowed
 
-    def choose(self, input_ids, generator: Optional["object"] = None):
+    def choose(self, input_ids, generator: object | None = None):
         """Bool [N, L] of masked positions: the union of randomly started k-token spans."""
         import torch
 
@@ -74,7 +73,7 @@ class SpanMasker:
         shifted = torch.nn.functional.pad(counts, (self.k, 0))[:, : counts.shape[1]]
         return (counts - shifted) > 0
 
-    def __call__(self, input_ids, generator: Optional["object"] = None):
+    def __call__(self, input_ids, generator: object | None = None):
         """Return (masked input_ids, labels); labels are the original ids at masked positions, -100 elsewhere."""
         import torch
 

@@ -8,8 +8,6 @@ transferred, pooler and classifier newly initialised (the MLM head is reported a
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 
 from bertrbp.model import MAX_POSITIONS, preset_config
@@ -18,7 +16,7 @@ from bertrbp.pretrain.masking import SpanMasker
 from bertrbp.tokenizer import KmerTokenizer
 
 
-def build_mlm_model(size: str = "small", k: int = 3, seed: Optional[int] = None, attention: str = "sdpa"):
+def build_mlm_model(size: str = "small", k: int = 3, seed: int | None = None, attention: str = "sdpa"):
     """A randomly initialised BertForMaskedLM of preset ``size`` for k-mer tokens."""
     import torch
     from transformers import BertForMaskedLM
@@ -34,8 +32,14 @@ def build_mlm_model(size: str = "small", k: int = 3, seed: Optional[int] = None,
 class MlmBatches:
     """BatchSource over corpus windows: tokenize, pad, span-mask (randomness from torch's global generator)."""
 
-    def __init__(self, corpus: Corpus, tokenizer: KmerTokenizer, masker: SpanMasker,
-                 indices: Optional[np.ndarray] = None, max_positions: int = MAX_POSITIONS):
+    def __init__(
+        self,
+        corpus: Corpus,
+        tokenizer: KmerTokenizer,
+        masker: SpanMasker,
+        indices: np.ndarray | None = None,
+        max_positions: int = MAX_POSITIONS,
+    ):
         self.corpus, self.tokenizer, self.masker = corpus, tokenizer, masker
         self.indices = np.arange(len(corpus)) if indices is None else np.asarray(indices)
         self.max_positions = max_positions

@@ -17,7 +17,6 @@ import logging
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional
 
 from bertrbp.errors import InputError
 from bertrbp.io.atomic import atomic_dir, atomic_open
@@ -55,8 +54,11 @@ class PretrainOptions:
 def _file_identity(path: Path) -> dict:
     """A corpus file by content (name, size, checksum), not by path or time: a moved run folder still resumes."""
     stat = Path(path).stat()
-    return {"name": Path(path).name, "size": stat.st_size,
-            "sha256": _cached_sha256(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)}
+    return {
+        "name": Path(path).name,
+        "size": stat.st_size,
+        "sha256": _cached_sha256(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns),
+    }
 
 
 @functools.lru_cache(maxsize=64)
@@ -75,15 +77,23 @@ def _recipe(options: PretrainOptions) -> dict:
     return {
         "corpus": [_file_identity(p) for p in options.corpus],
         "exclude": [_file_identity(p) for p in options.exclude],
-        "window": options.window, "stride": options.stride, "k": options.k, "on_overlap": options.on_overlap,
-        "max_n_fraction": options.max_n_fraction, "format": options.fmt,
+        "window": options.window,
+        "stride": options.stride,
+        "k": options.k,
+        "on_overlap": options.on_overlap,
+        "max_n_fraction": options.max_n_fraction,
+        "format": options.fmt,
     }
 
 
 def _run_identity(options: PretrainOptions) -> dict:
     """What --resume must find unchanged: the corpus recipe (data by checksum), the model and the split."""
-    return {"recipe": _recipe(options), "model_size": options.model_size,
-            "mlm_probability": options.mlm_probability, "val_fraction": options.val_fraction}
+    return {
+        "recipe": _recipe(options),
+        "model_size": options.model_size,
+        "mlm_probability": options.mlm_probability,
+        "val_fraction": options.val_fraction,
+    }
 
 
 def prepare_corpus(options: PretrainOptions, directory: Path) -> Corpus:
@@ -96,14 +106,24 @@ def prepare_corpus(options: PretrainOptions, directory: Path) -> Corpus:
     if exclusion is not None:
         log.info("exclusion set: %d distinct sequences from %d file(s)", len(exclusion), len(options.exclude))
     stats = build_corpus(
-        options.corpus, directory, window=options.window, stride=options.stride, k=options.k,
-        exclusion=exclusion, on_overlap=options.on_overlap, max_n_fraction=options.max_n_fraction,
-        fmt=options.fmt, max_window=KmerTokenizer(options.k).max_sequence_length(MAX_POSITIONS),
+        options.corpus,
+        directory,
+        window=options.window,
+        stride=options.stride,
+        k=options.k,
+        exclusion=exclusion,
+        on_overlap=options.on_overlap,
+        max_n_fraction=options.max_n_fraction,
+        fmt=options.fmt,
+        max_window=KmerTokenizer(options.k).max_sequence_length(MAX_POSITIONS),
     )
     (directory / RECIPE).write_text(json.dumps(recipe, indent=2) + "\n")
     log.info(
         "corpus: %d windows from %d records (dropped as overlapping the exclusion set: %d records, %d windows)",
-        stats.windows, stats.records, stats.dropped_records, stats.dropped_windows,
+        stats.windows,
+        stats.records,
+        stats.dropped_records,
+        stats.dropped_windows,
     )
     return Corpus(directory)
 
@@ -125,11 +145,17 @@ def evaluate_mlm(model, source: MlmBatches, device, bf16: bool, seed: int, batch
                 logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
             labels = batch["labels"]
             chosen = labels != IGNORE_INDEX
-            loss_sum += float(torch.nn.functional.cross_entropy(logits[chosen].float(), labels[chosen], reduction="sum"))
+            loss_sum += float(
+                torch.nn.functional.cross_entropy(logits[chosen].float(), labels[chosen], reduction="sum")
+            )
             correct += int((logits[chosen].argmax(-1) == labels[chosen]).sum())
             count += int(chosen.sum())
     loss = loss_sum / max(1, count)
-    return {"val_loss": loss, "val_perplexity": math.exp(min(loss, 50.0)), "val_masked_accuracy": correct / max(1, count)}
+    return {
+        "val_loss": loss,
+        "val_perplexity": math.exp(min(loss, 50.0)),
+        "val_masked_accuracy": correct / max(1, count),
+    }
 
 
 def pretrain(options: PretrainOptions) -> dict:
@@ -164,10 +190,19 @@ def pretrain(options: PretrainOptions) -> dict:
     def epoch_end(model, context) -> dict:
         if val_source is None:
             return {}
-        return evaluate_mlm(model, val_source, context.device, context.bf16, options.train.seed, options.train.batch_size)
+        return evaluate_mlm(
+            model, val_source, context.device, context.bf16, options.train.seed, options.train.batch_size
+        )
 
-    result = train(model, train_source, options.train, checkpoint_dir=checkpoints, resume=options.resume,
-                   epoch_end=epoch_end, desc="pretrain")
+    result = train(
+        model,
+        train_source,
+        options.train,
+        checkpoint_dir=checkpoints,
+        resume=options.resume,
+        epoch_end=epoch_end,
+        desc="pretrain",
+    )
     model.to("cpu")
     metrics = {
         "history": result.history,
@@ -197,8 +232,11 @@ def write_outputs(options: PretrainOptions, model, tokenizer: KmerTokenizer, met
         markdown = model_card_markdown(options, card, metrics)
         (tmp / "model_card.json").write_text(to_json(card))
         (tmp / "README.md").write_text(markdown)
-    for name, text in (("metrics.json", to_json(metrics)), ("model_card.json", to_json(card)),
-                       ("model_card.md", markdown)):
+    for name, text in (
+        ("metrics.json", to_json(metrics)),
+        ("model_card.json", to_json(card)),
+        ("model_card.md", markdown),
+    ):
         with atomic_open(out / name) as handle:
             handle.write(text)
 
@@ -223,7 +261,10 @@ def model_card(options: PretrainOptions, model, metrics: dict, weights: Path) ->
         "masking": {"mlm_probability": options.mlm_probability, "span": options.k, "mask_random_keep": [0.8, 0.1, 0.1]},
         "corpus": metrics["corpus"],
         "training": options.train.to_dict(),
-        "results": {k: metrics[k] for k in ("final", "global_step", "wall_seconds", "device", "bf16", "train_windows", "val_windows")},
+        "results": {
+            k: metrics[k]
+            for k in ("final", "global_step", "wall_seconds", "device", "bf16", "train_windows", "val_windows")
+        },
         "device_description": device_description(metrics["device"]),
         "software": software_versions(),
         "weights_sha256": sha256(weights),
@@ -265,7 +306,7 @@ def model_card_markdown(options: PretrainOptions, card: dict, metrics: dict) -> 
         "",
         "## Results",
         *[f"- {key}: {value:.4f}" if isinstance(value, float) else f"- {key}: {value}" for key, value in final.items()],
-        f"- Software: " + ", ".join(f"{k} {v}" for k, v in card["software"].items()),
+        "- Software: " + ", ".join(f"{k} {v}" for k, v in card["software"].items()),
         "",
         "Full details: model_card.json.",
         "",

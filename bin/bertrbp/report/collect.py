@@ -8,8 +8,8 @@ were given (so that ``predictions.tsv`` or ``finetune/`` is not silently shown a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 from bertrbp.errors import InputError
 from bertrbp.report.inputs import (
@@ -49,8 +49,9 @@ def _row_for(rows: dict[str, MetricsRow], item: NamedPath, option: str, had_metr
             f"(names: {known}); name it explicitly, e.g. {option} {next(iter(sorted(rows)), 'RBP')}={item.path}."
         )
     rbp, model = split_name(item.name)
-    row = MetricsRow(name=item.name, rbp=rbp, model=model, values={k: None for k in METRIC_COLUMNS},
-                     source=str(item.path))
+    row = MetricsRow(
+        name=item.name, rbp=rbp, model=model, values={k: None for k in METRIC_COLUMNS}, source=str(item.path)
+    )
     rows[item.name] = row
     return row
 
@@ -67,14 +68,18 @@ def _kind(row: MetricsRow) -> str:
     return Path(source).name if "/" in source else source
 
 
-def _floor_of(rows: list[MetricsRow], floor_model: str) -> Optional[MetricsRow]:
+def _floor_of(rows: list[MetricsRow], floor_model: str) -> MetricsRow | None:
     tagged = [r for r in rows if r.model == floor_model]
     kind = [r for r in rows if r.kind == FLOOR_KIND]
     return (tagged or kind or [None])[0]
 
 
-def collect(metrics: Sequence[Path], predictions: Sequence[str] = (), training: Sequence[str] = (),
-            floor_model: str = FLOOR_KIND) -> list[MetricsRow]:
+def collect(
+    metrics: Sequence[Path],
+    predictions: Sequence[str] = (),
+    training: Sequence[str] = (),
+    floor_model: str = FLOOR_KIND,
+) -> list[MetricsRow]:
     """Every input read and joined; rows sorted by RBP then model, each with its floor and verdict."""
     if not metrics and not predictions and not training:
         raise InputError("nothing to summarise: give bertrbp-evaluate metrics JSON files, --predictions or --training.")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterable
 from datetime import datetime, timezone
-from typing import Iterable, Optional
 
 from bertrbp import __version__
 from bertrbp.report import svg
@@ -106,11 +106,11 @@ def _e(value: object) -> str:
     return html.escape(str(value))
 
 
-def _num(value: Optional[float], digits: int = 3) -> str:
+def _num(value: float | None, digits: int = 3) -> str:
     return "&ndash;" if value is None else f"{value:.{digits}f}"
 
 
-def _plain(value: Optional[float], digits: int = 3) -> str:
+def _plain(value: float | None, digits: int = 3) -> str:
     """A number for SVG text (escaped later, so no HTML entities)."""
     return "–" if value is None else f"{value:.{digits}f}"
 
@@ -134,7 +134,7 @@ def model_colors(rows: Iterable[MetricsRow]) -> dict[str, str]:
     return colors
 
 
-def _badge(level: str, text: Optional[str] = None) -> str:
+def _badge(level: str, text: str | None = None) -> str:
     return f'<span class="badge" style="background:{VERDICT_COLORS[level]}">{_e(text or HEADLINES[level])}</span>'
 
 
@@ -147,14 +147,14 @@ def _row_class(row: MetricsRow) -> str:
     return "floor" if row.is_floor else ""
 
 
-def _td(value: Optional[float], digits: int = 3, css: str = "") -> str:
+def _td(value: float | None, digits: int = 3, css: str = "") -> str:
     cls = f' class="{css}"' if css else ""
     if value is None:
         return f'<td data-v=""{cls}>&ndash;</td>'
     return f'<td data-v="{value:.6g}"{cls}>{value:.{digits}f}</td>'
 
 
-def _counts(n: Optional[float], bound: Optional[float]) -> str:
+def _counts(n: float | None, bound: float | None) -> str:
     if n is None:
         return '<td data-v="">&ndash;</td>'
     of = f" ({int(bound)})" if bound is not None else ""
@@ -175,18 +175,34 @@ def _epochs_td(row: MetricsRow) -> str:
     training = row.training
     if training is None:
         return '<td data-v="">&ndash;</td>'
-    return (f'<td data-v="{training.kept_epoch or 0}" title="kept epoch / epochs run">'
-            f'{training.kept_epoch or "&ndash;"} / {len(training.history)}</td>')
+    return (
+        f'<td data-v="{training.kept_epoch or 0}" title="kept epoch / epochs run">'
+        f'{training.kept_epoch or "&ndash;"} / {len(training.history)}</td>'
+    )
 
 
-TABLE_HEAD = ("model", "kind", "verdict", "test AUROC", "k-mer floor", "vs floor", "AUPRC", "acc.", "F1", "MCC",
-              "n (bound)", "val AUROC", "epoch")
+TABLE_HEAD = (
+    "model",
+    "kind",
+    "verdict",
+    "test AUROC",
+    "k-mer floor",
+    "vs floor",
+    "AUPRC",
+    "acc.",
+    "F1",
+    "MCC",
+    "n (bound)",
+    "val AUROC",
+    "epoch",
+)
 
 
 def _table(rows: list[MetricsRow], slugs: dict[str, str], with_rbp: bool) -> str:
     head = (["RBP"] if with_rbp else []) + list(TABLE_HEAD)
-    header = "".join(f'<th class="{"text" if h in ("RBP", "model", "kind", "verdict") else ""}">{_e(h)}</th>'
-                     for h in head)
+    header = "".join(
+        f'<th class="{"text" if h in ("RBP", "model", "kind", "verdict") else ""}">{_e(h)}</th>' for h in head
+    )
     lines = []
     for row in rows:
         level = row.verdict.level if row.verdict else UNKNOWN
@@ -199,16 +215,26 @@ def _table(rows: list[MetricsRow], slugs: dict[str, str], with_rbp: bool) -> str
             f'<td class="text" data-v="{_e(row.model)}">{_e(row.model)}</td>',
             f'<td class="text" data-v="{_e(kind)}">{_e(kind) or "&ndash;"}</td>',
             f'<td class="text" data-v="{ORDER.index(level)}">{_badge(level)}</td>',
-            _td(v.get("auroc")), _td(row.floor_auroc), _margin_td(row), _td(v.get("auprc")), _td(v.get("accuracy")),
-            _td(v.get("f1")), _td(v.get("mcc")), _counts(v.get("n"), v.get("n_positive")),
-            _td(row.training.value("val_auroc") if row.training else None), _epochs_td(row),
+            _td(v.get("auroc")),
+            _td(row.floor_auroc),
+            _margin_td(row),
+            _td(v.get("auprc")),
+            _td(v.get("accuracy")),
+            _td(v.get("f1")),
+            _td(v.get("mcc")),
+            _counts(v.get("n"), v.get("n_positive")),
+            _td(row.training.value("val_auroc") if row.training else None),
+            _epochs_td(row),
         ]
         lines.append(f'<tr class="{_row_class(row)}">{"".join(cells)}</tr>')
-    return (f'<div class="table-wrap"><table class="sortable"><thead><tr>{header}</tr></thead><tbody>\n'
-            + "\n".join(lines) + "\n</tbody></table></div>")
+    return (
+        f'<div class="table-wrap"><table class="sortable"><thead><tr>{header}</tr></thead><tbody>\n'
+        + "\n".join(lines)
+        + "\n</tbody></table></div>"
+    )
 
 
-def _banner(row: MetricsRow, slug: Optional[str]) -> str:
+def _banner(row: MetricsRow, slug: str | None) -> str:
     verdict = row.verdict
     css = "fail" if verdict.failed else "warn"
     link = f' &middot; <a href="#{slug}">details</a>' if slug else ""
@@ -216,19 +242,29 @@ def _banner(row: MetricsRow, slug: Optional[str]) -> str:
     score = f" &middot; test AUROC {auroc:.3f}" if auroc is not None else ""
     floor = f", k-mer floor {row.floor_auroc:.3f}" if row.floor_auroc is not None and not row.is_floor else ""
     reasons = "".join(f"<li>{_e(r)}</li>" for r in verdict.reasons)
-    return (f'<div class="banner {css}" role="alert"><div class="title">{_e(verdict.headline)}: {_e(row.rbp)} '
-            f'&mdash; {_e(row.model)} model{score}{floor}{link}</div><ul>{reasons}</ul>'
-            f'<div class="advice">{_e(verdict.advice)}</div></div>')
+    return (
+        f'<div class="banner {css}" role="alert"><div class="title">{_e(verdict.headline)}: {_e(row.rbp)} '
+        f"&mdash; {_e(row.model)} model{score}{floor}{link}</div><ul>{reasons}</ul>"
+        f'<div class="advice">{_e(verdict.advice)}</div></div>'
+    )
 
 
 def _tally(rows: list[MetricsRow]) -> str:
     counts = {level: 0 for level in ORDER}
     for row in rows:
         counts[row.verdict.level if row.verdict else UNKNOWN] += 1
-    words = {COLLAPSED: "collapsed", STALLED: "stalled", BELOW_FLOOR: "below the k-mer floor", OK: "learned",
-             UNKNOWN: "not judged"}
-    chips = [f'<span class="chip" style="background:{VERDICT_COLORS[level]}">{counts[level]} {words[level]}</span>'
-             for level in ORDER if counts[level]]
+    words = {
+        COLLAPSED: "collapsed",
+        STALLED: "stalled",
+        BELOW_FLOOR: "below the k-mer floor",
+        OK: "learned",
+        UNKNOWN: "not judged",
+    }
+    chips = [
+        f'<span class="chip" style="background:{VERDICT_COLORS[level]}">{counts[level]} {words[level]}</span>'
+        for level in ORDER
+        if counts[level]
+    ]
     return f'<div class="tally">{"".join(chips)}</div>'
 
 
@@ -238,19 +274,25 @@ def _problems(rows: list[MetricsRow], slugs: dict[str, str]) -> str:
     if not failed and not weak:
         judged = [r for r in rows if r.verdict and r.verdict.level == OK]
         if judged:
-            return ('<div class="banner good"><div class="title">No model stalled or collapsed, and every model is '
-                    'above its k-mer floor (where one was given).</div></div>')
+            return (
+                '<div class="banner good"><div class="title">No model stalled or collapsed, and every model is '
+                "above its k-mer floor (where one was given).</div></div>"
+            )
         return ""
     parts = [f"<h2>Models not to trust ({len(failed) + len(weak)})</h2>"]
     parts += [_banner(r, slugs[r.rbp]) for r in failed]
     if len(weak) <= MAX_WEAK_BANNERS:
         parts += [_banner(r, slugs[r.rbp]) for r in weak]
     else:  # many models under their floor: one amber banner, one line each, so the table stays near the top
-        items = "".join(f'<li><a href="#{slugs[r.rbp]}">{_e(r.rbp)}</a> &mdash; {_e(r.model)}: test AUROC '
-                        f"{_num(r.auroc)} vs k-mer floor {_num(r.floor_auroc)} ({r.margin:+.3f})</li>"
-                        for r in weak)
-        parts.append(f'<div class="banner warn"><div class="title">{len(weak)} models are {HEADLINES[BELOW_FLOOR]}'
-                     f'</div><ul>{items}</ul><div class="advice">{_e(ADVICE[BELOW_FLOOR])}</div></div>')
+        items = "".join(
+            f'<li><a href="#{slugs[r.rbp]}">{_e(r.rbp)}</a> &mdash; {_e(r.model)}: test AUROC '
+            f"{_num(r.auroc)} vs k-mer floor {_num(r.floor_auroc)} ({r.margin:+.3f})</li>"
+            for r in weak
+        )
+        parts.append(
+            f'<div class="banner warn"><div class="title">{len(weak)} models are {HEADLINES[BELOW_FLOOR]}'
+            f'</div><ul>{items}</ul><div class="advice">{_e(ADVICE[BELOW_FLOOR])}</div></div>'
+        )
     return "\n".join(parts)
 
 
@@ -259,24 +301,57 @@ def _overview_charts(rows: list[MetricsRow], colors: dict[str, str]) -> str:
     if not scored:
         return ""
     low = min(0.4, min(r.auroc for r in scored) - 0.02)
-    legend = [(HEADLINES[level].lower(), VERDICT_COLORS[level]) for level in ORDER
-              if any(r.verdict and r.verdict.level == level for r in scored)]
+    legend = [
+        (HEADLINES[level].lower(), VERDICT_COLORS[level])
+        for level in ORDER
+        if any(r.verdict and r.verdict.level == level for r in scored)
+    ]
     groups = []
     for model in dict.fromkeys(r.model for r in scored):
-        dots = [svg.Dot(r.auroc, 0, VERDICT_COLORS[r.verdict.level],
-                        f"{r.rbp} ({r.model}): AUROC {r.auroc:.3f}, {r.verdict.headline}")
-                for r in scored if r.model == model]
+        dots = [
+            svg.Dot(
+                r.auroc,
+                0,
+                VERDICT_COLORS[r.verdict.level],
+                f"{r.rbp} ({r.model}): AUROC {r.auroc:.3f}, {r.verdict.headline}",
+            )
+            for r in scored
+            if r.model == model
+        ]
         groups.append((model, dots))
-    charts = [svg.strip_chart("Test AUROC per model (one dot per RBP)", groups, "test AUROC", (low, 1.0),
-                              guides=[svg.Guide(0.5, "chance")], legend=legend)]
+    charts = [
+        svg.strip_chart(
+            "Test AUROC per model (one dot per RBP)",
+            groups,
+            "test AUROC",
+            (low, 1.0),
+            guides=[svg.Guide(0.5, "chance")],
+            legend=legend,
+        )
+    ]
     against = [r for r in scored if r.margin is not None]
     if against:
         lo = min(low, min(r.floor_auroc for r in against) - 0.02)
-        dots = [svg.Dot(r.floor_auroc, r.auroc, VERDICT_COLORS[r.verdict.level],
-                        f"{r.rbp} ({r.model}): {r.auroc:.3f} vs k-mer floor {r.floor_auroc:.3f} ({r.margin:+.3f})")
-                for r in against]
-        charts.append(svg.scatter_chart("Each model vs its RBP's k-mer floor", dots, "k-mer floor test AUROC",
-                                        "model test AUROC", (lo, 1.0), (lo, 1.0), legend=legend))
+        dots = [
+            svg.Dot(
+                r.floor_auroc,
+                r.auroc,
+                VERDICT_COLORS[r.verdict.level],
+                f"{r.rbp} ({r.model}): {r.auroc:.3f} vs k-mer floor {r.floor_auroc:.3f} ({r.margin:+.3f})",
+            )
+            for r in against
+        ]
+        charts.append(
+            svg.scatter_chart(
+                "Each model vs its RBP's k-mer floor",
+                dots,
+                "k-mer floor test AUROC",
+                "model test AUROC",
+                (lo, 1.0),
+                (lo, 1.0),
+                legend=legend,
+            )
+        )
     return f'<div class="charts">{"".join(charts)}</div>'
 
 
@@ -284,62 +359,132 @@ def _rbp_charts(group: list[MetricsRow], colors: dict[str, str]) -> str:
     charts = []
     scored = [r for r in group if r.scores is not None]
     if scored:
-        roc = [svg.Series(f"{r.model} (AUROC {_plain(r.values.get('auroc'))})", *r.scores.roc, colors[r.model],
-                          dashed=r.is_floor) for r in scored]
-        charts.append(svg.line_chart("ROC (test set)", roc, "false positive rate", "true positive rate",
-                                     (0.0, 1.0), (0.0, 1.0), diagonal=True))
-        pr = [svg.Series(f"{r.model} (AUPRC {_plain(r.values.get('auprc'))})", *r.scores.pr, colors[r.model],
-                         dashed=r.is_floor) for r in scored]
+        roc = [
+            svg.Series(
+                f"{r.model} (AUROC {_plain(r.values.get('auroc'))})", *r.scores.roc, colors[r.model], dashed=r.is_floor
+            )
+            for r in scored
+        ]
+        charts.append(
+            svg.line_chart(
+                "ROC (test set)",
+                roc,
+                "false positive rate",
+                "true positive rate",
+                (0.0, 1.0),
+                (0.0, 1.0),
+                diagonal=True,
+            )
+        )
+        pr = [
+            svg.Series(
+                f"{r.model} (AUPRC {_plain(r.values.get('auprc'))})", *r.scores.pr, colors[r.model], dashed=r.is_floor
+            )
+            for r in scored
+        ]
         share = scored[0].scores.positive_fraction
-        charts.append(svg.line_chart("Precision-recall (test set)", pr, "recall", "precision", (0.0, 1.0),
-                                     (0.0, 1.02), guides=[svg.Guide(share, f"chance (bound share {share:.2f})")]))
+        charts.append(
+            svg.line_chart(
+                "Precision-recall (test set)",
+                pr,
+                "recall",
+                "precision",
+                (0.0, 1.0),
+                (0.0, 1.02),
+                guides=[svg.Guide(share, f"chance (bound share {share:.2f})")],
+            )
+        )
     # the k-mer floor is one fit, not epochs: its training loss is not comparable, so it shows as a guide line
-    trained = [r for r in group if r.training is not None and r.training.history
-               and not (r.is_floor and len(r.training.history) == 1)]
+    trained = [
+        r
+        for r in group
+        if r.training is not None and r.training.history and not (r.is_floor and len(r.training.history) == 1)
+    ]
     floor = next((r for r in group if r.is_floor and r.training is not None), None)
     if trained:
         loss_series = []
         for r in trained:
             epochs = [h.get("epoch", i + 1) for i, h in enumerate(r.training.history)]
-            loss_series.append(svg.Series(f"{r.model} train loss", epochs,
-                                          [_f(h.get("train_loss")) for h in r.training.history], colors[r.model],
-                                          points=True))
-            loss_series.append(svg.Series(f"{r.model} validation loss", epochs,
-                                          [_f(h.get("val_loss")) for h in r.training.history], colors[r.model],
-                                          dashed=True, points=True, mark=_index_of(epochs, r.training.kept_epoch)))
-        prior = next((_f(r.training.diagnosis.get("class_prior_entropy")) for r in trained
-                      if _f(r.training.diagnosis.get("class_prior_entropy")) is not None), None)
+            loss_series.append(
+                svg.Series(
+                    f"{r.model} train loss",
+                    epochs,
+                    [_f(h.get("train_loss")) for h in r.training.history],
+                    colors[r.model],
+                    points=True,
+                )
+            )
+            loss_series.append(
+                svg.Series(
+                    f"{r.model} validation loss",
+                    epochs,
+                    [_f(h.get("val_loss")) for h in r.training.history],
+                    colors[r.model],
+                    dashed=True,
+                    points=True,
+                    mark=_index_of(epochs, r.training.kept_epoch),
+                )
+            )
+        prior = next(
+            (
+                _f(r.training.diagnosis.get("class_prior_entropy"))
+                for r in trained
+                if _f(r.training.diagnosis.get("class_prior_entropy")) is not None
+            ),
+            None,
+        )
         guides = [svg.Guide(prior, "class prior (constant predictor)", "#c62828")] if prior is not None else []
-        charts.append(svg.line_chart("Loss per epoch", loss_series, "epoch", "cross-entropy (nats)",
-                                     guides=guides, integer_x=True))
+        charts.append(
+            svg.line_chart(
+                "Loss per epoch", loss_series, "epoch", "cross-entropy (nats)", guides=guides, integer_x=True
+            )
+        )
         auc_series = []
         for r in trained:
             epochs = [h.get("epoch", i + 1) for i, h in enumerate(r.training.history)]
-            auc_series.append(svg.Series(f"{r.model} validation AUROC", epochs,
-                                         [_f(h.get("val_auroc")) for h in r.training.history], colors[r.model],
-                                         dashed=r.is_floor, points=True,
-                                         mark=_index_of(epochs, r.training.kept_epoch)))
+            auc_series.append(
+                svg.Series(
+                    f"{r.model} validation AUROC",
+                    epochs,
+                    [_f(h.get("val_auroc")) for h in r.training.history],
+                    colors[r.model],
+                    dashed=r.is_floor,
+                    points=True,
+                    mark=_index_of(epochs, r.training.kept_epoch),
+                )
+            )
         guides = [svg.Guide(0.5, "chance")]
         floor_val = floor.training.value("val_auroc") if floor is not None and floor not in trained else None
         if floor_val is not None:
             guides.append(svg.Guide(floor_val, f"k-mer floor, validation ({floor_val:.3f})", colors[floor.model]))
         values = [y for s in auc_series for y in s.ys if y is not None] + [g.y for g in guides]
         low = min([0.45] + [v - 0.03 for v in values])
-        charts.append(svg.line_chart("Validation AUROC per epoch", auc_series, "epoch", "AUROC", y_range=(low, 1.0),
-                                     guides=guides, integer_x=True))
+        charts.append(
+            svg.line_chart(
+                "Validation AUROC per epoch",
+                auc_series,
+                "epoch",
+                "AUROC",
+                y_range=(low, 1.0),
+                guides=guides,
+                integer_x=True,
+            )
+        )
     if not charts:
-        return ('<p class="muted small">No curves: give this RBP\'s predictions (--predictions) for ROC/PR and its '
-                "finetune run (--training) for per-epoch curves.</p>")
+        return (
+            '<p class="muted small">No curves: give this RBP\'s predictions (--predictions) for ROC/PR and its '
+            "finetune run (--training) for per-epoch curves.</p>"
+        )
     return f'<div class="charts">{"".join(charts)}</div>'
 
 
-def _f(value) -> Optional[float]:
+def _f(value) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value) if value == value and abs(value) != float("inf") else None
 
 
-def _index_of(epochs: list, kept: Optional[int]) -> Optional[int]:
+def _index_of(epochs: list, kept: int | None) -> int | None:
     return epochs.index(kept) if kept in epochs else None
 
 
@@ -373,8 +518,12 @@ def _param_rows(card: dict, run) -> dict[str, str]:
         return f"{c.get('label_1', '?')} bound / {c.get('label_0', '?')} unbound" if c else "&ndash;"
 
     files = data.get("train_files") or []
-    file_text = "<br>".join(f"{_e(str(f.get('path', '')).rsplit('/', 1)[-1])} <span class='muted'>sha256 "
-                            f"{_e(str(f.get('sha256', ''))[:12])}</span>" for f in files if isinstance(f, dict))
+    file_text = "<br>".join(
+        f"{_e(str(f.get('path', '')).rsplit('/', 1)[-1])} <span class='muted'>sha256 "
+        f"{_e(str(f.get('sha256', ''))[:12])}</span>"
+        for f in files
+        if isinstance(f, dict)
+    )
     batch, accum = hp.get("batch_size"), hp.get("grad_accum")
     wall = card.get("wall_seconds")
     kept = (card.get("metrics") or {}).get("kept", hp.get("keep"))
@@ -383,8 +532,12 @@ def _param_rows(card: dict, run) -> dict[str, str]:
         "model source / kind": f"{_show(card.get('model_source'))} / {_show(run.model_kind or card.get('model_kind'))}",
         "k-mer size k": _show(card.get("k")),
         "optimizer": _show(hp.get("optimizer")),
-        "learning rate": _show(hp.get("lr")) + (f" <span class='muted'>({_show(hp['lr_policy'])} policy)</span>"
-                                                if hp.get("lr_policy") and hp.get("lr") is not None else ""),
+        "learning rate": _show(hp.get("lr"))
+        + (
+            f" <span class='muted'>({_show(hp['lr_policy'])} policy)</span>"
+            if hp.get("lr_policy") and hp.get("lr") is not None
+            else ""
+        ),
         "epochs (run / asked)": f"{len(run.history)} / {_show(hp.get('epochs'))}",
         "early stopping": _early_stopping(run),
         "kept": f"{_show(kept)}, epoch {_show(run.kept_epoch)}",
@@ -393,11 +546,11 @@ def _param_rows(card: dict, run) -> dict[str, str]:
         "dropout": _show(hp.get("dropout")),
         "seed": _show(card.get("seed", hp.get("seed"))),
         "training data": pair(counts.get("train") or {}),
-        "validation data": pair(counts.get("validation") or {}) + (
-            f"<br><span class='muted'>{_e(data.get('validation_source') or '')}</span>" if data else ""),
+        "validation data": pair(counts.get("validation") or {})
+        + (f"<br><span class='muted'>{_e(data.get('validation_source') or '')}</span>" if data else ""),
         "training files": file_text or "&ndash;",
         "device / bf16 / threads": f"{_show(card.get('device'))} / {_show(card.get('bf16'))} / "
-                                   f"{_show(card.get('threads'))}",
+        f"{_show(card.get('threads'))}",
         "wall time": _e(f"{wall:.0f} s") if isinstance(wall, (int, float)) else "&ndash;",
     }
     for name, version in (card.get("software") or {}).items():
@@ -408,28 +561,44 @@ def _param_rows(card: dict, run) -> dict[str, str]:
 def _params(group: list[MetricsRow]) -> str:
     runs = [r for r in group if r.training is not None]
     if not runs:
-        return ('<p class="muted small">Run parameters and software versions come from the finetune run: give '
-                "--training RBP[.tag]=FINETUNE_DIR.</p>")
+        return (
+            '<p class="muted small">Run parameters and software versions come from the finetune run: give '
+            "--training RBP[.tag]=FINETUNE_DIR.</p>"
+        )
     tables = {r.model: _param_rows(r.training.card or {}, r.training) for r in runs}
     keys = list(dict.fromkeys(k for t in tables.values() for k in t))
     header = "<th>parameter</th>" + "".join(f"<th class='text'>{_e(m)}</th>" for m in tables)
-    body = "".join(f"<tr><td>{k}</td>" + "".join(f"<td>{t.get(k, '&ndash;')}</td>" for t in tables.values())
-                   + "</tr>" for k in keys)
+    body = "".join(
+        f"<tr><td>{k}</td>" + "".join(f"<td>{t.get(k, '&ndash;')}</td>" for t in tables.values()) + "</tr>"
+        for k in keys
+    )
     sources = "; ".join(f"{_e(r.model)}: {_e(r.training.source)}" for r in runs)
     missing = [r.model for r in runs if r.training.card is None]
-    note = (f"<p class='muted small'>No model card for {_e(', '.join(missing))}: give the finetune folder or its "
-            "model_card.json.</p>") if missing else ""
-    return (f"<h3>Run parameters and software versions</h3><div class='table-wrap params'><table class='params'>"
-            f"<thead><tr>{header}</tr></thead><tbody>{body}</tbody></table></div>{note}"
-            f"<p class='muted small'>From {sources}</p>")
+    note = (
+        (
+            f"<p class='muted small'>No model card for {_e(', '.join(missing))}: give the finetune folder or its "
+            "model_card.json.</p>"
+        )
+        if missing
+        else ""
+    )
+    return (
+        f"<h3>Run parameters and software versions</h3><div class='table-wrap params'><table class='params'>"
+        f"<thead><tr>{header}</tr></thead><tbody>{body}</tbody></table></div>{note}"
+        f"<p class='muted small'>From {sources}</p>"
+    )
 
 
 def _rbp_section(rbp: str, group: list[MetricsRow], slug: str, colors: dict[str, str], slugs: dict[str, str]) -> str:
     levels = [r.verdict.level for r in group if r.verdict]
-    css = "fail" if any(l in (COLLAPSED, STALLED) for l in levels) else ("warn" if BELOW_FLOOR in levels else "")
+    css = (
+        "fail" if any(level in (COLLAPSED, STALLED) for level in levels) else ("warn" if BELOW_FLOOR in levels else "")
+    )
     badges = "".join(_badge(r.verdict.level, f"{r.model}: {r.verdict.headline}") for r in group if r.verdict)
-    main = next((r for r in group if r.model == MAIN_MODEL and r.auroc is not None),
-                next((r for r in group if r.auroc is not None), None))
+    main = next(
+        (r for r in group if r.model == MAIN_MODEL and r.auroc is not None),
+        next((r for r in group if r.auroc is not None), None),
+    )
     floor = next((r for r in group if r.is_floor and r.auroc is not None), None)
     auc = ""
     if main is not None:
@@ -437,9 +606,11 @@ def _rbp_section(rbp: str, group: list[MetricsRow], slug: str, colors: dict[str,
         if floor is not None and floor is not main:
             auc += f", k-mer floor {floor.auroc:.3f}"
     banners = "".join(_banner(r, None) for r in group if r.verdict and r.verdict.failed)
-    return (f'<details class="rbp {css}" id="{slug}"><summary>{_e(rbp)}{badges}<span class="auc">{auc}</span>'
-            f'</summary><div class="body">{banners}{_table(group, slugs, with_rbp=False)}'
-            f"{_rbp_charts(group, colors)}{_params(group)}</div></details>")
+    return (
+        f'<details class="rbp {css}" id="{slug}"><summary>{_e(rbp)}{badges}<span class="auc">{auc}</span>'
+        f'</summary><div class="body">{banners}{_table(group, slugs, with_rbp=False)}'
+        f"{_rbp_charts(group, colors)}{_params(group)}</div></details>"
+    )
 
 
 def render(rows: list[MetricsRow], title: str) -> str:
@@ -454,8 +625,12 @@ def render(rows: list[MetricsRow], title: str) -> str:
     thresholds = {r.values.get("threshold") for r in rows if r.values.get("threshold") is not None}
     at = f" at threshold {thresholds.pop():g}" if len(thresholds) == 1 else ""
     floors = sum(1 for rbp in rbps if any(r.is_floor for r in groups[rbp]))
-    hint = ("" if floors else " <strong>No k-mer floor given:</strong> train <code>bertrbp-finetune --model kmer</code>"
-            " per RBP and name it <code>RBP.kmer</code> to see what each model adds over 1-5-mer counts.")
+    hint = (
+        ""
+        if floors
+        else " <strong>No k-mer floor given:</strong> train <code>bertrbp-finetune --model kmer</code>"
+        " per RBP and name it <code>RBP.kmer</code> to see what each model adds over 1-5-mer counts."
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{_e(title)}</title><style>{STYLE}{svg.STYLE}</style></head>

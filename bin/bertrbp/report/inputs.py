@@ -13,7 +13,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from bertrbp.errors import InputError
 
@@ -51,16 +51,16 @@ class TrainingRun:
 
     source: str
     history: list[dict] = field(default_factory=list)
-    kept_epoch: Optional[int] = None
+    kept_epoch: int | None = None
     collapsed: bool = False
     stalled: bool = False
     diagnosis: dict = field(default_factory=dict)
-    card: Optional[dict] = None
+    card: dict | None = None
     model_kind: str = ""
     early_stopping: dict = field(default_factory=dict)  # {patience, metric, stopped_early} when finetune wrote it
 
     @property
-    def kept(self) -> Optional[dict]:
+    def kept(self) -> dict | None:
         if self.kept_epoch is None:
             return None
         for entry in self.history:
@@ -68,13 +68,13 @@ class TrainingRun:
                 return entry
         return self.history[self.kept_epoch - 1] if 0 < self.kept_epoch <= len(self.history) else None
 
-    def value(self, key: str) -> Optional[float]:
+    def value(self, key: str) -> float | None:
         """A number of the kept epoch (val_auroc, val_loss, ...), None when absent or not finite."""
         kept = self.kept or {}
         return _finite(kept.get(key))
 
 
-def _finite(value: Any) -> Optional[float]:
+def _finite(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value) if math.isfinite(value) else None
@@ -101,8 +101,8 @@ def _is_card(data: dict) -> bool:
 def read_training(path: Path) -> TrainingRun:
     """A finetune run from its folder, metrics.json or model_card.json (a sibling model_card.json is read too)."""
     path = Path(path)
-    metrics: Optional[dict] = None
-    card: Optional[dict] = None
+    metrics: dict | None = None
+    card: dict | None = None
     if path.is_dir():
         metrics_file, card_file = path / "metrics.json", path / "model_card.json"
         if not metrics_file.exists() and not card_file.exists():
@@ -124,8 +124,11 @@ def read_training(path: Path) -> TrainingRun:
     if metrics is None and card is not None:
         metrics = card.get("metrics")
     if not isinstance(metrics, dict) or not isinstance(metrics.get("epochs"), list):
-        hint = " (that looks like bertrbp-evaluate's test metrics: give them as positional arguments)" \
-            if isinstance(metrics, dict) and "auroc" in metrics else ""
+        hint = (
+            " (that looks like bertrbp-evaluate's test metrics: give them as positional arguments)"
+            if isinstance(metrics, dict) and "auroc" in metrics
+            else ""
+        )
         raise InputError(f"{path}: no per-epoch history ('epochs'){hint}; give {TRAINING_WHAT}.")
     history = [entry for entry in metrics["epochs"] if isinstance(entry, dict)]
     kept = metrics.get("kept_epoch")
@@ -166,7 +169,7 @@ def log_loss(labels, probabilities) -> float:
     return float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
 
 
-def read_test_scores(path: Path, known: Optional[dict] = None) -> TestScores:
+def read_test_scores(path: Path, known: dict | None = None) -> TestScores:
     """Read bertrbp-predict's TSV (labels required): curves, a test-set diagnosis, and evaluate's metrics.
 
     ``known``: the metrics evaluate already wrote for these predictions; when it has the AUROC, the metrics are not

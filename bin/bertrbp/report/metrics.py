@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Optional
+from typing import TYPE_CHECKING
 
 from bertrbp.errors import InputError
 
@@ -24,7 +25,15 @@ COUNT_COLUMNS = ("n", "n_positive")
 OTHER_COLUMNS = ("threshold",)
 METRIC_COLUMNS = SCORE_COLUMNS + COUNT_COLUMNS + OTHER_COLUMNS
 MAIN_MODEL = "main"  # the run's --model (pretrained or not); variants such as "baseline" follow a dot in the name
-EXTRA_COLUMNS = ("kind", "verdict", "kmer_floor_auroc", "auroc_over_floor", "val_auroc", "kept_epoch", "verdict_reasons")
+EXTRA_COLUMNS = (
+    "kind",
+    "verdict",
+    "kmer_floor_auroc",
+    "auroc_over_floor",
+    "val_auroc",
+    "kept_epoch",
+    "verdict_reasons",
+)
 
 
 @dataclass
@@ -34,21 +43,21 @@ class MetricsRow:
     name: str
     rbp: str
     model: str
-    values: dict[str, Optional[float]] = field(default_factory=dict)
+    values: dict[str, float | None] = field(default_factory=dict)
     source: str = ""
-    training: Optional["TrainingRun"] = None
-    scores: Optional["TestScores"] = None
+    training: TrainingRun | None = None
+    scores: TestScores | None = None
     kind: str = ""
     is_floor: bool = False
-    floor_auroc: Optional[float] = None
-    verdict: Optional["Verdict"] = None
+    floor_auroc: float | None = None
+    verdict: Verdict | None = None
 
     @property
-    def auroc(self) -> Optional[float]:
+    def auroc(self) -> float | None:
         return self.values.get("auroc")
 
     @property
-    def margin(self) -> Optional[float]:
+    def margin(self) -> float | None:
         """Test AUROC minus the k-mer floor of the same RBP (None for the floor itself or without one)."""
         if self.is_floor or self.floor_auroc is None or self.auroc is None:
             return None
@@ -64,7 +73,7 @@ def split_name(name: str) -> tuple[str, str]:
     return rbp, variant or MAIN_MODEL
 
 
-def _number(value: object, key: str, path: Path) -> Optional[float]:
+def _number(value: object, key: str, path: Path) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -79,7 +88,9 @@ def read_metrics(path: Path) -> MetricsRow:
     except FileNotFoundError:
         raise InputError(f"{path}: file not found; give the metrics JSON files written by bertrbp-evaluate.") from None
     except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg}); give bertrbp-evaluate's metrics file.") from None
+        raise InputError(
+            f"{path}: not valid JSON (line {exc.lineno}: {exc.msg}); give bertrbp-evaluate's metrics file."
+        ) from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a JSON object of metrics, found {type(data).__name__}.")
     if "auroc" not in data:
@@ -116,7 +127,7 @@ def gather(paths: Iterable[Path], allow_empty: bool = False) -> list[MetricsRow]
     return sort_rows(rows)
 
 
-def _number_cell(value: Optional[float], integer: bool = False) -> str:
+def _number_cell(value: float | None, integer: bool = False) -> str:
     if value is None:
         return ""
     return str(int(value)) if integer else f"{value:.6g}"

@@ -10,8 +10,8 @@ from __future__ import annotations
 import html
 import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 WIDTH = 270  # four per-RBP charts side by side in the report's 1240-px column
 HEIGHT = 230
@@ -30,11 +30,11 @@ class Series:
 
     label: str
     xs: Sequence[float]
-    ys: Sequence[Optional[float]]
+    ys: Sequence[float | None]
     color: str
     dashed: bool = False
     points: bool = False
-    mark: Optional[int] = None
+    mark: int | None = None
 
 
 @dataclass
@@ -106,7 +106,7 @@ def _fmt(value: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
-def _tick_label(value: float, step: Optional[float] = None) -> str:
+def _tick_label(value: float, step: float | None = None) -> str:
     """'0.7', '0.69', '2': as many decimals as the tick step needs (two when unknown), no trailing zeros."""
     if float(value).is_integer():
         return str(int(value))
@@ -114,7 +114,7 @@ def _tick_label(value: float, step: Optional[float] = None) -> str:
     return f"{value:.{decimals}f}".rstrip("0").rstrip(".")
 
 
-def _step(ticks: list[float]) -> Optional[float]:
+def _step(ticks: list[float]) -> float | None:
     return ticks[1] - ticks[0] if len(ticks) > 1 else None
 
 
@@ -136,8 +136,9 @@ svg.chart .grid { stroke: #e6e6e6; fill: none; }
 """  # included once in the report's <style>; inline SVG in the page picks it up
 
 
-def _text(x: float, y: float, text: str, anchor: str = "middle", size: int = 11, color: str = AXIS_COLOR,
-          extra: str = "") -> str:
+def _text(
+    x: float, y: float, text: str, anchor: str = "middle", size: int = 11, color: str = AXIS_COLOR, extra: str = ""
+) -> str:
     css = TEXT_CLASSES.get((anchor, size, color))
     style = f' class="{css}"' if css else f' text-anchor="{anchor}" font-size="{size}" fill="{color}"'
     return f'<text x="{_fmt(x)}" y="{_fmt(y)}"{style}{extra}>{html.escape(text)}</text>'
@@ -167,15 +168,22 @@ def _axes(frame: Frame, x_label: str, y_label: str, integer_x: bool = False) -> 
         xticks = [t for t in xticks if float(t).is_integer()] or [frame.x0]
     yticks = nice_ticks(frame.y0, frame.y1, 4)
     bottom, right = frame.top + frame.plot_h, frame.left + frame.plot_w
-    parts.append(_grid([(frame.px(t), frame.top, frame.px(t), bottom) for t in xticks]
-                       + [(frame.left, frame.py(t), right, frame.py(t)) for t in yticks]))
+    parts.append(
+        _grid(
+            [(frame.px(t), frame.top, frame.px(t), bottom) for t in xticks]
+            + [(frame.left, frame.py(t), right, frame.py(t)) for t in yticks]
+        )
+    )
     for tick in xticks:
         parts.append(_text(frame.px(tick), bottom + 14, _tick_label(tick, _step(xticks)), size=10))
     for tick in yticks:
-        parts.append(_text(frame.left - 5, frame.py(tick) + 3.5, _tick_label(tick, _step(yticks)), anchor="end",
-                           size=10))
-    parts.append(f'<rect x="{_fmt(frame.left)}" y="{_fmt(frame.top)}" width="{_fmt(frame.plot_w)}" '
-                 f'height="{_fmt(frame.plot_h)}" fill="none" stroke="{AXIS_COLOR}"/>')
+        parts.append(
+            _text(frame.left - 5, frame.py(tick) + 3.5, _tick_label(tick, _step(yticks)), anchor="end", size=10)
+        )
+    parts.append(
+        f'<rect x="{_fmt(frame.left)}" y="{_fmt(frame.top)}" width="{_fmt(frame.plot_w)}" '
+        f'height="{_fmt(frame.plot_h)}" fill="none" stroke="{AXIS_COLOR}"/>'
+    )
     parts.append(_text(frame.left + frame.plot_w / 2, frame.top + frame.plot_h + 30, x_label, size=11))
     cy = frame.top + frame.plot_h / 2
     parts.append(_text(11, cy, y_label, size=11, extra=f' transform="rotate(-90 11 {_fmt(cy)})"'))
@@ -189,8 +197,10 @@ def _legend(entries: list[tuple[str, str, bool]], top: float, left: float, width
     for index, (label, color, dashed) in enumerate(entries):
         y = top + index * LEGEND_ROW
         dash = ' stroke-dasharray="5 3"' if dashed else ""
-        parts.append(f'<line x1="{_fmt(left)}" y1="{_fmt(y - 4)}" x2="{_fmt(left + 18)}" y2="{_fmt(y - 4)}" '
-                     f'stroke="{color}" stroke-width="2"{dash}/>')
+        parts.append(
+            f'<line x1="{_fmt(left)}" y1="{_fmt(y - 4)}" x2="{_fmt(left + 18)}" y2="{_fmt(y - 4)}" '
+            f'stroke="{color}" stroke-width="2"{dash}/>'
+        )
         short = label if len(label) <= room else label[: int(room) - 1] + "…"
         parts.append(_text(left + 22, y, short, anchor="start", size=10, color="#333"))
     return parts
@@ -205,8 +215,8 @@ def line_chart(
     series: list[Series],
     x_label: str,
     y_label: str,
-    x_range: Optional[tuple[float, float]] = None,
-    y_range: Optional[tuple[float, float]] = None,
+    x_range: tuple[float, float] | None = None,
+    y_range: tuple[float, float] | None = None,
     guides: Sequence[Guide] = (),
     diagonal: bool = False,
     integer_x: bool = False,
@@ -229,43 +239,64 @@ def line_chart(
     parts = _open(title, width, height)
     parts += _axes(frame, x_label, y_label, integer_x)
     clip = f"clip{next(_CLIP_IDS)}"
-    parts.append(f'<clipPath id="{clip}"><rect x="{_fmt(frame.left)}" y="{_fmt(frame.top)}" '
-                 f'width="{_fmt(frame.plot_w)}" height="{_fmt(frame.plot_h)}"/></clipPath>')
+    parts.append(
+        f'<clipPath id="{clip}"><rect x="{_fmt(frame.left)}" y="{_fmt(frame.top)}" '
+        f'width="{_fmt(frame.plot_w)}" height="{_fmt(frame.plot_h)}"/></clipPath>'
+    )
     if diagonal:
-        parts.append(f'<line x1="{_fmt(frame.px(x_range[0]))}" y1="{_fmt(frame.py(y_range[0]))}" '
-                     f'x2="{_fmt(frame.px(x_range[1]))}" y2="{_fmt(frame.py(y_range[1]))}" stroke="#aaa" '
-                     f'stroke-dasharray="3 3" clip-path="url(#{clip})"/>')
+        parts.append(
+            f'<line x1="{_fmt(frame.px(x_range[0]))}" y1="{_fmt(frame.py(y_range[0]))}" '
+            f'x2="{_fmt(frame.px(x_range[1]))}" y2="{_fmt(frame.py(y_range[1]))}" stroke="#aaa" '
+            f'stroke-dasharray="3 3" clip-path="url(#{clip})"/>'
+        )
     for guide in guides:
         y = frame.py(guide.y)
-        parts.append(f'<line x1="{_fmt(frame.left)}" y1="{_fmt(y)}" x2="{_fmt(frame.left + frame.plot_w)}" '
-                     f'y2="{_fmt(y)}" stroke="{guide.color}" stroke-width="1.5" stroke-dasharray="5 3">'
-                     f"<title>{html.escape(guide.label)}: {guide.y:.4f}</title></line>")
+        parts.append(
+            f'<line x1="{_fmt(frame.left)}" y1="{_fmt(y)}" x2="{_fmt(frame.left + frame.plot_w)}" '
+            f'y2="{_fmt(y)}" stroke="{guide.color}" stroke-width="1.5" stroke-dasharray="5 3">'
+            f"<title>{html.escape(guide.label)}: {guide.y:.4f}</title></line>"
+        )
     for s in series:
         pts = [(frame.px(x), frame.py(y)) for x, y in zip(s.xs, s.ys) if y is not None and math.isfinite(y)]
         if not pts:
             continue
         dash = ' stroke-dasharray="6 3"' if s.dashed else ""
         path = " ".join(f"{_fmt(x)},{_fmt(y)}" for x, y in pts)
-        parts.append(f'<polyline points="{path}" fill="none" stroke="{s.color}" stroke-width="2"{dash} '
-                     f'stroke-linejoin="round" clip-path="url(#{clip})"><title>{html.escape(s.label)}</title></polyline>')
+        parts.append(
+            f'<polyline points="{path}" fill="none" stroke="{s.color}" stroke-width="2"{dash} '
+            f'stroke-linejoin="round" clip-path="url(#{clip})"><title>{html.escape(s.label)}</title></polyline>'
+        )
         if (s.points and len(pts) <= MAX_MARKED_POINTS) or len(pts) == 1:
             values = [(x, y) for x, y in zip(s.xs, s.ys) if y is not None and math.isfinite(y)]
-            dots = "".join(f'<circle cx="{_fmt(px)}" cy="{_fmt(py)}" r="2.8"><title>{_tick_label(vx)}: {vy:.4f}'
-                           f"</title></circle>" for (px, py), (vx, vy) in zip(pts, values))
+            dots = "".join(
+                f'<circle cx="{_fmt(px)}" cy="{_fmt(py)}" r="2.8"><title>{_tick_label(vx)}: {vy:.4f}'
+                f"</title></circle>"
+                for (px, py), (vx, vy) in zip(pts, values)
+            )
             parts.append(f'<g fill="{s.color}"><title>{html.escape(s.label)}</title>{dots}</g>')
         if s.mark is not None and 0 <= s.mark < len(s.xs) and s.ys[s.mark] is not None:
             x, y = frame.px(s.xs[s.mark]), frame.py(s.ys[s.mark])
-            parts.append(f'<circle cx="{_fmt(x)}" cy="{_fmt(y)}" r="5.5" fill="none" stroke="{s.color}" '
-                         f'stroke-width="1.8"><title>{html.escape(s.label)}: kept, {_tick_label(s.xs[s.mark])} → '
-                         f'{s.ys[s.mark]:.4f}</title></circle>')
+            parts.append(
+                f'<circle cx="{_fmt(x)}" cy="{_fmt(y)}" r="5.5" fill="none" stroke="{s.color}" '
+                f'stroke-width="1.8"><title>{html.escape(s.label)}: kept, {_tick_label(s.xs[s.mark])} → '
+                f"{s.ys[s.mark]:.4f}</title></circle>"
+            )
     parts += _legend(entries, HEIGHT + 8, 14, width)
     parts.append("</svg>")
     return "".join(parts)
 
 
-def scatter_chart(title: str, dots: list[Dot], x_label: str, y_label: str, x_range: tuple[float, float],
-                  y_range: tuple[float, float], diagonal: bool = True, legend: Sequence[tuple[str, str]] = (),
-                  width: int = 400) -> str:
+def scatter_chart(
+    title: str,
+    dots: list[Dot],
+    x_label: str,
+    y_label: str,
+    x_range: tuple[float, float],
+    y_range: tuple[float, float],
+    diagonal: bool = True,
+    legend: Sequence[tuple[str, str]] = (),
+    width: int = 400,
+) -> str:
     """Points with hover titles (one per RBP and model) and an optional y = x line."""
     height = 300 + _legend_height(len(legend), 2)
     frame = Frame(*x_range, *y_range, width=width, height=300)
@@ -273,14 +304,18 @@ def scatter_chart(title: str, dots: list[Dot], x_label: str, y_label: str, x_ran
     parts += _axes(frame, x_label, y_label)
     if diagonal:
         low, high = max(x_range[0], y_range[0]), min(x_range[1], y_range[1])
-        parts.append(f'<line x1="{_fmt(frame.px(low))}" y1="{_fmt(frame.py(low))}" x2="{_fmt(frame.px(high))}" '
-                     f'y2="{_fmt(frame.py(high))}" stroke="#999" stroke-dasharray="4 3"/>')
+        parts.append(
+            f'<line x1="{_fmt(frame.px(low))}" y1="{_fmt(frame.py(low))}" x2="{_fmt(frame.px(high))}" '
+            f'y2="{_fmt(frame.py(high))}" stroke="#999" stroke-dasharray="4 3"/>'
+        )
     for dot in dots:
         x = frame.px(min(max(dot.x, x_range[0]), x_range[1]))
         y = frame.py(min(max(dot.y, y_range[0]), y_range[1]))
-        parts.append(f'<circle cx="{_fmt(x)}" cy="{_fmt(y)}" r="4.5" fill="{dot.color}" fill-opacity="0.85" '
-                     f'stroke="#fff" stroke-width="0.8">'
-                     f"<title>{html.escape(dot.tip)}</title></circle>")
+        parts.append(
+            f'<circle cx="{_fmt(x)}" cy="{_fmt(y)}" r="4.5" fill="{dot.color}" fill-opacity="0.85" '
+            f'stroke="#fff" stroke-width="0.8">'
+            f"<title>{html.escape(dot.tip)}</title></circle>"
+        )
     parts += _legend_dots(legend, 308, frame.left, width)
     parts.append("</svg>")
     return "".join(parts)
@@ -297,8 +332,15 @@ def _legend_dots(entries: Sequence[tuple[str, str]], top: float, left: float, wi
     return parts
 
 
-def strip_chart(title: str, rows: list[tuple[str, list[Dot]]], x_label: str, x_range: tuple[float, float],
-                guides: Sequence[Guide] = (), legend: Sequence[tuple[str, str]] = (), width: int = 560) -> str:
+def strip_chart(
+    title: str,
+    rows: list[tuple[str, list[Dot]]],
+    x_label: str,
+    x_range: tuple[float, float],
+    guides: Sequence[Guide] = (),
+    legend: Sequence[tuple[str, str]] = (),
+    width: int = 560,
+) -> str:
     """One horizontal strip per group (e.g. per model tag), one dot per RBP; scales to hundreds of RBPs.
 
     Dots of a strip are spread vertically by a deterministic jitter so that equal values stay visible.
@@ -316,22 +358,30 @@ def strip_chart(title: str, rows: list[tuple[str, list[Dot]]], x_label: str, x_r
         parts.append(_text(frame.px(tick), frame.top + plot_h + 14, _tick_label(tick, _step(xticks)), size=10))
     for guide in guides:
         x = frame.px(guide.y)
-        parts.append(f'<line x1="{_fmt(x)}" y1="{_fmt(frame.top)}" x2="{_fmt(x)}" y2="{_fmt(frame.top + plot_h)}" '
-                     f'stroke="{guide.color}" stroke-dasharray="4 3"><title>{html.escape(guide.label)}</title></line>')
+        parts.append(
+            f'<line x1="{_fmt(x)}" y1="{_fmt(frame.top)}" x2="{_fmt(x)}" y2="{_fmt(frame.top + plot_h)}" '
+            f'stroke="{guide.color}" stroke-dasharray="4 3"><title>{html.escape(guide.label)}</title></line>'
+        )
     for index, (group, dots) in enumerate(rows):
         top = frame.top + index * strip_h
         if index:
-            parts.append(f'<line x1="{left}" y1="{_fmt(top)}" x2="{_fmt(left + frame.plot_w)}" y2="{_fmt(top)}" '
-                         f'stroke="{GRID_COLOR}"/>')
+            parts.append(
+                f'<line x1="{left}" y1="{_fmt(top)}" x2="{_fmt(left + frame.plot_w)}" y2="{_fmt(top)}" '
+                f'stroke="{GRID_COLOR}"/>'
+            )
         short = group if len(group) <= 18 else group[:16] + "…"
         parts.append(_text(left - 6, top + strip_h / 2 + 4, short, anchor="end", size=11, color="#222"))
         for number, dot in enumerate(dots):
             jitter = ((number * 0.618034) % 1.0 - 0.5) * (strip_h - 14) if len(dots) > 1 else 0.0
             x = frame.px(min(max(dot.x, x_range[0]), x_range[1]))
-            parts.append(f'<circle cx="{_fmt(x)}" cy="{_fmt(top + strip_h / 2 + jitter)}" r="4.5" '
-                         f'fill="{dot.color}" fill-opacity="0.85" stroke="#fff" stroke-width="0.8"><title>{html.escape(dot.tip)}</title></circle>')
-    parts.append(f'<rect x="{left}" y="{_fmt(frame.top)}" width="{_fmt(frame.plot_w)}" height="{_fmt(plot_h)}" '
-                 f'fill="none" stroke="{AXIS_COLOR}"/>')
+            parts.append(
+                f'<circle cx="{_fmt(x)}" cy="{_fmt(top + strip_h / 2 + jitter)}" r="4.5" '
+                f'fill="{dot.color}" fill-opacity="0.85" stroke="#fff" stroke-width="0.8"><title>{html.escape(dot.tip)}</title></circle>'
+            )
+    parts.append(
+        f'<rect x="{left}" y="{_fmt(frame.top)}" width="{_fmt(frame.plot_w)}" height="{_fmt(plot_h)}" '
+        f'fill="none" stroke="{AXIS_COLOR}"/>'
+    )
     parts.append(_text(left + frame.plot_w / 2, frame.top + plot_h + 30, x_label, size=11))
     parts += _legend_dots(legend, base_h + 8, left, width)
     parts.append("</svg>")

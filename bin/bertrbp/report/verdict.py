@@ -14,7 +14,6 @@ The thresholds are bertrbp.collapse's, so the report and finetune's warnings agr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 from bertrbp.collapse import AUROC_MARGIN
 from bertrbp.report.inputs import TestScores, TrainingRun
@@ -30,11 +29,11 @@ HEADLINES = {
 }
 ADVICE = {
     COLLAPSED: "Do not use this model. Lower --lr (e.g. 2e-4), warm up longer (--warmup-ratio 0.2), use a larger "
-               "effective batch (--grad-accum), and check that both classes are present and labels match sequences.",
+    "effective batch (--grad-accum), and check that both classes are present and labels match sequences.",
     STALLED: "Do not trust its probabilities (its ranking may still be usable). Train longer (--epochs), on more "
-             "data, or start from a pretrained checkpoint.",
+    "data, or start from a pretrained checkpoint.",
     BELOW_FLOOR: "A logistic regression on 1-5-mer counts does at least as well: prefer the k-mer model for this "
-                 "RBP, or retrain (more epochs, a pretrained start).",
+    "RBP, or retrain (more epochs, a pretrained start).",
     OK: "",
     UNKNOWN: "Give the predictions TSV (--predictions) or the finetune run (--training) to judge this model.",
 }
@@ -58,7 +57,7 @@ class Verdict:
         return self.level in FAILED
 
 
-def _one_sided(values: dict) -> Optional[str]:
+def _one_sided(values: dict) -> str | None:
     """MCC exactly 0 with the accuracy of always answering one class: every prediction is on one side."""
     mcc, accuracy, n, positives = (values.get(k) for k in ("mcc", "accuracy", "n", "n_positive"))
     if None in (mcc, accuracy, n, positives) or not n or mcc != 0.0:
@@ -73,27 +72,33 @@ def _one_sided(values: dict) -> Optional[str]:
         return None
     threshold = values.get("threshold")
     at = f" {threshold:g}" if threshold is not None else ""
-    return (f"test set: every prediction is {side} at the{at} threshold (MCC 0, accuracy {accuracy:.3f} = that "
-            "class's share)")
+    return (
+        f"test set: every prediction is {side} at the{at} threshold (MCC 0, accuracy {accuracy:.3f} = that "
+        "class's share)"
+    )
 
 
 def _stall_reason(where: str, diagnosis: dict) -> str:
     loss, prior, spread = (diagnosis.get(k) for k in ("val_loss", "class_prior_entropy", "prediction_std"))
     if None in (loss, prior, spread):
         return f"{where}: the model has barely moved from the class prior"
-    return (f"{where}: loss {loss:.4f} is no better than the class prior ({prior:.4f}) and predicted "
-            f"probabilities vary by std {spread:.1e}")
+    return (
+        f"{where}: loss {loss:.4f} is no better than the class prior ({prior:.4f}) and predicted "
+        f"probabilities vary by std {spread:.1e}"
+    )
 
 
-def judge(values: dict, training: Optional[TrainingRun], scores: Optional[TestScores], floor_auroc: Optional[float],
-          is_floor: bool) -> Verdict:
+def judge(
+    values: dict, training: TrainingRun | None, scores: TestScores | None, floor_auroc: float | None, is_floor: bool
+) -> Verdict:
     """The verdict of one model; ``values`` are its test metrics (auroc, mcc, ...; None where unknown)."""
     collapsed: list[str] = []
     stalled: list[str] = []
     where_val = f"validation (kept epoch {training.kept_epoch})" if training else ""
     if training and training.collapsed:
-        collapsed += [f"{where_val}: {r}" for r in training.diagnosis.get("reasons", [])] or \
-            [f"{where_val}: finetune marked the model collapsed"]
+        collapsed += [f"{where_val}: {r}" for r in training.diagnosis.get("reasons", [])] or [
+            f"{where_val}: finetune marked the model collapsed"
+        ]
     if scores and scores.diagnosis.get("collapsed"):
         collapsed += [f"test set: {r}" for r in scores.diagnosis.get("reasons", [])]
     auroc = values.get("auroc")
@@ -108,8 +113,9 @@ def judge(values: dict, training: Optional[TrainingRun], scores: Optional[TestSc
         stalled.append(one_sided)
     floor_reason = []
     if not is_floor and floor_auroc is not None and auroc is not None and auroc <= floor_auroc:
-        floor_reason.append(f"test AUROC {auroc:.3f} is not above the k-mer floor {floor_auroc:.3f} "
-                            f"({auroc - floor_auroc:+.3f})")
+        floor_reason.append(
+            f"test AUROC {auroc:.3f} is not above the k-mer floor {floor_auroc:.3f} " f"({auroc - floor_auroc:+.3f})"
+        )
     if collapsed:
         return Verdict(COLLAPSED, collapsed + stalled + floor_reason)
     if stalled:

@@ -8,9 +8,9 @@ way (same k, same positions); a mix is refused rather than silently tokenised tw
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from bertrbp.errors import InputError
 from bertrbp.tokenizer import KmerTokenizer
@@ -100,8 +100,13 @@ def as_ensemble(models: list[NamedModel], name: str = "ensemble") -> list[NamedM
     return [NamedModel(name, merged.eval(), ",".join(m.source for m in models))]
 
 
-def open_models(specs: Sequence[str], device_name: str = "auto", bf16: str = "auto",
-                window: int | None = None, ensemble: bool = False) -> OpenModels:
+def open_models(
+    specs: Sequence[str],
+    device_name: str = "auto",
+    bf16: str = "auto",
+    window: int | None = None,
+    ensemble: bool = False,
+) -> OpenModels:
     """The start every multi-model tool shares: resolve the device, load the models, check ``window`` if given.
 
     ``ensemble``: score all ``specs`` as one model named ``ensemble`` (mean of their log-odds) instead of one

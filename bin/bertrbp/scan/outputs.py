@@ -11,8 +11,8 @@ genome position of the maximum).
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -45,7 +45,7 @@ class ScanWriter:
         self.n_peaks = 0
         self.n_positions = 0
 
-    def __enter__(self) -> "ScanWriter":
+    def __enter__(self) -> ScanWriter:
         handles = {key: self._stack.enter_context(atomic_open(path, "w")) for key, path in self.paths.items()}
         self.bedgraphs = [handles[name] for name in self.names]
         self.profile, self.peaks = handles["profile"], handles["peaks"]

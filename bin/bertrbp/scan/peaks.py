@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, Optional
 
 import numpy as np
 
@@ -23,7 +23,7 @@ class PeakCaller:
 
     def __init__(self, threshold: float) -> None:
         self.threshold = threshold
-        self.open: Optional[Peak] = None
+        self.open: Peak | None = None
 
     def feed(self, first: int, values: np.ndarray) -> Iterator[Peak]:
         above = values >= self.threshold

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
 
 from bertrbp.errors import InputError
 from bertrbp.scan.windows import ScanTarget, bed_targets, fasta_target, window_starts
@@ -22,7 +22,7 @@ class ScanSummary:
     paths: dict
 
 
-def iter_targets(fasta: Optional[Path], bed: Optional[Path], genome_path: Optional[Path]) -> Iterator[ScanTarget]:
+def iter_targets(fasta: Path | None, bed: Path | None, genome_path: Path | None) -> Iterator[ScanTarget]:
     """Targets from ``--input FASTA`` or ``--bed BED --genome FA`` (exactly one of the two)."""
     if (fasta is None) == (bed is None):
         raise InputError("give either --input FASTA or --bed BED with --genome FA (not both, not neither).")
@@ -43,9 +43,9 @@ def iter_targets(fasta: Optional[Path], bed: Optional[Path], genome_path: Option
 def run_scan(
     model_specs: Sequence[str],
     output_prefix: Path,
-    fasta: Optional[Path] = None,
-    bed: Optional[Path] = None,
-    genome: Optional[Path] = None,
+    fasta: Path | None = None,
+    bed: Path | None = None,
+    genome: Path | None = None,
     window: int = 101,
     stride: int = 10,
     threshold: float = 0.5,
@@ -71,8 +71,10 @@ def run_scan(
     models, tokenizer = opened.models, opened.tokenizer
     score = model_scorer(models, tokenizer, opened.device, opened.bf16)
     n_targets = n_windows = 0
-    with ScanWriter(output_prefix, [m.name for m in models], threshold) as writer, \
-            tqdm(unit="win", desc="scan", disable=None) as progress:
+    with (
+        ScanWriter(output_prefix, [m.name for m in models], threshold) as writer,
+        tqdm(unit="win", desc="scan", disable=None) as progress,
+    ):
         for target in iter_targets(fasta, bed, genome):
             if target.length < tokenizer.k:
                 log.warning("skipping %s: %d nt is shorter than k=%d", target.name, target.length, tokenizer.k)

@@ -9,8 +9,8 @@ order, so profiles and peaks come out sorted by genome coordinate on both strand
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 from bertrbp.errors import InputError
 from bertrbp.io.genome import reverse_complement
@@ -60,7 +60,7 @@ def iter_windows(target: ScanTarget, window: int, stride: int, chunk: int = CHUN
         if end > buffer_start + len(buffer) or start < buffer_start:
             buffer_start = start
             buffer = target.fetch(start, min(target.length, start + max(chunk, window)))
-        seq = buffer[start - buffer_start:end - buffer_start]
+        seq = buffer[start - buffer_start : end - buffer_start]
         yield start, end, reverse_complement(seq) if target.strand == "-" else seq
 
 
@@ -83,4 +83,6 @@ def bed_targets(bed_path, genome) -> Iterator[ScanTarget]:
             return genome.fetch(iv.chrom, iv.start + a, iv.start + b, "+", where=where)
 
         strand = "-" if interval.strand == "-" else "+"
-        yield ScanTarget(interval.name or interval.key(), interval.chrom, interval.start, interval.length, strand, fetch)
+        yield ScanTarget(
+            interval.name or interval.key(), interval.chrom, interval.start, interval.length, strand, fetch
+        )

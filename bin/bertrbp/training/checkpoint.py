@@ -13,7 +13,6 @@ import random
 import re
 import warnings
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
@@ -33,8 +32,13 @@ def rng_state() -> dict:
     bit_generator, keys, pos, has_gauss, cached_gaussian = np.random.get_state()
     state = {
         "torch": torch.get_rng_state(),
-        "numpy": {"bit_generator": str(bit_generator), "keys": torch.from_numpy(keys.astype(np.int64)),
-                  "pos": int(pos), "has_gauss": int(has_gauss), "cached_gaussian": float(cached_gaussian)},
+        "numpy": {
+            "bit_generator": str(bit_generator),
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached_gaussian),
+        },
         "python": random.getstate(),
     }
     if torch.cuda.is_available():
@@ -47,8 +51,15 @@ def set_rng_state(state: dict) -> None:
 
     torch.set_rng_state(state["torch"])
     saved = state["numpy"]
-    np.random.set_state((saved["bit_generator"], saved["keys"].numpy().astype(np.uint32), saved["pos"],
-                         saved["has_gauss"], saved["cached_gaussian"]))
+    np.random.set_state(
+        (
+            saved["bit_generator"],
+            saved["keys"].numpy().astype(np.uint32),
+            saved["pos"],
+            saved["has_gauss"],
+            saved["cached_gaussian"],
+        )
+    )
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
     if "cuda" in state and torch.cuda.is_available():
@@ -87,7 +98,7 @@ def _one_line(exc: BaseException) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def load_state(directory: Path, config: dict) -> Optional[dict]:
+def load_state(directory: Path, config: dict) -> dict | None:
     """The saved state in ``directory`` (None when there is none), refusing one from different settings."""
     import torch
 
@@ -106,7 +117,9 @@ def load_state(directory: Path, config: dict) -> Optional[dict]:
     if not isinstance(state, dict) or not {"model", "optimizer", "scheduler", "rng", "config"} <= set(state):
         raise InputError(f"{path}: not a bert-rbp training checkpoint. Delete {Path(directory)} to start over.")
     saved = state.get("config", {})
-    changed = [f"{key}: {saved.get(key)!r} -> {config.get(key)!r}" for key in RESUME_KEYS if saved.get(key) != config.get(key)]
+    changed = [
+        f"{key}: {saved.get(key)!r} -> {config.get(key)!r}" for key in RESUME_KEYS if saved.get(key) != config.get(key)
+    ]
     if changed:
         raise InputError(
             f"{path}: --resume with different settings than the interrupted run ({'; '.join(changed)}). "
@@ -160,6 +173,9 @@ def model_identity(source: str) -> dict:
     folder = Path(source)
     if not folder.is_dir():
         return {"source": source}
-    files = {item.name: sha256(item) for item in sorted(folder.iterdir())
-             if item.is_file() and item.name in ("config.json", "vocab.txt", "model.safetensors", "pytorch_model.bin")}
+    files = {
+        item.name: sha256(item)
+        for item in sorted(folder.iterdir())
+        if item.is_file() and item.name in ("config.json", "vocab.txt", "model.safetensors", "pytorch_model.bin")
+    }
     return {"source": "folder", "files": files}

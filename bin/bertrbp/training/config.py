@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Optional
 
 from bertrbp.errors import InputError
 
@@ -33,7 +32,7 @@ class TrainConfig:
     threads: int = 0
     save_steps: int = 0
     log_every: int = 10
-    max_steps: Optional[int] = None
+    max_steps: int | None = None
     patience: int = 0  # early stopping: epochs without a better validation metric before stopping (0 = off)
     early_stopping_metric: str = "val_loss"  # lower is better; reported by the epoch-end callback
 
@@ -41,7 +40,7 @@ class TrainConfig:
     def effective_batch(self) -> int:
         return self.batch_size * self.grad_accum
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         """Reject impossible settings with an InputError naming the option."""
         checks = [
             (self.lr > 0, f"--lr must be > 0, not {self.lr}"),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Protocol
+from collections.abc import Mapping
+from typing import Protocol
 
 import numpy as np
 
@@ -17,7 +18,7 @@ class BatchSource(Protocol):
 
     def __len__(self) -> int: ...
 
-    def batch(self, indices: np.ndarray) -> Mapping[str, "object"]: ...
+    def batch(self, indices: np.ndarray) -> Mapping[str, object]: ...
 
 
 class ArrayBatches:
@@ -35,7 +36,9 @@ class ArrayBatches:
     def batch(self, indices: np.ndarray) -> dict:
         import torch
 
-        return {name: torch.from_numpy(np.ascontiguousarray(a[indices]).astype(np.int64)) for name, a in self.arrays.items()}
+        return {
+            name: torch.from_numpy(np.ascontiguousarray(a[indices]).astype(np.int64)) for name, a in self.arrays.items()
+        }
 
 
 def epoch_order(size: int, seed: int, epoch: int) -> np.ndarray:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
 
 import numpy as np
 
@@ -48,12 +48,12 @@ class TrainResult:
     device: str
     bf16: bool
     threads: int
-    resumed_from_step: Optional[int] = None
+    resumed_from_step: int | None = None
     stopped_early: bool = False  # early stopping ended the run before config.epochs
 
 
 EpochEnd = Callable[[object, EpochContext], dict]
-StepHook = Callable[[int, Optional[float]], None]
+StepHook = Callable[[int, float | None], None]
 
 
 def seed_everything(seed: int) -> None:
@@ -91,7 +91,7 @@ class EarlyStopping:
     def __init__(self, patience: int, metric: str = "val_loss"):
         self.patience, self.metric = patience, metric
 
-    def best_epoch(self, history: list) -> Optional[int]:
+    def best_epoch(self, history: list) -> int | None:
         """1-based epoch with the lowest finite metric (the first of ties); None when none has it."""
         values = [(h.get(self.metric), i) for i, h in enumerate(history, start=1)]
         finite = [(v, i) for v, i in values if v is not None and math.isfinite(v)]
@@ -135,7 +135,7 @@ class ProgressWindow:
 class _Loop:
     """One training run: owns model, optimizer, scheduler and ``RunState``; see ``train`` for the contract."""
 
-    def __init__(self, model, source: BatchSource, config: TrainConfig, checkpoint_dir: Optional[Path], desc: str):
+    def __init__(self, model, source: BatchSource, config: TrainConfig, checkpoint_dir: Path | None, desc: str):
         self.model, self.source, self.config, self.desc = model, source, config, desc
         self.threads = set_threads(config.threads)
         self.device = resolve_device(config.device)
@@ -158,7 +158,7 @@ class _Loop:
         self.cfg = config.to_dict()
 
     # -- checkpoints
-    def restore(self) -> Optional[int]:
+    def restore(self) -> int | None:
         """Continue from the checkpoint in checkpoint_dir, if any; returns the step resumed from."""
         if self.checkpoint_dir is None:
             return None
@@ -170,22 +170,40 @@ class _Loop:
         self.optimizer.load_state_dict(saved["optimizer"])
         self.scheduler.load_state_dict(saved["scheduler"])
         set_rng_state(saved["rng"])
-        self.state = RunState(saved["epoch"], saved["batch_pos"], saved["global_step"], list(saved["history"]),
-                              saved["epoch_loss"], bool(saved.get("stopped", False)))
-        log.info("resuming at epoch %d, step %d from %s", self.state.epoch + 1, self.state.global_step,
-                 self.checkpoint_dir)
+        self.state = RunState(
+            saved["epoch"],
+            saved["batch_pos"],
+            saved["global_step"],
+            list(saved["history"]),
+            saved["epoch_loss"],
+            bool(saved.get("stopped", False)),
+        )
+        log.info(
+            "resuming at epoch %d, step %d from %s", self.state.epoch + 1, self.state.global_step, self.checkpoint_dir
+        )
         return self.state.global_step
 
-    def checkpoint(self, order: Optional[np.ndarray]) -> None:
+    def checkpoint(self, order: np.ndarray | None) -> None:
         if self.checkpoint_dir is None:
             return
         s = self.state
-        save_state(self.checkpoint_dir, {
-            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(), "rng": rng_state(), "epoch": s.epoch,
-            "batch_pos": s.batch_pos, "global_step": s.global_step, "history": s.history,
-            "epoch_loss": s.epoch_loss, "stopped": s.stopped, "order": order, "config": self.cfg,
-        })
+        save_state(
+            self.checkpoint_dir,
+            {
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "rng": rng_state(),
+                "epoch": s.epoch,
+                "batch_pos": s.batch_pos,
+                "global_step": s.global_step,
+                "history": s.history,
+                "epoch_loss": s.epoch_loss,
+                "stopped": s.stopped,
+                "order": order,
+                "config": self.cfg,
+            },
+        )
 
     # -- the loop
     @property
@@ -202,7 +220,7 @@ class _Loop:
         self.optimizer.zero_grad(set_to_none=True)
         self.state.global_step += 1
 
-    def run_epoch(self, bar, window: ProgressWindow, on_step: Optional[StepHook]) -> None:
+    def run_epoch(self, bar, window: ProgressWindow, on_step: StepHook | None) -> None:
         """Train from ``state.batch_pos`` to the end of ``state.epoch`` (or to max_steps)."""
         import torch
 
@@ -235,7 +253,7 @@ class _Loop:
                 break
         s.epoch_loss += float(epoch_sum)
 
-    def _log_progress(self, bar, window: ProgressWindow) -> Optional[float]:
+    def _log_progress(self, bar, window: ProgressWindow) -> float | None:
         step = self.state.global_step
         if step % self.config.log_every and step != self.total_steps:
             return None
@@ -245,24 +263,33 @@ class _Loop:
             log.info("step %d/%d: loss %.4f, %.1f sequences/s", step, self.total_steps, loss, rate)
         return loss
 
-    def end_epoch(self, epoch_end: Optional[EpochEnd]) -> None:
+    def end_epoch(self, epoch_end: EpochEnd | None) -> None:
         """Validate (callback), record the epoch, decide early stopping, checkpoint."""
         s = self.state
-        context = EpochContext(s.epoch, s.global_step, s.epoch_loss / max(1, s.batch_pos), self.device, self.bf16,
-                               list(s.history))
+        context = EpochContext(
+            s.epoch, s.global_step, s.epoch_loss / max(1, s.batch_pos), self.device, self.bf16, list(s.history)
+        )
         metrics = {"epoch": s.epoch + 1, "step": s.global_step, "train_loss": context.train_loss}
         if epoch_end is not None:
             self.model.eval()
             metrics.update(epoch_end(self.model, context) or {})
             self.model.train()
         s.history.append(metrics)
-        log.info("epoch %d: %s", s.epoch + 1, ", ".join(
-            f"{k} {_fmt(v)}" for k, v in metrics.items() if k != "epoch" and not isinstance(v, (dict, list))))
+        log.info(
+            "epoch %d: %s",
+            s.epoch + 1,
+            ", ".join(f"{k} {_fmt(v)}" for k, v in metrics.items() if k != "epoch" and not isinstance(v, (dict, list))),
+        )
         s.epoch, s.batch_pos, s.epoch_loss = s.epoch + 1, 0, 0.0
         if s.epoch < self.config.epochs and self.stopping.should_stop(s.history):
             s.stopped = True
-            log.info("early stopping after epoch %d: %s has not improved for %d epochs (best: epoch %d)",
-                     s.epoch, self.stopping.metric, self.config.patience, self.stopping.best_epoch(s.history))
+            log.info(
+                "early stopping after epoch %d: %s has not improved for %d epochs (best: epoch %d)",
+                s.epoch,
+                self.stopping.metric,
+                self.config.patience,
+                self.stopping.best_epoch(s.history),
+            )
         self.checkpoint(None)
 
 
@@ -271,10 +298,10 @@ def train(
     source: BatchSource,
     config: TrainConfig,
     *,
-    checkpoint_dir: Optional[Path] = None,
+    checkpoint_dir: Path | None = None,
     resume: bool = False,
-    epoch_end: Optional[EpochEnd] = None,
-    on_step: Optional[StepHook] = None,
+    epoch_end: EpochEnd | None = None,
+    on_step: StepHook | None = None,
     desc: str = "train",
 ) -> TrainResult:
     """Train ``model`` in place on ``source``; see the package docstring for the contract."""
@@ -288,11 +315,16 @@ def train(
     resumed_from = loop.restore() if resume else None
     log.info(
         "training on %s (bf16 %s, %d threads): %d sequences, %d optimizer steps, effective batch %d",
-        loop.device, "on" if loop.bf16 else "off", loop.threads, len(source), loop.total_steps,
+        loop.device,
+        "on" if loop.bf16 else "off",
+        loop.threads,
+        len(source),
+        loop.total_steps,
         config.effective_batch,
     )
-    bar = tqdm(total=loop.total_steps, initial=loop.state.global_step, desc=desc, unit="step", dynamic_ncols=True,
-               disable=None)
+    bar = tqdm(
+        total=loop.total_steps, initial=loop.state.global_step, desc=desc, unit="step", dynamic_ncols=True, disable=None
+    )
     window = ProgressWindow(loop.device)
     while not loop.finished:
         loop.run_epoch(bar, window, on_step)
@@ -300,8 +332,17 @@ def train(
     bar.close()
     model.eval()
     s = loop.state
-    return TrainResult(s.history, s.global_step, loop.total_steps, time.perf_counter() - started, str(loop.device),
-                       loop.bf16, loop.threads, resumed_from, s.stopped)
+    return TrainResult(
+        s.history,
+        s.global_step,
+        loop.total_steps,
+        time.perf_counter() - started,
+        str(loop.device),
+        loop.bf16,
+        loop.threads,
+        resumed_from,
+        s.stopped,
+    )
 
 
 def _fmt(value) -> str:

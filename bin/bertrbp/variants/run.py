@@ -8,17 +8,31 @@ Alleles not scored go to ``<output stem>.skipped.tsv`` (chrom pos id ref alt rea
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
 
 from bertrbp.errors import InputError
 from bertrbp.variants.vcf import Variant, iter_vcf
 
 log = logging.getLogger("bertrbp")
 
-COLUMNS = ["chrom", "pos", "id", "ref", "alt", "strand", "model", "ref_prob", "alt_prob", "delta_prob",
-           "ref_logit", "alt_logit", "delta_logit", "note"]
+COLUMNS = [
+    "chrom",
+    "pos",
+    "id",
+    "ref",
+    "alt",
+    "strand",
+    "model",
+    "ref_prob",
+    "alt_prob",
+    "delta_prob",
+    "ref_logit",
+    "alt_logit",
+    "delta_logit",
+    "note",
+]
 SKIPPED_COLUMNS = ["chrom", "pos", "id", "ref", "alt", "reason"]
 MISMATCH_CHOICES = ("fail", "skip")
 
@@ -89,8 +103,8 @@ def run_variant_effect(
     genome_path: Path,
     output: Path,
     window: int = 101,
-    strand_bed: Optional[Path] = None,
-    gtf: Optional[Path] = None,
+    strand_bed: Path | None = None,
+    gtf: Path | None = None,
     on_mismatch: str = "fail",
     batch_size: int = 64,
     device_name: str = "auto",
@@ -115,8 +129,12 @@ def run_variant_effect(
     models, tokenizer, device, bf16_on = opened.models, opened.tokenizer, opened.device, opened.bf16
     skipped_path = skipped_path_for(output)
     scored = rows = 0
-    with GenomeFasta(genome_path) as genome, atomic_open(output, "w") as out, \
-            atomic_open(skipped_path, "w") as skipped, tqdm(unit="variant", desc="variants", disable=None) as bar:
+    with (
+        GenomeFasta(genome_path) as genome,
+        atomic_open(output, "w") as out,
+        atomic_open(skipped_path, "w") as skipped,
+        tqdm(unit="variant", desc="variants", disable=None) as bar,
+    ):
         out.write("\t".join(COLUMNS) + "\n")
         report = SkipReport(skipped)
         jobs = iter_jobs(vcf, genome, window, strand_index, on_mismatch, report)
@@ -130,11 +148,27 @@ def run_variant_effect(
                     v = job.variant
                     rp, ap = scores.probability[i], scores.probability[n + i]
                     rl, al = scores.logit[i], scores.logit[n + i]
-                    lines.append("\t".join([
-                        v.chrom, str(v.pos), v.id, v.ref, v.alt, job.strand, named.name,
-                        f"{rp:.6f}", f"{ap:.6f}", f"{ap - rp:.6f}", f"{rl:.6f}", f"{al:.6f}", f"{al - rl:.6f}",
-                        job.note,
-                    ]) + "\n")
+                    lines.append(
+                        "\t".join(
+                            [
+                                v.chrom,
+                                str(v.pos),
+                                v.id,
+                                v.ref,
+                                v.alt,
+                                job.strand,
+                                named.name,
+                                f"{rp:.6f}",
+                                f"{ap:.6f}",
+                                f"{ap - rp:.6f}",
+                                f"{rl:.6f}",
+                                f"{al:.6f}",
+                                f"{al - rl:.6f}",
+                                job.note,
+                            ]
+                        )
+                        + "\n"
+                    )
             out.writelines(lines)
             rows += len(lines)
             scored += len(batch)

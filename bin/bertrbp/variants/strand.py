@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from bertrbp.errors import InputError
-
 
 _STRAND_FEATURES = frozenset({"gene", "transcript", "exon"})
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from bertrbp.errors import InputError
 from bertrbp.io.sequences import numbered_lines
@@ -51,8 +51,10 @@ def iter_vcf(path: str | Path) -> Iterator[tuple[Variant, str]]:
         fields = line.split("\t")
         where = f"{path}: line {number}"
         if len(fields) < 5:
-            raise InputError(f"{where}: a VCF data line needs at least 5 tab-separated columns "
-                             f"(CHROM POS ID REF ALT), found {len(fields)}.")
+            raise InputError(
+                f"{where}: a VCF data line needs at least 5 tab-separated columns "
+                f"(CHROM POS ID REF ALT), found {len(fields)}."
+            )
         chrom, pos_text, vid, ref, alts = (f.strip() for f in fields[:5])
         try:
             pos = int(pos_text)

@@ -29,12 +29,16 @@ def check_ref(variant: Variant, genome) -> str:
     if name is None:
         return f"{variant.chrom}:{variant.pos}: chromosome {variant.chrom!r} is not in the genome {genome.path}"
     if variant.end > genome.lengths[name]:
-        return (f"{variant.chrom}:{variant.pos}: REF {variant.ref} runs past the end of {name} "
-                f"(length {genome.lengths[name]})")
+        return (
+            f"{variant.chrom}:{variant.pos}: REF {variant.ref} runs past the end of {name} "
+            f"(length {genome.lengths[name]})"
+        )
     found = genome.fetch(variant.chrom, variant.start, variant.end)
     if found != variant.ref:
-        return (f"{variant.chrom}:{variant.pos}: REF {variant.ref} does not match the genome ({found}); "
-                "wrong assembly or a mis-normalised VCF")
+        return (
+            f"{variant.chrom}:{variant.pos}: REF {variant.ref} does not match the genome ({found}); "
+            "wrong assembly or a mis-normalised VCF"
+        )
     return ""
 
 
@@ -44,7 +48,7 @@ def _cut(haplotype: str, centre: int, window: int) -> tuple[str, bool]:
         return haplotype, len(haplotype) < window
     start = centre - window // 2
     clamped = min(max(start, 0), len(haplotype) - window)
-    return haplotype[clamped:clamped + window], clamped != start
+    return haplotype[clamped : clamped + window], clamped != start
 
 
 def variant_windows(variant: Variant, genome, window: int, strand: str = "+") -> VariantWindows:
