@@ -6,12 +6,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 WITH_LINT=0 bash scripts/setup.sh
 OUT=${OUT:-demo_out}
+# the venv first: its Python runs the tools, and setup puts the pinned Nextflow launcher there
+export PATH="$(pwd)/.venv/bin:$PATH"
 if command -v nextflow >/dev/null 2>&1 && [ -z "${BERTRBP_NO_NEXTFLOW:-}" ]; then
   nextflow run main.nf -profile test --outdir "$OUT"
+  echo
+  echo "Test-set metrics (assets/demo; tiny BERT at the finetune defaults, RBP.baseline = the k-mer floor):"
   cat "$OUT"/summary/metrics_summary.tsv
+  echo
+  echo "Report: $(cd "$OUT/summary" && pwd)/report.html"
   exit 0
 fi
-export PATH="$(pwd)/.venv/bin:$PATH"
 # A random-init 'tiny' BERT (DNABERT weights are not bundled) at the finetune tool's defaults for it
 # (bertrbp/recipe.py: lr 1e-3, up to 8 epochs, early stopping on the validation loss with patience 2, the best
 # epoch kept, bf16 on CPUs with native bf16). MODEL=dnabert3 (a downloaded DNABERT folder) runs the paper's
@@ -35,8 +40,14 @@ for rbp in $RBPS; do
     --token-labels "$d/token_structure.tsv" --output-dir "$d/attention"
 done
 metrics=()
-for rbp in $RBPS; do metrics+=("$OUT/$rbp/metrics.json"); done
-bertrbp-summary "${metrics[@]}" --output-dir "$OUT/summary"
+args=()
+for rbp in $RBPS; do
+  metrics+=("$OUT/$rbp/metrics.json")
+  args+=(--predictions "$rbp=$OUT/$rbp/predictions.tsv" --training "$rbp=$OUT/$rbp/finetune")
+done
+bertrbp-summary "${metrics[@]}" "${args[@]}" --output-dir "$OUT/summary"
 echo
 echo "Test-set metrics (assets/demo, $MODEL model, epochs ${EPOCHS:-default}, lr ${LR:-default}):"
 cat "$OUT/summary/metrics_summary.tsv"
+echo
+echo "Report: $(cd "$OUT/summary" && pwd)/report.html"

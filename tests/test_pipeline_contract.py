@@ -5,6 +5,7 @@ and the versions command works. A flag or output name renamed in a tool breaks t
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -167,15 +168,46 @@ def test_attention_stats_module_runs_the_tool(task_dir, tmp_path, tiny_checkpoin
     assert (task_dir / "attention_stats" / "token_attention_ratio.tsv").is_file()
 
 
-def test_summary_module_runs_the_tool(task_dir, tmp_path):
-    staged = []
-    for name, auroc in (("RBFOX2_HepG2", 0.9), ("RBFOX2_HepG2.baseline", 0.8), ("HNRNPK_K562", 0.85)):
+def _predictions(path: Path, separation: float) -> Path:
+    """A predictions TSV whose positives score `separation` higher than its negatives on average."""
+    rows = ["id\tprobability\tlogit\tlabel"]
+    for i in range(40):
+        label = i % 2
+        p = min(0.99, 0.3 + separation * label + 0.02 * (i % 11))
+        rows.append(f"s{i}\t{p:.3f}\t0.0\t{label}")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_summary_module_runs_the_tool_with_predictions_and_training_runs(task_dir, tmp_path):
+    """The report gets each model's test predictions and finetune model card, named as evaluate names them
+    (RBP, RBP.baseline); with the test profile's k-mer baseline, the baseline is each RBP's floor."""
+    finetune_dir = tmp_path / "finetune_task"
+    finetune_dir.mkdir()
+    fasta = _write_fasta(tmp_path / "train.fa", _sequences(40))
+    _run_task("finetune", finetune_dir, {"train": _stage(finetune_dir, fasta), "model_name": "kmer", "model_dir": []},
+              META)
+    card = finetune_dir / "finetuned" / "model_card.json"
+    assert json.loads(card.read_text())["model_kind"] == "kmer"
+
+    metrics, predictions = [], []
+    for name, auroc, separation in (("RBFOX2_HepG2", 0.9, 0.3), ("RBFOX2_HepG2.baseline", 0.8, 0.1)):
         path = tmp_path / f"{name}.metrics.json"
-        path.write_text(json.dumps({"auroc": auroc, "auprc": auroc - 0.05, "n": 100, "n_positive": 50}))
-        staged.append(_stage(task_dir, path, f"metrics/{path.name}"))
-    _run_task("summary", task_dir, {"metrics": staged}, None)
-    table = (task_dir / "summary" / "metrics_summary.tsv").read_text().splitlines()
-    assert len(table) == 4 and any("\tbaseline\t" in row for row in table)
+        path.write_text(json.dumps({"auroc": auroc, "auprc": auroc - 0.05, "n": 40, "n_positive": 20}))
+        metrics.append(_stage(task_dir, path, f"metrics/{path.name}"))
+        tsv = _predictions(tmp_path / f"{name}.predictions.tsv", separation)
+        predictions.append(_stage(task_dir, tsv, f"predictions/{tsv.name}"))
+    cards = [_stage(task_dir, card, "cards/card1.json")]
+    inputs = {"metrics": metrics, "predictions": predictions, "card_names": ["RBFOX2_HepG2.baseline"], "cards": cards}
+    result = _run_task("summary", task_dir, inputs, None)
+    assert "--training 'RBFOX2_HepG2.baseline=cards/card1.json'" in result.args[-1]
+    assert "--floor-model baseline" in result.args[-1]
+    table = list(csv.DictReader((task_dir / "summary" / "metrics_summary.tsv").open(), delimiter="\t"))
+    rows = {row["name"]: row for row in table}
+    assert sorted(rows) == ["RBFOX2_HepG2", "RBFOX2_HepG2.baseline"]
+    assert rows["RBFOX2_HepG2.baseline"]["kind"] == "kmer"  # read from the card
+    assert float(rows["RBFOX2_HepG2"]["kmer_floor_auroc"]) == pytest.approx(0.8)  # the baseline is the floor
+    assert "<svg" in (task_dir / "summary" / "report.html").read_text()
 
 
 # ---------------------------------------------------------------- pretrain, scan, variant effect, attribute

@@ -96,7 +96,7 @@ def module_parts(path: Path) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- expression evaluator
-_TOKEN = re.compile(r"\s*(\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'|\?:|->|[A-Za-z_]\w*|\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|[?:!.,()\[\]{}])")
+_TOKEN = re.compile(r"\s*(\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'|\?:|->|==|!=|&&|\|\||[A-Za-z_]\w*|\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|[?:!.,()\[\]{}])")
 
 
 def _tokens(text: str) -> list[str]:
@@ -167,7 +167,7 @@ class _Parser:
         return tok
 
     def expression(self) -> Any:
-        cond = self.unary()
+        cond = self.logic()
         if self.peek() == "?:":
             self.take()
             other = self.expression()
@@ -179,6 +179,33 @@ class _Parser:
             no = self.expression()
             return yes if truthy(cond) else no
         return cond
+
+    def logic(self) -> Any:
+        """a || b, a && b (Groovy truth; both sides are evaluated: the config's operands have no side effects)."""
+        value = self.comparison()
+        while self.peek() in ("&&", "||"):
+            op = self.take()
+            other = self.comparison()
+            value = (truthy(value) and truthy(other)) if op == "&&" else (truthy(value) or truthy(other))
+        return value
+
+    def comparison(self) -> Any:
+        """a == b, a != b, a in [list], a instanceof List."""
+        value = self.unary()
+        if self.peek() in ("==", "!="):
+            op = self.take()
+            other = self.unary()
+            return (value == other) if op == "==" else (value != other)
+        if self.peek() == "in":
+            self.take()
+            return value in self.unary()
+        if self.peek() == "instanceof":
+            self.take()
+            kind = self.take()
+            if kind != "List":
+                raise RenderError(f"unsupported instanceof {kind}")
+            return isinstance(value, list)
+        return value
 
     def unary(self) -> Any:
         if self.peek() == "!":
@@ -238,11 +265,16 @@ class _Parser:
             return args[0].join(to_text(v) for v in value)
         if name == "trim" and isinstance(value, str):
             return value.strip()
+        if name == "transpose" and isinstance(value, list) and not args:
+            return [list(row) for row in zip(*value)]
         raise RenderError(f"unsupported call .{name}()")
 
     def closure_call(self, value: Any, name: str) -> Any:
         self.take("{")
-        var = self.take()
+        names = [self.take()]
+        while self.peek() == ",":
+            self.take()
+            names.append(self.take())
         self.take("->")
         start = self.i
         depth = 1
@@ -253,7 +285,9 @@ class _Parser:
         if name != "collect":
             raise RenderError(f"unsupported closure call .{name}")
         items = value if isinstance(value, list) else [value]
-        return [evaluate(body, {**self.env, var: item}) for item in items]
+        if len(names) == 1:
+            return [evaluate(body, {**self.env, names[0]: item}) for item in items]
+        return [evaluate(body, {**self.env, **dict(zip(names, item, strict=True))}) for item in items]
 
 
 def evaluate(text: str, env: dict[str, Any]) -> Any:
@@ -305,5 +339,54 @@ def test_test_profile_overrides_defaults():
     defaults = params_of(REPO / "nextflow.config")
     merged = profile_params()
     assert merged["model"] == "tiny" != defaults["model"]
-    assert merged["epochs"] == 1
+    # the demo recipe is the tools' defaults: epochs and learning rate unset, the k-mer floor as baseline
+    assert merged["epochs"] is None and merged["learning_rate"] == 0
+    assert merged["baseline_model"] == "kmer" and merged["train_baseline"] is True
+    assert merged["test_size"] == "0.25"
     assert Path(merged["input"]).is_file()
+
+
+def test_evaluator_compares_and_combines():
+    env = {"params": {"a": 0, "b": None, "m": "kmer"}, "names": ["x", "y"], "files": ["1.json", "2.json"]}
+    assert evaluate("params.a != null", env) is True and evaluate("params.b != null", env) is False
+    assert evaluate("params.m == 'kmer' && params.a != null", env) is True
+    assert evaluate("params.b || params.m == 'cnn'", env) is False
+    assert evaluate("files instanceof List ? 'list' : 'one'", env) == "list"
+    assert evaluate("[names, files].transpose().collect { n, f -> \"${n}=${f}\" }.join(' ')", env) == "x=1.json y=2.json"
+
+
+def _args(process: str, **overrides: Any) -> list[str]:
+    return render_ext(process, {**profile_params(), **overrides}, {"id": "X"})["args"].split()
+
+
+def test_finetune_gets_recipe_and_patience_only_when_set():
+    default = _args("BERTRBP_FINETUNE")
+    assert default[:2] == ["--recipe", "default"] and "--patience" not in default and "--epochs" not in default
+    assert "--lr" not in default  # the test profile trains at the tool's default rate for the model kind
+    stop_never = _args("BERTRBP_FINETUNE", patience=0)
+    assert stop_never[stop_never.index("--patience") + 1] == "0"  # 0 is a value (never stop early), not unset
+    paper = _args("BERTRBP_FINETUNE", recipe="paper")
+    # the paper recipe brings its own batch, accumulation and precision: the pipeline's defaults must not win
+    assert paper[:2] == ["--recipe", "paper"]
+    assert not {"--batch-size", "--grad-accum", "--bf16"} & set(paper) and "--seed" in paper
+
+
+def test_fold_gets_max_length():
+    assert _args("BERTRBP_FOLD", fold_max_length=800)[2:4] == ["--max-length", "800"]
+
+
+def test_attention_stats_analyses_everything_unless_capped():
+    defaults = params_of(REPO / "nextflow.config")
+    assert defaults["attention_max_sequences"] is None and defaults["attention_fixed_head"] is None
+    everything = _args("BERTRBP_ATTENTION_STATS", attention_max_sequences=None)
+    assert "--max-sequences" not in everything and "--fixed-head" not in everything
+    assert everything[everything.index("--seed") + 1] == "42"
+    capped = _args("BERTRBP_ATTENTION_STATS", attention_max_sequences=300, attention_fixed_head="4-2", seed=7)
+    assert capped[capped.index("--max-sequences") + 1] == "300" and capped[capped.index("--fixed-head") + 1] == "4-2"
+    assert capped[capped.index("--seed") + 1] == "7"
+
+
+def test_summary_takes_the_kmer_baseline_as_floor():
+    assert _args("BERTRBP_SUMMARY") == ["--floor-model", "baseline"]  # test profile: baseline_model kmer
+    assert _args("BERTRBP_SUMMARY", baseline_model="tiny") == []
+    assert _args("BERTRBP_SUMMARY", train_baseline=False) == []

@@ -57,7 +57,7 @@ def test_demo_samplesheet_validates_and_points_at_the_demo_data():
     sheet = Path(profile_params()["input"])
     rows = _samplesheet_rows(sheet)
     jsonschema.Draft202012Validator(INPUT_SCHEMA).validate(rows)
-    assert {r["id"] for r in rows} == {"RBFOX2_HepG2", "HNRNPK_K562"}
+    assert {r["id"] for r in rows} == {"HNRNPK_K562", "UCHL5_K562"}
     for row in rows:
         path = Path(row["input"])
         assert not path.is_absolute()

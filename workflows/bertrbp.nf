@@ -43,13 +43,21 @@ workflow BERTRBP {
         start_model = BERTRBP_PRETRAIN.out.model.map { _meta, model -> model }.first()
     }
 
+    // the summary names each model as evaluate's --name does: RBP for the main model, RBP.baseline for the baseline
     PRETRAINED(ch_train, BERTRBP_PREPARE.out.test, model_name, start_model)
     def ch_metrics = PRETRAINED.out.metrics
+    def ch_predictions = PRETRAINED.out.predictions
+    def ch_cards = PRETRAINED.out.card.map { meta, files -> [meta.id, files.find { card -> card.name.endsWith('.json') }] }
     def ch_compare = channel.empty()
     if (options.train_baseline) {
         BASELINE(ch_train, BERTRBP_PREPARE.out.test, options.baseline_model, [])
         ch_metrics = ch_metrics.mix(BASELINE.out.metrics)
-        ch_compare = BASELINE.out.model
+        ch_predictions = ch_predictions.mix(BASELINE.out.predictions)
+        ch_cards = ch_cards.mix(BASELINE.out.card.map { meta, files -> ["${meta.id}.baseline", files.find { card -> card.name.endsWith('.json') }] })
+        // a cnn or k-mer baseline has no attention heads to compare
+        if (!(options.baseline_model in ['cnn', 'kmer'])) {
+            ch_compare = BASELINE.out.model
+        }
     }
 
     BERTRBP_FOLD(BERTRBP_PREPARE.out.nontrain)
@@ -76,7 +84,11 @@ workflow BERTRBP {
         BERTRBP_ATTRIBUTE(PRETRAINED.out.model.join(ch_subset))
     }
 
-    BERTRBP_SUMMARY(ch_metrics.map { _meta, metrics -> metrics }.collect())
+    BERTRBP_SUMMARY(
+        ch_metrics.map { _meta, metrics -> metrics }.collect(),
+        ch_predictions.map { _meta, predictions -> predictions }.collect(),
+        ch_cards.toSortedList { a, b -> a[0] <=> b[0] }.map { rows -> [rows.collect { row -> row[0] }, rows.collect { row -> row[1] }] },
+    )
 
     emit:
     metrics   = ch_metrics                           // channel: [ val(meta), path(metrics.json) ]

@@ -21,4 +21,5 @@ workflow FINETUNE_EVALUATE {
     model       = BERTRBP_FINETUNE.out.model          // channel: [ val(meta), path(model dir) ]
     predictions = BERTRBP_PREDICT.out.predictions     // channel: [ val(meta), path(predictions.tsv) ]
     metrics     = BERTRBP_EVALUATE.out.metrics        // channel: [ val(meta), path(metrics.json) ]
+    card        = BERTRBP_FINETUNE.out.card           // channel: [ val(meta), [ path(model_card.json), path(model_card.md) ] ]
 }

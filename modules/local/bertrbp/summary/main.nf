@@ -7,6 +7,8 @@ process BERTRBP_SUMMARY {
 
     input:
     path metrics, stageAs: 'metrics/*'
+    path predictions, stageAs: 'predictions/*'                              // RBP[.baseline].predictions.tsv
+    tuple val(card_names), path(cards, stageAs: 'cards/card*.json')         // finetune model_card.json per model
 
     output:
     path "summary/*.tsv", emit: table
@@ -15,9 +17,14 @@ process BERTRBP_SUMMARY {
 
     script:
     def args = task.ext.args ?: ''
+    def prediction_args = (predictions instanceof List ? predictions : [predictions]).collect { tsv -> "--predictions ${tsv}" }.join(' ')
+    def card_list = cards instanceof List ? cards : [cards]
+    def training_args = [card_names, card_list].transpose().collect { name, card -> "--training '${name}=${card}'" }.join(' ')
     """
     bertrbp-summary \\
         ${metrics} \\
+        ${prediction_args} \\
+        ${training_args} \\
         --output-dir summary \\
         ${args}
     """
