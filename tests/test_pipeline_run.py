@@ -144,6 +144,12 @@ def test_train_run_publishes_real_metrics_for_every_rbp_and_model(train_run):
     table = _tsv_rows(out / "summary" / "metrics_summary.tsv")
     assert sorted(row["name"] for row in table) == ["HNRNPK_K562", "HNRNPK_K562.baseline", "RBFOX2_HepG2",
                                                      "RBFOX2_HepG2.baseline"]
+    # the test profile's baseline is the k-mer floor: the summary reads its kind from the finetune card and
+    # measures each RBP's main model against it
+    rows = {row["name"]: row for row in table}
+    for rbp in ("RBFOX2_HepG2", "HNRNPK_K562"):
+        assert rows[f"{rbp}.baseline"]["kind"] == "kmer"
+        assert float(rows[rbp]["kmer_floor_auroc"]) == pytest.approx(float(rows[f"{rbp}.baseline"]["auroc"]))
     assert all(row["status"] in ("COMPLETED", "CACHED") for row in _trace(out))  # CACHED: the -resume run
 
 
@@ -168,6 +174,22 @@ def test_kmer_reaches_tokenize_pretrain_and_the_models(train_run):
     work_scripts = list((train_run["cwd"] / "work").glob("*/*/.command.sh"))
     tokenize = [p.read_text() for p in work_scripts if "bertrbp-tokenize" in p.read_text()]
     assert tokenize and all("--k 4" in script for script in tokenize)
+
+
+def test_summary_gets_predictions_and_training_of_every_model(train_run):
+    scripts = [p.read_text() for p in (train_run["cwd"] / "work").glob("*/*/.command.sh")]
+    summary = [s for s in scripts if "bertrbp-summary" in s]
+    assert len(summary) == 1
+    for name in ("RBFOX2_HepG2", "RBFOX2_HepG2.baseline", "HNRNPK_K562", "HNRNPK_K562.baseline"):
+        assert f"--predictions predictions/{name}.predictions.tsv" in summary[0]
+        assert re.search(rf"--training '{re.escape(name)}=cards/card\d*\.json'", summary[0]), name
+    assert "--floor-model baseline" in summary[0]
+    report = (train_run["out"] / "summary" / "report.html").read_text()
+    assert "<svg" in report
+    # a k-mer baseline has no attention heads: attention-stats runs without --compare-model
+    attention = [s for s in scripts if "bertrbp-attention-stats" in s]
+    assert len(attention) == 2 and not any("--compare-model" in s for s in attention)
+    assert all("--max-sequences 20" in s and "--seed 42" in s for s in attention)
 
 
 def test_optional_branches_ran_pretraining_and_attribution(train_run):
@@ -244,10 +266,15 @@ def shapes_sheet(tmp_path_factory) -> Path:
 
 
 def test_stub_train_with_every_optional_branch_and_samplesheet_shape(shapes_sheet, data, tmp_path):
+    # a BERT baseline here (the real train run above has the test profile's k-mer baseline)
     result = run_nextflow("-stub", "-profile", "test", "--input", str(shapes_sheet), "--train_baseline",
+                          "--baseline_model", "tiny",
                           "--pretokenize", "--pretrain_corpus", str(data["corpus"]), "--attribute",
                           "--outdir", str(tmp_path / "out"), cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-4000:]
+    # attention-stats of every RBP gets the BERT baseline to compare with (staged as compare/model)
+    compared = [d for d in (tmp_path / "work").glob("*/*") if (d / "compare").is_dir()]
+    assert len(compared) == 6
     done = [row["name"] for row in _trace(tmp_path / "out") if row["status"] == "COMPLETED"]
     per_rbp = ["PREPARE", "TOKENIZE", "PRETRAINED:BERTRBP_FINETUNE", "BASELINE:BERTRBP_FINETUNE",
                "PRETRAINED:BERTRBP_PREDICT", "BASELINE:BERTRBP_PREDICT", "PRETRAINED:BERTRBP_EVALUATE",
