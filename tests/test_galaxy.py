@@ -69,8 +69,9 @@ def test_every_option_a_wrapper_passes_is_one_the_tool_accepts(wrapper):
     executable = Path(sys.executable).parent / f"bertrbp-{tool}"
     if not executable.is_file():
         pytest.skip(f"{executable} not installed; run the tests with the project's .venv/bin/python")
-    help_text = subprocess.run([str(executable), "--help"], capture_output=True, text=True, timeout=120,
-                               env=dict(os.environ, COLUMNS="200")).stdout
+    help_text = subprocess.run(
+        [str(executable), "--help"], capture_output=True, text=True, timeout=120, env=dict(os.environ, COLUMNS="200")
+    ).stdout
     accepted = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", help_text))
     passed = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", root.find("command").text))
     passed |= {p.get("argument") for p in root.iter("param") if p.get("argument")}
@@ -108,8 +109,12 @@ def test_test_data_folder_stays_small_and_is_all_used():
 def test_planemo_lint_passes_without_warnings():
     if not PLANEMO.is_file():
         pytest.skip(f"planemo not found at {PLANEMO}; scripts/lint.sh installs it (planemo==0.75.47)")
-    result = subprocess.run([str(PLANEMO), "lint", "--fail_level", "warn", "--skip", "BioToolsValid", str(GALAXY)],
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [str(PLANEMO), "lint", "--fail_level", "warn", "--skip", "BioToolsValid", str(GALAXY)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert not re.search(r"\.\. (WARNING|ERROR)", result.stdout)
 
@@ -140,27 +145,46 @@ def _galaxy_config(root: Path, port: int) -> Path:
     """A throwaway single-process Galaxy: SQLite, local runner, no conda, no containers, tools resolved on PATH."""
     (root / "data").mkdir(parents=True)
     (root / "tool_conf.xml").write_text(
-        f'<toolbox><section id="bertrbp" name="bert-rbp"><tool_dir dir="{GALAXY}"/></section></toolbox>\n')
+        f'<toolbox><section id="bertrbp" name="bert-rbp"><tool_dir dir="{GALAXY}"/></section></toolbox>\n'
+    )
     config = root / "galaxy.yml"
-    config.write_text(json.dumps({"galaxy": {  # JSON is YAML
-        "data_dir": str(root / "data"),
-        "database_connection": f"sqlite:///{root / 'data' / 'universe.sqlite'}?isolation_level=IMMEDIATE",
-        "tool_config_file": str(root / "tool_conf.xml"),
-        "tool_dependency_dir": "none", "conda_auto_init": False, "conda_auto_install": False,
-        "dependency_resolvers": [], "enable_mulled_containers": False,
-        "bootstrap_admin_api_key": BOOTSTRAP_KEY, "admin_users": "admin@bertrbp.test",
-        "watch_tools": "false", "cleanup_job": "onsuccess", "allow_path_paste": True,
-        "galaxy_infrastructure_url": f"http://127.0.0.1:{port}",
-        "job_config": {"runners": {"local": {"load": "galaxy.jobs.runners.local:LocalJobRunner", "workers": 2}},
-                       "execution": {"default": "local", "environments": {"local": {"runner": "local"}}}},
-    }}, indent=1))
+    config.write_text(
+        json.dumps(
+            {
+                "galaxy": {  # JSON is YAML
+                    "data_dir": str(root / "data"),
+                    "database_connection": f"sqlite:///{root / 'data' / 'universe.sqlite'}?isolation_level=IMMEDIATE",
+                    "tool_config_file": str(root / "tool_conf.xml"),
+                    "tool_dependency_dir": "none",
+                    "conda_auto_init": False,
+                    "conda_auto_install": False,
+                    "dependency_resolvers": [],
+                    "enable_mulled_containers": False,
+                    "bootstrap_admin_api_key": BOOTSTRAP_KEY,
+                    "admin_users": "admin@bertrbp.test",
+                    "watch_tools": "false",
+                    "cleanup_job": "onsuccess",
+                    "allow_path_paste": True,
+                    "galaxy_infrastructure_url": f"http://127.0.0.1:{port}",
+                    "job_config": {
+                        "runners": {"local": {"load": "galaxy.jobs.runners.local:LocalJobRunner", "workers": 2}},
+                        "execution": {"default": "local", "environments": {"local": {"runner": "local"}}},
+                    },
+                }
+            },
+            indent=1,
+        )
+    )
     return config
 
 
 def _api(url: str, key: str, data: dict | None = None):
-    request = urllib.request.Request(url, headers={"x-api-key": key, "Content-Type": "application/json"},
-                                     data=None if data is None else json.dumps(data).encode(),
-                                     method="GET" if data is None else "POST")
+    request = urllib.request.Request(
+        url,
+        headers={"x-api-key": key, "Content-Type": "application/json"},
+        data=None if data is None else json.dumps(data).encode(),
+        method="GET" if data is None else "POST",
+    )
     with urllib.request.urlopen(request, timeout=60) as response:
         return json.loads(response.read())
 
@@ -186,14 +210,24 @@ def galaxy_server(tmp_path_factory):
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     config = _galaxy_config(root, port)
-    env = dict(os.environ, PATH=f"{GALAXY_VENV / 'bin'}:{TOOLS_BIN}:{os.environ.get('PATH', '')}",
-               OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    env = dict(
+        os.environ,
+        PATH=f"{GALAXY_VENV / 'bin'}:{TOOLS_BIN}:{os.environ.get('PATH', '')}",
+        OMP_NUM_THREADS="1",
+        PYTHONUNBUFFERED="1",
+    )
     log_path = root / "galaxy.log"
     launched = time.monotonic()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(log_path, "w") as log:
-        server = subprocess.Popen([str(GALAXY_VENV / "bin" / "galaxy-web"), "-c", str(config), "-b", f"127.0.0.1:{port}"],
-                                  stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root, start_new_session=True)
+        server = subprocess.Popen(
+            [str(GALAXY_VENV / "bin" / "galaxy-web"), "-c", str(config), "-b", f"127.0.0.1:{port}"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=root,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + STARTUP_SECONDS
         while True:
@@ -206,8 +240,11 @@ def galaxy_server(tmp_path_factory):
                 if time.monotonic() > deadline:
                     pytest.fail(f"Galaxy did not answer within {STARTUP_SECONDS} s:\n{log_path.read_text()[-4000:]}")
                 time.sleep(2)
-        user = _api(f"{url}/api/users", BOOTSTRAP_KEY,
-                    {"username": "admin", "email": "admin@bertrbp.test", "password": "bertrbp-test-password"})
+        user = _api(
+            f"{url}/api/users",
+            BOOTSTRAP_KEY,
+            {"username": "admin", "email": "admin@bertrbp.test", "password": "bertrbp-test-password"},
+        )
         key = _api(f"{url}/api/users/{user['id']}/api_key", BOOTSTRAP_KEY, {})
         yield url, key, env, root
     finally:
@@ -220,8 +257,10 @@ def galaxy_server(tmp_path_factory):
         # CPU time of Galaxy, its jobs and planemo: the load-independent cost (wall time depends on the machine's load)
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = usage.ru_utime + usage.ru_stime - before.ru_utime - before.ru_stime
-        print(f"galaxy tests: {time.monotonic() - launched:.0f} s wall from Galaxy start to stop, "
-              f"{cpu:.0f} CPU s in Galaxy, its jobs and planemo")
+        print(
+            f"galaxy tests: {time.monotonic() - launched:.0f} s wall from Galaxy start to stop, "
+            f"{cpu:.0f} CPU s in Galaxy, its jobs and planemo"
+        )
 
 
 @pytest.mark.galaxy
@@ -231,19 +270,39 @@ def test_planemo_test_passes_the_wrapper_tests_in_a_real_galaxy(galaxy_server, w
     """Every <test> of the wrapper runs as a Galaxy job (tools from the venv on PATH) and meets its assertions."""
     url, key, env, root = galaxy_server
     report = root / f"{wrapper.stem}.planemo.json"
-    command = [str(PLANEMO), "test", "--engine", "external_galaxy", "--galaxy_url", url,
-               "--galaxy_admin_key", key, "--galaxy_user_key", key, "--no_conda_auto_init",
-               "--test_output_json", str(report), "--test_output", str(report.with_suffix(".html")),
-               "--test_timeout", "900", str(wrapper)]
+    command = [
+        str(PLANEMO),
+        "test",
+        "--engine",
+        "external_galaxy",
+        "--galaxy_url",
+        url,
+        "--galaxy_admin_key",
+        key,
+        "--galaxy_user_key",
+        key,
+        "--no_conda_auto_init",
+        "--test_output_json",
+        str(report),
+        "--test_output",
+        str(report.with_suffix(".html")),
+        "--test_timeout",
+        "900",
+        str(wrapper),
+    ]
     started = time.monotonic()
     result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=root, timeout=PLANEMO_SECONDS)
     print(f"planemo test {wrapper.name}: {time.monotonic() - started:.0f} s")
-    assert report.is_file(), f"planemo wrote no report ({result.returncode}):\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
+    assert (
+        report.is_file()
+    ), f"planemo wrote no report ({result.returncode}):\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
     tests = {t["id"]: t["data"] for t in json.loads(report.read_text())["tests"]}
     problems = {
         test_id: "\n".join(str(data.get(k) or "") for k in ("execution_problem", "output_problems"))
-        + "\n" + str((data.get("job") or {}).get("stderr") or "")[-1500:]
-        for test_id, data in tests.items() if data.get("status") != "success"
+        + "\n"
+        + str((data.get("job") or {}).get("stderr") or "")[-1500:]
+        for test_id, data in tests.items()
+        if data.get("status") != "success"
     }
     assert not problems, "\n\n".join(f"{test_id}: {text}" for test_id, text in problems.items())
     root_id = ET.parse(wrapper).getroot().get("id")

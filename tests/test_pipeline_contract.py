@@ -41,23 +41,33 @@ def _tool_missing(tool: str) -> str | None:
     return None if module.is_file() else f"bertrbp-{tool} is not written yet ({module.relative_to(REPO)} missing)"
 
 
-def _run_task(name: str, task_dir: Path, inputs: dict, meta: dict | None, cpus: int = 2,
-              params: dict | None = None) -> subprocess.CompletedProcess:
+def _run_task(
+    name: str, task_dir: Path, inputs: dict, meta: dict | None, cpus: int = 2, params: dict | None = None
+) -> subprocess.CompletedProcess:
     module = module_parts(MODULES / name / "main.nf")
     params = {**profile_params(), **(params or {})}
     ext = render_ext(module["process"], params, meta or {})
     ext.setdefault("args", None)
     command = render_script(module, inputs, meta, ext, cpus)
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-               OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    result = subprocess.run(["bash", "-euo", "pipefail", "-c", command], cwd=task_dir, env=env,
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, f"{module['process']} failed ({result.returncode})\n$ {command}\n{result.stderr[-3000:]}"
+    env = dict(
+        os.environ,
+        PATH=f"{BIN}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        OMP_NUM_THREADS="1",
+        PYTHONUNBUFFERED="1",
+    )
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", command], cwd=task_dir, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert (
+        result.returncode == 0
+    ), f"{module['process']} failed ({result.returncode})\n$ {command}\n{result.stderr[-3000:]}"
     for pattern, optional in module["outputs"]:
         if not optional:
             found = list(task_dir.glob(_glob(pattern, meta)))
             assert found, f"{module['process']}: declared output {pattern!r} was not written\n$ {command}"
-    version = subprocess.run(["bash", "-c", module["version_command"]], cwd=task_dir, env=env, capture_output=True, text=True)
+    version = subprocess.run(
+        ["bash", "-c", module["version_command"]], cwd=task_dir, env=env, capture_output=True, text=True
+    )
     assert version.returncode == 0 and version.stdout.strip()[0].isdigit(), version.stdout + version.stderr
     return result
 
@@ -93,8 +103,14 @@ def test_prepare_module_runs_the_tool(task_dir, tmp_path):
         pytest.xfail(reason)
     data = tmp_path / "sites.tsv"
     data.write_text("".join(f"{seq}\t{label}\n" for _, seq, label in _sequences(40)))
-    inputs = {"inputs": [_stage(task_dir, data, "input/sites.tsv")], "positives": [], "negatives": [],
-              "gtf": [], "genome": [], "chain": []}
+    inputs = {
+        "inputs": [_stage(task_dir, data, "input/sites.tsv")],
+        "positives": [],
+        "negatives": [],
+        "gtf": [],
+        "genome": [],
+        "chain": [],
+    }
     _run_task("prepare", task_dir, inputs, {"id": "RBFOX2_HepG2", "format": "tsv"})
     train = (task_dir / "RBFOX2_HepG2.train.fa").read_text()
     assert train.count(">") > 0 and "class:" in train
@@ -159,11 +175,20 @@ def test_attention_stats_module_runs_the_tool(task_dir, tmp_path, tiny_checkpoin
     records = _sequences(6)
     fasta = _write_fasta(tmp_path / "nontrain.fa", records)
     labels = tmp_path / "RBFOX2_HepG2.token_structure.tsv"
-    labels.write_text("id\tS\tH\n" + "".join(
-        f"{rid}\t{''.join('1' if (i // 5) % 2 else '0' for i in range(len(seq) - 2))}\t{''.join('1' if (i // 5) % 2 == 0 else '0' for i in range(len(seq) - 2))}\n"
-        for rid, seq, _ in records))
-    inputs = {"model": _stage(task_dir, tiny_checkpoint, "model"), "sequences": _stage(task_dir, fasta),
-              "token_labels": [_stage(task_dir, labels)], "sequence_labels": [], "compare_model": []}
+    labels.write_text(
+        "id\tS\tH\n"
+        + "".join(
+            f"{rid}\t{''.join('1' if (i // 5) % 2 else '0' for i in range(len(seq) - 2))}\t{''.join('1' if (i // 5) % 2 == 0 else '0' for i in range(len(seq) - 2))}\n"
+            for rid, seq, _ in records
+        )
+    )
+    inputs = {
+        "model": _stage(task_dir, tiny_checkpoint, "model"),
+        "sequences": _stage(task_dir, fasta),
+        "token_labels": [_stage(task_dir, labels)],
+        "sequence_labels": [],
+        "compare_model": [],
+    }
     _run_task("attention_stats", task_dir, inputs, META)
     assert (task_dir / "attention_stats" / "token_attention_ratio.tsv").is_file()
 
@@ -185,8 +210,9 @@ def test_summary_module_runs_the_tool_with_predictions_and_training_runs(task_di
     finetune_dir = tmp_path / "finetune_task"
     finetune_dir.mkdir()
     fasta = _write_fasta(tmp_path / "train.fa", _sequences(40))
-    _run_task("finetune", finetune_dir, {"train": _stage(finetune_dir, fasta), "model_name": "kmer", "model_dir": []},
-              META)
+    _run_task(
+        "finetune", finetune_dir, {"train": _stage(finetune_dir, fasta), "model_name": "kmer", "model_dir": []}, META
+    )
     card = finetune_dir / "finetuned" / "model_card.json"
     assert json.loads(card.read_text())["model_kind"] == "kmer"
 
@@ -224,11 +250,18 @@ def test_pretrain_module_runs_the_tool_and_drops_held_out_sequences(task_dir, tm
     corpus = tmp_path / "corpus.fa"
     corpus.write_text("".join(f">c{i}\n{seq}\n" for i, (_, seq, _) in enumerate(records)))
     held_out = _write_fasta(tmp_path / "RBFOX2_HepG2.nontrain.fa", records[:2])
-    inputs = {"corpus": [_stage(task_dir, corpus, "corpus/corpus.fa")],
-              "exclude": [_stage(task_dir, held_out, f"exclude/{held_out.name}")]}
+    inputs = {
+        "corpus": [_stage(task_dir, corpus, "corpus/corpus.fa")],
+        "exclude": [_stage(task_dir, held_out, f"exclude/{held_out.name}")],
+    }
     # a tiny model and few steps keep the test fast; the rest of ext.args comes from conf/modules.config
-    _run_task("pretrain", task_dir, inputs, {"id": "pretrain"},
-              params={"pretrain_model_size": "tiny", "pretrain_max_steps": 2})
+    _run_task(
+        "pretrain",
+        task_dir,
+        inputs,
+        {"id": "pretrain"},
+        params={"pretrain_model_size": "tiny", "pretrain_max_steps": 2},
+    )
     card = json.loads((task_dir / "pretrained" / "model_card.json").read_text())
     assert card["corpus"]["excluded_sequences"] == 2, card["corpus"]
     assert (task_dir / "pretrained" / "model" / "config.json").is_file()
@@ -238,8 +271,12 @@ def test_scan_module_runs_the_tool_on_bed_regions(task_dir, tmp_path, tiny_check
     genome, chr1 = _genome(tmp_path)
     bed = tmp_path / "regions.bed"
     bed.write_text("chr1\t10\t260\tr1\t0\t-\n")
-    inputs = {"model": _stage(task_dir, tiny_checkpoint, "model"), "sequences": [],
-              "regions": _stage(task_dir, bed), "genome": _stage(task_dir, genome)}
+    inputs = {
+        "model": _stage(task_dir, tiny_checkpoint, "model"),
+        "sequences": [],
+        "regions": _stage(task_dir, bed),
+        "genome": _stage(task_dir, genome),
+    }
     _run_task("scan", task_dir, inputs, META)
     profile = (task_dir / "RBFOX2_HepG2.profile.tsv").read_text().splitlines()
     header = profile[0].split("\t")
@@ -255,8 +292,12 @@ def test_scan_module_runs_the_tool_on_a_fasta(task_dir, tmp_path, tiny_checkpoin
     _, chr1 = _genome(tmp_path)
     fasta = tmp_path / "transcripts.fa"
     fasta.write_text(f">tx1\n{chr1}\n>tx2\n{chr1[:150]}\n")
-    inputs = {"model": _stage(task_dir, tiny_checkpoint, "model"), "sequences": _stage(task_dir, fasta),
-              "regions": [], "genome": []}
+    inputs = {
+        "model": _stage(task_dir, tiny_checkpoint, "model"),
+        "sequences": _stage(task_dir, fasta),
+        "regions": [],
+        "genome": [],
+    }
     _run_task("scan", task_dir, inputs, META)
     profile = (task_dir / "RBFOX2_HepG2.profile.tsv").read_text().splitlines()
     assert len(profile) == 1 + len(chr1) + 150
@@ -266,14 +307,21 @@ def test_variant_effect_module_runs_the_tool(task_dir, tmp_path, tiny_checkpoint
     genome, chr1 = _genome(tmp_path)
     other = {"A": "C", "C": "G", "G": "T", "T": "A"}
     vcf = tmp_path / "variants.vcf"
-    vcf.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
-                   f"chr1\t150\tsnv1\t{chr1[149]}\t{other[chr1[149]]}\t.\t.\t.\n"
-                   f"chr1\t200\tdel1\t{chr1[199:202]}\t{chr1[199]}\t.\t.\t.\n"
-                   f"chr1\t100\tbad\t{other[chr1[99]]}\t{chr1[99]}\t.\t.\t.\n")
+    vcf.write_text(
+        "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+        f"chr1\t150\tsnv1\t{chr1[149]}\t{other[chr1[149]]}\t.\t.\t.\n"
+        f"chr1\t200\tdel1\t{chr1[199:202]}\t{chr1[199]}\t.\t.\t.\n"
+        f"chr1\t100\tbad\t{other[chr1[99]]}\t{chr1[99]}\t.\t.\t.\n"
+    )
     strand = tmp_path / "genes.bed"
     strand.write_text("chr1\t0\t303\tgene1\t0\t-\n")
-    inputs = {"model": _stage(task_dir, tiny_checkpoint, "model"), "vcf": _stage(task_dir, vcf),
-              "genome": _stage(task_dir, genome), "strand_bed": _stage(task_dir, strand), "gtf": []}
+    inputs = {
+        "model": _stage(task_dir, tiny_checkpoint, "model"),
+        "vcf": _stage(task_dir, vcf),
+        "genome": _stage(task_dir, genome),
+        "strand_bed": _stage(task_dir, strand),
+        "gtf": [],
+    }
     _run_task("variant_effect", task_dir, inputs, META, params={"on_ref_mismatch": "skip"})
     lines = (task_dir / "RBFOX2_HepG2.variant_effects.tsv").read_text().splitlines()
     header = lines[0].split("\t")

@@ -102,7 +102,18 @@ def test_every_label_has_resources_and_gpu_gets_an_accelerator():
 def test_profiles_exist():
     config = (REPO / "nextflow.config").read_text()
     profiles = block(config, "profiles")
-    for name in ("test", "test_full", "gpu", "docker", "singularity", "apptainer", "local", "slurm", "awsbatch", "google"):
+    for name in (
+        "test",
+        "test_full",
+        "gpu",
+        "docker",
+        "singularity",
+        "apptainer",
+        "local",
+        "slurm",
+        "awsbatch",
+        "google",
+    ):
         assert re.search(rf"\n    {name} \{{", profiles), name
 
 
@@ -118,16 +129,24 @@ from test_pipeline_run import NEXTFLOW, run_nextflow  # noqa: E402
 
 # conf/modules.config names `meta` and `task` in publishDir closures, as nf-core does; Nextflow 25.04's parser
 # (nf-lang 25.04.0, the newest on Maven Central) calls them undefined there, newer ones (nf-lint) accept them
-LINTED = ["main.nf", "workflows", "subworkflows", "modules", "nextflow.config", "conf/base.config",
-          "conf/test.config", "conf/test_full.config", "tests/nextflow.config"]
+LINTED = [
+    "main.nf",
+    "workflows",
+    "subworkflows",
+    "modules",
+    "nextflow.config",
+    "conf/base.config",
+    "conf/test.config",
+    "conf/test_full.config",
+    "tests/nextflow.config",
+]
 
 
 def _real_lint(folder: Path, *paths: str, parser: str = "v1") -> subprocess.CompletedProcess:
     if NEXTFLOW is None:
         pytest.skip("no nextflow: run scripts/setup-nextflow.sh (needs Java >= 17 and Maven) or put one on PATH")
     env = {**os.environ, "NXF_SYNTAX_PARSER": parser, "NXF_ANSI_LOG": "false"}
-    return subprocess.run([NEXTFLOW, "lint", *paths], cwd=folder, env=env, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run([NEXTFLOW, "lint", *paths], cwd=folder, env=env, capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.parametrize("parser", ["v1", "v2"])
@@ -184,7 +203,8 @@ def test_nextflow_config_resolves_the_profiles(tmp_path):
 
 def test_workflow_includes_every_module():
     text = "".join(p.read_text() for p in (REPO / "workflows").glob("*.nf")) + "".join(
-        p.read_text() for p in (REPO / "subworkflows").rglob("*.nf"))
+        p.read_text() for p in (REPO / "subworkflows").rglob("*.nf")
+    )
     for path in MODULES:
         assert module_parts(path)["process"] in text
 
@@ -199,7 +219,8 @@ def test_nf_core_lint_has_no_failures():
         pytest.skip(f"nfcore-lint not found at {NFCORE_LINT} (the shared tools folder ../shared/tools is absent)")
     if not NFCORE_PYTHON.is_file():
         pytest.skip(f"no nf-core venv at {NFCORE_PYTHON.parent.parent} (scripts/setup-nextflow.sh installs it)")
-    result = subprocess.run([str(NFCORE_PYTHON), str(NFCORE_LINT), str(REPO)], capture_output=True, text=True,
-                            timeout=600)
+    result = subprocess.run(
+        [str(NFCORE_PYTHON), str(NFCORE_LINT), str(REPO)], capture_output=True, text=True, timeout=600
+    )
     summary = re.search(r"SUMMARY: (\d+) passed, (\d+) warned, (\d+) failed", result.stdout)
     assert result.returncode == 0 and summary and summary.group(3) == "0", result.stdout[-3000:]

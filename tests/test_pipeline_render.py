@@ -30,7 +30,7 @@ def block(text: str, opener: str) -> str:
     while depth:
         depth += {"{": 1, "}": -1}.get(text[i], 0)
         i += 1
-    return text[match.end(): i - 1]
+    return text[match.end() : i - 1]
 
 
 def params_of(path: Path, project_dir: Path = REPO) -> dict[str, Any]:
@@ -65,7 +65,7 @@ def ext_settings(process: str) -> dict[str, str]:
         while depth:
             depth += {"{": 1, "}": -1}.get(body[i], 0)
             i += 1
-        out[m.group(1)] = body[m.end(): i - 1].strip()
+        out[m.group(1)] = body[m.end() : i - 1].strip()
     return out
 
 
@@ -91,12 +91,20 @@ def module_parts(path: Path) -> dict[str, Any]:
             outputs.append((pattern, "optional: true" in line))
     inputs = re.search(r"\n\s*input:\n(.*?)\n\s*output:", text, re.S).group(1)
     version = re.search(r"eval\(\"(.+?)\"\)", text).group(1)
-    return {"process": name, "defs": defs, "body": script.group(2), "outputs": outputs, "inputs": inputs,
-            "version_command": version}
+    return {
+        "process": name,
+        "defs": defs,
+        "body": script.group(2),
+        "outputs": outputs,
+        "inputs": inputs,
+        "version_command": version,
+    }
 
 
 # ---------------------------------------------------------------- expression evaluator
-_TOKEN = re.compile(r"\s*(\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'|\?:|->|==|!=|&&|\|\||[A-Za-z_]\w*|\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|[?:!.,()\[\]{}])")
+_TOKEN = re.compile(
+    r"\s*(\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'|\?:|->|==|!=|&&|\|\||[A-Za-z_]\w*|\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|[?:!.,()\[\]{}])"
+)
 
 
 def _tokens(text: str) -> list[str]:
@@ -138,7 +146,7 @@ def interpolate(template: str, env: dict[str, Any]) -> str:
             while depth:
                 depth += {"{": 1, "}": -1}.get(template[j], 0)
                 j += 1
-            out.append(to_text(evaluate(template[i + 2: j - 1], env)))
+            out.append(to_text(evaluate(template[i + 2 : j - 1], env)))
             i = j
         elif template.startswith("\\\\", i):
             out.append("\\")
@@ -281,7 +289,7 @@ class _Parser:
         while depth:
             tok = self.take()
             depth += {"{": 1, "}": -1}.get(tok, 0)
-        body = " ".join(self.toks[start: self.i - 1])
+        body = " ".join(self.toks[start : self.i - 1])
         if name != "collect":
             raise RenderError(f"unsupported closure call .{name}")
         items = value if isinstance(value, list) else [value]
@@ -304,8 +312,9 @@ def render_ext(process: str, params: dict[str, Any], meta: dict[str, Any], use_g
     return {key: evaluate(expr, env) for key, expr in ext_settings(process).items()}
 
 
-def render_script(module: dict[str, Any], inputs: dict[str, Any], meta: dict[str, Any] | None,
-                  ext: dict[str, Any], cpus: int = 1) -> str:
+def render_script(
+    module: dict[str, Any], inputs: dict[str, Any], meta: dict[str, Any] | None, ext: dict[str, Any], cpus: int = 1
+) -> str:
     """The shell command a task would run: defs evaluated in order, then the body interpolated."""
     env: dict[str, Any] = dict(inputs)
     env["meta"] = meta or {}
@@ -318,12 +327,15 @@ def render_script(module: dict[str, Any], inputs: dict[str, Any], meta: dict[str
 # ---------------------------------------------------------------- tests of the helpers themselves
 def test_evaluator_follows_groovy_truth_and_interpolation():
     env = {"gtf": [], "genome": "hg38.fa", "meta": {"id": "X"}, "task": {"ext": {"args": None}}}
-    assert evaluate('gtf ? "--gtf ${gtf}" : \'\'', env) == ""
-    assert evaluate('genome ? "--genome ${genome}" : \'\'', env) == "--genome hg38.fa"
+    assert evaluate("gtf ? \"--gtf ${gtf}\" : ''", env) == ""
+    assert evaluate("genome ? \"--genome ${genome}\" : ''", env) == "--genome hg38.fa"
     assert evaluate("task.ext.args ?: ''", env) == ""
     assert evaluate('task.ext.prefix ?: "${meta.id}"', {**env, "task": {"ext": {}}}) == "X"
     labels = {"token_labels": ["a.tsv", "b.tsv"]}
-    assert evaluate("token_labels.collect { l -> \"--token-labels ${l}\" }.join(' ')", labels) == "--token-labels a.tsv --token-labels b.tsv"
+    assert (
+        evaluate("token_labels.collect { l -> \"--token-labels ${l}\" }.join(' ')", labels)
+        == "--token-labels a.tsv --token-labels b.tsv"
+    )
 
 
 def test_evaluator_refuses_what_it_does_not_know():
@@ -352,7 +364,9 @@ def test_evaluator_compares_and_combines():
     assert evaluate("params.m == 'kmer' && params.a != null", env) is True
     assert evaluate("params.b || params.m == 'cnn'", env) is False
     assert evaluate("files instanceof List ? 'list' : 'one'", env) == "list"
-    assert evaluate("[names, files].transpose().collect { n, f -> \"${n}=${f}\" }.join(' ')", env) == "x=1.json y=2.json"
+    assert (
+        evaluate("[names, files].transpose().collect { n, f -> \"${n}=${f}\" }.join(' ')", env) == "x=1.json y=2.json"
+    )
 
 
 def _args(process: str, **overrides: Any) -> list[str]:

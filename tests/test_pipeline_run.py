@@ -40,8 +40,9 @@ def _nextflow() -> str | None:
 NEXTFLOW = _nextflow()
 
 
-def run_nextflow(*args: str, cwd: Path, extra_path: Path | None = None, timeout: int = 1500,
-                 command: str = "run") -> subprocess.CompletedProcess:
+def run_nextflow(
+    *args: str, cwd: Path, extra_path: Path | None = None, timeout: int = 1500, command: str = "run"
+) -> subprocess.CompletedProcess:
     """`nextflow run main.nf ARGS` in CWD (its own work/ and .nextflow/), tools from bin/ + the venv."""
     if NEXTFLOW is None:
         pytest.skip("no nextflow: run scripts/setup-nextflow.sh (needs Java >= 17 and Maven) or put one on PATH")
@@ -91,9 +92,11 @@ def data(tmp_path_factory) -> dict[str, Path]:
     rbfox2_tsv = d / "RBFOX2_HepG2.tsv"
     rbfox2_tsv.write_text("".join(f"{seq}\t{label}\n" for seq, label in subset))
     sheet = d / "samplesheet.csv"
-    sheet.write_text("id,input,format,positives,negatives,gtf,genome,chain\n"
-                     f"RBFOX2_HepG2,{rbfox2_tsv.name},tsv,,,,,\n"
-                     f"HNRNPK_K562,,fasta,{pos.name},{neg.name},,,\n")
+    sheet.write_text(
+        "id,input,format,positives,negatives,gtf,genome,chain\n"
+        f"RBFOX2_HepG2,{rbfox2_tsv.name},tsv,,,,,\n"
+        f"HNRNPK_K562,,fasta,{pos.name},{neg.name},,,\n"
+    )
     rbfox2 = [s for s, _ in records]
     corpus = _write_fasta(d / "corpus.fa", rbfox2[:200] + [s for s, _ in hnrnpk][:200])
     chr1 = "".join(rbfox2[:4])
@@ -104,24 +107,47 @@ def data(tmp_path_factory) -> dict[str, Path]:
     bed.write_text("chr1\t10\t250\tr1\t0\t-\nchr1\t100\t380\tr2\t0\t+\n")
     other = {"A": "C", "C": "G", "G": "T", "T": "A"}
     vcf = d / "variants.vcf"
-    vcf.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
-                   f"chr1\t150\tsnv1\t{chr1[149]}\t{other[chr1[149]]}\t.\t.\t.\n"
-                   f"chr1\t220\tsnv2\t{chr1[219]}\t{other[chr1[219]]}\t.\t.\t.\n")
-    return {"dir": d, "sheet": sheet, "corpus": corpus, "genome": genome, "fasta": long_fasta, "bed": bed,
-            "vcf": vcf}
+    vcf.write_text(
+        "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+        f"chr1\t150\tsnv1\t{chr1[149]}\t{other[chr1[149]]}\t.\t.\t.\n"
+        f"chr1\t220\tsnv2\t{chr1[219]}\t{other[chr1[219]]}\t.\t.\t.\n"
+    )
+    return {"dir": d, "sheet": sheet, "corpus": corpus, "genome": genome, "fasta": long_fasta, "bed": bed, "vcf": vcf}
 
 
 SITES = 100
-TRAIN_ARGS = ["-profile", "test", "--attention_max_sequences", "20", "--kmer", "4", "--pretrain_model_size", "tiny", "--pretrain_max_steps", "3",
-              "--attribute", "--attribute_sequences", "3", "--attribute_steps", "4"]
+TRAIN_ARGS = [
+    "-profile",
+    "test",
+    "--attention_max_sequences",
+    "20",
+    "--kmer",
+    "4",
+    "--pretrain_model_size",
+    "tiny",
+    "--pretrain_max_steps",
+    "3",
+    "--attribute",
+    "--attribute_sequences",
+    "3",
+    "--attribute_steps",
+    "4",
+]
 
 
 @pytest.fixture(scope="module")
 def train_run(data, tmp_path_factory):
     """`-profile test` for real, with every optional train branch on; then the same command with -resume."""
     cwd = tmp_path_factory.mktemp("train_run")
-    args = [*TRAIN_ARGS, "--input", str(data["sheet"]), "--pretrain_corpus", str(data["corpus"]),
-            "--outdir", str(cwd / "results")]
+    args = [
+        *TRAIN_ARGS,
+        "--input",
+        str(data["sheet"]),
+        "--pretrain_corpus",
+        str(data["corpus"]),
+        "--outdir",
+        str(cwd / "results"),
+    ]
     first = run_nextflow(*args, cwd=cwd)
     assert first.returncode == 0, first.stdout[-6000:] + first.stderr[-3000:]
     resumed = run_nextflow(*args, "-resume", cwd=cwd)
@@ -132,8 +158,10 @@ def test_train_run_publishes_real_metrics_for_every_rbp_and_model(train_run):
     out = train_run["out"]
     for rbp in ("RBFOX2_HepG2", "HNRNPK_K562"):
         n_test = (out / rbp / "prepare" / f"{rbp}.test.fa").read_text().count(">")
-        for metrics_path in (out / rbp / "evaluate" / f"{rbp}.metrics.json",
-                             out / rbp / "baseline" / f"{rbp}.baseline.metrics.json"):
+        for metrics_path in (
+            out / rbp / "evaluate" / f"{rbp}.metrics.json",
+            out / rbp / "baseline" / f"{rbp}.baseline.metrics.json",
+        ):
             metrics = json.loads(metrics_path.read_text())
             assert metrics["n"] == n_test > 0
             for key in ("auroc", "auprc", "accuracy"):
@@ -142,8 +170,12 @@ def test_train_run_publishes_real_metrics_for_every_rbp_and_model(train_run):
         assert len(predictions) == n_test
         assert all(0.0 <= float(row["probability"]) <= 1.0 for row in predictions)
     table = _tsv_rows(out / "summary" / "metrics_summary.tsv")
-    assert sorted(row["name"] for row in table) == ["HNRNPK_K562", "HNRNPK_K562.baseline", "RBFOX2_HepG2",
-                                                     "RBFOX2_HepG2.baseline"]
+    assert sorted(row["name"] for row in table) == [
+        "HNRNPK_K562",
+        "HNRNPK_K562.baseline",
+        "RBFOX2_HepG2",
+        "RBFOX2_HepG2.baseline",
+    ]
     # the test profile's baseline is the k-mer floor: the summary reads its kind from the finetune card and
     # measures each RBP's main model against it
     rows = {row["name"]: row for row in table}
@@ -166,9 +198,12 @@ def test_one_positives_and_one_negatives_file_are_prepared(train_run):
 def test_kmer_reaches_tokenize_pretrain_and_the_models(train_run):
     """Defect 7: --pretokenize with k != 3 gave TOKENIZE no --k and finetune exited 2."""
     out = train_run["out"]
-    kmers_4 = 4 ** 4 + 5  # DNABERT vocabulary: every 4-mer and five special tokens
-    for model in (out / "pretrain" / "model", out / "RBFOX2_HepG2" / "finetune" / "model",
-                  out / "HNRNPK_K562" / "baseline" / "model"):
+    kmers_4 = 4**4 + 5  # DNABERT vocabulary: every 4-mer and five special tokens
+    for model in (
+        out / "pretrain" / "model",
+        out / "RBFOX2_HepG2" / "finetune" / "model",
+        out / "HNRNPK_K562" / "baseline" / "model",
+    ):
         vocab = (model / "vocab.txt").read_text().split()
         assert len(vocab) == kmers_4, model
     work_scripts = list((train_run["cwd"] / "work").glob("*/*/.command.sh"))
@@ -216,15 +251,38 @@ def test_resume_reuses_every_task(train_run):
 # ------------------------------------------------------------------------------------- scan and variants
 def test_scan_mode_on_a_fasta_and_on_bed_regions(train_run, data, tmp_path):
     model = train_run["out"] / "RBFOX2_HepG2" / "finetune" / "model"
-    fasta = run_nextflow("-profile", "test", "--mode", "scan", "--models", str(model), "--sequences",
-                         str(data["fasta"]), "--outdir", str(tmp_path / "fa"), cwd=tmp_path / "fa_run")
+    fasta = run_nextflow(
+        "-profile",
+        "test",
+        "--mode",
+        "scan",
+        "--models",
+        str(model),
+        "--sequences",
+        str(data["fasta"]),
+        "--outdir",
+        str(tmp_path / "fa"),
+        cwd=tmp_path / "fa_run",
+    )
     assert fasta.returncode == 0, fasta.stdout[-4000:]
     profile = _tsv_rows(tmp_path / "fa" / "RBFOX2_HepG2" / "scan" / "RBFOX2_HepG2.profile.tsv")
     lengths = [len(line) for line in data["fasta"].read_text().splitlines() if not line.startswith(">")]
     assert len(profile) == sum(lengths)
-    bed = run_nextflow("-profile", "test", "--mode", "scan", "--models", f"rbfox2={model}", "--regions",
-                       str(data["bed"]), "--genome", str(data["genome"]), "--outdir", str(tmp_path / "bed"),
-                       cwd=tmp_path / "bed_run")
+    bed = run_nextflow(
+        "-profile",
+        "test",
+        "--mode",
+        "scan",
+        "--models",
+        f"rbfox2={model}",
+        "--regions",
+        str(data["bed"]),
+        "--genome",
+        str(data["genome"]),
+        "--outdir",
+        str(tmp_path / "bed"),
+        cwd=tmp_path / "bed_run",
+    )
     assert bed.returncode == 0, bed.stdout[-4000:]
     graphs = list((tmp_path / "bed" / "rbfox2" / "scan").glob("*.bedGraph"))
     assert graphs
@@ -237,9 +295,21 @@ def test_scan_mode_on_a_fasta_and_on_bed_regions(train_run, data, tmp_path):
 
 def test_variants_mode_scores_each_variant(train_run, data, tmp_path):
     model = train_run["out"] / "HNRNPK_K562" / "finetune" / "model"
-    result = run_nextflow("-profile", "test", "--mode", "variants", "--models", str(model), "--vcf",
-                          str(data["vcf"]), "--genome", str(data["genome"]), "--outdir", str(tmp_path / "out"),
-                          cwd=tmp_path)
+    result = run_nextflow(
+        "-profile",
+        "test",
+        "--mode",
+        "variants",
+        "--models",
+        str(model),
+        "--vcf",
+        str(data["vcf"]),
+        "--genome",
+        str(data["genome"]),
+        "--outdir",
+        str(tmp_path / "out"),
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stdout[-4000:]
     rows = _tsv_rows(tmp_path / "out" / "HNRNPK_K562" / "variant_effect" / "HNRNPK_K562.variant_effects.tsv")
     assert [row["id"] for row in rows] == ["snv1", "snv2"]
@@ -252,33 +322,68 @@ def test_variants_mode_scores_each_variant(train_run, data, tmp_path):
 def shapes_sheet(tmp_path_factory) -> Path:
     """Every documented samplesheet shape; the files only need to exist for -stub."""
     d = tmp_path_factory.mktemp("shapes")
-    for name in ("a.tsv", "b.fa", "p1.fa", "p2.fa", "n1.fa", "n2.fa", "genes.gtf", "hg38.fa", "hg19ToHg38.over.chain.gz"):
+    for name in (
+        "a.tsv",
+        "b.fa",
+        "p1.fa",
+        "p2.fa",
+        "n1.fa",
+        "n2.fa",
+        "genes.gtf",
+        "hg38.fa",
+        "hg19ToHg38.over.chain.gz",
+    ):
         (d / name).write_text(">s\nACGT\n")
     sheet = d / "samplesheet.csv"
-    sheet.write_text("id,input,format,positives,negatives,gtf,genome,chain\n"
-                     "input_only,a.tsv,tsv,,,,,\n"
-                     "two_inputs,a.tsv;b.fa,,,,,,\n"
-                     "one_pair,,fasta,p1.fa,n1.fa,,,\n"
-                     "several,,,p1.fa;p2.fa,n1.fa;n2.fa,,,\n"
-                     "annotated,a.tsv,tsv,,,genes.gtf,hg38.fa,\n"
-                     "lifted,,,p1.fa,n1.fa,genes.gtf,hg38.fa,hg19ToHg38.over.chain.gz\n")
+    sheet.write_text(
+        "id,input,format,positives,negatives,gtf,genome,chain\n"
+        "input_only,a.tsv,tsv,,,,,\n"
+        "two_inputs,a.tsv;b.fa,,,,,,\n"
+        "one_pair,,fasta,p1.fa,n1.fa,,,\n"
+        "several,,,p1.fa;p2.fa,n1.fa;n2.fa,,,\n"
+        "annotated,a.tsv,tsv,,,genes.gtf,hg38.fa,\n"
+        "lifted,,,p1.fa,n1.fa,genes.gtf,hg38.fa,hg19ToHg38.over.chain.gz\n"
+    )
     return sheet
 
 
 def test_stub_train_with_every_optional_branch_and_samplesheet_shape(shapes_sheet, data, tmp_path):
     # a BERT baseline here (the real train run above has the test profile's k-mer baseline)
-    result = run_nextflow("-stub", "-profile", "test", "--input", str(shapes_sheet), "--train_baseline",
-                          "--baseline_model", "tiny",
-                          "--pretokenize", "--pretrain_corpus", str(data["corpus"]), "--attribute",
-                          "--outdir", str(tmp_path / "out"), cwd=tmp_path)
+    result = run_nextflow(
+        "-stub",
+        "-profile",
+        "test",
+        "--input",
+        str(shapes_sheet),
+        "--train_baseline",
+        "--baseline_model",
+        "tiny",
+        "--pretokenize",
+        "--pretrain_corpus",
+        str(data["corpus"]),
+        "--attribute",
+        "--outdir",
+        str(tmp_path / "out"),
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stdout[-4000:]
     # attention-stats of every RBP gets the BERT baseline to compare with (staged as compare/model)
     compared = [d for d in (tmp_path / "work").glob("*/*") if (d / "compare").is_dir()]
     assert len(compared) == 6
     done = [row["name"] for row in _trace(tmp_path / "out") if row["status"] == "COMPLETED"]
-    per_rbp = ["PREPARE", "TOKENIZE", "PRETRAINED:BERTRBP_FINETUNE", "BASELINE:BERTRBP_FINETUNE",
-               "PRETRAINED:BERTRBP_PREDICT", "BASELINE:BERTRBP_PREDICT", "PRETRAINED:BERTRBP_EVALUATE",
-               "BASELINE:BERTRBP_EVALUATE", "FOLD", "ATTENTION_STATS", "ATTRIBUTE"]
+    per_rbp = [
+        "PREPARE",
+        "TOKENIZE",
+        "PRETRAINED:BERTRBP_FINETUNE",
+        "BASELINE:BERTRBP_FINETUNE",
+        "PRETRAINED:BERTRBP_PREDICT",
+        "BASELINE:BERTRBP_PREDICT",
+        "PRETRAINED:BERTRBP_EVALUATE",
+        "BASELINE:BERTRBP_EVALUATE",
+        "FOLD",
+        "ATTENTION_STATS",
+        "ATTRIBUTE",
+    ]
     for rbp in ("input_only", "two_inputs", "one_pair", "several", "annotated", "lifted"):
         for step in per_rbp:
             assert sum(1 for name in done if step in name and f"({rbp})" in name) == 1, (rbp, step)
@@ -286,18 +391,31 @@ def test_stub_train_with_every_optional_branch_and_samplesheet_shape(shapes_shee
     assert sum("SUMMARY" in name for name in done) == 1
 
 
-@pytest.mark.parametrize("mode_args", [  # scan of a FASTA runs for real above
-    ["--mode", "scan", "--regions", "BED", "--genome", "GENOME"],
-    ["--mode", "variants", "--vcf", "VCF", "--genome", "GENOME", "--strand_bed", "BED"],
-], ids=["scan-bed", "variants"])
+@pytest.mark.parametrize(
+    "mode_args",
+    [  # scan of a FASTA runs for real above
+        ["--mode", "scan", "--regions", "BED", "--genome", "GENOME"],
+        ["--mode", "variants", "--vcf", "VCF", "--genome", "GENOME", "--strand_bed", "BED"],
+    ],
+    ids=["scan-bed", "variants"],
+)
 def test_stub_scan_and_variants_modes(mode_args, data, tmp_path):
     models = [tmp_path / "m1" / "model", tmp_path / "m2"]
     for model in models:
         model.mkdir(parents=True)
     files = {"FASTA": data["fasta"], "BED": data["bed"], "GENOME": data["genome"], "VCF": data["vcf"]}
     args = [str(files.get(arg, arg)) for arg in mode_args]
-    result = run_nextflow("-stub", "-profile", "test", *args, "--models", f"{models[0]},two={models[1]}",
-                          "--outdir", str(tmp_path / "out"), cwd=tmp_path)
+    result = run_nextflow(
+        "-stub",
+        "-profile",
+        "test",
+        *args,
+        "--models",
+        f"{models[0]},two={models[1]}",
+        "--outdir",
+        str(tmp_path / "out"),
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stdout[-4000:]
     done = sorted(re.findall(r"Submitted process > \S+ \((.+)\)", result.stdout))
     assert done == ["m1", "two"]
@@ -341,14 +459,30 @@ def test_unknown_samplesheet_column_stops_the_run(tmp_path):
 
 
 def test_bad_parameters_stop_the_run_at_start_naming_each_parameter(tmp_path):
-    result = run_nextflow("-profile", "test", "--epoch", "5", "--batch_size", "five", "--mode", "predict",
-                          "--train_baseline", "maybe", "--kmer", "9", cwd=tmp_path)
-    text = _fails_at_start(result, "Invalid parameters",
-                           "--epoch: no such parameter; did you mean --epochs?",
-                           "--batch_size five: expected a whole number",
-                           "--mode predict: expected one of train, scan, variants",
-                           "--train_baseline maybe: expected true or false",
-                           "--kmer 9: expected at most 6")
+    result = run_nextflow(
+        "-profile",
+        "test",
+        "--epoch",
+        "5",
+        "--batch_size",
+        "five",
+        "--mode",
+        "predict",
+        "--train_baseline",
+        "maybe",
+        "--kmer",
+        "9",
+        cwd=tmp_path,
+    )
+    text = _fails_at_start(
+        result,
+        "Invalid parameters",
+        "--epoch: no such parameter; did you mean --epochs?",
+        "--batch_size five: expected a whole number",
+        "--mode predict: expected one of train, scan, variants",
+        "--train_baseline maybe: expected true or false",
+        "--kmer 9: expected at most 6",
+    )
     assert text.count("Invalid parameters") == 1
 
 
@@ -374,9 +508,21 @@ def test_gpu_container_options_hold_in_any_profile_order(profiles, data, tmp_pat
     model = tmp_path / "model"
     model.mkdir()
     fake = _fake_commands(tmp_path / "fake", tmp_path / "calls.log")
-    run_nextflow("-stub", "-profile", f"test,{profiles}", "--mode", "scan", "--models", str(model),
-                 "--sequences", str(data["fasta"]), "--outdir", str(tmp_path / "out"), cwd=tmp_path,
-                 extra_path=fake)
+    run_nextflow(
+        "-stub",
+        "-profile",
+        f"test,{profiles}",
+        "--mode",
+        "scan",
+        "--models",
+        str(model),
+        "--sequences",
+        str(data["fasta"]),
+        "--outdir",
+        str(tmp_path / "out"),
+        cwd=tmp_path,
+        extra_path=fake,
+    )
     runs = [p.read_text() for p in (tmp_path / "work").glob("*/*/.command.run")]
     docker_lines = [line for text in runs for line in text.splitlines() if "docker run" in line]
     assert docker_lines, runs
@@ -388,9 +534,21 @@ def test_slurm_asks_for_the_gpu_of_gpu_tasks(data, tmp_path):
     model = tmp_path / "model"
     model.mkdir()
     fake = _fake_commands(tmp_path / "fake", tmp_path / "calls.log")
-    run_nextflow("-stub", "-profile", "test,slurm,gpu", "--mode", "scan", "--models", str(model),
-                 "--sequences", str(data["fasta"]), "--outdir", str(tmp_path / "out"), cwd=tmp_path,
-                 extra_path=fake)
+    run_nextflow(
+        "-stub",
+        "-profile",
+        "test,slurm,gpu",
+        "--mode",
+        "scan",
+        "--models",
+        str(model),
+        "--sequences",
+        str(data["fasta"]),
+        "--outdir",
+        str(tmp_path / "out"),
+        cwd=tmp_path,
+        extra_path=fake,
+    )
     runs = [p.read_text() for p in (tmp_path / "work").glob("*/*/.command.run")]
     assert runs and all("#SBATCH --gres=gpu:1" in text for text in runs)
 
@@ -401,8 +559,20 @@ def test_gpu_tasks_take_turns_on_one_host(data, tmp_path):
     models = [tmp_path / "a", tmp_path / "b"]
     for model in models:
         model.mkdir()
-    result = run_nextflow("-stub", "-profile", "test,gpu", "--mode", "scan", "--models", ",".join(map(str, models)),
-                          "--sequences", str(data["fasta"]), "--outdir", str(tmp_path / "out"), cwd=tmp_path)
+    result = run_nextflow(
+        "-stub",
+        "-profile",
+        "test,gpu",
+        "--mode",
+        "scan",
+        "--models",
+        ",".join(map(str, models)),
+        "--sequences",
+        str(data["fasta"]),
+        "--outdir",
+        str(tmp_path / "out"),
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stdout[-4000:]
     runs = [p.read_text() for p in (tmp_path / "work").glob("*/*/.command.run")]
     assert len(runs) == 2 and all('exec 9>"${TMPDIR:-/tmp}/bertrbp-gpu.lock" && flock 9' in text for text in runs)

@@ -35,7 +35,9 @@ def test_schemas_are_valid_json_schema():
 def test_every_parameter_is_described_with_type_default_and_help():
     config = params_of(REPO / "nextflow.config")
     props = _properties()
-    assert set(config) == set(props), f"only in config: {set(config) - set(props)}; only in schema: {set(props) - set(config)}"
+    assert set(config) == set(
+        props
+    ), f"only in config: {set(config) - set(props)}; only in schema: {set(props) - set(config)}"
     for name, spec in props.items():
         assert spec.get("type") and spec.get("description") and spec.get("help_text"), name
         if config[name] is None:  # file inputs given per run have no default (nf-core convention)
@@ -65,13 +67,16 @@ def test_demo_samplesheet_validates_and_points_at_the_demo_data():
         assert resolved.is_file() and resolved.parent == (REPO / "assets" / "demo").resolve()
 
 
-@pytest.mark.parametrize("row", [
-    {"id": "RBFOX2.HepG2", "input": "a.tsv"},          # dots would clash with the '<id>.baseline' naming
-    {"id": "X"},                                          # no input and no positives/negatives
-    {"id": "X", "positives": "p.fa"},                     # positives without negatives
-    {"id": "X", "input": "a.tsv", "format": "bam"},
-    {"id": "X", "input": "a.tsv", "chain": "hg19ToHg38.over.chain.gz"},  # chain without genome
-])
+@pytest.mark.parametrize(
+    "row",
+    [
+        {"id": "RBFOX2.HepG2", "input": "a.tsv"},  # dots would clash with the '<id>.baseline' naming
+        {"id": "X"},  # no input and no positives/negatives
+        {"id": "X", "positives": "p.fa"},  # positives without negatives
+        {"id": "X", "input": "a.tsv", "format": "bam"},
+        {"id": "X", "input": "a.tsv", "chain": "hg19ToHg38.over.chain.gz"},  # chain without genome
+    ],
+)
 def test_samplesheet_schema_refuses_bad_rows(row):
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.Draft202012Validator(INPUT_SCHEMA).validate([row])
@@ -79,7 +84,8 @@ def test_samplesheet_schema_refuses_bad_rows(row):
 
 def test_samplesheet_schema_accepts_positive_negative_pairs():
     jsonschema.Draft202012Validator(INPUT_SCHEMA).validate(
-        [{"id": "TIAL1", "positives": "pos.fa.gz", "negatives": "neg.fa.gz", "format": "fasta", "gtf": "g.gtf.gz"}])
+        [{"id": "TIAL1", "positives": "pos.fa.gz", "negatives": "neg.fa.gz", "format": "fasta", "gtf": "g.gtf.gz"}]
+    )
 
 
 def _validate(values: dict) -> None:
@@ -93,13 +99,20 @@ def test_each_mode_requires_its_own_inputs():
         _validate({})  # train without a samplesheet
     _validate({"mode": "scan", "models": "m", "sequences": "t.fa"})
     _validate({"mode": "scan", "models": "m", "regions": "r.bed", "genome": "g.fa"})
-    for bad in ({"models": "m"}, {"models": "m", "regions": "r.bed"}, {"sequences": "t.fa"},
-                {"models": "m", "sequences": "t.fa", "regions": "r.bed", "genome": "g.fa"}):
+    for bad in (
+        {"models": "m"},
+        {"models": "m", "regions": "r.bed"},
+        {"sequences": "t.fa"},
+        {"models": "m", "sequences": "t.fa", "regions": "r.bed", "genome": "g.fa"},
+    ):
         with pytest.raises(jsonschema.ValidationError):
             _validate({"mode": "scan", **bad})
     _validate({"mode": "variants", "models": "m", "vcf": "v.vcf", "genome": "g.fa", "gtf": "a.gtf"})
-    for bad in ({"models": "m", "vcf": "v.vcf"}, {"vcf": "v.vcf", "genome": "g.fa"},
-                {"models": "m", "vcf": "v.vcf", "genome": "g.fa", "gtf": "a.gtf", "strand_bed": "s.bed"}):
+    for bad in (
+        {"models": "m", "vcf": "v.vcf"},
+        {"vcf": "v.vcf", "genome": "g.fa"},
+        {"models": "m", "vcf": "v.vcf", "genome": "g.fa", "gtf": "a.gtf", "strand_bed": "s.bed"},
+    ):
         with pytest.raises(jsonschema.ValidationError):
             _validate({"mode": "variants", **bad})
     with pytest.raises(jsonschema.ValidationError):

@@ -39,8 +39,11 @@ def _pid(path: Path) -> int | None:
 @pytest.fixture(scope="module")
 def slurm_cluster(tmp_path_factory):
     """slurmctld + slurmd for this machine as one node; yields the environment that points sbatch at it."""
-    missing = [tool for tool in ("slurmctld", "slurmd", "sbatch", "squeue", "munged", "munge")
-               if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists()]
+    missing = [
+        tool
+        for tool in ("slurmctld", "slurmd", "sbatch", "squeue", "munged", "munge")
+        if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists()
+    ]
     if missing:
         pytest.skip(f"Slurm test needs {', '.join(missing)} (apt-get install slurm-wlm munge)")
     if os.geteuid() != 0:
@@ -51,8 +54,9 @@ def slurm_cluster(tmp_path_factory):
     started: list[int] = []
     if subprocess.run(["munge", "-n"], capture_output=True).returncode != 0:
         Path("/run/munge").mkdir(parents=True, exist_ok=True)
-        result = subprocess.run(["/usr/sbin/munged", "--force", "--pid-file", str(root / "munged.pid")],
-                                capture_output=True, text=True)
+        result = subprocess.run(
+            ["/usr/sbin/munged", "--force", "--pid-file", str(root / "munged.pid")], capture_output=True, text=True
+        )
         if result.returncode != 0:
             pytest.skip(f"munged could not start here: {result.stderr.strip()[-300:]}")
         started.append(_pid(root / "munged.pid") or 0)
@@ -102,7 +106,9 @@ PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
                 break
             time.sleep(0.5)
         else:
-            log = (root / "log" / "slurmctld.log").read_text()[-500:] if (root / "log" / "slurmctld.log").exists() else ""
+            log = (
+                (root / "log" / "slurmctld.log").read_text()[-500:] if (root / "log" / "slurmctld.log").exists() else ""
+            )
             pytest.skip(f"the one-node Slurm cluster did not become idle: sinfo {info.stdout.strip()!r} {log}")
         yield {"env": env, "root": root}
     finally:
@@ -118,8 +124,9 @@ def test_slurm_profile_runs_the_test_profile(slurm_cluster, tmp_path, monkeypatc
         monkeypatch.setenv(key, value)
     fast = tmp_path / "fast_polling.config"
     fast.write_text("executor {\n    pollInterval = '1 sec'\n    queueStatInterval = '2 sec'\n}\n")
-    result = run_nextflow("-stub", "-profile", "slurm,test", "-c", str(fast), "--outdir", str(tmp_path / "out"),
-                          cwd=tmp_path, timeout=900)
+    result = run_nextflow(
+        "-stub", "-profile", "slurm,test", "-c", str(fast), "--outdir", str(tmp_path / "out"), cwd=tmp_path, timeout=900
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     trace = _trace(tmp_path / "out")
     assert len(trace) == 2 * 10 + 1 and all(row["status"] == "COMPLETED" for row in trace)
