@@ -25,5 +25,7 @@ def test_bench_attention_smoke(tmp_path):
     assert set(rows) == {"eager_maps", "stats_pass", "analyse", "v1_reduce"}
     assert rows["eager_maps"]["ratio_to_eager_wall"] == 1.0
     for row in rows.values():
-        assert row["ratio_to_eager_wall"] == pytest.approx(rows["eager_maps"]["wall_s"] / row["wall_s"], rel=0.01)
+        # ratios are written to 3 decimals: a small ratio carries up to 5e-4 of rounding
+        expected = rows["eager_maps"]["wall_s"] / row["wall_s"]
+        assert row["ratio_to_eager_wall"] == pytest.approx(expected, rel=0.01, abs=5e-4)
         assert row["sequences_per_wall_s"] == pytest.approx(run["n_sequences"] / row["wall_s"], rel=0.01)
