@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create .venv (Python >= 3.10) and install bert-rbp with every optional feature and the test tools.
-# Torch is pinned to the CPU wheel these machines carry; on a GPU machine install the CUDA build first
-# (TORCH_VERSION=... or a torch already in .venv is kept).
+# Torch is pinned (torch==2.13.0, PyPI's default build: CUDA-enabled, runs on the CPU too; several GB, cached by
+# pip); TORCH_VERSION=... changes the pin, and a torch already in .venv is kept.
 # WITH_LINT=1 (default) also installs planemo for the Galaxy wrapper checks into ~/.cache/planemo-venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
