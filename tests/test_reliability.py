@@ -391,3 +391,7 @@ def test_a_swallowed_interrupt_still_ends_the_run_without_publishing(tmp_path, c
     assert info.value.code == 128 + signal.SIGTERM
     assert capsys.readouterr().err.splitlines() == ["error: interrupted (SIGTERM); partial outputs were removed."]
     assert list(tmp_path.iterdir()) == []
+    # the run is over: its signal must not interrupt later library calls in the same process
+    with atomic_open(tmp_path / "later.txt") as handle:
+        handle.write("written after the interrupted run\n")
+    assert (tmp_path / "later.txt").read_text() == "written after the interrupted run\n"

@@ -176,5 +176,6 @@ def run(app: typer.Typer, argv: list[str] | None = None) -> None:
         for signum, previous in handlers.items():
             signal.signal(signum, previous)
         sys.unraisablehook = previous_hook
+        clear_signal()  # a signal noted by this run must not interrupt library calls made after it in-process
     if isinstance(code, int) and code:  # typer.Exit(n) inside a command arrives as a return value here
         sys.exit(code)
