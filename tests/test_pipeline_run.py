@@ -502,16 +502,16 @@ def _fake_commands(folder: Path, log: Path, **extra: str) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("profiles", ["gpu,docker", "docker,gpu"])
-def test_gpu_container_options_hold_in_any_profile_order(profiles, data, tmp_path):
-    """Defect 2: under the strict config parser docker's runOptions replaced the gpu profile's --gpus all."""
+def _stub_scan_task_scripts(profiles: str, data, tmp_path: Path) -> list[str]:
+    """A -stub scan run under PROFILES with fake docker/sbatch on PATH: the .command.run of every task, where
+    the container and scheduler options a profile order produces can be read."""
     model = tmp_path / "model"
     model.mkdir()
     fake = _fake_commands(tmp_path / "fake", tmp_path / "calls.log")
     run_nextflow(
         "-stub",
         "-profile",
-        f"test,{profiles}",
+        profiles,
         "--mode",
         "scan",
         "--models",
@@ -523,7 +523,13 @@ def test_gpu_container_options_hold_in_any_profile_order(profiles, data, tmp_pat
         cwd=tmp_path,
         extra_path=fake,
     )
-    runs = [p.read_text() for p in (tmp_path / "work").glob("*/*/.command.run")]
+    return [p.read_text() for p in (tmp_path / "work").glob("*/*/.command.run")]
+
+
+@pytest.mark.parametrize("profiles", ["gpu,docker", "docker,gpu"])
+def test_gpu_container_options_hold_in_any_profile_order(profiles, data, tmp_path):
+    """Defect 2: under the strict config parser docker's runOptions replaced the gpu profile's --gpus all."""
+    runs = _stub_scan_task_scripts(f"test,{profiles}", data, tmp_path)
     docker_lines = [line for text in runs for line in text.splitlines() if "docker run" in line]
     assert docker_lines, runs
     assert all("--gpus all" in line and "-u $(id -u):$(id -g)" in line for line in docker_lines)
@@ -531,25 +537,7 @@ def test_gpu_container_options_hold_in_any_profile_order(profiles, data, tmp_pat
 
 def test_slurm_asks_for_the_gpu_of_gpu_tasks(data, tmp_path):
     """Defect 3: Slurm ignores `accelerator`; process_gpu tasks must ask with --gres."""
-    model = tmp_path / "model"
-    model.mkdir()
-    fake = _fake_commands(tmp_path / "fake", tmp_path / "calls.log")
-    run_nextflow(
-        "-stub",
-        "-profile",
-        "test,slurm,gpu",
-        "--mode",
-        "scan",
-        "--models",
-        str(model),
-        "--sequences",
-        str(data["fasta"]),
-        "--outdir",
-        str(tmp_path / "out"),
-        cwd=tmp_path,
-        extra_path=fake,
-    )
-    runs = [p.read_text() for p in (tmp_path / "work").glob("*/*/.command.run")]
+    runs = _stub_scan_task_scripts("test,slurm,gpu", data, tmp_path)
     assert runs and all("#SBATCH --gres=gpu:1" in text for text in runs)
 
 
