@@ -135,11 +135,35 @@ def _os_error_line(exc: OSError) -> tuple[str, int]:
     return f"{where}: {exc.strerror or exc}.", EXIT_INPUT
 
 
+def _click_classes(name: str) -> tuple[type[BaseException], ...]:
+    """The exception class ``name`` of every command-line parser typer may use: typer >= 0.2x parses with its own
+    copy of click (``typer._click``, whose errors are not click's), older typer with click itself."""
+    import importlib
+
+    found = []
+    for module in ("typer.exceptions", "typer._click.exceptions", "click.exceptions"):
+        try:
+            cls = getattr(importlib.import_module(module), name, None)
+        except ImportError:
+            continue
+        if isinstance(cls, type) and cls not in found:
+            found.append(cls)
+    return tuple(found)
+
+
+def usage_error_line(exc: Exception) -> str:
+    """One line for a command-line usage error (click would print a usage box): what is wrong and where to look."""
+    message = " ".join(exc.format_message().split()).rstrip(".")
+    if message[:1].isupper() and message[1:2].islower():
+        message = message[0].lower() + message[1:]
+    ctx = getattr(exc, "ctx", None)
+    program = ctx.command_path if ctx is not None and ctx.command_path else Path(sys.argv[0] or "the tool").name
+    return f"{message}. Run '{program} --help' for the options."
+
+
 def run(app: typer.Typer, argv: list[str] | None = None) -> None:
     """Run a tool: one ``error: ...`` line on stderr and a documented exit status for every failure a user can
     cause or meet (bad input 2, disk full 4, SIGINT 130, SIGTERM 143), never a traceback for those."""
-    import click
-
     handlers = {}
     clear_signal()
     previous_hook = sys.unraisablehook
@@ -154,17 +178,17 @@ def run(app: typer.Typer, argv: list[str] | None = None) -> None:
     except InputError as exc:
         typer.echo("error: " + " ".join(str(exc).splitlines()), err=True)  # one line, whatever the message
         sys.exit(EXIT_INPUT)
-    except (typer.Exit, click.exceptions.Exit) as exc:
+    except _click_classes("Exit") as exc:
         sys.exit(exc.exit_code)
     except Interrupted as exc:
         typer.echo(f"error: interrupted ({signal.Signals(exc.signum).name}); partial outputs were removed.", err=True)
         sys.exit(128 + exc.signum)
-    except (typer.Abort, click.exceptions.Abort, KeyboardInterrupt):
+    except (*_click_classes("Abort"), KeyboardInterrupt):
         typer.echo("error: interrupted (SIGINT); partial outputs were removed.", err=True)
         sys.exit(128 + signal.SIGINT)
-    except click.ClickException as exc:  # usage errors (click prints 'Error: ...' and the usage line)
-        exc.show()
-        sys.exit(exc.exit_code)
+    except _click_classes("ClickException") as exc:  # usage errors: unknown option, missing argument, bad value
+        typer.echo("error: " + usage_error_line(exc), err=True)
+        sys.exit(EXIT_INPUT)
     except OSError as exc:
         line, status = _os_error_line(exc)
         typer.echo(f"error: {line}", err=True)
