@@ -95,3 +95,17 @@ def test_build_script_builds_the_names_modules_use():
     version = re.search(r'__version__ = "(.+)"', (REPO / "bin" / "bertrbp" / "__init__.py").read_text()).group(1)
     for path in REPO.glob("modules/local/**/main.nf"):
         assert {v for _, v in IMAGE.findall(path.read_text())} == {version}, path
+
+
+def test_generator_reproduces_every_committed_dockerfile():
+    """containers/generate.py is the one source of the images: its Dockerfiles are byte-identical to the committed
+    ones, and importing it writes nothing (its work runs in main())."""
+    before = {p: p.stat().st_mtime_ns for p in (REPO / "containers").glob("*/*") if p.is_file()}
+    import generate
+
+    assert before == {p: p.stat().st_mtime_ns for p in (REPO / "containers").glob("*/*") if p.is_file()}
+    assert set(generate.IMAGES) == {p.parent.name for p in (REPO / "containers").glob("*/Dockerfile")}
+    for tool, image in generate.IMAGES.items():
+        folder = REPO / "containers" / tool
+        assert generate.dockerfile_text(tool, image) == (folder / "Dockerfile").read_text(), tool
+        assert generate.DOCKERIGNORE == (folder / "Dockerfile.dockerignore").read_text(), tool
