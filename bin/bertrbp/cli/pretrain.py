@@ -4,6 +4,10 @@ Genomes, transcriptomes or sequence sets are cut into windows (--window, --strid
 (15 % of tokens by default, 80/10/10 mask/random/keep). The checkpoint in DIR/model has DNABERT's layout, so
 `bertrbp-finetune --model DIR/model` loads it like DNABERT. Give the test files with --exclude: a corpus sharing
 sequences with them (either strand) is refused, or with --on-overlap drop, cleaned.
+
+--objective multitask instead trains the encoder to tell bound from unbound sites for many CLIP experiments at
+once (--task NAME=FILE per experiment, one head each); every sequence of the --exclude files is dropped from
+every task (either strand) and counted in the model card's exclusion report.
 """
 
 from __future__ import annotations
@@ -30,8 +34,20 @@ app = make_app(__doc__)
 
 @app.command()
 def pretrain(
-    corpus: list[Path] = typer.Option(
-        ..., "--corpus", help="FASTA (plain/gzip) genomes, transcriptomes or sequence sets; TSV sequence files too."
+    corpus: list[Path] | None = typer.Option(
+        None,
+        "--corpus",
+        help="--objective mlm: FASTA (plain/gzip) genomes, transcriptomes or sequence sets; TSV sequence files too.",
+    ),
+    objective: str = typer.Option(
+        "mlm",
+        "--objective",
+        help="mlm: masked k-mers on --corpus (DNABERT); multitask: one bound/unbound head per --task, shared encoder.",
+    ),
+    task: list[str] | None = typer.Option(
+        None,
+        "--task",
+        help="--objective multitask: NAME=FILE, a labelled training set (FASTA class:0/1 or TSV); repeat per experiment.",
     ),
     output_dir: Path = typer.Option(
         ..., "--output-dir", help="Writes model/, metrics.json, model_card.{json,md}, checkpoints/."
@@ -71,6 +87,7 @@ def pretrain(
 ) -> None:
     """Pretrain a k-mer BERT by masked language modelling; the checkpoint loads into finetune like DNABERT."""
     setup_logging()
+    from bertrbp.pretrain.multitask import parse_task
     from bertrbp.pretrain.run import PretrainOptions
     from bertrbp.pretrain.run import pretrain as run_pretrain
     from bertrbp.training import TrainConfig
@@ -90,7 +107,9 @@ def pretrain(
         max_steps=max_steps,
     )
     options = PretrainOptions(
-        corpus=list(corpus),
+        corpus=list(corpus or []),
+        objective=objective,
+        tasks=[parse_task(spec) for spec in task or []],
         output_dir=output_dir,
         model_size=model_size,
         k=k,
@@ -108,11 +127,12 @@ def pretrain(
     metrics = run_pretrain(options)
     final = metrics["final"]
     log.info(
-        "pretrained %s model (k=%d) for %d steps on %d windows; %s; checkpoint in %s",
+        "pretrained %s model (k=%d) for %d steps on %d %s; %s; checkpoint in %s",
         model_size,
         k,
         metrics["global_step"],
-        metrics["train_windows"],
+        metrics.get("train_windows", metrics.get("train_sequences", 0)),
+        "windows" if objective == "mlm" else "sequences",
         ", ".join(f"{key} {value:.4f}" for key, value in final.items() if isinstance(value, float)),
         output_dir / "model",
     )

@@ -48,6 +48,8 @@ class PretrainOptions:
     val_fraction: float = 0.02
     resume: bool = False
     fmt: str = "auto"
+    objective: str = "mlm"  # mlm: masked k-mers on --corpus; multitask: one bound/unbound head per --task
+    tasks: list[tuple[str, Path]] = field(default_factory=list)  # (name, labelled training file), multitask only
     train: TrainConfig = field(default_factory=lambda: TrainConfig(lr=4e-4, epochs=1, batch_size=64, warmup_ratio=0.05))
 
 
@@ -71,10 +73,12 @@ def _cached_sha256(path: str, size: int, mtime_ns: int) -> str:
 
 def _recipe(options: PretrainOptions) -> dict:
     """Everything the corpus depends on; a corpus built from the same recipe is reused by --resume."""
-    for path in [*options.corpus, *options.exclude]:
+    for path in [*options.corpus, *options.exclude, *(path for _, path in options.tasks)]:
         if not Path(path).is_file():
             raise InputError(f"{path}: file not found.")
     return {
+        "objective": options.objective,
+        "tasks": [[name, _file_identity(path)] for name, path in options.tasks],
         "corpus": [_file_identity(p) for p in options.corpus],
         "exclude": [_file_identity(p) for p in options.exclude],
         "window": options.window,
@@ -94,6 +98,18 @@ def _run_identity(options: PretrainOptions) -> dict:
         "mlm_probability": options.mlm_probability,
         "val_fraction": options.val_fraction,
     }
+
+
+def _check_objective(options: PretrainOptions) -> None:
+    """mlm reads --corpus, multitask reads --task: refuse the other one rather than ignore it."""
+    if options.objective not in ("mlm", "multitask"):
+        raise InputError(f"--objective must be mlm or multitask, not {options.objective!r}.")
+    if options.objective == "mlm" and (options.tasks or not options.corpus):
+        raise InputError("--objective mlm trains on --corpus FILE (unlabelled); --task is for --objective multitask.")
+    if options.objective == "multitask" and (options.corpus or not options.tasks):
+        raise InputError(
+            "--objective multitask trains on labelled --task NAME=FILE files; --corpus is for --objective mlm."
+        )
 
 
 def prepare_corpus(options: PretrainOptions, directory: Path) -> Corpus:
@@ -163,6 +179,11 @@ def pretrain(options: PretrainOptions) -> dict:
     out = Path(options.output_dir)
     checkpoints = out / "checkpoints"
     options.train.validate()
+    _check_objective(options)
+    if options.objective == "multitask":
+        from bertrbp.pretrain.multitask_run import pretrain_multitask
+
+        return pretrain_multitask(options)
     if not options.resume and (checkpoints / "trainer_state.pt").exists():
         raise InputError(
             f"{out}: holds an earlier run's checkpoint. Pass --resume to continue it, or choose another --output-dir."

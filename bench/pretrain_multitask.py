@@ -1,0 +1,91 @@
+"""Make the shipped checkpoint assets/models/bertrbp-mini-k3: multi-task pretraining over ../shared/data.
+
+Tasks (one head each): the training set of each of the 21 RBP-31 experiments and the training split of 20 of
+the 30 eCLIP sets (split by ``bertrbp-prepare --seed 42`` exactly as bench/accuracy.py splits them).
+Never seen, so that fine-tuning gains on them measure transfer to a new RBP: the other 10 eCLIP sets
+(``UNSEEN``, including the demo's HNRNPK_K562 and UCHL5_K562), whose every sequence is excluded.
+Excluded from every task (either strand): every eCLIP test split, every RBP-31 test set, the RBP-24 test sets,
+TIAL1's test and validation splits, the demo files, and the whole of each unseen eCLIP set.
+
+    python bench/pretrain_multitask.py --out /work/pretrain_mt              # start (or --resume to continue)
+    python bench/pretrain_multitask.py --out /work/pretrain_mt --print-only  # just print the pretrain command
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bin"))
+sys.path.insert(0, str(REPO / "bench"))
+
+from accuracy import WORK, dataset_files, experiments  # noqa: E402
+
+DATA = REPO.parent / "shared" / "data"
+UNSEEN = [
+    "HNRNPK_K562",
+    "UCHL5_K562",
+    "RBFOX2_HepG2",
+    "TRA2A_K562",
+    "PRPF8_K562",
+    "HNRNPA1_K562",
+    "ILF3_K562",
+    "SLBP_K562",
+    "FMR1_K562",
+    "DDX3X_K562",
+]
+
+
+def task_and_exclusion_files(work: Path, seed: int = 42) -> tuple[list[str], list[Path]]:
+    """(``NAME=FILE`` task specs, exclusion files) as described in the module docstring."""
+    tasks, exclude = [], []
+    for name in experiments("rbp31", DATA):
+        train, test = dataset_files("rbp31", name, DATA, work, seed)
+        tasks.append(f"{name}={train}")
+        exclude.append(test)
+    for name in experiments("eclip", DATA):
+        train, test = dataset_files("eclip", name, DATA, work, seed)
+        exclude.append(test)
+        if name in UNSEEN:
+            exclude.append(DATA / "eclip" / f"{name}.tsv.gz")
+        else:
+            tasks.append(f"eCLIP_{name}={train}")
+    exclude += sorted(DATA.glob("rbp24/*.ls.*.fa.gz")) + sorted(DATA.glob("tial1/*.tsv.gz"))
+    exclude += sorted((REPO / "assets" / "demo").glob("*.tsv"))
+    return tasks, exclude
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--model-size", default="mini")
+    parser.add_argument("--max-steps", type=int, default=7000)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--print-only", action="store_true")
+    args = parser.parse_args(argv)
+    tasks, exclude = task_and_exclusion_files(WORK)
+    command = ["--objective", "multitask", "--output-dir", args.out, "--model-size", args.model_size, "--k", 3]
+    command += [x for spec in tasks for x in ("--task", spec)] + [x for path in exclude for x in ("--exclude", path)]
+    command += ["--epochs", args.epochs, "--max-steps", args.max_steps, "--batch-size", args.batch_size]
+    command += ["--lr", args.lr, "--warmup-ratio", 0.05, "--val-fraction", 0.01, "--save-steps", 250]
+    command += ["--threads", args.threads, "--device", args.device, "--seed", 42]
+    command += ["--resume"] if args.resume else []
+    command = [str(x) for x in command]
+    print("bertrbp-pretrain " + " ".join(shlex.quote(x) for x in command), flush=True)
+    if not args.print_only:
+        from bertrbp.cli.common import run
+        from bertrbp.cli.pretrain import app
+
+        run(app, command)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,222 @@
+"""The pretrain tool's multi-task objective end to end: tasks -> exclusion -> shared trainer -> checkpoint + card.
+
+Output folder (as for masked-LM pretraining)::
+
+    DIR/model/                 config.json (BertModel), model.safetensors, vocab.txt -> finetune --model DIR/model
+    DIR/task_heads.safetensors the per-task heads (not needed for fine-tuning; kept to score the tasks again)
+    DIR/metrics.json           per-epoch train/validation loss and per-task validation AUROC
+    DIR/model_card.{json,md}   settings, tasks, the exclusion report, results
+    DIR/checkpoints/           trainer_state.pt for --resume
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from bertrbp.errors import InputError
+from bertrbp.io.atomic import atomic_dir, atomic_open
+from bertrbp.model import MAX_POSITIONS, save_checkpoint
+from bertrbp.pretrain.exclusion import ExclusionSet
+from bertrbp.pretrain.mlm import split_indices
+from bertrbp.pretrain.multitask import (
+    MultitaskBatches,
+    TaskTable,
+    build_multitask_model,
+    build_task_table,
+    evaluate_tasks,
+)
+from bertrbp.tokenizer import KmerTokenizer
+from bertrbp.training import train
+from bertrbp.training.checkpoint import check_run_identity
+
+log = logging.getLogger("bertrbp")
+
+
+def pretrain_multitask(options) -> dict:
+    """Train the shared encoder on every task; returns the metrics written to metrics.json."""
+    from bertrbp.pretrain.run import _run_identity
+
+    out = Path(options.output_dir)
+    checkpoints = out / "checkpoints"
+    if not options.resume and (checkpoints / "trainer_state.pt").exists():
+        raise InputError(
+            f"{out}: holds an earlier run's checkpoint. Pass --resume to continue it, or choose another --output-dir."
+        )
+    identity = _run_identity(options)
+    check_run_identity(checkpoints, identity, options.resume)
+    tokenizer = KmerTokenizer(options.k)
+    exclusion = ExclusionSet.from_files(options.exclude, options.fmt) if options.exclude else None
+    table = build_task_table(options.tasks, exclusion, tokenizer.max_sequence_length(MAX_POSITIONS), options.fmt)
+    log.info(
+        "multi-task data: %d distinct sequences over %d tasks; %d task records dropped as excluded sequences",
+        len(table),
+        len(table.names),
+        sum(row["excluded"] for row in table.report),
+    )
+    train_idx, val_idx = split_indices(len(table), options.val_fraction, options.train.seed)
+    train_source = MultitaskBatches(table, tokenizer, train_idx)
+    val_source = MultitaskBatches(table, tokenizer, val_idx) if len(val_idx) else None
+    model = build_multitask_model(options.model_size, options.k, len(table.names), seed=options.train.seed)
+
+    def epoch_end(model, context) -> dict:
+        if val_source is None:
+            return {}
+        return evaluate_tasks(
+            model, val_source, table.names, context.device, context.bf16, max(64, options.train.batch_size)
+        )
+
+    result = train(
+        model,
+        train_source,
+        options.train,
+        checkpoint_dir=checkpoints,
+        resume=options.resume,
+        epoch_end=epoch_end,
+        desc="pretrain",
+    )
+    model.to("cpu")
+    metrics = {
+        "history": result.history,
+        "final": result.history[-1] if result.history else {},
+        "global_step": result.global_step,
+        "total_steps": result.total_steps,
+        "wall_seconds": result.wall_seconds,
+        "device": result.device,
+        "bf16": result.bf16,
+        "threads": result.threads,
+        "resumed_from_step": result.resumed_from_step,
+        "train_sequences": int(len(train_idx)),
+        "val_sequences": int(len(val_idx)),
+        "exclusion": exclusion_report(table, exclusion, options.exclude),
+    }
+    write_multitask_outputs(options, model, tokenizer, table, metrics, out)
+    return metrics
+
+
+def exclusion_report(table: TaskTable, exclusion: ExclusionSet | None, files: list[Path]) -> dict:
+    """What was kept out and why: the excluded files (by checksum) and, per task, how many records were dropped."""
+    from bertrbp.provenance import sha256
+
+    return {
+        "rule": "a task record is dropped when its sequence or its reverse complement equals any sequence of "
+        "the exclusion files (every test split of every experiment, held-out sets)",
+        "excluded_sequences": len(exclusion) if exclusion is not None else 0,
+        "files": [{"file": str(path), "name": Path(path).name, "sha256": sha256(path)} for path in files],
+        "tasks": table.report,
+        "records_read": sum(row["read"] for row in table.report),
+        "records_dropped": sum(row["excluded"] for row in table.report),
+        "distinct_sequences_kept": len(table),
+    }
+
+
+def write_multitask_outputs(options, model, tokenizer: KmerTokenizer, table: TaskTable, metrics: dict, out: Path):
+    """DIR/model (encoder in DNABERT layout + card), the task heads, metrics and the model card."""
+    from safetensors.torch import save
+
+    from bertrbp.provenance import sha256, to_json
+
+    with atomic_dir(out / "model") as tmp:
+        save_checkpoint(model.bert, tokenizer, tmp)
+        card = model_card(options, model, table, metrics, sha256(tmp / "model.safetensors"))
+        markdown = model_card_markdown(card)
+        (tmp / "model_card.json").write_text(to_json(card))
+        (tmp / "README.md").write_text(markdown)
+    heads = {"weight": model.heads.weight.detach().contiguous(), "bias": model.heads.bias.detach().contiguous()}
+    with atomic_open(out / "task_heads.safetensors", "wb") as handle:
+        handle.write(save(heads, metadata={"tasks": ",".join(table.names)}))
+    for name, text in (
+        ("metrics.json", to_json(metrics)),
+        ("model_card.json", to_json(card)),
+        ("model_card.md", markdown),
+    ):
+        with atomic_open(out / name) as handle:
+            handle.write(text)
+
+
+def model_card(options, model, table: TaskTable, metrics: dict, weights_sha256: str) -> dict:
+    from bertrbp import __version__
+    from bertrbp.provenance import device_description, software_versions
+
+    config = model.bert.config
+    final = {k: v for k, v in metrics["final"].items() if not isinstance(v, dict)}
+    return {
+        "tool": "bertrbp-pretrain",
+        "version": __version__,
+        "task": "supervised multi-task pretraining: one bound/unbound head per CLIP experiment on a shared encoder",
+        "architecture": "BertModel (encoder + pooler; fine-tuning adds a new classification head)",
+        "model_size": options.model_size,
+        "k": options.k,
+        "layers": config.num_hidden_layers,
+        "hidden_size": config.hidden_size,
+        "attention_heads": config.num_attention_heads,
+        "parameters": sum(p.numel() for p in model.bert.parameters()),
+        "tasks": table.names,
+        "exclusion": metrics["exclusion"],
+        "training": options.train.to_dict(),
+        "results": {
+            "final": final,
+            "val_task_auroc": metrics["final"].get("val_task_auroc", {}),
+            "history": [{k: v for k, v in row.items() if not isinstance(v, dict)} for row in metrics["history"]],
+            **{k: metrics[k] for k in ("global_step", "wall_seconds", "device", "bf16", "threads")},
+            "train_sequences": metrics["train_sequences"],
+            "val_sequences": metrics["val_sequences"],
+        },
+        "device_description": device_description(metrics["device"]),
+        "software": software_versions(),
+        "weights_sha256": weights_sha256,
+        "usage": f"bertrbp-finetune --model {Path(options.output_dir) / 'model'} --train TRAIN.fa --output-dir OUT",
+    }
+
+
+def model_card_markdown(card: dict) -> str:
+    exclusion, results = card["exclusion"], card["results"]
+    final = results["final"]
+    lines = [
+        f"# k-mer BERT pretrained on {len(card['tasks'])} CLIP experiments ({card['model_size']}, k={card['k']})",
+        "",
+        f"{card['task']}; by bertrbp-pretrain {card['version']}.",
+        "",
+        "## Model",
+        f"- {card['layers']} layers, hidden size {card['hidden_size']}, {card['attention_heads']} heads, "
+        f"{card['parameters']:,} parameters; DNABERT layout, fine-tune with `{card['usage']}`",
+        "",
+        "## Tasks and exclusions",
+        f"- {exclusion['records_read']:,} task records read, {exclusion['records_dropped']:,} dropped because the "
+        f"sequence (either strand) is one of {exclusion['excluded_sequences']:,} excluded sequences; "
+        f"{exclusion['distinct_sequences_kept']:,} distinct sequences kept",
+        f"- rule: {exclusion['rule']}",
+        f"- exclusion files ({len(exclusion['files'])}): " + ", ".join(f["name"] for f in exclusion["files"]),
+        "",
+        "| task | records | excluded | kept | bound | validation AUROC |",
+        "|---|---|---|---|---|---|",
+        *[
+            f"| {row['task']} | {row['read']:,} | {row['excluded']:,} | {row['kept']:,} | {row['positives']:,} | "
+            f"{results['val_task_auroc'].get(row['task'], float('nan')):.3f} |"
+            for row in exclusion["tasks"]
+        ],
+        "",
+        "## Training",
+        f"- {results['global_step']} optimizer steps on {results['train_sequences']:,} sequences "
+        f"({results['val_sequences']:,} held out), lr {card['training']['lr']}, batch "
+        f"{card['training']['batch_size']}, seed {card['training']['seed']}",
+        f"- {card['device_description']}, bf16 {'on' if results['bf16'] else 'off'}, {results['threads']} threads, "
+        f"{results['wall_seconds'] / 60:.1f} min",
+        "",
+        "## Results (validation)",
+        *[f"- {key}: {value:.4f}" if isinstance(value, float) else f"- {key}: {value}" for key, value in final.items()],
+        "",
+        "| epoch | step | train loss | validation loss | mean task AUROC |",
+        "|---|---|---|---|---|",
+        *[
+            f"| {row.get('epoch')} | {row.get('step')} | {row.get('train_loss', float('nan')):.4f} | "
+            f"{row.get('val_loss', float('nan')):.4f} | {row.get('val_mean_task_auroc', float('nan')):.4f} |"
+            for row in results["history"]
+        ],
+        "",
+        "- Software: " + ", ".join(f"{k} {v}" for k, v in card["software"].items()),
+        "",
+        "Full details: model_card.json.",
+        "",
+    ]
+    return "\n".join(lines)
