@@ -26,6 +26,7 @@ from bertrbp.cli.common import (
     run,
 )
 from bertrbp.cli.torch_tool import start_torch_tool
+from bertrbp.scan.run import ScanOptions, run_scan
 
 app = make_app(__doc__)
 
@@ -55,24 +56,23 @@ def scan(
     version: bool | None = VersionOption,
 ) -> None:
     """Scan sequences or genome regions with one or more models."""
-    from bertrbp.scan.run import run_scan
-
     start_torch_tool(threads)
-    summary = run_scan(
-        model,
-        output_prefix,
-        input,
-        bed,
-        genome,
-        window,
-        stride,
-        threshold,
-        batch_size,
-        aggregate,
-        device,
-        bf16,
-        ensemble,
+    options = ScanOptions(
+        models=model,
+        output_prefix=output_prefix,
+        fasta=input,
+        bed=bed,
+        genome=genome,
+        window=window,
+        stride=stride,
+        threshold=threshold,
+        batch_size=batch_size,
+        aggregate=aggregate,
+        device=device,
+        bf16=bf16,
+        ensemble=ensemble,
     )
+    summary = run_scan(options)
     log.info(
         "scanned %d sequences (%d windows, %d nt): %d peaks; wrote %s",
         summary.targets,

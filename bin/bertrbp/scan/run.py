@@ -40,21 +40,26 @@ def iter_targets(fasta: Path | None, bed: Path | None, genome_path: Path | None)
         yield from bed_targets(bed, genome)
 
 
-def run_scan(
-    model_specs: Sequence[str],
-    output_prefix: Path,
-    fasta: Path | None = None,
-    bed: Path | None = None,
-    genome: Path | None = None,
-    window: int = 101,
-    stride: int = 10,
-    threshold: float = 0.5,
-    batch_size: int = 64,
-    aggregate: str = "mean",
-    device_name: str = "auto",
-    bf16: str = "auto",
-    ensemble: bool = False,
-) -> ScanSummary:
+@dataclass
+class ScanOptions:
+    """What bertrbp-scan was asked to do (one field per flag; ``models`` are the ``--model`` specs, NAME=DIR)."""
+
+    models: Sequence[str]
+    output_prefix: Path
+    fasta: Path | None = None
+    bed: Path | None = None
+    genome: Path | None = None
+    window: int = 101
+    stride: int = 10
+    threshold: float = 0.5
+    batch_size: int = 64
+    aggregate: str = "mean"
+    device: str = "auto"
+    bf16: str = "auto"
+    ensemble: bool = False
+
+
+def run_scan(options: ScanOptions) -> ScanSummary:
     """Scan every target with every model; outputs appear only if the whole scan succeeds."""
     from tqdm import tqdm
 
@@ -63,19 +68,20 @@ def run_scan(
     from bertrbp.scan.profile import AGGREGATES
     from bertrbp.scan.scanner import model_scorer, scan_target
 
+    window, stride, batch_size, aggregate = options.window, options.stride, options.batch_size, options.aggregate
     if stride < 1 or batch_size < 1:
         raise InputError(f"--stride ({stride}) and --batch-size ({batch_size}) must be at least 1.")
     if aggregate not in AGGREGATES:
         raise InputError(f"--aggregate {aggregate!r}: choose one of {', '.join(AGGREGATES)}.")
-    opened = open_models(model_specs, device_name, bf16, window, ensemble)
+    opened = open_models(options.models, options.device, options.bf16, window, options.ensemble)
     models, tokenizer = opened.models, opened.tokenizer
     score = model_scorer(models, tokenizer, opened.device, opened.bf16)
     n_targets = n_windows = 0
     with (
-        ScanWriter(output_prefix, [m.name for m in models], threshold) as writer,
+        ScanWriter(options.output_prefix, [m.name for m in models], options.threshold) as writer,
         tqdm(unit="win", desc="scan", disable=None) as progress,
     ):
-        for target in iter_targets(fasta, bed, genome):
+        for target in iter_targets(options.fasta, options.bed, options.genome):
             if target.length < tokenizer.k:
                 log.warning("skipping %s: %d nt is shorter than k=%d", target.name, target.length, tokenizer.k)
                 continue
