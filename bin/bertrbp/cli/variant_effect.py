@@ -25,6 +25,7 @@ from bertrbp.cli.common import (
     run,
 )
 from bertrbp.cli.torch_tool import start_torch_tool
+from bertrbp.variants.run import VariantEffectOptions, run_variant_effect
 
 app = make_app(__doc__)
 
@@ -53,12 +54,22 @@ def variant_effect(
     version: bool | None = VersionOption,
 ) -> None:
     """Score reference vs alternate alleles with one or more models."""
-    from bertrbp.variants.run import run_variant_effect
-
     start_torch_tool(threads)
-    summary = run_variant_effect(
-        model, vcf, genome, output, window, strand_bed, gtf, on_ref_mismatch, batch_size, device, bf16, ensemble
+    options = VariantEffectOptions(
+        models=model,
+        vcf=vcf,
+        genome=genome,
+        output=output,
+        window=window,
+        strand_bed=strand_bed,
+        gtf=gtf,
+        on_ref_mismatch=on_ref_mismatch,
+        batch_size=batch_size,
+        device=device,
+        bf16=bf16,
+        ensemble=ensemble,
     )
+    summary = run_variant_effect(options)
     log.info(
         "scored %d allele-strands (%d rows) into %s; %d alleles not scored (see %s)",
         summary.scored,

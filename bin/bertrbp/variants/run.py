@@ -97,21 +97,26 @@ def iter_jobs(vcf: Path, genome, window: int, strand_index, on_mismatch: str, sk
             yield Job(variant, strand, windows.ref, windows.alt, windows.note)
 
 
-def run_variant_effect(
-    model_specs: Sequence[str],
-    vcf: Path,
-    genome_path: Path,
-    output: Path,
-    window: int = 101,
-    strand_bed: Path | None = None,
-    gtf: Path | None = None,
-    on_mismatch: str = "fail",
-    batch_size: int = 64,
-    device_name: str = "auto",
-    bf16: str = "auto",
-    ensemble: bool = False,
-) -> EffectSummary:
-    """Score every allele of ``vcf`` with every model; outputs appear only when the run succeeds."""
+@dataclass
+class VariantEffectOptions:
+    """What bertrbp-variant-effect was asked to do (one field per flag; ``models`` are the ``--model`` specs)."""
+
+    models: Sequence[str]
+    vcf: Path
+    genome: Path
+    output: Path
+    window: int = 101
+    strand_bed: Path | None = None
+    gtf: Path | None = None
+    on_ref_mismatch: str = "fail"
+    batch_size: int = 64
+    device: str = "auto"
+    bf16: str = "auto"
+    ensemble: bool = False
+
+
+def run_variant_effect(options: VariantEffectOptions) -> EffectSummary:
+    """Score every allele of the VCF with every model; outputs appear only when the run succeeds."""
     from tqdm import tqdm
 
     from bertrbp.inference import batched, score_sequences
@@ -120,25 +125,26 @@ def run_variant_effect(
     from bertrbp.scan.models import open_models
     from bertrbp.variants.strand import bed_strand_index, gtf_strand_index
 
+    window, strand_bed, gtf, on_mismatch = options.window, options.strand_bed, options.gtf, options.on_ref_mismatch
     if on_mismatch not in MISMATCH_CHOICES:
         raise InputError(f"--on-ref-mismatch {on_mismatch!r}: choose fail or skip.")
     if strand_bed is not None and gtf is not None:
         raise InputError("give --strand-bed or --gtf, not both.")
     strand_index = bed_strand_index(strand_bed) if strand_bed else gtf_strand_index(gtf) if gtf else None
-    opened = open_models(model_specs, device_name, bf16, window, ensemble)
+    opened = open_models(options.models, options.device, options.bf16, window, options.ensemble)
     models, tokenizer, device, bf16_on = opened.models, opened.tokenizer, opened.device, opened.bf16
-    skipped_path = skipped_path_for(output)
+    skipped_path = skipped_path_for(options.output)
     scored = rows = 0
     with (
-        GenomeFasta(genome_path) as genome,
-        atomic_open(output, "w") as out,
+        GenomeFasta(options.genome) as genome,
+        atomic_open(options.output, "w") as out,
         atomic_open(skipped_path, "w") as skipped,
         tqdm(unit="variant", desc="variants", disable=None) as bar,
     ):
         out.write("\t".join(COLUMNS) + "\n")
         report = SkipReport(skipped)
-        jobs = iter_jobs(vcf, genome, window, strand_index, on_mismatch, report)
-        for batch in batched(jobs, max(1, batch_size // 2)):
+        jobs = iter_jobs(options.vcf, genome, window, strand_index, on_mismatch, report)
+        for batch in batched(jobs, max(1, options.batch_size // 2)):
             seqs = [job.ref for job in batch] + [job.alt for job in batch]
             lines = []
             for named in models:
