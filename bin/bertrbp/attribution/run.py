@@ -28,21 +28,26 @@ class AttributeSummary:
     max_ig_delta: float
 
 
-def run_attribute(
-    model_spec: str | Sequence[str],
-    input_path: Path,
-    output_dir: Path,
-    method: str = "both",
-    steps: int = 50,
-    baseline: str = "pad",
-    top_kmers: int = 20,
-    motif_length: int = 6,
-    max_logos: int = 20,
-    logo_format: str = "png",
-    fmt: str = "auto",
-    device_name: str = "auto",
-) -> AttributeSummary:
-    """Attribute every sequence of ``input_path``.
+@dataclass
+class AttributeOptions:
+    """What bertrbp-attribute was asked to do (one field per flag; several ``models`` attribute an ensemble)."""
+
+    models: Sequence[str]
+    input: Path
+    output_dir: Path
+    method: str = "both"
+    steps: int = 50
+    baseline: str = "pad"
+    top_kmers: int = 20
+    motif_length: int = 6
+    max_logos: int = 20
+    logo_format: str = "png"
+    fmt: str = "auto"
+    device: str = "auto"
+
+
+def run_attribute(options: AttributeOptions) -> AttributeSummary:
+    """Attribute every sequence of ``options.input``.
 
     Each output file (and ``logos/``) is staged beside its target and appears only when everything is written;
     nothing else in ``output_dir`` is touched (the user's inputs or other results may live there).
@@ -61,23 +66,24 @@ def run_attribute(
     from bertrbp.io.tokens import check_record_fits
     from bertrbp.scan.models import open_models
 
+    method, steps, baseline, logo_format = options.method, options.steps, options.baseline, options.logo_format
     if method not in METHODS:
         raise InputError(f"--method {method!r}: choose ig, ism or both.")
     if baseline not in BASELINES:
         raise InputError(f"--baseline {baseline!r}: choose one of {', '.join(BASELINES)}.")
     if logo_format not in ("png", "svg"):
         raise InputError(f"--logo-format {logo_format!r}: choose png or svg.")
-    specs = [model_spec] if isinstance(model_spec, (str, Path)) else list(model_spec)
-    opened = open_models([str(s) for s in specs], device_name, bf16="no", ensemble=True)  # float32 gradients
+    specs = [options.models] if isinstance(options.models, (str, Path)) else list(options.models)
+    opened = open_models([str(s) for s in specs], options.device, bf16="no", ensemble=True)  # float32 gradients
     model, tokenizer, device = opened.models[0].model, opened.tokenizer, opened.device
     if method in ("ig", "both"):
         from bertrbp.attribution.ig import check_ig_supported
 
         check_ig_supported(model)
-    summary = MotifSummary(motif_length)
+    summary = MotifSummary(options.motif_length)
     n = bound = 0
     worst_delta = 0.0
-    output_dir = Path(output_dir)
+    output_dir = Path(options.output_dir)
     names = [
         name
         for name in ("predictions", "ig", "ig_tokens", "ism", "motif_summary")
@@ -95,7 +101,7 @@ def run_attribute(
             if "ism" in files:
                 files["ism"].write("id\tposition\tbase\t" + "\t".join(BASES) + "\timportance\n")
             for record in tqdm(
-                check_unique_ids(iter_records(input_path, fmt)), unit="seq", desc="attribute", disable=None
+                check_unique_ids(iter_records(options.input, options.fmt)), unit="seq", desc="attribute", disable=None
             ):
                 seq = record.seq
                 check_record_fits(record, tokenizer, model.config.max_position_embeddings)
@@ -118,7 +124,7 @@ def run_attribute(
                         f"{record.id}\t{j}\t{km}\t{v:.6g}\n" for j, (km, v) in enumerate(zip(kmers, ig.tokens))
                     )
                     motif_values = ig.nucleotides
-                    if n < max_logos:
+                    if n < options.max_logos:
                         draw_logo(
                             seq,
                             ig.nucleotides,
@@ -135,7 +141,7 @@ def run_attribute(
                     )
                     if motif_values is None:
                         motif_values = ism.importance
-                    if n < max_logos:
+                    if n < options.max_logos:
                         draw_logo(
                             seq,
                             ism.importance,
@@ -151,6 +157,6 @@ def run_attribute(
                 handle.close()
         with open(staged["motif_summary"], "w") as out:
             out.write("rank\tkmer\tn_sequences\tfraction\tmean_attribution\n")
-            for rank, (kmer, count, fraction, mean) in enumerate(summary.rows(top_kmers), start=1):
+            for rank, (kmer, count, fraction, mean) in enumerate(summary.rows(options.top_kmers), start=1):
                 out.write(f"{rank}\t{kmer}\t{count}\t{fraction:.4f}\t{mean:.6g}\n")
     return AttributeSummary(n, bound, worst_delta)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import typer
 
+from bertrbp.attribution.run import AttributeOptions, run_attribute
 from bertrbp.cli.common import (
     DeviceOption,
     FormatOption,
@@ -52,12 +53,22 @@ def attribute(
     version: bool | None = VersionOption,
 ) -> None:
     """Attribute predictions to nucleotides and summarise the motifs of bound sequences."""
-    from bertrbp.attribution.run import run_attribute
-
     start_torch_tool(threads)
-    summary = run_attribute(
-        model, input, output_dir, method, steps, baseline, top_kmers, motif_length, max_logos, logo_format, fmt, device
+    options = AttributeOptions(
+        models=model,
+        input=input,
+        output_dir=output_dir,
+        method=method,
+        steps=steps,
+        baseline=baseline,
+        top_kmers=top_kmers,
+        motif_length=motif_length,
+        max_logos=max_logos,
+        logo_format=logo_format,
+        fmt=fmt,
+        device=device,
     )
+    summary = run_attribute(options)
     log.info(
         "attributed %d sequences (%d bound) into %s; largest IG completeness error %.3g",
         summary.sequences,
