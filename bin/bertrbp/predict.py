@@ -9,7 +9,10 @@ by ``chunk`` records, whatever the input size.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 from bertrbp.errors import InputError
 from bertrbp.inference import batched, score_sequences
@@ -23,6 +26,48 @@ from bertrbp.io.tokens import check_record_fits
 from bertrbp.tokenizer import KmerTokenizer
 
 CHUNK_BATCHES = 32  # records read ahead = CHUNK_BATCHES * batch size
+
+log = logging.getLogger("bertrbp")
+
+
+@dataclass
+class PredictOptions:
+    """What bertrbp-predict was asked to do (one field per flag; several ``models`` score as one ensemble)."""
+
+    models: Sequence[Path | str]
+    inputs: Sequence[Path]
+    output: Path
+    batch_size: int = 64
+    device: str = "auto"
+    bf16: str = "auto"
+    fmt: str = "auto"
+    label: int | None = None
+
+
+def run_predict(options: PredictOptions) -> int:
+    """Score every input record into the predictions TSV (written atomically); returns the number written."""
+    from tqdm.auto import tqdm
+
+    from bertrbp.device import resolve_device, use_bf16
+    from bertrbp.io.sequences import check_unique_ids, iter_many
+    from bertrbp.model import open_classifier
+
+    device = resolve_device(options.device)
+    on_bf16 = use_bf16(device, options.bf16)
+    model, tokenizer, _ = open_classifier([str(m) for m in options.models])
+    model.to(device).eval()
+    records = check_unique_ids(iter_many(options.inputs, options.fmt, options.label))
+    progress = tqdm(
+        predict_records(model, tokenizer, records, device, batch_size=options.batch_size, bf16=on_bf16),
+        desc="predict",
+        unit="seq",
+        disable=None,
+    )
+    count = write_predictions(progress, options.output)
+    log.info(
+        "wrote %d predictions to %s (device %s, bf16 %s)", count, options.output, device, "on" if on_bf16 else "off"
+    )
+    return count
 
 
 def predict_records(

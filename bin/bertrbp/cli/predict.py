@@ -18,11 +18,11 @@ from bertrbp.cli.common import (
     ThreadsOption,
     VersionOption,
     batch_size_option,
-    log,
     make_app,
     run,
 )
 from bertrbp.cli.torch_tool import start_torch_tool
+from bertrbp.predict import PredictOptions, run_predict
 
 app = make_app(__doc__)
 
@@ -46,27 +46,18 @@ def predict(
     version: bool | None = VersionOption,
 ) -> None:
     """Predict binding probabilities for every input sequence."""
-    from tqdm.auto import tqdm
-
-    from bertrbp.device import resolve_device, use_bf16
-    from bertrbp.io.sequences import check_unique_ids, iter_many
-    from bertrbp.model import open_classifier
-    from bertrbp.predict import predict_records, write_predictions
-
     start_torch_tool(threads)
-    dev = resolve_device(device)
-    on_bf16 = use_bf16(dev, bf16)
-    net, tokenizer, _ = open_classifier([str(m) for m in model])
-    net.to(dev).eval()
-    records = check_unique_ids(iter_many(inputs, fmt, label))
-    progress = tqdm(
-        predict_records(net, tokenizer, records, dev, batch_size=batch_size, bf16=on_bf16),
-        desc="predict",
-        unit="seq",
-        disable=None,
+    options = PredictOptions(
+        models=model,
+        inputs=inputs,
+        output=output,
+        batch_size=batch_size,
+        device=device,
+        bf16=bf16,
+        fmt=fmt,
+        label=label,
     )
-    count = write_predictions(progress, output)
-    log.info("wrote %d predictions to %s (device %s, bf16 %s)", count, output, dev, "on" if on_bf16 else "off")
+    run_predict(options)
 
 
 def main() -> None:
