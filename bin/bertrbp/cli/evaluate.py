@@ -7,11 +7,13 @@ pr.png/.svg.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
 
-from bertrbp.cli.common import VersionOption, log, make_app, run, setup_logging
+from bertrbp.cli.common import VersionOption, make_app, run, setup_logging
+from bertrbp.evaluate import EvaluateOptions, run_evaluate
 
 app = make_app(__doc__)
 
@@ -25,32 +27,9 @@ def evaluate(
     version: bool | None = VersionOption,
 ) -> None:
     """Evaluate predictions against their labels."""
-    import json
-
-    from bertrbp.errors import InputError
-    from bertrbp.io.atomic import atomic_open
-    from bertrbp.io.predictions import read_predictions
-    from bertrbp.metrics import binary_metrics
-
     setup_logging()
-    ids, probabilities, labels = read_predictions(predictions)
-    unlabelled = [i for i, lab in zip(ids, labels) if lab is None]
-    if unlabelled:
-        raise InputError(
-            f"{predictions}: {len(unlabelled)} predictions have no label (first: '{unlabelled[0]}'). Predict from "
-            "labelled inputs (class:0/1 headers, a TSV label column) or with --label."
-        )
-    metrics = binary_metrics(labels, probabilities, where=str(predictions))
-    if name:
-        metrics = {"name": name, **metrics}
-    if plots_dir is not None:
-        from bertrbp.plots import write_curve_plots
-
-        write_curve_plots(labels, probabilities, metrics, plots_dir, name)
-    with atomic_open(output, "w") as handle:
-        handle.write(json.dumps(metrics, indent=2) + "\n")
+    metrics = run_evaluate(EvaluateOptions(predictions=predictions, output=output, plots_dir=plots_dir, name=name))
     typer.echo(json.dumps(metrics))
-    log.info("AUROC %.4f, AUPRC %.4f on %d sequences -> %s", metrics["auroc"], metrics["auprc"], metrics["n"], output)
 
 
 def main() -> None:
