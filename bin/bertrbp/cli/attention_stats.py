@@ -7,17 +7,16 @@ from pathlib import Path
 
 import typer
 
+from bertrbp.attention.run import AttentionStatsOptions, run_attention_stats
 from bertrbp.cli.common import (
     DeviceOption,
     ThreadsOption,
     VersionOption,
     batch_size_option,
-    log,
     make_app,
     run,
     setup_logging,
 )
-from bertrbp.errors import InputError
 
 app = make_app(__doc__)
 
@@ -66,47 +65,24 @@ def attention_stats(
     (Eq. 2), each property's most specialized head, binned probabilities with Spearman's rho, and optionally the
     similarity to a second model. Attention runs in float32 (no bf16) with eager attention."""
     setup_logging()
-    from bertrbp.attention.analysis import Settings, analyse, load_inputs, parse_head
-    from bertrbp.attention.engine import open_model
-    from bertrbp.attention.report import write_results
-    from bertrbp.device import resolve_device, set_threads
-    from bertrbp.model import is_preset, load_tokenizer
-
-    # Labels are checked against the sequences before torch is even imported: bad input fails in a second.
-    head = parse_head(fixed_head) if fixed_head is not None else None
-    k = 3 if is_preset(model) else load_tokenizer(model).k
-    inputs = load_inputs(sequences, k, sequence_labels, token_labels or [], max_sequences, seed)
-    set_threads(threads)
-    torch_device = resolve_device(device)
-    main_model = open_model(model, torch_device)
-    if main_model.k != k:
-        raise InputError(f"{model}: the loaded model uses k={main_model.k}, its vocabulary k={k}.")
-    other = open_model(compare_model, torch_device) if compare_model else None
-    settings = Settings(batch_size=batch_size, n_bins=bins, percentile=percentile, seed=seed, fixed_head=head)
-    counts = inputs.sample.summary()
-    log.info(
-        "analysing %d of %d sequences (%s; by label: %s) with %s (%d layers x %d heads) on %s",
-        counts["analysed"],
-        counts["in_file"],
-        counts["method"],
-        counts["analysed_by_label"],
-        model,
-        main_model.n_layers,
-        main_model.n_heads,
-        torch_device,
+    options = AttentionStatsOptions(
+        model=model,
+        sequences=sequences,
+        output_dir=output_dir,
+        sequence_labels=sequence_labels,
+        token_labels=token_labels or [],
+        compare_model=compare_model,
+        fixed_head=fixed_head,
+        batch_size=batch_size,
+        device=device,
+        threads=threads,
+        max_sequences=max_sequences,
+        seed=seed,
+        bins=bins,
+        percentile=percentile,
+        figures=not no_figures,
     )
-    results = analyse(main_model, inputs, settings, other)
-    write_results(results, output_dir, with_figures=not no_figures)
-    for level in ("sequence", "token"):
-        for prop, spec in results.specialization[level].items():
-            log.info(
-                "%s %s: most specialized head %s (CV %.3f)", level, prop, spec["most_specialized_head"], spec["cv"]
-            )
-    if results.fixed_head is not None:
-        from bertrbp.attention.formulas import head_name
-
-        log.info("fixed head binned for every property: %s", head_name(*results.fixed_head))
-    log.info("wrote %s", output_dir)
+    run_attention_stats(options)
 
 
 def main() -> None:

@@ -1,0 +1,94 @@
+"""The attention-stats tool's job: check the labels, open the model(s), analyse, write tables and figures.
+
+Labels are checked against the sequences before torch is imported, so bad input fails in a second.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bertrbp.errors import InputError
+
+log = logging.getLogger("bertrbp")
+
+
+@dataclass
+class AttentionStatsOptions:
+    """What bertrbp-attention-stats was asked to do (one field per flag)."""
+
+    model: str
+    sequences: Path
+    output_dir: Path
+    sequence_labels: Path | None = None
+    token_labels: Sequence[Path] = field(default_factory=list)
+    compare_model: str | None = None
+    fixed_head: str | None = None
+    batch_size: int = 32
+    device: str = "auto"
+    threads: int = 0
+    max_sequences: int | None = None
+    seed: int = 42
+    bins: int = 15
+    percentile: float = 99.5
+    figures: bool = True
+
+
+def run_attention_stats(options: AttentionStatsOptions):
+    """Run the analysis of ``options.model`` (and ``compare_model``); returns the ``AttentionResults`` written."""
+    from bertrbp.attention.analysis import Settings, analyse, load_inputs, parse_head
+    from bertrbp.attention.engine import open_model
+    from bertrbp.attention.formulas import head_name
+    from bertrbp.attention.report import write_results
+    from bertrbp.device import resolve_device, set_threads
+    from bertrbp.model import is_preset, load_tokenizer
+
+    model = options.model
+    head = parse_head(options.fixed_head) if options.fixed_head is not None else None
+    k = 3 if is_preset(model) else load_tokenizer(model).k
+    inputs = load_inputs(
+        options.sequences,
+        k,
+        options.sequence_labels,
+        list(options.token_labels or []),
+        options.max_sequences,
+        options.seed,
+    )
+    set_threads(options.threads)
+    device = resolve_device(options.device)
+    main_model = open_model(model, device)
+    if main_model.k != k:
+        raise InputError(f"{model}: the loaded model uses k={main_model.k}, its vocabulary k={k}.")
+    other = open_model(options.compare_model, device) if options.compare_model else None
+    settings = Settings(
+        batch_size=options.batch_size,
+        n_bins=options.bins,
+        percentile=options.percentile,
+        seed=options.seed,
+        fixed_head=head,
+    )
+    counts = inputs.sample.summary()
+    log.info(
+        "analysing %d of %d sequences (%s; by label: %s) with %s (%d layers x %d heads) on %s",
+        counts["analysed"],
+        counts["in_file"],
+        counts["method"],
+        counts["analysed_by_label"],
+        model,
+        main_model.n_layers,
+        main_model.n_heads,
+        device,
+    )
+    results = analyse(main_model, inputs, settings, other)
+    write_results(results, options.output_dir, with_figures=options.figures)
+    for level in ("sequence", "token"):
+        for prop, spec in results.specialization[level].items():
+            log.info(
+                "%s %s: most specialized head %s (CV %.3f)", level, prop, spec["most_specialized_head"], spec["cv"]
+            )
+    if results.fixed_head is not None:
+        log.info("fixed head binned for every property: %s", head_name(*results.fixed_head))
+    log.info("wrote %s", options.output_dir)
+    return results
