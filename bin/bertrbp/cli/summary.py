@@ -12,16 +12,11 @@ from pathlib import Path
 
 import typer
 
-from bertrbp.cli.common import VersionOption, log, make_app, run, setup_logging
-from bertrbp.io.atomic import atomic_open
-from bertrbp.report.collect import FLOOR_KIND, collect
-from bertrbp.report.html import render
-from bertrbp.report.metrics import to_tsv
+from bertrbp.cli.common import VersionOption, make_app, run, setup_logging
+from bertrbp.report.collect import FLOOR_KIND
+from bertrbp.report.run import REPORT_NAME, TABLE_NAME, SummaryOptions, run_summary
 
 app = make_app(__doc__)
-
-TABLE_NAME = "metrics_summary.tsv"
-REPORT_NAME = "report.html"
 
 
 @app.command()
@@ -60,23 +55,15 @@ def summary(
 ) -> None:
     """One row per RBP and model. Both outputs appear only when both are complete."""
     setup_logging()
-    rows = collect(metrics or [], predictions or [], training or [], floor_model)
-    table = to_tsv(rows)
-    page = render(rows, title)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_open(output_dir / REPORT_NAME) as report_handle, atomic_open(output_dir / TABLE_NAME) as table_handle:
-        report_handle.write(page)
-        table_handle.write(table)
-    failed = [r for r in rows if r.verdict and r.verdict.failed]
-    for row in failed:
-        log.warning("%s (%s model): %s - %s", row.rbp, row.model, row.verdict.headline, "; ".join(row.verdict.reasons))
-    log.info(
-        "summarised %d model(s) of %d RBP(s) into %s (%d stalled or collapsed)",
-        len(rows),
-        len({r.rbp for r in rows}),
-        output_dir,
-        len(failed),
+    options = SummaryOptions(
+        output_dir=output_dir,
+        metrics=metrics or [],
+        predictions=predictions or [],
+        training=training or [],
+        floor_model=floor_model,
+        title=title,
     )
+    run_summary(options)
 
 
 def main() -> None:

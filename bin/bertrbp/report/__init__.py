@@ -2,5 +2,5 @@
 
 metrics: evaluate's metrics JSON -> rows and the TSV; inputs: predictions TSVs and finetune runs; collect: join them
 by name, find each RBP's k-mer floor; verdict: collapsed / stalled / below the floor / learned; svg: inline charts;
-html: the page.
+html: the page; run: the tool's job (``SummaryOptions``, ``run_summary``).
 """
