@@ -6,11 +6,9 @@ from pathlib import Path
 
 import typer
 
-from bertrbp.cli.common import VersionOption, log, make_app, run, setup_logging
-from bertrbp.device import available_cpus
-from bertrbp.fold.engines import DEFAULT_ENGINE, DEFAULT_MAX_LENGTH, FoldOptions
-from bertrbp.fold.pipeline import fold_records, write_outputs
-from bertrbp.io.sequences import check_unique_ids, iter_many
+from bertrbp.cli.common import VersionOption, make_app, run, setup_logging
+from bertrbp.fold.engines import DEFAULT_ENGINE, DEFAULT_MAX_LENGTH
+from bertrbp.fold.run import FoldRunOptions, run_fold
 
 app = make_app(__doc__)
 
@@ -46,12 +44,22 @@ def fold(
     F (5' dangling end), T (3' dangling end), I (internal loop or bulge), H (hairpin), M (multiloop) or S (stem).
     Sequences are folded as upper-case RNA (T read as U, N left unpaired); outputs keep the input order and ids."""
     setup_logging()
-    options = FoldOptions(engine, gamma, beam_size, mode, energy, bpp is not None, max_length).check()
-    workers = threads if threads > 0 else available_cpus()
-    records = check_unique_ids(iter_many(inputs, fmt))
-    folded = fold_records(records, options, k if token_labels is not None else None, workers)
-    count = write_outputs(folded, output, token_labels, bpp, energy)
-    log.info("folded %d sequences with %s (gamma %g, %d workers) into %s", count, engine, gamma, workers, output)
+    options = FoldRunOptions(
+        inputs=inputs,
+        output=output,
+        token_labels=token_labels,
+        engine=engine,
+        gamma=gamma,
+        beam_size=beam_size,
+        mode=mode,
+        threads=threads,
+        k=k,
+        bpp=bpp,
+        energy=energy,
+        fmt=fmt,
+        max_length=max_length,
+    )
+    run_fold(options)
 
 
 def main() -> None:
