@@ -12,6 +12,7 @@ attention pass ``attention="eager"`` (set again after ``from_pretrained``, which
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import warnings
 from dataclasses import dataclass, field
@@ -42,6 +43,31 @@ def k_for_vocab_size(vocab_size: int) -> int:
     return _VOCAB_SIZE_TO_K[vocab_size]
 
 
+def bundled_model_dirs() -> list[Path]:
+    """Where short checkpoint names (``bertrbp-mini-k3``) are looked up, in order: the folders in
+    $BERTRBP_MODELS (':'-separated; a site's own collection), then the repository's assets/models, which the
+    pipeline and the containers carry beside bin/ (so a name works offline, with no hub)."""
+    extra = [Path(p) for p in os.environ.get("BERTRBP_MODELS", "").split(os.pathsep) if p]
+    return [*extra, Path(__file__).resolve().parents[2] / "assets" / "models"]
+
+
+def resolve_model_source(source: str) -> str:
+    """A bundled checkpoint's short name -> its folder; an existing path, preset or hub id is returned unchanged."""
+    source = str(source)
+    if not source or "/" in source or os.sep in source or Path(source).exists():
+        return source
+    for folder in bundled_model_dirs():
+        if (folder / source / "config.json").is_file():
+            return str(folder / source)
+    return source
+
+
+def bundled_model_names() -> list[str]:
+    """Short names of the checkpoints found in bundled_model_dirs() (for help texts and error messages)."""
+    names = {p.parent.name for folder in bundled_model_dirs() if folder.is_dir() for p in folder.glob("*/config.json")}
+    return sorted(names)
+
+
 def is_named(source: str, name: str) -> bool:
     """``source`` is the built-in model ``name`` (cnn, kmer) rather than a folder of that name."""
     return source == name and not Path(source).exists()
@@ -49,6 +75,7 @@ def is_named(source: str, name: str) -> bool:
 
 def model_kind(source: str) -> str:
     """bert-pretrained, bert-random, cnn or kmer: what a --model source trains (decides the default recipe)."""
+    source = resolve_model_source(source)
     if is_named(source, KMER_PRESET) or _folder_model_type(source) == "bertrbp-kmer":
         return "kmer"
     if is_named(source, CNN_PRESET) or _folder_model_type(source) == "bertrbp-cnn":
@@ -159,7 +186,8 @@ def _check_source(source: str) -> None:
         raise InputError(f"{source}: no config.json in this folder; it is not a model checkpoint.")
     if not folder.exists() and ("/" not in source or source.startswith((".", "/"))):
         raise InputError(
-            f"model {source!r}: neither a preset ({', '.join(PRESETS)}), an existing checkpoint folder, "
+            f"model {source!r}: neither a preset ({', '.join(PRESETS)}), a bundled checkpoint "
+            f"({', '.join(bundled_model_names()) or 'none installed'}), an existing checkpoint folder, "
             "nor a hub id like 'zhihan1996/DNA_bert_3'."
         )
     if folder.is_dir():
@@ -290,6 +318,8 @@ def _load(source: str, *, k: int, num_labels: int, attention: str, dropout: floa
     from transformers import BertForSequenceClassification
 
     from bertrbp.ensemble import is_ensemble_folder
+
+    source = resolve_model_source(source)
 
     quiet_transformers()
     if seed is not None:

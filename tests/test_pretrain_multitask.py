@@ -1,0 +1,97 @@
+"""Multi-task pretraining (one head per experiment on a shared encoder) and short names for bundled checkpoints."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from safetensors.torch import load_file
+
+from bertrbp.errors import InputError
+from bertrbp.model import load_classifier, model_kind, resolve_model_source
+from bertrbp.pretrain.exclusion import ExclusionSet, reverse_complement
+from bertrbp.pretrain.multitask import UNLABELLED, build_task_table, parse_task
+from helpers import run_tool
+from synthetic import motif_sequences, write_fasta
+
+
+def test_task_table_merges_shared_sequences_and_drops_excluded_either_strand(tmp_path):
+    shared, only_a, only_b, test_site = "ACGT" * 10, "AAAC" * 10, "GGGT" * 10, "TTGCA" * 8
+    a = write_fasta(tmp_path / "a.fa", [("s1", shared, 1), ("s2", only_a, 0), ("s3", test_site, 1)])
+    b = write_fasta(tmp_path / "b.fa", [("t1", shared, 0), ("t2", only_b, 1), ("t3", reverse_complement(test_site), 0)])
+    excluded = ExclusionSet()
+    excluded.add(test_site, "test.fa: record 'x'")
+    table = build_task_table([("A", a), ("B", b)], excluded, max_length=500)
+    assert sorted(table.sequences) == sorted([shared, only_a, only_b])
+    row = {seq: table.labels[i].tolist() for i, seq in enumerate(table.sequences)}
+    assert row[shared] == [1, 0] and row[only_a] == [0, UNLABELLED] and row[only_b] == [UNLABELLED, 1]
+    report = {r["task"]: r for r in table.report}
+    assert (report["A"]["read"], report["A"]["excluded"], report["A"]["kept"]) == (3, 1, 2)
+    assert (report["B"]["read"], report["B"]["excluded"], report["B"]["kept"], report["B"]["positives"]) == (3, 1, 2, 1)
+
+
+@pytest.mark.parametrize("spec", ["novalue", "=x.fa", "name="])
+def test_task_spec_must_be_name_equals_file(spec):
+    with pytest.raises(InputError, match="NAME=FILE"):
+        parse_task(spec)
+
+
+def test_multitask_pretraining_learns_each_task_and_its_encoder_loads_into_finetune(tmp_path):
+    """Two tasks with different planted motifs; one test site planted in a task file must be dropped and reported."""
+    rbfox = motif_sequences(300, seed=1)  # TGCATG in positives
+    pum = [(i, s.replace("TGCATG", "TGTAAA"), y) for i, s, y in motif_sequences(300, seed=2)]
+    test_site = rbfox[0]
+    task_a = write_fasta(tmp_path / "rbfox.fa", rbfox)
+    task_b = write_fasta(tmp_path / "pum.fa", pum)
+    test = write_fasta(tmp_path / "test.fa", [("x", reverse_complement(test_site[1]), test_site[2])])
+    out = tmp_path / "mt"
+    run_tool(
+        "pretrain",
+        *("--objective", "multitask", "--task", f"RBFOX={task_a}", "--task", f"PUM={task_b}", "--exclude", test),
+        *("--output-dir", out, "--model-size", "tiny", "--epochs", "6", "--batch-size", "32", "--lr", "2e-3"),
+        *("--val-fraction", "0.2", "--threads", "1", "--seed", "5"),
+    )
+    card = json.loads((out / "model_card.json").read_text())
+    assert card["tasks"] == ["RBFOX", "PUM"]
+    by_task = {row["task"]: row for row in card["exclusion"]["tasks"]}
+    assert by_task["RBFOX"]["excluded"] == 1 and by_task["PUM"]["excluded"] == 0
+    assert card["exclusion"]["files"][0]["name"] == "test.fa" and len(card["exclusion"]["files"][0]["sha256"]) == 64
+    task_auroc = card["results"]["val_task_auroc"]
+    # 60 validation sequences each: a head that learned nothing sits at 0.5 +- 0.08
+    assert min(task_auroc.values()) > 0.65 and sum(task_auroc.values()) / 2 > 0.75, task_auroc
+    heads = load_file(out / "task_heads.safetensors")
+    assert heads["weight"].shape == (2, 64)
+    assert "| RBFOX | 300 | 1 | 299 |" in (out / "model_card.md").read_text()
+
+    model, _, report = load_classifier(str(out / "model"))
+    assert report.pretrained and report.newly_initialised == ["classifier.bias", "classifier.weight"]
+    assert any(name.startswith("bert.pooler") for name in report.loaded)  # the pooler the heads trained is kept
+    assert model_kind(str(out / "model")) == "bert-pretrained"
+
+
+def test_multitask_and_mlm_inputs_are_not_mixed(tmp_path):
+    data = write_fasta(tmp_path / "a.fa", motif_sequences(20, seed=0))
+    result = run_tool(
+        "pretrain", "--objective", "multitask", "--corpus", data, "--output-dir", tmp_path / "o", check=False
+    )
+    assert result.returncode == 2 and result.stderr.startswith("error: --objective multitask")
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "o").exists()
+
+
+def test_a_bundled_checkpoint_loads_by_its_short_name(tmp_path, monkeypatch, tiny_checkpoint):
+    collection = tmp_path / "models"
+    (collection / "lab-tiny-k3").mkdir(parents=True)
+    for item in tiny_checkpoint.iterdir():
+        (collection / "lab-tiny-k3" / item.name).write_bytes(item.read_bytes())
+    monkeypatch.setenv("BERTRBP_MODELS", str(collection))
+    assert resolve_model_source("lab-tiny-k3") == str(collection / "lab-tiny-k3")
+    assert resolve_model_source("tiny") == "tiny" and resolve_model_source("org/model") == "org/model"
+    model, _, report = load_classifier("lab-tiny-k3")
+    reference, _, _ = load_classifier(str(tiny_checkpoint))
+    assert report.pretrained
+    for (name, value), (_, expected) in zip(model.state_dict().items(), reference.state_dict().items()):
+        assert np.array_equal(value.numpy(), expected.numpy()), name
+    assert model_kind("lab-tiny-k3") == "bert-pretrained"
+    with pytest.raises(InputError, match="lab-tiny-k3"):  # the error lists what is installed
+        load_classifier("lab-tiny-k4")
