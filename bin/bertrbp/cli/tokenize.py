@@ -6,10 +6,8 @@ from pathlib import Path
 
 import typer
 
-from bertrbp.cli.common import VersionOption, log, make_app, run, setup_logging
-from bertrbp.io.sequences import check_unique_ids, iter_many
-from bertrbp.io.tokens import save_tokens, tokenize_records
-from bertrbp.tokenizer import KmerTokenizer
+from bertrbp.cli.common import VersionOption, make_app, run, setup_logging
+from bertrbp.io.tokens import TokenizeOptions, run_tokenize
 
 app = make_app(__doc__)
 
@@ -27,13 +25,16 @@ def tokenize(
 ) -> None:
     """Tokenize sequences ([CLS] + overlapping k-mers + [SEP]) into an .npz the other tools read."""
     setup_logging()
-    tokenizer = KmerTokenizer(k)
-    dataset = tokenize_records(check_unique_ids(iter_many(inputs, fmt, label)), tokenizer, max_positions)
-    save_tokens(dataset, output)
-    if vocab_dir is not None:
-        vocab_dir.mkdir(parents=True, exist_ok=True)
-        tokenizer.save_vocab(vocab_dir)
-    log.info("tokenized %d sequences (k=%d, width %d) into %s", len(dataset), k, dataset.input_ids.shape[1], output)
+    options = TokenizeOptions(
+        inputs=inputs,
+        output=output,
+        k=k,
+        fmt=fmt,
+        label=label,
+        max_positions=max_positions,
+        vocab_dir=vocab_dir,
+    )
+    run_tokenize(options)
 
 
 def main() -> None:

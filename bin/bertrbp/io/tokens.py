@@ -1,12 +1,14 @@
 """The tokenized-dataset file (``.npz``) that tokenize writes and finetune/pretrain read.
 
 Arrays: ``input_ids`` [N, L] int32 (padded with [PAD]=0), ``attention_mask`` [N, L] int8, ``labels`` [N] int8
-(-1 where unknown), ``ids`` [N] str, ``k`` scalar. Written atomically.
+(-1 where unknown), ``ids`` [N] str, ``k`` scalar. Written atomically. ``run_tokenize(TokenizeOptions)`` is the
+tokenize tool's job.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +18,8 @@ from bertrbp.errors import InputError
 from bertrbp.io.atomic import atomic_path
 from bertrbp.io.sequences import SequenceRecord
 from bertrbp.tokenizer import KmerTokenizer
+
+log = logging.getLogger("bertrbp")
 
 NO_LABEL = -1
 
@@ -103,3 +107,38 @@ def load_tokens(path: str | Path) -> TokenizedDataset:
             )
     except (ValueError, KeyError, OSError) as exc:
         raise InputError(f"{path}: not a tokens file written by bertrbp-tokenize ({exc}).") from exc
+
+
+@dataclass
+class TokenizeOptions:
+    """What bertrbp-tokenize was asked to do (one field per flag)."""
+
+    inputs: Sequence[Path]
+    output: Path
+    k: int = 3
+    fmt: str = "auto"
+    label: int | None = None
+    max_positions: int = 512
+    vocab_dir: Path | None = None
+
+
+def run_tokenize(options: TokenizeOptions) -> TokenizedDataset:
+    """The tokenize tool's job: read every record (ids unique), write the ``.npz`` and, if asked, DNABERT's
+    ``vocab.txt``; returns the dataset written."""
+    from bertrbp.io.sequences import check_unique_ids, iter_many
+
+    tokenizer = KmerTokenizer(options.k)
+    records = check_unique_ids(iter_many(options.inputs, options.fmt, options.label))
+    dataset = tokenize_records(records, tokenizer, options.max_positions)
+    save_tokens(dataset, options.output)
+    if options.vocab_dir is not None:
+        Path(options.vocab_dir).mkdir(parents=True, exist_ok=True)
+        tokenizer.save_vocab(options.vocab_dir)
+    log.info(
+        "tokenized %d sequences (k=%d, width %d) into %s",
+        len(dataset),
+        options.k,
+        dataset.input_ids.shape[1],
+        options.output,
+    )
+    return dataset
