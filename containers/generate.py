@@ -48,7 +48,7 @@ TORCH_WAIVERS = {
     "evaluate": "# not-needed: torch -- bertrbp.predict (read_predictions) imports bertrbp.inference, whose torch import is lazy and unused here",
 }
 DOCKERIGNORE = (
-    "# build context is the repository root; send only what the image needs\n*\n!bin/\n!containers/\n"
+    "# build context is the repository root; send only what the image needs\n*\n!bin/\n!containers/\n!assets/models/\n"
     "bin/**/__pycache__\nbin/*.egg-info\n"
 )
 
@@ -105,6 +105,8 @@ COPY containers/{tool}/requirements.txt /tmp/requirements.txt
 RUN python -m pip install --no-cache-dir -r /tmp/requirements.txt && rm /tmp/requirements.txt
 
 COPY bin/ /opt/bert-rbp/bin/
+# the bundled pretrained checkpoints (--model bertrbp-mini-k3 resolves to /opt/bert-rbp/assets/models/...)
+COPY assets/models/ /opt/bert-rbp/assets/models/
 ENV PATH=/opt/bert-rbp/bin:${{PATH}}
 
 # fail the build when the tool cannot start (a missing requirement shows here, not in a user's run)
