@@ -49,6 +49,7 @@ class FinetuneOptions:
     lr_policy: str = "default"  # "paper": the paper's 10x rate (2e-3) for random-init BERTs (bertrbp.recipe)
     recipe: str = "default"  # "paper": the authors' training protocol (bertrbp.recipe); recorded in the card
     split_seed: int | None = None  # seed of the validation split (default: the training seed)
+    structure: str = "none"  # per-token structure input for BERTs: none|unpaired|elements|both (structure_input)
     train_config: TrainConfig = field(default_factory=TrainConfig)
 
 
@@ -146,6 +147,7 @@ def finetune(options: FinetuneOptions) -> FinetuneResult:
     config.validate()
     model, tokenizer, report = load_classifier(options.model, k=options.k, seed=config.seed)
     log.info("model: %s", report.summary())
+    model = _add_structure(options, kind, model, report)
     train_data, val_data, val_source = prepare_data(options, tokenizer, model.config.max_position_embeddings)
     if kind == "kmer":
         run = _fit_kmer(options, model, train_data, val_data)
@@ -172,6 +174,36 @@ def finetune(options: FinetuneOptions) -> FinetuneResult:
     card["wall_seconds"] = round(time.perf_counter() - started, 2)
     _write_outputs(Path(options.output_dir), model, tokenizer, metrics, card, warning)
     return FinetuneResult(metrics, diagnosis["collapsed"], warning)
+
+
+def _add_structure(options: FinetuneOptions, kind: str, model, report):
+    """The model with per-token structure input (--structure), or as loaded (none, or already structure-aware)."""
+    if options.structure == "none":
+        return model
+    from bertrbp.structure_input import STRUCTURE_CHOICES, structure_spec_of, with_structure_input
+
+    if options.structure not in STRUCTURE_CHOICES:
+        raise InputError(
+            f"--structure {options.structure!r} is not known; choose one of {', '.join(STRUCTURE_CHOICES)}."
+        )
+    if kind not in ("bert-random", "bert-pretrained"):
+        raise InputError(
+            f"--structure {options.structure} needs a BERT (a preset or a checkpoint), not --model {options.model}."
+        )
+    already = structure_spec_of(model) is not None
+    model = with_structure_input(model, options.structure)
+    if not already:
+        report.newly_initialised.append("structure_projection.weight")
+    log.info("structure input: %s per k-mer token, folded with %s", options.structure, structure_spec_of(model).engine)
+    return model
+
+
+def _structure_entry(model) -> dict | None:
+    """The model card's record of the structure input (None for a sequence-only model)."""
+    from bertrbp.structure_input import feature_names, structure_spec_of
+
+    spec = structure_spec_of(model)
+    return None if spec is None else {**spec.to_dict(), "feature_names": feature_names(spec.features)}
 
 
 def _learning_rate(options: FinetuneOptions, kind: str) -> float:
@@ -268,6 +300,7 @@ def _train_neural(options: FinetuneOptions, model, tokenizer, train_data, val_da
             "k": options.k,
             "keep": options.keep,
             "format": options.fmt,
+            **({"structure": options.structure} if options.structure != "none" else {}),
         },
         options.resume,
     )
@@ -403,6 +436,7 @@ def _model_card(options, kind, model, tokenizer, report, run: _Run, metrics, tra
             "unused_from_checkpoint": report.unexpected,
         },
         "k": tokenizer.k,
+        "structure_input": _structure_entry(model),
         "data": {
             "train_files": [_file_entry(p) for p in options.train],
             "validation_file": _file_entry(options.val) if options.val else None,
@@ -498,6 +532,11 @@ def model_card_markdown(card: dict) -> str:
         f"- Data: train {counts['train']['label_1']} bound / {counts['train']['label_0']} unbound; "
         f"{validation} ({card['data']['validation_source']})",
         f"- Recipe: {hp.get('recipe', 'default')}",
+        *(
+            [f"- Structure input: {s['features']} per k-mer token ({s['engine']} MEA, gamma {s['gamma']:g})"]
+            if (s := card.get("structure_input"))
+            else []
+        ),
         _training_line(card),
         f"- Kept: {m['kept']} (epoch {m['kept_epoch']}): {scores}",
         f"- Device: {card['device']}, bf16 {card['bf16']}, wall time {card['wall_seconds']:.0f} s",

@@ -217,6 +217,23 @@ def _folder_model_type(source: str) -> str | None:
         raise InputError(f"{config_path}: not valid JSON ({exc}).") from exc
 
 
+def _bert_class(source: str):
+    """BertForSequenceClassification, or its structure-aware subclass (bertrbp.structure_input) when the folder's
+    config.json records structure features: such a model folds its inputs itself, so no tool needs a flag."""
+    from transformers import BertForSequenceClassification
+
+    config_path = Path(source) / "config.json"
+    if config_path.is_file():
+        from bertrbp.structure_input import config_has_structure, structure_model_class
+
+        try:
+            if config_has_structure(json.loads(config_path.read_text())):
+                return structure_model_class()
+        except ValueError as exc:
+            raise InputError(f"{config_path}: not valid JSON ({exc}).") from exc
+    return BertForSequenceClassification
+
+
 def _is_cnn_checkpoint(source: str) -> bool:
     """A local folder holding the convolutional baseline (bertrbp.cnn), not a BERT."""
     from bertrbp.cnn import MODEL_TYPE
@@ -251,10 +268,12 @@ def _fp32_linear_forward(self, x):
         )
 
 
-def open_classifier(sources, *, attention: str = "sdpa"):
+def open_classifier(sources, *, attention: str = "sdpa", device=None, seed: int | None = None):
     """(model, tokenizer, LoadReport) for one source, or an ensemble averaging the log-odds of several.
 
-    What predict and attribute call: several ``--model`` arguments, or one ensemble folder, score as one model.
+    The one way the inference tools open models (predict, scan, variant-effect, attribute, attention-stats;
+    training loads with ``load_classifier``): several ``--model`` arguments, or one ensemble folder, score as one
+    model. With ``device`` the model is moved there in eval mode. ``seed`` fixes a preset's random weights.
     """
     from bertrbp.ensemble import EnsembleClassifier
 
@@ -262,10 +281,10 @@ def open_classifier(sources, *, attention: str = "sdpa"):
     if not sources:
         raise InputError("give at least one --model.")
     if len(sources) == 1:
-        return load_classifier(sources[0], attention=attention)
+        return _for_inference(load_classifier(sources[0], attention=attention, seed=seed), device)
     members, names, tokenizer = [], [], None
     for source in sources:
-        model, tok, _ = load_classifier(source, attention=attention)
+        model, tok, _ = load_classifier(source, attention=attention, seed=seed)
         if tokenizer is not None and (tok.k != tokenizer.k):
             raise InputError(
                 f"--model {source}: k={tok.k}, but the first model has k={tokenizer.k}; models "
@@ -274,7 +293,16 @@ def open_classifier(sources, *, attention: str = "sdpa"):
         tokenizer = tokenizer or tok
         members.append(model)
         names.append(source)
-    return EnsembleClassifier(members, names), tokenizer, LoadReport(f"ensemble of {len(sources)}", True)
+    ensemble = EnsembleClassifier(members, names)
+    return _for_inference((ensemble, tokenizer, LoadReport(f"ensemble of {len(sources)}", True)), device)
+
+
+def _for_inference(opened: tuple, device) -> tuple:
+    """``opened`` with its model on ``device`` in eval mode (dropout off); unchanged without a device."""
+    if device is None:
+        return opened
+    model, tokenizer, report = opened
+    return model.to(device).eval(), tokenizer, report
 
 
 def _load_ensemble(source: str, attention: str):
@@ -364,7 +392,7 @@ def _load(source: str, *, k: int, num_labels: int, attention: str, dropout: floa
     try:
         with warnings.catch_warnings():  # torch's pickle-protocol notice would precede our one error line
             warnings.filterwarnings("ignore", message="Detected pickle protocol")
-            model, info = BertForSequenceClassification.from_pretrained(source, **kwargs)
+            model, info = _bert_class(source).from_pretrained(source, **kwargs)
     except pickle.UnpicklingError as exc:
         raise InputError(
             f"{source}: refused the PyTorch weights file: it is not plain tensors (loading it would unpickle code) "

@@ -59,6 +59,14 @@ def check_ig_supported(model) -> None:
             )
 
 
+def _structure_inputs(model, ids) -> dict:
+    """A structure-aware model (bertrbp.structure_input) gets its input's structure features, held fixed along the
+    path: IG attributes the sequence (word) embeddings; ISM also measures effects that go through folding."""
+    if not hasattr(model, "structure_features"):
+        return {}
+    return {"structure": model.structure_features(ids, None)}
+
+
 def integrated_gradients(
     model, tokenizer: KmerTokenizer, seq: str, device, steps: int = 50, baseline: str = "pad", chunk: int = 64
 ) -> IGResult:
@@ -86,6 +94,7 @@ def integrated_gradients(
         raise InputError(f"--steps {steps}: must be at least 1.")
     ids = torch.from_numpy(tokenizer.encode_batch([seq], model.config.max_position_embeddings)[0]).to(device)
     embed = model.get_input_embeddings()
+    extra = _structure_inputs(model, ids)
     with torch.no_grad():
         x = embed(ids)[0]
         base = x.clone()
@@ -99,7 +108,7 @@ def integrated_gradients(
     for part in alphas.split(chunk):
         path = (base + part[:, None, None] * diff).detach().requires_grad_(True)
         mask = torch.ones(path.shape[:2], dtype=torch.long, device=device)
-        out = _log_odds(model(inputs_embeds=path, attention_mask=mask).logits.float())
+        out = _log_odds(model(inputs_embeds=path, attention_mask=mask, **extra).logits.float())
         (grad,) = torch.autograd.grad(out.sum(), path)
         grads += grad.sum(0)
     token_attr = (diff * grads / steps).sum(-1)[1:-1].detach().cpu().double().numpy()
@@ -107,7 +116,9 @@ def integrated_gradients(
         ends = torch.stack([x, base])
         f = _log_odds(
             model(
-                inputs_embeds=ends, attention_mask=torch.ones(ends.shape[:2], dtype=torch.long, device=device)
+                inputs_embeds=ends,
+                attention_mask=torch.ones(ends.shape[:2], dtype=torch.long, device=device),
+                **extra,
             ).logits.float()
         )
     logit, base_logit = float(f[0]), float(f[1])

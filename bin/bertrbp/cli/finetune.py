@@ -128,6 +128,15 @@ def finetune(
     fail_on_collapse: bool = typer.Option(
         False, "--fail-on-collapse", help="Exit with status 3 when the model collapsed to a constant/chance predictor."
     ),
+    structure: str = typer.Option(
+        "none",
+        "--structure",
+        help="Per-token RNA secondary structure as an extra input embedding of BERT models: none, unpaired (mean "
+        "unpaired probability of the token's nucleotides), elements (fraction in each F/T/I/H/M/S element of the "
+        "MEA structure) or both; folded with bertrbp-fold's ViennaRNA code. Recorded in the model, so predict, "
+        "scan, variant-effect, attribute and attention-stats fold their inputs the same way without a flag. "
+        "CNN and k-mer ensemble members stay sequence-only.",
+    ),
     version: bool | None = VersionOption,
 ) -> None:
     """Fine-tune a classifier (or an ensemble) and write the model, per-epoch metrics and a model card.
@@ -140,6 +149,7 @@ def finetune(
     from bertrbp.finetune import FinetuneOptions
     from bertrbp.finetune import finetune as run_finetune
     from bertrbp.finetune_ensemble import finetune_ensemble, member_plan, parse_seeds
+    from bertrbp.model import model_kind
     from bertrbp.recipe import resolve
     from bertrbp.training import TrainConfig
 
@@ -176,9 +186,19 @@ def finetune(
             recipe=recipe,
             split_seed=seed,
             train_config=config,
+            structure=structure if model_kind(source).startswith("bert") else "none",
         )
 
     plan = member_plan(model, parse_seeds(seeds, ensemble, seed), seed)
+    from bertrbp.structure_input import STRUCTURE_CHOICES
+
+    if structure not in STRUCTURE_CHOICES:
+        raise InputError(f"--structure {structure!r} is not known; choose one of {', '.join(STRUCTURE_CHOICES)}.")
+    if structure != "none" and not any(model_kind(m.source).startswith("bert") for m in plan):
+        raise InputError(
+            f"--structure {structure} needs a BERT --model (a preset or a checkpoint); CNN and k-mer "
+            "models read the sequence only. Drop --structure or add a BERT."
+        )
     if len(plan) > 1 and val is None and any(options_for(m.source, m.seed, output_dir).val_fraction == 0 for m in plan):
         raise InputError(
             "an ensemble is scored on a validation split, but --val-fraction is 0 (--recipe paper): "
