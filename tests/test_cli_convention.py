@@ -214,3 +214,42 @@ def test_the_check_catches_orchestration_in_a_cli_module():
         """
     )
     assert conforming == []
+
+
+# --- Models opened for inference in one place ----------------------------------------------------------------------
+PACKAGE = REPO / "bin" / "bertrbp"
+# Training builds or resumes models with load_classifier; everything that scores goes through open_classifier.
+TRAINING_LOADERS = {"model.py", "finetune.py", "finetune_ensemble.py"}
+
+
+def _calls_to(name: str) -> dict[str, list[int]]:
+    """Package module (relative path) -> lines calling ``name`` (as a name or an attribute)."""
+    found: dict[str, list[int]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Call):
+                func = node.func
+                called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+                if called == name:
+                    found.setdefault(str(path.relative_to(PACKAGE)), []).append(node.lineno)
+    return found
+
+
+def test_inference_opens_models_only_through_open_classifier():
+    """predict, scan/variant-effect/attribute (scan.models) and attention-stats (attention.engine) call
+    open_classifier; no other module loads a classifier for scoring on a path of its own."""
+    assert set(_calls_to("load_classifier")) <= TRAINING_LOADERS, _calls_to("load_classifier")
+    assert {"predict.py", "scan/models.py", "attention/engine.py"} <= set(_calls_to("open_classifier"))
+    weights_readers = set(_calls_to("from_pretrained"))
+    assert weights_readers <= {"model.py", "cnn.py", "kmer.py"}, weights_readers  # the loaders model.py dispatches to
+
+
+def test_open_classifier_returns_an_eval_model_on_the_device(tiny_checkpoint):
+    import torch
+
+    from bertrbp.model import open_classifier
+
+    model, tokenizer, _ = open_classifier(tiny_checkpoint, device=torch.device("cpu"))
+    assert not model.training and next(model.parameters()).device.type == "cpu" and tokenizer.k == 3
+    (first, _, _), (second, _, _) = (open_classifier("tiny", seed=3) for _ in range(2))
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))

@@ -82,7 +82,7 @@ class AttentionModel:
 def open_model(source: str, device) -> AttentionModel:
     """Load ``source`` (checkpoint folder, hub id or preset) onto ``device`` with the reducing attention."""
     from bertrbp.errors import InputError
-    from bertrbp.model import load_classifier, model_kind
+    from bertrbp.model import model_kind, open_classifier
 
     kind = model_kind(source)
     if kind in ("cnn", "kmer"):
@@ -90,8 +90,7 @@ def open_model(source: str, device) -> AttentionModel:
             f"{source}: a {kind} model has no attention heads; attention-stats needs a BERT model "
             "(a fine-tuned checkpoint folder, or a preset such as mini)."
         )
-    model, tokenizer, _ = load_classifier(source, attention="eager", seed=0)
-    model.to(device).eval()
+    model, tokenizer, _ = open_classifier(source, attention="eager", device=device, seed=0)
     _register()
     model.set_attn_implementation(IMPLEMENTATION)
     config = model.config

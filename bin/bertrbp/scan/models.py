@@ -53,7 +53,7 @@ def parse_model_spec(spec: str) -> tuple[str, Path]:
 
 def load_models(specs: Sequence[str], device, attention: str = "sdpa") -> tuple[list[NamedModel], KmerTokenizer]:
     """Load every ``--model`` onto ``device`` in eval mode; returns them and their shared tokenizer."""
-    from bertrbp.model import load_classifier
+    from bertrbp.model import open_classifier
 
     if not specs:
         raise InputError("give at least one --model DIR.")
@@ -63,7 +63,7 @@ def load_models(specs: Sequence[str], device, attention: str = "sdpa") -> tuple[
     seen: dict[str, int] = {}
     for spec in specs:
         name, folder = parse_model_spec(spec)
-        model, tok, _ = load_classifier(str(checkpoint_folder(folder)), attention=attention)
+        model, tok, _ = open_classifier(str(checkpoint_folder(folder)), attention=attention, device=device)
         if tokenizer is None:
             tokenizer, positions = tok, model.config.max_position_embeddings
         elif tok.k != tokenizer.k or model.config.max_position_embeddings != positions:
@@ -75,7 +75,7 @@ def load_models(specs: Sequence[str], device, attention: str = "sdpa") -> tuple[
         seen[name] = seen.get(name, 0) + 1
         if seen[name] > 1:
             name = f"{name}_{seen[name]}"
-        models.append(NamedModel(name, model.to(device).eval(), str(folder)))
+        models.append(NamedModel(name, model, str(folder)))
     assert tokenizer is not None
     return models, tokenizer
 
