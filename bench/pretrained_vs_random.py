@@ -1,0 +1,133 @@
+"""Does the shipped pretrained checkpoint lift fine-tuned AUROC? Same recipe, same seed, same split, pretrained
+(assets/models/bertrbp-mini-k3) vs random-init ``mini`` (same architecture), beside the k-mer floor trained on the
+same sites.
+
+Each arm is one bench/accuracy.py run (tag ``pvr_<arm>_n<sites>``, rows in bench/results/accuracy_<suite>_<tag>.tsv),
+so the split, the subset of training sites (seeded, stratified; 10 % of it is the validation set for early
+stopping) and the single scoring of each test split are the accuracy benchmark's. ``table`` joins the arms into
+bench/results/pretrained_vs_random.tsv (one row per suite, experiment and training size) and .md (means).
+
+``seen_in_pretraining``: whether the experiment's own training labels were one of the checkpoint's pretraining
+tasks (bench/pretrain_multitask.py). The unseen eCLIP sets measure what a user with a new RBP gets.
+
+    python bench/pretrained_vs_random.py run --suite eclip --sizes 2000 --unseen-only     # 10 sets x 3 arms
+    python bench/pretrained_vs_random.py run --suite eclip --sizes 500 0 --experiments HNRNPK_K562 UCHL5_K562
+    python bench/pretrained_vs_random.py run --suite rbp31 --sizes 2000 --experiments 23_PARCLIP_PUM2_hg19
+    python bench/pretrained_vs_random.py table
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+
+import accuracy  # noqa: E402
+from pretrain_multitask import UNSEEN  # noqa: E402
+
+CHECKPOINT = REPO / "assets" / "models" / "bertrbp-mini-k3"
+RECIPE = ["--lr", "3e-4", "--epochs", "4", "--patience", "2", "--batch-size", "32", "--seed", "42"]
+ARMS = {
+    "pretrained": ["--pretrained", str(CHECKPOINT), *RECIPE],
+    "random": ["--model", "mini", *RECIPE],
+    "kmer": ["--model", "kmer", "--seed", "42"],
+}
+OUT = accuracy.RESULTS / "pretrained_vs_random"
+
+
+def tag(arm: str, sites: int) -> str:
+    return f"pvr_{arm}_n{sites or 'all'}"
+
+
+def run(args) -> None:
+    names = args.experiments or accuracy.experiments(args.suite, accuracy.DATA)
+    if args.unseen_only:
+        names = [n for n in names if n in UNSEEN]
+    for sites in args.sizes:
+        for arm in args.arms:
+            argv = ["--suite", args.suite, "--experiments", *names, *ARMS[arm], "--max-train", str(sites)]
+            accuracy.main([*argv, "--threads", str(args.threads), "--tag", tag(arm, sites)])
+
+
+def _rows(suite: str, arm: str, sites: int) -> dict[str, dict]:
+    path = accuracy.results_path(suite, tag(arm, sites), accuracy.RESULTS)
+    return {row["experiment"]: row for row in accuracy.read_rows(path)} if path.exists() else {}
+
+
+def _size(row: dict) -> str:
+    """The training-size group of a row: the sites asked for (500, 2000) or all of the experiment's."""
+    return str(row["n_train"]) if row["n_train"] < 3000 else "all"
+
+
+def table(args) -> None:
+    rows = []
+    for suite in ("eclip", "rbp31"):
+        for sites in (500, 2000, 0):
+            arms = {arm: _rows(suite, arm, sites) for arm in ARMS}
+            for name in sorted(set(arms["pretrained"]) & set(arms["random"])):
+                pre, rnd, kmer = arms["pretrained"][name], arms["random"][name], arms["kmer"].get(name)
+                rows.append(
+                    {
+                        "suite": suite,
+                        "experiment": name,
+                        "n_train": int(pre["n_train"]) + int(pre["n_val"]),
+                        "n_train_gradient": pre["n_train"],
+                        "seen_in_pretraining": suite == "rbp31" or name not in UNSEEN,
+                        "auroc_pretrained": pre["test_auroc"],
+                        "auroc_random": rnd["test_auroc"],
+                        "difference": f"{float(pre['test_auroc']) - float(rnd['test_auroc']):+.4f}",
+                        "auroc_kmer": kmer["test_auroc"] if kmer else "",
+                        "epochs_run_pretrained": pre["epochs_run"],
+                        "epochs_run_random": rnd["epochs_run"],
+                        "train_wall_s_pretrained": pre["train_wall_s"],
+                        "train_wall_s_random": rnd["train_wall_s"],
+                        "load_before": pre["load_before"],
+                    }
+                )
+    tsv = accuracy.RESULTS / "pretrained_vs_random.tsv"
+    with open(tsv, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["suite"], delimiter="\t")
+        writer.writeheader()
+        writer.writerows(rows)
+    lines = [
+        "| suite | training sites | seen in pretraining | experiments | AUROC pretrained | AUROC random | "
+        "difference | pretrained > random | k-mer floor (same sites) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for suite, sites, seen in sorted({(r["suite"], _size(r), r["seen_in_pretraining"]) for r in rows}, key=str):
+        chosen = [r for r in rows if (r["suite"], _size(r), r["seen_in_pretraining"]) == (suite, sites, seen)]
+        pre, rnd = (statistics.mean(float(r[key]) for r in chosen) for key in ("auroc_pretrained", "auroc_random"))
+        kmers = [float(r["auroc_kmer"]) for r in chosen if r["auroc_kmer"]]
+        floor = f"{statistics.mean(kmers):.4f} ({len(kmers)})" if kmers else ""
+        better = sum(float(r["auroc_pretrained"]) > float(r["auroc_random"]) for r in chosen)
+        lines.append(
+            f"| {suite} | {sites} | {'yes' if seen else 'no'} | {len(chosen)} | {pre:.4f} | {rnd:.4f} | "
+            f"{pre - rnd:+.4f} | {better}/{len(chosen)} | {floor} |"
+        )
+    text = "\n".join(lines) + "\n"
+    (accuracy.RESULTS / "pretrained_vs_random.md").write_text(text)
+    print(text)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    go = sub.add_parser("run")
+    go.add_argument("--suite", choices=("eclip", "rbp31"), default="eclip")
+    go.add_argument("--experiments", nargs="*")
+    go.add_argument("--unseen-only", action="store_true")
+    go.add_argument("--sizes", nargs="+", type=int, default=[2000], help="training sites per experiment; 0 = all")
+    go.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS))
+    go.add_argument("--threads", type=int, default=1)
+    sub.add_parser("table")
+    args = parser.parse_args(argv)
+    run(args) if args.command == "run" else table(args)
+
+
+if __name__ == "__main__":
+    main()
