@@ -22,6 +22,7 @@ keeps its rows and a rerun skips them. ``--report`` prints the markdown tables f
     python bench/accuracy.py --suite rbp31 --model mini                      # the tool's default recipe for mini
     python bench/accuracy.py --suite rbp31 --model mini,cnn,kmer             # an ensemble, one tag
     python bench/accuracy.py --suite rbp31 --model mini --seeds 1,2,3        # a 3-seed ensemble
+    python bench/accuracy.py --suite rbp31 --model mini --structure unpaired # structure-aware input (finetune --structure)
     python bench/accuracy.py --report                                        # markdown tables
     python bench/accuracy.py --smoke                                         # seconds: tiny model, few sites
 """
@@ -80,6 +81,7 @@ FIELDS = (
     "date",
     "bf16",
     "model_kind",
+    "structure",
 )
 
 
@@ -174,7 +176,7 @@ def run_one(args, suite: str, name: str, source: str, pretrained: bool) -> dict:
     from bertrbp.finetune_ensemble import finetune_ensemble, member_plan
     from bertrbp.io.sequences import iter_records
     from bertrbp.metrics import binary_metrics
-    from bertrbp.model import load_classifier
+    from bertrbp.model import load_classifier, model_kind
     from bertrbp.predict import predict_records, write_predictions
     from bertrbp.recipe import resolve
     from bertrbp.tokenizer import KmerTokenizer
@@ -209,6 +211,7 @@ def run_one(args, suite: str, name: str, source: str, pretrained: bool) -> dict:
             lr_policy=args.lr_policy,
             split_seed=args.seed,
             train_config=config,
+            structure=args.structure if model_kind(model_source).startswith("bert") else "none",
         )
 
     started = time.perf_counter()
@@ -272,6 +275,7 @@ def run_one(args, suite: str, name: str, source: str, pretrained: bool) -> dict:
         "test_auroc": round(test["auroc"], 4),
         "bf16": card.get("bf16"),
         "model_kind": result.metrics.get("model_kind"),
+        "structure": args.structure,
         "test_auprc": round(test["auprc"], 4),
         "collapsed": result.collapsed,
         "collapse_reasons": "; ".join(result.metrics["collapse"].get("reasons", [])),
@@ -458,6 +462,7 @@ def default_tag(args) -> str:
         tag += "" if args.patience is None else f"_p{args.patience}"
         tag += f"_seeds{args.seeds.replace(',', '-')}" if args.seeds else ""
         tag += "" if args.lr_policy == "default" else f"_{args.lr_policy}"
+    tag += "" if args.structure == "none" else f"_struct-{args.structure}"
     return tag + (f"_max{args.max_train}" if args.max_train else "")
 
 
@@ -475,6 +480,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--patience", type=int, default=None, help="default: the finetune tool's (recipe)")
     parser.add_argument("--lr-policy", default="default", choices=("default", "paper"))
     parser.add_argument("--bf16", default="auto", choices=("auto", "yes", "no"))
+    parser.add_argument(
+        "--structure",
+        default="none",
+        choices=("none", "unpaired", "elements", "both"),
+        help="per-token structure input for BERT models, as bertrbp-finetune --structure",
+    )
     parser.add_argument("--pretrained", help="checkpoint folder of a pretrained BERT (overrides --model)")
     parser.add_argument("--epochs", type=int, default=None, help="default: the finetune tool's (recipe)")
     parser.add_argument("--lr", type=float, default=None, help="default: the finetune tool's default for the model")
