@@ -157,18 +157,7 @@ def convention_problems(tree: ast.Module) -> list[str]:
     return problems
 
 
-# finetune's CLI still resolves the recipe per member and picks single or ensemble training itself; it moves to the
-# convention once the --structure option has landed there (notes/h1_finetune_cli.md). Strict: passing fails.
-NOT_YET = {"finetune"}
-
-
-@pytest.mark.parametrize(
-    "module",
-    [
-        pytest.param(m, marks=pytest.mark.xfail(strict=True, reason="not yet moved")) if m in NOT_YET else m
-        for m in sorted(CLI_MODULES)
-    ],
-)
+@pytest.mark.parametrize("module", sorted(CLI_MODULES))
 def test_cli_module_maps_flags_to_options_and_calls_one_entry(module):
     assert convention_problems(CLI_MODULES[module]) == []
 

@@ -28,11 +28,11 @@ from bertrbp.cli.common import (
     ThreadsOption,
     VersionOption,
     batch_size_option,
-    log,
     make_app,
     run,
     setup_logging,
 )
+from bertrbp.finetune_run import DEFAULT_MODELS, FinetuneRunOptions, run_finetune
 
 app = make_app(__doc__)
 
@@ -47,7 +47,7 @@ def finetune(
     ),
     val: Path | None = typer.Option(None, "--val", help="Validation file; default: a stratified split of --train."),
     model: list[str] = typer.Option(
-        ["zhihan1996/DNA_bert_3"],
+        list(DEFAULT_MODELS),
         "--model",
         help="Checkpoint folder or hub id (lr default 2e-4, 3 epochs); a preset tiny/mini/small/medium/base for a "
         "random-init BERT (lr default 1e-3/5e-4/2e-4/1e-4/1e-4, up to 8 epochs); 'cnn' for the DeepBind-like "
@@ -145,91 +145,42 @@ def finetune(
     use --grad-accum, e.g. --batch-size 32 --grad-accum 4.
     Exit status: 0 done, 2 bad input, 3 collapsed model with --fail-on-collapse.
     """
-    from bertrbp.errors import InputError
-    from bertrbp.finetune import FinetuneOptions
-    from bertrbp.finetune import finetune as run_finetune
-    from bertrbp.finetune_ensemble import finetune_ensemble, member_plan, parse_seeds
-    from bertrbp.model import model_kind
-    from bertrbp.recipe import resolve
-    from bertrbp.training import TrainConfig
-
     setup_logging()
-
-    def options_for(source: str, member_seed: int, out: Path) -> FinetuneOptions:
-        chosen = resolve(source, lr, epochs, patience, lr_policy, recipe, grad_accum, val_fraction, keep, bf16)
-        config = TrainConfig(
-            epochs=chosen.epochs,
-            batch_size=batch_size,
-            grad_accum=chosen.grad_accum,
-            warmup_ratio=warmup_ratio,
-            weight_decay=weight_decay,
-            seed=member_seed,
-            device=device,
-            bf16=chosen.bf16,
-            threads=threads,
-            save_steps=save_steps,
-            patience=chosen.patience,
-        )
-        return FinetuneOptions(
-            train=train,
-            output_dir=out,
-            val=val,
-            model=source,
-            k=k,
-            lr=lr,
-            val_fraction=chosen.val_fraction,
-            keep=chosen.keep,
-            resume=resume,
-            fmt=fmt,
-            fail_on_collapse=fail_on_collapse,
-            lr_policy=lr_policy or recipe,
-            recipe=recipe,
-            split_seed=seed,
-            train_config=config,
-            structure=structure if model_kind(source).startswith("bert") else "none",
-        )
-
-    plan = member_plan(model, parse_seeds(seeds, ensemble, seed), seed)
-    from bertrbp.structure_input import STRUCTURE_CHOICES
-
-    if structure not in STRUCTURE_CHOICES:
-        raise InputError(f"--structure {structure!r} is not known; choose one of {', '.join(STRUCTURE_CHOICES)}.")
-    if structure != "none" and not any(model_kind(m.source).startswith("bert") for m in plan):
-        raise InputError(
-            f"--structure {structure} needs a BERT --model (a preset or a checkpoint); CNN and k-mer "
-            "models read the sequence only. Drop --structure or add a BERT."
-        )
-    if len(plan) > 1 and val is None and any(options_for(m.source, m.seed, output_dir).val_fraction == 0 for m in plan):
-        raise InputError(
-            "an ensemble is scored on a validation split, but --val-fraction is 0 (--recipe paper): "
-            "give --val FILE or --val-fraction, or train one model."
-        )
-    if len(plan) == 1:
-        result = run_finetune(options_for(plan[0].source, plan[0].seed, output_dir))
-    else:
-        result = finetune_ensemble(plan, output_dir, options_for)
-    v = result.metrics["validation"]
-    kept = result.metrics["kept_epoch"]
-    if v["val_loss"] is None:  # --val-fraction 0 (--recipe paper): nothing was held out to score
-        log.info("kept epoch %s (no validation set; evaluate on the test set) -> %s", kept, output_dir / "model")
-    else:
-        log.info(
-            "%s: validation AUROC %s, AUPRC %s, loss %s -> %s",
-            "ensemble" if kept is None else f"kept epoch {kept}",
-            _num(v["val_auroc"]),
-            _num(v["val_auprc"]),
-            _num(v["val_loss"]),
-            output_dir / "model",
-        )
+    options = FinetuneRunOptions(
+        train=train,
+        output_dir=output_dir,
+        val=val,
+        models=model,
+        k=k,
+        recipe=recipe,
+        epochs=epochs,
+        patience=patience,
+        lr_policy=lr_policy,
+        seeds=seeds,
+        ensemble=ensemble,
+        batch_size=batch_size,
+        grad_accum=grad_accum,
+        lr=lr,
+        warmup_ratio=warmup_ratio,
+        weight_decay=weight_decay,
+        val_fraction=val_fraction,
+        seed=seed,
+        device=device,
+        bf16=bf16,
+        threads=threads,
+        keep=keep,
+        save_steps=save_steps,
+        resume=resume,
+        fmt=fmt,
+        fail_on_collapse=fail_on_collapse,
+        structure=structure,
+    )
+    result = run_finetune(options)
     if result.collapsed and fail_on_collapse:
         typer.echo(
             "error: the model collapsed (see the warning above); failing because of --fail-on-collapse.", err=True
         )
         raise typer.Exit(3)
-
-
-def _num(value) -> str:
-    return "nan" if value is None else f"{value:.4f}"
 
 
 def main() -> None:

@@ -1,0 +1,157 @@
+"""The finetune tool's job: from the command line's request to one trained model or an ensemble.
+
+``FinetuneRunOptions`` holds the flags as given (training options without a value are the recipe's). Every member
+(each --model x seed, ``finetune_ensemble.member_plan``) gets its own ``FinetuneOptions`` from the recipe of its
+model kind (``bertrbp.recipe.resolve``: explicit options win); one member trains with ``finetune.finetune``,
+several with ``finetune_ensemble.finetune_ensemble``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bertrbp.errors import InputError
+
+log = logging.getLogger("bertrbp")
+DEFAULT_MODELS = ("zhihan1996/DNA_bert_3",)
+
+
+@dataclass
+class FinetuneRunOptions:
+    """What bertrbp-finetune was asked to do (one field per flag; None: the recipe decides)."""
+
+    train: Sequence[Path]
+    output_dir: Path
+    val: Path | None = None
+    models: Sequence[str] = field(default_factory=lambda: list(DEFAULT_MODELS))
+    k: int = 3
+    recipe: str = "default"
+    epochs: int | None = None
+    patience: int | None = None
+    lr_policy: str | None = None
+    seeds: str | None = None
+    ensemble: int = 0
+    batch_size: int = 32
+    grad_accum: int | None = None
+    lr: float | None = None
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    val_fraction: float | None = None
+    seed: int = 42
+    device: str = "auto"
+    bf16: str | None = None
+    threads: int = 0
+    keep: str | None = None
+    save_steps: int = 0
+    resume: bool = False
+    fmt: str = "auto"
+    fail_on_collapse: bool = False
+    structure: str = "none"
+
+    def member_options(self, source: str, member_seed: int, output_dir: Path):
+        """One member's ``FinetuneOptions``: the recipe of ``source``'s kind, the explicit options winning."""
+        from bertrbp.finetune import FinetuneOptions
+        from bertrbp.model import model_kind
+        from bertrbp.recipe import resolve
+        from bertrbp.training import TrainConfig
+
+        chosen = resolve(
+            source,
+            self.lr,
+            self.epochs,
+            self.patience,
+            self.lr_policy,
+            self.recipe,
+            self.grad_accum,
+            self.val_fraction,
+            self.keep,
+            self.bf16,
+        )
+        config = TrainConfig(
+            epochs=chosen.epochs,
+            batch_size=self.batch_size,
+            grad_accum=chosen.grad_accum,
+            warmup_ratio=self.warmup_ratio,
+            weight_decay=self.weight_decay,
+            seed=member_seed,
+            device=self.device,
+            bf16=chosen.bf16,
+            threads=self.threads,
+            save_steps=self.save_steps,
+            patience=chosen.patience,
+        )
+        return FinetuneOptions(
+            train=self.train,
+            output_dir=output_dir,
+            val=self.val,
+            model=source,
+            k=self.k,
+            lr=self.lr,
+            val_fraction=chosen.val_fraction,
+            keep=chosen.keep,
+            resume=self.resume,
+            fmt=self.fmt,
+            fail_on_collapse=self.fail_on_collapse,
+            lr_policy=self.lr_policy or self.recipe,
+            recipe=self.recipe,
+            split_seed=self.seed,
+            train_config=config,
+            structure=self.structure if model_kind(source).startswith("bert") else "none",
+        )
+
+
+def run_finetune(options: FinetuneRunOptions):
+    """Train the one model or the ensemble the options ask for; returns the ``FinetuneResult`` (``collapsed``
+    tells the caller whether --fail-on-collapse applies)."""
+    from bertrbp.finetune import finetune
+    from bertrbp.finetune_ensemble import finetune_ensemble, member_plan, parse_seeds
+    from bertrbp.model import model_kind
+    from bertrbp.structure_input import STRUCTURE_CHOICES
+
+    output_dir = Path(options.output_dir)
+    plan = member_plan(options.models, parse_seeds(options.seeds, options.ensemble, options.seed), options.seed)
+    structure = options.structure
+    if structure not in STRUCTURE_CHOICES:
+        raise InputError(f"--structure {structure!r} is not known; choose one of {', '.join(STRUCTURE_CHOICES)}.")
+    if structure != "none" and not any(model_kind(m.source).startswith("bert") for m in plan):
+        raise InputError(
+            f"--structure {structure} needs a BERT --model (a preset or a checkpoint); CNN and k-mer "
+            "models read the sequence only. Drop --structure or add a BERT."
+        )
+    if (
+        len(plan) > 1
+        and options.val is None
+        and any(options.member_options(m.source, m.seed, output_dir).val_fraction == 0 for m in plan)
+    ):
+        raise InputError(
+            "an ensemble is scored on a validation split, but --val-fraction is 0 (--recipe paper): "
+            "give --val FILE or --val-fraction, or train one model."
+        )
+    if len(plan) == 1:
+        result = finetune(options.member_options(plan[0].source, plan[0].seed, output_dir))
+    else:
+        result = finetune_ensemble(plan, output_dir, options.member_options)
+    _log_validation(result.metrics, output_dir / "model")
+    return result
+
+
+def _log_validation(metrics: dict, model_dir: Path) -> None:
+    validation, kept = metrics["validation"], metrics["kept_epoch"]
+    if validation["val_loss"] is None:  # --val-fraction 0 (--recipe paper): nothing was held out to score
+        log.info("kept epoch %s (no validation set; evaluate on the test set) -> %s", kept, model_dir)
+    else:
+        log.info(
+            "%s: validation AUROC %s, AUPRC %s, loss %s -> %s",
+            "ensemble" if kept is None else f"kept epoch {kept}",
+            _num(validation["val_auroc"]),
+            _num(validation["val_auprc"]),
+            _num(validation["val_loss"]),
+            model_dir,
+        )
+
+
+def _num(value) -> str:
+    return "nan" if value is None else f"{value:.4f}"
