@@ -58,6 +58,14 @@ class StructureSpec:
         if self.engine not in ENGINES:
             raise InputError(f"structure engine {self.engine!r} is not known; choose one of {', '.join(ENGINES)}.")
         FoldOptions(engine=self.engine, gamma=self.gamma).check()
+        import importlib.util
+
+        module = {"vienna": "RNA", "linearpartition": "linearpartition"}[self.engine]
+        if importlib.util.find_spec(module) is None:
+            raise InputError(
+                f"structure-aware models fold their inputs with {self.engine} (Python module {module!r}), which is "
+                "not installed: pip install 'bert-rbp[fold]' (or use a model trained without --structure)."
+            )
         return self
 
     def fold_options(self) -> FoldOptions:
