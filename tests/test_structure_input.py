@@ -287,3 +287,15 @@ def test_cli_refuses_bad_structure_options(tmp_path, capsys, args, expected):
     err = capsys.readouterr().err.strip().splitlines()
     assert status == 2 and len(err) == 1 and err[0].startswith("error:") and expected in err[0], err
     assert not (tmp_path / "out" / "model").exists()
+
+
+def test_missing_folding_engine_is_one_clear_error(monkeypatch):
+    import importlib.util
+
+    from bertrbp.errors import InputError
+    from bertrbp.structure_input import StructureSpec
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "RNA" else real(name, *a))
+    with pytest.raises(InputError, match=r"pip install 'bert-rbp\[fold\]'"):
+        StructureSpec("unpaired").check()
