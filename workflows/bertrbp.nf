@@ -40,7 +40,7 @@ workflow BERTRBP {
             .toList()
             .map { exclude -> [[id: 'pretrain'], corpus, exclude] }
         BERTRBP_PRETRAIN(ch_pretrain)
-        start_model = BERTRBP_PRETRAIN.out.model.map { _meta, model -> model }.first()
+        start_model = BERTRBP_PRETRAIN.out.model.map { _meta, model -> model }   // a value channel (one pretraining)
     }
 
     // the summary names each model as evaluate's --name does: RBP for the main model, RBP.baseline for the baseline
@@ -90,8 +90,15 @@ workflow BERTRBP {
         ch_cards.toSortedList { a, b -> a[0] <=> b[0] }.map { rows -> [rows.collect { row -> row[0] }, rows.collect { row -> row[1] }] },
     )
 
+    // emitted by name from variables assigned here: Nextflow 25.04's strict parser (NXF_SYNTAX_PARSER=v2, nf-lang
+    // 25.04.0) drops an `emit: name = expression` assignment and the run stops with "Missing workflow output
+    // parameter"
+    metrics   = ch_metrics
+    attention = BERTRBP_ATTENTION_STATS.out.stats
+    report    = BERTRBP_SUMMARY.out.report
+
     emit:
-    metrics   = ch_metrics                           // channel: [ val(meta), path(metrics.json) ]
-    attention = BERTRBP_ATTENTION_STATS.out.stats    // channel: [ val(meta), path(attention_stats) ]
-    report    = BERTRBP_SUMMARY.out.report           // channel: path(report.html)
+    metrics    // channel: [ val(meta), path(metrics.json) ]
+    attention  // channel: [ val(meta), path(attention_stats) ]
+    report     // channel: path(report.html)
 }

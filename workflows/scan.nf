@@ -13,8 +13,15 @@ workflow SCAN {
     main:
     BERTRBP_SCAN(ch_models.map { meta, model -> [meta, model, sequences, regions, genome] })
 
+    // emitted by name from variables assigned here: Nextflow 25.04's strict parser (NXF_SYNTAX_PARSER=v2, nf-lang
+    // 25.04.0) drops an `emit: name = expression` assignment and the run stops with "Missing workflow output
+    // parameter"
+    bedgraph = BERTRBP_SCAN.out.bedgraph
+    profile  = BERTRBP_SCAN.out.profile
+    peaks    = BERTRBP_SCAN.out.peaks
+
     emit:
-    bedgraph = BERTRBP_SCAN.out.bedgraph   // channel: [ val(meta), path(<id>.<id>.bedGraph) ]
-    profile  = BERTRBP_SCAN.out.profile    // channel: [ val(meta), path(<id>.profile.tsv) ]
-    peaks    = BERTRBP_SCAN.out.peaks      // channel: [ val(meta), path(<id>.peaks.bed) ]
+    bedgraph  // channel: [ val(meta), path(<id>.<id>.bedGraph) ]
+    profile   // channel: [ val(meta), path(<id>.profile.tsv) ]
+    peaks     // channel: [ val(meta), path(<id>.peaks.bed) ]
 }

@@ -14,7 +14,13 @@ workflow VARIANTS {
     main:
     BERTRBP_VARIANT_EFFECT(ch_models.map { meta, model -> [meta, model, vcf, genome, strand_bed, gtf] })
 
+    // emitted by name from variables assigned here: Nextflow 25.04's strict parser (NXF_SYNTAX_PARSER=v2, nf-lang
+    // 25.04.0) drops an `emit: name = expression` assignment and the run stops with "Missing workflow output
+    // parameter"
+    effects = BERTRBP_VARIANT_EFFECT.out.effects
+    skipped = BERTRBP_VARIANT_EFFECT.out.skipped
+
     emit:
-    effects = BERTRBP_VARIANT_EFFECT.out.effects   // channel: [ val(meta), path(<id>.variant_effects.tsv) ]
-    skipped = BERTRBP_VARIANT_EFFECT.out.skipped   // channel: [ val(meta), path(<id>.variant_effects.skipped.tsv) ]
+    effects  // channel: [ val(meta), path(<id>.variant_effects.tsv) ]
+    skipped  // channel: [ val(meta), path(<id>.variant_effects.skipped.tsv) ]
 }

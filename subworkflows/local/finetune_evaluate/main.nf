@@ -17,9 +17,17 @@ workflow FINETUNE_EVALUATE {
     BERTRBP_PREDICT(BERTRBP_FINETUNE.out.model.join(ch_test))
     BERTRBP_EVALUATE(BERTRBP_PREDICT.out.predictions)
 
+    // emitted by name from variables assigned here: Nextflow 25.04's strict parser (NXF_SYNTAX_PARSER=v2, nf-lang
+    // 25.04.0) drops an `emit: name = expression` assignment and the run stops with "Missing workflow output
+    // parameter"
+    model       = BERTRBP_FINETUNE.out.model
+    predictions = BERTRBP_PREDICT.out.predictions
+    metrics     = BERTRBP_EVALUATE.out.metrics
+    card        = BERTRBP_FINETUNE.out.card
+
     emit:
-    model       = BERTRBP_FINETUNE.out.model          // channel: [ val(meta), path(model dir) ]
-    predictions = BERTRBP_PREDICT.out.predictions     // channel: [ val(meta), path(predictions.tsv) ]
-    metrics     = BERTRBP_EVALUATE.out.metrics        // channel: [ val(meta), path(metrics.json) ]
-    card        = BERTRBP_FINETUNE.out.card           // channel: [ val(meta), [ path(model_card.json), path(model_card.md) ] ]
+    model        // channel: [ val(meta), path(model dir) ]
+    predictions  // channel: [ val(meta), path(predictions.tsv) ]
+    metrics      // channel: [ val(meta), path(metrics.json) ]
+    card         // channel: [ val(meta), [ path(model_card.json), path(model_card.md) ] ]
 }

@@ -24,9 +24,15 @@ workflow PIPELINE_INITIALISATION {
         ch_models = channel.fromList(entries)
     }
 
+    // emitted by name from variables assigned here: Nextflow 25.04's strict parser (NXF_SYNTAX_PARSER=v2, nf-lang
+    // 25.04.0) drops an `emit: name = expression` assignment and the run stops with "Missing workflow output
+    // parameter"
+    samplesheet = ch_samplesheet
+    models      = ch_models
+
     emit:
-    samplesheet = ch_samplesheet   // channel: [ val(meta), [ inputs ], [ positives ], [ negatives ], gtf, genome, chain ]
-    models      = ch_models        // channel: [ val(meta), path(model dir) ] (scan and variants modes)
+    samplesheet  // channel: [ val(meta), [ inputs ], [ positives ], [ negatives ], gtf, genome, chain ]
+    models       // channel: [ val(meta), path(model dir) ] (scan and variants modes)
 }
 
 workflow PIPELINE_COMPLETION {

@@ -5,6 +5,7 @@ process BERTRBP_ATTENTION_STATS {
     container "${ workflow.containerEngine in ['singularity', 'apptainer'] && !task.ext.singularity_pull_docker_container ?
         'docker://ghcr.io/bert-rbp/bertrbp-attention-stats:0.1.0' :
         'ghcr.io/bert-rbp/bertrbp-attention-stats:0.1.0' }"
+    publishDir "${task.ext.outdir}/${meta.id}", mode: "${task.ext.publish_mode}"
 
     input:
     tuple val(meta), path(model), path(sequences), path(token_labels), path(sequence_labels), path(compare_model, stageAs: 'compare/*')

@@ -5,6 +5,7 @@ process BERTRBP_EVALUATE {
     container "${ workflow.containerEngine in ['singularity', 'apptainer'] && !task.ext.singularity_pull_docker_container ?
         'docker://ghcr.io/bert-rbp/bertrbp-evaluate:0.1.0' :
         'ghcr.io/bert-rbp/bertrbp-evaluate:0.1.0' }"
+    publishDir "${task.ext.outdir}/${meta.id}/${task.ext.model_tag ?: 'evaluate'}", mode: "${task.ext.publish_mode}"
 
     input:
     tuple val(meta), path(predictions)
@@ -16,7 +17,7 @@ process BERTRBP_EVALUATE {
 
     script:
     def args = task.ext.args ?: ''
-    def prefix = task.ext.prefix ?: "${meta.id}"
+    def prefix = task.ext.prefix ?: (task.ext.model_tag ? "${meta.id}.${task.ext.model_tag}" : "${meta.id}")
     """
     bertrbp-evaluate \\
         ${predictions} \\
@@ -27,7 +28,7 @@ process BERTRBP_EVALUATE {
     """
 
     stub:
-    def prefix = task.ext.prefix ?: "${meta.id}"
+    def prefix = task.ext.prefix ?: (task.ext.model_tag ? "${meta.id}.${task.ext.model_tag}" : "${meta.id}")
     """
     echo '{}' > ${prefix}.metrics.json
     """

@@ -5,6 +5,8 @@ process BERTRBP_FINETUNE {
     container "${ workflow.containerEngine in ['singularity', 'apptainer'] && !task.ext.singularity_pull_docker_container ?
         'docker://ghcr.io/bert-rbp/bertrbp-finetune:0.1.0' :
         'ghcr.io/bert-rbp/bertrbp-finetune:0.1.0' }"
+    publishDir "${task.ext.outdir}/${meta.id}/${task.ext.model_tag ?: 'finetune'}", mode: "${task.ext.publish_mode}",
+        saveAs: { filename -> filename.startsWith('finetuned/checkpoints') ? null : filename.replaceFirst('finetuned/', '') }
 
     input:
     tuple val(meta), path(train)

@@ -5,6 +5,7 @@ process BERTRBP_PREDICT {
     container "${ workflow.containerEngine in ['singularity', 'apptainer'] && !task.ext.singularity_pull_docker_container ?
         'docker://ghcr.io/bert-rbp/bertrbp-predict:0.1.0' :
         'ghcr.io/bert-rbp/bertrbp-predict:0.1.0' }"
+    publishDir "${task.ext.outdir}/${meta.id}/${task.ext.model_tag ?: 'predict'}", mode: "${task.ext.publish_mode}"
 
     input:
     tuple val(meta), path(model), path(sequences)
@@ -15,7 +16,7 @@ process BERTRBP_PREDICT {
 
     script:
     def args = task.ext.args ?: ''
-    def prefix = task.ext.prefix ?: "${meta.id}"
+    def prefix = task.ext.prefix ?: (task.ext.model_tag ? "${meta.id}.${task.ext.model_tag}" : "${meta.id}")
     """
     bertrbp-predict \\
         --model ${model} \\
@@ -26,7 +27,7 @@ process BERTRBP_PREDICT {
     """
 
     stub:
-    def prefix = task.ext.prefix ?: "${meta.id}"
+    def prefix = task.ext.prefix ?: (task.ext.model_tag ? "${meta.id}.${task.ext.model_tag}" : "${meta.id}")
     """
     printf 'id\\tprobability\\tlogit\\tlabel\\n' > ${prefix}.predictions.tsv
     """

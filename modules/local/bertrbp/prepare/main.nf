@@ -5,6 +5,7 @@ process BERTRBP_PREPARE {
     container "${ workflow.containerEngine in ['singularity', 'apptainer'] && !task.ext.singularity_pull_docker_container ?
         'docker://ghcr.io/bert-rbp/bertrbp-prepare:0.1.0' :
         'ghcr.io/bert-rbp/bertrbp-prepare:0.1.0' }"
+    publishDir "${task.ext.outdir}/${meta.id}/prepare", mode: "${task.ext.publish_mode}"
 
     input:
     tuple val(meta), path(inputs, stageAs: 'input/*', arity: '0..*'), path(positives, stageAs: 'positives/*', arity: '0..*'), path(negatives, stageAs: 'negatives/*', arity: '0..*'), path(gtf), path(genome), path(chain)

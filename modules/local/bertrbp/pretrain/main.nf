@@ -5,6 +5,8 @@ process BERTRBP_PRETRAIN {
     container "${ workflow.containerEngine in ['singularity', 'apptainer'] && !task.ext.singularity_pull_docker_container ?
         'docker://ghcr.io/bert-rbp/bertrbp-pretrain:0.1.0' :
         'ghcr.io/bert-rbp/bertrbp-pretrain:0.1.0' }"
+    publishDir "${task.ext.outdir}/pretrain", mode: "${task.ext.publish_mode}",
+        saveAs: { filename -> filename.startsWith('pretrained/checkpoints') ? null : filename.replaceFirst('pretrained/', '') }
 
     input:
     tuple val(meta), path(corpus, stageAs: 'corpus/*', arity: '1..*'), path(exclude, stageAs: 'exclude/*', arity: '0..*')

@@ -5,6 +5,7 @@ process BERTRBP_SCAN {
     container "${ workflow.containerEngine in ['singularity', 'apptainer'] && !task.ext.singularity_pull_docker_container ?
         'docker://ghcr.io/bert-rbp/bertrbp-scan:0.1.0' :
         'ghcr.io/bert-rbp/bertrbp-scan:0.1.0' }"
+    publishDir "${task.ext.outdir}/${meta.id}/scan", mode: "${task.ext.publish_mode}"
 
     input:
     tuple val(meta), path(model), path(sequences), path(regions), path(genome)

@@ -4,6 +4,7 @@ process BERTRBP_SUMMARY {
     container "${ workflow.containerEngine in ['singularity', 'apptainer'] && !task.ext.singularity_pull_docker_container ?
         'docker://ghcr.io/bert-rbp/bertrbp-summary:0.1.0' :
         'ghcr.io/bert-rbp/bertrbp-summary:0.1.0' }"
+    publishDir "${task.ext.outdir}", mode: "${task.ext.publish_mode}"
 
     input:
     path metrics, stageAs: 'metrics/*'

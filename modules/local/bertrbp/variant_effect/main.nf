@@ -5,6 +5,7 @@ process BERTRBP_VARIANT_EFFECT {
     container "${ workflow.containerEngine in ['singularity', 'apptainer'] && !task.ext.singularity_pull_docker_container ?
         'docker://ghcr.io/bert-rbp/bertrbp-variant-effect:0.1.0' :
         'ghcr.io/bert-rbp/bertrbp-variant-effect:0.1.0' }"
+    publishDir "${task.ext.outdir}/${meta.id}/variant_effect", mode: "${task.ext.publish_mode}"
 
     input:
     tuple val(meta), path(model), path(vcf), path(genome), path(strand_bed), path(gtf)
