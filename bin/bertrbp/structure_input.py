@@ -154,7 +154,7 @@ def sequence_from_kmer_ids(kmer_ids: np.ndarray, k: int) -> str:
 
 
 class FeatureCache:
-    """Least-recently-used token features per distinct id row (the key is the row's bytes)."""
+    """Least-recently-used token features per distinct id row (the key is k and the row's bytes)."""
 
     def __init__(self, size: int = CACHE_SIZE):
         self.size = size
@@ -162,7 +162,7 @@ class FeatureCache:
         self.folds = 0  # sequences folded (cache misses), for tests and logs
 
     def get(self, kmer_ids: np.ndarray, spec: StructureSpec, k: int) -> np.ndarray:
-        key = kmer_ids.tobytes()
+        key = k.to_bytes(1, "little") + kmer_ids.tobytes()  # models of another k share the cache, not its keys
         found = self.entries.get(key)
         if found is not None:
             self.entries.move_to_end(key)
