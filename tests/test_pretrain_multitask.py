@@ -6,12 +6,16 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from safetensors.torch import load_file
 
 from bertrbp.errors import InputError
 from bertrbp.model import load_classifier, model_kind, resolve_model_source
+from bertrbp.pretrain import multitask_run
 from bertrbp.pretrain.exclusion import ExclusionSet, reverse_complement
-from bertrbp.pretrain.multitask import UNLABELLED, build_task_table, parse_task
+from bertrbp.pretrain.multitask import UNLABELLED, TaskTable, build_task_table, parse_task
+from bertrbp.pretrain.run import PretrainOptions, pretrain
+from bertrbp.training import TrainConfig
 from helpers import run_tool
 from synthetic import motif_sequences, write_fasta
 
@@ -95,3 +99,92 @@ def test_a_bundled_checkpoint_loads_by_its_short_name(tmp_path, monkeypatch, tin
     assert model_kind("lab-tiny-k3") == "bert-pretrained"
     with pytest.raises(InputError, match="lab-tiny-k3"):  # the error lists what is installed
         load_classifier("lab-tiny-k4")
+
+
+def _bad_inputs(tmp_path):
+    """name -> (extra pretrain arguments, a phrase the one error line must contain)."""
+    good = write_fasta(tmp_path / "good.fa", motif_sequences(20, seed=0))
+    unlabelled = tmp_path / "unlabelled.fa"
+    unlabelled.write_text(">a\nACGTACGTACGT\n>b\nTTTTACGTAAAA\n")
+    bound_only = write_fasta(tmp_path / "bound.fa", [(i, s, 1) for i, s, _ in motif_sequences(20, seed=1)])
+    return {
+        "no labels": (["--task", f"A={good}", "--task", f"B={unlabelled}"], "has no label"),
+        "repeated name": (["--task", f"A={good}", "--task", f"A={bound_only}"], "distinct"),
+        "missing file": (["--task", f"A={good}", "--task", f"B={tmp_path / 'nope.fa'}"], "--task B="),
+        "every site excluded": (["--task", f"A={good}", "--exclude", good], "no sequences left"),
+        "one class only": (["--task", f"A={good}", "--task", f"B={bound_only}"], "one class"),
+        "task with mlm": (["--objective", "mlm", "--task", f"A={good}", "--corpus", good], "--objective multitask"),
+    }
+
+
+@pytest.mark.parametrize(
+    "case", ["no labels", "repeated name", "missing file", "every site excluded", "one class only", "task with mlm"]
+)
+def test_bad_multitask_input_is_one_error_line_and_leaves_nothing(tmp_path, case):
+    arguments, phrase = _bad_inputs(tmp_path)[case]
+    objective = [] if "--objective" in arguments else ["--objective", "multitask"]
+    out = tmp_path / "out"
+    result = run_tool(
+        "pretrain", *objective, *arguments, "--output-dir", out, "--model-size", "tiny", "--threads", "1", check=False
+    )
+    errors = [line for line in result.stderr.strip().splitlines() if "error" in line.lower()]
+    assert result.returncode == 2 and len(errors) == 1 and errors[0].startswith("error: "), result.stderr
+    assert phrase in errors[0] and "Traceback" not in result.stderr
+    assert not out.exists()  # not even checkpoints/run.json
+
+
+def _multitask_options(tmp_path, tasks, **changes) -> PretrainOptions:
+    config = TrainConfig(lr=2e-3, epochs=2, batch_size=16, warmup_ratio=0.1, seed=3, threads=1, save_steps=3)
+    return PretrainOptions(
+        corpus=[], objective="multitask", tasks=tasks, output_dir=tmp_path / "out", model_size="tiny",
+        val_fraction=0.1, train=config, **changes,
+    )  # fmt: skip
+
+
+def test_multitask_resume_continues_exactly_and_refuses_a_rebuilt_table_that_differs(tmp_path, monkeypatch):
+    tasks = [("A", write_fasta(tmp_path / "a.fa", motif_sequences(40, seed=1))), ("B", _second_task(tmp_path))]
+    pretrain(_multitask_options(tmp_path / "full", tasks))
+    expected = load_file(tmp_path / "full" / "out" / "model" / "model.safetensors")
+
+    shared_train = multitask_run.train
+
+    def interrupted(*args, on_step=None, **kwargs):
+        def step(number, loss):
+            if on_step is not None:
+                on_step(number, loss)
+            if number == 7:  # epoch 2 (5 steps each), after the step-6 checkpoint
+                raise KeyboardInterrupt
+
+        return shared_train(*args, on_step=step, **kwargs)
+
+    monkeypatch.setattr(multitask_run, "train", interrupted)
+    broken = _multitask_options(tmp_path / "part", tasks)
+    with pytest.raises(KeyboardInterrupt):
+        pretrain(broken)
+    monkeypatch.setattr(multitask_run, "train", shared_train)
+    broken.resume = True
+
+    shared_build = multitask_run.build_task_table
+
+    def one_sequence_fewer(*args, **kwargs):  # what a change to the reading or exclusion code would do
+        table = shared_build(*args, **kwargs)
+        return TaskTable(table.names, table.sequences[:-1], table.labels[:-1], table.report)
+
+    monkeypatch.setattr(multitask_run, "build_task_table", one_sequence_fewer)
+    with pytest.raises(InputError, match="different task table"):
+        pretrain(broken)
+    monkeypatch.setattr(multitask_run, "build_task_table", shared_build)
+    renamed = _multitask_options(tmp_path / "part", [tasks[1], tasks[0]], resume=True)
+    with pytest.raises(InputError, match="different data"):
+        pretrain(renamed)
+    metrics = pretrain(broken)
+    assert metrics["resumed_from_step"] == 6
+    resumed = load_file(tmp_path / "part" / "out" / "model" / "model.safetensors")
+    assert expected.keys() == resumed.keys()
+    for name in expected:
+        assert torch.equal(expected[name], resumed[name]), name
+
+
+def _second_task(tmp_path):
+    records = [(i, s.replace("TGCATG", "TGTAAA"), y) for i, s, y in motif_sequences(40, seed=2)]
+    return write_fasta(tmp_path / "b.fa", records)

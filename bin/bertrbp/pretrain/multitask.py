@@ -47,6 +47,17 @@ class TaskTable:
     def __len__(self) -> int:
         return len(self.sequences)
 
+    def digest(self) -> str:
+        """SHA-256 of the names, sequences (in row order) and labels: what --resume must rebuild exactly, since the
+        trainer's data order and validation split are positions in this table."""
+        import hashlib
+
+        digest = hashlib.sha256("\t".join(self.names).encode())
+        for seq in self.sequences:
+            digest.update(seq.encode("ascii") + b"\n")
+        digest.update(np.ascontiguousarray(self.labels).tobytes())
+        return digest.hexdigest()
+
 
 def build_task_table(
     tasks: list[tuple[str, Path]], exclusion: ExclusionSet | None, max_length: int, fmt: str = "auto"
@@ -89,11 +100,29 @@ def build_task_table(
                 "positives": sum(column.values()),
             }
         )
+    for (name, path), row in zip(tasks, report):
+        _check_task_trainable(name, path, row)
     labels = np.full((len(index), len(tasks)), UNLABELLED, dtype=np.int8)
     for t, column in enumerate(columns):
         rows = np.fromiter(column.keys(), dtype=np.int64, count=len(column))
         labels[rows, t] = np.fromiter(column.values(), dtype=np.int8, count=len(column))
     return TaskTable(names, list(index), labels, report)
+
+
+def _check_task_trainable(name: str, path: Path, row: dict) -> None:
+    """A head needs bound and unbound sites: refuse a task the exclusion emptied or that has one class only,
+    rather than train a head that can only learn a constant (and report an AUROC of nothing)."""
+    if row["kept"] == 0:
+        raise InputError(
+            f"--task {name}={path}: no sequences left ({row['read']} read, {row['excluded']} equal an --exclude "
+            "sequence on either strand). Drop this task or check that its file is a training set, not a test set."
+        )
+    if row["positives"] in (0, row["kept"]):
+        label = 1 if row["positives"] else 0
+        raise InputError(
+            f"--task {name}={path}: all {row['kept']} sequences kept are labelled {label} (one class only); a task "
+            "needs bound (1) and unbound (0) sites, e.g. merge the positive and negative files into one."
+        )
 
 
 class MultitaskBatches:

@@ -6,7 +6,7 @@ Output folder (as for masked-LM pretraining)::
     DIR/task_heads.safetensors the per-task heads (not needed for fine-tuning; kept to score the tasks again)
     DIR/metrics.json           per-epoch train/validation loss and per-task validation AUROC
     DIR/model_card.{json,md}   settings, tasks, the exclusion report, results
-    DIR/checkpoints/           trainer_state.pt for --resume
+    DIR/checkpoints/           trainer_state.pt, run.json and tasks.json (the task table's checksum) for --resume
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from bertrbp.training import train
 from bertrbp.training.checkpoint import check_run_identity
 
 log = logging.getLogger("bertrbp")
+TABLE_FILE = "tasks.json"  # in checkpoints/: the task table's size, checksum and per-task counts
 
 
 def pretrain_multitask(options) -> dict:
@@ -44,7 +45,8 @@ def pretrain_multitask(options) -> dict:
             f"{out}: holds an earlier run's checkpoint. Pass --resume to continue it, or choose another --output-dir."
         )
     identity = _run_identity(options)
-    check_run_identity(checkpoints, identity, options.resume)
+    if options.resume:  # refuse other data or settings before reading every task
+        check_run_identity(checkpoints, identity, resume=True)
     tokenizer = KmerTokenizer(options.k)
     exclusion = ExclusionSet.from_files(options.exclude, options.fmt) if options.exclude else None
     table = build_task_table(options.tasks, exclusion, tokenizer.max_sequence_length(MAX_POSITIONS), options.fmt)
@@ -58,6 +60,9 @@ def pretrain_multitask(options) -> dict:
     train_source = MultitaskBatches(table, tokenizer, train_idx)
     val_source = MultitaskBatches(table, tokenizer, val_idx) if len(val_idx) else None
     model = build_multitask_model(options.model_size, options.k, len(table.names), seed=options.train.seed)
+    # only now, with every input accepted, does a new run write anything (bad input leaves no folder behind)
+    check_run_identity(checkpoints, identity, options.resume)
+    check_task_table(checkpoints, table, options.resume)
 
     def epoch_end(model, context) -> dict:
         if val_source is None:
@@ -92,6 +97,32 @@ def pretrain_multitask(options) -> dict:
     }
     write_multitask_outputs(options, model, tokenizer, table, metrics, out)
     return metrics
+
+
+def check_task_table(checkpoints: Path, table: TaskTable, resume: bool) -> None:
+    """Record the task table a run trains on; on --resume refuse a table that differs from it.
+
+    run.json proves the task and exclusion files are unchanged, but the table also depends on the code that reads,
+    excludes and merges them; the trainer's data order and the validation split are positions in the table, so a
+    resume on a different table would silently train on shuffled labels. (A run checkpointed before this file
+    existed records its table at its first resume.)
+    """
+    import json
+
+    path = checkpoints / TABLE_FILE
+    summary = {"distinct_sequences": len(table), "sha256": table.digest(), "tasks": table.report}
+    if resume and path.exists():
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        if saved.get("sha256") != summary["sha256"]:
+            raise InputError(
+                f"{checkpoints}: --resume rebuilt a different task table ({saved.get('distinct_sequences')} -> "
+                f"{summary['distinct_sequences']} distinct sequences) from the same files, so the reading or "
+                "exclusion code changed since the run started. Resume with the bert-rbp version that started it, "
+                "or start a new run in another --output-dir."
+            )
+        return
+    with atomic_open(path, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(summary, indent=2) + "\n")
 
 
 def exclusion_report(table: TaskTable, exclusion: ExclusionSet | None, files: list[Path]) -> dict:

@@ -73,9 +73,11 @@ def _cached_sha256(path: str, size: int, mtime_ns: int) -> str:
 
 def _recipe(options: PretrainOptions) -> dict:
     """Everything the corpus depends on; a corpus built from the same recipe is reused by --resume."""
-    for path in [*options.corpus, *options.exclude, *(path for _, path in options.tasks)]:
+    given = [f"--corpus {path}" for path in options.corpus] + [f"--exclude {path}" for path in options.exclude]
+    given += [f"--task {name}={path}" for name, path in options.tasks]
+    for option, path in zip(given, [*options.corpus, *options.exclude, *(path for _, path in options.tasks)]):
         if not Path(path).is_file():
-            raise InputError(f"{path}: file not found.")
+            raise InputError(f"{option}: file not found; check the path.")
     return {
         "objective": options.objective,
         "tasks": [[name, _file_identity(path)] for name, path in options.tasks],
