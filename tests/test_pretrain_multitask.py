@@ -114,19 +114,24 @@ def _bad_inputs(tmp_path):
         "every site excluded": (["--task", f"A={good}", "--exclude", good], "no sequences left"),
         "one class only": (["--task", f"A={good}", "--task", f"B={bound_only}"], "one class"),
         "task with mlm": (["--objective", "mlm", "--task", f"A={good}", "--corpus", good], "--objective multitask"),
+        "no training left": (["--task", f"A={good}", "--val-fraction", "0.99"], "no training sequences"),
+        "unknown size": (["--task", f"A={good}", "--model-size", "huge"], "unknown model size"),
+        "mlm unknown size": (["--objective", "mlm", "--corpus", good, "--model-size", "huge"], "unknown model size"),
+        "mlm no training left": (["--objective", "mlm", "--corpus", good, "--val-fraction", "0.99"], "no training"),
     }
 
 
-@pytest.mark.parametrize(
-    "case", ["no labels", "repeated name", "missing file", "every site excluded", "one class only", "task with mlm"]
-)
+BAD_INPUTS = ["no labels", "repeated name", "missing file", "every site excluded", "one class only", "task with mlm"]
+BAD_INPUTS += ["no training left", "unknown size", "mlm unknown size", "mlm no training left"]
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS)
 def test_bad_multitask_input_is_one_error_line_and_leaves_nothing(tmp_path, case):
     arguments, phrase = _bad_inputs(tmp_path)[case]
     objective = [] if "--objective" in arguments else ["--objective", "multitask"]
     out = tmp_path / "out"
-    result = run_tool(
-        "pretrain", *objective, *arguments, "--output-dir", out, "--model-size", "tiny", "--threads", "1", check=False
-    )
+    size = [] if "--model-size" in arguments else ["--model-size", "tiny"]
+    result = run_tool("pretrain", *objective, *arguments, "--output-dir", out, *size, "--threads", "1", check=False)
     errors = [line for line in result.stderr.strip().splitlines() if "error" in line.lower()]
     assert result.returncode == 2 and len(errors) == 1 and errors[0].startswith("error: "), result.stderr
     assert phrase in errors[0] and "Traceback" not in result.stderr

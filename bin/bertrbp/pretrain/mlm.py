@@ -57,8 +57,9 @@ class MlmBatches:
         return {"input_ids": masked, "attention_mask": torch.from_numpy(mask), "labels": labels}
 
 
-def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(train, validation) window indices; validation is a seeded random ``val_fraction`` (none when 0)."""
+def split_indices(n: int, val_fraction: float, seed: int, unit: str = "windows") -> tuple[np.ndarray, np.ndarray]:
+    """(train, validation) indices of ``n`` windows (or task sequences); validation is a seeded random
+    ``val_fraction`` (none when 0)."""
     from bertrbp.errors import InputError
 
     if not 0 <= val_fraction < 1:
@@ -66,5 +67,7 @@ def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, n
     order = np.random.default_rng(seed).permutation(n)
     n_val = int(round(n * val_fraction))
     if n_val >= n:
-        raise InputError(f"--val-fraction {val_fraction} leaves no training windows (corpus of {n} windows).")
+        raise InputError(
+            f"--val-fraction {val_fraction} leaves no training {unit} (of {n} {unit}); use a smaller --val-fraction."
+        )
     return np.sort(order[n_val:]), np.sort(order[:n_val])

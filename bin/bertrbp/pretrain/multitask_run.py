@@ -56,7 +56,7 @@ def pretrain_multitask(options) -> dict:
         len(table.names),
         sum(row["excluded"] for row in table.report),
     )
-    train_idx, val_idx = split_indices(len(table), options.val_fraction, options.train.seed)
+    train_idx, val_idx = split_indices(len(table), options.val_fraction, options.train.seed, "sequences")
     train_source = MultitaskBatches(table, tokenizer, train_idx)
     val_source = MultitaskBatches(table, tokenizer, val_idx) if len(val_idx) else None
     model = build_multitask_model(options.model_size, options.k, len(table.names), seed=options.train.seed)

@@ -196,19 +196,19 @@ def pretrain(options: PretrainOptions) -> dict:
     created = not out.exists()
     try:
         corpus = prepare_corpus(options, checkpoints / "corpus")
+        tokenizer = KmerTokenizer(options.k)
+        masker = SpanMasker(options.k, tokenizer.vocab_size, options.mlm_probability)
+        train_idx, val_idx = split_indices(len(corpus), options.val_fraction, options.train.seed)
+        model = build_mlm_model(options.model_size, options.k, seed=options.train.seed)
     except InputError:
         if created and out.exists():
             import shutil
 
-            shutil.rmtree(out)  # a refused corpus leaves nothing behind
+            shutil.rmtree(out)  # a refused corpus, split or model size leaves nothing behind
         raise
     check_run_identity(checkpoints, identity, options.resume)
-    tokenizer = KmerTokenizer(options.k)
-    masker = SpanMasker(options.k, tokenizer.vocab_size, options.mlm_probability)
-    train_idx, val_idx = split_indices(len(corpus), options.val_fraction, options.train.seed)
     train_source = MlmBatches(corpus, tokenizer, masker, train_idx)
     val_source = MlmBatches(corpus, tokenizer, masker, val_idx) if len(val_idx) else None
-    model = build_mlm_model(options.model_size, options.k, seed=options.train.seed)
 
     def epoch_end(model, context) -> dict:
         if val_source is None:
