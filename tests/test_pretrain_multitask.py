@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -39,6 +40,13 @@ def test_task_table_merges_shared_sequences_and_drops_excluded_either_strand(tmp
 def test_task_spec_must_be_name_equals_file(spec):
     with pytest.raises(InputError, match="NAME=FILE"):
         parse_task(spec)
+
+
+@pytest.mark.parametrize("spec", ["A,B=x.fa", "PUM 2=x.fa", "PUM2/K562=x.fa"])
+def test_task_names_are_plain_so_the_head_list_stays_unambiguous(spec):
+    with pytest.raises(InputError, match="letters, digits"):
+        parse_task(spec)
+    assert parse_task("18_ICLIP_hnRNPL_U266_group-x.y= a.fa ") == ("18_ICLIP_hnRNPL_U266_group-x.y", Path("a.fa"))
 
 
 def test_multitask_pretraining_learns_each_task_and_its_encoder_loads_into_finetune(tmp_path):

@@ -13,6 +13,7 @@ experiment) is dropped, and the drops are counted per task for the model card's 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from bertrbp.pretrain.exclusion import ExclusionSet
 from bertrbp.tokenizer import KmerTokenizer
 
 UNLABELLED = -1
+TASK_NAME = re.compile(r"[A-Za-z0-9_.-]+")  # the Galaxy wrapper's validator allows the same
 
 
 def parse_task(spec: str) -> tuple[str, Path]:
@@ -32,6 +34,11 @@ def parse_task(spec: str) -> tuple[str, Path]:
     name, sep, path = spec.partition("=")
     if not sep or not name.strip() or not path.strip():
         raise InputError(f"--task {spec!r}: expected NAME=FILE (e.g. --task PUM2=rbp31/PUM2/train.fa.gz).")
+    if not TASK_NAME.fullmatch(name.strip()):
+        raise InputError(
+            f"--task {spec!r}: a task name holds letters, digits, '_', '.' and '-' only (it is listed, "
+            "comma-separated, in task_heads.safetensors and the model card); rename the task."
+        )
     return name.strip(), Path(path.strip())
 
 
