@@ -6,14 +6,12 @@ import json
 import random
 
 import pytest
-import torch
-from safetensors.torch import load_file
 
 from bertrbp.errors import InputError
 from bertrbp.pretrain import run as run_module
 from bertrbp.pretrain.run import PretrainOptions, pretrain
 from bertrbp.training import TrainConfig
-from helpers import run_tool
+from helpers import assert_same_weights, run_tool
 
 MOTIFS = ["ACGTTGCA", "GGGAAATT", "TATACCGC", "CTCTAGAG"]
 
@@ -62,7 +60,6 @@ def test_resume_continues_exactly(tmp_path, monkeypatch):
     corpus = motif_corpus(tmp_path / "corpus.fa", n=64)
     full = options(tmp_path / "full", corpus, epochs=2, save_steps=3)
     pretrain(full)
-    expected = load_file(tmp_path / "full" / "out" / "model" / "model.safetensors")
 
     shared_train = run_module.train
 
@@ -84,10 +81,7 @@ def test_resume_continues_exactly(tmp_path, monkeypatch):
     broken.resume = True
     metrics = pretrain(broken)
     assert metrics["resumed_from_step"] == 6
-    resumed = load_file(tmp_path / "part" / "out" / "model" / "model.safetensors")
-    assert expected.keys() == resumed.keys()
-    for name in expected:
-        assert torch.equal(expected[name], resumed[name]), name
+    assert_same_weights(*(tmp_path / run / "out" / "model" / "model.safetensors" for run in ("full", "part")))
 
 
 def test_tool_refuses_a_corpus_overlapping_the_test_set(tmp_path):

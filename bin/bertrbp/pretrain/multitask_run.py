@@ -15,7 +15,7 @@ import logging
 from pathlib import Path
 
 from bertrbp.errors import InputError
-from bertrbp.io.atomic import atomic_dir, atomic_open
+from bertrbp.io.atomic import atomic_open
 from bertrbp.model import MAX_POSITIONS, save_checkpoint
 from bertrbp.pretrain.exclusion import ExclusionSet
 from bertrbp.pretrain.mlm import split_indices
@@ -26,6 +26,7 @@ from bertrbp.pretrain.multitask import (
     build_task_table,
     evaluate_tasks,
 )
+from bertrbp.pretrain.shared import refuse_unfinished_run, training_metrics, write_checkpoint_and_card
 from bertrbp.tokenizer import KmerTokenizer
 from bertrbp.training import train
 from bertrbp.training.checkpoint import check_run_identity
@@ -36,15 +37,12 @@ TABLE_FILE = "tasks.json"  # in checkpoints/: the task table's size, checksum an
 
 def pretrain_multitask(options) -> dict:
     """Train the shared encoder on every task; returns the metrics written to metrics.json."""
-    from bertrbp.pretrain.run import _run_identity
+    from bertrbp.pretrain.run import run_identity
 
     out = Path(options.output_dir)
     checkpoints = out / "checkpoints"
-    if not options.resume and (checkpoints / "trainer_state.pt").exists():
-        raise InputError(
-            f"{out}: holds an earlier run's checkpoint. Pass --resume to continue it, or choose another --output-dir."
-        )
-    identity = _run_identity(options)
+    refuse_unfinished_run(out, options.resume)
+    identity = run_identity(options)
     if options.resume:  # refuse other data or settings before reading every task
         check_run_identity(checkpoints, identity, resume=True)
     tokenizer = KmerTokenizer(options.k)
@@ -82,15 +80,7 @@ def pretrain_multitask(options) -> dict:
     )
     model.to("cpu")
     metrics = {
-        "history": result.history,
-        "final": result.history[-1] if result.history else {},
-        "global_step": result.global_step,
-        "total_steps": result.total_steps,
-        "wall_seconds": result.wall_seconds,
-        "device": result.device,
-        "bf16": result.bf16,
-        "threads": result.threads,
-        "resumed_from_step": result.resumed_from_step,
+        **training_metrics(result),
         "train_sequences": int(len(train_idx)),
         "val_sequences": int(len(val_idx)),
         "exclusion": exclusion_report(table, exclusion, options.exclude),
@@ -142,30 +132,23 @@ def exclusion_report(table: TaskTable, exclusion: ExclusionSet | None, files: li
 
 
 def write_multitask_outputs(options, model, tokenizer: KmerTokenizer, table: TaskTable, metrics: dict, out: Path):
-    """DIR/model (encoder in DNABERT layout + card), the task heads, metrics and the model card."""
+    """DIR/model (encoder in DNABERT layout + card), metrics, the model card and the task heads."""
     from safetensors.torch import save
 
-    from bertrbp.provenance import sha256, to_json
+    from bertrbp.provenance import sha256
 
-    with atomic_dir(out / "model") as tmp:
-        save_checkpoint(model.bert, tokenizer, tmp)
-        card = model_card(options, model, table, metrics, sha256(tmp / "model.safetensors"))
-        markdown = model_card_markdown(card)
-        (tmp / "model_card.json").write_text(to_json(card))
-        (tmp / "README.md").write_text(markdown)
+    def describe(weights: Path) -> tuple[dict, str]:
+        card = model_card(options, model, table, metrics, sha256(weights))
+        return card, model_card_markdown(card)
+
+    write_checkpoint_and_card(out, metrics, lambda folder: save_checkpoint(model.bert, tokenizer, folder), describe)
     heads = {"weight": model.heads.weight.detach().contiguous(), "bias": model.heads.bias.detach().contiguous()}
     with atomic_open(out / "task_heads.safetensors", "wb") as handle:
         handle.write(save(heads, metadata={"tasks": ",".join(table.names)}))
-    for name, text in (
-        ("metrics.json", to_json(metrics)),
-        ("model_card.json", to_json(card)),
-        ("model_card.md", markdown),
-    ):
-        with atomic_open(out / name) as handle:
-            handle.write(text)
 
 
 def model_card(options, model, table: TaskTable, metrics: dict, weights_sha256: str) -> dict:
+    """What was trained, on which tasks, excluding what, with what result (the masked-LM card's conventions)."""
     from bertrbp import __version__
     from bertrbp.provenance import device_description, software_versions
 
@@ -201,6 +184,7 @@ def model_card(options, model, table: TaskTable, metrics: dict, weights_sha256: 
 
 
 def model_card_markdown(card: dict) -> str:
+    """The card for people: the per-task exclusion table (the leakage report) comes before the results."""
     exclusion, results = card["exclusion"], card["results"]
     final = results["final"]
     lines = [

@@ -19,12 +19,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bertrbp.errors import InputError
-from bertrbp.io.atomic import atomic_dir, atomic_open
 from bertrbp.model import MAX_POSITIONS, save_checkpoint
 from bertrbp.pretrain.corpus import Corpus, build_corpus
 from bertrbp.pretrain.exclusion import ExclusionSet
 from bertrbp.pretrain.masking import IGNORE_INDEX, SpanMasker
 from bertrbp.pretrain.mlm import MlmBatches, build_mlm_model, split_indices
+from bertrbp.pretrain.shared import refuse_unfinished_run, training_metrics, write_checkpoint_and_card
 from bertrbp.tokenizer import KmerTokenizer
 from bertrbp.training import TrainConfig, train
 from bertrbp.training.checkpoint import check_run_identity
@@ -92,7 +92,7 @@ def _recipe(options: PretrainOptions) -> dict:
     }
 
 
-def _run_identity(options: PretrainOptions) -> dict:
+def run_identity(options: PretrainOptions) -> dict:
     """What --resume must find unchanged: the corpus recipe (data by checksum), the model and the split."""
     return {
         "recipe": _recipe(options),
@@ -186,11 +186,8 @@ def pretrain(options: PretrainOptions) -> dict:
         from bertrbp.pretrain.multitask_run import pretrain_multitask
 
         return pretrain_multitask(options)
-    if not options.resume and (checkpoints / "trainer_state.pt").exists():
-        raise InputError(
-            f"{out}: holds an earlier run's checkpoint. Pass --resume to continue it, or choose another --output-dir."
-        )
-    identity = _run_identity(options)
+    refuse_unfinished_run(out, options.resume)
+    identity = run_identity(options)
     if options.resume:  # refuse other data or model before rebuilding anything
         check_run_identity(checkpoints, identity, resume=True)
     created = not out.exists()
@@ -228,15 +225,7 @@ def pretrain(options: PretrainOptions) -> dict:
     )
     model.to("cpu")
     metrics = {
-        "history": result.history,
-        "final": result.history[-1] if result.history else {},
-        "global_step": result.global_step,
-        "total_steps": result.total_steps,
-        "wall_seconds": result.wall_seconds,
-        "device": result.device,
-        "bf16": result.bf16,
-        "threads": result.threads,
-        "resumed_from_step": result.resumed_from_step,
+        **training_metrics(result),
         "train_windows": int(len(train_idx)),
         "val_windows": int(len(val_idx)),
         "corpus": asdict(corpus.stats),
@@ -247,21 +236,12 @@ def pretrain(options: PretrainOptions) -> dict:
 
 def write_outputs(options: PretrainOptions, model, tokenizer: KmerTokenizer, metrics: dict, out: Path) -> None:
     """DIR/model (checkpoint + its card, as finetune writes it), metrics.json, model_card.json and .md."""
-    from bertrbp.provenance import to_json
 
-    with atomic_dir(out / "model") as tmp:
-        save_checkpoint(model, tokenizer, tmp)
-        card = model_card(options, model, metrics, tmp / "model.safetensors")
-        markdown = model_card_markdown(options, card, metrics)
-        (tmp / "model_card.json").write_text(to_json(card))
-        (tmp / "README.md").write_text(markdown)
-    for name, text in (
-        ("metrics.json", to_json(metrics)),
-        ("model_card.json", to_json(card)),
-        ("model_card.md", markdown),
-    ):
-        with atomic_open(out / name) as handle:
-            handle.write(text)
+    def describe(weights: Path) -> tuple[dict, str]:
+        card = model_card(options, model, metrics, weights)
+        return card, model_card_markdown(options, card, metrics)
+
+    write_checkpoint_and_card(out, metrics, lambda folder: save_checkpoint(model, tokenizer, folder), describe)
 
 
 def model_card(options: PretrainOptions, model, metrics: dict, weights: Path) -> dict:
