@@ -50,17 +50,21 @@ def pretrain(
         help="--objective multitask: NAME=FILE, a labelled training set (FASTA class:0/1 or TSV); repeat per experiment.",
     ),
     output_dir: Path = typer.Option(
-        ..., "--output-dir", help="Writes model/, metrics.json, model_card.{json,md}, checkpoints/."
+        ...,
+        "--output-dir",
+        help="Writes model/, metrics.json, model_card.{json,md}, checkpoints/ (multitask: task_heads.safetensors).",
     ),
     model_size: str = typer.Option("small", "--model-size", help="tiny, mini, small, medium or base (DNABERT's size)."),
     k: int = typer.Option(3, "--k", help="k-mer size (3, 4, 5 or 6)."),
-    window: int = typer.Option(101, "--window", help="Window length in nt (shorter records are kept whole)."),
-    stride: int = typer.Option(50, "--stride", help="Distance between window starts in nt."),
+    window: int = typer.Option(101, "--window", help="mlm: window length in nt (shorter records are kept whole)."),
+    stride: int = typer.Option(50, "--stride", help="mlm: distance between window starts in nt."),
     exclude: list[Path] | None = typer.Option(
-        None, "--exclude", help="Test/held-out sequence files that must not be in the corpus (either strand)."
+        None,
+        "--exclude",
+        help="Test/held-out sequence files that must not be in the corpus or in any --task (either strand).",
     ),
     on_overlap: str = typer.Option(
-        "fail", "--on-overlap", help="fail: refuse an overlapping corpus; drop: remove the overlap."
+        "fail", "--on-overlap", help="mlm: fail refuses a corpus overlapping --exclude; drop removes the overlap."
     ),
     mlm_probability: float = typer.Option(
         0.15, "--mlm-probability", help="Fraction of k-mer tokens masked (in spans of k)."
@@ -74,7 +78,7 @@ def pretrain(
     warmup_ratio: float = typer.Option(0.05, "--warmup-ratio", help="Fraction of steps of linear warmup."),
     weight_decay: float = typer.Option(0.01, "--weight-decay", help="AdamW weight decay (not on biases/LayerNorm)."),
     val_fraction: float = typer.Option(
-        0.02, "--val-fraction", help="Fraction of windows held out for validation loss."
+        0.02, "--val-fraction", help="Fraction of windows (mlm) or task sequences (multitask) held out for validation."
     ),
     seed: int = typer.Option(42, "--seed", help="Seed for initialisation, data order and masking."),
     device: str = DeviceOption,
@@ -85,7 +89,7 @@ def pretrain(
     fmt: str = FormatOption,
     version: bool | None = VersionOption,
 ) -> None:
-    """Pretrain a k-mer BERT by masked language modelling; the checkpoint loads into finetune like DNABERT."""
+    """Pretrain a k-mer BERT (masked LM on --corpus, or multi-task on --task files); finetune loads it like DNABERT."""
     setup_logging()
     from bertrbp.pretrain.multitask import parse_task
     from bertrbp.pretrain.run import PretrainOptions
