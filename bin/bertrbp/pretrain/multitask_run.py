@@ -26,7 +26,12 @@ from bertrbp.pretrain.multitask import (
     build_task_table,
     evaluate_tasks,
 )
-from bertrbp.pretrain.shared import refuse_unfinished_run, training_metrics, write_checkpoint_and_card
+from bertrbp.pretrain.shared import (
+    refuse_changed_resume,
+    refuse_unfinished_run,
+    training_metrics,
+    write_checkpoint_and_card,
+)
 from bertrbp.tokenizer import KmerTokenizer
 from bertrbp.training import train
 from bertrbp.training.checkpoint import check_run_identity
@@ -43,8 +48,7 @@ def pretrain_multitask(options) -> dict:
     checkpoints = out / "checkpoints"
     refuse_unfinished_run(out, options.resume)
     identity = run_identity(options)
-    if options.resume:  # refuse other data or settings before reading every task
-        check_run_identity(checkpoints, identity, resume=True)
+    refuse_changed_resume(out, identity, options.resume)  # before reading every task
     tokenizer = KmerTokenizer(options.k)
     exclusion = ExclusionSet.from_files(options.exclude, options.fmt) if options.exclude else None
     table = build_task_table(options.tasks, exclusion, tokenizer.max_sequence_length(MAX_POSITIONS), options.fmt)

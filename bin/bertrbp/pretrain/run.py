@@ -24,7 +24,12 @@ from bertrbp.pretrain.corpus import Corpus, build_corpus
 from bertrbp.pretrain.exclusion import ExclusionSet
 from bertrbp.pretrain.masking import IGNORE_INDEX, SpanMasker
 from bertrbp.pretrain.mlm import MlmBatches, build_mlm_model, split_indices
-from bertrbp.pretrain.shared import refuse_unfinished_run, training_metrics, write_checkpoint_and_card
+from bertrbp.pretrain.shared import (
+    refuse_changed_resume,
+    refuse_unfinished_run,
+    training_metrics,
+    write_checkpoint_and_card,
+)
 from bertrbp.tokenizer import KmerTokenizer
 from bertrbp.training import TrainConfig, train
 from bertrbp.training.checkpoint import check_run_identity
@@ -188,8 +193,7 @@ def pretrain(options: PretrainOptions) -> dict:
         return pretrain_multitask(options)
     refuse_unfinished_run(out, options.resume)
     identity = run_identity(options)
-    if options.resume:  # refuse other data or model before rebuilding anything
-        check_run_identity(checkpoints, identity, resume=True)
+    refuse_changed_resume(out, identity, options.resume)  # before rebuilding anything
     created = not out.exists()
     try:
         corpus = prepare_corpus(options, checkpoints / "corpus")

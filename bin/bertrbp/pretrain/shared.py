@@ -1,6 +1,6 @@
 """What the two pretraining objectives share around the trainer (``run``: masked LM; ``multitask_run``: one head
 per CLIP experiment), kept in one place so both refuse, report and write their outputs the same way: refusing to
-start over an unfinished run, the trainer's result as metrics.json fields, and DIR/model with the model card
+start over an unfinished run or to resume one on changed inputs, the trainer's result as metrics.json fields, and DIR/model with the model card
 inside and beside it.
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bertrbp.errors import InputError
 from bertrbp.io.atomic import atomic_dir, atomic_open
-from bertrbp.training.checkpoint import STATE_FILE
+from bertrbp.training.checkpoint import STATE_FILE, check_run_identity
 
 
 def refuse_unfinished_run(out: Path, resume: bool) -> None:
@@ -20,6 +20,14 @@ def refuse_unfinished_run(out: Path, resume: bool) -> None:
         raise InputError(
             f"{out}: holds an earlier run's checkpoint. Pass --resume to continue it, or choose another --output-dir."
         )
+
+
+def refuse_changed_resume(out: Path, identity: dict, resume: bool) -> None:
+    """On --resume of a checkpointed run, refuse changed inputs before any reading or building; writes nothing
+    (a new run records its identity only once its inputs are accepted, so bad input leaves no folder behind)."""
+    checkpoints = Path(out) / "checkpoints"
+    if resume and (checkpoints / STATE_FILE).exists():
+        check_run_identity(checkpoints, identity, resume=True)
 
 
 def training_metrics(result) -> dict:
