@@ -199,3 +199,14 @@ def test_multitask_resume_continues_exactly_and_refuses_a_rebuilt_table_that_dif
 def _second_task(tmp_path):
     records = [(i, s.replace("TGCATG", "TGTAAA"), y) for i, s, y in motif_sequences(40, seed=2)]
     return write_fasta(tmp_path / "b.fa", records)
+
+
+def test_a_collection_cannot_shadow_a_built_in_model_name(tmp_path, monkeypatch, tiny_checkpoint):
+    for name in ("tiny", "kmer", "cnn"):
+        (tmp_path / name).mkdir()
+        for item in tiny_checkpoint.iterdir():
+            (tmp_path / name / item.name).write_bytes(item.read_bytes())
+    monkeypatch.setenv("BERTRBP_MODELS", str(tmp_path))
+    monkeypatch.chdir(tmp_path.parent)  # the folders are not paths relative to here
+    assert [resolve_model_source(name) for name in ("tiny", "kmer", "cnn")] == ["tiny", "kmer", "cnn"]
+    assert model_kind("tiny") == "bert-random" and model_kind("kmer") == "kmer"

@@ -52,9 +52,14 @@ def bundled_model_dirs() -> list[Path]:
 
 
 def resolve_model_source(source: str) -> str:
-    """A bundled checkpoint's short name -> its folder; an existing path, preset or hub id is returned unchanged."""
+    """A bundled checkpoint's short name -> its folder; an existing path, preset or hub id is returned unchanged.
+
+    Built-in names (the presets, ``cnn``, ``kmer``) are never looked up, so a collection in $BERTRBP_MODELS that
+    happens to hold a folder called ``tiny`` or ``kmer`` cannot silently change what ``--model tiny`` trains."""
     source = str(source)
     if not source or "/" in source or os.sep in source or Path(source).exists():
+        return source
+    if source in PRESETS or source in (CNN_PRESET, KMER_PRESET):
         return source
     for folder in bundled_model_dirs():
         if (folder / source / "config.json").is_file():
