@@ -125,6 +125,10 @@ def _bad_inputs(tmp_path):
         "unknown size": (["--task", f"A={good}", "--model-size", "huge"], "unknown model size"),
         "mlm unknown size": (["--objective", "mlm", "--corpus", good, "--model-size", "huge"], "unknown model size"),
         "mlm no training left": (["--objective", "mlm", "--corpus", good, "--val-fraction", "0.99"], "no training"),
+        "mlm-only option": (
+            ["--task", f"A={good}", "--window", "64", "--on-overlap", "drop"],
+            "--window, --on-overlap",
+        ),
         "resume into a new folder": (["--task", f"A={unlabelled}", "--resume"], "has no label"),
         "mlm resume into a new folder": (["--objective", "mlm", "--corpus", good, "--resume", "--k", "9"], "k=9"),
     }
@@ -132,7 +136,7 @@ def _bad_inputs(tmp_path):
 
 BAD_INPUTS = ["no labels", "repeated name", "missing file", "every site excluded", "one class only", "task with mlm"]
 BAD_INPUTS += ["no training left", "unknown size", "mlm unknown size", "mlm no training left"]
-BAD_INPUTS += ["resume into a new folder", "mlm resume into a new folder"]
+BAD_INPUTS += ["resume into a new folder", "mlm resume into a new folder", "mlm-only option"]
 
 
 @pytest.mark.parametrize("case", BAD_INPUTS)

@@ -107,6 +107,15 @@ def run_identity(options: PretrainOptions) -> dict:
     }
 
 
+MLM_ONLY = (  # (flag, PretrainOptions field): settings multitask would otherwise silently ignore
+    ("--window", "window"),
+    ("--stride", "stride"),
+    ("--on-overlap", "on_overlap"),
+    ("--mlm-probability", "mlm_probability"),
+    ("--max-n-fraction", "max_n_fraction"),
+)
+
+
 def _check_objective(options: PretrainOptions) -> None:
     """mlm reads --corpus, multitask reads --task: refuse the other one rather than ignore it."""
     if options.objective not in ("mlm", "multitask"):
@@ -117,6 +126,14 @@ def _check_objective(options: PretrainOptions) -> None:
         raise InputError(
             "--objective multitask trains on labelled --task NAME=FILE files; --corpus is for --objective mlm."
         )
+    if options.objective == "multitask":
+        defaults = PretrainOptions(corpus=[], output_dir=Path("."))
+        changed = [flag for flag, name in MLM_ONLY if getattr(options, name) != getattr(defaults, name)]
+        if changed:
+            raise InputError(
+                f"{', '.join(changed)}: only for --objective mlm (multitask trains on whole labelled sequences); "
+                "leave them out."
+            )
 
 
 def prepare_corpus(options: PretrainOptions, directory: Path) -> Corpus:
