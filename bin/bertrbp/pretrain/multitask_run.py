@@ -73,6 +73,12 @@ def pretrain_multitask(options) -> dict:
             model, val_source, table.names, context.device, context.bf16, max(64, options.train.batch_size)
         )
 
+    curve: list[dict] = []  # training loss at every log line (the trainer's window mean): the card's loss curve
+
+    def on_step(step: int, loss: float | None) -> None:
+        if loss is not None:
+            curve.append({"step": step, "train_loss": round(loss, 5)})
+
     result = train(
         model,
         train_source,
@@ -80,11 +86,13 @@ def pretrain_multitask(options) -> dict:
         checkpoint_dir=checkpoints,
         resume=options.resume,
         epoch_end=epoch_end,
+        on_step=on_step,
         desc="pretrain",
     )
     model.to("cpu")
     metrics = {
         **training_metrics(result),
+        "train_loss_curve": curve,  # since this process started (a resumed run's earlier steps are in its log)
         "train_sequences": int(len(train_idx)),
         "val_sequences": int(len(val_idx)),
         "exclusion": exclusion_report(table, exclusion, options.exclude),
@@ -176,6 +184,7 @@ def model_card(options, model, table: TaskTable, metrics: dict, weights_sha256: 
             "final": final,
             "val_task_auroc": metrics["final"].get("val_task_auroc", {}),
             "history": [{k: v for k, v in row.items() if not isinstance(v, dict)} for row in metrics["history"]],
+            "train_loss_curve": metrics["train_loss_curve"],
             **{k: metrics[k] for k in ("global_step", "wall_seconds", "device", "bf16", "threads")},
             "train_sequences": metrics["train_sequences"],
             "val_sequences": metrics["val_sequences"],
