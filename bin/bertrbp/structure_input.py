@@ -205,7 +205,8 @@ def batch_features(input_ids, attention_mask, spec: StructureSpec, k: int, cache
                 "a structure-aware model needs each input as [CLS] k-mer tokens [SEP] (the project's tokenizer); "
                 f"row {row + 1} is not."
             )
-        out[row, 1 : length - 1] = cache.get(np.ascontiguousarray(ids[row, 1 : length - 1]), spec, k)
+        kmer_ids = np.ascontiguousarray(ids[row, 1 : length - 1], dtype=np.int64)  # one key whatever the dtype
+        out[row, 1 : length - 1] = cache.get(kmer_ids, spec, k)
     return out
 
 
