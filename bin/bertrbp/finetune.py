@@ -18,12 +18,12 @@ import numpy as np
 
 from bertrbp.collapse import diagnose, stall_text, warning_text
 from bertrbp.errors import InputError
-from bertrbp.io.atomic import atomic_dir, atomic_open
+from bertrbp.io.atomic import atomic_dir
 from bertrbp.io.sequences import check_unique_ids, iter_many, require_labels
 from bertrbp.io.tokens import TokenizedDataset, load_tokens, tokenize_records
 from bertrbp.metrics import binary_metrics
 from bertrbp.model import load_classifier, model_kind, save_checkpoint
-from bertrbp.provenance import device_description, sha256, software_versions, to_json
+from bertrbp.provenance import device_description, sha256, software_versions
 from bertrbp.training import ArrayBatches, EpochContext, TrainConfig, train
 from bertrbp.training.checkpoint import check_run_identity, model_identity
 
@@ -551,15 +551,9 @@ def model_card_markdown(card: dict) -> str:
 
 
 def _write_outputs(out: Path, model, tokenizer, metrics: dict, card: dict, warning: str) -> None:
+    from bertrbp.io.model_outputs import write_checkpoint_and_card
+
     markdown = model_card_markdown(card)
-    with atomic_dir(out / "model") as tmp:
-        save_checkpoint(model, tokenizer, tmp)
-        (tmp / "model_card.json").write_text(to_json(card))
-        (tmp / "README.md").write_text(markdown)
-    for name, text in (
-        ("metrics.json", to_json(metrics)),
-        ("model_card.json", to_json(card)),
-        ("model_card.md", markdown),
-    ):
-        with atomic_open(out / name, "w") as handle:
-            handle.write(text)
+    write_checkpoint_and_card(
+        out, metrics, lambda folder: save_checkpoint(model, tokenizer, folder), lambda _: (card, markdown)
+    )
