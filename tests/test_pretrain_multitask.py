@@ -104,6 +104,11 @@ def test_a_bundled_checkpoint_loads_by_its_short_name(tmp_path, monkeypatch, tin
     for (name, value), (_, expected) in zip(model.state_dict().items(), reference.state_dict().items()):
         assert np.array_equal(value.numpy(), expected.numpy()), name
     assert model_kind("lab-tiny-k3") == "bert-pretrained"
+    from bertrbp.training.checkpoint import model_identity
+
+    # --resume compares the bundled weights by checksum, not just the name
+    assert model_identity("lab-tiny-k3") == model_identity(str(tiny_checkpoint))
+    assert model_identity("lab-tiny-k3")["source"] == "folder"
     with pytest.raises(InputError, match="lab-tiny-k3"):  # the error lists what is installed
         load_classifier("lab-tiny-k4")
 

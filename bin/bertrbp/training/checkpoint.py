@@ -168,9 +168,10 @@ def _short(value) -> str:
 def model_identity(source: str) -> dict:
     """The model a run starts from: a preset/hub name, or a local folder by its files' checksums (not its path,
     so a moved or renamed run folder still resumes)."""
+    from bertrbp.model import resolve_model_source
     from bertrbp.provenance import sha256
 
-    folder = Path(source)
+    folder = Path(resolve_model_source(source))  # a bundled name is its folder: --resume checks its weights too
     if not folder.is_dir():
         return {"source": source}
     files = {
