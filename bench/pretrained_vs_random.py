@@ -61,18 +61,14 @@ def _rows(suite: str, arm: str, sites: int) -> dict[str, dict]:
     return {row["experiment"]: row for row in accuracy.read_rows(path)} if path.exists() else {}
 
 
-def _size(row: dict) -> str:
-    """The training-size group of a row: the sites asked for (500, 2000) or all of the experiment's."""
-    return str(row["n_train"]) if row["n_train"] < 3000 else "all"
-
-
 def table(args) -> None:
-    rows = []
+    rows, sizes = [], []  # sizes[i]: the training sites row i asked for (its arm's tag), "all" for 0
     for suite in ("eclip", "rbp31"):
         for sites in (500, 2000, 0):
             arms = {arm: _rows(suite, arm, sites) for arm in ARMS}
             for name in sorted(set(arms["pretrained"]) & set(arms["random"])):
                 pre, rnd, kmer = arms["pretrained"][name], arms["random"][name], arms["kmer"].get(name)
+                sizes.append(str(sites or "all"))
                 rows.append(
                     {
                         "suite": suite,
@@ -101,8 +97,10 @@ def table(args) -> None:
         "difference | pretrained > random | k-mer floor (same sites) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for suite, sites, seen in sorted({(r["suite"], _size(r), r["seen_in_pretraining"]) for r in rows}, key=str):
-        chosen = [r for r in rows if (r["suite"], _size(r), r["seen_in_pretraining"]) == (suite, sites, seen)]
+    keys = [(r["suite"], size, r["seen_in_pretraining"]) for r, size in zip(rows, sizes)]
+    for key in sorted(set(keys), key=str):
+        suite, sites, seen = key
+        chosen = [r for r, k in zip(rows, keys) if k == key]
         pre, rnd = (statistics.mean(float(r[key]) for r in chosen) for key in ("auroc_pretrained", "auroc_random"))
         kmers = [float(r["auroc_kmer"]) for r in chosen if r["auroc_kmer"]]
         floor = f"{statistics.mean(kmers):.4f} ({len(kmers)})" if kmers else ""

@@ -13,6 +13,7 @@ experiment) is dropped, and the drops are counted per task for the model card's 
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,11 +166,9 @@ def build_multitask_model(size: str, k: int, n_tasks: int, seed: int | None = No
     return _multitask_class()(preset_config(size, k=k), n_tasks)
 
 
+@functools.cache
 def _multitask_class():
-    """The module class, defined on first use so importing this file does not import torch."""
-    global _MultitaskBert
-    if "_MultitaskBert" in globals():
-        return _MultitaskBert
+    """The module class, defined on first use (and once) so importing this file does not import torch."""
     from types import SimpleNamespace
 
     import torch
@@ -194,7 +193,6 @@ def _multitask_class():
                 loss = (per_label * label_mask).sum() / label_mask.sum().clamp(min=1.0)
             return SimpleNamespace(loss=loss, logits=logits)
 
-    globals()["_MultitaskBert"] = _MultitaskBert
     return _MultitaskBert
 
 
