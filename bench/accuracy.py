@@ -454,8 +454,8 @@ def detail_table(runs: dict[str, dict[str, dict]], results: Path, suite: str) ->
 def default_tag(args) -> str:
     source = "pretrained" if args.pretrained else args.model.replace(",", "+")
     lr = "default" if args.lr is None else f"{args.lr:g}"
-    if args.model == "kmer" and not args.pretrained:
-        tag = "kmer"
+    if args.model in ("kmer", "kmer-pos") and not args.pretrained:
+        tag = args.model
     else:
         epochs = "default" if args.epochs is None else args.epochs
         tag = f"{source}_lr{lr}_e{epochs}_b{args.batch_size}"

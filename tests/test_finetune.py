@@ -275,7 +275,7 @@ def test_cnn_baseline_trains_and_predicts(tmp_path):
             "--model",
             "cnn",
             "--epochs",
-            "3",
+            "6",
             "--batch-size",
             "16",
             "--threads",

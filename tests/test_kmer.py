@@ -151,3 +151,77 @@ def test_scan_and_ism_work_and_integrated_gradients_refuse_kmer(kmer_run, capsys
         == 0
     )
     assert (d / "ism" / "ism.tsv").read_text().count("\n") == 1 + 2 * 41
+
+
+# ---------------------------------------------------------------- kmer-pos: where along the site a k-mer sits
+
+
+def _naive_binned(seq: str, bins: int = 10, max_k: int = 3) -> np.ndarray:
+    """Per position bin, 1..max_k-mer counts / windows in that bin; a window's bin is its start's share of the
+    row's windows (start * bins // windows), counted on the string."""
+    parts = []
+    for k in range(1, max_k + 1):
+        index = {"".join(p): i for i, p in enumerate(itertools.product("ATCG", repeat=k))}
+        windows = len(seq) - k + 1
+        counts, per_bin = np.zeros((bins, len(index))), np.zeros(bins)
+        for start in range(windows):
+            b = min(start * bins // windows, bins - 1)
+            per_bin[b] += 1
+            if seq[start : start + k] in index:
+                counts[b, index[seq[start : start + k]]] += 1
+        parts.append((counts / np.maximum(per_bin, 1)[:, None]).ravel())
+    return np.concatenate(parts)
+
+
+def test_positional_features_are_per_bin_frequencies_of_each_rows_own_length():
+    from bertrbp.kmer import POSITION_BINS, n_features, new_kmer
+    from bertrbp.tokenizer import KmerTokenizer
+
+    seqs = ["ACGTACGTAAACCCGGGTTTNACGTTACGATTTAGCA", "ACGT" * 10, "GGGNNTTTACGAAC", "TTTTTTTTTTTTTTTTTTTTCG"]
+    tokenizer = KmerTokenizer(3)
+    ids, mask = tokenizer.encode_batch(seqs)  # padded to the longest: bins must follow each row's own length
+    model = new_kmer(tokenizer.vocab_size, position_bins=POSITION_BINS)
+    features = model.features(torch.from_numpy(ids), torch.from_numpy(mask)).numpy()
+    assert features.shape == (4, n_features(5, POSITION_BINS)) == (4, 1364 + 10 * 84)
+    for row, seq in zip(features, seqs):
+        np.testing.assert_allclose(row[:1364], _naive_frequencies(seq), atol=1e-6)
+        np.testing.assert_allclose(row[1364:], _naive_binned(seq), atol=1e-6)
+    # the plain floor's features are the global block alone, unchanged
+    plain = new_kmer(tokenizer.vocab_size).features(torch.from_numpy(ids), torch.from_numpy(mask)).numpy()
+    np.testing.assert_array_equal(plain, features[:, :1364])
+
+
+def _central_motif_sequences(n: int, seed: int, length: int = 101) -> list[tuple[str, str, int]]:
+    """Every sequence carries MOTIF once: at the centre for label 1, near either end for label 0. Same k-mer
+    content, different place: only a model that sees position can tell them apart."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        seq = list(rng.choice(list("ACGT"), length))
+        label = i % 2
+        centre = length // 2 - len(MOTIF) // 2
+        start = centre + int(rng.integers(-3, 4)) if label else int(rng.choice([rng.integers(0, 10), length - 16]))
+        seq[start : start + len(MOTIF)] = list(MOTIF)
+        out.append((f"c{seed}_{i}", "".join(seq), label))
+    return out
+
+
+@pytest.mark.parametrize("model, expected_kind", [("kmer", "kmer"), ("kmer-pos", "kmer-pos")])
+def test_only_kmer_pos_learns_a_motif_that_matters_by_where_it_sits(tmp_path, model, expected_kind):
+    from bertrbp.model import model_kind
+
+    train = write_fasta(tmp_path / "train.fa", _central_motif_sequences(600, seed=21))
+    test = write_fasta(tmp_path / "test.fa", _central_motif_sequences(300, seed=22))
+    out = tmp_path / "out"
+    assert run_cli("finetune", "--train", train, "--output-dir", out, "--model", model, "--threads", "1") == 0
+    assert run_cli("predict", "--model", out, test, "-o", tmp_path / "p.tsv", "--threads", "1") == 0
+    assert run_cli("evaluate", tmp_path / "p.tsv", "-o", tmp_path / "m.json") == 0
+    auroc = json.loads((tmp_path / "m.json").read_text())["auroc"]
+    card = json.loads((out / "model_card.json").read_text())
+    assert card["model_kind"] == expected_kind == model_kind(str(out / "model"))
+    if model == "kmer-pos":
+        assert auroc > 0.9
+        assert card["hyperparameters"]["position_bins"] == 10
+        assert "10 position bins" in (out / "model_card.md").read_text()
+    else:
+        assert auroc < 0.7  # the same k-mers in both classes: a bag of k-mers cannot separate them

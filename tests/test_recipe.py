@@ -45,14 +45,16 @@ def test_paper_rate_is_an_explicit_choice_and_user_settings_win():
 def test_model_kind_of_sources(tmp_path):
     from bertrbp.model import load_classifier, model_kind, save_checkpoint
 
-    assert [model_kind(s) for s in ("tiny", "cnn", "kmer", "org/model")] == [
+    assert [model_kind(s) for s in ("tiny", "cnn", "kmer", "kmer-pos", "org/model")] == [
         "bert-random",
         "cnn",
         "kmer",
+        "kmer-pos",
         "bert-pretrained",
     ]
-    model, tokenizer, _ = load_classifier("cnn", seed=0)
-    assert model_kind(str(save_checkpoint(model, tokenizer, tmp_path / "c"))) == "cnn"
+    for source in ("cnn", "kmer", "kmer-pos"):  # a saved folder keeps its kind (kmer-pos: by its position bins)
+        model, tokenizer, _ = load_classifier(source, seed=0)
+        assert model_kind(str(save_checkpoint(model, tokenizer, tmp_path / source))) == source
 
 
 def test_bf16_policy():
@@ -166,6 +168,7 @@ def test_explicit_settings_win_over_the_paper_recipe():
     assert resolve("small", recipe="paper", lr_policy="default").lr == 2e-4  # the project's rate, paper protocol
     assert resolve("small", lr_policy="paper").lr == 2e-3 and resolve("small", lr_policy="paper").keep == "best"
     assert resolve("kmer", recipe="paper").val_fraction == 0.1  # the k-mer fit needs its validation split
+    assert resolve("kmer-pos", recipe="paper") == resolve("kmer", recipe="paper")
     with pytest.raises(InputError, match="--recipe"):
         resolve("mini", recipe="authors")
 

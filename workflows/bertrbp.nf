@@ -55,7 +55,7 @@ workflow BERTRBP {
         ch_predictions = ch_predictions.mix(BASELINE.out.predictions)
         ch_cards = ch_cards.mix(BASELINE.out.card.map { meta, files -> ["${meta.id}.baseline", files.find { card -> card.name.endsWith('.json') }] })
         // a cnn or k-mer baseline has no attention heads to compare
-        if (!(options.baseline_model in ['cnn', 'kmer'])) {
+        if (!(options.baseline_model in ['cnn', 'kmer', 'kmer-pos'])) {
             ch_compare = BASELINE.out.model
         }
     }

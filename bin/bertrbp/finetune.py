@@ -22,7 +22,7 @@ from bertrbp.io.atomic import atomic_dir
 from bertrbp.io.sequences import check_unique_ids, iter_many, require_labels
 from bertrbp.io.tokens import TokenizedDataset, load_tokens, tokenize_records
 from bertrbp.metrics import binary_metrics
-from bertrbp.model import load_classifier, model_kind, save_checkpoint
+from bertrbp.model import is_kmer_kind, load_classifier, model_kind, save_checkpoint
 from bertrbp.provenance import device_description, sha256, software_versions
 from bertrbp.training import ArrayBatches, EpochContext, TrainConfig, train
 from bertrbp.training.checkpoint import check_run_identity, model_identity
@@ -149,7 +149,7 @@ def finetune(options: FinetuneOptions) -> FinetuneResult:
     log.info("model: %s", report.summary())
     model = _add_structure(options, kind, model, report)
     train_data, val_data, val_source = prepare_data(options, tokenizer, model.config.max_position_embeddings)
-    if kind == "kmer":
+    if is_kmer_kind(kind):
         run = _fit_kmer(options, model, train_data, val_data)
     else:
         run = _train_neural(options, model, tokenizer, train_data, val_data)
@@ -214,7 +214,7 @@ def _learning_rate(options: FinetuneOptions, kind: str) -> float:
         lr = options.lr
     else:
         lr = default_recipe(options.model, options.lr_policy, options.recipe).lr
-        if kind != "kmer":
+        if not is_kmer_kind(kind):
             log.info("learning rate %g (default for %s)", lr, options.model)
     if kind == "bert-random" and lr >= PAPER_RANDOM_INIT_LR:
         log.warning(
@@ -223,7 +223,7 @@ def _learning_rate(options: FinetuneOptions, kind: str) -> float:
             "The default (--lr-policy default) is safe for each preset (see bertrbp/recipe.py).",
             lr,
         )
-    return lr if kind != "kmer" else 1.0  # k-mer: no learning rate; a positive placeholder passes validation
+    return lr if not is_kmer_kind(kind) else 1.0  # k-mer: no learning rate; a positive placeholder passes validation
 
 
 def prepare_data(options: FinetuneOptions, tokenizer, max_positions: int):
@@ -233,12 +233,12 @@ def prepare_data(options: FinetuneOptions, tokenizer, max_positions: int):
     """
     split_seed = options.train_config.seed if options.split_seed is None else options.split_seed
     no_validation = options.val is None and options.val_fraction == 0
-    if no_validation and (options.keep == "best" or model_kind(options.model) == "kmer"):
+    if no_validation and (options.keep == "best" or is_kmer_kind(model_kind(options.model))):
         raise InputError(
             "--val-fraction 0 leaves no validation set, but "
             + (
                 "the k-mer model picks its regularisation on one"
-                if model_kind(options.model) == "kmer"
+                if is_kmer_kind(model_kind(options.model))
                 else "--keep best needs one to pick the epoch"
             )
             + ": give --keep last (the paper's recipe does), --val FILE or a --val-fraction above 0."
@@ -353,7 +353,7 @@ def _fit_kmer(options: FinetuneOptions, model, train_data, val_data) -> _Run:
     import torch
 
     from bertrbp.device import set_threads
-    from bertrbp.kmer import fit_kmer
+    from bertrbp.kmer import fit_kmer, kmer_feature_text
 
     threads = set_threads(options.train_config.threads)
     fit = fit_kmer(model, train_data, val_data, seed=options.train_config.seed)
@@ -377,7 +377,8 @@ def _fit_kmer(options: FinetuneOptions, model, train_data, val_data) -> _Run:
             "regularization_c": fit.c,
             "c_grid_val_auroc": fit.grid,
             "max_k": model.config.max_k,
-            "features": "1..5-mer frequencies, standardised",
+            "position_bins": model.config.position_bins,
+            "features": kmer_feature_text(model.config) + ", standardised",
             "solver": "scikit-learn lbfgs, L2",
         },
     )
@@ -408,7 +409,7 @@ def _model_card(options, kind, model, tokenizer, report, run: _Run, metrics, tra
         "lr_policy": options.lr_policy,
         "recipe": options.recipe,
     }
-    if kind == "kmer":
+    if is_kmer_kind(kind):
         hyperparameters = {
             "lr": None,
             "epochs": 1,
@@ -498,9 +499,10 @@ def _file_entry(path: Path) -> dict:
 
 def _training_line(card: dict) -> str:
     hp = card["hyperparameters"]
-    if card.get("model_kind") == "kmer":
+    if is_kmer_kind(card.get("model_kind", "")):
+        features = hp.get("features") or f"1..{hp['max_k']}-mer frequencies"
         return (
-            f"- Training: logistic regression on 1..{hp['max_k']}-mer frequencies, L2 C {hp['regularization_c']:g} "
+            f"- Training: logistic regression on {features}, L2 C {hp['regularization_c']:g} "
             f"(chosen on the validation split), seed {card['seed']}"
         )
     stop = card["metrics"].get("early_stopping", {})

@@ -50,7 +50,7 @@ def parse_seeds(seeds: str | None, ensemble: int, seed: int) -> list[int]:
 
 def member_plan(models: Sequence[str], seeds: Sequence[int], base_seed: int) -> list[Member]:
     """One member per (model, seed); the k-mer model is deterministic, so it appears once."""
-    from bertrbp.model import model_kind
+    from bertrbp.model import is_kmer_kind, model_kind
 
     if not models:
         raise InputError("give at least one --model.")
@@ -58,7 +58,7 @@ def member_plan(models: Sequence[str], seeds: Sequence[int], base_seed: int) -> 
     for source in models:
         kind = model_kind(source)
         stem = _SAFE.sub("_", Path(source).name if Path(source).exists() else source) or "model"
-        for seed in seeds[:1] if kind == "kmer" else seeds:
+        for seed in seeds[:1] if is_kmer_kind(kind) else seeds:
             name = f"{stem}_seed{seed}"
             if any(m.name == name for m in plan):
                 raise InputError(f"--model {source} is given twice.")

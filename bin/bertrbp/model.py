@@ -33,6 +33,9 @@ MAX_POSITIONS = 512
 ATTENTION_CHOICES = ("sdpa", "eager")
 CNN_PRESET = "cnn"  # the DeepBind-like convolutional baseline (bertrbp.cnn), random init
 KMER_PRESET = "kmer"  # logistic regression on 1-5-mer frequencies (bertrbp.kmer), fitted by scikit-learn
+KMER_POS_PRESET = "kmer-pos"  # the same, plus 1-3-mer frequencies in 10 position bins along the site
+KMER_KINDS = ("kmer", "kmer-pos")  # model kinds fitted by scikit-learn in one pass (no learning rate, no epochs)
+BUILTIN_MODELS = (CNN_PRESET, KMER_PRESET, KMER_POS_PRESET)
 _VOCAB_SIZE_TO_K = {len(dnabert_vocab(k)): k for k in (3, 4, 5, 6)}
 
 
@@ -59,7 +62,7 @@ def resolve_model_source(source: str) -> str:
     source = str(source)
     if not source or "/" in source or os.sep in source or Path(source).exists():
         return source
-    if source in PRESETS or source in (CNN_PRESET, KMER_PRESET):
+    if source in PRESETS or source in BUILTIN_MODELS:
         return source
     for folder in bundled_model_dirs():
         if (folder / source / "config.json").is_file():
@@ -78,11 +81,20 @@ def is_named(source: str, name: str) -> bool:
     return source == name and not Path(source).exists()
 
 
+def is_kmer_kind(kind: str) -> bool:
+    """A k-mer logistic regression (plain or positional): fitted in one scikit-learn pass, no attention."""
+    return kind in KMER_KINDS
+
+
 def model_kind(source: str) -> str:
-    """bert-pretrained, bert-random, cnn or kmer: what a --model source trains (decides the default recipe)."""
+    """bert-pretrained, bert-random, cnn, kmer or kmer-pos: what a --model source trains (decides the recipe)."""
     source = resolve_model_source(source)
-    if is_named(source, KMER_PRESET) or _folder_model_type(source) == "bertrbp-kmer":
+    if is_named(source, KMER_POS_PRESET):
+        return "kmer-pos"
+    if is_named(source, KMER_PRESET):
         return "kmer"
+    if _folder_model_type(source) == "bertrbp-kmer":
+        return "kmer-pos" if _folder_config(source).get("position_bins", 0) else "kmer"
     if is_named(source, CNN_PRESET) or _folder_model_type(source) == "bertrbp-cnn":
         return "cnn"
     return "bert-random" if is_preset(source) else "bert-pretrained"
@@ -211,15 +223,20 @@ def quiet_transformers() -> None:
         pass
 
 
-def _folder_model_type(source: str) -> str | None:
-    """The ``model_type`` of a local checkpoint folder's config.json (None when there is none)."""
+def _folder_config(source: str) -> dict:
+    """A local checkpoint folder's config.json ({} when there is none)."""
     config_path = Path(source) / "config.json"
     if not config_path.is_file():
-        return None
+        return {}
     try:
-        return json.loads(config_path.read_text()).get("model_type")
+        return json.loads(config_path.read_text())
     except ValueError as exc:
         raise InputError(f"{config_path}: not valid JSON ({exc}).") from exc
+
+
+def _folder_model_type(source: str) -> str | None:
+    """The ``model_type`` of a local checkpoint folder's config.json (None when there is none)."""
+    return _folder_config(source).get("model_type")
 
 
 def _bert_class(source: str):
@@ -333,7 +350,7 @@ def load_classifier(
     """Return (model, tokenizer, LoadReport) for a preset name or a checkpoint folder / hub id.
 
     ``"cnn"`` (and a folder saved from it) gives the convolutional baseline of ``bertrbp.cnn`` instead of a BERT;
-    ``"kmer"`` (and its folders) the k-mer logistic regression of ``bertrbp.kmer``; a folder with
+    ``"kmer"``/``"kmer-pos"`` (and their folders) the k-mer logistic regressions of ``bertrbp.kmer``; a folder with
     ``ensemble.json`` an ``EnsembleClassifier`` of its members. These have no attention maps, so ``attention``
     is ignored for them. The classification head always runs in float32 (``keep_head_fp32``).
 
@@ -359,10 +376,10 @@ def _load(source: str, *, k: int, num_labels: int, attention: str, dropout: floa
         torch.manual_seed(seed)
     if is_ensemble_folder(source):
         return _load_ensemble(source, attention)
-    if is_named(source, KMER_PRESET):
-        from bertrbp.kmer import new_kmer
+    if is_named(source, KMER_PRESET) or is_named(source, KMER_POS_PRESET):
+        from bertrbp.kmer import POSITION_BINS, new_kmer
 
-        model = new_kmer(len(dnabert_vocab(k)))
+        model = new_kmer(len(dnabert_vocab(k)), position_bins=POSITION_BINS if source == KMER_POS_PRESET else 0)
         return model, KmerTokenizer(k), LoadReport(f"preset:{source}", False, [], ["weight", "bias"], [])
     if is_preset(source):
         config = preset_config(source, k=k, num_labels=num_labels, dropout=0.1 if dropout is None else dropout)

@@ -54,6 +54,7 @@ DEFAULTS = {
     "bert-random": Recipe(2e-4, 8, DEFAULT_PATIENCE),  # lr per preset: RANDOM_INIT_LR
     "cnn": Recipe(1e-3, 10, DEFAULT_PATIENCE),
     "kmer": Recipe(0.0, 1, 0),  # fitted by scikit-learn: no learning rate, one pass
+    "kmer-pos": Recipe(0.0, 1, 0),
 }
 
 
@@ -62,7 +63,7 @@ def default_recipe(source: str, lr_policy: str = "default", recipe: str = "defau
 
     ``recipe`` picks the training protocol (default or paper); ``lr_policy`` only the random-init BERT rate.
     """
-    from bertrbp.model import is_preset, model_kind
+    from bertrbp.model import is_kmer_kind, is_preset, model_kind
 
     if recipe not in RECIPES:  # first: an unknown recipe also arrives here as the lr policy
         raise InputError(f"--recipe must be one of {', '.join(RECIPES)}, not {recipe!r}.")
@@ -73,7 +74,7 @@ def default_recipe(source: str, lr_policy: str = "default", recipe: str = "defau
     lr = base.lr
     if kind == "bert-random" and is_preset(source):
         lr = PAPER_RANDOM_INIT_LR if lr_policy == "paper" else RANDOM_INIT_LR[source]
-    if recipe == "default" or kind == "kmer":  # the k-mer fit picks its C on a validation split: keep it
+    if recipe == "default" or is_kmer_kind(kind):  # the k-mer fit picks its C on a validation split: keep it
         return Recipe(lr, base.epochs, base.patience, name=recipe)
     epochs = base.epochs if kind == "cnn" else PAPER_EPOCHS  # no CNN in the paper: its own epoch count
     return Recipe(lr, epochs, 0, grad_accum=PAPER_GRAD_ACCUM, val_fraction=0.0, keep="last", bf16="no", name="paper")

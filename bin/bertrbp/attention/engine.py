@@ -82,10 +82,10 @@ class AttentionModel:
 def open_model(source: str, device) -> AttentionModel:
     """Load ``source`` (checkpoint folder, hub id or preset) onto ``device`` with the reducing attention."""
     from bertrbp.errors import InputError
-    from bertrbp.model import model_kind, open_classifier
+    from bertrbp.model import is_kmer_kind, model_kind, open_classifier
 
     kind = model_kind(source)
-    if kind in ("cnn", "kmer"):
+    if kind == "cnn" or is_kmer_kind(kind):
         raise InputError(
             f"{source}: a {kind} model has no attention heads; attention-stats needs a BERT model "
             "(a fine-tuned checkpoint folder, or a preset such as mini)."

@@ -4,7 +4,8 @@ Defaults per model kind (bertrbp/recipe.py): a pretrained checkpoint gets the BE
 lr 2e-4, eps 1e-8, weight decay 0.01, 10 % linear warmup, 3 epochs, batch 32, dropout 0.1, clipping 1.0,
 seed 42); a random-init BERT preset a rate that trains it (tiny 1e-3, mini 5e-4, small 2e-4, medium/base
 1e-4; the paper's 10x rate 2e-3 with --lr-policy paper) for up to 8 epochs; the CNN lr 1e-3 for up to 10
-epochs; 'kmer' a logistic regression on 1-5-mer frequencies (seconds). Neural models stop early when the
+epochs; 'kmer' a logistic regression on 1-5-mer frequencies (seconds); 'kmer-pos' the same plus 1-3-mers in
+10 position bins along the site (seconds; strong where the site is centred on the cross-link). Neural models stop early when the
 validation loss has not improved for --patience epochs (2) and keep the best epoch (validation AUROC).
 --recipe paper reproduces the BERT-RBP authors' training instead: batch 32 x 4 accumulation (effective 128), all
 training sequences (no validation split), 3 epochs, the last kept (no early stopping), fp32, lr 2e-4 (random init:
@@ -51,7 +52,8 @@ def finetune(
         "--model",
         help="Checkpoint folder or hub id (lr default 2e-4, 3 epochs); a preset tiny/mini/small/medium/base for a "
         "random-init BERT (lr default 1e-3/5e-4/2e-4/1e-4/1e-4, up to 8 epochs); 'cnn' for the DeepBind-like "
-        "baseline (lr 1e-3, up to 10 epochs); 'kmer' for logistic regression on 1-5-mer frequencies. Repeat "
+        "baseline (lr 1e-3, up to 10 epochs); 'kmer' for logistic regression on 1-5-mer frequencies; 'kmer-pos' "
+        "adds 1-3-mer frequencies in 10 position bins. Repeat "
         "(e.g. --model mini --model cnn --model kmer) to train an ensemble.",
     ),
     k: int = typer.Option(3, "--k", help="k-mer size for random-init models (checkpoints bring their own)."),

@@ -17,7 +17,13 @@ from bertrbp.report.metrics import MAIN_MODEL, MetricsRow
 from bertrbp.report.verdict import ADVICE, BELOW_FLOOR, COLLAPSED, HEADLINES, OK, STALLED, UNKNOWN
 
 VERDICT_COLORS = {COLLAPSED: "#b71c1c", STALLED: "#c62828", BELOW_FLOOR: "#e65100", OK: "#2e7d32", UNKNOWN: "#757575"}
-MODEL_COLORS = {MAIN_MODEL: "#1565c0", "baseline": "#ef6c00", "kmer": "#616161", "cnn": "#2e7d32"}
+MODEL_COLORS = {
+    MAIN_MODEL: "#1565c0",
+    "baseline": "#ef6c00",
+    "kmer": "#616161",
+    "kmer-pos": "#8d6e63",
+    "cnn": "#2e7d32",
+}
 PALETTE = ("#6a1b9a", "#00838f", "#ad1457", "#827717", "#4e342e", "#283593")
 ORDER = (COLLAPSED, STALLED, BELOW_FLOOR, OK, UNKNOWN)
 MAX_WEAK_BANNERS = 5  # more models below their k-mer floor than this: one banner listing them
