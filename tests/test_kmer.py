@@ -206,8 +206,9 @@ def _central_motif_sequences(n: int, seed: int, length: int = 101) -> list[tuple
     return out
 
 
-@pytest.mark.parametrize("model, expected_kind", [("kmer", "kmer"), ("kmer-pos", "kmer-pos")])
-def test_only_kmer_pos_learns_a_motif_that_matters_by_where_it_sits(tmp_path, model, expected_kind):
+@pytest.mark.parametrize("model, expected_kind", [("kmer", "kmer"), ("kmer-pos", "kmer-pos"), ("cnn", "cnn")])
+def test_position_aware_models_learn_a_motif_that_matters_by_where_it_sits(tmp_path, model, expected_kind):
+    """kmer-pos (position bins) and the CNN (max pooled per stretch) see where the motif sits; the floor cannot."""
     from bertrbp.model import model_kind
 
     train = write_fasta(tmp_path / "train.fa", _central_motif_sequences(600, seed=21))
@@ -223,5 +224,7 @@ def test_only_kmer_pos_learns_a_motif_that_matters_by_where_it_sits(tmp_path, mo
         assert auroc > 0.9
         assert card["hyperparameters"]["position_bins"] == 10
         assert "10 position bins" in (out / "model_card.md").read_text()
+    elif model == "cnn":
+        assert auroc > 0.9
     else:
         assert auroc < 0.7  # the same k-mers in both classes: a bag of k-mers cannot separate them

@@ -72,6 +72,54 @@ def test_cnn_preset_saves_and_reloads(tmp_path):
     assert out.loss.ndim == 0 and out.logits.shape == (2, 2)
 
 
+def test_cnn_pools_by_stretch_of_each_rows_own_length_and_old_folders_keep_the_global_max(tmp_path):
+    """A new CNN pools the max in 4 stretches of each row's own tokens (padding never counts), beside the global
+    max; a folder saved before pool_bins existed (no such key in config.json) loads as the global-max CNN."""
+    import json
+
+    from bertrbp.cnn import POOL_BINS
+
+    model, tok, _ = load_classifier("cnn", seed=0)
+    assert model.config.pool_bins == POOL_BINS == 4
+    short, long = "ACGTTGCATGAC", "ACGTTGCATGACGGATTACAGATTACCAGT"
+    ids, mask = tok.encode_batch([short, long])
+    alone, alone_mask = tok.encode_batch([short])
+
+    def feature_map(ids, mask):
+        x = model.embedding(torch.from_numpy(ids)) * torch.from_numpy(mask)[:, :, None]
+        return torch.relu(model.conv(x.transpose(1, 2)))[:, :, : ids.shape[1]]
+
+    with torch.no_grad():
+        h = feature_map(ids, mask)
+        pooled = model._binned_max(h, torch.from_numpy(ids), torch.from_numpy(mask))
+        pooled_alone = model._binned_max(
+            feature_map(alone, alone_mask), torch.from_numpy(alone), torch.from_numpy(alone_mask)
+        )
+        # the padded short row pools exactly as it does alone; each stretch is the max over its own tokens
+        torch.testing.assert_close(pooled[0], pooled_alone[0])
+        model.eval()
+        torch.testing.assert_close(  # and the whole model scores it the same whatever it is batched with
+            model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask)).logits[0],
+            model(input_ids=torch.from_numpy(alone), attention_mask=torch.from_numpy(alone_mask)).logits[0],
+        )
+        n = int(mask[1].sum())
+        for b in range(4):
+            inside = [p for p in range(n) if p * 4 // n == b]
+            torch.testing.assert_close(pooled[1].view(-1, 4)[:, b], h[1][:, inside].max(dim=1).values)
+    folder = save_checkpoint(model, tok, tmp_path / "new")
+    config = json.loads((folder / "config.json").read_text())
+    assert config["pool_bins"] == 4
+    old = tmp_path / "old"
+    old.mkdir()
+    del config["pool_bins"]
+    config["filters"] = 8
+    (old / "config.json").write_text(json.dumps(config))
+    from bertrbp.cnn import CnnClassifier, CnnConfig
+
+    legacy = CnnClassifier(CnnConfig(**{k: v for k, v in config.items() if k not in ("model_type", "architectures")}))
+    assert legacy.config.pool_bins == 1 and legacy.dense.in_features == 8  # the global max alone, as before
+
+
 def test_bad_sources_are_input_errors(tmp_path):
     from bertrbp.errors import InputError
 

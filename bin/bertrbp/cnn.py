@@ -79,8 +79,6 @@ class CnnClassifier(PreTrainedModel):
 
         bins = self.config.pool_bins
         batch, filters, width = h.shape
-        if attention_mask is None:
-            attention_mask = (input_ids != self.config.pad_token_id).long()
         length = attention_mask.sum(1, keepdim=True).clamp(min=1)  # [B, 1]
         position = torch.arange(width, device=h.device)[None, :]
         bin_of = torch.clamp(position * bins // length, max=bins - 1)
@@ -93,10 +91,13 @@ class CnnClassifier(PreTrainedModel):
         import torch
         import torch.nn.functional as F
 
-        x = self.embedding(input_ids).transpose(1, 2)  # [B, E, L]
+        if attention_mask is None:
+            attention_mask = (input_ids != self.config.pad_token_id).long()
+        # padding reads as zeros, like the convolution's own edge padding, so a row scores the same whatever
+        # it is batched with (the [PAD] embedding row is not zero in models trained before this fix)
+        x = (self.embedding(input_ids) * attention_mask[:, :, None].to(self.embedding.weight.dtype)).transpose(1, 2)
         h = F.relu(self.conv(x))[:, :, : input_ids.shape[1]]  # [B, F, L]
-        if attention_mask is not None:
-            h = h.masked_fill(attention_mask[:, None, :] == 0, torch.finfo(h.dtype).min)
+        h = h.masked_fill(attention_mask[:, None, :] == 0, torch.finfo(h.dtype).min)
         pooled = h.max(dim=2).values
         if self.config.pool_bins > 1:  # the global max too: a motif anywhere still counts while bins learn where
             pooled = torch.cat([pooled, self._binned_max(h, input_ids, attention_mask)], dim=1)
