@@ -71,18 +71,25 @@ def test_gpu_bench_smoke_runs_on_cpu(tmp_path, capsys):
 
 def test_accuracy_report_means_over_common_experiments(tmp_path, shared_data):
     accuracy = bench("accuracy")
-    rows = [
-        {"experiment": "1_PARCLIP_AGO1234_hg19", "test_auroc": "0.700"},
-        {"experiment": "3_HITSCLIP_Ago2_binding_clusters", "test_auroc": "0.900"},
-    ]
-    for row in rows:
-        full = {field: "1" for field in accuracy.FIELDS}
-        full.update(row, collapsed="False", load_before="1.00/1.00/1.00", model="cnn")
-        accuracy.append_row(accuracy.results_path("rbp31", "x", tmp_path), full)
-    text = accuracy.report(tmp_path)
-    mean_line = next(line for line in text.splitlines() if line.startswith("| x | 2 |"))
-    # ours 0.800; DeepRKE (0.790 + 0.882) / 2 = 0.836; iDeepS (0.773 + 0.865) / 2 = 0.819
-    assert [cell.strip() for cell in mean_line.split("|")[3:6]] == ["**0.800**", "0.836", "0.819"]
+    rows = {
+        "x": [("1_PARCLIP_AGO1234_hg19", "0.700", "0.750"), ("3_HITSCLIP_Ago2_binding_clusters", "0.900", "0.850")],
+        "kmer": [("1_PARCLIP_AGO1234_hg19", "0.710", "0.7"), ("3_HITSCLIP_Ago2_binding_clusters", "0.850", "0.8")],
+        "x_max6000": [("1_PARCLIP_AGO1234_hg19", "0.720", "0.7")],
+    }
+    for tag, experiments in rows.items():
+        for experiment, test, val in experiments:
+            full = {field: "1" for field in accuracy.FIELDS}
+            full.update(experiment=experiment, test_auroc=test, val_auroc=val, collapsed="False")
+            full.update(load_before="1.00/1.00/1.00", model="cnn")
+            accuracy.append_row(accuracy.results_path("rbp31", tag, tmp_path), full)
+    lines = accuracy.report(tmp_path).splitlines()
+    # x: test (0.700 + 0.900) / 2, validation (0.750 + 0.850) / 2, above the floor on 1 of 2;
+    # DeepRKE (0.790 + 0.882) / 2 = 0.836; iDeepS (0.773 + 0.865) / 2 = 0.819
+    mean_line = next(line for line in lines if line.startswith("| x | 2 |"))
+    assert [c.strip() for c in mean_line.split("|")[2:8]] == ["2", "**0.800**", "0.800", "1 of 2", "0.836", "0.819"]
+    # a setting trained on a subset is not compared with the floor trained on every site
+    subset_line = next(line for line in lines if line.startswith("| x_max6000 | 1 |"))
+    assert subset_line.split("|")[5].strip() == ""
 
 
 def test_accuracy_smoke_appends_and_resumes(tmp_path, shared_data, capsys):
@@ -114,3 +121,18 @@ def test_accuracy_smoke_appends_and_resumes(tmp_path, shared_data, capsys):
     assert "skip TIAL1" in capsys.readouterr().out
     with open(path) as handle:
         assert len(list(csv.DictReader(handle, delimiter="\t"))) == 1
+
+
+def test_accuracy_ensemble_row_scores_each_member_alone(tmp_path, shared_data):
+    """An ensemble row carries each member's own test AUROC: the same number a run of that member alone gets."""
+    accuracy = bench("accuracy")
+    common = ["--suite", "tial1", "--threads", "1", "--max-train", "400", "--max-test", "200"]
+    common += ["--results", str(tmp_path / "res"), "--work", str(tmp_path / "work"), "--data", str(shared_data)]
+    accuracy.main([*common, "--model", "kmer,kmer-pos", "--tag", "pair"])
+    accuracy.main([*common, "--model", "kmer-pos", "--tag", "alone"])
+    pair = accuracy.read_rows(tmp_path / "res" / "accuracy_tial1_pair.tsv")[0]
+    alone = accuracy.read_rows(tmp_path / "res" / "accuracy_tial1_alone.tsv")[0]
+    members = dict(cell.split("=") for cell in pair["member_test_auroc"].split(";"))
+    assert sorted(members) == ["kmer-pos_seed42", "kmer_seed42"]
+    assert float(members["kmer-pos_seed42"]) == pytest.approx(float(alone["test_auroc"]), abs=1e-4)
+    assert alone["member_test_auroc"] == ""
