@@ -149,3 +149,15 @@ def test_integrated_gradients_of_an_ensemble_are_the_mean_of_members_and_complet
         abs(combined.tokens.sum() - (combined.logit - combined.baseline_logit))
         <= max(abs(p.delta) for p in parts) + 1e-6
     )
+
+
+def test_one_model_value_can_name_an_ensemble_but_an_existing_path_is_never_split(tmp_path):
+    """`--model kmer-pos,cnn` (how the pipeline's --baseline_model and Galaxy pass an ensemble) is two members;
+    a folder whose name holds a comma stays one model."""
+    from bertrbp.finetune_ensemble import member_plan
+
+    plan = member_plan(["kmer-pos,cnn", "tiny"], [1, 2], 1)
+    assert [m.name for m in plan] == ["kmer-pos_seed1", "cnn_seed1", "cnn_seed2", "tiny_seed1", "tiny_seed2"]
+    odd = tmp_path / "run,2"
+    odd.mkdir()
+    assert [m.source for m in member_plan([str(odd)], [1], 1)] == [str(odd)]

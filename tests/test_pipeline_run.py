@@ -472,6 +472,8 @@ def test_bad_parameters_stop_the_run_at_start_naming_each_parameter(tmp_path):
         "maybe",
         "--kmer",
         "9",
+        "--baseline_model",
+        "kmer-pos,bigbert",
         cwd=tmp_path,
     )
     text = _fails_at_start(
@@ -482,6 +484,8 @@ def test_bad_parameters_stop_the_run_at_start_naming_each_parameter(tmp_path):
         "--mode predict: expected one of train, scan, variants",
         "--train_baseline maybe: expected true or false",
         "--kmer 9: expected at most 6",
+        "--baseline_model kmer-pos,bigbert: expected tiny, mini, small, medium, base, cnn, kmer or kmer-pos, or "
+        "several of them comma-separated",
     )
     assert text.count("Invalid parameters") == 1
 

@@ -54,8 +54,8 @@ workflow BERTRBP {
         ch_metrics = ch_metrics.mix(BASELINE.out.metrics)
         ch_predictions = ch_predictions.mix(BASELINE.out.predictions)
         ch_cards = ch_cards.mix(BASELINE.out.card.map { meta, files -> ["${meta.id}.baseline", files.find { card -> card.name.endsWith('.json') }] })
-        // a cnn or k-mer baseline has no attention heads to compare
-        if (!(options.baseline_model in ['cnn', 'kmer', 'kmer-pos'])) {
+        // only a BERT preset has attention heads to compare (not a cnn, a k-mer model or an ensemble)
+        if (options.baseline_model in ['tiny', 'mini', 'small', 'medium', 'base']) {
             ch_compare = BASELINE.out.model
         }
     }

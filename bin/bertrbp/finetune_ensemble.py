@@ -48,10 +48,23 @@ def parse_seeds(seeds: str | None, ensemble: int, seed: int) -> list[int]:
     return values
 
 
+def split_model_list(models: Sequence[str]) -> list[str]:
+    """``--model kmer-pos,cnn`` is ``--model kmer-pos --model cnn``: one value can name an ensemble, which is how
+    the pipeline's ``--baseline_model`` and Galaxy pass one. A path that exists is never split."""
+    out: list[str] = []
+    for source in models:
+        if "," in source and not Path(source).exists():
+            out += [part.strip() for part in source.split(",") if part.strip()]
+        else:
+            out.append(source)
+    return out
+
+
 def member_plan(models: Sequence[str], seeds: Sequence[int], base_seed: int) -> list[Member]:
     """One member per (model, seed); the k-mer model is deterministic, so it appears once."""
     from bertrbp.model import is_kmer_kind, model_kind
 
+    models = split_model_list(models)
     if not models:
         raise InputError("give at least one --model.")
     plan: list[Member] = []

@@ -59,7 +59,8 @@ workflow PIPELINE_COMPLETION {
 // Parameters
 
 // Every given parameter must be one nextflow_schema.json describes, with a value of its type and, where the
-// schema lists them, one of its allowed values. All problems are reported together, each naming the parameter.
+// schema lists them, one of its allowed values (enum) or a match of its pattern. All problems are reported
+// together, each naming the parameter.
 def validateParameters(Map parameters, Path schema) {
     def properties = schemaProperties(schema)
     def problems = []
@@ -109,6 +110,9 @@ def valueProblem(value, Map spec) {
     }
     if (spec['enum'] && !(value.toString() in spec['enum'].collect { allowed -> allowed.toString() })) {
         return "expected one of ${spec['enum'].join(', ')}"
+    }
+    if (spec.pattern && !(value.toString() ==~ spec.pattern)) {
+        return spec.errorMessage ?: "expected a value matching ${spec.pattern}"
     }
     if (type in ['integer', 'number']) {
         def number = value.toString().toBigDecimal()
