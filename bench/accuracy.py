@@ -189,7 +189,6 @@ def run_one(args, suite: str, name: str, source: str, pretrained: bool) -> dict:
     train_file, test_file = dataset_files(suite, name, args.data, args.work, args.seed)
     tokens = training_tokens(train_file, KmerTokenizer(3), args.max_train, args.seed, work / "train.npz")
 
-    models = args.model.split(",")
     seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [args.seed]
 
     def options_for(model_source: str, seed: int, out: Path) -> FinetuneOptions:
@@ -216,7 +215,7 @@ def run_one(args, suite: str, name: str, source: str, pretrained: bool) -> dict:
         )
 
     started = time.perf_counter()
-    plan = member_plan([source] if pretrained else models, seeds, args.seed)
+    plan = member_plan([source] if pretrained else [args.model], seeds, args.seed)  # member_plan splits a,b
     if len(plan) == 1:
         result = finetune(options_for(plan[0].source, plan[0].seed, work / "finetune"))
     else:

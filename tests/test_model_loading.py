@@ -91,10 +91,8 @@ def test_cnn_pools_by_stretch_of_each_rows_own_length_and_old_folders_keep_the_g
 
     with torch.no_grad():
         h = feature_map(ids, mask)
-        pooled = model._binned_max(h, torch.from_numpy(ids), torch.from_numpy(mask))
-        pooled_alone = model._binned_max(
-            feature_map(alone, alone_mask), torch.from_numpy(alone), torch.from_numpy(alone_mask)
-        )
+        pooled = model._binned_max(h, torch.from_numpy(mask))
+        pooled_alone = model._binned_max(feature_map(alone, alone_mask), torch.from_numpy(alone_mask))
         # the padded short row pools exactly as it does alone; each stretch is the max over its own tokens
         torch.testing.assert_close(pooled[0], pooled_alone[0])
         model.eval()
@@ -116,7 +114,7 @@ def test_cnn_pools_by_stretch_of_each_rows_own_length_and_old_folders_keep_the_g
     (old / "config.json").write_text(json.dumps(config))
     from bertrbp.cnn import CnnClassifier, CnnConfig
 
-    legacy = CnnClassifier(CnnConfig(**{k: v for k, v in config.items() if k not in ("model_type", "architectures")}))
+    legacy = CnnClassifier(CnnConfig.from_pretrained(str(old)))  # the config a saved folder loads with
     assert legacy.config.pool_bins == 1 and legacy.dense.in_features == 8  # the global max alone, as before
 
 

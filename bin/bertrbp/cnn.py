@@ -71,20 +71,19 @@ class CnnClassifier(PreTrainedModel):
         elif isinstance(module, nn.Embedding):
             nn.init.normal_(module.weight, std=0.1)
 
-    def _binned_max(self, h, input_ids, attention_mask):
+    def _binned_max(self, h, attention_mask):
         """[B, F * bins]: the max of each filter in each of ``pool_bins`` equal stretches of the row's own
         tokens ([CLS] to [SEP], padding excluded). ReLU outputs are >= 0, so a zero start is the max's identity
         and a stretch with no token (a row shorter than the bin count) reads 0."""
         import torch
 
+        from bertrbp.stretches import stretch_index
+
         bins = self.config.pool_bins
         batch, filters, width = h.shape
-        length = attention_mask.sum(1, keepdim=True).clamp(min=1)  # [B, 1]
-        position = torch.arange(width, device=h.device)[None, :]
-        bin_of = torch.clamp(position * bins // length, max=bins - 1)
-        bin_of = torch.where(attention_mask.bool(), bin_of, torch.full_like(bin_of, bins))  # padding: discarded
+        stretch = stretch_index(width, attention_mask.sum(1), bins)  # the tokenizer pads at the end only
         out = torch.zeros((batch, filters, bins + 1), dtype=h.dtype, device=h.device)
-        out.scatter_reduce_(2, bin_of[:, None, :].expand(-1, filters, -1), h, reduce="amax", include_self=True)
+        out.scatter_reduce_(2, stretch[:, None, :].expand(-1, filters, -1), h, reduce="amax", include_self=True)
         return out[:, :, :bins].reshape(batch, filters * bins)
 
     def forward(self, input_ids=None, attention_mask=None, labels=None, **_):
@@ -100,7 +99,7 @@ class CnnClassifier(PreTrainedModel):
         h = h.masked_fill(attention_mask[:, None, :] == 0, torch.finfo(h.dtype).min)
         pooled = h.max(dim=2).values
         if self.config.pool_bins > 1:  # the global max too: a motif anywhere still counts while bins learn where
-            pooled = torch.cat([pooled, self._binned_max(h, input_ids, attention_mask)], dim=1)
+            pooled = torch.cat([pooled, self._binned_max(h, attention_mask)], dim=1)
         logits = self.classifier(self.dropout(F.relu(self.dense(self.dropout(pooled)))))
         loss = F.cross_entropy(logits.float(), labels) if labels is not None else None
         return SequenceClassifierOutput(loss=loss, logits=logits)

@@ -233,14 +233,11 @@ def prepare_data(options: FinetuneOptions, tokenizer, max_positions: int):
     """
     split_seed = options.train_config.seed if options.split_seed is None else options.split_seed
     no_validation = options.val is None and options.val_fraction == 0
-    if no_validation and (options.keep == "best" or is_kmer_kind(model_kind(options.model))):
+    kmer = is_kmer_kind(model_kind(options.model))
+    if no_validation and (options.keep == "best" or kmer):
         raise InputError(
             "--val-fraction 0 leaves no validation set, but "
-            + (
-                "the k-mer model picks its regularisation on one"
-                if is_kmer_kind(model_kind(options.model))
-                else "--keep best needs one to pick the epoch"
-            )
+            + ("the k-mer model picks its regularisation on one" if kmer else "--keep best needs one to pick the epoch")
             + ": give --keep last (the paper's recipe does), --val FILE or a --val-fraction above 0."
         )
     data = read_dataset(options.train, tokenizer, max_positions, options.fmt)

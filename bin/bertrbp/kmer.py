@@ -143,13 +143,15 @@ class KmerLogistic(PreTrainedModel):
             nuc = torch.where(nuc < 4, nuc, candidate)
         real = (input_ids != PAD_ID) & (input_ids != CLS_ID) & (input_ids != SEP_ID)  # [UNK] is a real k-mer
         length = (real.sum(1) + k - 1) * real.any(1)  # nucleotides per row
+        bins = self.config.position_bins
+        positional_k = self.config.position_max_k if bins else 0
         global_parts, position_parts = [], []
-        for m in range(1, max(self.config.max_k, self.config.position_max_k * bool(self.config.position_bins)) + 1):
+        for m in range(1, max(self.config.max_k, positional_k) + 1):
             code, valid = _window_codes(nuc, m)
             if m <= self.config.max_k:
                 global_parts.append(_frequencies(code, valid, 4**m))
-            if self.config.position_bins and m <= self.config.position_max_k:
-                position_parts.append(_binned_frequencies(code, valid, length - m + 1, self.config.position_bins, m))
+            if m <= positional_k:
+                position_parts.append(_binned_frequencies(code, valid, length - m + 1, bins, 4**m))
         return torch.cat(global_parts + position_parts, dim=1)
 
     def forward(self, input_ids=None, attention_mask=None, labels=None, **_):
@@ -188,25 +190,25 @@ def _frequencies(code, valid, size: int):
     return counts[:, :size] / total
 
 
-def _binned_frequencies(code, valid, windows, bins: int, m: int):
-    """[B, bins * 4**m]: per position bin, counts of each code / windows in that bin of the row.
+def _binned_frequencies(code, valid, windows, bins: int, size: int):
+    """[B, bins * size]: per position bin, counts of each code / windows in that bin of the row.
 
-    Bins split each row's own ``windows`` (a [B] tensor) evenly, so sequences of any length are read as
-    fractions of their length; windows past the row's end (padding) fall into a discarded slot."""
+    Bins split each row's own ``windows`` (a [B] tensor) evenly (``bertrbp.stretches``), so sequences of any
+    length are read as fractions of their length; windows past the row's end (padding) fall into a discarded slot."""
     import torch
 
-    size = 4**m
-    index = torch.arange(code.shape[1], device=code.device)[None, :]
-    windows = windows.clamp(min=1)[:, None]
-    inside = index < windows
-    bin_of = torch.clamp(index * bins // windows, max=bins - 1)
-    slot = torch.where(valid & inside, bin_of * size + code, torch.full_like(code, bins * size))
-    counts = torch.zeros((code.shape[0], bins * size + 1), dtype=torch.float32, device=code.device)
+    from bertrbp.stretches import stretch_index
+
+    batch = code.shape[0]
+    stretch = stretch_index(code.shape[1], windows, bins)
+    inside = stretch < bins
+    slot = torch.where(valid & inside, stretch * size + code, torch.full_like(code, bins * size))
+    counts = torch.zeros((batch, bins * size + 1), dtype=torch.float32, device=code.device)
     counts.scatter_add_(1, slot, torch.ones_like(slot, dtype=torch.float32))
-    per_bin = torch.zeros((code.shape[0], bins + 1), dtype=torch.float32, device=code.device)
-    per_bin.scatter_add_(1, torch.where(inside, bin_of, torch.full_like(bin_of, bins)), inside.float())
-    counts = counts[:, : bins * size].view(code.shape[0], bins, size)
-    return (counts / per_bin[:, :bins, None].clamp(min=1)).reshape(code.shape[0], bins * size)
+    per_bin = torch.zeros((batch, bins + 1), dtype=torch.float32, device=code.device)
+    per_bin.scatter_add_(1, stretch, inside.float())
+    counts = counts[:, : bins * size].view(batch, bins, size)
+    return (counts / per_bin[:, :bins, None].clamp(min=1)).reshape(batch, bins * size)
 
 
 def kmer_feature_text(config: KmerConfig) -> str:

@@ -93,9 +93,10 @@ def model_kind(source: str) -> str:
         return "kmer-pos"
     if is_named(source, KMER_PRESET):
         return "kmer"
-    if _folder_model_type(source) == "bertrbp-kmer":
-        return "kmer-pos" if _folder_config(source).get("position_bins", 0) else "kmer"
-    if is_named(source, CNN_PRESET) or _folder_model_type(source) == "bertrbp-cnn":
+    config = _folder_config(source)
+    if config.get("model_type") == "bertrbp-kmer":
+        return "kmer-pos" if config.get("position_bins", 0) else "kmer"
+    if is_named(source, CNN_PRESET) or config.get("model_type") == "bertrbp-cnn":
         return "cnn"
     return "bert-random" if is_preset(source) else "bert-pretrained"
 
