@@ -2,9 +2,10 @@
 # Issue-14 benchmark driver: every recipe, trained only by the project's tools (bench/accuracy.py calls
 # bertrbp.finetune / bertrbp.finetune_ensemble and bertrbp.predict), test split scored once, one row per
 # (experiment, recipe) appended to bench/results/accuracy_<suite>_<tag>.tsv as it finishes (a rerun skips
-# finished rows). Recipes (MODELS or MODELS@TAG): the k-mer floor, the positional k-mer model, the CNN, their
-# ensemble, and the same with a random-init BERT at the finetune tool's defaults (bertrbp/recipe.py: lr per
-# preset, early stopping); on TIAL1 also the learning-rate safety rows (the paper's 10x rate).
+# finished rows). Recipes (MODELS, MODELS@TAG or MODELS@TAG@SEEDS): the k-mer floor, the positional k-mer model,
+# the CNN, their ensemble and the best recipe (kmer-pos + three CNN seeds); add e.g.
+# tiny,kmer-pos,cnn@tiny+kmer-pos+cnn4 for a random-init BERT member at the finetune tool's defaults
+# (bertrbp/recipe.py); on TIAL1 also the learning-rate safety rows (the paper's 10x rate).
 #
 #   THREADS=2 bash bench/issue14.sh                              # everything (hours on 2 CPU cores)
 #   SUITES=rbp31 EXPERIMENTS="29_ICLIP_TIAL1_hg19" RECIPES="kmer mini" bash bench/issue14.sh
@@ -14,16 +15,18 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 THREADS=${THREADS:-2}
 SUITES=${SUITES:-"rbp31 eclip tial1"}
-RECIPES=${RECIPES:-"kmer kmer-pos cnn@cnn4 kmer-pos,cnn@kmer-pos+cnn4 tiny,kmer-pos,cnn@tiny+kmer-pos+cnn4"}
+RECIPES=${RECIPES:-"kmer kmer-pos cnn@cnn4 kmer-pos,cnn@kmer-pos+cnn4 kmer-pos,cnn@kmer-pos+cnn4x3@42,43,44"}
 common=(--threads "$THREADS")
 [ -n "${MAX_TRAIN:-}" ] && common+=(--max-train "$MAX_TRAIN")
 [ -n "${EXPERIMENTS:-}" ] && common+=(--experiments $EXPERIMENTS)
 for suite in $SUITES; do
   for recipe in $RECIPES; do
     echo "== $suite: $recipe ($(date -u +%H:%M:%S), load $(cut -d' ' -f1-3 /proc/loadavg))"
-    tag=()
-    [[ "$recipe" == *@* ]] && tag=(--tag "${recipe#*@}")
-    "$PY" bench/accuracy.py --suite "$suite" --model "${recipe%@*}" "${tag[@]}" "${common[@]}"
+    IFS=@ read -r models tag seeds <<< "$recipe"
+    extra=()
+    [ -n "$tag" ] && extra+=(--tag "$tag")
+    [ -n "$seeds" ] && extra+=(--seeds "$seeds")
+    "$PY" bench/accuracy.py --suite "$suite" --model "$models" "${extra[@]}" "${common[@]}"
   done
   if [ "$suite" = tial1 ]; then  # learning-rate safety table: the paper's 10x rate beside the defaults
     "$PY" bench/accuracy.py --suite tial1 --model small --lr-policy paper "${common[@]}"
