@@ -116,6 +116,25 @@ def test_finetune_trains_an_ensemble_folder_the_tools_take_as_one_model(tmp_path
     )
     assert (tmp_path / "a.tsv").read_text() == (tmp_path / "b.tsv").read_text()
 
+    # the summary report shows the ensemble's own validation AUROC (it has no epochs of its own to read it from)
+    summary = tmp_path / "summary"
+    assert (
+        run_cli(
+            "summary",
+            "--predictions",
+            f"RBP.ens={tmp_path / 'a.tsv'}",
+            "--training",
+            f"RBP.ens={out}",
+            "--output-dir",
+            summary,
+        )
+        == 0
+    )
+    rows = [line.split("\t") for line in (summary / "metrics_summary.tsv").read_text().splitlines()]
+    row = dict(zip(rows[0], rows[1]))
+    assert row["kind"] == "ensemble"
+    assert float(row["val_auroc"]) == pytest.approx(metrics["validation"]["val_auroc"], abs=1e-4)
+
 
 def test_seed_options_are_checked(capsys, tmp_path):
     from bertrbp.errors import InputError

@@ -58,6 +58,7 @@ class TrainingRun:
     card: dict | None = None
     model_kind: str = ""
     early_stopping: dict = field(default_factory=dict)  # {patience, metric, stopped_early} when finetune wrote it
+    validation: dict = field(default_factory=dict)  # an ensemble's own validation metrics: it has no epochs
 
     @property
     def kept(self) -> dict | None:
@@ -69,8 +70,9 @@ class TrainingRun:
         return self.history[self.kept_epoch - 1] if 0 < self.kept_epoch <= len(self.history) else None
 
     def value(self, key: str) -> float | None:
-        """A number of the kept epoch (val_auroc, val_loss, ...), None when absent or not finite."""
-        kept = self.kept or {}
+        """A number of the kept epoch (val_auroc, val_loss, ...), None when absent or not finite; for an ensemble,
+        which trains no epochs of its own, the number its members' combined scores reach on the validation split."""
+        kept = self.kept or self.validation
         return _finite(kept.get(key))
 
 
@@ -145,6 +147,7 @@ def read_training(path: Path) -> TrainingRun:
         card=card,
         model_kind=str(kind),
         early_stopping=metrics.get("early_stopping") if isinstance(metrics.get("early_stopping"), dict) else {},
+        validation=metrics.get("validation") if not history and isinstance(metrics.get("validation"), dict) else {},
     )
 
 
