@@ -136,3 +136,31 @@ def test_accuracy_ensemble_row_scores_each_member_alone(tmp_path, shared_data):
     assert sorted(members) == ["kmer-pos_seed42", "kmer_seed42"]
     assert float(members["kmer-pos_seed42"]) == pytest.approx(float(alone["test_auroc"]), abs=1e-4)
     assert alone["member_test_auroc"] == ""
+
+
+def test_cnn_variants_train_the_named_architecture_on_validation_only_and_restore_the_default(tmp_path, shared_data):
+    """Each row trains the variant it names (a BiLSTM only where asked), reads no test split, is skipped on rerun,
+    and the default CNN builder is back afterwards; the report averages only variants that ran every column."""
+    import bertrbp.cnn as cnn
+
+    variants = bench("cnn_variants")
+    default_builder = cnn.new_cnn
+    results = tmp_path / "variants.tsv"
+    common = ["--experiments", "23_PARCLIP_PUM2_hg19", "--max-train", "400", "--work", str(tmp_path / "w")]
+    variants.main([*common, "--variants", "one-conv", "lstm", "--results", str(results)])
+    assert cnn.new_cnn is default_builder
+    rows = {r["variant"]: r for r in csv.DictReader(open(results), delimiter="\t")}
+    assert set(rows) == {"one-conv", "lstm"} and rows["lstm"]["experiment"] == "23_PARCLIP_PUM2_hg19_max400"
+    for variant, lstm in (("one-conv", None), ("lstm", 32)):
+        saved = tmp_path / "w" / variant / "23_PARCLIP_PUM2_hg19_max400" / "seed42" / "model" / "config.json"
+        assert json.loads(saved.read_text())["lstm_hidden"] == (lstm or 0)
+        assert 0.5 < float(rows[variant]["val_auroc"]) <= 1  # PUM2's motif is learnable from 360 sites
+    assert not list((tmp_path / "w").rglob("test*"))
+    variants.main([*common, "--variants", "one-conv", "--results", str(results)])  # already there: skipped
+    assert len(results.read_text().splitlines()) == 3
+    results.write_text(
+        results.read_text() + "X_max400\tthree-conv\t3\t0\t42\t0.7\t1\t1\t1\t1\t0\n"
+    )  # a variant on another experiment only
+    table = variants.report(results)
+    assert "| three-conv | – | 0.7000 | – |" in table
+    assert f"**{(float(rows['lstm']['val_auroc'])):.4f}**" not in table  # no mean where a column is missing
