@@ -335,11 +335,11 @@ def read_rows(path: Path) -> list[dict]:
         return list(csv.DictReader(handle, delimiter="\t"))
 
 
-def append_row(path: Path, row: dict) -> None:
-    """Append one finished row (header first when new): partial runs keep every finished experiment.
-    An existing file keeps its own header (columns added later are left out of its rows)."""
+def append_row(path: Path, row: dict, columns: list[str] | None = None) -> None:
+    """Append one finished row (header first when new, ``columns`` or this benchmark's): partial runs keep every
+    finished experiment. An existing file keeps its own header (columns added later are left out of its rows)."""
     new = not path.exists()
-    fields = FIELDS if new else open(path).readline().rstrip("\n").split("\t")
+    fields = (columns or FIELDS) if new else open(path).readline().rstrip("\n").split("\t")
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", newline="") as handle:
         writer = csv.DictWriter(handle, fields, delimiter="\t", extrasaction="ignore")

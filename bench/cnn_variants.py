@@ -90,19 +90,6 @@ FIELDS = [
 ]  # fmt: skip
 
 
-def append_row(path: Path, row: dict) -> None:
-    """Append one finished row (header first when the file is new), so an interrupted run keeps its rows."""
-    import csv
-
-    new = not path.exists()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", newline="") as handle:
-        writer = csv.DictWriter(handle, FIELDS, delimiter="\t", extrasaction="ignore")
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
-
-
 def report(path: Path) -> str:
     """Markdown: each variant's validation AUROC per experiment and seed; the mean only for variants that ran
     every column (a mean over other experiments would not compare)."""
@@ -154,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
                 if (variant, experiment + suffix, str(seed)) in done:
                     continue
                 row = train_variant(variant, experiment, seed, args)
-                append_row(args.results, row)
+                accuracy.append_row(args.results, row, FIELDS)
                 print(f"{variant} {experiment} seed {seed}: validation AUROC {row['val_auroc']}", flush=True)
 
 
