@@ -37,6 +37,11 @@ VARIANTS = {
 }
 
 
+def row_experiment(experiment: str, max_train: int) -> str:
+    """The experiment as a row names it: a subset run is its own experiment, so its rows never pass for full ones."""
+    return f"{experiment}_max{max_train}" if max_train else experiment
+
+
 def train_variant(variant: str, experiment: str, seed: int, args) -> dict:
     """Train one variant on the experiment's training sites; the row with its validation AUROC."""
     import bertrbp.cnn as cnn
@@ -45,7 +50,7 @@ def train_variant(variant: str, experiment: str, seed: int, args) -> dict:
     from bertrbp.tokenizer import KmerTokenizer
     from bertrbp.training import TrainConfig
 
-    name = experiment if not args.max_train else f"{experiment}_max{args.max_train}"
+    name = row_experiment(experiment, args.max_train)
     work = args.work / variant / name / f"seed{seed}"
     train_file, _ = accuracy.dataset_files("rbp31", experiment, args.data, args.work, 42)
     tokens = accuracy.training_tokens(train_file, KmerTokenizer(3), args.max_train, 42, work.parent / "train.npz")
@@ -131,14 +136,15 @@ def main(argv: list[str] | None = None) -> None:
         print(report(args.results))
         return
     from bertrbp.device import set_threads
+    from bertrbp.finetune_ensemble import parse_seeds
 
     set_threads(args.threads)
+    seeds = parse_seeds(args.seeds, 0, 42)
     done = {(r["variant"], r["experiment"], r["seed"]) for r in accuracy.read_rows(args.results)}
-    suffix = f"_max{args.max_train}" if args.max_train else ""
     for experiment in args.experiments or accuracy.experiments("rbp31", args.data):
         for variant in args.variants:
-            for seed in (int(s) for s in args.seeds.split(",")):
-                if (variant, experiment + suffix, str(seed)) in done:
+            for seed in seeds:
+                if (variant, row_experiment(experiment, args.max_train), str(seed)) in done:
                     continue
                 row = train_variant(variant, experiment, seed, args)
                 accuracy.append_row(args.results, row, FIELDS)
