@@ -83,6 +83,7 @@ FIELDS = (
     "model_kind",
     "structure",
     "member_test_auroc",
+    "reused_members",
 )
 
 
@@ -174,7 +175,7 @@ def run_one(args, suite: str, name: str, source: str, pretrained: bool) -> dict:
 
     from bertrbp.device import resolve_device, set_threads
     from bertrbp.finetune import FinetuneOptions, finetune
-    from bertrbp.finetune_ensemble import finetune_ensemble, member_plan
+    from bertrbp.finetune_ensemble import finetune_ensemble, member_plan, parse_seeds
     from bertrbp.io.sequences import iter_records
     from bertrbp.metrics import binary_metrics
     from bertrbp.model import load_classifier, model_kind
@@ -187,9 +188,13 @@ def run_one(args, suite: str, name: str, source: str, pretrained: bool) -> dict:
     work = args.work / suite / args.tag / name
     work.mkdir(parents=True, exist_ok=True)
     train_file, test_file = dataset_files(suite, name, args.data, args.work, args.seed)
-    tokens = training_tokens(train_file, KmerTokenizer(3), args.max_train, args.seed, work / "train.npz")
-
-    seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [args.seed]
+    seeds = parse_seeds(args.seeds, 0, args.seed)
+    plan = member_plan([source] if pretrained else [args.model], seeds, args.seed)  # member_plan splits a,b
+    reused = reuse_members(args.work / suite / args.reuse / name, work, plan) if args.reuse else {}
+    if reused:  # the reused members' own training file, byte for byte: --resume checks its checksum
+        tokens = work / "train.npz"
+    else:
+        tokens = training_tokens(train_file, KmerTokenizer(3), args.max_train, args.seed, work / "train.npz")
 
     def options_for(model_source: str, seed: int, out: Path) -> FinetuneOptions:
         recipe = resolve(model_source, args.lr, args.epochs, args.patience, args.lr_policy)
@@ -212,15 +217,18 @@ def run_one(args, suite: str, name: str, source: str, pretrained: bool) -> dict:
             split_seed=args.seed,
             train_config=config,
             structure=args.structure if model_kind(model_source).startswith("bert") else "none",
+            resume=bool(reused),  # a reused member resumes at its last step: nothing to train, same model
         )
 
     started = time.perf_counter()
-    plan = member_plan([source] if pretrained else [args.model], seeds, args.seed)  # member_plan splits a,b
     if len(plan) == 1:
         result = finetune(options_for(plan[0].source, plan[0].seed, work / "finetune"))
     else:
         result = finetune_ensemble(plan, work / "finetune", options_for)
     train_wall = time.perf_counter() - started
+    for member, seconds in reused.items():  # count a reused member's original training, not its no-op resume
+        resumed = json.loads((work / "finetune" / "members" / member / "model_card.json").read_text())
+        train_wall += seconds - resumed["wall_seconds"]
     card = json.loads((work / "finetune" / "model_card.json").read_text())
     if len(plan) > 1:  # the ensemble's card lists members; steps and lr come from the first member's card
         first = json.loads((work / "finetune" / "members" / plan[0].name / "model_card.json").read_text())
@@ -279,6 +287,7 @@ def run_one(args, suite: str, name: str, source: str, pretrained: bool) -> dict:
         "structure": args.structure,
         "test_auprc": round(test["auprc"], 4),
         "member_test_auroc": members,
+        "reused_members": ";".join(f"{args.reuse}/{member}" for member in reused),
         "collapsed": result.collapsed,
         "collapse_reasons": "; ".join(result.metrics["collapse"].get("reasons", [])),
         # the numbers behind the verdict, so a reader can judge a near-constant predictor themselves
@@ -290,6 +299,32 @@ def run_one(args, suite: str, name: str, source: str, pretrained: bool) -> dict:
         "load_after": load_average(),
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
     }
+
+
+def reuse_members(source: Path, work: Path, plan: list) -> dict[str, float]:
+    """Copy the neural members of ``plan`` that ``source`` (the same experiment under another tag) already trained,
+    with its training file, so a larger ensemble trains only its new members (e.g. a third CNN seed beside two).
+    Each copied member is then run with --resume: training is exactly resumable and its checkpoint holds the whole
+    run, so it trains no step and keeps the same model; --resume refuses it if data, split, model or settings
+    differ. Returns {member: its original training seconds}. k-mer members are refitted (seconds, deterministic)."""
+    import json
+    import shutil
+
+    if len(plan) < 2 or not (source / "train.npz").exists():
+        return {}
+    reused = {}
+    for member in plan:
+        done = source / "finetune" / "members" / member.name
+        if not (done / "checkpoints" / "run.json").exists() or not (done / "model_card.json").exists():
+            continue
+        target = work / "finetune" / "members" / member.name
+        if target.exists():
+            shutil.rmtree(target)  # a half-made copy from an interrupted attempt of this tag
+        shutil.copytree(done, target)
+        reused[member.name] = json.loads((done / "model_card.json").read_text())["wall_seconds"]
+    if reused:
+        shutil.copyfile(source / "train.npz", work / "train.npz")
+    return reused
 
 
 def member_aurocs(ensemble: Path, records: list, device) -> str:
@@ -534,6 +569,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--device", default="auto")
+    parser.add_argument(
+        "--reuse",
+        metavar="TAG",
+        help="take the ensemble members TAG already trained on each experiment (same settings; checked by "
+        "--resume) and train only the new ones, e.g. a third CNN seed; train_wall_s counts their original time",
+    )
     parser.add_argument("--tag", help="name of this setting in the results (default from model, lr, epochs, ...)")
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--results", type=Path, default=RESULTS)

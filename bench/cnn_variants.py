@@ -1,6 +1,6 @@
 """CNN architecture choice on validation splits only: one row per (variant, experiment, seed), no test data read.
 
-Each variant is ``bertrbp.cnn.CnnConfig`` overrides on top of the settings every new CNN gets; it is trained by
+Each variant is a ``bertrbp.cnn.CnnShape`` (bertrbp-finetune --cnn-conv-layers, --cnn-lstm); it is trained by
 ``bertrbp.finetune.finetune`` at the CNN's default recipe (bertrbp/recipe.py) on an RBP-31 experiment's
 training sites, exactly as ``bench/accuracy.py`` trains it (same tokens, same stratified 10 % validation carve,
 split seed 42), and the row keeps the kept epoch's validation AUROC. Test splits are never opened, so a design
@@ -25,15 +25,14 @@ sys.path.insert(0, str(BENCH))
 import accuracy  # noqa: E402  (puts bin/ on the path too)
 
 RESULTS = accuracy.RESULTS / "cnn_variants.tsv"
-# the architecture knobs of bertrbp.cnn.CnnConfig; every variant names all of them, so rows stay comparable when
-# the defaults of new_cnn move
+# every variant names each field of bertrbp.cnn.CnnShape, so rows stay comparable when its defaults move
 VARIANTS = {
     "one-conv": {"conv_layers": 1, "lstm_hidden": 0},  # the position-pooled CNN of the previous round (cnn4)
     "two-conv": {"conv_layers": 2, "lstm_hidden": 0},
     "three-conv": {"conv_layers": 3, "lstm_hidden": 0},
     "lstm": {"conv_layers": 1, "lstm_hidden": 32},
     "lstm64": {"conv_layers": 1, "lstm_hidden": 64},
-    "two-conv+lstm": {"conv_layers": 2, "lstm_hidden": 32},  # new_cnn's default since this comparison
+    "two-conv+lstm": {"conv_layers": 2, "lstm_hidden": 32},  # the CnnShape default since this comparison
 }
 
 
@@ -44,7 +43,7 @@ def row_experiment(experiment: str, max_train: int) -> str:
 
 def train_variant(variant: str, experiment: str, seed: int, args) -> dict:
     """Train one variant on the experiment's training sites; the row with its validation AUROC."""
-    import bertrbp.cnn as cnn
+    from bertrbp.cnn import CnnShape
     from bertrbp.finetune import FinetuneOptions, finetune
     from bertrbp.recipe import resolve
     from bertrbp.tokenizer import KmerTokenizer
@@ -55,26 +54,21 @@ def train_variant(variant: str, experiment: str, seed: int, args) -> dict:
     train_file, _ = accuracy.dataset_files("rbp31", experiment, args.data, args.work, 42)
     tokens = accuracy.training_tokens(train_file, KmerTokenizer(3), args.max_train, 42, work.parent / "train.npz")
     overrides = VARIANTS[variant]
-    default_new_cnn = cnn.new_cnn
-
-    def new_cnn(vocab_size: int, dropout: float = 0.1, pool_bins: int = cnn.POOL_BINS):
-        return cnn.CnnClassifier(
-            cnn.CnnConfig(vocab_size=vocab_size, dropout=dropout, pool_bins=pool_bins, **overrides)
-        )
-
     recipe = resolve("cnn", None, None, None, "default")
     config = TrainConfig(
         epochs=recipe.epochs, batch_size=32, seed=seed, threads=args.threads, device="cpu", patience=recipe.patience
     )
     options = FinetuneOptions(
-        train=[tokens], output_dir=work, model="cnn", val_fraction=0.1, split_seed=42, train_config=config
+        train=[tokens],
+        output_dir=work,
+        model="cnn",
+        val_fraction=0.1,
+        split_seed=42,
+        train_config=config,
+        cnn_shape=CnnShape(**overrides),  # as bertrbp-finetune --cnn-conv-layers N --cnn-lstm H
     )
-    cnn.new_cnn = new_cnn  # bertrbp.model builds the "cnn" preset through this name
     started = time.perf_counter()
-    try:
-        metrics = finetune(options).metrics
-    finally:
-        cnn.new_cnn = default_new_cnn
+    metrics = finetune(options).metrics
     return {
         "experiment": name,
         "variant": variant,

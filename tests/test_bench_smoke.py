@@ -138,17 +138,13 @@ def test_accuracy_ensemble_row_scores_each_member_alone(tmp_path, shared_data):
     assert alone["member_test_auroc"] == ""
 
 
-def test_cnn_variants_train_the_named_architecture_on_validation_only_and_restore_the_default(tmp_path, shared_data):
-    """Each row trains the variant it names (a BiLSTM only where asked), reads no test split, is skipped on rerun,
-    and the default CNN builder is back afterwards; the report averages only variants that ran every column."""
-    import bertrbp.cnn as cnn
-
+def test_cnn_variants_train_the_named_architecture_on_validation_only(tmp_path, shared_data):
+    """Each row trains the variant it names (a BiLSTM only where asked), reads no test split and is skipped on
+    rerun; the report averages only variants that ran every column."""
     variants = bench("cnn_variants")
-    default_builder = cnn.new_cnn
     results = tmp_path / "variants.tsv"
     common = ["--experiments", "23_PARCLIP_PUM2_hg19", "--max-train", "400", "--work", str(tmp_path / "w")]
     variants.main([*common, "--variants", "one-conv", "lstm", "--results", str(results)])
-    assert cnn.new_cnn is default_builder
     rows = {r["variant"]: r for r in csv.DictReader(open(results), delimiter="\t")}
     assert set(rows) == {"one-conv", "lstm"} and rows["lstm"]["experiment"] == "23_PARCLIP_PUM2_hg19_max400"
     for variant, lstm in (("one-conv", None), ("lstm", 32)):
@@ -164,3 +160,29 @@ def test_cnn_variants_train_the_named_architecture_on_validation_only_and_restor
     table = variants.report(results)
     assert "| three-conv | – | 0.7000 | – |" in table
     assert f"**{(float(rows['lstm']['val_auroc'])):.4f}**" not in table  # no mean where a column is missing
+
+
+def test_accuracy_reuse_trains_only_new_members(tmp_path, shared_data):
+    """--reuse: a CNN seed that another tag trained is taken as is (same member test AUROC, same weights), only the
+    new seed is trained, and the row names what it reused."""
+    accuracy = bench("accuracy")
+    common = ["--suite", "tial1", "--threads", "1", "--max-train", "400", "--max-test", "200", "--model", "kmer,cnn"]
+    common += ["--results", str(tmp_path / "res"), "--work", str(tmp_path / "work"), "--data", str(shared_data)]
+    accuracy.main([*common, "--seeds", "42", "--tag", "one"])
+    accuracy.main([*common, "--seeds", "42,43", "--tag", "two", "--reuse", "one"])
+    one = accuracy.read_rows(tmp_path / "res" / "accuracy_tial1_one.tsv")[0]
+    two = accuracy.read_rows(tmp_path / "res" / "accuracy_tial1_two.tsv")[0]
+    assert two["reused_members"] == "one/cnn_seed42"  # the k-mer member is refitted, the new seed trained
+    first = dict(cell.split("=") for cell in one["member_test_auroc"].split(";"))
+    second = dict(cell.split("=") for cell in two["member_test_auroc"].split(";"))
+    assert sorted(second) == ["cnn_seed42", "cnn_seed43", "kmer_seed42"]
+    assert second["cnn_seed42"] == first["cnn_seed42"] and second["kmer_seed42"] == first["kmer_seed42"]
+    members = tmp_path / "work" / "tial1"
+    card = json.loads(
+        (members / "two" / "TIAL1" / "finetune" / "members" / "cnn_seed42" / "model_card.json").read_text()
+    )
+    assert card["resumed_from_step"] == card["optimizer_steps"] > 0  # resumed at its last step: no step trained
+    fresh = json.loads(
+        (members / "two" / "TIAL1" / "finetune" / "members" / "cnn_seed43" / "model_card.json").read_text()
+    )
+    assert fresh["resumed_from_step"] is None

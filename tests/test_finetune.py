@@ -288,3 +288,46 @@ def test_cnn_baseline_trains_and_predicts(tmp_path):
     assert run_cli("predict", "--model", out / "model", test, "-o", tmp_path / "p.tsv", "--threads", "1") == 0
     assert run_cli("evaluate", tmp_path / "p.tsv", "-o", tmp_path / "m.json") == 0
     assert json.loads((tmp_path / "m.json").read_text())["auroc"] > 0.9
+
+
+def test_cnn_depth_flags_shape_a_new_cnn_and_are_refused_elsewhere(tmp_path, capsys):
+    """--cnn-conv-layers/--cnn-lstm build the CNN asked for (config, card, parameter count); without a new CNN to
+    shape they are one error line and exit 2, before anything is written."""
+    train = write_fasta(tmp_path / "train.fa", motif_sequences(120, seed=7))
+    common = ["--train", train, "--epochs", "1", "--batch-size", "16", "--threads", "1"]
+    shallow, default = tmp_path / "shallow", tmp_path / "default"
+    assert (
+        run_cli(
+            "finetune", *common, "--output-dir", shallow, "--model", "cnn", "--cnn-conv-layers", "1", "--cnn-lstm", "0"
+        )
+        == 0
+    )
+    assert run_cli("finetune", *common, "--output-dir", default, "--model", "cnn") == 0
+    config = json.loads((shallow / "model" / "config.json").read_text())
+    assert (config["conv_layers"], config["lstm_hidden"]) == (1, 0)
+    card = json.loads((shallow / "model_card.json").read_text())
+    assert card["hyperparameters"]["cnn"] == {"conv_layers": 1, "lstm_hidden": 0, "pool_bins": 4}
+    assert json.loads((default / "model_card.json").read_text())["hyperparameters"]["cnn"]["lstm_hidden"] == 32
+
+    def size(folder):
+        from bertrbp.model import load_classifier
+
+        return sum(p.numel() for p in load_classifier(str(folder / "model"))[0].parameters())
+
+    assert size(shallow) < size(default) / 2
+    # --resume continues only the CNN it started: the same depth resumes, another depth is refused
+    assert run_cli("finetune", *common, "--output-dir", shallow, "--model", "cnn", "--resume") == 2
+    assert "--resume with different data, split or model" in capsys.readouterr().err
+    resumed = ["--model", "cnn", "--cnn-conv-layers", "1", "--cnn-lstm", "0", "--resume"]
+    assert run_cli("finetune", *common, "--output-dir", shallow, *resumed) == 0
+    refused = [
+        (["--model", "kmer", "--cnn-lstm", "16"], "no --model is 'cnn'"),
+        (["--model", str(default / "model"), "--cnn-conv-layers", "3"], "brings its own architecture"),
+        (["--model", "cnn", "--cnn-conv-layers", "0"], "give 1 to 8"),
+    ]
+    for extra, message in refused:
+        out = tmp_path / "refused"
+        assert run_cli("finetune", *common, "--output-dir", out, *extra) == 2
+        err = capsys.readouterr().err
+        assert err.count("error:") == 1 and message in err
+        assert not out.exists()

@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from bertrbp.model import is_kmer_kind, load_classifier, model_kind, save_checkp
 from bertrbp.provenance import device_description, sha256, software_versions
 from bertrbp.training import ArrayBatches, EpochContext, TrainConfig, train
 from bertrbp.training.checkpoint import check_run_identity, model_identity
+
+if TYPE_CHECKING:
+    from bertrbp.cnn import CnnShape  # transformers loads only when a model does
 
 log = logging.getLogger("bertrbp")
 
@@ -50,6 +54,7 @@ class FinetuneOptions:
     recipe: str = "default"  # "paper": the authors' training protocol (bertrbp.recipe); recorded in the card
     split_seed: int | None = None  # seed of the validation split (default: the training seed)
     structure: str = "none"  # per-token structure input for BERTs: none|unpaired|elements|both (structure_input)
+    cnn_shape: CnnShape | None = None  # depth of a new CNN (--model cnn); None: bertrbp.cnn's defaults
     train_config: TrainConfig = field(default_factory=TrainConfig)
 
 
@@ -145,7 +150,9 @@ def finetune(options: FinetuneOptions) -> FinetuneResult:
     kind = model_kind(options.model)
     config.lr = _learning_rate(options, kind)
     config.validate()
-    model, tokenizer, report = load_classifier(options.model, k=options.k, seed=config.seed)
+    model, tokenizer, report = load_classifier(
+        options.model, k=options.k, seed=config.seed, cnn_shape=options.cnn_shape
+    )
     log.info("model: %s", report.summary())
     model = _add_structure(options, kind, model, report)
     train_data, val_data, val_source = prepare_data(options, tokenizer, model.config.max_position_embeddings)
@@ -298,6 +305,7 @@ def _train_neural(options: FinetuneOptions, model, tokenizer, train_data, val_da
             "keep": options.keep,
             "format": options.fmt,
             **({"structure": options.structure} if options.structure != "none" else {}),
+            **_shape_identity(options.cnn_shape),
         },
         options.resume,
     )
@@ -343,6 +351,14 @@ def _train_neural(options: FinetuneOptions, model, tokenizer, train_data, val_da
         result.resumed_from_step,
         result.stopped_early,
     )
+
+
+def _shape_identity(shape: CnnShape | None) -> dict:
+    """A CNN depth other than the default is part of what a run trains (so --resume refuses a change to it); the
+    default adds nothing, so checkpoints made before the depth flags existed still resume."""
+    from bertrbp.cnn import CnnShape
+
+    return {} if shape is None or shape == CnnShape() else {"cnn_shape": asdict(shape)}
 
 
 def _fit_kmer(options: FinetuneOptions, model, train_data, val_data) -> _Run:
@@ -406,6 +422,10 @@ def _model_card(options, kind, model, tokenizer, report, run: _Run, metrics, tra
         "lr_policy": options.lr_policy,
         "recipe": options.recipe,
     }
+    if kind == "cnn":  # the architecture, so a card tells which CNN it describes
+        hyperparameters["cnn"] = {
+            key: getattr(model.config, key) for key in ("conv_layers", "lstm_hidden", "pool_bins")
+        }
     if is_kmer_kind(kind):
         hyperparameters = {
             "lr": None,

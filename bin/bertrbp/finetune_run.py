@@ -50,6 +50,20 @@ class FinetuneRunOptions:
     fmt: str = "auto"
     fail_on_collapse: bool = False
     structure: str = "none"
+    cnn_conv_layers: int | None = None
+    cnn_lstm: int | None = None
+
+    def cnn_shape(self):
+        """The ``CnnShape`` asked for, or None when neither --cnn-conv-layers nor --cnn-lstm was given."""
+        from bertrbp.cnn import CnnShape
+
+        if self.cnn_conv_layers is None and self.cnn_lstm is None:
+            return None
+        default = CnnShape()
+        return CnnShape(
+            default.conv_layers if self.cnn_conv_layers is None else self.cnn_conv_layers,
+            default.lstm_hidden if self.cnn_lstm is None else self.cnn_lstm,
+        ).validate()
 
     def member_options(self, source: str, member_seed: int, output_dir: Path):
         """One member's ``FinetuneOptions``: the recipe of ``source``'s kind, the explicit options winning."""
@@ -100,6 +114,7 @@ class FinetuneRunOptions:
             split_seed=self.seed,
             train_config=config,
             structure=self.structure if model_kind(source).startswith("bert") else "none",
+            cnn_shape=self.cnn_shape() if model_kind(source) == "cnn" else None,
         )
 
 
@@ -120,6 +135,10 @@ def run_finetune(options: FinetuneRunOptions):
         raise InputError(
             f"--structure {structure} needs a BERT --model (a preset or a checkpoint); CNN and k-mer "
             "models read the sequence only. Drop --structure or add a BERT."
+        )
+    if options.cnn_shape() is not None and not any(model_kind(m.source) == "cnn" for m in plan):
+        raise InputError(
+            "--cnn-conv-layers/--cnn-lstm shape a new CNN, but no --model is 'cnn'. Drop them or add --model cnn."
         )
     if (
         len(plan) > 1

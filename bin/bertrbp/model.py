@@ -17,9 +17,13 @@ import pickle
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bertrbp.errors import InputError
 from bertrbp.tokenizer import KmerTokenizer, dnabert_vocab
+
+if TYPE_CHECKING:
+    from bertrbp.cnn import CnnShape
 
 # name: (layers, hidden, heads, intermediate)
 PRESETS: dict[str, tuple[int, int, int, int]] = {
@@ -347,6 +351,7 @@ def load_classifier(
     attention: str = "sdpa",
     dropout: float | None = None,
     seed: int | None = None,
+    cnn_shape: CnnShape | None = None,
 ):
     """Return (model, tokenizer, LoadReport) for a preset name or a checkpoint folder / hub id.
 
@@ -356,15 +361,30 @@ def load_classifier(
     is ignored for them. The classification head always runs in float32 (``keep_head_fp32``).
 
     From a pretrained masked-LM checkpoint the encoder weights are transferred and the classification head is
-    newly initialised; the report lists which is which.
+    newly initialised; the report lists which is which. ``cnn_shape`` (a ``bertrbp.cnn.CnnShape``) sets the depth of
+    a new ``"cnn"``; any other source brings its own architecture, so it is refused there.
     """
+    if cnn_shape is not None and (resolve_model_source(source) != CNN_PRESET or Path(source).exists()):
+        raise InputError(
+            f"--cnn-conv-layers/--cnn-lstm shape a new CNN (--model cnn); --model {source} brings its own "
+            "architecture. Drop them or train --model cnn."
+        )
     model, tokenizer, report = _load(
-        source, k=k, num_labels=num_labels, attention=attention, dropout=dropout, seed=seed
+        source, k=k, num_labels=num_labels, attention=attention, dropout=dropout, seed=seed, cnn_shape=cnn_shape
     )
     return keep_head_fp32(model), tokenizer, report
 
 
-def _load(source: str, *, k: int, num_labels: int, attention: str, dropout: float | None, seed: int | None):
+def _load(
+    source: str,
+    *,
+    k: int,
+    num_labels: int,
+    attention: str,
+    dropout: float | None,
+    seed: int | None,
+    cnn_shape: CnnShape | None = None,
+):
     import torch
     from transformers import BertForSequenceClassification
 
@@ -393,7 +413,7 @@ def _load(source: str, *, k: int, num_labels: int, attention: str, dropout: floa
     if source == CNN_PRESET and not Path(source).exists():
         from bertrbp.cnn import new_cnn
 
-        model = new_cnn(len(dnabert_vocab(k)), dropout=0.1 if dropout is None else dropout)
+        model = new_cnn(len(dnabert_vocab(k)), dropout=0.1 if dropout is None else dropout, shape=cnn_shape)
         names = [n for n, _ in model.named_parameters()]
         return model, KmerTokenizer(k), LoadReport(f"preset:{source}", False, [], names, [])
     _check_source(source)

@@ -139,6 +139,17 @@ def finetune(
         "scan, variant-effect, attribute and attention-stats fold their inputs the same way without a flag. "
         "CNN and k-mer ensemble members stay sequence-only.",
     ),
+    cnn_conv_layers: int | None = typer.Option(
+        None,
+        "--cnn-conv-layers",
+        help="Convolutions of a new CNN (--model cnn): the first (kernel 10) plus residual ones (kernel 5). "
+        "Default 2; 1 is the previous, faster CNN.",
+    ),
+    cnn_lstm: int | None = typer.Option(
+        None,
+        "--cnn-lstm",
+        help="BiLSTM units per direction over a new CNN's convolutions (0 = none, faster). Default 32.",
+    ),
     version: bool | None = VersionOption,
 ) -> None:
     """Fine-tune a classifier (or an ensemble) and write the model, per-epoch metrics and a model card.
@@ -176,6 +187,8 @@ def finetune(
         fmt=fmt,
         fail_on_collapse=fail_on_collapse,
         structure=structure,
+        cnn_conv_layers=cnn_conv_layers,
+        cnn_lstm=cnn_lstm,
     )
     result = run_finetune(options)
     if result.collapsed and fail_on_collapse:
