@@ -176,9 +176,10 @@ def run_one(args, suite: str, name: str, source: str, pretrained: bool) -> dict:
     from bertrbp.device import resolve_device, set_threads
     from bertrbp.finetune import FinetuneOptions, finetune
     from bertrbp.finetune_ensemble import finetune_ensemble, member_plan, parse_seeds
+    from bertrbp.finetune_run import takes_structure
     from bertrbp.io.sequences import iter_records
     from bertrbp.metrics import binary_metrics
-    from bertrbp.model import load_classifier, model_kind
+    from bertrbp.model import load_classifier
     from bertrbp.predict import predict_records, write_predictions
     from bertrbp.recipe import resolve
     from bertrbp.tokenizer import KmerTokenizer
@@ -216,7 +217,7 @@ def run_one(args, suite: str, name: str, source: str, pretrained: bool) -> dict:
             lr_policy=args.lr_policy,
             split_seed=args.seed,
             train_config=config,
-            structure=args.structure if model_kind(model_source).startswith("bert") else "none",
+            structure=args.structure if takes_structure(model_source) else "none",
             resume=bool(reused),  # a reused member resumes at its last step: nothing to train, same model
         )
 
@@ -557,7 +558,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--structure",
         default="none",
         choices=("none", "unpaired", "elements", "both"),
-        help="per-token structure input for BERT models, as bertrbp-finetune --structure",
+        help="per-token structure input for BERT and CNN models, as bertrbp-finetune --structure",
     )
     parser.add_argument("--pretrained", help="checkpoint folder of a pretrained BERT (overrides --model)")
     parser.add_argument("--epochs", type=int, default=None, help="default: the finetune tool's (recipe)")

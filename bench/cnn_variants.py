@@ -1,6 +1,7 @@
 """CNN architecture choice on validation splits only: one row per (variant, experiment, seed), no test data read.
 
-Each variant is a ``bertrbp.cnn.CnnShape`` (bertrbp-finetune --cnn-conv-layers, --cnn-lstm); it is trained by
+Each variant is a ``bertrbp.cnn.CnnShape`` (bertrbp-finetune --cnn-conv-layers, --cnn-lstm) and optionally a
+structure input (--structure); it is trained by
 ``bertrbp.finetune.finetune`` at the CNN's default recipe (bertrbp/recipe.py) on an RBP-31 experiment's
 training sites, exactly as ``bench/accuracy.py`` trains it (same tokens, same stratified 10 % validation carve,
 split seed 42), and the row keeps the kept epoch's validation AUROC. Test splits are never opened, so a design
@@ -33,6 +34,9 @@ VARIANTS = {
     "lstm": {"conv_layers": 1, "lstm_hidden": 32},
     "lstm64": {"conv_layers": 1, "lstm_hidden": 64},
     "two-conv+lstm": {"conv_layers": 2, "lstm_hidden": 32},  # the CnnShape default since this comparison
+    # the default CNN with structure input (finetune --structure unpaired / elements)
+    "two-conv+lstm+unpaired": {"conv_layers": 2, "lstm_hidden": 32, "structure": "unpaired"},
+    "two-conv+lstm+elements": {"conv_layers": 2, "lstm_hidden": 32, "structure": "elements"},
 }
 
 
@@ -65,7 +69,8 @@ def train_variant(variant: str, experiment: str, seed: int, args) -> dict:
         val_fraction=0.1,
         split_seed=42,
         train_config=config,
-        cnn_shape=CnnShape(**overrides),  # as bertrbp-finetune --cnn-conv-layers N --cnn-lstm H
+        cnn_shape=CnnShape(overrides["conv_layers"], overrides["lstm_hidden"]),  # --cnn-conv-layers, --cnn-lstm
+        structure=overrides.get("structure", "none"),  # --structure
     )
     started = time.perf_counter()
     metrics = finetune(options).metrics

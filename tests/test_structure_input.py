@@ -83,14 +83,15 @@ def test_sequence_read_back_from_kmer_ids():
     assert sequence_from_kmer_ids(KmerTokenizer(3).kmer_ids("ANACGT"), 3) == "NNACGT"
 
 
-def test_conversion_starts_as_the_sequence_only_model_and_is_recorded():
+@pytest.mark.parametrize("source", ["tiny", "cnn"])
+def test_conversion_starts_as_the_sequence_only_model_and_is_recorded(source):
     import torch
 
     from bertrbp.inference import score_sequences
     from bertrbp.model import load_classifier
     from bertrbp.structure_input import CONFIG_KEY, structure_spec_of, with_structure_input
 
-    model, tok, _ = load_classifier("tiny", seed=0)
+    model, tok, _ = load_classifier(source, seed=0)
     model.eval()
     structured = with_structure_input(model, "unpaired").eval()
     assert getattr(structured.config, CONFIG_KEY)["features"] == "unpaired"
@@ -104,13 +105,13 @@ def test_conversion_starts_as_the_sequence_only_model_and_is_recorded():
         with_structure_input(structured, "elements")
 
 
-def _random_structure_model(features: str = "both"):
+def _random_structure_model(features: str = "both", source: str = "tiny"):
     import torch
 
     from bertrbp.model import load_classifier
     from bertrbp.structure_input import with_structure_input
 
-    model, tok, _ = load_classifier("tiny", seed=0)
+    model, tok, _ = load_classifier(source, seed=0)
     model = with_structure_input(model, features).eval()
     with torch.no_grad():
         torch.manual_seed(1)
@@ -118,32 +119,38 @@ def _random_structure_model(features: str = "both"):
     return model, tok
 
 
-def test_saved_model_predicts_the_same_after_reload_and_whatever_the_batch(tmp_path):
+@pytest.mark.parametrize(
+    ("source", "class_name"), [("tiny", "StructureBertForSequenceClassification"), ("cnn", "CnnClassifier")]
+)
+def test_saved_model_predicts_the_same_after_reload_and_whatever_the_batch(tmp_path, source, class_name):
     import torch
 
     from bertrbp.io.sequences import iter_records
     from bertrbp.model import load_classifier, save_checkpoint
     from bertrbp.predict import predict_records
+    from bertrbp.structure_input import structure_spec_of
 
-    model, tok = _random_structure_model()
+    model, tok = _random_structure_model(source=source)
     fasta = write_fasta(tmp_path / "in.fa", hairpin_sequences(40, seed=5))
     cpu = torch.device("cpu")
     before = [p.logit for p in predict_records(model, tok, iter_records(fasta), cpu, batch_size=64)]
     save_checkpoint(model, tok, tmp_path / "m")
     reloaded, tok2, report = load_classifier(str(tmp_path / "m"))
-    assert type(reloaded).__name__ == "StructureBertForSequenceClassification" and not report.newly_initialised
+    assert type(reloaded).__name__ == class_name and not report.newly_initialised
+    assert structure_spec_of(reloaded).features == "both"
     reloaded.eval()
     after = [p.logit for p in predict_records(reloaded, tok2, iter_records(fasta), cpu, batch_size=64)]
     one_by_one = [p.logit for p in predict_records(reloaded, tok2, iter_records(fasta), cpu, batch_size=1)]
     assert before == after == one_by_one
 
 
-def test_integrated_gradients_on_a_structure_model():
+@pytest.mark.parametrize("source", ["tiny", "cnn"])
+def test_integrated_gradients_on_a_structure_model(source):
     import torch
 
     from bertrbp.attribution.ig import integrated_gradients
 
-    model, tok = _random_structure_model("unpaired")
+    model, tok = _random_structure_model("unpaired", source)
     result = integrated_gradients(model, tok, HAIRPIN, torch.device("cpu"), steps=16)
     assert abs(result.delta) < 0.05 * max(1e-3, abs(result.logit - result.baseline_logit)) + 1e-4
     assert np.any(result.tokens != 0)
@@ -213,6 +220,32 @@ def test_structure_signal_is_learned_with_structure_not_without(planted, tmp_pat
     off = _auroc(test, _predict_cli(d / "none", test, tmp_path / "off.tsv"))
     on = _auroc(test, _predict_cli(d / "unpaired", test, tmp_path / "on.tsv"))
     assert on > 0.85 and on - off > 0.15, (on, off)
+
+
+def test_cnn_learns_the_structure_signal_with_structure_not_without(tmp_path):
+    """The CNN with --structure unpaired separates hairpins from their shuffles; the sequence-only CNN cannot."""
+    train = write_fasta(tmp_path / "train.fa", hairpin_sequences(400, seed=1))
+    test = write_fasta(tmp_path / "test.fa", hairpin_sequences(100, seed=2))
+    scores = {}
+    for structure in ("none", "unpaired"):
+        out = tmp_path / structure
+        common = [
+            "--train",
+            train,
+            "--model",
+            "cnn",
+            "--epochs",
+            "6",
+            "--patience",
+            "0",
+            "--batch-size",
+            "16",
+            "--lr",
+            "3e-3",
+        ]
+        assert run_cli("finetune", *common, "--structure", structure, "--output-dir", out, "--threads", "1") == 0
+        scores[structure] = _auroc(test, _predict_cli(out / "model", test, tmp_path / f"{structure}.tsv"))
+    assert scores["unpaired"] > 0.85 and scores["unpaired"] - scores["none"] > 0.15, scores
 
 
 def test_training_and_prediction_fold_the_same_sequences_to_the_same_features(planted, monkeypatch):

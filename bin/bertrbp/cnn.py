@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from transformers import PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
 
+from bertrbp.structure_input import StructureInput, StructureSpec
+
 MODEL_TYPE = "bertrbp-cnn"
 POOL_BINS = 4  # new CNNs: max pool in 4 stretches along the site (1 = DeepBind's global max; 4 beat 1 and 8 on RBP-31 validation splits)
 # new CNNs: a second (residual) convolution and a BiLSTM of 32 per direction over the convolutions' output. On the
@@ -60,7 +62,7 @@ class CnnConfig(PretrainedConfig):
         super().__init__(num_labels=num_labels, pad_token_id=pad_token_id, **kwargs)
 
 
-class CnnClassifier(PreTrainedModel):
+class CnnClassifier(StructureInput, PreTrainedModel):
     config_class = CnnConfig
     base_model_prefix = "cnn"
 
@@ -69,6 +71,9 @@ class CnnClassifier(PreTrainedModel):
 
         super().__init__(config)
         self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim, padding_idx=config.pad_token_id)
+        self.structure_spec = None  # sequence-only, unless the config names structure features (finetune --structure)
+        if StructureSpec.from_config(config) is not None:
+            self.setup_structure(config, config.embedding_dim)
         self.conv = nn.Conv1d(config.embedding_dim, config.filters, config.kernel_size, padding=config.kernel_size // 2)
         # further convolutions see motifs of motifs (residual, so a second layer starts near the first's output)
         self.convs = nn.ModuleList(
@@ -86,10 +91,16 @@ class CnnClassifier(PreTrainedModel):
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
+    def get_input_embeddings(self):
+        """The k-mer embedding (integrated gradients interpolate its output)."""
+        return self.embedding
+
     def _init_weights(self, module) -> None:
         import torch.nn as nn
 
-        if isinstance(module, (nn.Linear, nn.Conv1d)):
+        if self.is_structure_projection(module):
+            nn.init.zeros_(module.weight)  # start as the sequence-only model
+        elif isinstance(module, (nn.Linear, nn.Conv1d)):
             nn.init.kaiming_uniform_(module.weight, nonlinearity="relu")
             nn.init.zeros_(module.bias)
         elif isinstance(module, nn.Embedding):
@@ -122,16 +133,25 @@ class CnnClassifier(PreTrainedModel):
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=h.shape[2])
         return F.relu(out).transpose(1, 2)
 
-    def forward(self, input_ids=None, attention_mask=None, labels=None, **_):
+    def forward(self, input_ids=None, attention_mask=None, labels=None, inputs_embeds=None, structure=None, **_):
+        """Logits from token ids, or from ``inputs_embeds`` (integrated gradients; a structure-aware CNN then
+        takes the real sequence's features as ``structure``)."""
         import torch
         import torch.nn.functional as F
 
         if attention_mask is None:
-            attention_mask = (input_ids != self.config.pad_token_id).long()
+            attention_mask = (
+                (input_ids != self.config.pad_token_id).long()
+                if inputs_embeds is None
+                else torch.ones(inputs_embeds.shape[:2], dtype=torch.long, device=inputs_embeds.device)
+            )
+        embedded = self.embedding(input_ids) if inputs_embeds is None else inputs_embeds
+        if self.structure_spec is not None:
+            embedded = self.add_structure(embedded, input_ids, attention_mask, structure)
         # padding reads as zeros, like the convolution's own edge padding, so a row scores the same whatever
         # it is batched with (the [PAD] embedding row is not zero in models trained before this fix)
-        x = (self.embedding(input_ids) * attention_mask[:, :, None].to(self.embedding.weight.dtype)).transpose(1, 2)
-        h = F.relu(self.conv(x))[:, :, : input_ids.shape[1]]  # [B, F, L]
+        x = (embedded * attention_mask[:, :, None].to(embedded.dtype)).transpose(1, 2)
+        h = F.relu(self.conv(x))[:, :, : x.shape[2]]  # [B, F, L]
         for conv in self.convs:
             h = h + F.relu(conv(h * attention_mask[:, None, :].to(h.dtype)))
         if self.lstm is not None:

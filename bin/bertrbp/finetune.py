@@ -53,7 +53,7 @@ class FinetuneOptions:
     lr_policy: str = "default"  # "paper": the paper's 10x rate (2e-3) for random-init BERTs (bertrbp.recipe)
     recipe: str = "default"  # "paper": the authors' training protocol (bertrbp.recipe); recorded in the card
     split_seed: int | None = None  # seed of the validation split (default: the training seed)
-    structure: str = "none"  # per-token structure input for BERTs: none|unpaired|elements|both (structure_input)
+    structure: str = "none"  # per-token structure input of BERTs and CNNs: none|unpaired|elements|both
     cnn_shape: CnnShape | None = None  # depth of a new CNN (--model cnn); None: bertrbp.cnn's defaults
     train_config: TrainConfig = field(default_factory=TrainConfig)
 
@@ -193,9 +193,10 @@ def _add_structure(options: FinetuneOptions, kind: str, model, report):
         raise InputError(
             f"--structure {options.structure!r} is not known; choose one of {', '.join(STRUCTURE_CHOICES)}."
         )
-    if kind not in ("bert-random", "bert-pretrained"):
+    if kind not in ("bert-random", "bert-pretrained", "cnn"):
         raise InputError(
-            f"--structure {options.structure} needs a BERT (a preset or a checkpoint), not --model {options.model}."
+            f"--structure {options.structure} needs a BERT (a preset or a checkpoint) or the CNN, not --model "
+            f"{options.model}."
         )
     already = structure_spec_of(model) is not None
     model = with_structure_input(model, options.structure)

@@ -113,9 +113,17 @@ class FinetuneRunOptions:
             recipe=self.recipe,
             split_seed=self.seed,
             train_config=config,
-            structure=self.structure if model_kind(source).startswith("bert") else "none",
+            structure=self.structure if takes_structure(source) else "none",
             cnn_shape=self.cnn_shape() if model_kind(source) == "cnn" else None,
         )
+
+
+def takes_structure(source: str) -> bool:
+    """--structure applies to BERT and CNN members; k-mer members of the same ensemble stay sequence-only."""
+    from bertrbp.model import model_kind
+
+    kind = model_kind(source)
+    return kind.startswith("bert") or kind == "cnn"
 
 
 def run_finetune(options: FinetuneRunOptions):
@@ -131,10 +139,10 @@ def run_finetune(options: FinetuneRunOptions):
     structure = options.structure
     if structure not in STRUCTURE_CHOICES:
         raise InputError(f"--structure {structure!r} is not known; choose one of {', '.join(STRUCTURE_CHOICES)}.")
-    if structure != "none" and not any(model_kind(m.source).startswith("bert") for m in plan):
+    if structure != "none" and not any(takes_structure(m.source) for m in plan):
         raise InputError(
-            f"--structure {structure} needs a BERT --model (a preset or a checkpoint); CNN and k-mer "
-            "models read the sequence only. Drop --structure or add a BERT."
+            f"--structure {structure} needs a BERT --model (a preset or a checkpoint) or the CNN; k-mer "
+            "models read the sequence only. Drop --structure or add a BERT or the CNN."
         )
     if options.cnn_shape() is not None and not any(model_kind(m.source) == "cnn" for m in plan):
         raise InputError(

@@ -1,4 +1,4 @@
-"""Structure-aware input: per-token RNA secondary structure added to a BERT's input embeddings.
+"""Structure-aware input: per-token RNA secondary structure added to a BERT's (or the CNN's) input embeddings.
 
 ``bertrbp-finetune --structure unpaired|elements|both`` turns a BERT classifier into
 :class:`StructureBertForSequenceClassification`: every sequence is folded by ``bertrbp.fold`` (the code behind
@@ -210,11 +210,52 @@ def batch_features(input_ids, attention_mask, spec: StructureSpec, k: int, cache
     return out
 
 
+class StructureInput:
+    """What a structure-aware model (the BERT below, or ``bertrbp.cnn.CnnClassifier`` whose config names
+    features) adds to its input: a bias-free projection, zero at the start, of the per-token features of the
+    sequence its ids spell, onto the width of its token embedding. Mixed into the model class."""
+
+    def setup_structure(self, config, width: int) -> None:
+        import torch
+
+        self.structure_spec = StructureSpec.from_config(config)
+        if self.structure_spec is None:
+            raise InputError(f"a structure-aware model needs {CONFIG_KEY} in its config.")
+        self.structure_k = _k_of(config)
+        n_features = len(feature_names(self.structure_spec.features))
+        self.structure_projection = torch.nn.Linear(n_features, width, bias=False)
+        torch.nn.init.zeros_(self.structure_projection.weight)
+
+    @property
+    def structure_cache(self) -> FeatureCache:
+        return shared_cache(self.structure_spec)
+
+    def is_structure_projection(self, module) -> bool:
+        return module is getattr(self, "structure_projection", None)
+
+    def structure_features(self, input_ids, attention_mask=None):
+        """[B, T, F] float32 features of the sequences that ``input_ids`` spell, on the ids' device."""
+        import torch
+
+        values = batch_features(input_ids, attention_mask, self.structure_spec, self.structure_k, self.structure_cache)
+        return torch.from_numpy(values).to(input_ids.device)
+
+    def add_structure(self, embeddings, input_ids, attention_mask, structure=None):
+        """``embeddings`` plus the projected features (of ``input_ids``, or ``structure`` when the caller passes
+        embeddings without ids: integrated gradients hold the real sequence's features fixed)."""
+        if structure is None:
+            if input_ids is None:
+                raise ValueError("a structure-aware model needs input_ids, or structure= with inputs_embeds.")
+            structure = self.structure_features(input_ids, attention_mask)
+        added = self.structure_projection(structure.to(self.structure_projection.weight.dtype))
+        return embeddings + added.to(embeddings.dtype).expand_as(embeddings)
+
+
 def _model_class():
     import torch
     from transformers import BertForSequenceClassification
 
-    class StructureBertForSequenceClassification(BertForSequenceClassification):
+    class StructureBertForSequenceClassification(StructureInput, BertForSequenceClassification):
         """A BERT classifier whose input embedding adds a projection of per-token structure features.
 
         ``forward`` takes the usual ``input_ids``/``attention_mask`` and folds the sequence they spell; callers
@@ -223,40 +264,18 @@ def _model_class():
 
         def __init__(self, config):
             super().__init__(config)
-            self.structure_spec = StructureSpec.from_config(config)
-            if self.structure_spec is None:
-                raise InputError(f"a structure-aware model needs {CONFIG_KEY} in its config.")
-            self.structure_k = _k_of(config)
-            n_features = len(feature_names(self.structure_spec.features))
-            self.structure_projection = torch.nn.Linear(n_features, config.hidden_size, bias=False)
-            torch.nn.init.zeros_(self.structure_projection.weight)
-
-        @property
-        def structure_cache(self) -> FeatureCache:
-            return shared_cache(self.structure_spec)
+            self.setup_structure(config, config.hidden_size)
 
         def _init_weights(self, module):
             super()._init_weights(module)
-            if module is getattr(self, "structure_projection", None):
+            if self.is_structure_projection(module):
                 torch.nn.init.zeros_(module.weight)  # start as the sequence-only model
-
-        def structure_features(self, input_ids, attention_mask=None):
-            """[B, T, F] float32 features of the sequences that ``input_ids`` spell, on the ids' device."""
-            values = batch_features(
-                input_ids, attention_mask, self.structure_spec, self.structure_k, self.structure_cache
-            )
-            return torch.from_numpy(values).to(input_ids.device)
 
         def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
                     inputs_embeds=None, labels=None, structure=None, **kwargs):  # fmt: skip
-            if structure is None:
-                if input_ids is None:
-                    raise ValueError("a structure-aware model needs input_ids, or structure= with inputs_embeds.")
-                structure = self.structure_features(input_ids, attention_mask)
             if inputs_embeds is None:
                 inputs_embeds = self.bert.embeddings.word_embeddings(input_ids)
-            added = self.structure_projection(structure.to(self.structure_projection.weight.dtype))
-            inputs_embeds = inputs_embeds + added.to(inputs_embeds.dtype).expand_as(inputs_embeds)
+            inputs_embeds = self.add_structure(inputs_embeds, input_ids, attention_mask, structure)
             return super().forward(
                 input_ids=None,
                 attention_mask=attention_mask,
@@ -298,12 +317,13 @@ def config_has_structure(config_dict: dict) -> bool:
 
 
 def with_structure_input(model, features: str, engine: str = DEFAULT_ENGINE, gamma: float = 3.0):
-    """A structure-aware copy of a BERT classifier: the same weights plus a zero projection (so it starts out
-    predicting exactly what ``model`` predicts). A model that already is structure-aware is returned as it is
+    """A structure-aware copy of a BERT or CNN classifier: the same weights plus a zero projection (so it starts
+    out predicting exactly what ``model`` predicts). A model that already is structure-aware is returned as it is
     when ``features`` match, refused when they differ."""
     import torch
     from transformers import BertForSequenceClassification
 
+    from bertrbp.cnn import CnnClassifier
     from bertrbp.model import keep_head_fp32
 
     spec = StructureSpec(features, engine, gamma).check()
@@ -315,12 +335,16 @@ def with_structure_input(model, features: str, engine: str = DEFAULT_ENGINE, gam
                 f"not {spec.features}."
             )
         return model
-    if not isinstance(model, BertForSequenceClassification):
-        raise InputError("--structure needs a BERT model (a preset or checkpoint), not the CNN or the k-mer model.")
+    if isinstance(model, CnnClassifier):
+        model_class = CnnClassifier  # builds the projection when its config names features
+    elif isinstance(model, BertForSequenceClassification):
+        model_class = structure_model_class()
+    else:
+        raise InputError("--structure needs a BERT (a preset or checkpoint) or the CNN, not the k-mer model.")
     config = copy.deepcopy(model.config)
     setattr(config, CONFIG_KEY, spec.to_dict())
     with torch.random.fork_rng(devices=[]):  # building the new module must not move the caller's random stream
-        structured = structure_model_class()(config)
+        structured = model_class(config)
     missing, unexpected = structured.load_state_dict(model.state_dict(), strict=False)
     if unexpected or set(missing) != {"structure_projection.weight"}:
         raise RuntimeError(f"structure conversion: missing {missing}, unexpected {unexpected}")

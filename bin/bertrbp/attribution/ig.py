@@ -62,7 +62,9 @@ def check_ig_supported(model) -> None:
 def _structure_inputs(model, ids) -> dict:
     """A structure-aware model (bertrbp.structure_input) gets its input's structure features, held fixed along the
     path: IG attributes the sequence (word) embeddings; ISM also measures effects that go through folding."""
-    if not hasattr(model, "structure_features"):
+    from bertrbp.structure_input import structure_spec_of
+
+    if structure_spec_of(model) is None:
         return {}
     return {"structure": model.structure_features(ids, None)}
 

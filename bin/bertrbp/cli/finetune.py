@@ -133,11 +133,11 @@ def finetune(
     structure: str = typer.Option(
         "none",
         "--structure",
-        help="Per-token RNA secondary structure as an extra input embedding of BERT models: none, unpaired (mean "
+        help="Per-token RNA secondary structure as an extra input embedding of BERT and CNN models: none, unpaired (mean "
         "unpaired probability of the token's nucleotides), elements (fraction in each F/T/I/H/M/S element of the "
         "MEA structure) or both; folded with bertrbp-fold's ViennaRNA code. Recorded in the model, so predict, "
         "scan, variant-effect, attribute and attention-stats fold their inputs the same way without a flag. "
-        "CNN and k-mer ensemble members stay sequence-only.",
+        "k-mer ensemble members stay sequence-only.",
     ),
     cnn_conv_layers: int | None = typer.Option(
         None,
