@@ -191,11 +191,8 @@ def run_one(args, suite: str, name: str, source: str, pretrained: bool) -> dict:
     train_file, test_file = dataset_files(suite, name, args.data, args.work, args.seed)
     seeds = parse_seeds(args.seeds, 0, args.seed)
     plan = member_plan([source] if pretrained else [args.model], seeds, args.seed)  # member_plan splits a,b
+    tokens = training_tokens(train_file, KmerTokenizer(3), args.max_train, args.seed, work / "train.npz")
     reused = reuse_members(args.work / suite / args.reuse / name, work, plan) if args.reuse else {}
-    if reused:  # the reused members' own training file, byte for byte: --resume checks its checksum
-        tokens = work / "train.npz"
-    else:
-        tokens = training_tokens(train_file, KmerTokenizer(3), args.max_train, args.seed, work / "train.npz")
 
     def options_for(model_source: str, seed: int, out: Path) -> FinetuneOptions:
         recipe = resolve(model_source, args.lr, args.epochs, args.patience, args.lr_policy)
@@ -311,20 +308,29 @@ def reuse_members(source: Path, work: Path, plan: list) -> dict[str, float]:
     import json
     import shutil
 
-    if len(plan) < 2 or not (source / "train.npz").exists():
+    from bertrbp.io.tokens import load_tokens
+
+    if not (source / "train.npz").exists():
+        print(f"--reuse: nothing under {source}; training every member", flush=True)
         return {}
+    ours, theirs = load_tokens(work / "train.npz"), load_tokens(source / "train.npz")
+    if not (np.array_equal(ours.input_ids, theirs.input_ids) and np.array_equal(ours.labels, theirs.labels)):
+        raise SystemExit(
+            f"error: --reuse: {source} trained on other sites (--max-train or --seed differ); drop --reuse."
+        )
     reused = {}
-    for member in plan:
+    for member in plan if len(plan) > 1 else []:
         done = source / "finetune" / "members" / member.name
-        if not (done / "checkpoints" / "run.json").exists() or not (done / "model_card.json").exists():
+        if not (done / "checkpoints" / "trainer_state.pt").exists() or not (done / "model_card.json").exists():
             continue
         target = work / "finetune" / "members" / member.name
         if target.exists():
             shutil.rmtree(target)  # a half-made copy from an interrupted attempt of this tag
         shutil.copytree(done, target)
         reused[member.name] = json.loads((done / "model_card.json").read_text())["wall_seconds"]
-    if reused:
+    if reused:  # the same arrays; their file byte for byte, because --resume checks its checksum
         shutil.copyfile(source / "train.npz", work / "train.npz")
+    print(f"--reuse: {len(reused)} of {len(plan)} members from {source}", flush=True)
     return reused
 
 
@@ -588,6 +594,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         args.experiments = args.experiments or experiments(args.suite, args.data)[:1]
         args.tag = args.tag or "smoke"
     args.tag = args.tag or default_tag(args)
+    if args.reuse and args.reuse == args.tag:
+        parser.error(f"--reuse {args.reuse} is this run's own --tag; name the tag whose members to take.")
     return args
 
 

@@ -186,3 +186,9 @@ def test_accuracy_reuse_trains_only_new_members(tmp_path, shared_data):
         (members / "two" / "TIAL1" / "finetune" / "members" / "cnn_seed43" / "model_card.json").read_text()
     )
     assert fresh["resumed_from_step"] is None
+    other_sites = [a if a != "400" else "300" for a in common]  # another --max-train: other training sites
+    with pytest.raises(SystemExit, match="trained on other sites"):
+        accuracy.main([*other_sites, "--seeds", "42,43", "--tag", "three", "--reuse", "one"])
+    with pytest.raises(SystemExit):  # its own tag: refused before anything is read or deleted
+        accuracy.main([*common, "--seeds", "42,43", "--tag", "two", "--reuse", "two"])
+    assert (members / "two" / "TIAL1" / "finetune" / "members" / "cnn_seed42" / "model_card.json").exists()

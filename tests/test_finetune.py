@@ -320,9 +320,15 @@ def test_cnn_depth_flags_shape_a_new_cnn_and_are_refused_elsewhere(tmp_path, cap
     assert "--resume with different data, split or model" in capsys.readouterr().err
     resumed = ["--model", "cnn", "--cnn-conv-layers", "1", "--cnn-lstm", "0", "--resume"]
     assert run_cli("finetune", *common, "--output-dir", shallow, *resumed) == 0
+    # in an ensemble the depth shapes the new CNN only; a saved CNN member keeps its own
+    mixed = tmp_path / "mixed"
+    members = ["--model", "cnn", "--model", str(default / "model"), "--cnn-lstm", "0"]
+    assert run_cli("finetune", *common, "--output-dir", mixed, *members) == 0
+    shapes = {json.loads(config.read_text())["lstm_hidden"] for config in (mixed / "model").glob("*/config.json")}
+    assert shapes == {0, 32}
     refused = [
-        (["--model", "kmer", "--cnn-lstm", "16"], "no --model is 'cnn'"),
-        (["--model", str(default / "model"), "--cnn-conv-layers", "3"], "brings its own architecture"),
+        (["--model", "kmer", "--cnn-lstm", "16"], "no --model is the preset 'cnn'"),
+        (["--model", str(default / "model"), "--cnn-conv-layers", "3"], "keeps its own architecture"),
         (["--model", "cnn", "--cnn-conv-layers", "0"], "give 1 to 8"),
     ]
     for extra, message in refused:

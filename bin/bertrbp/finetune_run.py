@@ -68,7 +68,7 @@ class FinetuneRunOptions:
     def member_options(self, source: str, member_seed: int, output_dir: Path):
         """One member's ``FinetuneOptions``: the recipe of ``source``'s kind, the explicit options winning."""
         from bertrbp.finetune import FinetuneOptions
-        from bertrbp.model import model_kind
+        from bertrbp.model import is_new_cnn
         from bertrbp.recipe import resolve
         from bertrbp.training import TrainConfig
 
@@ -114,7 +114,7 @@ class FinetuneRunOptions:
             split_seed=self.seed,
             train_config=config,
             structure=self.structure if takes_structure(source) else "none",
-            cnn_shape=self.cnn_shape() if model_kind(source) == "cnn" else None,
+            cnn_shape=self.cnn_shape() if is_new_cnn(source) else None,  # a saved CNN keeps its own
         )
 
 
@@ -131,7 +131,7 @@ def run_finetune(options: FinetuneRunOptions):
     tells the caller whether --fail-on-collapse applies)."""
     from bertrbp.finetune import finetune
     from bertrbp.finetune_ensemble import finetune_ensemble, member_plan, parse_seeds
-    from bertrbp.model import model_kind
+    from bertrbp.model import is_new_cnn
     from bertrbp.structure_input import STRUCTURE_CHOICES
 
     output_dir = Path(options.output_dir)
@@ -144,9 +144,10 @@ def run_finetune(options: FinetuneRunOptions):
             f"--structure {structure} needs a BERT --model (a preset or a checkpoint) or the CNN; k-mer "
             "models read the sequence only. Drop --structure or add a BERT or the CNN."
         )
-    if options.cnn_shape() is not None and not any(model_kind(m.source) == "cnn" for m in plan):
+    if options.cnn_shape() is not None and not any(is_new_cnn(m.source) for m in plan):
         raise InputError(
-            "--cnn-conv-layers/--cnn-lstm shape a new CNN, but no --model is 'cnn'. Drop them or add --model cnn."
+            "--cnn-conv-layers/--cnn-lstm shape a new CNN, but no --model is the preset 'cnn' (a saved CNN keeps "
+            "its own architecture). Drop them or add --model cnn."
         )
     if (
         len(plan) > 1

@@ -80,6 +80,11 @@ def bundled_model_names() -> list[str]:
     return sorted(names)
 
 
+def is_new_cnn(source: str) -> bool:
+    """``source`` builds a new CNN (the preset, not a saved CNN folder): what --cnn-conv-layers/--cnn-lstm shape."""
+    return source == CNN_PRESET and not Path(source).exists()
+
+
 def is_named(source: str, name: str) -> bool:
     """``source`` is the built-in model ``name`` (cnn, kmer) rather than a folder of that name."""
     return source == name and not Path(source).exists()
@@ -364,10 +369,10 @@ def load_classifier(
     newly initialised; the report lists which is which. ``cnn_shape`` (a ``bertrbp.cnn.CnnShape``) sets the depth of
     a new ``"cnn"``; any other source brings its own architecture, so it is refused there.
     """
-    if cnn_shape is not None and (resolve_model_source(source) != CNN_PRESET or Path(source).exists()):
+    if cnn_shape is not None and not is_new_cnn(source):
         raise InputError(
-            f"--cnn-conv-layers/--cnn-lstm shape a new CNN (--model cnn); --model {source} brings its own "
-            "architecture. Drop them or train --model cnn."
+            f"--cnn-conv-layers/--cnn-lstm shape a new CNN (the preset 'cnn'); --model {source} is a saved or "
+            "other model with its own architecture. Drop them or train the preset."
         )
     model, tokenizer, report = _load(
         source, k=k, num_labels=num_labels, attention=attention, dropout=dropout, seed=seed, cnn_shape=cnn_shape

@@ -107,12 +107,14 @@ def integrated_gradients(
     diff = x - base
     alphas = (torch.arange(steps, device=device, dtype=x.dtype) + 0.5) / steps
     grads = torch.zeros_like(x)
-    for part in alphas.split(chunk):
-        path = (base + part[:, None, None] * diff).detach().requires_grad_(True)
-        mask = torch.ones(path.shape[:2], dtype=torch.long, device=device)
-        out = _log_odds(model(inputs_embeds=path, attention_mask=mask, **extra).logits.float())
-        (grad,) = torch.autograd.grad(out.sum(), path)
-        grads += grad.sum(0)
+    # cuDNN's RNN backward refuses a model in eval mode (the CNN's BiLSTM); torch's own kernels take it
+    with torch.backends.cudnn.flags(enabled=torch.device(device).type != "cuda"):
+        for part in alphas.split(chunk):
+            path = (base + part[:, None, None] * diff).detach().requires_grad_(True)
+            mask = torch.ones(path.shape[:2], dtype=torch.long, device=device)
+            out = _log_odds(model(inputs_embeds=path, attention_mask=mask, **extra).logits.float())
+            (grad,) = torch.autograd.grad(out.sum(), path)
+            grads += grad.sum(0)
     token_attr = (diff * grads / steps).sum(-1)[1:-1].detach().cpu().double().numpy()
     with torch.no_grad():
         ends = torch.stack([x, base])
