@@ -176,10 +176,9 @@ def run_one(args, suite: str, name: str, source: str, pretrained: bool) -> dict:
     from bertrbp.device import resolve_device, set_threads
     from bertrbp.finetune import FinetuneOptions, finetune
     from bertrbp.finetune_ensemble import finetune_ensemble, member_plan, parse_seeds
-    from bertrbp.finetune_run import takes_structure
     from bertrbp.io.sequences import iter_records
     from bertrbp.metrics import binary_metrics
-    from bertrbp.model import load_classifier
+    from bertrbp.model import load_classifier, takes_structure
     from bertrbp.predict import predict_records, write_predictions
     from bertrbp.recipe import resolve
     from bertrbp.tokenizer import KmerTokenizer

@@ -23,7 +23,7 @@ from bertrbp.io.atomic import atomic_dir
 from bertrbp.io.sequences import check_unique_ids, iter_many, require_labels
 from bertrbp.io.tokens import TokenizedDataset, load_tokens, tokenize_records
 from bertrbp.metrics import binary_metrics
-from bertrbp.model import is_kmer_kind, load_classifier, model_kind, save_checkpoint
+from bertrbp.model import STRUCTURE_KINDS, is_kmer_kind, load_classifier, model_kind, save_checkpoint
 from bertrbp.provenance import device_description, sha256, software_versions
 from bertrbp.training import ArrayBatches, EpochContext, TrainConfig, train
 from bertrbp.training.checkpoint import check_run_identity, model_identity
@@ -193,7 +193,7 @@ def _add_structure(options: FinetuneOptions, kind: str, model, report):
         raise InputError(
             f"--structure {options.structure!r} is not known; choose one of {', '.join(STRUCTURE_CHOICES)}."
         )
-    if kind not in ("bert-random", "bert-pretrained", "cnn"):
+    if kind not in STRUCTURE_KINDS:
         raise InputError(
             f"--structure {options.structure} needs a BERT (a preset or a checkpoint) or the CNN, not --model "
             f"{options.model}."

@@ -68,7 +68,7 @@ class FinetuneRunOptions:
     def member_options(self, source: str, member_seed: int, output_dir: Path):
         """One member's ``FinetuneOptions``: the recipe of ``source``'s kind, the explicit options winning."""
         from bertrbp.finetune import FinetuneOptions
-        from bertrbp.model import is_new_cnn
+        from bertrbp.model import is_new_cnn, takes_structure
         from bertrbp.recipe import resolve
         from bertrbp.training import TrainConfig
 
@@ -118,20 +118,12 @@ class FinetuneRunOptions:
         )
 
 
-def takes_structure(source: str) -> bool:
-    """--structure applies to BERT and CNN members; k-mer members of the same ensemble stay sequence-only."""
-    from bertrbp.model import model_kind
-
-    kind = model_kind(source)
-    return kind.startswith("bert") or kind == "cnn"
-
-
 def run_finetune(options: FinetuneRunOptions):
     """Train the one model or the ensemble the options ask for; returns the ``FinetuneResult`` (``collapsed``
     tells the caller whether --fail-on-collapse applies)."""
     from bertrbp.finetune import finetune
     from bertrbp.finetune_ensemble import finetune_ensemble, member_plan, parse_seeds
-    from bertrbp.model import is_new_cnn
+    from bertrbp.model import is_new_cnn, takes_structure
     from bertrbp.structure_input import STRUCTURE_CHOICES
 
     output_dir = Path(options.output_dir)

@@ -82,7 +82,7 @@ def bundled_model_names() -> list[str]:
 
 def is_new_cnn(source: str) -> bool:
     """``source`` builds a new CNN (the preset, not a saved CNN folder): what --cnn-conv-layers/--cnn-lstm shape."""
-    return source == CNN_PRESET and not Path(source).exists()
+    return is_named(source, CNN_PRESET)
 
 
 def is_named(source: str, name: str) -> bool:
@@ -108,6 +108,14 @@ def model_kind(source: str) -> str:
     if is_named(source, CNN_PRESET) or config.get("model_type") == "bertrbp-cnn":
         return "cnn"
     return "bert-random" if is_preset(source) else "bert-pretrained"
+
+
+STRUCTURE_KINDS = ("bert-random", "bert-pretrained", "cnn")  # model kinds that take --structure input
+
+
+def takes_structure(source: str) -> bool:
+    """--structure applies to BERT and CNN members; k-mer members of the same ensemble stay sequence-only."""
+    return model_kind(source) in STRUCTURE_KINDS
 
 
 def model_folder(path: str | Path) -> Path:
@@ -415,7 +423,7 @@ def _load(
         tokenizer = KmerTokenizer(k)
         names = [n for n, _ in model.named_parameters()]
         return model, tokenizer, LoadReport(f"preset:{source}", False, [], names, [])
-    if source == CNN_PRESET and not Path(source).exists():
+    if is_new_cnn(source):
         from bertrbp.cnn import new_cnn
 
         model = new_cnn(len(dnabert_vocab(k)), dropout=0.1 if dropout is None else dropout, shape=cnn_shape)
