@@ -9,6 +9,8 @@ TIAL1's test and validation splits, the demo files, and the whole of each unseen
 
     python bench/pretrain_multitask.py --out /work/pretrain_mt              # start (or --resume to continue)
     python bench/pretrain_multitask.py --out /work/pretrain_mt --print-only  # just print the pretrain command
+    python bench/pretrain_multitask.py --out /work/pretrain_mt2 --init-model /work/pretrain_mt/model \
+        --max-steps 5000 --lr 3e-4 --seed 43                                # a second stage on a new data order
 """
 
 from __future__ import annotations
@@ -68,6 +70,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--seed", type=int, default=42, help="a second stage takes another seed: a new data order")
+    parser.add_argument("--init-model", help="start from this checkpoint (a second stage), not random weights")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--print-only", action="store_true")
     args = parser.parse_args(argv)
@@ -76,7 +80,8 @@ def main(argv: list[str] | None = None) -> None:
     command += [x for spec in tasks for x in ("--task", spec)] + [x for path in exclude for x in ("--exclude", path)]
     command += ["--epochs", args.epochs, "--max-steps", args.max_steps, "--batch-size", args.batch_size]
     command += ["--lr", args.lr, "--warmup-ratio", 0.05, "--val-fraction", 0.01, "--save-steps", 250]
-    command += ["--threads", args.threads, "--device", args.device, "--seed", 42]
+    command += ["--threads", args.threads, "--device", args.device, "--seed", args.seed]
+    command += ["--init-model", args.init_model] if args.init_model else []
     command += ["--resume"] if args.resume else []
     command = [str(x) for x in command]
     print("bertrbp-pretrain " + " ".join(shlex.quote(x) for x in command), flush=True)

@@ -42,8 +42,18 @@ ARMS = {
 OUT = accuracy.RESULTS / "pretrained_vs_random"
 
 
-def tag(arm: str, sites: int) -> str:
+def tag(arm: str, sites: int, checkpoint_name: str | None = None) -> str:
+    """``pvr_<arm>_n<sites>``; another checkpoint's pretrained arm is ``pvr_pretrained-<name>_n<sites>``."""
+    if arm == "pretrained" and checkpoint_name:
+        arm = f"pretrained-{checkpoint_name}"
     return f"pvr_{arm}_n{sites or 'all'}"
+
+
+def arm_options(arm: str, checkpoint: Path | None) -> list[str]:
+    """The arm's finetune options; ``checkpoint`` replaces the shipped one (a candidate, compared before shipping)."""
+    if arm == "pretrained" and checkpoint is not None:
+        return ["--pretrained", str(checkpoint), *RECIPE]
+    return ARMS[arm]
 
 
 def run(args) -> None:
@@ -52,12 +62,13 @@ def run(args) -> None:
         names = [n for n in names if n in UNSEEN]
     for sites in args.sizes:
         for arm in args.arms:
-            argv = ["--suite", args.suite, "--experiments", *names, *ARMS[arm], "--max-train", str(sites)]
-            accuracy.main([*argv, "--threads", str(args.threads), "--tag", tag(arm, sites)])
+            argv = ["--suite", args.suite, "--experiments", *names, *arm_options(arm, args.checkpoint)]
+            argv += ["--max-train", str(sites), "--threads", str(args.threads)]
+            accuracy.main([*argv, "--tag", tag(arm, sites, args.checkpoint_name)])
 
 
-def _rows(suite: str, arm: str, sites: int) -> dict[str, dict]:
-    path = accuracy.results_path(suite, tag(arm, sites), accuracy.RESULTS)
+def _rows(suite: str, arm: str, sites: int, checkpoint_name: str | None = None) -> dict[str, dict]:
+    path = accuracy.results_path(suite, tag(arm, sites, checkpoint_name), accuracy.RESULTS)
     return {row["experiment"]: row for row in accuracy.read_rows(path)} if path.exists() else {}
 
 
@@ -65,7 +76,7 @@ def table(args) -> None:
     rows, sizes = [], []  # sizes[i]: the training sites row i asked for (its arm's tag), "all" for 0
     for suite in ("eclip", "rbp31"):
         for sites in (500, 2000, 0):
-            arms = {arm: _rows(suite, arm, sites) for arm in ARMS}
+            arms = {arm: _rows(suite, arm, sites, args.checkpoint_name) for arm in ARMS}
             for name in sorted(set(arms["pretrained"]) & set(arms["random"])):
                 pre, rnd, kmer = arms["pretrained"][name], arms["random"][name], arms["kmer"].get(name)
                 sizes.append(str(sites or "all"))
@@ -87,7 +98,8 @@ def table(args) -> None:
                         "load_before": pre["load_before"],
                     }
                 )
-    tsv = accuracy.RESULTS / "pretrained_vs_random.tsv"
+    stem = "pretrained_vs_random" + (f"_{args.checkpoint_name}" if args.checkpoint_name else "")
+    tsv = accuracy.RESULTS / f"{stem}.tsv"
     with open(tsv, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["suite"], delimiter="\t")
         writer.writeheader()
@@ -110,7 +122,7 @@ def table(args) -> None:
             f"{pre - rnd:+.4f} | {better}/{len(chosen)} | {floor} |"
         )
     text = "\n".join(lines) + "\n"
-    (accuracy.RESULTS / "pretrained_vs_random.md").write_text(text)
+    (accuracy.RESULTS / f"{stem}.md").write_text(text)
     print(text)
 
 
@@ -124,7 +136,10 @@ def main(argv: list[str] | None = None) -> None:
     go.add_argument("--sizes", nargs="+", type=int, default=[2000], help="training sites per experiment; 0 = all")
     go.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS))
     go.add_argument("--threads", type=int, default=1)
-    sub.add_parser("table")
+    go.add_argument("--checkpoint", type=Path, help="a candidate checkpoint instead of the shipped one")
+    go.add_argument("--checkpoint-name", help="names the candidate's tag: pvr_pretrained-NAME_n<sites>")
+    shown = sub.add_parser("table")
+    shown.add_argument("--checkpoint-name", help="the candidate's rows instead of the shipped checkpoint's")
     args = parser.parse_args(argv)
     run(args) if args.command == "run" else table(args)
 

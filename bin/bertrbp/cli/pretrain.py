@@ -55,6 +55,12 @@ def pretrain(
         help="Writes model/, metrics.json, model_card.{json,md}, checkpoints/ (multitask: task_heads.safetensors).",
     ),
     model_size: str = typer.Option("small", "--model-size", help="tiny, mini, small, medium or base (DNABERT's size)."),
+    init_model: str | None = typer.Option(
+        None,
+        "--init-model",
+        help="Start from this k-mer BERT (an earlier run's DIR/model or a bundled name such as bertrbp-mini-k3) "
+        "instead of random weights: masked LM then multi-task, or a finished run continued on a new schedule.",
+    ),
     k: int = typer.Option(3, "--k", help="k-mer size (3, 4, 5 or 6)."),
     window: int = typer.Option(101, "--window", help="mlm: window length in nt (shorter records are kept whole)."),
     stride: int = typer.Option(50, "--stride", help="mlm: distance between window starts in nt."),
@@ -116,6 +122,7 @@ def pretrain(
         tasks=[parse_task(spec) for spec in task or []],
         output_dir=output_dir,
         model_size=model_size,
+        init_model=init_model,
         k=k,
         window=window,
         stride=stride,

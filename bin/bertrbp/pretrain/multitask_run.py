@@ -18,6 +18,7 @@ from bertrbp.errors import InputError
 from bertrbp.io.atomic import atomic_open
 from bertrbp.model import MAX_POSITIONS, save_checkpoint
 from bertrbp.pretrain.exclusion import ExclusionSet
+from bertrbp.pretrain.init_model import continue_task_heads, load_start, starting_weights_lines
 from bertrbp.pretrain.mlm import split_indices
 from bertrbp.pretrain.multitask import (
     MultitaskBatches,
@@ -42,12 +43,13 @@ TABLE_FILE = "tasks.json"  # in checkpoints/: the task table's size, checksum an
 
 def pretrain_multitask(options) -> dict:
     """Train the shared encoder on every task; returns the metrics written to metrics.json."""
-    from bertrbp.pretrain.run import run_identity
+    from bertrbp.pretrain.run import run_identity, starting_weights
 
     out = Path(options.output_dir)
     checkpoints = out / "checkpoints"
     refuse_unfinished_run(out, options.resume)
-    identity = run_identity(options)
+    init = starting_weights(options)
+    identity = run_identity(options, init)
     refuse_changed_resume(out, identity, options.resume)  # before reading every task
     tokenizer = KmerTokenizer(options.k)
     exclusion = ExclusionSet.from_files(options.exclude, options.fmt) if options.exclude else None
@@ -62,6 +64,9 @@ def pretrain_multitask(options) -> dict:
     train_source = MultitaskBatches(table, tokenizer, train_idx)
     val_source = MultitaskBatches(table, tokenizer, val_idx) if len(val_idx) else None
     model = build_multitask_model(options.model_size, options.k, len(table.names), seed=options.train.seed)
+    if init is not None:
+        load_start(model, init)
+        continue_task_heads(model.heads, table.names, init)
     # only now, with every input accepted, does a new run write anything (bad input leaves no folder behind)
     check_run_identity(checkpoints, identity, options.resume)
     check_task_table(checkpoints, table, options.resume)
@@ -96,6 +101,7 @@ def pretrain_multitask(options) -> dict:
         "train_sequences": int(len(train_idx)),
         "val_sequences": int(len(val_idx)),
         "exclusion": exclusion_report(table, exclusion, options.exclude),
+        "initialised_from": init.card() if init is not None else None,
     }
     write_multitask_outputs(options, model, tokenizer, table, metrics, out)
     return metrics
@@ -180,6 +186,7 @@ def model_card(options, model, table: TaskTable, metrics: dict, weights_sha256: 
         "tasks": table.names,
         "exclusion": metrics["exclusion"],
         "training": options.train.to_dict(),
+        "initialised_from": metrics.get("initialised_from"),
         "results": {
             "final": final,
             "val_task_auroc": metrics["final"].get("val_task_auroc", {}),
@@ -230,6 +237,7 @@ def model_card_markdown(card: dict) -> str:
         f"{card['training']['batch_size']}, seed {card['training']['seed']}",
         f"- {card['device_description']}, bf16 {'on' if results['bf16'] else 'off'}, {results['threads']} threads, "
         f"{results['wall_seconds'] / 60:.1f} min",
+        *starting_weights_lines(card.get("initialised_from")),
         "",
         "## Results (validation)",
         *[f"- {key}: {value:.4f}" if isinstance(value, float) else f"- {key}: {value}" for key, value in final.items()],

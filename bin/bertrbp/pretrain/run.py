@@ -22,6 +22,7 @@ from bertrbp.errors import InputError
 from bertrbp.model import MAX_POSITIONS, save_checkpoint
 from bertrbp.pretrain.corpus import Corpus, build_corpus
 from bertrbp.pretrain.exclusion import ExclusionSet
+from bertrbp.pretrain.init_model import InitModel, load_start, resolve_init_model, starting_weights_lines
 from bertrbp.pretrain.masking import IGNORE_INDEX, SpanMasker
 from bertrbp.pretrain.mlm import MlmBatches, build_mlm_model, split_indices
 from bertrbp.pretrain.shared import (
@@ -55,6 +56,7 @@ class PretrainOptions:
     fmt: str = "auto"
     objective: str = "mlm"  # mlm: masked k-mers on --corpus; multitask: one bound/unbound head per --task
     tasks: list[tuple[str, Path]] = field(default_factory=list)  # (name, labelled training file), multitask only
+    init_model: str | None = None  # start from this k-mer BERT (folder or bundled name) instead of random weights
     train: TrainConfig = field(default_factory=lambda: TrainConfig(lr=4e-4, epochs=1, batch_size=64, warmup_ratio=0.05))
 
 
@@ -97,14 +99,23 @@ def _recipe(options: PretrainOptions) -> dict:
     }
 
 
-def run_identity(options: PretrainOptions) -> dict:
-    """What --resume must find unchanged: the corpus recipe (data by checksum), the model and the split."""
-    return {
+def run_identity(options: PretrainOptions, init: InitModel | None = None) -> dict:
+    """What --resume must find unchanged: the corpus recipe (data by checksum), the model (and the weights it
+    started from) and the split."""
+    identity = {
         "recipe": _recipe(options),
         "model_size": options.model_size,
         "mlm_probability": options.mlm_probability,
         "val_fraction": options.val_fraction,
     }
+    if init is not None:  # only when given, so runs checkpointed before --init-model existed still resume
+        identity["init_model"] = init.identity()
+    return identity
+
+
+def starting_weights(options: PretrainOptions) -> InitModel | None:
+    """The checked --init-model, or None for random weights (checked before anything is read or written)."""
+    return resolve_init_model(options.init_model, options.model_size, options.k) if options.init_model else None
 
 
 MLM_ONLY = (  # (flag, PretrainOptions field): settings multitask would otherwise silently ignore
@@ -209,7 +220,8 @@ def pretrain(options: PretrainOptions) -> dict:
 
         return pretrain_multitask(options)
     refuse_unfinished_run(out, options.resume)
-    identity = run_identity(options)
+    init = starting_weights(options)
+    identity = run_identity(options, init)
     refuse_changed_resume(out, identity, options.resume)  # before rebuilding anything
     created = not out.exists()
     try:
@@ -218,6 +230,8 @@ def pretrain(options: PretrainOptions) -> dict:
         masker = SpanMasker(options.k, tokenizer.vocab_size, options.mlm_probability)
         train_idx, val_idx = split_indices(len(corpus), options.val_fraction, options.train.seed)
         model = build_mlm_model(options.model_size, options.k, seed=options.train.seed)
+        if init is not None:
+            load_start(model, init)
     except InputError:
         if created and out.exists():
             import shutil
@@ -250,6 +264,7 @@ def pretrain(options: PretrainOptions) -> dict:
         "train_windows": int(len(train_idx)),
         "val_windows": int(len(val_idx)),
         "corpus": asdict(corpus.stats),
+        "initialised_from": init.card() if init is not None else None,
     }
     write_outputs(options, model, tokenizer, metrics, out)
     return metrics
@@ -285,6 +300,7 @@ def model_card(options: PretrainOptions, model, metrics: dict, weights: Path) ->
         "masking": {"mlm_probability": options.mlm_probability, "span": options.k, "mask_random_keep": [0.8, 0.1, 0.1]},
         "corpus": metrics["corpus"],
         "training": options.train.to_dict(),
+        "initialised_from": metrics.get("initialised_from"),
         "results": {
             k: metrics[k]
             for k in ("final", "global_step", "wall_seconds", "device", "bf16", "train_windows", "val_windows")
@@ -327,6 +343,7 @@ def model_card_markdown(options: PretrainOptions, card: dict, metrics: dict) -> 
         f"{options.train.weight_decay}, seed {options.train.seed}",
         f"- device {metrics['device']} (bf16 {'on' if metrics['bf16'] else 'off'}), "
         f"{metrics['wall_seconds']:.0f} s",
+        *starting_weights_lines(card.get("initialised_from")),
         "",
         "## Results",
         *[f"- {key}: {value:.4f}" if isinstance(value, float) else f"- {key}: {value}" for key, value in final.items()],
