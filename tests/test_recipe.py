@@ -15,6 +15,7 @@ from synthetic import motif_sequences, write_fasta
     "source, lr, epochs, patience",
     [
         ("zhihan1996/DNA_bert_3", 2e-4, 3, 2),  # pretrained checkpoint: the BERT-RBP authors' recipe
+        ("bertrbp-mini-k3", 5e-4, 8, 2),  # a checkpoint narrower than DNABERT: its width's random-init rate
         ("tiny", 1e-3, 8, 2),
         ("mini", 5e-4, 8, 2),
         ("small", 2e-4, 8, 2),
@@ -28,6 +29,21 @@ def test_default_recipe_per_model_kind(source, lr, epochs, patience):
 
     recipe = default_recipe(source)
     assert (recipe.lr, recipe.epochs, recipe.patience) == (lr, epochs, patience)
+
+
+@pytest.mark.parametrize("preset, lr, epochs", [("tiny", 1e-3, 8), ("small", 2e-4, 8), ("base", 2e-4, 3)])
+def test_a_local_checkpoint_trains_by_its_width(tmp_path, preset, lr, epochs):
+    """Only DNABERT-wide checkpoints keep the paper's 2e-4 x 3 epochs; the paper recipe stays the paper's."""
+    from bertrbp.model import preset_config
+    from bertrbp.recipe import default_recipe
+
+    folder = tmp_path / preset
+    folder.mkdir()
+    preset_config(preset).to_json_file(folder / "config.json")
+    recipe = default_recipe(str(folder))
+    assert (recipe.lr, recipe.epochs, recipe.patience) == (lr, epochs, 2)
+    paper = default_recipe(str(folder), recipe="paper")
+    assert (paper.lr, paper.epochs, paper.patience) == (2e-4, 3, 0)
 
 
 def test_paper_rate_is_an_explicit_choice_and_user_settings_win():

@@ -102,7 +102,7 @@ def model_kind(source: str) -> str:
         return "kmer-pos"
     if is_named(source, KMER_PRESET):
         return "kmer"
-    config = _folder_config(source)
+    config = folder_config(source)
     if config.get("model_type") == "bertrbp-kmer":
         return "kmer-pos" if config.get("position_bins", 0) else "kmer"
     if is_named(source, CNN_PRESET) or config.get("model_type") == "bertrbp-cnn":
@@ -241,7 +241,7 @@ def quiet_transformers() -> None:
         pass
 
 
-def _folder_config(source: str) -> dict:
+def folder_config(source: str) -> dict:
     """A local checkpoint folder's config.json ({} when there is none)."""
     config_path = Path(source) / "config.json"
     if not config_path.is_file():
@@ -254,7 +254,7 @@ def _folder_config(source: str) -> dict:
 
 def _folder_model_type(source: str) -> str | None:
     """The ``model_type`` of a local checkpoint folder's config.json (None when there is none)."""
-    return _folder_config(source).get("model_type")
+    return folder_config(source).get("model_type")
 
 
 def _bert_class(source: str):

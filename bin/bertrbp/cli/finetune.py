@@ -50,7 +50,8 @@ def finetune(
     model: list[str] = typer.Option(
         list(DEFAULT_MODELS),
         "--model",
-        help="Checkpoint folder or hub id (lr default 2e-4, 3 epochs); a preset tiny/mini/small/medium/base for a "
+        help="Checkpoint folder or hub id (lr default 2e-4, 3 epochs; a checkpoint narrower than DNABERT, e.g. "
+        "bertrbp-mini-k3, the rate of its width and up to 8 epochs); a preset tiny/mini/small/medium/base for a "
         "random-init BERT (lr default 1e-3/5e-4/2e-4/1e-4/1e-4, up to 8 epochs); 'cnn' for the DeepBind-like "
         "baseline (lr 1e-3, up to 10 epochs); 'kmer' for logistic regression on 1-5-mer frequencies; 'kmer-pos' "
         "adds 1-3-mer frequencies in 10 position bins. Repeat "
