@@ -116,3 +116,28 @@ def test_a_wrong_start_is_one_error_line_and_leaves_nothing(tmp_path, tiny_check
         assert result.returncode == 2 and len(errors) == 1 and errors[0].startswith("error: "), (case, result.stderr)
         assert phrase in errors[0], (case, errors[0])
         assert not out.exists(), case
+
+
+def test_ship_checkpoint_copies_the_run_and_its_card_with_the_gains(tmp_path):
+    """bench/ship_checkpoint.py: the shipped card describes the shipped weights, names the short name, says that a
+    continued run's validation is not comparable with its first stage's, and carries the measured gains."""
+    import sys
+
+    from conftest import REPO
+
+    sys.path.insert(0, str(REPO / "bench"))
+    from ship_checkpoint import ship
+
+    tasks = _tasks(tmp_path)
+    pretrain(_multitask(tmp_path, "first", tasks))
+    pretrain(_multitask(tmp_path, "second", tasks, init_model=str(tmp_path / "first" / "model")))
+    (tmp_path / "gains.md").write_text("| suite | difference |\n|---|---|\n| eclip | +0.0182 |\n")
+    (tmp_path / "gains.tsv").write_text("suite\tdifference\neclip\t+0.0182\n")
+    folder = ship(tmp_path / "second", "mine-k3", tmp_path / "gains.md", tmp_path / "gains.tsv", tmp_path / "models")
+    card = json.loads((folder / "model_card.json").read_text())
+    assert card["weights_sha256"] == sha256(folder / "model.safetensors")
+    assert card["usage"].startswith("bertrbp-finetune --model mine-k3 ")
+    assert card["finetuning_gains"]["rows"] == [{"suite": "eclip", "difference": "+0.0182"}]
+    text = (folder / "README.md").read_text()
+    assert "--model mine-k3 " in text and str(tmp_path / "second" / "model") not in text
+    assert "not comparable" in text and "| eclip | +0.0182 |" in text

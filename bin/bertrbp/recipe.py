@@ -91,7 +91,8 @@ def _small_checkpoint_recipe(source: str) -> Recipe | None:
     BERT of its width: that width's rate, up to 8 epochs with early stopping. Measured: ``bertrbp-mini-k3`` on the
     10 eCLIP sets it never saw (2,000 sites) reached validation AUROC 0.758 this way against 0.731 at the paper's
     2e-4 x 3 epochs (higher on all 10; test 0.759 vs 0.745, below random init's 0.749), bench/results/
-    accuracy_eclip_pvr_pretrained{,-tooldefaults}_n2000.tsv. None for DNABERT-wide or unknown (hub) checkpoints."""
+    accuracy_eclip_pvr_pretrained-stage1{,-olddefaults}_n2000.tsv (the first, 3,000-step
+    stage of the checkpoint). None for DNABERT-wide or unknown (hub) checkpoints."""
     from bertrbp.model import PRESETS, folder_config, resolve_model_source
 
     width = folder_config(resolve_model_source(source)).get("hidden_size")
