@@ -12,9 +12,15 @@ import argparse
 import csv
 import json
 import shutil
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bin"))
+
+from bertrbp.pretrain.init_model import start_exclusion, starting_weights_lines  # noqa: E402
+from bertrbp.provenance import sha256  # noqa: E402
+
 RESULTS = REPO / "bench" / "results"
 FILES = ("config.json", "model.safetensors", "vocab.txt")
 RECIPE = "lr 5e-4, up to 8 epochs, patience 2, best epoch, batch 32, bf16, seed 42; 10% of the sites for validation"
@@ -29,6 +35,9 @@ def ship(run: Path, name: str, gains_md: Path, gains_tsv: Path, models: Path = R
     usage = f"bertrbp-finetune --model {name} --train TRAIN.fa --output-dir OUT"
     card = json.loads((run / "model" / "model_card.json").read_text(encoding="utf-8"))
     card["usage"] = usage
+    start_lines_before = starting_weights_lines(card.get("initialised_from"))
+    if card.get("initialised_from"):
+        card["initialised_from"] = portable_start(card["initialised_from"])
     with open(gains_tsv, newline="") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t"))
     card["finetuning_gains"] = {"source": _shown(gains_tsv), "recipe": RECIPE, "rows": rows}
@@ -37,7 +46,13 @@ def ship(run: Path, name: str, gains_md: Path, gains_tsv: Path, models: Path = R
     markdown = markdown.replace(card_usage_before(run), usage)
     gains = gains_md.read_text(encoding="utf-8")
     if card.get("initialised_from"):
-        markdown = markdown.replace("\n## Results (validation)\n", "\n## Results (validation)\n" + STAGED + "\n", 1)
+        markdown = markdown.replace(
+            "\n".join(start_lines_before), "\n".join(starting_weights_lines(card["initialised_from"]))
+        )
+        header = "\n## Results (validation)\n"
+        if header not in markdown:
+            raise SystemExit(f"{run / 'model' / 'README.md'}: no '{header.strip()}' section to put the staging note in")
+        markdown = markdown.replace(header, header + STAGED + "\n", 1)
     section = (
         f"\n## Fine-tuning gains ({_shown(gains_md)})\n\n"
         f"Pretrained vs random init, same recipe ({RECIPE}), same seeded training subset, each test split scored "
@@ -54,6 +69,23 @@ STAGED = (
     "What decided to ship it is the fine-tuning validation AUROC of both stages on the unseen eCLIP sets "
     "(bench/results/accuracy_eclip_pvr_pretrained*_n2000.tsv); the gains below are test AUROCs, scored once."
 )
+
+
+def portable_start(start: dict) -> dict:
+    """The card's start without this machine's paths: a card written before the start was recorded by ``source``
+    names an absolute ``path``; it becomes ``RUN/model``, and the start's exclusion report is added when that
+    folder is still here with the recorded weights (checked by checksum)."""
+    start = dict(start)
+    path = start.pop("path", None)
+    if path is None:
+        return start
+    folder = Path(path)
+    start = {"source": str(Path(*folder.parts[-2:])), **start}
+    weights = folder / "model.safetensors"
+    if start.get("exclusion") is None and weights.is_file() and sha256(weights) == start["weights_sha256"]:
+        card = json.loads((folder / "model_card.json").read_text(encoding="utf-8"))
+        start["exclusion"] = start_exclusion(card)
+    return start
 
 
 def _shown(path: Path) -> str:

@@ -192,3 +192,13 @@ def test_accuracy_reuse_trains_only_new_members(tmp_path, shared_data):
     with pytest.raises(SystemExit):  # its own tag: refused before anything is read or deleted
         accuracy.main([*common, "--seeds", "42,43", "--tag", "two", "--reuse", "two"])
     assert (members / "two" / "TIAL1" / "finetune" / "members" / "cnn_seed42" / "model_card.json").exists()
+
+
+@pytest.mark.parametrize("given", [["--checkpoint", "cand/model"], ["--checkpoint-name", "cand"]])
+def test_pretrained_vs_random_takes_a_candidate_checkpoint_only_with_its_name(given, capsys):
+    """One without the other would file a candidate's rows under the shipped checkpoint's tag (or skip by them)."""
+    import pretrained_vs_random
+
+    with pytest.raises(SystemExit) as stop:
+        pretrained_vs_random.main(["run", "--suite", "eclip", "--experiments", "NONE", *given])
+    assert stop.value.code == 2 and "--checkpoint and --checkpoint-name go together" in capsys.readouterr().err

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from bertrbp.errors import InputError
+from bertrbp.pretrain.init_model import (
+    HEADS_FILE,
+    continue_task_heads,
+    load_start,
+    resolve_init_model,
+    starting_weights_lines,
+)
 from bertrbp.pretrain.run import PretrainOptions, pretrain
 from bertrbp.provenance import sha256
 from bertrbp.training import TrainConfig
@@ -94,14 +102,91 @@ def test_resume_refuses_a_different_starting_checkpoint(tmp_path, tiny_checkpoin
         pretrain(other)
 
 
+def test_resume_accepts_the_same_start_under_another_path(tmp_path):
+    """The identity holds the start's weights checksum, not its folder name: a moved or renamed start resumes."""
+    tasks = _tasks(tmp_path)
+    pretrain(_multitask(tmp_path, "first", tasks, lr=STILL))
+    options = _multitask(tmp_path, "run", tasks, init_model=str(tmp_path / "first" / "model"))
+    options.train.save_steps = 2
+    pretrain(options)
+    shutil.copytree(tmp_path / "first" / "model", tmp_path / "moved" / "weights")
+    resumed = pretrain(_multitask(tmp_path, "run", tasks, init_model=str(tmp_path / "moved" / "weights"), resume=True))
+    assert resumed["initialised_from"]["weights_sha256"] == sha256(tmp_path / "first" / "model" / "model.safetensors")
+
+
+def test_the_card_records_the_start_as_checked_with_its_exclusions_and_no_absolute_path(tmp_path):
+    tasks = _tasks(tmp_path)
+    held_out = write_fasta(tmp_path / "held_out.fa", motif_sequences(60, seed=1)[:5])
+    pretrain(_multitask(tmp_path, "first", tasks, exclude=[held_out]))
+    start = resolve_init_model(str(tmp_path / "first" / "model"), "tiny", 3)
+    # the start's card changes after the check: the new card must describe the start that was checked
+    card_path = tmp_path / "first" / "model" / "model_card.json"
+    first_card = json.loads(card_path.read_text())
+    card_path.write_text(json.dumps({**first_card, "results": {"global_step": 999}}))
+    recorded = start.card()
+    assert recorded["steps"] == first_card["results"]["global_step"] != 999
+    assert recorded["source"] == "first/model"  # the checksum identifies the start, not this machine's path
+    assert recorded["exclusion"]["excluded_sequences"] == first_card["exclusion"]["excluded_sequences"] > 0
+    assert [f["sha256"] for f in recorded["exclusion"]["files"]] == [sha256(held_out)]
+    lines = starting_weights_lines(recorded)
+    assert "first/model" in lines[0] and "excluded" in lines[1]
+
+
+def test_task_heads_are_continued_only_from_a_runs_own_model_folder(tmp_path):
+    """A bundled or hand-made folder has no heads of its own: a task_heads file that happens to lie beside it
+    belongs to something else and must not be read."""
+    tasks = _tasks(tmp_path)
+    pretrain(_multitask(tmp_path, "first", tasks))
+    shutil.copytree(tmp_path / "first" / "model", tmp_path / "bundle" / "mine-k3")
+    shutil.copy(tmp_path / "first" / HEADS_FILE, tmp_path / "bundle" / HEADS_FILE)
+    heads = torch.nn.Linear(64, 2)
+    before = heads.weight.detach().clone()
+    assert (
+        continue_task_heads(
+            heads, ["RBFOX", "PUM"], resolve_init_model(str(tmp_path / "bundle" / "mine-k3"), "tiny", 3)
+        )
+        == 0
+    )
+    assert torch.equal(heads.weight, before)
+    assert (
+        continue_task_heads(heads, ["RBFOX", "PUM"], resolve_init_model(str(tmp_path / "first" / "model"), "tiny", 3))
+        == 2
+    )
+
+
+def _start_with_config(tiny_checkpoint, folder, **changes):
+    """A copy of the tiny checkpoint whose config.json differs from the preset in ``changes``."""
+    shutil.copytree(tiny_checkpoint, folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, **changes}))
+    return folder
+
+
+def test_a_start_whose_tensors_differ_in_shape_is_refused_before_loading(tmp_path, tiny_checkpoint):
+    """A config that claims the preset's shape over weights of another shape (hand-edited, or written by another
+    tool) is caught by comparing tensor shapes, not by a size-mismatch traceback from load_state_dict."""
+    from transformers import BertConfig, BertModel
+
+    from bertrbp.model import preset_config
+    from bertrbp.pretrain.mlm import build_mlm_model
+
+    folder = _start_with_config(tiny_checkpoint, tmp_path / "start")
+    other = BertModel(BertConfig(**{**preset_config("tiny").to_dict(), "max_position_embeddings": 256}))
+    save_file({name: t.contiguous() for name, t in other.state_dict().items()}, str(folder / "model.safetensors"))
+    with pytest.raises(InputError, match="differ in shape"):
+        load_start(build_mlm_model("tiny", 3, seed=0), resolve_init_model(str(folder), "tiny", 3))
+
+
 def _wrong_starts(tmp_path, tiny_checkpoint) -> dict[str, tuple[list, str]]:
     cnn = tmp_path / "cnn_model"
     run_tool("finetune", "--model", "cnn", "--train", _tasks(tmp_path)[0][1], "--output-dir", cnn, "--epochs", "1")
+    positions = _start_with_config(tiny_checkpoint, tmp_path / "positions", max_position_embeddings=256)
     return {
         "k": (["--init-model", tiny_checkpoint, "--k", "4"], "pass --k 3"),
         "size": (["--init-model", tiny_checkpoint, "--model-size", "mini"], "pass --model-size tiny"),
         "cnn": (["--init-model", cnn / "model", "--model-size", "tiny"], "only a k-mer BERT"),
         "missing": (["--init-model", tmp_path / "nowhere", "--model-size", "tiny"], "not a checkpoint folder"),
+        "positions": (["--init-model", positions, "--model-size", "tiny"], "max_position_embeddings 256"),
     }
 
 
@@ -141,3 +226,40 @@ def test_ship_checkpoint_copies_the_run_and_its_card_with_the_gains(tmp_path):
     text = (folder / "README.md").read_text()
     assert "--model mine-k3 " in text and str(tmp_path / "second" / "model") not in text
     assert "not comparable" in text and "| eclip | +0.0182 |" in text
+    assert card["initialised_from"]["source"] == "first/model" and str(tmp_path / "first") not in text
+    assert card["initialised_from"]["exclusion"] is None and "the start was itself" not in text  # none excluded
+
+
+def test_ship_checkpoint_drops_the_absolute_start_path_of_an_older_card(tmp_path):
+    """Cards written before the start was recorded by ``source`` name its absolute path: the shipped card and its
+    README must not, and they gain the start's exclusion report when the start is still there with those weights."""
+    import sys
+
+    from conftest import REPO
+
+    sys.path.insert(0, str(REPO / "bench"))
+    from ship_checkpoint import ship
+
+    tasks = _tasks(tmp_path)
+    held_out = write_fasta(tmp_path / "held_out.fa", motif_sequences(60, seed=1)[:5])
+    pretrain(_multitask(tmp_path, "first", tasks, exclude=[held_out]))
+    pretrain(_multitask(tmp_path, "second", tasks, init_model=str(tmp_path / "first" / "model")))
+    start = tmp_path / "first" / "model"
+    older = {"name": "model", "weights_sha256": sha256(start / "model.safetensors"), "path": str(start), "steps": 8}
+    for card_path in (tmp_path / "second" / "model" / "model_card.json", tmp_path / "second" / "model_card.json"):
+        card = json.loads(card_path.read_text())
+        card_path.write_text(json.dumps({**card, "initialised_from": older}))
+    readme = tmp_path / "second" / "model" / "README.md"
+    readme.write_text("\n".join(
+        line if not line.startswith("- started from") else starting_weights_lines(older)[0]
+        for line in readme.read_text().splitlines()
+    ))  # fmt: skip
+    assert str(start) in readme.read_text()
+    (tmp_path / "gains.md").write_text("| suite |\n|---|\n")
+    (tmp_path / "gains.tsv").write_text("suite\n")
+    folder = ship(tmp_path / "second", "mine-k3", tmp_path / "gains.md", tmp_path / "gains.tsv", tmp_path / "models")
+    shipped = json.loads((folder / "model_card.json").read_text())["initialised_from"]
+    assert "path" not in shipped and shipped["source"] == "first/model"
+    assert shipped["exclusion"]["files"][0]["sha256"] == sha256(held_out)
+    text = (folder / "README.md").read_text()
+    assert str(start) not in text and "started from first/model" in text and "5 sequences of 1 files excluded" in text

@@ -46,6 +46,16 @@ def test_a_local_checkpoint_trains_by_its_width(tmp_path, preset, lr, epochs):
     assert (paper.lr, paper.epochs, paper.patience) == (2e-4, 3, 0)
 
 
+@pytest.mark.parametrize("width, lr", [(32, 1e-3), (96, 1e-3), (192, 5e-4), (384, 2e-4), (640, 1e-4)])
+def test_a_checkpoint_between_preset_widths_takes_the_rate_of_the_widest_preset_it_exceeds(tmp_path, width, lr):
+    """Not only the preset widths: a 384-wide checkpoint must not fall back to the paper's 2e-4 x 3 epochs."""
+    from bertrbp.recipe import default_recipe
+
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert", "hidden_size": width}))
+    recipe = default_recipe(str(tmp_path))
+    assert (recipe.lr, recipe.epochs, recipe.patience) == (lr, 8, 2)
+
+
 def test_paper_rate_is_an_explicit_choice_and_user_settings_win():
     from bertrbp.errors import InputError
     from bertrbp.recipe import PAPER_RANDOM_INIT_LR, default_recipe, resolve

@@ -170,6 +170,24 @@ def preset_config(preset: str, k: int = 3, num_labels: int = 2, dropout: float =
     )
 
 
+PRESET_SHAPE_KEYS = ("num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size")
+
+
+def preset_with_shape(config: dict) -> str | None:
+    """The preset whose layers, width, heads and feed-forward size a checkpoint's config has (None: no preset)."""
+    for name, shape in PRESETS.items():
+        if tuple(config.get(key) for key in PRESET_SHAPE_KEYS) == shape:
+            return name
+    return None
+
+
+def preset_for_width(hidden_size: int) -> str | None:
+    """The widest preset no wider than ``hidden_size``: how a checkpoint of any width borrows a preset's recipe
+    (a 384-wide one trains like ``small``); None below the narrowest preset's width."""
+    fitting = [name for name, (_, hidden, _, _) in PRESETS.items() if hidden <= hidden_size]
+    return max(fitting, key=lambda name: PRESETS[name][1]) if fitting else None
+
+
 def is_preset(source: str) -> bool:
     """A source names a preset (random init) when it is a preset name and not an existing folder."""
     return source in PRESETS and not Path(source).exists()

@@ -92,15 +92,16 @@ def _small_checkpoint_recipe(source: str) -> Recipe | None:
     10 eCLIP sets it never saw (2,000 sites) reached validation AUROC 0.758 this way against 0.731 at the paper's
     2e-4 x 3 epochs (higher on all 10; test 0.759 vs 0.745, below random init's 0.749), bench/results/
     accuracy_eclip_pvr_pretrained-stage1{,-olddefaults}_n2000.tsv (the first, 3,000-step
-    stage of the checkpoint). None for DNABERT-wide or unknown (hub) checkpoints."""
-    from bertrbp.model import PRESETS, folder_config, resolve_model_source
+    stage of the checkpoint). A width between presets takes the rate of the widest preset no wider than it (384 ->
+    ``small``'s 2e-4). None for DNABERT-wide or unknown (hub) checkpoints."""
+    from bertrbp.model import folder_config, preset_for_width, resolve_model_source
 
     width = folder_config(resolve_model_source(source)).get("hidden_size")
-    by_width = {hidden: name for name, (_, hidden, _, _) in PRESETS.items()}
-    if not width or width >= DNABERT_WIDTH or width not in by_width:
+    if not isinstance(width, int) or width >= DNABERT_WIDTH:
         return None
+    preset = preset_for_width(width) or "tiny"  # narrower than every preset: the narrowest one's rate
     random_init = DEFAULTS["bert-random"]
-    return Recipe(RANDOM_INIT_LR[by_width[width]], random_init.epochs, random_init.patience)
+    return Recipe(RANDOM_INIT_LR[preset], random_init.epochs, random_init.patience)
 
 
 def resolve(

@@ -1,8 +1,9 @@
 """bertrbp-finetune: train a binding-site classifier: pretrained k-mer BERT, random-init BERT, CNN or k-mer model.
 
-Defaults per model kind (bertrbp/recipe.py): a pretrained checkpoint gets the BERT-RBP authors' settings (AdamW
-lr 2e-4, eps 1e-8, weight decay 0.01, 10 % linear warmup, 3 epochs, batch 32, dropout 0.1, clipping 1.0,
-seed 42); a random-init BERT preset a rate that trains it (tiny 1e-3, mini 5e-4, small 2e-4, medium/base
+Defaults per model kind (bertrbp/recipe.py): a DNABERT-wide pretrained checkpoint gets the BERT-RBP authors'
+settings (AdamW lr 2e-4, eps 1e-8, weight decay 0.01, 10 % linear warmup, 3 epochs, batch 32, dropout 0.1,
+clipping 1.0, seed 42); a narrower checkpoint (e.g. the bundled bertrbp-mini-k3) the rate of a random-init BERT of
+its width for up to 8 epochs; a random-init BERT preset a rate that trains it (tiny 1e-3, mini 5e-4, small 2e-4, medium/base
 1e-4; the paper's 10x rate 2e-3 with --lr-policy paper) for up to 8 epochs; the CNN lr 1e-3 for up to 10
 epochs; 'kmer' a logistic regression on 1-5-mer frequencies (seconds); 'kmer-pos' the same plus 1-3-mers in
 10 position bins along the site (seconds; strong where the site is centred on the cross-link). Neural models stop early when the

@@ -59,7 +59,8 @@ def pretrain(
         None,
         "--init-model",
         help="Start from this k-mer BERT (an earlier run's DIR/model or a bundled name such as bertrbp-mini-k3) "
-        "instead of random weights: masked LM then multi-task, or a finished run continued on a new schedule.",
+        "instead of random weights: masked LM then multi-task, or a finished run continued on a new schedule. "
+        "A multi-task run's task heads continue by task name only from an earlier run's own DIR/model.",
     ),
     k: int = typer.Option(3, "--k", help="k-mer size (3, 4, 5 or 6)."),
     window: int = typer.Option(101, "--window", help="mlm: window length in nt (shorter records are kept whole)."),

@@ -9,48 +9,91 @@ recorded (the run identity and the model card carry its weights' checksum), or a
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bertrbp.errors import InputError
 
 log = logging.getLogger("bertrbp")
 HEADS_FILE = "task_heads.safetensors"  # beside DIR/model in a multi-task run's output folder
-_SHAPE_KEYS = ("num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size")
+RUN_MODEL_FOLDER = "model"  # a bertrbp-pretrain run writes its checkpoint to DIR/model
+# besides the preset's shape, what every weight tensor's shape depends on: the start must equal the preset in these
+_TENSOR_SHAPE_KEYS = ("vocab_size", "max_position_embeddings", "type_vocab_size")
 
 
 @dataclass(frozen=True)
 class InitModel:
-    """A checked starting checkpoint: its folder, config and weights' checksum (what the run identity records)."""
+    """A checked starting checkpoint: its folder, config, weights' checksum (what the run identity records) and
+    what its own model card says (read when the start is checked, so a card that changes later cannot alter it)."""
 
+    source: str
     folder: Path
     config: dict
     weights_sha256: str
+    earlier_card: dict = field(default_factory=dict)
 
     def identity(self) -> dict:
-        return {"name": self.folder.name, "weights_sha256": self.weights_sha256}
+        """The weights alone: a renamed or moved start folder still resumes, a retrained one does not."""
+        return {"weights_sha256": self.weights_sha256}
 
     def card(self) -> dict:
-        """What the model card says about the start: the folder, its checksum and the steps it had trained."""
-        import json
-
-        card_path = self.folder / "model_card.json"
-        earlier = json.loads(card_path.read_text(encoding="utf-8")) if card_path.is_file() else {}
-        results = earlier.get("results", {})
+        """What the model card says about the start: how it was named, its checksum, the steps it had trained,
+        what it was itself started from, and the sequences it was kept away from (its exclusion report)."""
         return {
-            **self.identity(),
-            "path": str(self.folder),
-            "steps": results.get("global_step"),
-            "task": earlier.get("task"),
-            "initialised_from": earlier.get("initialised_from"),
+            "source": _shown_source(self.source, self.folder),
+            "weights_sha256": self.weights_sha256,
+            "steps": self.earlier_card.get("results", {}).get("global_step"),
+            "task": self.earlier_card.get("task"),
+            "initialised_from": self.earlier_card.get("initialised_from"),
+            "exclusion": start_exclusion(self.earlier_card),
         }
+
+
+def _shown_source(source: str, folder: Path) -> str:
+    """A bundled name as given; a folder as its last two parts (``RUN/model``): a card must not carry the machine's
+    absolute paths, and the checksum, not the path, is what identifies the start."""
+    if not Path(source).exists():
+        return source
+    return str(Path(*folder.resolve().parts[-2:]))
+
+
+def start_exclusion(earlier_card: dict) -> dict | None:
+    """The start's exclusion report in one form for both objectives: how many sequences, and which files (by name
+    and checksum); None when it excluded nothing. Multi-task cards keep it under ``exclusion``; masked-LM cards
+    under ``corpus``."""
+    if isinstance(earlier_card.get("exclusion"), dict) and earlier_card["exclusion"].get("files"):
+        report = earlier_card["exclusion"]
+        files = [{"file": f.get("file"), "sha256": f.get("sha256")} for f in report.get("files", [])]
+        return {"excluded_sequences": report.get("excluded_sequences"), "files": files}
+    corpus = earlier_card.get("corpus") or {}
+    if corpus.get("exclusion_files"):
+        files = [{"file": name, "sha256": None} for name in corpus["exclusion_files"]]  # its card kept no checksums
+        return {"excluded_sequences": corpus.get("excluded_sequences"), "files": files}
+    return None
+
+
+def _read_card(folder: Path) -> dict:
+    """The start's model_card.json, or {} when it has none or it cannot be read (the weights still define it)."""
+    import json
+
+    path = folder / "model_card.json"
+    if not path.is_file():
+        return {}
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        log.warning(
+            "--init-model: %s unreadable (%s); the model card will not say what the start trained on", path, exc
+        )
+        return {}
+    return card if isinstance(card, dict) else {}
 
 
 def resolve_init_model(source: str, model_size: str, k: int) -> InitModel:
     """Check that ``source`` (a folder or a bundled short name) is a k-mer BERT of this ``model_size`` and ``k``."""
     import json
 
-    from bertrbp.model import PRESETS, load_tokenizer, preset_config, resolve_model_source
+    from bertrbp.model import PRESET_SHAPE_KEYS, load_tokenizer, preset_config, preset_with_shape, resolve_model_source
     from bertrbp.model_checks import check_checkpoint_folder
     from bertrbp.provenance import sha256
 
@@ -68,19 +111,24 @@ def resolve_init_model(source: str, model_size: str, k: int) -> InitModel:
     if init_k != k:
         raise InputError(f"--init-model {source}: its vocabulary is {init_k}-mers; pass --k {init_k}.")
     wanted = preset_config(model_size, k=k).to_dict()
-    if any(config.get(key) != wanted[key] for key in _SHAPE_KEYS):
-        same = [
-            p for p in PRESETS if all(preset_config(p, k=k).to_dict()[key] == config.get(key) for key in _SHAPE_KEYS)
-        ]
-        hint = f"pass --model-size {same[0]}" if same else "it matches no preset size"
+    if any(config.get(key) != wanted[key] for key in PRESET_SHAPE_KEYS):
+        same = preset_with_shape(config)
+        hint = f"pass --model-size {same}" if same else "it matches no preset size"
         raise InputError(
             f"--init-model {source}: {config.get('num_hidden_layers')} layers of width {config.get('hidden_size')}, "
             f"not the {model_size} size; {hint}."
         )
+    differing = [key for key in _TENSOR_SHAPE_KEYS if config.get(key) != wanted[key]]
+    if differing:
+        details = ", ".join(f"{key} {config.get(key)} (the preset has {wanted[key]})" for key in differing)
+        raise InputError(
+            f"--init-model {source}: {details}; bertrbp-pretrain builds the preset's embeddings, so only a "
+            "checkpoint with the same vocabulary and positions can start it (e.g. one written by bertrbp-pretrain)."
+        )
     weights = folder / "model.safetensors"
     if not weights.is_file():
         raise InputError(f"--init-model {source}: no model.safetensors in {folder}.")
-    return InitModel(folder, config, sha256(weights))
+    return InitModel(source, folder, config, sha256(weights), _read_card(folder))
 
 
 def load_start(model, init: InitModel) -> None:
@@ -94,6 +142,13 @@ def load_start(model, init: InitModel) -> None:
     from safetensors.torch import load_file
 
     state = {_model_key(name): value for name, value in load_file(init.folder / "model.safetensors").items()}
+    own = model.state_dict()
+    wrong = [name for name, value in state.items() if name in own and own[name].shape != value.shape]
+    if wrong:
+        raise InputError(
+            f"--init-model {init.folder}: {len(wrong)} tensors differ in shape from this model's ({wrong[0]}: "
+            f"{tuple(state[wrong[0]].shape)} vs {tuple(own[wrong[0]].shape)}); give a checkpoint of this size and k."
+        )
     missing, _ = model.load_state_dict(state, strict=False)
     missing = [name for name in missing if not name.startswith(_MAY_BE_NEW) and not name.endswith("position_ids")]
     if missing:
@@ -114,10 +169,13 @@ def _model_key(name: str) -> str:
 
 def continue_task_heads(heads, names: list[str], init: InitModel) -> int:
     """Rows of ``init``'s task heads (``DIR/task_heads.safetensors`` beside its model/) copied to the same-named
-    tasks of ``heads``, so a continued multi-task run does not start its heads over; returns how many."""
+    tasks of ``heads``, so a continued multi-task run does not start its heads over; returns how many. Only a
+    run's own DIR/model has heads beside it; any other start (a bundled name, a Galaxy zip) starts its heads new."""
     import torch
     from safetensors import safe_open
 
+    if init.folder.name != RUN_MODEL_FOLDER:  # a bundled or hand-made folder: nothing beside it is its heads
+        return 0
     path = init.folder.parent / HEADS_FILE
     if not path.is_file():
         return 0
@@ -143,6 +201,12 @@ def starting_weights_lines(start: dict | None) -> list[str]:
     if not start:
         return []
     steps = f", after {start['steps']} optimizer steps of its own" if start.get("steps") else ""
-    return [
-        f"- started from {start['path']} (weights sha256 {start['weights_sha256'][:16]}…{steps}), not random weights"
-    ]
+    where = start.get("source") or start.get("path")  # cards written before "source" name the path
+    lines = [f"- started from {where} (weights sha256 {start['weights_sha256'][:16]}…{steps}), not random weights"]
+    exclusion = start.get("exclusion")
+    if exclusion:
+        lines.append(
+            f"- the start was itself trained with {exclusion.get('excluded_sequences')} sequences of "
+            f"{len(exclusion.get('files') or [])} files excluded (listed under initialised_from in model_card.json)"
+        )
+    return lines
