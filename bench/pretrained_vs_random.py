@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     shown = sub.add_parser("table")
     shown.add_argument("--checkpoint-name", help="the candidate's rows instead of the shipped checkpoint's")
     args = parser.parse_args(argv)
-    if args.command == "run" and (args.checkpoint is None) != (args.checkpoint_name is None):
+    if args.command == "run" and bool(args.checkpoint) != bool(args.checkpoint_name):
         # one without the other would file a candidate's rows under the shipped tag, or skip by its rows
         parser.error("--checkpoint and --checkpoint-name go together")
     run(args) if args.command == "run" else table(args)

@@ -18,7 +18,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bin"))
 
-from bertrbp.pretrain.init_model import start_exclusion, starting_weights_lines  # noqa: E402
+from bertrbp.io.atomic import atomic_dir  # noqa: E402
+from bertrbp.pretrain.init_model import (  # noqa: E402
+    portable_start,
+    read_card,
+    start_exclusion,
+    starting_weights_lines,
+)
 from bertrbp.provenance import sha256  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
@@ -27,40 +33,49 @@ RECIPE = "lr 5e-4, up to 8 epochs, patience 2, best epoch, batch 32, bf16, seed 
 
 
 def ship(run: Path, name: str, gains_md: Path, gains_tsv: Path, models: Path = REPO / "assets" / "models") -> Path:
-    """Copy the weights, rewrite the card's usage to the short name, append the gains; returns the folder."""
-    target = models / name
-    target.mkdir(parents=True, exist_ok=True)
-    for file in FILES:
-        shutil.copyfile(run / "model" / file, target / file)
+    """Copy the weights, rewrite the card's usage to the short name, append the gains; returns the folder.
+
+    The card and README are made and checked in memory first, and the folder is replaced as a whole (atomic_dir),
+    so a refused run leaves the shipped checkpoint as it was."""
     usage = f"bertrbp-finetune --model {name} --train TRAIN.fa --output-dir OUT"
     card = json.loads((run / "model" / "model_card.json").read_text(encoding="utf-8"))
+    markdown = (run / "model" / "README.md").read_text(encoding="utf-8").replace(card["usage"], usage)
     card["usage"] = usage
-    start_lines_before = starting_weights_lines(card.get("initialised_from"))
     if card.get("initialised_from"):
-        card["initialised_from"] = portable_start(card["initialised_from"])
+        lines_before = starting_weights_lines(card["initialised_from"])
+        card["initialised_from"] = with_start_exclusion(card["initialised_from"])
+        markdown = staged_markdown(markdown, lines_before, starting_weights_lines(card["initialised_from"]))
     with open(gains_tsv, newline="") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t"))
     card["finetuning_gains"] = {"source": _shown(gains_tsv), "recipe": RECIPE, "rows": rows}
-    (target / "model_card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-    markdown = (run / "model" / "README.md").read_text(encoding="utf-8")
-    markdown = markdown.replace(card_usage_before(run), usage)
-    gains = gains_md.read_text(encoding="utf-8")
-    if card.get("initialised_from"):
-        markdown = markdown.replace(
-            "\n".join(start_lines_before), "\n".join(starting_weights_lines(card["initialised_from"]))
-        )
-        header = "\n## Results (validation)\n"
-        if header not in markdown:
-            raise SystemExit(f"{run / 'model' / 'README.md'}: no '{header.strip()}' section to put the staging note in")
-        markdown = markdown.replace(header, header + STAGED + "\n", 1)
     section = (
         f"\n## Fine-tuning gains ({_shown(gains_md)})\n\n"
         f"Pretrained vs random init, same recipe ({RECIPE}), same seeded training subset, each test split scored "
         "once; `seen in pretraining` = the experiment's own training labels were one of the pretraining tasks "
-        "(its test sites never were).\n\n" + gains
+        "(its test sites never were).\n\n" + gains_md.read_text(encoding="utf-8")
     )
-    (target / "README.md").write_text(markdown.rstrip("\n") + "\n" + section, encoding="utf-8")
+    target = models / name
+    with atomic_dir(target) as staging:
+        for file in FILES:
+            shutil.copyfile(run / "model" / file, staging / file)
+        (staging / "model_card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+        (staging / "README.md").write_text(markdown.rstrip("\n") + "\n" + section, encoding="utf-8")
     return target
+
+
+def staged_markdown(markdown: str, lines_before: list[str], lines_after: list[str]) -> str:
+    """The run's README with its start named portably and the note that a continued run's validation is not
+    comparable with its first stage's; refuses a README whose start line or results section is not there."""
+    header = "\n## Results (validation)\n"
+    if "\n".join(lines_before) not in markdown or header not in markdown:
+        print(
+            f"error: the run's model/README.md lacks its start line or its '{header.strip()}' section; "
+            "ship a run written by bertrbp-pretrain, unedited.",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+    markdown = markdown.replace("\n".join(lines_before), "\n".join(lines_after))
+    return markdown.replace(header, header + STAGED + "\n", 1)
 
 
 STAGED = (
@@ -71,30 +86,20 @@ STAGED = (
 )
 
 
-def portable_start(start: dict) -> dict:
-    """The card's start without this machine's paths: a card written before the start was recorded by ``source``
-    names an absolute ``path``; it becomes ``RUN/model``, and the start's exclusion report is added when that
-    folder is still here with the recorded weights (checked by checksum)."""
-    start = dict(start)
-    path = start.pop("path", None)
-    if path is None:
-        return start
-    folder = Path(path)
-    start = {"source": str(Path(*folder.parts[-2:])), **start}
-    weights = folder / "model.safetensors"
-    if start.get("exclusion") is None and weights.is_file() and sha256(weights) == start["weights_sha256"]:
-        card = json.loads((folder / "model_card.json").read_text(encoding="utf-8"))
-        start["exclusion"] = start_exclusion(card)
+def with_start_exclusion(start: dict) -> dict:
+    """The card's start without this machine's paths (``portable_start``), plus the start's exclusion report when
+    the card predates it and the start folder is still here with the recorded weights (checked by checksum)."""
+    folder = Path(start["path"]) if start.get("path") else None
+    start = portable_start(start)
+    weights = folder / "model.safetensors" if folder else None
+    if start.get("exclusion") is None and weights and weights.is_file() and sha256(weights) == start["weights_sha256"]:
+        start["exclusion"] = start_exclusion(read_card(folder))
     return start
 
 
 def _shown(path: Path) -> str:
     """A results file as the card names it: relative to the repository when it is in it."""
     return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
-
-
-def card_usage_before(run: Path) -> str:
-    return json.loads((run / "model" / "model_card.json").read_text(encoding="utf-8"))["usage"]
 
 
 def main(argv: list[str] | None = None) -> None:

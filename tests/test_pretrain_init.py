@@ -173,8 +173,9 @@ def test_a_start_whose_tensors_differ_in_shape_is_refused_before_loading(tmp_pat
     folder = _start_with_config(tiny_checkpoint, tmp_path / "start")
     other = BertModel(BertConfig(**{**preset_config("tiny").to_dict(), "max_position_embeddings": 256}))
     save_file({name: t.contiguous() for name, t in other.state_dict().items()}, str(folder / "model.safetensors"))
-    with pytest.raises(InputError, match="differ in shape"):
-        load_start(build_mlm_model("tiny", 3, seed=0), resolve_init_model(str(folder), "tiny", 3))
+    with pytest.raises(InputError, match=r"position_embeddings.weight has shape \(256, 64\)"):
+        resolve_init_model(str(folder), "tiny", 3)
+    load_start(build_mlm_model("tiny", 3, seed=0), resolve_init_model(str(tiny_checkpoint), "tiny", 3))  # the same
 
 
 def _wrong_starts(tmp_path, tiny_checkpoint) -> dict[str, tuple[list, str]]:
@@ -263,3 +264,35 @@ def test_ship_checkpoint_drops_the_absolute_start_path_of_an_older_card(tmp_path
     assert shipped["exclusion"]["files"][0]["sha256"] == sha256(held_out)
     text = (folder / "README.md").read_text()
     assert str(start) not in text and "started from first/model" in text and "5 sequences of 1 files excluded" in text
+
+    # a README without its results section is refused, and the shipped folder stays as it was
+    readme.write_text(readme.read_text().replace("## Results (validation)", "## Results"))
+    shipped_before = {f.name: f.read_bytes() for f in folder.iterdir()}
+    with pytest.raises(SystemExit):
+        ship(tmp_path / "second", "mine-k3", tmp_path / "gains.md", tmp_path / "gains.tsv", tmp_path / "models")
+    assert {f.name: f.read_bytes() for f in folder.iterdir()} == shipped_before
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["mine-k3"]
+
+
+def test_the_start_entry_names_no_absolute_path_at_any_depth_and_survives_an_odd_card(tmp_path):
+    """Older cards name their start by an absolute ``path`` (nested when stages chain), list exclusion files as
+    bare paths and may hold ``results: null``: the new entry must carry none of those paths and not fail."""
+    from bertrbp.pretrain.init_model import start_record
+
+    folder = tmp_path / "run2" / "model"
+    folder.mkdir(parents=True)
+    older = {
+        "results": None,
+        "exclusion": {"excluded_sequences": 3, "files": ["/abs/data/rbp31/EXP/test.fa.gz"]},
+        "initialised_from": {
+            "name": "model", "path": "/abs/run1/model", "weights_sha256": "ab",
+            "initialised_from": {"name": "model", "path": "/abs/run0/model", "weights_sha256": "cd"},
+        },
+    }  # fmt: skip
+    record = start_record(str(folder), folder, "ef", older)
+    assert record["source"] == "run2/model" and record["steps"] is None
+    assert record["exclusion"] == {"excluded_sequences": 3, "files": [{"file": "EXP/test.fa.gz", "sha256": None}]}
+    assert record["initialised_from"]["source"] == "run1/model"
+    assert record["initialised_from"]["initialised_from"]["source"] == "run0/model"
+    assert "/abs" not in json.dumps(record) and str(tmp_path) not in json.dumps(record)
+    assert start_record("bertrbp-mini-k3", folder, "ef", {})["source"] == "bertrbp-mini-k3"  # a bundled name as given

@@ -24,13 +24,14 @@ _TENSOR_SHAPE_KEYS = ("vocab_size", "max_position_embeddings", "type_vocab_size"
 @dataclass(frozen=True)
 class InitModel:
     """A checked starting checkpoint: its folder, config, weights' checksum (what the run identity records) and
-    what its own model card says (read when the start is checked, so a card that changes later cannot alter it)."""
+    the entry the new model card will carry about it (made when the start is checked, from the start's own card,
+    so nothing that changes or moves during training can alter or break it)."""
 
-    source: str
+    source: str  # as given: a folder or a bundled name
     folder: Path
     config: dict
     weights_sha256: str
-    earlier_card: dict = field(default_factory=dict)
+    record: dict = field(default_factory=dict)
 
     def identity(self) -> dict:
         """The weights alone: a renamed or moved start folder still resumes, a retrained one does not."""
@@ -39,40 +40,68 @@ class InitModel:
     def card(self) -> dict:
         """What the model card says about the start: how it was named, its checksum, the steps it had trained,
         what it was itself started from, and the sequences it was kept away from (its exclusion report)."""
-        return {
-            "source": _shown_source(self.source, self.folder),
-            "weights_sha256": self.weights_sha256,
-            "steps": self.earlier_card.get("results", {}).get("global_step"),
-            "task": self.earlier_card.get("task"),
-            "initialised_from": self.earlier_card.get("initialised_from"),
-            "exclusion": start_exclusion(self.earlier_card),
-        }
+        return self.record
 
 
-def _shown_source(source: str, folder: Path) -> str:
-    """A bundled name as given; a folder as its last two parts (``RUN/model``): a card must not carry the machine's
-    absolute paths, and the checksum, not the path, is what identifies the start."""
-    if not Path(source).exists():
-        return source
-    return str(Path(*folder.resolve().parts[-2:]))
+def start_record(source: str, folder: Path, weights_sha256: str, earlier_card: dict) -> dict:
+    """The card entry for a start: a bundled name as given, a folder as its last two parts (``RUN/model``), since
+    a card must not carry this machine's paths and the checksum, not the path, identifies the start."""
+    from bertrbp.model import resolve_model_source
+
+    bundled = resolve_model_source(source) != source
+    results = earlier_card.get("results")
+    return {
+        "source": source if bundled else last_parts(folder.resolve()),
+        "weights_sha256": weights_sha256,
+        "steps": results.get("global_step") if isinstance(results, dict) else None,
+        "task": earlier_card.get("task"),
+        "initialised_from": portable_start(earlier_card.get("initialised_from")),
+        "exclusion": start_exclusion(earlier_card),
+    }
+
+
+def last_parts(path: str | Path, parts: int = 2) -> str:
+    """``rbp31/EXP/test.fa.gz`` -> ``EXP/test.fa.gz``: enough of a path to tell files apart, none of the machine."""
+    return str(Path(*Path(path).parts[-parts:]))
+
+
+def portable_start(start) -> dict | None:
+    """A card's start entry (and the starts nested in it) without absolute paths: cards written before the start
+    was recorded by ``source`` name it by ``name`` and an absolute ``path``."""
+    if not isinstance(start, dict):
+        return None
+    start = dict(start)
+    path = start.pop("path", None)
+    start.pop("name", None)
+    if path is not None and "source" not in start:
+        start = {"source": last_parts(path), **start}
+    start["initialised_from"] = portable_start(start.get("initialised_from"))
+    return start
 
 
 def start_exclusion(earlier_card: dict) -> dict | None:
-    """The start's exclusion report in one form for both objectives: how many sequences, and which files (by name
-    and checksum); None when it excluded nothing. Multi-task cards keep it under ``exclusion``; masked-LM cards
-    under ``corpus``."""
-    if isinstance(earlier_card.get("exclusion"), dict) and earlier_card["exclusion"].get("files"):
-        report = earlier_card["exclusion"]
-        files = [{"file": f.get("file"), "sha256": f.get("sha256")} for f in report.get("files", [])]
-        return {"excluded_sequences": report.get("excluded_sequences"), "files": files}
-    corpus = earlier_card.get("corpus") or {}
-    if corpus.get("exclusion_files"):
-        files = [{"file": name, "sha256": None} for name in corpus["exclusion_files"]]  # its card kept no checksums
-        return {"excluded_sequences": corpus.get("excluded_sequences"), "files": files}
-    return None
+    """The start's exclusion report in one form for both objectives: how many sequences, and which files (the
+    last two parts of each path, and the checksum where the card kept one); None when it excluded nothing.
+    Multi-task cards keep it under ``exclusion``; masked-LM cards under ``corpus``."""
+    report, files = earlier_card.get("exclusion"), None
+    if isinstance(report, dict) and report.get("files"):
+        files = [_excluded_file(entry) for entry in report["files"]]
+    corpus = earlier_card.get("corpus")
+    if files is None and isinstance(corpus, dict) and corpus.get("exclusion_files"):
+        report, files = corpus, [_excluded_file(name) for name in corpus["exclusion_files"]]
+    if files is None:
+        return None
+    return {"excluded_sequences": report.get("excluded_sequences"), "files": files}
 
 
-def _read_card(folder: Path) -> dict:
+def _excluded_file(entry) -> dict:
+    """One exclusion file as a card lists it: a dict with ``file`` and ``sha256``, or a bare path."""
+    if isinstance(entry, dict):
+        return {"file": last_parts(entry.get("file") or entry.get("name") or ""), "sha256": entry.get("sha256")}
+    return {"file": last_parts(str(entry)), "sha256": None}
+
+
+def read_card(folder: Path) -> dict:
     """The start's model_card.json, or {} when it has none or it cannot be read (the weights still define it)."""
     import json
 
@@ -128,7 +157,29 @@ def resolve_init_model(source: str, model_size: str, k: int) -> InitModel:
     weights = folder / "model.safetensors"
     if not weights.is_file():
         raise InputError(f"--init-model {source}: no model.safetensors in {folder}.")
-    return InitModel(source, folder, config, sha256(weights), _read_card(folder))
+    _check_tensor_shapes(source, weights, preset_config(model_size, k=k))
+    checksum = sha256(weights)
+    return InitModel(source, folder, config, checksum, start_record(source, folder, checksum, read_card(folder)))
+
+
+def _check_tensor_shapes(source: str, weights: Path, config) -> None:
+    """Every tensor the start shares with the preset's masked-LM model must have its shape: a config that claims
+    the preset over weights of another shape is refused now, not by load_state_dict after the corpus is built.
+    The expected shapes come from a model built on the meta device (no memory, no weights)."""
+    import torch
+    from safetensors import safe_open
+    from transformers import BertForMaskedLM
+
+    with torch.device("meta"):
+        expected = {name: tuple(t.shape) for name, t in BertForMaskedLM(config).state_dict().items()}
+    with safe_open(str(weights), framework="pt") as handle:
+        for name in handle.keys():
+            shape, want = tuple(handle.get_slice(name).get_shape()), expected.get(_model_key(name))
+            if want is not None and shape != want:
+                raise InputError(
+                    f"--init-model {source}: tensor {name} has shape {shape}, this model size and k need {want}; "
+                    "give a checkpoint written for this size and k (e.g. by bertrbp-pretrain)."
+                )
 
 
 def load_start(model, init: InitModel) -> None:
@@ -142,18 +193,11 @@ def load_start(model, init: InitModel) -> None:
     from safetensors.torch import load_file
 
     state = {_model_key(name): value for name, value in load_file(init.folder / "model.safetensors").items()}
-    own = model.state_dict()
-    wrong = [name for name, value in state.items() if name in own and own[name].shape != value.shape]
-    if wrong:
-        raise InputError(
-            f"--init-model {init.folder}: {len(wrong)} tensors differ in shape from this model's ({wrong[0]}: "
-            f"{tuple(state[wrong[0]].shape)} vs {tuple(own[wrong[0]].shape)}); give a checkpoint of this size and k."
-        )
-    missing, _ = model.load_state_dict(state, strict=False)
+    missing, _ = model.load_state_dict(state, strict=False)  # shapes were checked by resolve_init_model
     missing = [name for name in missing if not name.startswith(_MAY_BE_NEW) and not name.endswith("position_ids")]
     if missing:
         raise InputError(
-            f"--init-model {init.folder}: its weights lack {len(missing)} encoder tensors ({missing[0]}, ...); "
+            f"--init-model {init.source}: its weights lack {len(missing)} encoder tensors ({missing[0]}, ...); "
             "give a k-mer BERT checkpoint folder."
         )
     log.info("weights initialised from %s (sha256 %s)", init.folder, init.weights_sha256[:12])
@@ -167,17 +211,31 @@ def _model_key(name: str) -> str:
     return name if name.startswith(("bert.", "cls.", "classifier.")) else f"bert.{name}"
 
 
+def _own_task_heads(init: InitModel) -> Path | None:
+    """The start's task heads, only when the start is a multi-task run's own DIR/model (a whole run folder, also
+    from a Galaxy zip of one) and DIR/model_card.json names these very weights; any other start (a bundled name,
+    a zip of the model alone, a file that merely lies beside it) starts its heads new."""
+    import json
+
+    folder = init.folder.resolve()
+    path, run_card = folder.parent / HEADS_FILE, folder.parent / "model_card.json"
+    if folder.name != RUN_MODEL_FOLDER or not path.is_file() or not run_card.is_file():
+        return None
+    try:
+        same = json.loads(run_card.read_text(encoding="utf-8")).get("weights_sha256") == init.weights_sha256
+    except (OSError, ValueError, AttributeError):
+        same = False
+    return path if same else None
+
+
 def continue_task_heads(heads, names: list[str], init: InitModel) -> int:
     """Rows of ``init``'s task heads (``DIR/task_heads.safetensors`` beside its model/) copied to the same-named
-    tasks of ``heads``, so a continued multi-task run does not start its heads over; returns how many. Only a
-    run's own DIR/model has heads beside it; any other start (a bundled name, a Galaxy zip) starts its heads new."""
+    tasks of ``heads``, so a continued multi-task run does not start its heads over; returns how many."""
     import torch
     from safetensors import safe_open
 
-    if init.folder.name != RUN_MODEL_FOLDER:  # a bundled or hand-made folder: nothing beside it is its heads
-        return 0
-    path = init.folder.parent / HEADS_FILE
-    if not path.is_file():
+    path = _own_task_heads(init)
+    if path is None:
         return 0
     with safe_open(str(path), framework="pt") as handle:
         saved_names = (handle.metadata() or {}).get("tasks", "").split(",")
