@@ -106,24 +106,41 @@ def table(args) -> None:
         writer.writerows(rows)
     lines = [
         "| suite | training sites | seen in pretraining | experiments | AUROC pretrained | AUROC random | "
-        "difference | pretrained > random | k-mer floor (same sites) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "difference | median difference | pretrained > random | k-mer floor (same sites) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    keys = [(r["suite"], size, r["seen_in_pretraining"]) for r, size in zip(rows, sizes)]
-    for key in sorted(set(keys), key=str):
-        suite, sites, seen = key
-        chosen = [r for r, k in zip(rows, keys) if k == key]
-        pre, rnd = (statistics.mean(float(r[key]) for r in chosen) for key in ("auroc_pretrained", "auroc_random"))
-        kmers = [float(r["auroc_kmer"]) for r in chosen if r["auroc_kmer"]]
-        floor = f"{statistics.mean(kmers):.4f} ({len(kmers)})" if kmers else ""
-        better = sum(float(r["auroc_pretrained"]) > float(r["auroc_random"]) for r in chosen)
-        lines.append(
-            f"| {suite} | {sites} | {'yes' if seen else 'no'} | {len(chosen)} | {pre:.4f} | {rnd:.4f} | "
-            f"{pre - rnd:+.4f} | {better}/{len(chosen)} | {floor} |"
-        )
+    groups: dict[tuple, list[dict]] = {}
+    for row, size in zip(rows, sizes):
+        groups.setdefault((row["suite"], size, "yes" if row["seen_in_pretraining"] else "no"), []).append(row)
+    for suite, size in sorted({(suite, size) for suite, size, _ in groups}, key=_size_order):
+        parts = [key for key in groups if key[:2] == (suite, size)]
+        if len(parts) > 1:  # seen and unseen sets of one suite and size: the issue's goal is over all of them
+            groups[(suite, size, "all")] = [row for key in parts for row in groups[key]]
+    for key in sorted(groups, key=_size_order):
+        lines.append(_summary_line(key, groups[key]))
     text = "\n".join(lines) + "\n"
     (accuracy.RESULTS / f"{stem}.md").write_text(text)
     print(text)
+
+
+def _size_order(key: tuple) -> tuple:
+    """Suite, then training sites in size order (500, 2000, all), then seen in pretraining (no, yes, all)."""
+    suite, size, *seen = key
+    return (suite, float("inf") if size == "all" else int(size), *(["no", "yes", "all"].index(s) for s in seen))
+
+
+def _summary_line(key: tuple, chosen: list[dict]) -> str:
+    """One markdown row: means of both arms, mean and median difference, wins, the k-mer floor on the same sets."""
+    suite, sites, seen = key
+    pre, rnd = (statistics.mean(float(r[column]) for r in chosen) for column in ("auroc_pretrained", "auroc_random"))
+    median = statistics.median(float(r["auroc_pretrained"]) - float(r["auroc_random"]) for r in chosen)
+    kmers = [float(r["auroc_kmer"]) for r in chosen if r["auroc_kmer"]]
+    floor = f"{statistics.mean(kmers):.4f} ({len(kmers)})" if kmers else ""
+    better = sum(float(r["auroc_pretrained"]) > float(r["auroc_random"]) for r in chosen)
+    return (
+        f"| {suite} | {sites} | {seen} | {len(chosen)} | {pre:.4f} | {rnd:.4f} | {pre - rnd:+.4f} | {median:+.4f} | "
+        f"{better}/{len(chosen)} | {floor} |"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

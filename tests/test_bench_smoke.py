@@ -202,3 +202,25 @@ def test_pretrained_vs_random_takes_a_candidate_checkpoint_only_with_its_name(gi
     with pytest.raises(SystemExit) as stop:
         pretrained_vs_random.main(["run", "--suite", "eclip", "--experiments", "NONE", *given])
     assert stop.value.code == 2 and "--checkpoint and --checkpoint-name go together" in capsys.readouterr().err
+
+
+def test_pretrained_vs_random_table_summarises_seen_unseen_and_all_sets(tmp_path, monkeypatch):
+    """The issue's goal is over all 30 eCLIP sets: beside the seen and unseen rows comes their union, with the
+    mean and median difference and the wins counted on the same experiments for both arms."""
+    import accuracy
+    import pretrained_vs_random as pvr
+
+    monkeypatch.setattr(accuracy, "RESULTS", tmp_path)
+    unseen, seen = pvr.UNSEEN[0], "SEEN_ONE_K562"
+    aurocs = {"pretrained": {unseen: 0.80, seen: 0.70}, "random": {unseen: 0.70, seen: 0.72}, "kmer": {unseen: 0.75}}
+    for arm, by_name in aurocs.items():
+        for name, auroc in by_name.items():
+            row = {"experiment": name, "n_train": 1800, "n_val": 200, "test_auroc": auroc, "epochs_run": 3,
+                   "train_wall_s": 10, "load_before": "1.0/1.0/1.0"}  # fmt: skip
+            accuracy.append_row(accuracy.results_path("eclip", pvr.tag(arm, 2000), tmp_path), row)
+    pvr.main(["table"])
+    lines = (tmp_path / "pretrained_vs_random.md").read_text().splitlines()
+    assert lines[2].startswith("| eclip | 2000 | no | 1 | 0.8000 | 0.7000 | +0.1000 | +0.1000 | 1/1 | 0.7500 (1) |")
+    assert lines[3].startswith("| eclip | 2000 | yes | 1 | 0.7000 | 0.7200 | -0.0200 | -0.0200 | 0/1 |")
+    assert lines[4].startswith("| eclip | 2000 | all | 2 | 0.7500 | 0.7100 | +0.0400 | +0.0400 | 1/2 | 0.7500 (1) |")
+    assert len(lines) == 5
