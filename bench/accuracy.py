@@ -610,9 +610,9 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"error: {args.data / args.suite} not found; the accuracy benchmark needs the real data.")
     source = args.pretrained or args.model
     path = results_path(args.suite, args.tag, args.results)
-    done = {row["experiment"] for row in read_rows(path)}
     for name in args.experiments or experiments(args.suite, args.data):
-        if name in done:
+        # read again before each experiment: two runs of one tag (e.g. in opposite orders) then meet, not overlap
+        if name in {row["experiment"] for row in read_rows(path)}:
             print(f"skip {name}: already in {path}", flush=True)
             continue
         row = run_one(args, args.suite, name, source, bool(args.pretrained))
