@@ -30,11 +30,13 @@ keeps its rows and a rerun skips them. ``--report`` prints the markdown tables f
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import datetime
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -352,6 +354,48 @@ def member_aurocs(ensemble: Path, records: list, device) -> str:
     return ";".join(cells)
 
 
+@contextlib.contextmanager
+def claim(marker: Path) -> Iterator[bool]:
+    """Yield True when this process may train the experiment ``marker`` stands for (the marker file, created
+    exclusively, holds its pid and is removed afterwards); False while another live process holds it. A marker
+    whose process has died is taken over, so a killed run does not block a rerun."""
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        try:
+            handle = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            if _claim_is_live(marker):
+                yield False
+                return
+            marker.unlink(missing_ok=True)
+    else:
+        yield False
+        return
+    os.write(handle, str(os.getpid()).encode())
+    os.close(handle)
+    try:
+        yield True
+    finally:
+        marker.unlink(missing_ok=True)
+
+
+def _claim_is_live(marker: Path) -> bool:
+    """Whether the process named in ``marker`` still runs (an empty marker younger than a minute: being written)."""
+    try:
+        text = marker.read_text().strip()
+        if not text:
+            return time.time() - marker.stat().st_mtime < 60
+        os.kill(int(text), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def history_path(results: Path, suite: str, tag: str, name: str) -> Path:
     return results / "finetune_metrics" / f"{suite}_{tag}_{name}.json"
 
@@ -611,13 +655,18 @@ def main(argv: list[str] | None = None) -> None:
     source = args.pretrained or args.model
     path = results_path(args.suite, args.tag, args.results)
     for name in args.experiments or experiments(args.suite, args.data):
-        # read again before each experiment: two runs of one tag (e.g. in opposite orders) then meet, not overlap
+        # read again before each experiment, and claim it while training: two runs of one tag (e.g. in opposite
+        # orders, sharing one work folder) then split the experiments instead of training one twice at once
         if name in {row["experiment"] for row in read_rows(path)}:
             print(f"skip {name}: already in {path}", flush=True)
             continue
-        row = run_one(args, args.suite, name, source, bool(args.pretrained))
-        keep_history(args, name)
-        append_row(path, row)
+        with claim(args.work / args.suite / args.tag / f".{name}.claim") as mine:
+            if not mine:
+                print(f"skip {name}: another run of this tag is training it", flush=True)
+                continue
+            row = run_one(args, args.suite, name, source, bool(args.pretrained))
+            keep_history(args, name)
+            append_row(path, row)
         print(
             "\t".join(
                 f"{k}={row[k]}"

@@ -224,3 +224,23 @@ def test_pretrained_vs_random_table_summarises_seen_unseen_and_all_sets(tmp_path
     assert lines[3].startswith("| eclip | 2000 | yes | 1 | 0.7000 | 0.7200 | -0.0200 | -0.0200 | 0/1 |")
     assert lines[4].startswith("| eclip | 2000 | all | 2 | 0.7500 | 0.7100 | +0.0400 | +0.0400 | 1/2 | 0.7500 (1) |")
     assert len(lines) == 5
+
+
+def test_an_experiment_claimed_by_a_live_run_is_skipped_and_a_dead_runs_claim_is_taken_over(tmp_path):
+    """Two runs of one tag share a work folder: only one may train an experiment at a time, and a claim left by a
+    killed run must not block a rerun."""
+    import os
+    import subprocess
+
+    accuracy = bench("accuracy")
+    marker = tmp_path / "tag" / ".EXP.claim"
+    with accuracy.claim(marker) as first:
+        assert first and marker.read_text() == str(os.getpid())
+        with accuracy.claim(marker) as second:
+            assert second is False
+    assert not marker.exists()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    marker.write_text(dead.stdout.strip())  # the pid of a process that has exited
+    with accuracy.claim(marker) as taken:
+        assert taken
+    assert not marker.exists()
