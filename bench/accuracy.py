@@ -655,14 +655,14 @@ def main(argv: list[str] | None = None) -> None:
     source = args.pretrained or args.model
     path = results_path(args.suite, args.tag, args.results)
     for name in args.experiments or experiments(args.suite, args.data):
-        # read again before each experiment, and claim it while training: two runs of one tag (e.g. in opposite
-        # orders, sharing one work folder) then split the experiments instead of training one twice at once
-        if name in {row["experiment"] for row in read_rows(path)}:
-            print(f"skip {name}: already in {path}", flush=True)
-            continue
+        # claim the experiment, then look for its row: two runs of one tag (e.g. in opposite orders, sharing one
+        # work folder) split the experiments, since a run appends its row before it lets go of the claim
         with claim(args.work / args.suite / args.tag / f".{name}.claim") as mine:
             if not mine:
                 print(f"skip {name}: another run of this tag is training it", flush=True)
+                continue
+            if name in {row["experiment"] for row in read_rows(path)}:
+                print(f"skip {name}: already in {path}", flush=True)
                 continue
             row = run_one(args, args.suite, name, source, bool(args.pretrained))
             keep_history(args, name)

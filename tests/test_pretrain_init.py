@@ -123,7 +123,7 @@ def test_the_card_records_the_start_as_checked_with_its_exclusions_and_no_absolu
     card_path = tmp_path / "first" / "model" / "model_card.json"
     first_card = json.loads(card_path.read_text())
     card_path.write_text(json.dumps({**first_card, "results": {"global_step": 999}}))
-    recorded = start.card()
+    recorded = start.record
     assert recorded["steps"] == first_card["results"]["global_step"] != 999
     assert recorded["source"] == "first/model"  # the checksum identifies the start, not this machine's path
     assert recorded["exclusion"]["excluded_sequences"] == first_card["exclusion"]["excluded_sequences"] > 0

@@ -23,24 +23,19 @@ _TENSOR_SHAPE_KEYS = ("vocab_size", "max_position_embeddings", "type_vocab_size"
 
 @dataclass(frozen=True)
 class InitModel:
-    """A checked starting checkpoint: its folder, config, weights' checksum (what the run identity records) and
-    the entry the new model card will carry about it (made when the start is checked, from the start's own card,
-    so nothing that changes or moves during training can alter or break it)."""
+    """A checked starting checkpoint: its folder, weights' checksum (what the run identity records) and ``record``,
+    the entry the new model card carries about it (``start_record``: how it was named, its checksum, the steps it
+    had trained, what it was itself started from, its exclusion report). The record is made when the start is
+    checked, from the start's own card, so nothing that changes or moves during training can alter or break it."""
 
     source: str  # as given: a folder or a bundled name
     folder: Path
-    config: dict
     weights_sha256: str
     record: dict = field(default_factory=dict)
 
     def identity(self) -> dict:
         """The weights alone: a renamed or moved start folder still resumes, a retrained one does not."""
         return {"weights_sha256": self.weights_sha256}
-
-    def card(self) -> dict:
-        """What the model card says about the start: how it was named, its checksum, the steps it had trained,
-        what it was itself started from, and the sequences it was kept away from (its exclusion report)."""
-        return self.record
 
 
 def start_record(source: str, folder: Path, weights_sha256: str, earlier_card: dict) -> dict:
@@ -102,7 +97,8 @@ def _excluded_file(entry) -> dict:
 
 
 def read_card(folder: Path) -> dict:
-    """The start's model_card.json, or {} when it has none or it cannot be read (the weights still define it)."""
+    """A model_card.json in ``folder`` (the start's, or its run's), or {} when there is none or it cannot be read:
+    the weights still define the start; only what the card says about them is lost."""
     import json
 
     path = folder / "model_card.json"
@@ -111,9 +107,7 @@ def read_card(folder: Path) -> dict:
     try:
         card = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        log.warning(
-            "--init-model: %s unreadable (%s); the model card will not say what the start trained on", path, exc
-        )
+        log.warning("--init-model: %s unreadable (%s); going on without what it says", path, exc)
         return {}
     return card if isinstance(card, dict) else {}
 
@@ -139,7 +133,8 @@ def resolve_init_model(source: str, model_size: str, k: int) -> InitModel:
     init_k = load_tokenizer(str(folder)).k
     if init_k != k:
         raise InputError(f"--init-model {source}: its vocabulary is {init_k}-mers; pass --k {init_k}.")
-    wanted = preset_config(model_size, k=k).to_dict()
+    preset = preset_config(model_size, k=k)
+    wanted = preset.to_dict()
     if any(config.get(key) != wanted[key] for key in PRESET_SHAPE_KEYS):
         same = preset_with_shape(config)
         hint = f"pass --model-size {same}" if same else "it matches no preset size"
@@ -157,9 +152,9 @@ def resolve_init_model(source: str, model_size: str, k: int) -> InitModel:
     weights = folder / "model.safetensors"
     if not weights.is_file():
         raise InputError(f"--init-model {source}: no model.safetensors in {folder}.")
-    _check_tensor_shapes(source, weights, preset_config(model_size, k=k))
+    _check_tensor_shapes(source, weights, preset)
     checksum = sha256(weights)
-    return InitModel(source, folder, config, checksum, start_record(source, folder, checksum, read_card(folder)))
+    return InitModel(source, folder, checksum, start_record(source, folder, checksum, read_card(folder)))
 
 
 def _check_tensor_shapes(source: str, weights: Path, config) -> None:
@@ -215,17 +210,11 @@ def _own_task_heads(init: InitModel) -> Path | None:
     """The start's task heads, only when the start is a multi-task run's own DIR/model (a whole run folder, also
     from a Galaxy zip of one) and DIR/model_card.json names these very weights; any other start (a bundled name,
     a zip of the model alone, a file that merely lies beside it) starts its heads new."""
-    import json
-
     folder = init.folder.resolve()
-    path, run_card = folder.parent / HEADS_FILE, folder.parent / "model_card.json"
-    if folder.name != RUN_MODEL_FOLDER or not path.is_file() or not run_card.is_file():
+    path = folder.parent / HEADS_FILE
+    if folder.name != RUN_MODEL_FOLDER or not path.is_file():
         return None
-    try:
-        same = json.loads(run_card.read_text(encoding="utf-8")).get("weights_sha256") == init.weights_sha256
-    except (OSError, ValueError, AttributeError):
-        same = False
-    return path if same else None
+    return path if read_card(folder.parent).get("weights_sha256") == init.weights_sha256 else None
 
 
 def continue_task_heads(heads, names: list[str], init: InitModel) -> int:

@@ -101,7 +101,7 @@ def pretrain_multitask(options) -> dict:
         "train_sequences": int(len(train_idx)),
         "val_sequences": int(len(val_idx)),
         "exclusion": exclusion_report(table, exclusion, options.exclude),
-        "initialised_from": init.card() if init is not None else None,
+        "initialised_from": init.record if init is not None else None,
     }
     write_multitask_outputs(options, model, tokenizer, table, metrics, out)
     return metrics

@@ -264,7 +264,7 @@ def pretrain(options: PretrainOptions) -> dict:
         "train_windows": int(len(train_idx)),
         "val_windows": int(len(val_idx)),
         "corpus": asdict(corpus.stats),
-        "initialised_from": init.card() if init is not None else None,
+        "initialised_from": init.record if init is not None else None,
     }
     write_outputs(options, model, tokenizer, metrics, out)
     return metrics
