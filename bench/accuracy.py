@@ -15,7 +15,8 @@ Each finished row is appended to ``bench/results/accuracy_<suite>_<tag>.tsv`` at
 keeps its rows and a rerun skips them. ``--report`` prints the markdown tables from every results file.
 
     python bench/accuracy.py --suite rbp31 --model cnn --epochs 3            # CNN baseline, all experiments
-    (without --epochs/--lr/--patience each model gets bertrbp-finetune's defaults: bertrbp/recipe.py)
+    (without --epochs/--lr/--patience/--min-steps each model gets bertrbp-finetune's defaults: bertrbp/recipe.py;
+    --epochs alone drops the random-init step floor)
     python bench/accuracy.py --suite rbp31 --model mini --lr 2e-4 --epochs 1 # random-init BERT
     python bench/accuracy.py --suite rbp31 --pretrained DIR --lr 2e-4        # pretrained BERT
     python bench/accuracy.py --suite rbp31 --model kmer                      # the k-mer floor (seconds each)
@@ -86,6 +87,8 @@ FIELDS = (
     "structure",
     "member_test_auroc",
     "reused_members",
+    "min_steps",
+    "planned_epochs",
 )
 
 
@@ -196,9 +199,10 @@ def run_one(args, suite: str, name: str, source: str, pretrained: bool) -> dict:
     reused = reuse_members(args.work / suite / args.reuse / name, work, plan) if args.reuse else {}
 
     def options_for(model_source: str, seed: int, out: Path) -> FinetuneOptions:
-        recipe = resolve(model_source, args.lr, args.epochs, args.patience, args.lr_policy)
+        recipe = resolve(model_source, args.lr, args.epochs, args.patience, args.lr_policy, min_steps=args.min_steps)
         config = TrainConfig(
             epochs=recipe.epochs,
+            min_steps=recipe.min_steps,
             batch_size=args.batch_size,
             seed=seed,
             threads=args.threads,
@@ -266,6 +270,8 @@ def run_one(args, suite: str, name: str, source: str, pretrained: bool) -> dict:
         "parameters": parameters,
         "lr": card["hyperparameters"]["lr"],
         "epochs": card["hyperparameters"]["epochs"],
+        "min_steps": card["hyperparameters"].get("min_steps", 0),  # the step floor: more epochs than asked
+        "planned_epochs": result.metrics.get("early_stopping", {}).get("planned_epochs", ""),
         "epochs_run": "+".join(
             str(len(json.loads((work / "finetune" / "members" / m.name / "metrics.json").read_text())["epochs"]))
             for m in plan
@@ -583,6 +589,7 @@ def default_tag(args) -> str:
         epochs = "default" if args.epochs is None else args.epochs
         tag = f"{source}_lr{lr}_e{epochs}_b{args.batch_size}"
         tag += "" if args.patience is None else f"_p{args.patience}"
+        tag += "" if args.min_steps is None else f"_ms{args.min_steps}"
         tag += f"_seeds{args.seeds.replace(',', '-')}" if args.seeds else ""
         tag += "" if args.lr_policy == "default" else f"_{args.lr_policy}"
     tag += "" if args.structure == "none" else f"_struct-{args.structure}"
@@ -611,6 +618,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--pretrained", help="checkpoint folder of a pretrained BERT (overrides --model)")
     parser.add_argument("--epochs", type=int, default=None, help="default: the finetune tool's (recipe)")
+    parser.add_argument(
+        "--min-steps", type=int, default=None, help="least optimizer steps; default: the finetune tool's (recipe)"
+    )
     parser.add_argument("--lr", type=float, default=None, help="default: the finetune tool's default for the model")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-train", type=int, default=0, help="seeded stratified subset of training data (0 = all)")

@@ -28,15 +28,19 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
 import accuracy  # noqa: E402
+from bertrbp.recipe import BERT_MIN_STEPS  # noqa: E402  (accuracy put bin/ on the path)
 from pretrain_multitask import UNSEEN  # noqa: E402
 
 CHECKPOINT = REPO / "assets" / "models" / "bertrbp-mini-k3"
 # one recipe for both BERT arms: the finetune defaults that train a random-init mini (bertrbp/recipe.py), so the
-# random arm is not handicapped; early stopping on the validation loss, the best validation-AUROC epoch kept
+# random arm is not handicapped; early stopping on the validation loss, the best validation-AUROC epoch kept.
+# Random init also gets its default step floor, given explicitly since --epochs alone drops it (more epochs on small
+# sets: it sits at the class prior for its first hundred or so steps); the checkpoint has no such plateau and no
+# floor, so it gets fewer steps, never more.
 RECIPE = ["--lr", "5e-4", "--epochs", "8", "--patience", "2", "--batch-size", "32", "--seed", "42"]
 ARMS = {
     "pretrained": ["--pretrained", str(CHECKPOINT), *RECIPE],
-    "random": ["--model", "mini", *RECIPE],
+    "random": ["--model", "mini", *RECIPE, "--min-steps", str(BERT_MIN_STEPS)],
     "kmer": ["--model", "kmer", "--seed", "42"],
 }
 OUT = accuracy.RESULTS / "pretrained_vs_random"
@@ -96,6 +100,8 @@ def table(args) -> None:
                         "train_wall_s_pretrained": pre["train_wall_s"],
                         "train_wall_s_random": rnd["train_wall_s"],
                         "load_before": pre["load_before"],
+                        "stalled_pretrained": _stalled(suite, "pretrained", sites, name, args.checkpoint_name),
+                        "stalled_random": _stalled(suite, "random", sites, name),
                     }
                 )
     stem = "pretrained_vs_random" + (f"_{args.checkpoint_name}" if args.checkpoint_name else "")
@@ -106,8 +112,9 @@ def table(args) -> None:
         writer.writerows(rows)
     lines = [
         "| suite | training sites | seen in pretraining | experiments | AUROC pretrained | AUROC random | "
-        "difference | median difference | pretrained > random | k-mer floor (same sites) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "difference | median difference | pretrained > random | k-mer floor (same sites) | stalled (pretrained, "
+        "random) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     groups: dict[tuple, list[dict]] = {}
     for row, size in zip(rows, sizes):
@@ -121,6 +128,14 @@ def table(args) -> None:
     text = "\n".join(lines) + "\n"
     (accuracy.RESULTS / f"{stem}.md").write_text(text)
     print(text)
+
+
+def _stalled(suite: str, arm: str, sites: int, name: str, checkpoint_name: str | None = None) -> str:
+    """Finetune's stall verdict on the kept model (its metrics.json beside the rows); '' when not kept."""
+    import json
+
+    path = accuracy.history_path(accuracy.RESULTS, suite, tag(arm, sites, checkpoint_name), name)
+    return str(bool(json.loads(path.read_text()).get("stalled"))) if path.exists() else ""
 
 
 def _size_order(key: tuple) -> tuple:
@@ -137,9 +152,10 @@ def _summary_line(key: tuple, chosen: list[dict]) -> str:
     kmers = [float(r["auroc_kmer"]) for r in chosen if r["auroc_kmer"]]
     floor = f"{statistics.mean(kmers):.4f} ({len(kmers)})" if kmers else ""
     better = sum(float(r["auroc_pretrained"]) > float(r["auroc_random"]) for r in chosen)
+    stalled = ", ".join(str(sum(r[f"stalled_{arm}"] == "True" for r in chosen)) for arm in ("pretrained", "random"))
     return (
         f"| {suite} | {sites} | {seen} | {len(chosen)} | {pre:.4f} | {rnd:.4f} | {pre - rnd:+.4f} | {median:+.4f} | "
-        f"{better}/{len(chosen)} | {floor} |"
+        f"{better}/{len(chosen)} | {floor} | {stalled} |"
     )
 
 

@@ -18,7 +18,8 @@ if command -v nextflow >/dev/null 2>&1 && [ -z "${BERTRBP_NO_NEXTFLOW:-}" ]; the
   exit 0
 fi
 # A random-init 'tiny' BERT (DNABERT weights are not bundled) at the finetune tool's defaults for it
-# (bertrbp/recipe.py: lr 1e-3, up to 8 epochs, early stopping on the validation loss with patience 2, the best
+# (bertrbp/recipe.py: lr 1e-3, up to 8 epochs and at least 300 optimizer steps, early stopping on the validation
+# loss with patience 2 from step 300 on, the best
 # epoch kept, bf16 on CPUs with native bf16). MODEL=bertrbp-mini-k3 starts from the bundled pretrained checkpoint
 # (no better than random init on these RBPs: bench/results/pretrained_vs_random.md), MODEL=dnabert3 (a downloaded
 # DNABERT folder) the paper's

@@ -218,11 +218,14 @@ def test_pretrained_vs_random_table_summarises_seen_unseen_and_all_sets(tmp_path
             row = {"experiment": name, "n_train": 1800, "n_val": 200, "test_auroc": auroc, "epochs_run": 3,
                    "train_wall_s": 10, "load_before": "1.0/1.0/1.0"}  # fmt: skip
             accuracy.append_row(accuracy.results_path("eclip", pvr.tag(arm, 2000), tmp_path), row)
+    stalled = accuracy.history_path(tmp_path, "eclip", pvr.tag("random", 2000), seen)  # finetune's verdict file
+    stalled.parent.mkdir(parents=True)
+    stalled.write_text('{"stalled": true}')
     pvr.main(["table"])
     lines = (tmp_path / "pretrained_vs_random.md").read_text().splitlines()
-    assert lines[2].startswith("| eclip | 2000 | no | 1 | 0.8000 | 0.7000 | +0.1000 | +0.1000 | 1/1 | 0.7500 (1) |")
-    assert lines[3].startswith("| eclip | 2000 | yes | 1 | 0.7000 | 0.7200 | -0.0200 | -0.0200 | 0/1 |")
-    assert lines[4].startswith("| eclip | 2000 | all | 2 | 0.7500 | 0.7100 | +0.0400 | +0.0400 | 1/2 | 0.7500 (1) |")
+    assert lines[2] == "| eclip | 2000 | no | 1 | 0.8000 | 0.7000 | +0.1000 | +0.1000 | 1/1 | 0.7500 (1) | 0, 0 |"
+    assert lines[3] == "| eclip | 2000 | yes | 1 | 0.7000 | 0.7200 | -0.0200 | -0.0200 | 0/1 |  | 0, 1 |"
+    assert lines[4] == "| eclip | 2000 | all | 2 | 0.7500 | 0.7100 | +0.0400 | +0.0400 | 1/2 | 0.7500 (1) | 0, 1 |"
     assert len(lines) == 5
 
 

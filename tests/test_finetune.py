@@ -193,7 +193,7 @@ def test_collapse_diagnosis():
     barely = 0.5 + np.where(labels == 1, 1e-3, -1e-3) + np.linspace(0, 1e-4, 100)
     stalled = diagnose(labels, barely, 0.69, 0.6931)
     assert stalled["stalled"] and not stalled["collapsed"]
-    assert "barely moved" in stall_text(stalled) and "--epochs" in stall_text(stalled)
+    assert "barely moved" in stall_text(stalled) and "--min-steps" in stall_text(stalled)
     assert not diagnose(labels, healthy_p, 0.95, 0.3)["stalled"]
 
 
@@ -337,3 +337,26 @@ def test_cnn_depth_flags_shape_a_new_cnn_and_are_refused_elsewhere(tmp_path, cap
         err = capsys.readouterr().err
         assert err.count("error:") == 1 and message in err
         assert not out.exists()
+
+
+def test_a_run_checkpointed_before_the_step_floor_resumes_at_no_floor_only(tmp_path):
+    """Checkpoints written before min_steps existed have no such key: it meant 0 (no floor) then."""
+    import torch
+
+    from bertrbp.errors import InputError
+    from bertrbp.model import load_classifier
+    from bertrbp.training import ArrayBatches, TrainConfig, train
+    from bertrbp.training.checkpoint import STATE_FILE
+
+    data = _tiny_problem(32)
+    source = ArrayBatches(input_ids=data.input_ids, attention_mask=data.attention_mask, labels=data.labels)
+    config = TrainConfig(epochs=2, batch_size=16, threads=1, max_steps=2)  # stops after one epoch of two
+    train(load_classifier("tiny", seed=0)[0], source, config, checkpoint_dir=tmp_path)
+    state = torch.load(tmp_path / STATE_FILE, weights_only=True)
+    del state["config"]["min_steps"]  # as the older code wrote it
+    torch.save(state, tmp_path / STATE_FILE)
+    with pytest.raises(InputError, match=r"min_steps: 0 -> 300.*--min-steps 0"):
+        floor = TrainConfig(epochs=2, batch_size=16, threads=1, max_steps=2, min_steps=300)
+        train(load_classifier("tiny", seed=0)[0], source, floor, checkpoint_dir=tmp_path, resume=True)
+    again = train(load_classifier("tiny", seed=0)[0], source, config, checkpoint_dir=tmp_path, resume=True)
+    assert again.resumed_from_step == 2 and again.global_step == 2

@@ -379,6 +379,9 @@ def test_finetune_gets_recipe_and_patience_only_when_set():
     assert "--lr" not in default  # the test profile trains at the tool's default rate for the model kind
     stop_never = _args("BERTRBP_FINETUNE", patience=0)
     assert stop_never[stop_never.index("--patience") + 1] == "0"  # 0 is a value (never stop early), not unset
+    assert "--min-steps" not in default  # unset: the tool's step floor for the model kind
+    no_floor = _args("BERTRBP_FINETUNE", min_steps=0)
+    assert no_floor[no_floor.index("--min-steps") + 1] == "0"  # 0 is a value (no floor), not unset
     paper = _args("BERTRBP_FINETUNE", recipe="paper")
     # the paper recipe brings its own batch, accumulation and precision: the pipeline's defaults must not win
     assert paper[:2] == ["--recipe", "paper"]

@@ -12,23 +12,63 @@ from synthetic import motif_sequences, write_fasta
 
 
 @pytest.mark.parametrize(
-    "source, lr, epochs, patience",
+    "source, lr, epochs, patience, min_steps",
     [
-        ("zhihan1996/DNA_bert_3", 2e-4, 3, 2),  # pretrained checkpoint: the BERT-RBP authors' recipe
-        ("bertrbp-mini-k3", 5e-4, 8, 2),  # a checkpoint narrower than DNABERT: its width's random-init rate
-        ("tiny", 1e-3, 8, 2),
-        ("mini", 5e-4, 8, 2),
-        ("small", 2e-4, 8, 2),
-        ("medium", 1e-4, 8, 2),
-        ("base", 1e-4, 8, 2),
-        ("cnn", 1e-3, 10, 2),
+        ("zhihan1996/DNA_bert_3", 2e-4, 3, 2, 0),  # pretrained checkpoint: the BERT-RBP authors' recipe
+        ("bertrbp-mini-k3", 5e-4, 8, 2, 0),  # a checkpoint narrower than DNABERT: its width's random-init rate
+        ("tiny", 1e-3, 8, 2, 300),  # random init: a floor of 300 optimizer steps on small sets
+        ("mini", 5e-4, 8, 2, 300),
+        ("small", 2e-4, 8, 2, 300),
+        ("medium", 1e-4, 8, 2, 300),
+        ("base", 1e-4, 8, 2, 300),
+        ("cnn", 1e-3, 10, 2, 0),
     ],
 )
-def test_default_recipe_per_model_kind(source, lr, epochs, patience):
+def test_default_recipe_per_model_kind(source, lr, epochs, patience, min_steps):
     from bertrbp.recipe import default_recipe
 
     recipe = default_recipe(source)
-    assert (recipe.lr, recipe.epochs, recipe.patience) == (lr, epochs, patience)
+    assert (recipe.lr, recipe.epochs, recipe.patience, recipe.min_steps) == (lr, epochs, patience, min_steps)
+    assert default_recipe(source, recipe="paper").min_steps == 0  # the authors' protocol has no floor
+
+
+def test_the_step_floor_yields_to_explicit_epochs_and_to_an_explicit_floor():
+    from bertrbp.recipe import resolve
+
+    assert resolve("mini", epochs=1).min_steps == 0  # --epochs 1 alone: at most one epoch, as asked
+    assert resolve("mini", epochs=1, min_steps=50).min_steps == 50
+    assert resolve("cnn", min_steps=100).min_steps == 100
+    assert resolve("mini", patience=0).min_steps == 300  # other settings keep the recipe's floor
+
+
+def test_the_step_floor_adds_epochs_on_small_sets_and_holds_off_early_stopping(tmp_path):
+    """32 sequences in batches of 16 = 2 steps an epoch; the validation loss only gets worse after epoch 1."""
+    from bertrbp.model import load_classifier
+    from bertrbp.training import ArrayBatches, TrainConfig, train
+    from bertrbp.training.trainer import planned_epochs
+    from test_finetune import _tiny_problem
+
+    assert planned_epochs(TrainConfig(epochs=8, min_steps=300), 15) == 20  # 500 eCLIP sites: 15 steps an epoch
+    assert planned_epochs(TrainConfig(epochs=8, min_steps=300), 254) == 8  # all sites: the floor adds nothing
+    assert planned_epochs(TrainConfig(epochs=8, min_steps=300), 16) == 19  # 18.75 epochs: round up
+    assert planned_epochs(TrainConfig(epochs=8), 15) == 8
+
+    data = _tiny_problem(32)
+    source = ArrayBatches(input_ids=data.input_ids, attention_mask=data.attention_mask, labels=data.labels)
+
+    def worsening(model, ctx):
+        return {"val_loss": 0.5 + ctx.epoch}
+
+    def run(**settings):
+        config = TrainConfig(batch_size=16, threads=1, bf16="no", **settings)
+        return train(load_classifier("tiny", seed=0)[0], source, config, epoch_end=worsening)
+
+    no_floor = run(epochs=6, patience=1)
+    assert no_floor.stopped_early and len(no_floor.history) == 2 and no_floor.planned_epochs == 6
+    held = run(epochs=6, patience=1, min_steps=8)  # no stop before step 8 (epoch 4), then at once
+    assert held.stopped_early and len(held.history) == 4 and held.global_step == 8
+    more = run(epochs=2, patience=0, min_steps=8)  # 2 epochs x 2 steps < 8: four epochs planned and run
+    assert (more.planned_epochs, more.total_steps, more.global_step, len(more.history)) == (4, 8, 8, 4)
 
 
 @pytest.mark.parametrize("preset, lr, epochs", [("tiny", 1e-3, 8), ("small", 2e-4, 8), ("base", 2e-4, 3)])
@@ -63,7 +103,7 @@ def test_paper_rate_is_an_explicit_choice_and_user_settings_win():
     assert PAPER_RANDOM_INIT_LR == 2e-3
     assert default_recipe("small", "paper").lr == 2e-3 and default_recipe("small").lr == 2e-4
     assert default_recipe("cnn", "paper").lr == 1e-3  # the policy concerns random-init BERTs only
-    assert resolve("mini", lr=3e-4, epochs=2, patience=0) == type(resolve("mini"))(3e-4, 2, 0)
+    assert resolve("mini", lr=3e-4, epochs=2, patience=0) == type(resolve("mini"))(3e-4, 2, 0, min_steps=0)
     with pytest.raises(InputError, match="--lr-policy"):
         default_recipe("mini", "fast")
 
@@ -138,20 +178,22 @@ def test_early_stopping_stops_after_patience_and_keeps_the_decision_on_resume(tm
 
 
 def test_random_init_preset_at_defaults_learns_without_stall_or_collapse(tmp_path):
-    """tiny at its default recipe (no --lr, no --epochs) on a planted motif: learns, stops early or ends."""
+    """tiny at its default recipe (no --lr, no --epochs) on a planted motif: learns, and trains its step floor."""
     train = write_fasta(tmp_path / "train.fa", motif_sequences(400, seed=31, length=61))
     out = tmp_path / "out"
     assert run_cli("finetune", "--train", train, "--output-dir", out, "--model", "tiny", "--threads", "1") == 0
     metrics = json.loads((out / "metrics.json").read_text())
     card = json.loads((out / "model_card.json").read_text())
     assert card["hyperparameters"]["lr"] == 1e-3 and card["hyperparameters"]["patience"] == 2
-    assert card["hyperparameters"]["epochs"] == 8 and 1 <= len(metrics["epochs"]) <= 8
+    # 400 sites: 360 train in batches of 32 = 12 steps an epoch, so the 300-step floor plans 25 epochs, all run
+    assert card["hyperparameters"]["epochs"] == 8 and card["hyperparameters"]["min_steps"] == 300
+    assert metrics["early_stopping"]["planned_epochs"] == 25 and len(metrics["epochs"]) == 25
+    card_text = (out / "model_card.md").read_text()
+    assert "25 of 25 epochs" in card_text and "at least 300 steps" in card_text
     assert metrics["model_kind"] == "bert-random"
     assert not metrics["collapsed"] and not metrics["stalled"]
     assert metrics["validation"]["val_auroc"] > 0.9
-    if metrics["early_stopping"]["stopped_early"]:
-        losses = [e["val_loss"] for e in metrics["epochs"]]
-        assert min(losses[-2:]) >= min(losses[:-2])
+    assert not metrics["early_stopping"]["stopped_early"]  # the floor is first reached at the last planned epoch
 
 
 def test_cli_documents_the_recipe_flags():
@@ -262,3 +304,16 @@ def test_no_validation_set_refuses_best_epoch_selection(tmp_path, capsys):
         "1",
     )
     assert code == 2 and "--keep last" in capsys.readouterr().err and not (out / "metrics.json").exists()
+
+
+def test_min_steps_from_the_command_line_reaches_the_run_and_its_card(tmp_path):
+    """--epochs 1 --min-steps 6 on 72 sequences (64 train in batches of 32 = 2 steps an epoch): 3 epochs, 6 steps."""
+    train = write_fasta(tmp_path / "train.fa", motif_sequences(72, seed=5, length=41))
+    out = tmp_path / "out"
+    argv = ["--train", train, "--output-dir", out, "--model", "tiny", "--epochs", "1", "--min-steps", "6"]
+    assert run_cli("finetune", *argv, "--threads", "1") == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    card = json.loads((out / "model_card.json").read_text())
+    assert (card["hyperparameters"]["epochs"], card["hyperparameters"]["min_steps"]) == (1, 6)
+    assert metrics["early_stopping"]["planned_epochs"] == 3 and len(metrics["epochs"]) == 3
+    assert card["optimizer_steps"] == 6

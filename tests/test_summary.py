@@ -509,3 +509,18 @@ def test_many_models_below_their_floor_share_one_banner(tmp_path):
         for i in range(7)
     )
     assert top.count('class="banner fail"') == 1 and "STALLED: RBP9" in top
+
+
+def test_run_parameters_show_the_step_floor_and_the_epochs_it_planned():
+    """A random-init BERT on 500 sites runs 20 epochs for its 300-step floor though 8 were asked: the report says
+    why, and that early stopping was held until the floor."""
+    from bertrbp.report.html import _early_stopping, _planned_epochs
+    from bertrbp.report.inputs import TrainingRun
+
+    floor = {"patience": 2, "metric": "val_loss", "stopped_early": False, "min_steps": 300, "planned_epochs": 20}
+    run = TrainingRun("ft", history=[{}] * 20, early_stopping=floor)
+    assert _planned_epochs(run, {"epochs": 8, "min_steps": 300}) == "20 (8 asked, more for at least 300 steps)"
+    assert _early_stopping(run) == "patience 2 on val_loss, not before step 300, ran to the end"
+    plain = TrainingRun("ft", history=[{}] * 3, early_stopping={"patience": 2, "stopped_early": True})
+    assert _planned_epochs(plain, {"epochs": 8}) == "8"
+    assert _early_stopping(plain) == "patience 2 on validation loss, stopped early after epoch 3"

@@ -90,5 +90,5 @@ def stall_text(diagnosis: dict, epoch: int | None = None) -> str:
         f"{diagnosis['val_loss']:.4f} vs prior entropy {diagnosis['class_prior_entropy']:.4f}, predicted "
         f"probabilities vary by std {diagnosis['prediction_std']:.2e}. Its ranking (AUROC {diagnosis['auroc']:.3f}) "
         "may be usable but its probabilities are not calibrated (most fall on one side of 0.5). Train longer "
-        "(--epochs), on more data, or from a pretrained checkpoint."
+        "(--min-steps, e.g. 600), on more data, or from a pretrained checkpoint."
     )

@@ -174,6 +174,8 @@ def finetune(options: FinetuneOptions) -> FinetuneResult:
             "patience": config.patience,
             "metric": config.early_stopping_metric,
             "stopped_early": run.stopped_early,
+            "min_steps": config.min_steps,
+            "planned_epochs": run.planned_epochs or config.epochs,
         },
         "epochs": run.history,
     }
@@ -283,6 +285,7 @@ class _Run:
     resumed_from_step: int | None = None
     stopped_early: bool = False
     extra: dict = field(default_factory=dict)  # kind-specific hyperparameters for the model card
+    planned_epochs: int = 0  # the epochs the run was set to (--epochs, or more for --min-steps)
 
 
 def _train_neural(options: FinetuneOptions, model, tokenizer, train_data, val_data) -> _Run:
@@ -351,6 +354,7 @@ def _train_neural(options: FinetuneOptions, model, tokenizer, train_data, val_da
         result.global_step,
         result.resumed_from_step,
         result.stopped_early,
+        planned_epochs=result.planned_epochs,
     )
 
 
@@ -525,9 +529,10 @@ def _training_line(card: dict) -> str:
         )
     stop = card["metrics"].get("early_stopping", {})
     stopped = ", stopped early" if stop.get("stopped_early") else ""
+    floor = f", at least {hp['min_steps']} steps" if hp.get("min_steps") else ""
     return (
-        f"- Training: {len(card['metrics']['epochs'])} of {hp['epochs']} epochs (patience "
-        f"{hp.get('patience', 0)}{stopped}), lr {hp['lr']:g}, batch {hp['batch_size']} x {hp['grad_accum']} "
+        f"- Training: {len(card['metrics']['epochs'])} of {stop.get('planned_epochs', hp['epochs'])} epochs (patience "
+        f"{hp.get('patience', 0)}{stopped}{floor}), lr {hp['lr']:g}, batch {hp['batch_size']} x {hp['grad_accum']} "
         f"accumulation, warmup {hp['warmup_ratio']:g}, weight decay {hp['weight_decay']:g}, seed {card['seed']}"
     )
 

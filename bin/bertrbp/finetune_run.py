@@ -31,6 +31,7 @@ class FinetuneRunOptions:
     recipe: str = "default"
     epochs: int | None = None
     patience: int | None = None
+    min_steps: int | None = None
     lr_policy: str | None = None
     seeds: str | None = None
     ensemble: int = 0
@@ -83,6 +84,7 @@ class FinetuneRunOptions:
             self.val_fraction,
             self.keep,
             self.bf16,
+            self.min_steps,
         )
         config = TrainConfig(
             epochs=chosen.epochs,
@@ -96,6 +98,7 @@ class FinetuneRunOptions:
             threads=self.threads,
             save_steps=self.save_steps,
             patience=chosen.patience,
+            min_steps=chosen.min_steps,
         )
         return FinetuneOptions(
             train=self.train,

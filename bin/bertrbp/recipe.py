@@ -11,6 +11,12 @@ Epochs: the authors' 3 for a DNABERT-wide pretrained checkpoint (a narrower one,
 ``bertrbp-mini-k3``, trains like a random-init BERT of its width: see ``_small_checkpoint_recipe``); up to 8 for a random-init BERT and 10 for the CNN, cut
 short by early stopping on the validation loss (patience 2), keeping the epoch with the best validation AUROC.
 
+Step floor: a random-init BERT sits at the class prior for its first hundred or so optimizer steps (validation
+loss flat while the ranking slowly forms). 500 eCLIP sites give 15 steps an epoch, so 8 epochs (120 steps), cut
+short by early stopping on that flat loss, left it there on 27 of 30 sets. So a random-init preset trains at least
+``BERT_MIN_STEPS`` steps: more epochs on a small set, and no early stop before the floor. A checkpoint has no
+such plateau (1 of 30 stalled at 500 sites): no floor. An explicit ``--epochs`` without ``--min-steps`` drops it.
+
 Two recipes (``--recipe``): ``default`` is the project's recommended one above; ``paper`` reproduces the BERT-RBP
 authors' training so their numbers can be compared like for like: effective batch 128 (32 x 4 accumulation),
 every training sequence used (no validation carve), 3 epochs with the last one kept (no early stopping, no
@@ -48,11 +54,15 @@ class Recipe:
     keep: str = "best"  # best (validation AUROC) or last epoch
     bf16: str = "auto"
     name: str = "default"
+    min_steps: int = 0  # at least this many optimizer steps (more epochs on small sets); 0 = no floor
 
+
+# Random-init BERTs: at least this many optimizer steps, whatever the set's size (see the module docstring).
+BERT_MIN_STEPS = 300
 
 DEFAULTS = {
     "bert-pretrained": Recipe(PAPER_LR, 3, DEFAULT_PATIENCE),
-    "bert-random": Recipe(2e-4, 8, DEFAULT_PATIENCE),  # lr per preset: RANDOM_INIT_LR
+    "bert-random": Recipe(2e-4, 8, DEFAULT_PATIENCE, min_steps=BERT_MIN_STEPS),  # lr per preset: RANDOM_INIT_LR
     "cnn": Recipe(1e-3, 10, DEFAULT_PATIENCE),
     "kmer": Recipe(0.0, 1, 0),  # fitted by scikit-learn: no learning rate, one pass
     "kmer-pos": Recipe(0.0, 1, 0),
@@ -78,7 +88,7 @@ def default_recipe(source: str, lr_policy: str = "default", recipe: str = "defau
     if recipe == "default" and kind == "bert-pretrained":
         return _small_checkpoint_recipe(source) or Recipe(lr, base.epochs, base.patience, name=recipe)
     if recipe == "default" or is_kmer_kind(kind):  # the k-mer fit picks its C on a validation split: keep it
-        return Recipe(lr, base.epochs, base.patience, name=recipe)
+        return Recipe(lr, base.epochs, base.patience, name=recipe, min_steps=base.min_steps)
     epochs = base.epochs if kind == "cnn" else PAPER_EPOCHS  # no CNN in the paper: its own epoch count
     return Recipe(lr, epochs, 0, grad_accum=PAPER_GRAD_ACCUM, val_fraction=0.0, keep="last", bf16="no", name="paper")
 
@@ -101,7 +111,7 @@ def _small_checkpoint_recipe(source: str) -> Recipe | None:
         return None
     preset = preset_for_width(width) or "tiny"  # narrower than every preset: the narrowest one's rate
     random_init = DEFAULTS["bert-random"]
-    return Recipe(RANDOM_INIT_LR[preset], random_init.epochs, random_init.patience)
+    return Recipe(RANDOM_INIT_LR[preset], random_init.epochs, random_init.patience)  # no step floor: no plateau
 
 
 def resolve(
@@ -115,10 +125,12 @@ def resolve(
     val_fraction: float | None = None,
     keep: str | None = None,
     bf16: str | None = None,
+    min_steps: int | None = None,
 ) -> Recipe:
     """The recipe with the user's explicit settings (not None) taking precedence over it.
 
-    ``lr_policy`` None follows the recipe (paper -> the paper's 10x random-init rate).
+    ``lr_policy`` None follows the recipe (paper -> the paper's 10x random-init rate). An explicit ``epochs``
+    without ``min_steps`` also drops the recipe's step floor: the user asked for that many epochs.
     """
     base = default_recipe(source, recipe if lr_policy is None else lr_policy, recipe)
     given = {
@@ -129,5 +141,8 @@ def resolve(
         "val_fraction": val_fraction,
         "keep": keep,
         "bf16": bf16,
+        "min_steps": min_steps,
     }
+    if epochs is not None and min_steps is None:  # --epochs N alone means at most N epochs: no floor beyond them
+        given["min_steps"] = 0
     return replace(base, **{name: value for name, value in given.items() if value is not None})

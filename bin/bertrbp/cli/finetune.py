@@ -4,7 +4,8 @@ Defaults per model kind (bertrbp/recipe.py): a DNABERT-wide pretrained checkpoin
 settings (AdamW lr 2e-4, eps 1e-8, weight decay 0.01, 10 % linear warmup, 3 epochs, batch 32, dropout 0.1,
 clipping 1.0, seed 42); a narrower checkpoint (e.g. the bundled bertrbp-mini-k3) the rate of a random-init BERT of
 its width for up to 8 epochs; a random-init BERT preset a rate that trains it (tiny 1e-3, mini 5e-4, small 2e-4, medium/base
-1e-4; the paper's 10x rate 2e-3 with --lr-policy paper) for up to 8 epochs; the CNN lr 1e-3 for up to 10
+1e-4; the paper's 10x rate 2e-3 with --lr-policy paper) for up to 8 epochs and at least 300 optimizer steps
+(--min-steps: more epochs on a small set, no early stop before); the CNN lr 1e-3 for up to 10
 epochs; 'kmer' a logistic regression on 1-5-mer frequencies (seconds); 'kmer-pos' the same plus 1-3-mers in
 10 position bins along the site (seconds; strong where the site is centred on the cross-link). Neural models stop early when the
 validation loss has not improved for --patience epochs (2) and keep the best epoch (validation AUROC).
@@ -53,7 +54,7 @@ def finetune(
         "--model",
         help="Checkpoint folder or hub id (lr default 2e-4, 3 epochs; a checkpoint narrower than DNABERT, e.g. "
         "bertrbp-mini-k3, the rate of its width and up to 8 epochs); a preset tiny/mini/small/medium/base for a "
-        "random-init BERT (lr default 1e-3/5e-4/2e-4/1e-4/1e-4, up to 8 epochs); 'cnn' for the DeepBind-like "
+        "random-init BERT (lr default 1e-3/5e-4/2e-4/1e-4/1e-4, up to 8 epochs, at least 300 steps); 'cnn' for the DeepBind-like "
         "baseline (lr 1e-3, up to 10 epochs); 'kmer' for logistic regression on 1-5-mer frequencies; 'kmer-pos' "
         "adds 1-3-mer frequencies in 10 position bins. Repeat "
         "(e.g. --model mini --model cnn --model kmer) to train an ensemble.",
@@ -68,7 +69,10 @@ def finetune(
         "paper. Options given explicitly win over the recipe.",
     ),
     epochs: int | None = typer.Option(
-        None, "--epochs", help="Most epochs (default per model kind, see --model; 3 with --recipe paper)."
+        None,
+        "--epochs",
+        help="Most epochs (default per model kind, see --model; 3 with --recipe paper). Given without --min-steps "
+        "it is also the least: the recipe's step floor is dropped.",
     ),
     patience: int | None = typer.Option(
         None,
@@ -76,6 +80,15 @@ def finetune(
         min=0,
         help="Stop when the validation loss has not improved for this many epochs (default 2; 0 = never stop "
         "early, the --recipe paper setting).",
+    ),
+    min_steps: int | None = typer.Option(
+        None,
+        "--min-steps",
+        min=0,
+        help="Train at least this many optimizer steps: a small training set gets more epochs than --epochs, and "
+        "early stopping waits until then (default 300 for a random-init BERT preset, which sits at the class "
+        "prior for its first hundred or so steps; 0 for checkpoints, the CNN and --recipe paper; 0 = no floor). "
+        "--epochs given without it drops the floor.",
     ),
     lr_policy: str | None = typer.Option(
         None,
@@ -170,6 +183,7 @@ def finetune(
         recipe=recipe,
         epochs=epochs,
         patience=patience,
+        min_steps=min_steps,
         lr_policy=lr_policy,
         seeds=seeds,
         ensemble=ensemble,

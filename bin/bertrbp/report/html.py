@@ -511,7 +511,16 @@ def _early_stopping(run) -> str:
     if not patience:
         return "off"
     stopped = f", stopped early after epoch {len(run.history)}" if stopping.get("stopped_early") else ", ran to the end"
-    return _e(f"patience {patience} on {stopping.get('metric') or 'validation loss'}{stopped}")
+    floor = f", not before step {stopping['min_steps']}" if stopping.get("min_steps") else ""
+    return _e(f"patience {patience} on {stopping.get('metric') or 'validation loss'}{floor}{stopped}")
+
+
+def _planned_epochs(run, hp: dict) -> str:
+    """The epochs the run was set to: --epochs, or more where the step floor (--min-steps) asked for more."""
+    planned = (run.early_stopping or {}).get("planned_epochs")
+    if planned is None or planned == hp.get("epochs"):
+        return _show(hp.get("epochs"))
+    return _e(f"{planned} ({hp.get('epochs')} asked, more for at least {hp.get('min_steps')} steps)")
 
 
 def _param_rows(card: dict, run) -> dict[str, str]:
@@ -544,7 +553,7 @@ def _param_rows(card: dict, run) -> dict[str, str]:
             if hp.get("lr_policy") and hp.get("lr") is not None
             else ""
         ),
-        "epochs (run / asked)": f"{len(run.history)} / {_show(hp.get('epochs'))}",
+        "epochs (run / planned)": f"{len(run.history)} / {_planned_epochs(run, hp)}",
         "early stopping": _early_stopping(run),
         "kept": f"{_show(kept)}, epoch {_show(run.kept_epoch)}",
         "batch &times; accumulation": _e(f"{batch} × {accum or 1}") if batch is not None else "&ndash;",

@@ -57,7 +57,9 @@ class TrainingRun:
     diagnosis: dict = field(default_factory=dict)
     card: dict | None = None
     model_kind: str = ""
-    early_stopping: dict = field(default_factory=dict)  # {patience, metric, stopped_early} when finetune wrote it
+    early_stopping: dict = field(
+        default_factory=dict
+    )  # {patience, metric, stopped_early, min_steps, planned_epochs} from finetune
     validation: dict = field(default_factory=dict)  # an ensemble's own validation metrics: it has no epochs
 
     @property

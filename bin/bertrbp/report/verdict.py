@@ -30,8 +30,8 @@ HEADLINES = {
 ADVICE = {
     COLLAPSED: "Do not use this model. Lower --lr (e.g. 2e-4), warm up longer (--warmup-ratio 0.2), use a larger "
     "effective batch (--grad-accum), and check that both classes are present and labels match sequences.",
-    STALLED: "Do not trust its probabilities (its ranking may still be usable). Train longer (--epochs), on more "
-    "data, or start from a pretrained checkpoint.",
+    STALLED: "Do not trust its probabilities (its ranking may still be usable). Train longer (--min-steps, e.g. "
+    "600), on more data, or start from a pretrained checkpoint.",
     BELOW_FLOOR: "A logistic regression on 1-5-mer counts does at least as well: prefer the k-mer model for this "
     "RBP, or retrain (more epochs, a pretrained start).",
     OK: "",

@@ -29,13 +29,15 @@ loss, sequences/s and lr). ``max_steps`` caps the run (pretraining by steps).
 Checkpoints: ``checkpoint_dir/trainer_state.pt`` (model, optimizer, scheduler, RNG states, epoch, position in the
 epoch's data order, history) is written atomically at every epoch end and every ``save_steps`` optimizer steps.
 ``resume=True`` continues from it exactly: the final weights equal an uninterrupted run's (tested); resuming with
-different lr/batch/epochs/seed settings is refused. ``epoch_end`` runs after each epoch with the model in eval
+different lr/batch/epochs/seed/min_steps settings is refused. ``epoch_end`` runs after each epoch with the model in eval
 mode (return metrics; save a "best" copy yourself if you need one); ``on_step(step, loss_or_None)`` runs after
 each optimizer step (loss only at logging steps). The model is left in eval mode on the training device.
 
 Early stopping: with ``config.patience`` > 0 the run ends once ``config.early_stopping_metric`` (default
 ``val_loss``, lower is better, returned by ``epoch_end``) has not improved for that many epochs;
 ``result.stopped_early`` says so, and a resumed run stops at the same epoch (the decision is in the checkpoint).
+``config.min_steps`` (the step floor) raises the planned epochs (``result.planned_epochs``) until the run has at
+least that many optimizer steps, and early stopping is not considered before the floor is reached.
 """
 
 from bertrbp.training.config import TrainConfig

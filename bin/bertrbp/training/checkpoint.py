@@ -22,7 +22,19 @@ from bertrbp.io.atomic import atomic_open, atomic_path
 STATE_FILE = "trainer_state.pt"
 RUN_FILE = "run.json"
 # Settings that must match for a resume to continue the same run.
-RESUME_KEYS = ("lr", "epochs", "batch_size", "grad_accum", "warmup_ratio", "weight_decay", "seed", "max_steps")
+RESUME_KEYS = (
+    "lr",
+    "epochs",
+    "batch_size",
+    "grad_accum",
+    "warmup_ratio",
+    "weight_decay",
+    "seed",
+    "max_steps",
+    "min_steps",
+)
+# What a key missing from an older run's settings meant then (min_steps came later; before it there was no floor).
+RESUME_DEFAULTS = {"min_steps": 0}
 
 
 def rng_state() -> dict:
@@ -118,12 +130,15 @@ def load_state(directory: Path, config: dict) -> dict | None:
         raise InputError(f"{path}: not a bert-rbp training checkpoint. Delete {Path(directory)} to start over.")
     saved = state.get("config", {})
     changed = [
-        f"{key}: {saved.get(key)!r} -> {config.get(key)!r}" for key in RESUME_KEYS if saved.get(key) != config.get(key)
+        f"{key}: {saved.get(key, RESUME_DEFAULTS.get(key))!r} -> {config.get(key)!r}"
+        for key in RESUME_KEYS
+        if saved.get(key, RESUME_DEFAULTS.get(key)) != config.get(key)
     ]
     if changed:
         raise InputError(
             f"{path}: --resume with different settings than the interrupted run ({'; '.join(changed)}). "
-            "Resume with the original settings, or start a new run in another --output-dir."
+            "Resume with the original settings (a run from before the step floor: --min-steps 0), or start a new "
+            "run in another --output-dir."
         )
     return state
 

@@ -15,6 +15,10 @@ class TrainConfig:
     ``save_steps``: also checkpoint every N optimizer steps (0 = only at epoch ends). ``log_every``: optimizer
     steps between reads of the loss from the device (the only host syncs in the loop). ``patience``: stop when
     ``early_stopping_metric`` (from the epoch-end callback) has not improved for that many epochs.
+    ``min_steps``: train at least this many optimizer steps (0 = no floor): on a small set the run gets more epochs
+    than ``epochs`` and early stopping waits until then, because a random-init BERT sits at the class prior for
+    its first hundred or so steps (measured: on 500 eCLIP sites, 15 steps an epoch, at most 8 epochs and early stopping
+    on that flat loss left it there on 27 of 30 sets).
     """
 
     lr: float = 2e-4
@@ -35,6 +39,7 @@ class TrainConfig:
     max_steps: int | None = None
     patience: int = 0  # early stopping: epochs without a better validation metric before stopping (0 = off)
     early_stopping_metric: str = "val_loss"  # lower is better; reported by the epoch-end callback
+    min_steps: int = 0  # at least this many optimizer steps: more epochs on small sets, no early stop before
 
     @property
     def effective_batch(self) -> int:
@@ -53,6 +58,7 @@ class TrainConfig:
             (self.threads >= 0, f"--threads must be >= 0, not {self.threads}"),
             (self.log_every >= 1, f"log_every must be >= 1, not {self.log_every}"),
             (self.patience >= 0, f"--patience must be >= 0, not {self.patience}"),
+            (self.min_steps >= 0, f"--min-steps must be >= 0, not {self.min_steps}"),
         ]
         for ok, message in checks:
             if not ok:

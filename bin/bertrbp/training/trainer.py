@@ -49,7 +49,8 @@ class TrainResult:
     bf16: bool
     threads: int
     resumed_from_step: int | None = None
-    stopped_early: bool = False  # early stopping ended the run before config.epochs
+    stopped_early: bool = False  # early stopping ended the run before its last planned epoch
+    planned_epochs: int = 0  # config.epochs, or more where config.min_steps asked for more steps
 
 
 EpochEnd = Callable[[object, EpochContext], dict]
@@ -80,6 +81,13 @@ class RunState:
     history: list = field(default_factory=list)
     epoch_loss: float = 0.0  # loss summed over this epoch's batches up to the last checkpoint
     stopped: bool = False  # early stopping ended the run
+
+
+def planned_epochs(config: TrainConfig, steps_per_epoch: int) -> int:
+    """``config.epochs``, raised so that the run has at least ``config.min_steps`` optimizer steps."""
+    if not config.min_steps:
+        return config.epochs
+    return max(config.epochs, math.ceil(config.min_steps / max(1, steps_per_epoch)))
 
 
 class EarlyStopping:
@@ -146,7 +154,8 @@ class _Loop:
         self.optimizer = build_optimizer(model, config, self.device)
         self.n_batches = math.ceil(len(source) / config.batch_size)
         steps_per_epoch = math.ceil(self.n_batches / config.grad_accum)
-        self.total_steps = config.epochs * steps_per_epoch
+        self.epochs = planned_epochs(config, steps_per_epoch)
+        self.total_steps = self.epochs * steps_per_epoch
         if config.max_steps:
             self.total_steps = min(self.total_steps, config.max_steps)
         self.scheduler = build_scheduler(self.optimizer, self.total_steps, config.warmup_ratio)
@@ -209,7 +218,7 @@ class _Loop:
     @property
     def finished(self) -> bool:
         s = self.state
-        return s.stopped or s.epoch >= self.config.epochs or s.global_step >= self.total_steps
+        return s.stopped or s.epoch >= self.epochs or s.global_step >= self.total_steps
 
     def _optimizer_step(self) -> None:
         import torch
@@ -281,7 +290,8 @@ class _Loop:
             ", ".join(f"{k} {_fmt(v)}" for k, v in metrics.items() if k != "epoch" and not isinstance(v, (dict, list))),
         )
         s.epoch, s.batch_pos, s.epoch_loss = s.epoch + 1, 0, 0.0
-        if s.epoch < self.config.epochs and self.stopping.should_stop(s.history):
+        may_stop = s.epoch < self.epochs and s.global_step >= self.config.min_steps
+        if may_stop and self.stopping.should_stop(s.history):
             s.stopped = True
             log.info(
                 "early stopping after epoch %d: %s has not improved for %d epochs (best: epoch %d)",
@@ -342,6 +352,7 @@ def train(
         loop.threads,
         resumed_from,
         s.stopped,
+        loop.epochs,
     )
 
 
