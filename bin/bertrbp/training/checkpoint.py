@@ -129,11 +129,8 @@ def load_state(directory: Path, config: dict) -> dict | None:
     if not isinstance(state, dict) or not {"model", "optimizer", "scheduler", "rng", "config"} <= set(state):
         raise InputError(f"{path}: not a bert-rbp training checkpoint. Delete {Path(directory)} to start over.")
     saved = state.get("config", {})
-    changed = [
-        f"{key}: {saved.get(key, RESUME_DEFAULTS.get(key))!r} -> {config.get(key)!r}"
-        for key in RESUME_KEYS
-        if saved.get(key, RESUME_DEFAULTS.get(key)) != config.get(key)
-    ]
+    before, now = ({key: given.get(key, RESUME_DEFAULTS.get(key)) for key in RESUME_KEYS} for given in (saved, config))
+    changed = [f"{key}: {before[key]!r} -> {now[key]!r}" for key in RESUME_KEYS if before[key] != now[key]]
     if changed:
         raise InputError(
             f"{path}: --resume with different settings than the interrupted run ({'; '.join(changed)}). "
