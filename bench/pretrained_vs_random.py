@@ -100,8 +100,7 @@ def table(args) -> None:
                         "train_wall_s_pretrained": pre["train_wall_s"],
                         "train_wall_s_random": rnd["train_wall_s"],
                         "load_before": pre["load_before"],
-                        "stalled_pretrained": _stalled(suite, "pretrained", sites, name, args.checkpoint_name),
-                        "stalled_random": _stalled(suite, "random", sites, name),
+                        **_verdict_columns(suite, sites, name, args.checkpoint_name),
                     }
                 )
     stem = "pretrained_vs_random" + (f"_{args.checkpoint_name}" if args.checkpoint_name else "")
@@ -130,12 +129,30 @@ def table(args) -> None:
     print(text)
 
 
-def _stalled(suite: str, arm: str, sites: int, name: str, checkpoint_name: str | None = None) -> str:
-    """Finetune's stall verdict on the kept model (its metrics.json beside the rows); '' when not kept."""
+def _verdicts(suite: str, arm: str, sites: int, name: str, checkpoint_name: str | None = None) -> tuple[str, str]:
+    """From finetune's metrics.json beside the rows ('' when not kept): its stall verdict on the kept model, and
+    whether any epoch's validation loss left the class prior (the kept epoch, best by validation AUROC, can be an
+    earlier one still at the prior)."""
     import json
 
+    from bertrbp.collapse import LOSS_MARGIN
+
     path = accuracy.history_path(accuracy.RESULTS, suite, tag(arm, sites, checkpoint_name), name)
-    return str(bool(json.loads(path.read_text()).get("stalled"))) if path.exists() else ""
+    if not path.exists():
+        return "", ""
+    metrics = json.loads(path.read_text())
+    prior = metrics.get("collapse", {}).get("class_prior_entropy")
+    losses = [epoch.get("val_loss") for epoch in metrics.get("epochs", [])]
+    left = prior is not None and any(loss is not None and loss < prior - LOSS_MARGIN for loss in losses)
+    return str(bool(metrics.get("stalled"))), str(left)
+
+
+def _verdict_columns(suite: str, sites: int, name: str, checkpoint_name: str | None) -> dict[str, str]:
+    columns = {}
+    for arm in ("pretrained", "random"):
+        stalled, left = _verdicts(suite, arm, sites, name, checkpoint_name if arm == "pretrained" else None)
+        columns |= {f"stalled_{arm}": stalled, f"left_prior_{arm}": left}
+    return columns
 
 
 def _size_order(key: tuple) -> tuple:

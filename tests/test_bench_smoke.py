@@ -220,8 +220,11 @@ def test_pretrained_vs_random_table_summarises_seen_unseen_and_all_sets(tmp_path
             accuracy.append_row(accuracy.results_path("eclip", pvr.tag(arm, 2000), tmp_path), row)
     stalled = accuracy.history_path(tmp_path, "eclip", pvr.tag("random", 2000), seen)  # finetune's verdict file
     stalled.parent.mkdir(parents=True)
-    stalled.write_text('{"stalled": true}')
+    stalled.write_text('{"stalled": true, "collapse": {"class_prior_entropy": 0.64}, "epochs": [{"val_loss": 0.64}]}')
     pvr.main(["table"])
+    rows = {row["experiment"]: row for row in accuracy.read_rows(tmp_path / "pretrained_vs_random.tsv")}
+    assert (rows[seen]["stalled_random"], rows[seen]["left_prior_random"]) == ("True", "False")
+    assert rows[unseen]["stalled_random"] == "" and rows[seen]["stalled_pretrained"] == ""  # no verdict file
     lines = (tmp_path / "pretrained_vs_random.md").read_text().splitlines()
     assert lines[2] == "| eclip | 2000 | no | 1 | 0.8000 | 0.7000 | +0.1000 | +0.1000 | 1/1 | 0.7500 (1) | 0, 0 |"
     assert lines[3] == "| eclip | 2000 | yes | 1 | 0.7000 | 0.7200 | -0.0200 | -0.0200 | 0/1 |  | 0, 1 |"
