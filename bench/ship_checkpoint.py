@@ -29,7 +29,10 @@ from bertrbp.provenance import sha256  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
 FILES = ("config.json", "model.safetensors", "vocab.txt")
-RECIPE = "lr 5e-4, up to 8 epochs, patience 2, best epoch, batch 32, bf16, seed 42; 10% of the sites for validation"
+RECIPE = (
+    "lr 5e-4, up to 8 epochs, patience 2, best epoch, batch 32, bf16, seed 42; 10% of the sites for validation; "
+    "random init also at least 300 optimizer steps (its default step floor), the checkpoint no floor"
+)
 
 
 def ship(run: Path, name: str, gains_md: Path, gains_tsv: Path, models: Path = REPO / "assets" / "models") -> Path:
@@ -50,7 +53,7 @@ def ship(run: Path, name: str, gains_md: Path, gains_tsv: Path, models: Path = R
     card["finetuning_gains"] = {"source": _shown(gains_tsv), "recipe": RECIPE, "rows": rows}
     section = (
         f"\n## Fine-tuning gains ({_shown(gains_md)})\n\n"
-        f"Pretrained vs random init, same recipe ({RECIPE}), same seeded training subset, each test split scored "
+        f"Pretrained vs random init, one recipe ({RECIPE}), same seeded training subset, each test split scored "
         "once; `seen in pretraining` = the experiment's own training labels were one of the pretraining tasks "
         "(its test sites never were).\n\n" + gains_md.read_text(encoding="utf-8")
     )
