@@ -57,9 +57,8 @@ class TrainingRun:
     diagnosis: dict = field(default_factory=dict)
     card: dict | None = None
     model_kind: str = ""
-    early_stopping: dict = field(
-        default_factory=dict
-    )  # {patience, metric, stopped_early, min_steps, planned_epochs} from finetune
+    # {patience, metric, stopped_early, min_steps, planned_epochs} when finetune wrote it
+    early_stopping: dict = field(default_factory=dict)
     validation: dict = field(default_factory=dict)  # an ensemble's own validation metrics: it has no epochs
 
     @property

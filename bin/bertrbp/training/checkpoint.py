@@ -110,6 +110,15 @@ def _one_line(exc: BaseException) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
+def _older_run_hint(saved: dict) -> str:
+    """Which flags restore a setting that an older run's state does not record (it meant the default then)."""
+    missing = [key for key in RESUME_DEFAULTS if key not in saved]
+    return "".join(
+        f" (a run from before --{key.replace('_', '-')}: --{key.replace('_', '-')} {RESUME_DEFAULTS[key]})"
+        for key in missing
+    )
+
+
 def load_state(directory: Path, config: dict) -> dict | None:
     """The saved state in ``directory`` (None when there is none), refusing one from different settings."""
     import torch
@@ -134,8 +143,7 @@ def load_state(directory: Path, config: dict) -> dict | None:
     if changed:
         raise InputError(
             f"{path}: --resume with different settings than the interrupted run ({'; '.join(changed)}). "
-            "Resume with the original settings (a run from before the step floor: --min-steps 0), or start a new "
-            "run in another --output-dir."
+            f"Resume with the original settings{_older_run_hint(saved)}, or start a new run in another --output-dir."
         )
     return state
 

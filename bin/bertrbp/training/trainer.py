@@ -85,8 +85,6 @@ class RunState:
 
 def planned_epochs(config: TrainConfig, steps_per_epoch: int) -> int:
     """``config.epochs``, raised so that the run has at least ``config.min_steps`` optimizer steps."""
-    if not config.min_steps:
-        return config.epochs
     return max(config.epochs, math.ceil(config.min_steps / max(1, steps_per_epoch)))
 
 
