@@ -89,6 +89,13 @@ FIELDS = (
     "reused_members",
     "min_steps",
     "planned_epochs",
+    "calibrated",  # finetune --calibrate: Platt scaling of a stalled kept model (the *_raw columns: before it)
+    "test_accuracy",
+    "test_mcc",
+    "test_log_loss",
+    "test_accuracy_raw",
+    "test_mcc_raw",
+    "test_log_loss_raw",
 )
 
 
@@ -256,6 +263,8 @@ def run_one(args, suite: str, name: str, source: str, pretrained: bool) -> dict:
     write_predictions(predictions, work / "test_predictions.tsv")
     test = binary_metrics([p.label for p in predictions], [p.probability for p in predictions], where=str(test_file))
 
+    calibration = result.metrics.get("calibration") or {}
+    probability = calibration_columns(predictions, calibration)
     members = member_aurocs(work / "finetune" / "model", records, device) if len(plan) > 1 else ""
     layers, hidden, parameters = model_shape(model)
     counts = card["data"]["counts"]
@@ -291,6 +300,7 @@ def run_one(args, suite: str, name: str, source: str, pretrained: bool) -> dict:
         "model_kind": result.metrics.get("model_kind"),
         "structure": args.structure,
         "test_auprc": round(test["auprc"], 4),
+        **probability,
         "member_test_auroc": members,
         "reused_members": ";".join(f"{args.reuse}/{member}" for member in reused),
         "collapsed": result.collapsed,
@@ -304,6 +314,27 @@ def run_one(args, suite: str, name: str, source: str, pretrained: bool) -> dict:
         "load_after": load_average(),
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
     }
+
+
+def calibration_columns(predictions: list, calibration: dict) -> dict:
+    """Test accuracy, MCC and log loss of the written model, and of its raw outputs where finetune calibrated it
+    (the calibration's inverse applied to the same predictions: one scoring of the test split serves both)."""
+    from bertrbp.calibration import log_loss
+    from bertrbp.metrics import binary_metrics
+
+    labels = np.array([p.label for p in predictions])
+    logits = np.array([p.logit for p in predictions], dtype=np.float64)
+    applied = bool(calibration.get("applied"))
+    raw = (logits - calibration["shift"]) / calibration["scale"] if applied else logits
+    columns = {"calibrated": applied if calibration else ""}
+    for suffix, values in (("", logits), ("_raw", raw)):
+        m = binary_metrics(labels, 1 / (1 + np.exp(-values)), where="test set")
+        columns |= {
+            f"test_accuracy{suffix}": round(m["accuracy"], 4),
+            f"test_mcc{suffix}": round(m["mcc"], 4),
+            f"test_log_loss{suffix}": round(log_loss(values, labels), 4),
+        }
+    return columns
 
 
 def reuse_members(source: Path, work: Path, plan: list) -> dict[str, float]:

@@ -112,8 +112,8 @@ def table(args) -> None:
     lines = [
         "| suite | training sites | seen in pretraining | experiments | AUROC pretrained | AUROC random | "
         "difference | median difference | pretrained > random | k-mer floor (same sites) | stalled (pretrained, "
-        "random) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "random) | calibrated (pretrained, random) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     groups: dict[tuple, list[dict]] = {}
     for row, size in zip(rows, sizes):
@@ -129,29 +129,30 @@ def table(args) -> None:
     print(text)
 
 
-def _verdicts(suite: str, arm: str, sites: int, name: str, checkpoint_name: str | None = None) -> tuple[str, str]:
-    """From finetune's metrics.json beside the rows ('' when not kept): its stall verdict on the kept model, and
-    whether any epoch's validation loss left the class prior (the kept epoch, best by validation AUROC, can be an
-    earlier one still at the prior)."""
+def _verdicts(suite: str, arm: str, sites: int, name: str, checkpoint_name: str | None = None) -> tuple[str, str, str]:
+    """From finetune's metrics.json beside the rows ('' when not kept): its stall verdict on the kept model (after
+    calibration), whether any epoch's validation loss left the class prior (the kept epoch, best by validation
+    AUROC, can be an earlier one still at the prior), and whether finetune calibrated the kept model."""
     import json
 
     from bertrbp.collapse import LOSS_MARGIN
 
     path = accuracy.history_path(accuracy.RESULTS, suite, tag(arm, sites, checkpoint_name), name)
     if not path.exists():
-        return "", ""
+        return "", "", ""
     metrics = json.loads(path.read_text())
     prior = metrics.get("collapse", {}).get("class_prior_entropy")
     losses = [epoch.get("val_loss") for epoch in metrics.get("epochs", [])]
     left = prior is not None and any(loss is not None and loss < prior - LOSS_MARGIN for loss in losses)
-    return str(bool(metrics.get("stalled"))), str(left)
+    calibrated = bool((metrics.get("calibration") or {}).get("applied"))
+    return str(bool(metrics.get("stalled"))), str(left), str(calibrated)
 
 
 def _verdict_columns(suite: str, sites: int, name: str, checkpoint_name: str | None) -> dict[str, str]:
     columns = {}
     for arm in ("pretrained", "random"):
-        stalled, left = _verdicts(suite, arm, sites, name, checkpoint_name if arm == "pretrained" else None)
-        columns |= {f"stalled_{arm}": stalled, f"left_prior_{arm}": left}
+        stalled, left, calibrated = _verdicts(suite, arm, sites, name, checkpoint_name if arm == "pretrained" else None)
+        columns |= {f"stalled_{arm}": stalled, f"left_prior_{arm}": left, f"calibrated_{arm}": calibrated}
     return columns
 
 
@@ -169,10 +170,13 @@ def _summary_line(key: tuple, chosen: list[dict]) -> str:
     kmers = [float(r["auroc_kmer"]) for r in chosen if r["auroc_kmer"]]
     floor = f"{statistics.mean(kmers):.4f} ({len(kmers)})" if kmers else ""
     better = sum(float(r["auroc_pretrained"]) > float(r["auroc_random"]) for r in chosen)
-    stalled = ", ".join(str(sum(r[f"stalled_{arm}"] == "True" for r in chosen)) for arm in ("pretrained", "random"))
+    stalled, calibrated = (
+        ", ".join(str(sum(r[f"{column}_{arm}"] == "True" for r in chosen)) for arm in ("pretrained", "random"))
+        for column in ("stalled", "calibrated")
+    )
     return (
         f"| {suite} | {sites} | {seen} | {len(chosen)} | {pre:.4f} | {rnd:.4f} | {pre - rnd:+.4f} | {median:+.4f} | "
-        f"{better}/{len(chosen)} | {floor} | {stalled} |"
+        f"{better}/{len(chosen)} | {floor} | {stalled} | {calibrated} |"
     )
 
 

@@ -4,6 +4,7 @@ Why a script: the shipped card must be the run's own (weights checksum, exclusio
 measured on it (bench/results/pretrained_vs_random.{md,tsv}), and nothing edited by hand in between.
 
     python bench/ship_checkpoint.py --run /work/pretrain_mt2 --name bertrbp-mini-k3
+    python bench/ship_checkpoint.py --gains-only --name bertrbp-mini-k3   # new gains, same weights and card
 """
 
 from __future__ import annotations
@@ -51,12 +52,7 @@ def ship(run: Path, name: str, gains_md: Path, gains_tsv: Path, models: Path = R
     with open(gains_tsv, newline="") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t"))
     card["finetuning_gains"] = {"source": _shown(gains_tsv), "recipe": RECIPE, "rows": rows}
-    section = (
-        f"\n## Fine-tuning gains ({_shown(gains_md)})\n\n"
-        f"Pretrained vs random init, one recipe ({RECIPE}), same seeded training subset, each test split scored "
-        "once; `seen in pretraining` = the experiment's own training labels were one of the pretraining tasks "
-        "(its test sites never were).\n\n" + gains_md.read_text(encoding="utf-8")
-    )
+    section = gains_section(gains_md)
     target = models / name
     with atomic_dir(target) as staging:
         for file in FILES:
@@ -64,6 +60,42 @@ def ship(run: Path, name: str, gains_md: Path, gains_tsv: Path, models: Path = R
         (staging / "model_card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
         (staging / "README.md").write_text(markdown.rstrip("\n") + "\n" + section, encoding="utf-8")
     return target
+
+
+def gains_section(gains_md: Path) -> str:
+    """The card's last section: the measured fine-tuning gains, from the pretrained-vs-random table."""
+    return (
+        f"{GAINS_HEADER}({_shown(gains_md)})\n\n"
+        f"Pretrained vs random init, one recipe ({RECIPE}), same seeded training subset, each test split scored "
+        "once; `seen in pretraining` = the experiment's own training labels were one of the pretraining tasks "
+        "(its test sites never were).\n\n" + gains_md.read_text(encoding="utf-8")
+    )
+
+
+GAINS_HEADER = "\n## Fine-tuning gains "
+
+
+def regains(folder: Path, gains_md: Path, gains_tsv: Path) -> Path:
+    """Replace only the gains of a shipped checkpoint (card entry and README section), for a re-measured table
+    when the pretraining run's folder is gone; the weights and every other line stay as shipped."""
+    card = json.loads((folder / "model_card.json").read_text(encoding="utf-8"))
+    markdown = (folder / "README.md").read_text(encoding="utf-8")
+    if GAINS_HEADER not in markdown or "finetuning_gains" not in card:
+        print(f"error: {folder} has no gains section to replace; ship it from its run (--run).", file=sys.stderr)
+        raise SystemExit(2)
+    with open(gains_tsv, newline="") as handle:
+        card["finetuning_gains"] = {
+            "source": _shown(gains_tsv),
+            "recipe": RECIPE,
+            "rows": list(csv.DictReader(handle, delimiter="\t")),
+        }
+    kept = markdown[: markdown.index(GAINS_HEADER)]
+    with atomic_dir(folder) as staging:
+        for file in FILES:
+            shutil.copyfile(folder / file, staging / file)
+        (staging / "model_card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+        (staging / "README.md").write_text(kept.rstrip("\n") + "\n" + gains_section(gains_md), encoding="utf-8")
+    return folder
 
 
 def staged_markdown(markdown: str, lines_before: list[str], lines_after: list[str]) -> str:
@@ -107,12 +139,20 @@ def _shown(path: Path) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run", type=Path, required=True, help="a bertrbp-pretrain output folder")
+    parser.add_argument("--run", type=Path, help="a bertrbp-pretrain output folder")
+    parser.add_argument(
+        "--gains-only", action="store_true", help="replace only the gains of the shipped NAME (no --run needed)"
+    )
     parser.add_argument("--name", default="bertrbp-mini-k3")
     parser.add_argument("--gains-md", type=Path, default=RESULTS / "pretrained_vs_random.md")
     parser.add_argument("--gains-tsv", type=Path, default=RESULTS / "pretrained_vs_random.tsv")
     parser.add_argument("--models", type=Path, default=REPO / "assets" / "models", help="where short names live")
     args = parser.parse_args(argv)
+    if args.gains_only == bool(args.run):
+        parser.error("give --run (ship a pretraining run) or --gains-only (new gains for the shipped one)")
+    if args.gains_only:
+        print(regains(args.models / args.name, args.gains_md.resolve(), args.gains_tsv.resolve()))
+        return
     print(ship(args.run, args.name, args.gains_md.resolve(), args.gains_tsv.resolve(), args.models))
 
 

@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
@@ -117,10 +118,31 @@ def test_accuracy_smoke_appends_and_resumes(tmp_path, shared_data, capsys):
     history = json.loads((tmp_path / "res" / "finetune_metrics" / "tial1_smoke_TIAL1.json").read_text())
     assert len(history["epochs"]) == 1  # --smoke trains one epoch
     assert float(rows[0]["val_auroc"]) == pytest.approx(history["validation"]["val_auroc"], abs=1e-4)
+    assert rows[0]["calibrated"] == str(history["calibration"]["applied"])
     accuracy.main(args)  # a rerun skips the finished experiment
     assert "skip TIAL1" in capsys.readouterr().out
     with open(path) as handle:
         assert len(list(csv.DictReader(handle, delimiter="\t"))) == 1
+
+
+def test_accuracy_rows_score_a_calibrated_model_before_and_after_calibration():
+    """One scoring of the test split: the raw columns undo finetune's calibration on the same log-odds."""
+    from bertrbp.io.predictions import Prediction
+
+    accuracy = bench("accuracy")
+    raw = np.array([0.010, 0.012, 0.011, 0.013, 0.009, 0.014])  # a stalled model: every probability above 0.5
+    labels = [0, 1, 0, 1, 0, 1]
+    scale, shift = 1000.0, -11.5
+    predictions = [Prediction(f"s{i}", 0.0, float(scale * z + shift), y) for i, (z, y) in enumerate(zip(raw, labels))]
+    columns = accuracy.calibration_columns(predictions, {"applied": True, "scale": scale, "shift": shift})
+    assert columns["calibrated"] is True
+    assert columns["test_mcc_raw"] == 0 and columns["test_accuracy_raw"] == 0.5  # all predicted bound
+    assert columns["test_mcc"] == 1.0 and columns["test_accuracy"] == 1.0
+    assert columns["test_log_loss_raw"] == pytest.approx(round(float(np.mean(np.logaddexp(0, raw) - raw * labels)), 4))
+    declined = {"applied": False, "scale": scale, "shift": shift}  # fitted but not applied: nothing to undo
+    untouched = accuracy.calibration_columns(predictions, declined)
+    assert untouched["test_mcc_raw"] == 1.0 and untouched["calibrated"] is False
+    assert accuracy.calibration_columns(predictions, {})["calibrated"] == ""  # a model finetune did not judge
 
 
 def test_accuracy_ensemble_row_scores_each_member_alone(tmp_path, shared_data):
@@ -221,14 +243,25 @@ def test_pretrained_vs_random_table_summarises_seen_unseen_and_all_sets(tmp_path
     stalled = accuracy.history_path(tmp_path, "eclip", pvr.tag("random", 2000), seen)  # finetune's verdict file
     stalled.parent.mkdir(parents=True)
     stalled.write_text('{"stalled": true, "collapse": {"class_prior_entropy": 0.64}, "epochs": [{"val_loss": 0.64}]}')
+    calibrated = accuracy.history_path(tmp_path, "eclip", pvr.tag("pretrained", 2000), seen)
+    calibrated.write_text(
+        '{"stalled": false, "calibration": {"applied": true}, "collapse": {"class_prior_entropy": 0.64}, '
+        '"epochs": [{"val_loss": 0.641}]}'
+    )
     pvr.main(["table"])
     rows = {row["experiment"]: row for row in accuracy.read_rows(tmp_path / "pretrained_vs_random.tsv")}
     assert (rows[seen]["stalled_random"], rows[seen]["left_prior_random"]) == ("True", "False")
-    assert rows[unseen]["stalled_random"] == "" and rows[seen]["stalled_pretrained"] == ""  # no verdict file
+    assert (rows[seen]["stalled_pretrained"], rows[seen]["calibrated_pretrained"]) == ("False", "True")
+    assert rows[seen]["calibrated_random"] == "False"  # a verdict file without a calibration record
+    assert rows[unseen]["stalled_random"] == "" and rows[unseen]["calibrated_pretrained"] == ""  # no verdict file
     lines = (tmp_path / "pretrained_vs_random.md").read_text().splitlines()
-    assert lines[2] == "| eclip | 2000 | no | 1 | 0.8000 | 0.7000 | +0.1000 | +0.1000 | 1/1 | 0.7500 (1) | 0, 0 |"
-    assert lines[3] == "| eclip | 2000 | yes | 1 | 0.7000 | 0.7200 | -0.0200 | -0.0200 | 0/1 |  | 0, 1 |"
-    assert lines[4] == "| eclip | 2000 | all | 2 | 0.7500 | 0.7100 | +0.0400 | +0.0400 | 1/2 | 0.7500 (1) | 0, 1 |"
+    assert (
+        lines[2] == "| eclip | 2000 | no | 1 | 0.8000 | 0.7000 | +0.1000 | +0.1000 | 1/1 | 0.7500 (1) | 0, 0 | 0, 0 |"
+    )
+    assert lines[3] == "| eclip | 2000 | yes | 1 | 0.7000 | 0.7200 | -0.0200 | -0.0200 | 0/1 |  | 0, 1 | 1, 0 |"
+    assert (
+        lines[4] == "| eclip | 2000 | all | 2 | 0.7500 | 0.7100 | +0.0400 | +0.0400 | 1/2 | 0.7500 (1) | 0, 1 | 1, 0 |"
+    )
     assert len(lines) == 5
 
 
@@ -250,3 +283,29 @@ def test_an_experiment_claimed_by_a_live_run_is_skipped_and_a_dead_runs_claim_is
     with accuracy.claim(marker) as taken:
         assert taken
     assert not marker.exists()
+
+
+def test_ship_checkpoint_gains_only_replaces_the_gains_and_nothing_else(tmp_path):
+    """A re-measured gains table reaches a shipped checkpoint without its pretraining run: the card's gains and
+    the README's last section change, the weights and every other line do not."""
+    ship = bench("ship_checkpoint")
+    folder = tmp_path / "models" / "ck"
+    folder.mkdir(parents=True)
+    for name in ship.FILES:
+        (folder / name).write_bytes(f"{name} bytes".encode())
+    head = "# ck\n\n## Results (validation)\n- loss 1.0\n"
+    (folder / "README.md").write_text(head + ship.GAINS_HEADER + "(old)\n\n| old |\n")
+    (folder / "model_card.json").write_text(json.dumps({"usage": "u", "finetuning_gains": {"rows": []}}))
+    md, tsv = tmp_path / "gains.md", tmp_path / "gains.tsv"
+    md.write_text("| new table |\n")
+    tsv.write_text("suite\texperiment\neclip\tA\n")
+    ship.main(["--gains-only", "--name", "ck", "--models", str(tmp_path / "models"), "--gains-md", str(md),
+               "--gains-tsv", str(tsv)])  # fmt: skip
+    readme = (folder / "README.md").read_text()
+    assert readme.startswith(head) and readme.endswith("| new table |\n") and "| old |" not in readme
+    assert readme.count("## Fine-tuning gains") == 1
+    card = json.loads((folder / "model_card.json").read_text())
+    assert card["usage"] == "u" and card["finetuning_gains"]["rows"] == [{"suite": "eclip", "experiment": "A"}]
+    assert all((folder / name).read_bytes() == f"{name} bytes".encode() for name in ship.FILES)
+    with pytest.raises(SystemExit):  # neither --run nor --gains-only
+        ship.main(["--name", "ck", "--models", str(tmp_path / "models")])

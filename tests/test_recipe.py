@@ -317,3 +317,22 @@ def test_min_steps_from_the_command_line_reaches_the_run_and_its_card(tmp_path):
     assert (card["hyperparameters"]["epochs"], card["hyperparameters"]["min_steps"]) == (1, 6)
     assert metrics["early_stopping"]["planned_epochs"] == 3 and len(metrics["epochs"]) == 3
     assert card["optimizer_steps"] == 6
+
+
+def test_every_text_that_states_the_step_floor_states_the_recipe_value(repo):
+    """The floor's value is written in help texts the code cannot format (schema, Galaxy, README, configs): each
+    such statement must match bertrbp.recipe.BERT_MIN_STEPS, so changing the default cannot leave one behind."""
+    import re
+
+    from bertrbp.recipe import BERT_MIN_STEPS
+
+    pattern = re.compile(r"at least (\d+) (?:optimizer )?steps|(\d+) for a random-init BERT|min_steps, (\d+)")
+    files = ["README.md", "nextflow_schema.json", "galaxy/bertrbp_finetune.xml", "conf/test.config",
+             "bin/bertrbp/cli/finetune.py", "scripts/demo.sh", "docs/architecture.md"]  # fmt: skip
+    found = {
+        (name, int(next(g for g in match.groups() if g)))
+        for name in files
+        for match in pattern.finditer((repo / name).read_text())
+    }
+    assert {name for name, _ in found} == set(files)  # each file states it (else the pattern went stale)
+    assert {value for _, value in found} == {BERT_MIN_STEPS}, sorted(found)

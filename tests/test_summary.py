@@ -524,3 +524,28 @@ def test_run_parameters_show_the_step_floor_and_the_epochs_it_planned():
     plain = TrainingRun("ft", history=[{}] * 3, early_stopping={"patience": 2, "stopped_early": True})
     assert _planned_epochs(plain, {"epochs": 8}) == "8"
     assert _early_stopping(plain) == "patience 2 on validation loss, stopped early after epoch 3"
+
+
+def test_a_calibrated_model_is_judged_on_its_calibrated_outputs_and_says_so():
+    """finetune calibrated a kept model whose raw outputs sat at the prior: the verdict follows the written model
+    (not stalled) and names the calibration; an uncalibrated stalled run stays stalled."""
+    from bertrbp.report.inputs import TrainingRun
+    from bertrbp.report.verdict import judge
+
+    values = {"auroc": 0.8, "mcc": 0.35, "accuracy": 0.74, "n": 200, "n_positive": 60, "threshold": 0.5}
+    record = {"applied": True, "crossfit_val_loss": 0.5012, "class_prior_entropy": 0.6410}
+    was_stalled = {"stalled": False, "stalled_before_calibration": True}
+    calibrated = TrainingRun("ft", history=[{}] * 20, kept_epoch=2, calibration=record, diagnosis=was_stalled)
+    verdict = judge(values, calibrated, None, 0.75, False)
+    assert verdict.level == "ok" and "probabilities calibrated on validation" in verdict.reasons[-1]
+    assert (
+        "raw outputs sat at the class prior" in verdict.reasons[-1] and "0.5012 vs prior 0.6410" in verdict.reasons[-1]
+    )
+    asked = TrainingRun("ft", history=[{}] * 20, kept_epoch=2, calibration=record)  # --calibrate yes, not stalled
+    assert "class prior;" not in judge(values, asked, None, 0.75, False).reasons[-1]
+    stalled = TrainingRun(
+        "ft", history=[{}] * 20, kept_epoch=2, stalled=True, calibration={"applied": False},
+        diagnosis={"val_loss": 0.641, "class_prior_entropy": 0.641, "prediction_std": 1e-4},
+    )  # fmt: skip
+    assert judge(values, stalled, None, 0.75, False).level == "stalled"
+    assert judge(values, TrainingRun("ft", history=[{}], kept_epoch=1), None, 0.75, False).reasons[-1].startswith("+")

@@ -17,6 +17,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bertrbp.calibration import (
+    CALIBRATE_CHOICES,
+    Calibration,
+    calibrated_text,
+    calibration_line,
+    decide,
+    fold_into_head,
+    forget,
+    reason_to_skip,
+)
 from bertrbp.collapse import diagnose, stall_text, warning_text
 from bertrbp.errors import InputError
 from bertrbp.io.atomic import atomic_dir
@@ -50,6 +60,7 @@ class FinetuneOptions:
     resume: bool = False
     fmt: str = "auto"
     fail_on_collapse: bool = False
+    calibrate: str = "auto"  # Platt calibration of a stalled kept model on validation (bertrbp.calibration)
     lr_policy: str = "default"  # "paper": the paper's 10x rate (2e-3) for random-init BERTs (bertrbp.recipe)
     recipe: str = "default"  # "paper": the authors' training protocol (bertrbp.recipe); recorded in the card
     split_seed: int | None = None  # seed of the validation split (default: the training seed)
@@ -121,13 +132,21 @@ def class_counts(data: TokenizedDataset) -> dict:
 
 def score_arrays(model, data: TokenizedDataset, device, bf16: bool, batch_size: int) -> tuple[np.ndarray, float]:
     """Probabilities of class 1 and the mean cross-entropy on a tokenized, labelled set (model in eval mode)."""
+    probabilities, _, loss = score_log_odds(model, data, device, bf16, batch_size)
+    return probabilities, loss
+
+
+def score_log_odds(
+    model, data: TokenizedDataset, device, bf16: bool, batch_size: int
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """(probabilities of class 1, their log-odds, mean cross-entropy) on a tokenized, labelled set."""
     import torch
     import torch.nn.functional as F
 
     from bertrbp.device import autocast
     from bertrbp.inference import logits_to_scores
 
-    probabilities, loss_sum = [], torch.zeros((), dtype=torch.float64, device=device)
+    probabilities, log_odds, loss_sum = [], [], torch.zeros((), dtype=torch.float64, device=device)
     with torch.inference_mode():
         for start in range(0, len(data), batch_size):
             sl = slice(start, start + batch_size)
@@ -137,8 +156,10 @@ def score_arrays(model, data: TokenizedDataset, device, bf16: bool, batch_size: 
             with autocast(device, bf16):
                 logits = model(input_ids=ids, attention_mask=mask).logits
             loss_sum += F.cross_entropy(logits.float(), labels, reduction="sum").double()
-            probabilities.append(logits_to_scores(logits).probability)
-    return np.concatenate(probabilities), float(loss_sum) / len(data)
+            scores = logits_to_scores(logits)
+            probabilities.append(scores.probability)
+            log_odds.append(scores.logit)
+    return np.concatenate(probabilities), np.concatenate(log_odds), float(loss_sum) / len(data)
 
 
 def finetune(options: FinetuneOptions) -> FinetuneResult:
@@ -146,6 +167,8 @@ def finetune(options: FinetuneOptions) -> FinetuneResult:
     started = time.perf_counter()
     if options.keep not in KEEP_CHOICES:
         raise InputError(f"--keep must be best or last, not {options.keep!r}.")
+    if options.calibrate not in CALIBRATE_CHOICES:
+        raise InputError(f"--calibrate must be one of {', '.join(CALIBRATE_CHOICES)}, not {options.calibrate!r}.")
     config = options.train_config
     kind = model_kind(options.model)
     config.lr = _learning_rate(options, kind)
@@ -160,7 +183,8 @@ def finetune(options: FinetuneOptions) -> FinetuneResult:
         run = _fit_kmer(options, model, train_data, val_data)
     else:
         run = _train_neural(options, model, tokenizer, train_data, val_data)
-    diagnosis, warning = _verdict(run.final, config, run.kept)
+    calibration = _calibrate(options, kind, model, val_data, run)
+    diagnosis, warning = _verdict(run.final, config, run.kept, calibration)
     metrics = {
         "model_kind": kind,
         "recipe": options.recipe,
@@ -170,6 +194,7 @@ def finetune(options: FinetuneOptions) -> FinetuneResult:
         "collapsed": diagnosis["collapsed"],
         "stalled": bool(diagnosis.get("stalled")),
         "collapse": diagnosis,
+        "calibration": calibration.to_dict() if calibration else None,
         "early_stopping": {
             "patience": config.patience,
             "metric": config.early_stopping_metric,
@@ -402,15 +427,47 @@ def _fit_kmer(options: FinetuneOptions, model, train_data, val_data) -> _Run:
     )
 
 
-def _verdict(final: dict, config: TrainConfig, kept: int) -> tuple[dict, str]:
+def _calibrate(options: FinetuneOptions, kind: str, model, val_data, run: _Run) -> Calibration | None:
+    """Platt-calibrate the kept neural model on validation where ``options.calibrate`` asks and it generalises."""
+    if is_kmer_kind(kind) or val_data is None:  # logistic regression is calibrated; no validation, nothing to fit
+        if options.calibrate == "yes":
+            log.warning(
+                "--calibrate yes: nothing calibrated (%s)",
+                "the k-mer model's logistic regression is calibrated already"
+                if val_data is not None
+                else "no validation set",
+            )
+        return None
+    import torch
+
+    forget(model)
+    diagnosis = run.final.get("collapse") or {}
+    stalled, collapsed = bool(diagnosis.get("stalled")), bool(diagnosis.get("collapsed"))
+    skip = reason_to_skip(options.calibrate, stalled, collapsed)
+    if skip:
+        return Calibration(False, skip, options.calibrate, n_validation=len(val_data))
+    # fp32: a stalled model's log-odds differ by ~1e-3, about what bf16 rounding of the hidden states moves them
+    _, log_odds, _ = score_log_odds(model, val_data, torch.device(run.device), False, 256)
+    calibration = decide(options.calibrate, stalled, collapsed, log_odds, val_data.labels)
+    if calibration.applied:
+        fold_into_head(model, calibration.scale, calibration.shift)
+    return calibration
+
+
+def _verdict(final: dict, config: TrainConfig, kept: int, calibration: Calibration | None) -> tuple[dict, str]:
     """The collapse/stall diagnosis of the kept epoch and the warning to print (empty when healthy)."""
     diagnosis = final.get("collapse") or {"collapsed": False, "reasons": []}
     warning = ""
     if diagnosis["collapsed"]:
         warning = warning_text(diagnosis, config.lr, config.batch_size, config.grad_accum, epoch=kept)
         log.warning("\n%s", warning)
+    elif diagnosis.get("stalled") and calibration is not None and calibration.applied:
+        diagnosis = {**diagnosis, "stalled": False, "stalled_before_calibration": True}
+        log.info("%s", calibrated_text(calibration, kept))
     elif diagnosis.get("stalled"):
         warning = stall_text(diagnosis, epoch=kept)
+        if calibration is not None and calibration.policy != "no":
+            warning += f" Calibration was not applied: {calibration.reason}."
         log.warning("%s", warning)
     return diagnosis, warning
 
@@ -564,6 +621,7 @@ def model_card_markdown(card: dict) -> str:
         ),
         _training_line(card),
         f"- Kept: {m['kept']} (epoch {m['kept_epoch']}): {scores}",
+        *([f"- Calibration: {calibration_line(c)}"] if (c := m.get("calibration")) and c.get("applied") else []),
         f"- Device: {card['device']}, bf16 {card['bf16']}, wall time {card['wall_seconds']:.0f} s",
         "- Software: " + ", ".join(f"{k} {v}" for k, v in card["software"].items()),
     ]

@@ -46,6 +46,7 @@ class FinetuneRunOptions:
     bf16: str | None = None
     threads: int = 0
     keep: str | None = None
+    calibrate: str = "auto"
     save_steps: int = 0
     resume: bool = False
     fmt: str = "auto"
@@ -109,6 +110,7 @@ class FinetuneRunOptions:
             lr=self.lr,
             val_fraction=chosen.val_fraction,
             keep=chosen.keep,
+            calibrate=self.calibrate,
             resume=self.resume,
             fmt=self.fmt,
             fail_on_collapse=self.fail_on_collapse,

@@ -53,8 +53,8 @@ def run_predict(options: PredictOptions) -> int:
     from bertrbp.model import open_classifier
 
     device = resolve_device(options.device)
-    on_bf16 = use_bf16(device, options.bf16)
     model, tokenizer, _ = open_classifier([str(m) for m in options.models], device=device)
+    on_bf16 = use_bf16(device, options.bf16, [model])
     records = check_unique_ids(iter_many(options.inputs, options.fmt, options.label))
     progress = tqdm(
         predict_records(model, tokenizer, records, device, batch_size=options.batch_size, bf16=on_bf16),

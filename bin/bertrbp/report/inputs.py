@@ -60,6 +60,7 @@ class TrainingRun:
     # {patience, metric, stopped_early, min_steps, planned_epochs} when finetune wrote it
     early_stopping: dict = field(default_factory=dict)
     validation: dict = field(default_factory=dict)  # an ensemble's own validation metrics: it has no epochs
+    calibration: dict = field(default_factory=dict)  # finetune --calibrate's record (applied, scale, shift, ...)
 
     @property
     def kept(self) -> dict | None:
@@ -149,6 +150,7 @@ def read_training(path: Path) -> TrainingRun:
         model_kind=str(kind),
         early_stopping=metrics.get("early_stopping") if isinstance(metrics.get("early_stopping"), dict) else {},
         validation=metrics.get("validation") if not history and isinstance(metrics.get("validation"), dict) else {},
+        calibration=metrics.get("calibration") if isinstance(metrics.get("calibration"), dict) else {},
     )
 
 

@@ -120,8 +120,9 @@ def judge(
         return Verdict(COLLAPSED, collapsed + stalled + floor_reason)
     if stalled:
         return Verdict(STALLED, stalled + floor_reason)
+    calibrated = _calibration_note(training)
     if floor_reason:
-        return Verdict(BELOW_FLOOR, floor_reason)
+        return Verdict(BELOW_FLOOR, floor_reason + calibrated)
     if auroc is None and training is None:
         return Verdict(UNKNOWN, [])
     reasons = []
@@ -129,4 +130,20 @@ def judge(
         reasons.append(f"test AUROC {auroc:.3f}")
         if floor_auroc is not None and not is_floor:
             reasons.append(f"{auroc - floor_auroc:+.3f} over the k-mer floor")
-    return Verdict(OK, reasons)
+    return Verdict(OK, reasons + calibrated)
+
+
+def _calibration_note(training: TrainingRun | None) -> list[str]:
+    """Say so when finetune calibrated the kept model (and whether its raw probabilities sat at the class prior)."""
+    record = training.calibration if training else {}
+    if not record.get("applied"):
+        return []
+    why = (
+        "the kept epoch's raw outputs sat at the class prior; "
+        if training.diagnosis.get("stalled_before_calibration")
+        else ""
+    )
+    return [
+        f"probabilities calibrated on validation ({why}cross-fitted validation loss "
+        f"{record.get('crossfit_val_loss', float('nan')):.4f} vs prior {record.get('class_prior_entropy', float('nan')):.4f})"
+    ]

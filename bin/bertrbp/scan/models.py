@@ -120,7 +120,7 @@ def open_models(
         models = as_ensemble(models)
     if window is not None:
         check_window(window, models, tokenizer)
-    return OpenModels(models, tokenizer, device, use_bf16(device, bf16))
+    return OpenModels(models, tokenizer, device, use_bf16(device, bf16, [m.model for m in models]))
 
 
 def max_window(models: Sequence[NamedModel], tokenizer: KmerTokenizer) -> int:

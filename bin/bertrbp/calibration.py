@@ -1,0 +1,235 @@
+"""Platt calibration of a kept model whose raw outputs sat at the class prior, folded into its output layer.
+
+Why: at a few hundred training sites the epoch with the best validation AUROC is often an early one whose
+predicted probabilities barely differ from the class frequency (finetune's "stalled" verdict). Its ranking can be
+good (validation AUROC 0.85 for RBFOX2_HepG2 at 500 training sites), but every probability falls on one side of 0.5, so accuracy is
+the majority share and MCC is 0. A logistic fit of the labels on the model's validation log-odds
+(``p = sigmoid(scale * z + shift)``, Platt 1999) keeps the ranking and makes the probabilities mean something.
+
+The fit is written into the classifier's last linear layer, so predict, scan, variant-effect, attribute and
+ensembles use the calibrated model with no new file or option. It is kept only when it generalises: the loss of
+a cross-fitted calibration (each validation fold scored by a fit on the other folds) must beat the class prior by
+``bertrbp.collapse.LOSS_MARGIN``; otherwise the model stays as trained and the stall warning stands.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from bertrbp.collapse import LOSS_MARGIN
+from bertrbp.metrics import class_prior_entropy
+
+CALIBRATE_CHOICES = ("auto", "yes", "no")  # auto: only a kept model finetune calls stalled
+CROSSFIT_FOLDS = 5
+FP32_ABOVE_SCALE = 10.0  # calibrations that magnify the log-odds more than this score in fp32 under --bf16 auto
+_RIDGE = 1e-4  # on the standardised log-odds: keeps the fit finite when validation separates perfectly
+
+
+@dataclass
+class Calibration:
+    """What calibration did to the kept model (``metrics.json`` / the model card: ``calibration``)."""
+
+    applied: bool
+    reason: str
+    policy: str
+    scale: float = 1.0
+    shift: float = 0.0
+    n_validation: int = 0
+    raw_val_loss: float = float("nan")
+    crossfit_val_loss: float = float("nan")  # out-of-fold loss of the calibration: the number it is judged by
+    calibrated_val_loss: float = float("nan")  # in-sample, for reference
+    calibrated_val_accuracy: float = float("nan")  # in-sample, at 0.5 (the kept epoch's metrics are the raw model's)
+    class_prior_entropy: float = float("nan")
+
+    def to_dict(self) -> dict:
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
+
+
+def fit_platt(log_odds: np.ndarray, labels: np.ndarray) -> tuple[float, float] | None:
+    """(scale, shift) of Platt's logistic fit of ``labels`` on ``log_odds``; None when it cannot be fitted.
+
+    Platt's smoothed targets ((N+ + 1)/(N+ + 2) and 1/(N- + 2)) keep the optimum finite even when validation
+    separates perfectly; Newton steps are halved until the penalised loss falls. The log-odds are standardised
+    first: a stalled model's vary by 1e-3, which a raw fit would need a scale of thousands to use.
+    """
+    z = np.asarray(log_odds, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.int64)
+    centre, spread = float(z.mean()), float(z.std())
+    if not (math.isfinite(spread) and spread > 1e-12 * max(1.0, abs(centre))):  # all equal (up to rounding)
+        return None
+    positives, negatives = int(y.sum()), int(len(y) - y.sum())
+    target = np.where(y == 1, (positives + 1) / (positives + 2), 1 / (negatives + 2))
+    design = np.stack([(z - centre) / spread, np.ones_like(z)], axis=1)
+    ridge = np.diag([_RIDGE, 0.0])
+
+    def objective(w: np.ndarray) -> float:
+        eta = design @ w
+        return float(np.sum(np.logaddexp(0.0, eta) - target * eta) + 0.5 * w @ ridge @ w)
+
+    weights = np.array([0.0, math.log((positives + 1) / (negatives + 1))])
+    current = objective(weights)
+    for _ in range(100):
+        p = _sigmoid(design @ weights)
+        gradient = design.T @ (p - target) + ridge @ weights
+        hessian = (design * (p * (1 - p))[:, None]).T @ design + ridge
+        step = np.linalg.solve(hessian + 1e-12 * np.eye(2), gradient)
+        for _ in range(40):  # halve until the loss does not rise
+            trial = weights - step
+            value = objective(trial)
+            if value <= current + 1e-12:
+                break
+            step = step / 2
+        else:
+            return None
+        weights, decrease, current = trial, current - value, value
+        if np.abs(step).max() < 1e-10 or decrease < 1e-13:
+            slope, intercept = float(weights[0]), float(weights[1])
+            return slope / spread, intercept - slope * centre / spread
+    return None
+
+
+def log_loss(log_odds: np.ndarray, labels: np.ndarray) -> float:
+    """Mean binary cross-entropy (nats) of probabilities sigmoid(log_odds)."""
+    z = np.asarray(log_odds, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.float64)
+    return float(np.mean(np.logaddexp(0.0, z) - y * z))
+
+
+def crossfit_loss(log_odds: np.ndarray, labels: np.ndarray, folds: int = CROSSFIT_FOLDS, seed: int = 0) -> float:
+    """Out-of-fold loss of Platt calibration: each stratified fold is scored by the fit on the others (NaN when a
+    class has fewer than two sequences, or a fit fails)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    z = np.asarray(log_odds, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.int64)
+    n_splits = min(folds, int(np.bincount(y, minlength=2).min()))
+    if n_splits < 2:
+        return float("nan")
+    calibrated = np.empty_like(z)
+    for fit_rows, score_rows in StratifiedKFold(n_splits, shuffle=True, random_state=seed).split(z, y):
+        fit = fit_platt(z[fit_rows], y[fit_rows])
+        if fit is None:
+            return float("nan")
+        calibrated[score_rows] = fit[0] * z[score_rows] + fit[1]
+    return log_loss(calibrated, y)
+
+
+def reason_to_skip(policy: str, stalled: bool, collapsed: bool) -> str | None:
+    """Why no calibration is even tried (so the model need not be scored), or None."""
+    if policy == "no":
+        return "--calibrate no"
+    if collapsed:
+        return "the model collapsed: there is no ranking to calibrate"
+    if policy == "auto" and not stalled:
+        return "not needed: the kept model's outputs had left the class prior"
+    return None
+
+
+def decide(policy: str, stalled: bool, collapsed: bool, log_odds: np.ndarray, labels: np.ndarray) -> Calibration:
+    """Whether and how to calibrate the kept model, from its validation log-odds; nothing is changed here."""
+    z = np.asarray(log_odds, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.int64)
+    prior = class_prior_entropy(y)
+    base = {"policy": policy, "n_validation": int(len(y)), "raw_val_loss": log_loss(z, y), "class_prior_entropy": prior}
+    skip = reason_to_skip(policy, stalled, collapsed)
+    if skip:
+        return Calibration(False, skip, **base)
+    if not np.isfinite(z).all():
+        return Calibration(False, "non-finite validation outputs", **base)
+    fit = fit_platt(z, y)
+    if fit is None:
+        return Calibration(False, "the validation outputs are all equal or the fit did not converge", **base)
+    scale, shift = fit
+    crossfit = crossfit_loss(z, y)
+    calibrated = scale * z + shift
+    fitted = {**base, "scale": scale, "shift": shift, "crossfit_val_loss": crossfit}
+    fitted |= {
+        "calibrated_val_loss": log_loss(calibrated, y),
+        "calibrated_val_accuracy": float(np.mean((calibrated > 0) == y)),
+    }
+    if not scale > 0:
+        return Calibration(False, f"the fitted scale {scale:.3g} is not positive: validation ranks backwards", **fitted)
+    if not math.isfinite(crossfit):
+        return Calibration(
+            False, "too few validation sequences of a class to judge a calibration out of fold", **fitted
+        )
+    if not crossfit < prior - LOSS_MARGIN:
+        return Calibration(
+            False,
+            f"calibration does not generalise: cross-fitted loss {crossfit:.4f} is not below the class prior "
+            f"({prior:.4f}) by {LOSS_MARGIN}",
+            **fitted,
+        )
+    return Calibration(True, "calibrated on the validation set (Platt scaling)", **fitted)
+
+
+def fold_into_head(model, scale: float, shift: float) -> None:
+    """Rewrite the classifier's last linear layer so its log-odds become ``scale * z + shift``, and record the
+    map in the model's config (``bertrbp_calibration``: saved with it; see ``scores_in_fp32``).
+
+    Two-logit (softmax) heads: both rows and biases scale, the bias gap grows by ``shift``; one-logit heads: the row
+    and bias scale, the bias grows by ``shift``.
+    """
+    import torch
+
+    head = getattr(model, "classifier", None)
+    if not isinstance(head, torch.nn.Linear) or head.bias is None or head.out_features not in (1, 2):
+        raise TypeError(f"{type(model).__name__} has no linear classifier with a bias and 1 or 2 outputs")
+    with torch.no_grad():
+        head.weight.mul_(scale)
+        head.bias.mul_(scale)
+        if head.out_features == 1:
+            head.bias += shift
+        else:
+            head.bias[1] += shift / 2
+            head.bias[0] -= shift / 2
+    model.config.bertrbp_calibration = {"method": "platt", "scale": scale, "shift": shift}
+
+
+def forget(model) -> None:
+    """Drop a calibration record inherited from a starting checkpoint: training changed the head it described."""
+    if getattr(model.config, "bertrbp_calibration", None) is not None:
+        model.config.bertrbp_calibration = None
+
+
+def scores_in_fp32(model) -> bool:
+    """Whether ``--bf16 auto`` should score ``model`` (or an ensemble holding it) in float32: a calibration that
+    magnified the log-odds more than ``FP32_ABOVE_SCALE``-fold magnifies bf16's rounding of the hidden states too
+    (measured on a calibrated stalled model: logits 0.69 apart on average between bf16 and fp32)."""
+    for module in model.modules():
+        record = getattr(getattr(module, "config", None), "bertrbp_calibration", None)
+        if isinstance(record, dict) and abs(record.get("scale", 1.0)) > FP32_ABOVE_SCALE:
+            return True
+    return False
+
+
+def calibration_line(record: dict) -> str:
+    """One line for the model card: what was fitted and the loss it is judged by."""
+    return (
+        f"Platt scaling on the {record['n_validation']} validation sequences (log-odds x {record['scale']:.4g} "
+        f"{record['shift']:+.4g}): cross-fitted validation loss {record['crossfit_val_loss']:.4f} against the class "
+        f"prior {record['class_prior_entropy']:.4f} (raw outputs {record['raw_val_loss']:.4f}; the kept epoch's "
+        "validation numbers are the raw model's)"
+    )
+
+
+def calibrated_text(calibration: Calibration, epoch: int | None = None) -> str:
+    """The log line when a stalled kept model was calibrated instead of left at the prior."""
+    where = f" (kept model, epoch {epoch})" if epoch is not None else ""
+    return (
+        f"the kept model's raw outputs sat at the class prior{where}, but its validation ranking carries "
+        f"information: {calibration_line(calibration.to_dict())}. The calibration is written into the model's "
+        "output layer (--calibrate no leaves it as trained)."
+    )
+
+
+def _prior_log_odds(y: np.ndarray) -> float:
+    share = float(np.clip(np.mean(y), 1e-6, 1 - 1e-6))
+    return math.log(share / (1 - share))
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return np.exp(-np.logaddexp(0.0, -x))
