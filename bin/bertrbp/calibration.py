@@ -9,7 +9,9 @@ the majority share and MCC is 0. A logistic fit of the labels on the model's val
 The fit is written into the classifier's last linear layer, so predict, scan, variant-effect, attribute and
 ensembles use the calibrated model with no new file or option. It is kept only when it generalises: the loss of
 a cross-fitted calibration (each validation fold scored by a fit on the other folds) must beat the class prior by
-``bertrbp.collapse.LOSS_MARGIN``; otherwise the model stays as trained and the stall warning stands.
+``bertrbp.collapse.LOSS_MARGIN`` and by ``GAIN_Z`` standard errors (50 validation sequences are few: a margin
+alone let a model pass whose test AUROC was 0.51); otherwise the model stays as trained and the stall warning
+stands.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from bertrbp.metrics import class_prior_entropy
 
 CALIBRATE_CHOICES = ("auto", "yes", "no")  # auto: only a kept model finetune calls stalled
 CROSSFIT_FOLDS = 5
+GAIN_Z = 2.0  # the out-of-fold gain over the prior must exceed this many standard errors (one-sided, about 2 %)
 FP32_ABOVE_SCALE = 10.0  # calibrations that magnify the log-odds more than this score in fp32 under --bf16 auto
 _RIDGE = 1e-4  # on the standardised log-odds: keeps the fit finite when validation separates perfectly
 
@@ -40,6 +43,7 @@ class Calibration:
     n_validation: int = 0
     raw_val_loss: float = float("nan")
     crossfit_val_loss: float = float("nan")  # out-of-fold loss of the calibration: the number it is judged by
+    crossfit_gain_z: float = float("nan")  # its per-sequence gain over the prior, in standard errors
     calibrated_val_loss: float = float("nan")  # in-sample, for reference
     calibrated_val_accuracy: float = float("nan")  # in-sample, at 0.5 (the kept epoch's metrics are the raw model's)
     class_prior_entropy: float = float("nan")
@@ -98,23 +102,40 @@ def log_loss(log_odds: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(np.logaddexp(0.0, z) - y * z))
 
 
-def crossfit_loss(log_odds: np.ndarray, labels: np.ndarray, folds: int = CROSSFIT_FOLDS, seed: int = 0) -> float:
-    """Out-of-fold loss of Platt calibration: each stratified fold is scored by the fit on the others (NaN when a
-    class has fewer than two sequences, or a fit fails)."""
+def crossfit_losses(log_odds: np.ndarray, labels: np.ndarray, folds: int = CROSSFIT_FOLDS, seed: int = 0):
+    """Per-sequence out-of-fold loss of Platt calibration: each stratified fold is scored by the fit on the others
+    (None when a class has fewer than two sequences, or a fit fails)."""
     from sklearn.model_selection import StratifiedKFold
 
     z = np.asarray(log_odds, dtype=np.float64)
     y = np.asarray(labels, dtype=np.int64)
     n_splits = min(folds, int(np.bincount(y, minlength=2).min()))
     if n_splits < 2:
-        return float("nan")
+        return None
     calibrated = np.empty_like(z)
     for fit_rows, score_rows in StratifiedKFold(n_splits, shuffle=True, random_state=seed).split(z, y):
         fit = fit_platt(z[fit_rows], y[fit_rows])
         if fit is None:
-            return float("nan")
+            return None
         calibrated[score_rows] = fit[0] * z[score_rows] + fit[1]
-    return log_loss(calibrated, y)
+    return np.logaddexp(0.0, calibrated) - y * calibrated
+
+
+def crossfit_loss(log_odds: np.ndarray, labels: np.ndarray, folds: int = CROSSFIT_FOLDS, seed: int = 0) -> float:
+    """Mean out-of-fold loss of Platt calibration (NaN where ``crossfit_losses`` has none)."""
+    losses = crossfit_losses(log_odds, labels, folds, seed)
+    return float("nan") if losses is None else float(losses.mean())
+
+
+def gain_over_prior(losses: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """(mean, z-score) of the per-sequence loss saved over predicting the class frequency; the z-score is the mean
+    over its standard error, so that 50 validation sequences cannot pass on noise."""
+    y = np.asarray(labels, dtype=np.float64)
+    share = float(np.clip(y.mean(), 1e-6, 1 - 1e-6))
+    prior = -(y * math.log(share) + (1 - y) * math.log(1 - share))
+    gain = prior - losses
+    error = float(gain.std(ddof=1)) / math.sqrt(len(gain)) if len(gain) > 1 else float("inf")
+    return float(gain.mean()), float(gain.mean() / error) if error > 0 else float("inf")
 
 
 def reason_to_skip(policy: str, stalled: bool, collapsed: bool) -> str | None:
@@ -143,9 +164,11 @@ def decide(policy: str, stalled: bool, collapsed: bool, log_odds: np.ndarray, la
     if fit is None:
         return Calibration(False, "the validation outputs are all equal or the fit did not converge", **base)
     scale, shift = fit
-    crossfit = crossfit_loss(z, y)
+    losses = crossfit_losses(z, y)
+    crossfit = float("nan") if losses is None else float(losses.mean())
+    gain, z_score = gain_over_prior(losses, y) if losses is not None else (float("nan"), float("nan"))
     calibrated = scale * z + shift
-    fitted = {**base, "scale": scale, "shift": shift, "crossfit_val_loss": crossfit}
+    fitted = {**base, "scale": scale, "shift": shift, "crossfit_val_loss": crossfit, "crossfit_gain_z": z_score}
     fitted |= {
         "calibrated_val_loss": log_loss(calibrated, y),
         "calibrated_val_accuracy": float(np.mean((calibrated > 0) == y)),
@@ -156,11 +179,11 @@ def decide(policy: str, stalled: bool, collapsed: bool, log_odds: np.ndarray, la
         return Calibration(
             False, "too few validation sequences of a class to judge a calibration out of fold", **fitted
         )
-    if not crossfit < prior - LOSS_MARGIN:
+    if not (gain > LOSS_MARGIN and z_score > GAIN_Z):
         return Calibration(
             False,
-            f"calibration does not generalise: cross-fitted loss {crossfit:.4f} is not below the class prior "
-            f"({prior:.4f}) by {LOSS_MARGIN}",
+            f"calibration does not generalise: cross-fitted loss {crossfit:.4f} against the class prior "
+            f"{prior:.4f} is not lower by more than {LOSS_MARGIN} and {GAIN_Z:g} standard errors (z {z_score:.2f})",
             **fitted,
         )
     return Calibration(True, "calibrated on the validation set (Platt scaling)", **fitted)
@@ -211,7 +234,7 @@ def calibration_line(record: dict) -> str:
     return (
         f"Platt scaling on the {record['n_validation']} validation sequences (log-odds x {record['scale']:.4g} "
         f"{record['shift']:+.4g}): cross-fitted validation loss {record['crossfit_val_loss']:.4f} against the class "
-        f"prior {record['class_prior_entropy']:.4f} (raw outputs {record['raw_val_loss']:.4f}; the kept epoch's "
+        f"prior {record['class_prior_entropy']:.4f}, {record['crossfit_gain_z']:.1f} standard errors lower (raw outputs {record['raw_val_loss']:.4f}; the kept epoch's "
         "validation numbers are the raw model's)"
     )
 
