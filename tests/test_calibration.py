@@ -92,19 +92,20 @@ def test_bf16_auto_scores_a_strongly_calibrated_model_in_fp32(monkeypatch):
     import torch
 
     from bertrbp import device as device_module
-    from bertrbp.calibration import fold_into_head, forget
+    from bertrbp.calibration import fold_into_head, forget, inference_bf16
     from bertrbp.model import load_classifier
 
     monkeypatch.setattr(device_module, "cpu_has_native_bf16", lambda: True)
     cpu = torch.device("cpu")
     model, _, _ = load_classifier("tiny", seed=0)
-    assert device_module.use_bf16(cpu, "auto", [model])
+    assert inference_bf16(cpu, "auto", [model])
     fold_into_head(model, 5.0, 0.0)  # a mild calibration keeps bf16
-    assert device_module.use_bf16(cpu, "auto", [model])
+    assert inference_bf16(cpu, "auto", [model])
     fold_into_head(model, 800.0, 0.0)
-    assert not device_module.use_bf16(cpu, "auto", [model]) and device_module.use_bf16(cpu, "yes", [model])
+    assert not inference_bf16(cpu, "auto", [model]) and inference_bf16(cpu, "yes", [model])
+    assert not inference_bf16(cpu, "no", [])
     forget(model)  # a new training run from this checkpoint: the record no longer describes the head
-    assert device_module.use_bf16(cpu, "auto", [model])
+    assert inference_bf16(cpu, "auto", [model])
 
 
 def _stalled_start(motif_checkpoint, folder):

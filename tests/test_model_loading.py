@@ -62,11 +62,17 @@ def test_cnn_preset_saves_and_reloads(tmp_path):
     folder = save_checkpoint(model, tok, tmp_path / "cnn")
     again, tok2, report2 = load_classifier(str(folder))
     assert type(again).__name__ == "CnnClassifier" and report2.pretrained and not report2.newly_initialised
+    saved, loaded = model.state_dict(), again.state_dict()
+    assert saved.keys() == loaded.keys() and all(torch.equal(saved[k], loaded[k]) for k in saved)
     ids, mask = _ids()
     with torch.no_grad():
-        assert torch.equal(
+        # the same weights; the outputs agree to float32 rounding (on an AMD EPYC the reloaded BiLSTM's kernels
+        # differ from the fresh one's in the last bit, 1.2e-7, while each instance repeats itself exactly)
+        torch.testing.assert_close(
             model.eval()(input_ids=ids, attention_mask=mask).logits,
             again.eval()(input_ids=ids, attention_mask=mask).logits,
+            rtol=0,
+            atol=1e-6,
         )
         out = again(input_ids=ids, attention_mask=mask, labels=torch.tensor([0, 1]))
     assert out.loss.ndim == 0 and out.logits.shape == (2, 2)

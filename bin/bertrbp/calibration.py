@@ -16,13 +16,17 @@ stands.
 
 from __future__ import annotations
 
+import logging
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from bertrbp.collapse import LOSS_MARGIN
 from bertrbp.metrics import class_prior_entropy
+
+log = logging.getLogger("bertrbp")
 
 CALIBRATE_CHOICES = ("auto", "yes", "no")  # auto: only a kept model finetune calls stalled
 CROSSFIT_FOLDS = 5
@@ -216,6 +220,18 @@ def forget(model) -> None:
     """Drop a calibration record inherited from a starting checkpoint: training changed the head it described."""
     if getattr(model.config, "bertrbp_calibration", None) is not None:
         model.config.bertrbp_calibration = None
+
+
+def inference_bf16(device, requested: str, models: Sequence) -> bool:
+    """``bertrbp.device.use_bf16`` for scoring ``models``: 'auto' also stays off when one of them was calibrated
+    with a large scale (``scores_in_fp32``); 'yes' and 'no' are obeyed."""
+    from bertrbp.device import use_bf16
+
+    on = use_bf16(device, requested)
+    if on and requested == "auto" and any(scores_in_fp32(model) for model in models):
+        log.info("bf16 off: a model's calibration magnified its log-odds, which bf16 rounding would blur")
+        return False
+    return on
 
 
 def scores_in_fp32(model) -> bool:

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 from bertrbp.errors import InputError
-
-log = logging.getLogger("bertrbp")
 
 
 def resolve_device(name: str = "auto"):
@@ -59,26 +56,18 @@ def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
     return any(flag in flags for flag in NATIVE_BF16_FLAGS)
 
 
-def use_bf16(device, requested: str = "auto", models: Sequence = ()) -> bool:
+def use_bf16(device, requested: str = "auto") -> bool:
     """bf16 autocast: 'auto' means on for CUDA and for CPUs with native bf16, else off; 'yes'/'no' force it.
 
     Why on for such CPUs: measured here (bench/results/bf16_cpu.json, Xeon with AMX-BF16, 1 thread) bf16 trains
     mini/small BERTs 1.4-1.8x faster and scores 2-2.5x faster, with the same validation AUROC (mini 0.8356 vs
     0.8357). The classification head stays float32 (``bertrbp.model.keep_head_fp32``) so scores do not tie.
-    Without native bf16 instructions autocast is emulated and slower, so it stays off. ``models`` (inference only):
-    'auto' also stays off for a model whose calibration magnified its log-odds (``bertrbp.calibration``).
+    Without native bf16 instructions autocast is emulated and slower, so it stays off.
     """
     if requested not in ("auto", "yes", "no"):
         raise InputError(f"--bf16 must be auto, yes or no, not {requested!r}.")
     if requested == "auto":
-        native = device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16())
-        if native and models:
-            from bertrbp.calibration import scores_in_fp32
-
-            if any(scores_in_fp32(model) for model in models):
-                log.info("bf16 off: a model's calibration magnified its log-odds, which bf16 rounding would blur")
-                return False
-        return native
+        return device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16())
     return requested == "yes"
 
 

@@ -48,13 +48,14 @@ def run_predict(options: PredictOptions) -> int:
     """Score every input record into the predictions TSV (written atomically); returns the number written."""
     from tqdm.auto import tqdm
 
-    from bertrbp.device import resolve_device, use_bf16
+    from bertrbp.calibration import inference_bf16
+    from bertrbp.device import resolve_device
     from bertrbp.io.sequences import check_unique_ids, iter_many
     from bertrbp.model import open_classifier
 
     device = resolve_device(options.device)
     model, tokenizer, _ = open_classifier([str(m) for m in options.models], device=device)
-    on_bf16 = use_bf16(device, options.bf16, [model])
+    on_bf16 = inference_bf16(device, options.bf16, [model])
     records = check_unique_ids(iter_many(options.inputs, options.fmt, options.label))
     progress = tqdm(
         predict_records(model, tokenizer, records, device, batch_size=options.batch_size, bf16=on_bf16),

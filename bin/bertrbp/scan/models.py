@@ -112,7 +112,8 @@ def open_models(
     ``ensemble``: score all ``specs`` as one model named ``ensemble`` (mean of their log-odds) instead of one
     output column per model. An ensemble folder from bertrbp-finetune is one model either way.
     """
-    from bertrbp.device import resolve_device, use_bf16
+    from bertrbp.calibration import inference_bf16
+    from bertrbp.device import resolve_device
 
     device = resolve_device(device_name)
     models, tokenizer = load_models(specs, device)
@@ -120,7 +121,7 @@ def open_models(
         models = as_ensemble(models)
     if window is not None:
         check_window(window, models, tokenizer)
-    return OpenModels(models, tokenizer, device, use_bf16(device, bf16, [m.model for m in models]))
+    return OpenModels(models, tokenizer, device, inference_bf16(device, bf16, [m.model for m in models]))
 
 
 def max_window(models: Sequence[NamedModel], tokenizer: KmerTokenizer) -> int:
