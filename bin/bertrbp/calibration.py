@@ -2,8 +2,8 @@
 
 Why: at a few hundred training sites the epoch with the best validation AUROC is often an early one whose
 predicted probabilities barely differ from the class frequency (finetune's "stalled" verdict). Its ranking can be
-good (validation AUROC 0.85 for RBFOX2_HepG2 at 500 training sites), but every probability falls on one side of 0.5, so accuracy is
-the majority share and MCC is 0. A logistic fit of the labels on the model's validation log-odds
+good (validation AUROC 0.85 for RBFOX2_HepG2 at 500 training sites), but every probability falls on one side of
+0.5, so accuracy is the majority share and MCC is 0. A logistic fit of the labels on the model's validation log-odds
 (``p = sigmoid(scale * z + shift)``, Platt 1999) keeps the ranking and makes the probabilities mean something.
 
 The fit is written into the classifier's last linear layer, so predict, scan, variant-effect, attribute and
@@ -99,11 +99,16 @@ def fit_platt(log_odds: np.ndarray, labels: np.ndarray) -> tuple[float, float] |
     return None
 
 
-def log_loss(log_odds: np.ndarray, labels: np.ndarray) -> float:
-    """Mean binary cross-entropy (nats) of probabilities sigmoid(log_odds)."""
+def log_losses(log_odds: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per-sequence binary cross-entropy (nats) of probabilities sigmoid(log_odds), without overflow."""
     z = np.asarray(log_odds, dtype=np.float64)
     y = np.asarray(labels, dtype=np.float64)
-    return float(np.mean(np.logaddexp(0.0, z) - y * z))
+    return np.logaddexp(0.0, z) - y * z
+
+
+def log_loss(log_odds: np.ndarray, labels: np.ndarray) -> float:
+    """Mean binary cross-entropy (nats) of probabilities sigmoid(log_odds)."""
+    return float(np.mean(log_losses(log_odds, labels)))
 
 
 def crossfit_losses(log_odds: np.ndarray, labels: np.ndarray, folds: int = CROSSFIT_FOLDS, seed: int = 0):
@@ -122,13 +127,7 @@ def crossfit_losses(log_odds: np.ndarray, labels: np.ndarray, folds: int = CROSS
         if fit is None:
             return None
         calibrated[score_rows] = fit[0] * z[score_rows] + fit[1]
-    return np.logaddexp(0.0, calibrated) - y * calibrated
-
-
-def crossfit_loss(log_odds: np.ndarray, labels: np.ndarray, folds: int = CROSSFIT_FOLDS, seed: int = 0) -> float:
-    """Mean out-of-fold loss of Platt calibration (NaN where ``crossfit_losses`` has none)."""
-    losses = crossfit_losses(log_odds, labels, folds, seed)
-    return float("nan") if losses is None else float(losses.mean())
+    return log_losses(calibrated, y)
 
 
 def gain_over_prior(losses: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
@@ -250,8 +249,8 @@ def calibration_line(record: dict) -> str:
     return (
         f"Platt scaling on the {record['n_validation']} validation sequences (log-odds x {record['scale']:.4g} "
         f"{record['shift']:+.4g}): cross-fitted validation loss {record['crossfit_val_loss']:.4f} against the class "
-        f"prior {record['class_prior_entropy']:.4f}, {record['crossfit_gain_z']:.1f} standard errors lower (raw outputs {record['raw_val_loss']:.4f}; the kept epoch's "
-        "validation numbers are the raw model's)"
+        f"prior {record['class_prior_entropy']:.4f}, {record['crossfit_gain_z']:.1f} standard errors lower (raw "
+        f"outputs {record['raw_val_loss']:.4f}; the kept epoch's validation numbers are the raw model's)"
     )
 
 
@@ -263,11 +262,6 @@ def calibrated_text(calibration: Calibration, epoch: int | None = None) -> str:
         f"information: {calibration_line(calibration.to_dict())}. The calibration is written into the model's "
         "output layer (--calibrate no leaves it as trained)."
     )
-
-
-def _prior_log_odds(y: np.ndarray) -> float:
-    share = float(np.clip(np.mean(y), 1e-6, 1 - 1e-6))
-    return math.log(share / (1 - share))
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

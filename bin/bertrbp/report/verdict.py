@@ -143,7 +143,8 @@ def _calibration_note(training: TrainingRun | None) -> list[str]:
         if training.diagnosis.get("stalled_before_calibration")
         else ""
     )
+    crossfit, prior = (record.get(key, float("nan")) for key in ("crossfit_val_loss", "class_prior_entropy"))
     return [
-        f"probabilities calibrated on validation ({why}cross-fitted validation loss "
-        f"{record.get('crossfit_val_loss', float('nan')):.4f} vs prior {record.get('class_prior_entropy', float('nan')):.4f})"
+        f"probabilities calibrated on validation ({why}cross-fitted validation loss {crossfit:.4f} vs prior "
+        f"{prior:.4f})"
     ]
