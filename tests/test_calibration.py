@@ -51,7 +51,8 @@ def test_decide_applies_only_to_a_stalled_model_whose_ranking_generalises():
     z, y = _logistic_sample(60, scale=3000.0, shift=-900.0, spread=1e-3, seed=1)
     applied = decide("auto", stalled=True, collapsed=False, log_odds=z, labels=y)
     assert applied.applied and applied.scale > 0
-    assert applied.crossfit_val_loss < applied.class_prior_entropy - 0.005 < applied.raw_val_loss + 0.005
+    assert applied.fitted_on == "validation" and applied.n_fit == 60  # no training outputs given
+    assert applied.crossfit_loss < applied.fit_prior_entropy - 0.005 < applied.raw_val_loss + 0.005
     assert not decide("auto", stalled=False, collapsed=False, log_odds=z, labels=y).applied  # healthy: left alone
     assert decide("yes", stalled=False, collapsed=False, log_odds=z, labels=y).applied
     assert not decide("no", stalled=True, collapsed=False, log_odds=z, labels=y).applied
@@ -63,7 +64,29 @@ def test_decide_applies_only_to_a_stalled_model_whose_ranking_generalises():
     assert "all equal" in decide("auto", True, False, np.full(60, 0.3), y).reason
     uninformative = decide("auto", stalled=True, collapsed=False, log_odds=z, labels=noise)
     assert not uninformative.applied
-    assert uninformative.crossfit_val_loss >= uninformative.class_prior_entropy - 0.005
+    assert uninformative.crossfit_loss >= uninformative.fit_prior_entropy - 0.005
+
+
+def test_decide_fits_on_training_sites_the_model_has_not_fitted_and_checks_on_validation():
+    """450 training sites at the prior judge a weak ranking that 50 validation sites cannot; the validation sites,
+    held out, must then be predicted better than by their class frequency."""
+    from bertrbp.calibration import decide
+
+    train_z, train_y = _logistic_sample(450, scale=1000.0, shift=-300.0, spread=1e-3, seed=3)
+    val_z, val_y = _logistic_sample(50, scale=1000.0, shift=-300.0, spread=1e-3, seed=4)
+    on_validation = decide("auto", True, False, val_z, val_y)
+    assert not on_validation.applied and "standard errors" in on_validation.reason  # too few to show the gain
+    on_training = decide("auto", True, False, val_z, val_y, train_z, train_y)
+    assert on_training.applied and on_training.fitted_on == "training" and on_training.n_fit == 450
+    assert on_training.crossfit_gain_z > 2 > on_validation.crossfit_gain_z
+    assert on_training.calibrated_val_loss < on_training.class_prior_entropy  # held out, and better than the prior
+    # a model that has fitted its training sites (loss well below the prior there) is calibrated on validation only
+    memorised = np.where(train_y == 1, 3.0, -3.0) + 1e-3 * np.arange(450) / 450
+    fitted = decide("auto", True, False, val_z, val_y, memorised, train_y)
+    assert fitted.fitted_on == "validation" and fitted.scale == pytest.approx(on_validation.scale)
+    # a training-site fit that does not carry over: validation ranks the other way
+    reversed_val = decide("auto", True, False, -val_z, val_y, train_z, train_y)
+    assert not reversed_val.applied and "held-out validation" in reversed_val.reason
 
 
 @pytest.mark.parametrize("preset", ["tiny", "cnn"])
@@ -166,9 +189,12 @@ def test_auto_calibrates_a_stalled_model_and_keeps_its_ranking(stalled_runs):
     metrics = json.loads((out / "metrics.json").read_text())
     calibration = metrics["calibration"]
     assert calibration["applied"] and calibration["scale"] > 100  # a 1000-fold shrunk head needs a large scale
+    # the 300 training sites (the model sits at the prior on them), checked on the 100 held-out validation sites
+    assert calibration["fitted_on"] == "training" and calibration["n_fit"] == 300
+    assert calibration["calibrated_val_loss"] < calibration["class_prior_entropy"] - 0.1
     assert metrics["stalled"] is False and metrics["collapse"]["stalled_before_calibration"] is True
     assert "WARNING" not in result.stderr and "calibrat" in result.stderr
-    assert "Calibration: Platt scaling" in (out / "model_card.md").read_text()
+    assert "Calibration: Platt scaling on 300 training sequences" in (out / "model_card.md").read_text()
     calibrated, logits, labels = _test_scores(out / "test.tsv")
     raw, raw_logits, _ = _test_scores(stalled_runs["no"][0] / "test.tsv")
     # the same ranking (an increasing map of the log-odds), on test data calibration never saw

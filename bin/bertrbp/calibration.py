@@ -3,15 +3,21 @@
 Why: at a few hundred training sites the epoch with the best validation AUROC is often an early one whose
 predicted probabilities barely differ from the class frequency (finetune's "stalled" verdict). Its ranking can be
 good (validation AUROC 0.85 for RBFOX2_HepG2 at 500 training sites), but every probability falls on one side of
-0.5, so accuracy is the majority share and MCC is 0. A logistic fit of the labels on the model's validation log-odds
+0.5, so accuracy is the majority share and MCC is 0. A logistic fit of the labels on the model's log-odds
 (``p = sigmoid(scale * z + shift)``, Platt 1999) keeps the ranking and makes the probabilities mean something.
+
+Where it is fitted: on the training sites (at most ``MAX_TRAINING_SITES``) when the kept model sits at the prior on
+them too. Such a model has not fitted its training data, so it ranks it about as it ranks unseen sites (the 21
+stalled kept models of the 500-site benchmark: mean AUROC 0.73 on their training sites, 0.75 on validation), and
+450 training sites judge a fit far better than 50 validation ones (fitted on validation alone, 17 of those 21 could
+not show a gain of 2 standard errors). The untouched validation sites then check the fit: it must not predict them
+worse than their class frequency. A model that has fitted its training sites is calibrated on validation instead.
 
 The fit is written into the classifier's last linear layer, so predict, scan, variant-effect, attribute and
 ensembles use the calibrated model with no new file or option. It is kept only when it generalises: the loss of
-a cross-fitted calibration (each validation fold scored by a fit on the other folds) must beat the class prior by
-``bertrbp.collapse.LOSS_MARGIN`` and by ``GAIN_Z`` standard errors (50 validation sequences are few: a margin
-alone let a model pass whose test AUROC was 0.51); otherwise the model stays as trained and the stall warning
-stands.
+a cross-fitted calibration (each fold scored by a fit on the other folds) must beat the class prior by
+``bertrbp.collapse.LOSS_MARGIN`` and by ``GAIN_Z`` standard errors (a margin alone let a model pass whose test
+AUROC was 0.51); otherwise the model stays as trained and the stall warning stands.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ log = logging.getLogger("bertrbp")
 CALIBRATE_CHOICES = ("auto", "yes", "no")  # auto: only a kept model finetune calls stalled
 CROSSFIT_FOLDS = 5
 GAIN_Z = 2.0  # the out-of-fold gain over the prior must exceed this many standard errors (one-sided, about 2 %)
+MAX_TRAINING_SITES = 2000  # training sites scored for a fit on them: plenty for two parameters, seconds on a CPU
 FP32_ABOVE_SCALE = 10.0  # calibrations that magnify the log-odds more than this score in fp32 under --bf16 auto
 _RIDGE = 1e-4  # on the standardised log-odds: keeps the fit finite when validation separates perfectly
 
@@ -44,13 +51,16 @@ class Calibration:
     policy: str
     scale: float = 1.0
     shift: float = 0.0
+    fitted_on: str = ""  # "training" or "validation" sites
+    n_fit: int = 0
     n_validation: int = 0
     raw_val_loss: float = float("nan")
-    crossfit_val_loss: float = float("nan")  # out-of-fold loss of the calibration: the number it is judged by
-    crossfit_gain_z: float = float("nan")  # its per-sequence gain over the prior, in standard errors
-    calibrated_val_loss: float = float("nan")  # in-sample, for reference
-    calibrated_val_accuracy: float = float("nan")  # in-sample, at 0.5 (the kept epoch's metrics are the raw model's)
-    class_prior_entropy: float = float("nan")
+    crossfit_loss: float = float("nan")  # out-of-fold loss of the calibration on its fit set: what it is judged by
+    fit_prior_entropy: float = float("nan")  # the class prior's loss on the fit set
+    crossfit_gain_z: float = float("nan")  # the out-of-fold gain over that prior, in standard errors
+    calibrated_val_loss: float = float("nan")  # on validation: held out when fitted on training, else in-sample
+    calibrated_val_accuracy: float = float("nan")  # at 0.5, likewise (the kept epoch's metrics are the raw model's)
+    class_prior_entropy: float = float("nan")  # validation's
 
     def to_dict(self) -> dict:
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
@@ -152,8 +162,24 @@ def reason_to_skip(policy: str, stalled: bool, collapsed: bool) -> str | None:
     return None
 
 
-def decide(policy: str, stalled: bool, collapsed: bool, log_odds: np.ndarray, labels: np.ndarray) -> Calibration:
-    """Whether and how to calibrate the kept model, from its validation log-odds; nothing is changed here."""
+def sits_at_prior(log_odds: np.ndarray, labels: np.ndarray) -> bool:
+    """Whether outputs predict ``labels`` no better than their class frequency (``LOSS_MARGIN``): a model that has
+    not fitted these sites, so they may calibrate it like held-out ones."""
+    z = np.asarray(log_odds, dtype=np.float64)
+    return bool(np.isfinite(z).all()) and log_loss(z, labels) >= class_prior_entropy(labels) - LOSS_MARGIN
+
+
+def decide(
+    policy: str,
+    stalled: bool,
+    collapsed: bool,
+    log_odds: np.ndarray,
+    labels: np.ndarray,
+    train_log_odds: np.ndarray | None = None,
+    train_labels: np.ndarray | None = None,
+) -> Calibration:
+    """Whether and how to calibrate the kept model, from its validation log-odds and, where given, those of
+    (a sample of) its training sites; nothing is changed here."""
     z = np.asarray(log_odds, dtype=np.float64)
     y = np.asarray(labels, dtype=np.int64)
     prior = class_prior_entropy(y)
@@ -163,33 +189,47 @@ def decide(policy: str, stalled: bool, collapsed: bool, log_odds: np.ndarray, la
         return Calibration(False, skip, **base)
     if not np.isfinite(z).all():
         return Calibration(False, "non-finite validation outputs", **base)
-    fit = fit_platt(z, y)
+    on_training = train_log_odds is not None and sits_at_prior(train_log_odds, train_labels)
+    fit_z, fit_y = (
+        (np.asarray(train_log_odds, dtype=np.float64), np.asarray(train_labels, dtype=np.int64))
+        if on_training
+        else (z, y)
+    )
+    where = "training" if on_training else "validation"
+    base |= {"fitted_on": where, "n_fit": int(len(fit_y)), "fit_prior_entropy": class_prior_entropy(fit_y)}
+    fit = fit_platt(fit_z, fit_y)
     if fit is None:
-        return Calibration(False, "the validation outputs are all equal or the fit did not converge", **base)
+        return Calibration(False, f"the {where} outputs are all equal or the fit did not converge", **base)
     scale, shift = fit
-    losses = crossfit_losses(z, y)
+    losses = crossfit_losses(fit_z, fit_y)
     crossfit = float("nan") if losses is None else float(losses.mean())
-    gain, z_score = gain_over_prior(losses, y) if losses is not None else (float("nan"), float("nan"))
+    gain, z_score = gain_over_prior(losses, fit_y) if losses is not None else (float("nan"), float("nan"))
     calibrated = scale * z + shift
-    fitted = {**base, "scale": scale, "shift": shift, "crossfit_val_loss": crossfit, "crossfit_gain_z": z_score}
+    fitted = {**base, "scale": scale, "shift": shift, "crossfit_loss": crossfit, "crossfit_gain_z": z_score}
     fitted |= {
         "calibrated_val_loss": log_loss(calibrated, y),
         "calibrated_val_accuracy": float(np.mean((calibrated > 0) == y)),
     }
     if not scale > 0:
-        return Calibration(False, f"the fitted scale {scale:.3g} is not positive: validation ranks backwards", **fitted)
+        return Calibration(False, f"the fitted scale {scale:.3g} is not positive: {where} ranks backwards", **fitted)
     if not math.isfinite(crossfit):
-        return Calibration(
-            False, "too few validation sequences of a class to judge a calibration out of fold", **fitted
-        )
+        return Calibration(False, f"too few {where} sequences of a class to judge a calibration out of fold", **fitted)
     if not (gain > LOSS_MARGIN and z_score > GAIN_Z):
         return Calibration(
             False,
-            f"calibration does not generalise: cross-fitted loss {crossfit:.4f} against the class prior "
-            f"{prior:.4f} is not lower by more than {LOSS_MARGIN} and {GAIN_Z:g} standard errors (z {z_score:.2f})",
+            f"calibration does not generalise: cross-fitted loss {crossfit:.4f} on {len(fit_y)} {where} sequences "
+            f"against the class prior {base['fit_prior_entropy']:.4f} is not lower by more than {LOSS_MARGIN} and "
+            f"{GAIN_Z:g} standard errors (z {z_score:.2f})",
             **fitted,
         )
-    return Calibration(True, "calibrated on the validation set (Platt scaling)", **fitted)
+    if on_training and not fitted["calibrated_val_loss"] < prior:
+        return Calibration(
+            False,
+            f"the calibration fitted on training sites predicts the held-out validation sites no better than their "
+            f"class frequency (loss {fitted['calibrated_val_loss']:.4f} against {prior:.4f})",
+            **fitted,
+        )
+    return Calibration(True, f"calibrated on the {where} sites (Platt scaling)", **fitted)
 
 
 def fold_into_head(model, scale: float, shift: float) -> None:
@@ -245,12 +285,20 @@ def scores_in_fp32(model) -> bool:
 
 
 def calibration_line(record: dict) -> str:
-    """One line for the model card: what was fitted and the loss it is judged by."""
+    """One line for the model card: what was fitted, on what, and the losses it is judged by."""
+    where = record.get("fitted_on") or "validation"
+    held_out = (
+        f"; on the held-out validation sites {record['calibrated_val_loss']:.4f} against their prior "
+        f"{record['class_prior_entropy']:.4f}"
+        if where == "training"
+        else ""
+    )
     return (
-        f"Platt scaling on the {record['n_validation']} validation sequences (log-odds x {record['scale']:.4g} "
-        f"{record['shift']:+.4g}): cross-fitted validation loss {record['crossfit_val_loss']:.4f} against the class "
-        f"prior {record['class_prior_entropy']:.4f}, {record['crossfit_gain_z']:.1f} standard errors lower (raw "
-        f"outputs {record['raw_val_loss']:.4f}; the kept epoch's validation numbers are the raw model's)"
+        f"Platt scaling on {record.get('n_fit') or record['n_validation']} {where} sequences (log-odds x "
+        f"{record['scale']:.4g} {record['shift']:+.4g}): cross-fitted loss {record['crossfit_loss']:.4f} against the "
+        f"class prior {record['fit_prior_entropy']:.4f}, {record['crossfit_gain_z']:.1f} standard errors lower"
+        f"{held_out} (raw validation loss {record['raw_val_loss']:.4f}; the kept epoch's validation numbers are the "
+        "raw model's)"
     )
 
 
@@ -258,9 +306,9 @@ def calibrated_text(calibration: Calibration, epoch: int | None = None) -> str:
     """The log line when a stalled kept model was calibrated instead of left at the prior."""
     where = f" (kept model, epoch {epoch})" if epoch is not None else ""
     return (
-        f"the kept model's raw outputs sat at the class prior{where}, but its validation ranking carries "
-        f"information: {calibration_line(calibration.to_dict())}. The calibration is written into the model's "
-        "output layer (--calibrate no leaves it as trained)."
+        f"the kept model's raw outputs sat at the class prior{where}, but its ranking carries information: "
+        f"{calibration_line(calibration.to_dict())}. The calibration is written into the model's output layer "
+        "(--calibrate no leaves it as trained)."
     )
 
 

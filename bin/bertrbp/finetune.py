@@ -19,6 +19,7 @@ import numpy as np
 
 from bertrbp.calibration import (
     CALIBRATE_CHOICES,
+    MAX_TRAINING_SITES,
     Calibration,
     calibrated_text,
     calibration_line,
@@ -183,7 +184,7 @@ def finetune(options: FinetuneOptions) -> FinetuneResult:
         run = _fit_kmer(options, model, train_data, val_data)
     else:
         run = _train_neural(options, model, tokenizer, train_data, val_data)
-    calibration = _calibrate(options, kind, model, val_data, run)
+    calibration = _calibrate(options, kind, model, train_data, val_data, run)
     diagnosis, warning = _verdict(run.final, config, run.kept, calibration)
     metrics = {
         "model_kind": kind,
@@ -427,8 +428,9 @@ def _fit_kmer(options: FinetuneOptions, model, train_data, val_data) -> _Run:
     )
 
 
-def _calibrate(options: FinetuneOptions, kind: str, model, val_data, run: _Run) -> Calibration | None:
-    """Platt-calibrate the kept neural model on validation where ``options.calibrate`` asks and it generalises."""
+def _calibrate(options: FinetuneOptions, kind: str, model, train_data, val_data, run: _Run) -> Calibration | None:
+    """Platt-calibrate the kept neural model where ``options.calibrate`` asks and it generalises: on (a seeded
+    sample of) its training sites while it sits at the prior on them, else on validation."""
     if is_kmer_kind(kind) or val_data is None:  # logistic regression is calibrated; no validation, nothing to fit
         if options.calibrate == "yes":
             log.warning(
@@ -447,11 +449,24 @@ def _calibrate(options: FinetuneOptions, kind: str, model, val_data, run: _Run) 
     if skip:
         return Calibration(False, skip, options.calibrate, n_validation=len(val_data))
     # fp32: a stalled model's log-odds differ by ~1e-3, about what bf16 rounding of the hidden states moves them
-    _, log_odds, _ = score_log_odds(model, val_data, torch.device(run.device), False, 256)
-    calibration = decide(options.calibrate, stalled, collapsed, log_odds, val_data.labels)
+    device = torch.device(run.device)
+    _, log_odds, _ = score_log_odds(model, val_data, device, False, 256)
+    sample = _training_sample(train_data, options.train_config.seed)
+    _, train_log_odds, _ = score_log_odds(model, sample, device, False, 256)
+    calibration = decide(
+        options.calibrate, stalled, collapsed, log_odds, val_data.labels, train_log_odds, sample.labels
+    )
     if calibration.applied:
         fold_into_head(model, calibration.scale, calibration.shift)
     return calibration
+
+
+def _training_sample(train_data, seed: int):
+    """At most ``MAX_TRAINING_SITES`` training sequences, a seeded sample in file order, to fit a calibration on."""
+    if len(train_data) <= MAX_TRAINING_SITES:
+        return train_data
+    rows = np.random.default_rng(seed).choice(len(train_data), size=MAX_TRAINING_SITES, replace=False)
+    return train_data.subset(np.sort(rows))
 
 
 def _verdict(final: dict, config: TrainConfig, kept: int, calibration: Calibration | None) -> tuple[dict, str]:

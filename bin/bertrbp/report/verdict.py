@@ -143,8 +143,7 @@ def _calibration_note(training: TrainingRun | None) -> list[str]:
         if training.diagnosis.get("stalled_before_calibration")
         else ""
     )
-    crossfit, prior = (record.get(key, float("nan")) for key in ("crossfit_val_loss", "class_prior_entropy"))
-    return [
-        f"probabilities calibrated on validation ({why}cross-fitted validation loss {crossfit:.4f} vs prior "
-        f"{prior:.4f})"
-    ]
+    crossfit = record.get("crossfit_loss", record.get("crossfit_val_loss", float("nan")))  # older runs: the latter
+    prior = record.get("fit_prior_entropy", record.get("class_prior_entropy", float("nan")))
+    where = record.get("fitted_on") or "validation"
+    return [f"probabilities calibrated on {where} sites ({why}cross-fitted loss {crossfit:.4f} vs prior {prior:.4f})"]
