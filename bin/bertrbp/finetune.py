@@ -61,7 +61,7 @@ class FinetuneOptions:
     resume: bool = False
     fmt: str = "auto"
     fail_on_collapse: bool = False
-    calibrate: str = "auto"  # Platt calibration of a stalled kept model on validation (bertrbp.calibration)
+    calibrate: str = "auto"  # Platt calibration of a stalled kept model (bertrbp.calibration)
     lr_policy: str = "default"  # "paper": the paper's 10x rate (2e-3) for random-init BERTs (bertrbp.recipe)
     recipe: str = "default"  # "paper": the authors' training protocol (bertrbp.recipe); recorded in the card
     split_seed: int | None = None  # seed of the validation split (default: the training seed)

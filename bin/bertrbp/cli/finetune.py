@@ -140,10 +140,12 @@ def finetune(
     calibrate: str = typer.Option(
         "auto",
         "--calibrate",
-        help="Platt calibration of the kept model on the validation set, written into its output layer (BERT and "
-        "CNN): auto (only when its probabilities sat at the class prior, finetune's 'stalled' verdict, as an early "
-        "epoch kept on a small set often does), yes (always), no. Applied only when the calibration's cross-fitted "
-        "validation loss beats the class prior. A single model's ranking (AUROC) never changes; in an ensemble a "
+        help="Platt calibration of the kept model, written into its output layer (BERT and CNN): auto (only when "
+        "its probabilities sat at the class prior, finetune's 'stalled' verdict, as an early epoch kept on a small "
+        "set often does), yes (always), no. Fitted on the training sites while the model sits at the prior on them "
+        "too (it has not fitted them), and then checked on the held-out validation sites; else on validation. "
+        "Applied only when its cross-fitted loss beats the class prior. A single model's ranking (AUROC) never "
+        "changes; in an ensemble a "
         "calibrated member weighs more in the mean log-odds. A strongly calibrated model scores in fp32 under "
         "--bf16 auto.",
     ),
