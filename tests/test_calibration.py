@@ -243,3 +243,24 @@ def test_a_bad_calibrate_value_is_one_error_line(tmp_path):
     )
     assert result.returncode == 2 and "error:" in result.stderr and "--calibrate" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "out" / "model").exists()
+
+
+def test_the_training_sample_is_capped_seeded_and_in_file_order():
+    """A stalled model on a large set is scored on at most MAX_TRAINING_SITES training sites, the same ones on a
+    rerun (so --resume writes the same model)."""
+    from bertrbp.calibration import MAX_TRAINING_SITES
+    from bertrbp.finetune import _training_sample
+    from bertrbp.io.tokens import TokenizedDataset
+
+    n = MAX_TRAINING_SITES + 700
+    data = TokenizedDataset(
+        np.arange(n)[:, None], np.ones((n, 1), int), np.arange(n) % 2, np.array([f"s{i}" for i in range(n)]), 3
+    )
+    sample = _training_sample(data, seed=42)
+    rows = sample.input_ids[:, 0]
+    assert len(sample) == MAX_TRAINING_SITES and len(set(rows)) == MAX_TRAINING_SITES
+    assert (np.diff(rows) > 0).all() and (sample.labels == rows % 2).all()  # file order, rows kept whole
+    assert (_training_sample(data, seed=42).input_ids == sample.input_ids).all()
+    assert not (_training_sample(data, seed=43).input_ids[:, 0] == rows).all()
+    small = data.subset(np.arange(100))
+    assert _training_sample(small, seed=42) is small
