@@ -84,9 +84,46 @@ def test_decide_fits_on_training_sites_the_model_has_not_fitted_and_checks_on_va
     memorised = np.where(train_y == 1, 3.0, -3.0) + 1e-3 * np.arange(450) / 450
     fitted = decide("auto", True, False, val_z, val_y, memorised, train_y)
     assert fitted.fitted_on == "validation" and fitted.scale == pytest.approx(on_validation.scale)
-    # a training-site fit that does not carry over: validation ranks the other way
+    # a training-site fit that does not carry over: validation ranks the other way (and so far below training
+    # that the training sites are not trusted either)
     reversed_val = decide("auto", True, False, -val_z, val_y, train_z, train_y)
-    assert not reversed_val.applied and "held-out validation" in reversed_val.reason
+    assert not reversed_val.applied and reversed_val.fitted_on == "validation" and reversed_val.ranking_gap_z > 2
+    with pytest.raises(ValueError):
+        decide("auto", True, False, val_z, val_y, train_z, None)
+    broken = decide("auto", True, False, val_z, val_y, np.r_[train_z[:-1], np.nan], train_y)
+    assert not broken.applied and "non-finite" in broken.reason
+
+
+def test_a_memorised_training_ranking_at_the_prior_is_not_used_to_calibrate():
+    """Probabilities at the prior on the training sites (spread 1e-3) while they are ranked far better than unseen
+    ones: a fit there would be overconfident, so the sites are not trusted and validation (no signal) decides."""
+    from bertrbp.calibration import decide
+
+    rng = np.random.default_rng(5)
+    train_y = np.r_[np.zeros(300, int), np.ones(150, int)]
+    train_z = 0.3 + 1e-3 * (rng.standard_normal(450) + 2.0 * train_y)  # training AUROC about 0.92
+    val_y = np.r_[np.zeros(34, int), np.ones(16, int)]
+    val_z = 0.3 + 1e-3 * rng.standard_normal(50)  # unseen sites: no signal
+    memorised = decide("auto", True, False, val_z, val_y, train_z, train_y)
+    assert memorised.train_auroc > 0.85 and memorised.ranking_gap_z > 2
+    assert memorised.fitted_on == "validation" and not memorised.applied
+
+
+def test_a_training_fit_must_beat_the_prior_on_validation_by_a_standard_error():
+    """Real but weak signal on training (z > 2 over 450) whose held-out gain on 50 sites is within noise: kept
+    as trained, and the reason says the fit did not carry over."""
+    from bertrbp.calibration import HELDOUT_Z, decide
+
+    train_z, train_y = _logistic_sample(450, scale=700.0, shift=-210.0, spread=1e-3, seed=6)
+    for seed in range(7, 40):  # validation outputs shuffled against their labels: nothing to confirm the fit
+        val_z, val_y = _logistic_sample(50, scale=700.0, shift=-210.0, spread=1e-3, seed=seed)
+        shuffled = np.random.default_rng(seed).permutation(val_z)
+        result = decide("auto", True, False, shuffled, val_y, train_z, train_y)
+        if result.fitted_on == "training" and result.crossfit_gain_z > 2 and result.heldout_gain_z <= HELDOUT_Z:
+            break
+    else:
+        pytest.fail("no validation draw with a weak held-out gain")
+    assert not result.applied and "does not carry over" in result.reason
 
 
 @pytest.mark.parametrize("preset", ["tiny", "cnn"])

@@ -534,12 +534,15 @@ def test_a_calibrated_model_is_judged_on_its_calibrated_outputs_and_says_so():
 
     values = {"auroc": 0.8, "mcc": 0.35, "accuracy": 0.74, "n": 200, "n_positive": 60, "threshold": 0.5}
     record = {"applied": True, "fitted_on": "training", "crossfit_loss": 0.5012, "fit_prior_entropy": 0.6410}
+    record |= {"calibrated_val_loss": 0.5288, "class_prior_entropy": 0.6411}
     was_stalled = {"stalled": False, "stalled_before_calibration": True}
     calibrated = TrainingRun("ft", history=[{}] * 20, kept_epoch=2, calibration=record, diagnosis=was_stalled)
     verdict = judge(values, calibrated, None, 0.75, False)
     assert verdict.level == "ok" and "probabilities calibrated on training sites" in verdict.reasons[-1]
     assert (
-        "raw outputs sat at the class prior" in verdict.reasons[-1] and "0.5012 vs prior 0.6410" in verdict.reasons[-1]
+        "raw outputs sat at the class prior" in verdict.reasons[-1]
+        and "0.5012 vs prior 0.6410" in verdict.reasons[-1]
+        and "held-out validation loss 0.5288 vs prior 0.6411" in verdict.reasons[-1]
     )
     asked = TrainingRun("ft", history=[{}] * 20, kept_epoch=2, calibration=record)  # --calibrate yes, not stalled
     assert "class prior;" not in judge(values, asked, None, 0.75, False).reasons[-1]

@@ -142,8 +142,9 @@ def finetune(
         "--calibrate",
         help="Platt calibration of the kept model, written into its output layer (BERT and CNN): auto (only when "
         "its probabilities sat at the class prior, finetune's 'stalled' verdict, as an early epoch kept on a small "
-        "set often does), yes (always), no. Fitted on the training sites while the model sits at the prior on them "
-        "too (it has not fitted them), and then checked on the held-out validation sites; else on validation. "
+        "set often does), yes (always), no. Fitted on the training sites while the model has not fitted them (its "
+        "outputs sit at the prior there and rank them no better than validation), then checked on the held-out "
+        "validation sites; else on validation. "
         "Applied only when its cross-fitted loss beats the class prior. A single model's ranking (AUROC) never "
         "changes; in an ensemble a "
         "calibrated member weighs more in the mean log-odds. A strongly calibrated model scores in fp32 under "

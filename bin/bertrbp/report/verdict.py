@@ -146,4 +146,12 @@ def _calibration_note(training: TrainingRun | None) -> list[str]:
     crossfit = record.get("crossfit_loss", record.get("crossfit_val_loss", float("nan")))  # older runs: the latter
     prior = record.get("fit_prior_entropy", record.get("class_prior_entropy", float("nan")))
     where = record.get("fitted_on") or "validation"
-    return [f"probabilities calibrated on {where} sites ({why}cross-fitted loss {crossfit:.4f} vs prior {prior:.4f})"]
+    held_out = (
+        f"; held-out validation loss {record['calibrated_val_loss']:.4f} vs prior {record['class_prior_entropy']:.4f}"
+        if where == "training" and record.get("calibrated_val_loss") is not None
+        else ""
+    )
+    return [
+        f"probabilities calibrated on {where} sites ({why}cross-fitted loss {crossfit:.4f} vs prior {prior:.4f}"
+        f"{held_out})"
+    ]
