@@ -309,3 +309,13 @@ def test_ship_checkpoint_gains_only_replaces_the_gains_and_nothing_else(tmp_path
     assert all((folder / name).read_bytes() == f"{name} bytes".encode() for name in ship.FILES)
     with pytest.raises(SystemExit):  # neither --run nor --gains-only
         ship.main(["--name", "ck", "--models", str(tmp_path / "models")])
+
+
+def test_calibration_gate_simulation_separates_memorised_from_real_rankings():
+    """The simulation behind HELDOUT_Z: training sites give far more power than validation alone on a real ranking,
+    and a ranking memorised on training only rarely passes."""
+    gate = bench("calibration_gate")
+    real_with_training = gate.applied_share(1.0, 1.0, trials=30)
+    real_validation_only = gate.applied_share(1.0, 1.0, trials=30, training=False)
+    memorised = gate.applied_share(1.0, 0.0, trials=30)
+    assert real_with_training > real_validation_only + 0.3 and memorised < 0.1
