@@ -301,3 +301,27 @@ def test_the_training_sample_is_capped_seeded_and_in_file_order():
     assert not (_training_sample(data, seed=43).input_ids[:, 0] == rows).all()
     small = data.subset(np.arange(100))
     assert _training_sample(small, seed=42) is small
+
+
+def test_non_finite_validation_outputs_refuse_before_scoring_training_sites(monkeypatch, tmp_path):
+    """A run whose kept model outputs NaN on validation cannot be calibrated; scoring up to 2,000 training sites
+    first (minutes for a DNABERT-base on a CPU) would be wasted."""
+    from types import SimpleNamespace
+
+    from bertrbp import finetune
+
+    scored = []
+
+    def fake_scores(model, data, device, bf16, batch_size):
+        scored.append(data)
+        return None, np.full(len(data.labels), np.nan), float("nan")
+
+    monkeypatch.setattr(finetune, "score_log_odds", fake_scores)
+    val = SimpleNamespace(labels=np.array([0, 1] * 20))
+    train = SimpleNamespace(labels=np.array([0, 1] * 200))
+    options = finetune.FinetuneOptions(train=[], output_dir=tmp_path, calibrate="yes")
+    run = finetune._Run([], 1, {"collapse": {"stalled": True}}, "cpu", False, 1, 10)
+    model = SimpleNamespace(config=SimpleNamespace())
+    result = finetune._calibrate(options, "bert", model, train, val, run)
+    assert scored == [val]  # the training sample was never scored
+    assert not result.applied and "non-finite validation outputs" in result.reason

@@ -451,11 +451,12 @@ def _calibrate(options: FinetuneOptions, kind: str, model, train_data, val_data,
     # fp32: a stalled model's log-odds differ by ~1e-3, about what bf16 rounding of the hidden states moves them
     device = torch.device(run.device)
     _, log_odds, _ = score_log_odds(model, val_data, device, False, 256)
-    sample = _training_sample(train_data, options.train_config.seed)
-    _, train_log_odds, _ = score_log_odds(model, sample, device, False, 256)
-    calibration = decide(
-        options.calibrate, stalled, collapsed, log_odds, val_data.labels, train_log_odds, sample.labels
-    )
+    train_log_odds = train_labels = None
+    if np.isfinite(log_odds).all():  # else decide refuses anyway: scoring up to 2,000 training sites would be waste
+        sample = _training_sample(train_data, options.train_config.seed)
+        _, train_log_odds, _ = score_log_odds(model, sample, device, False, 256)
+        train_labels = sample.labels
+    calibration = decide(options.calibrate, stalled, collapsed, log_odds, val_data.labels, train_log_odds, train_labels)
     if calibration.applied:
         fold_into_head(model, calibration.scale, calibration.shift)
     return calibration
