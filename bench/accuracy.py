@@ -150,12 +150,18 @@ def training_tokens(train: Path, tokenizer, max_train: int, seed: int, target: P
 
     data = tokenize_records(iter_records(train), tokenizer)
     if max_train and max_train < len(data):
-        from sklearn.model_selection import train_test_split
-
-        keep, _ = train_test_split(np.arange(len(data)), train_size=max_train, stratify=data.labels, random_state=seed)
-        data = data.subset(np.sort(keep))
+        data = data.subset(subset_rows(data.labels, max_train, seed)[0])
     save_tokens(data, target)
     return target
+
+
+def subset_rows(labels, max_train: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows kept, rows left out), each sorted: the seeded stratified ``--max-train`` subset of a training file.
+    bench/spare_sites.py scores the rows left out, which no fine-tuning run of that size saw."""
+    from sklearn.model_selection import train_test_split
+
+    keep, rest = train_test_split(np.arange(len(labels)), train_size=max_train, stratify=labels, random_state=seed)
+    return np.sort(keep), np.sort(rest)
 
 
 def subsample_records(records: list, n: int, seed: int) -> list:

@@ -319,3 +319,23 @@ def test_calibration_gate_simulation_separates_memorised_from_real_rankings():
     real_validation_only = gate.applied_share(1.0, 1.0, trials=30, training=False)
     memorised = gate.applied_share(1.0, 0.0, trials=30)
     assert real_with_training > real_validation_only + 0.3 and memorised < 0.1
+
+
+def test_spare_sites_scores_only_the_training_sites_a_subset_run_left_out(tmp_path, shared_data, capsys):
+    """bench/spare_sites.py: the pool it scores is the complement of the run's seeded --max-train subset (never a
+    site the run trained or validated on), and a rerun skips what is done."""
+    accuracy, spare = bench("accuracy"), bench("spare_sites")
+    where = ["--results", str(tmp_path / "res"), "--work", str(tmp_path / "work"), "--data", str(shared_data)]
+    accuracy.main(["--smoke", "--suite", "tial1", "--threads", "1", *where])  # 400 training sites, tag "smoke"
+    args = ["--suite", "tial1", "--tags", "smoke", "--limit", "300", *where]
+    spare.main(args)
+    (row,) = accuracy.read_rows(tmp_path / "res" / "spare_sites_tial1.tsv")
+    assert row["max_train"] == "400" and row["n_spare"] == "300" and row["tag"] == "smoke"
+    from bertrbp.io.tokens import load_tokens
+
+    trained = set(load_tokens(tmp_path / "work" / "tial1" / "smoke" / "TIAL1" / "train.npz").ids)
+    pool = spare.spare_data("tial1", "TIAL1", 400, 42, shared_data, tmp_path / "work", 0)
+    assert len(trained) == 400 and not trained & set(pool.ids) and len(pool) + 400 == 4800
+    spare.main(args)
+    assert "skip smoke TIAL1: done" in capsys.readouterr().out
+    assert len(accuracy.read_rows(tmp_path / "res" / "spare_sites_tial1.tsv")) == 1
