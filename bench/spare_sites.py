@@ -3,8 +3,8 @@
 Why: choosing between two pretrained checkpoints by the fine-tuning runs' own validation AUROC means 50 sites per
 set at 500 training sites and 180 at 2,000, too few to separate checkpoints a few thousandths apart (the stage-3
 candidate of bertrbp-mini-k3 lost on those and won on the test splits, read afterwards). The rest of each training
-split (about 7,600 sites of an eCLIP set) is neither test data nor seen by that run, and for the unseen eCLIP sets
-(bench/pretrain_multitask.py ``UNSEEN``) not seen by pretraining either: a held-out pool 40-150 times larger. It
+split (about 8,500 sites of an eCLIP set) is neither test data nor seen by that run, and for the unseen eCLIP sets
+(bench/pretrain_multitask.py ``UNSEEN``) not seen by pretraining either: a held-out pool 45-170 times larger. It
 shares chromosomes with the run's training sites, so it measures a choice, not the result; the test split stays
 the result.
 
