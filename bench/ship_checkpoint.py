@@ -3,7 +3,8 @@
 Why a script: the shipped card must be the run's own (weights checksum, exclusion report, curves) plus the gains
 measured on it (bench/results/pretrained_vs_random.{md,tsv}), and nothing edited by hand in between.
 
-    python bench/ship_checkpoint.py --run /work/pretrain_mt2 --name bertrbp-mini-k3
+    python bench/ship_checkpoint.py --run /work/pretrain_mt3 --name bertrbp-mini-k3 \
+        --decided-by "its mean spare-site AUROC (bench/spare_sites.py) on the 10 unseen eCLIP sets ..."
     python bench/ship_checkpoint.py --gains-only --name bertrbp-mini-k3   # new gains, same weights and card
 """
 
@@ -37,8 +38,18 @@ RECIPE = (
 )
 
 
-def ship(run: Path, name: str, gains_md: Path, gains_tsv: Path, models: Path = REPO / "assets" / "models") -> Path:
+def ship(
+    run: Path,
+    name: str,
+    gains_md: Path,
+    gains_tsv: Path,
+    models: Path = REPO / "assets" / "models",
+    decided_by: str = "",
+) -> Path:
     """Copy the weights, rewrite the card's usage to the short name, append the gains; returns the folder.
+
+    ``decided_by`` names the measurement that chose these weights over the ones shipped before (card
+    ``shipping_decision``; the README's note on a continued run): a continued stage's own validation numbers cannot.
 
     The card and README are made and checked in memory first, and the folder is replaced as a whole (atomic_dir),
     so a refused run leaves the shipped checkpoint as it was."""
@@ -46,10 +57,19 @@ def ship(run: Path, name: str, gains_md: Path, gains_tsv: Path, models: Path = R
     card = json.loads((run / "model" / "model_card.json").read_text(encoding="utf-8"))
     markdown = (run / "model" / "README.md").read_text(encoding="utf-8").replace(card["usage"], usage)
     card["usage"] = usage
+    if decided_by:
+        card["shipping_decision"] = decided_by
     if card.get("initialised_from"):
+        if not decided_by:
+            print(
+                "error: the run continued an earlier stage, whose validation numbers it cannot be compared by; "
+                "say what chose it with --decided-by.",
+                file=sys.stderr,
+            )
+            raise SystemExit(2)
         lines_before = starting_weights_lines(card["initialised_from"])
         card["initialised_from"] = with_start_exclusion(card["initialised_from"])
-        markdown = staged_markdown(markdown, lines_before, starting_weights_lines(card["initialised_from"]))
+        markdown = staged_markdown(markdown, lines_before, starting_weights_lines(card["initialised_from"]), decided_by)
     with open(gains_tsv, newline="") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t"))
     card["finetuning_gains"] = {"source": _shown(gains_tsv), "recipe": RECIPE, "rows": rows}
@@ -99,7 +119,7 @@ def regains(folder: Path, gains_md: Path, gains_tsv: Path) -> Path:
     return folder
 
 
-def staged_markdown(markdown: str, lines_before: list[str], lines_after: list[str]) -> str:
+def staged_markdown(markdown: str, lines_before: list[str], lines_after: list[str], decided_by: str) -> str:
     """The run's README with its start named portably and the note that a continued run's validation is not
     comparable with its first stage's; refuses a README whose start line or results section is not there."""
     header = "\n## Results (validation)\n"
@@ -111,14 +131,13 @@ def staged_markdown(markdown: str, lines_before: list[str], lines_after: list[st
         )
         raise SystemExit(2)
     markdown = markdown.replace("\n".join(lines_before), "\n".join(lines_after))
-    return markdown.replace(header, header + STAGED + "\n", 1)
+    return markdown.replace(header, header + STAGED.format(decided_by=decided_by) + "\n", 1)
 
 
 STAGED = (
     "- This run continued an earlier one (see Training). Its validation split comes from its own seed, so it can "
     "hold sequences the earlier stage trained on: its validation numbers are not comparable with that stage's. "
-    "What decided to ship it is the fine-tuning validation AUROC of both stages on the unseen eCLIP sets "
-    "(bench/results/accuracy_eclip_pvr_pretrained*_n2000.tsv); the gains below are test AUROCs, scored once."
+    "What decided to ship it is {decided_by}; the gains below are test AUROCs, scored once."
 )
 
 
@@ -148,13 +167,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--gains-md", type=Path, default=RESULTS / "pretrained_vs_random.md")
     parser.add_argument("--gains-tsv", type=Path, default=RESULTS / "pretrained_vs_random.tsv")
     parser.add_argument("--models", type=Path, default=REPO / "assets" / "models", help="where short names live")
+    parser.add_argument(
+        "--decided-by",
+        default="",
+        help="with --run: the measurement that chose this run over the shipped checkpoint (card shipping_decision)",
+    )
     args = parser.parse_args(argv)
     if args.gains_only == bool(args.run):
         parser.error("give --run (ship a pretraining run) or --gains-only (new gains for the shipped one)")
     if args.gains_only:
         print(regains(args.models / args.name, args.gains_md.resolve(), args.gains_tsv.resolve()))
         return
-    print(ship(args.run, args.name, args.gains_md.resolve(), args.gains_tsv.resolve(), args.models))
+    print(ship(args.run, args.name, args.gains_md.resolve(), args.gains_tsv.resolve(), args.models, args.decided_by))
 
 
 if __name__ == "__main__":

@@ -219,8 +219,14 @@ def test_ship_checkpoint_copies_the_run_and_its_card_with_the_gains(tmp_path):
     pretrain(_multitask(tmp_path, "second", tasks, init_model=str(tmp_path / "first" / "model")))
     (tmp_path / "gains.md").write_text("| suite | difference |\n|---|---|\n| eclip | +0.0182 |\n")
     (tmp_path / "gains.tsv").write_text("suite\tdifference\neclip\t+0.0182\n")
-    folder = ship(tmp_path / "second", "mine-k3", tmp_path / "gains.md", tmp_path / "gains.tsv", tmp_path / "models")
+    args = (tmp_path / "second", "mine-k3", tmp_path / "gains.md", tmp_path / "gains.tsv", tmp_path / "models")
+    with pytest.raises(SystemExit):  # a continued stage must say what chose it over the shipped one
+        ship(*args)
+    assert not (tmp_path / "models" / "mine-k3").exists()
+    folder = ship(*args, decided_by="its spare-site AUROC on 3 held-out sets")
     card = json.loads((folder / "model_card.json").read_text())
+    assert card["shipping_decision"] == "its spare-site AUROC on 3 held-out sets"
+    assert "What decided to ship it is its spare-site AUROC on 3 held-out sets;" in (folder / "README.md").read_text()
     assert card["weights_sha256"] == sha256(folder / "model.safetensors")
     assert card["usage"].startswith("bertrbp-finetune --model mine-k3 ")
     assert card["finetuning_gains"]["rows"] == [{"suite": "eclip", "difference": "+0.0182"}]
@@ -258,7 +264,8 @@ def test_ship_checkpoint_drops_the_absolute_start_path_of_an_older_card(tmp_path
     assert str(start) in readme.read_text()
     (tmp_path / "gains.md").write_text("| suite |\n|---|\n")
     (tmp_path / "gains.tsv").write_text("suite\n")
-    folder = ship(tmp_path / "second", "mine-k3", tmp_path / "gains.md", tmp_path / "gains.tsv", tmp_path / "models")
+    args = (tmp_path / "second", "mine-k3", tmp_path / "gains.md", tmp_path / "gains.tsv", tmp_path / "models")
+    folder = ship(*args, decided_by="a test")
     shipped = json.loads((folder / "model_card.json").read_text())["initialised_from"]
     assert "path" not in shipped and shipped["source"] == "first/model"
     assert shipped["exclusion"]["files"][0]["sha256"] == sha256(held_out)
@@ -269,7 +276,7 @@ def test_ship_checkpoint_drops_the_absolute_start_path_of_an_older_card(tmp_path
     readme.write_text(readme.read_text().replace("## Results (validation)", "## Results"))
     shipped_before = {f.name: f.read_bytes() for f in folder.iterdir()}
     with pytest.raises(SystemExit):
-        ship(tmp_path / "second", "mine-k3", tmp_path / "gains.md", tmp_path / "gains.tsv", tmp_path / "models")
+        ship(*args, decided_by="a test")
     assert {f.name: f.read_bytes() for f in folder.iterdir()} == shipped_before
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["mine-k3"]
 
