@@ -8,7 +8,7 @@ split (about 8,500 sites of an eCLIP set) is neither test data nor seen by that 
 shares chromosomes with the run's training sites, so it measures a choice, not the result; the test split stays
 the result.
 
-    python bench/spare_sites.py --suite eclip --tags pvr_pretrained_n500 pvr_pretrained-stage3_n500 --unseen-only
+    python bench/spare_sites.py --suite eclip --tags pvr_pretrained-stage2_n500 pvr_pretrained_n500 --unseen-only
 """
 
 from __future__ import annotations
