@@ -14,6 +14,7 @@ the result.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
@@ -27,14 +28,21 @@ import accuracy  # noqa: E402  (puts bin/ on the path)
 COLUMNS = ["suite", "experiment", "tag", "max_train", "n_spare", "spare_auroc", "val_auroc", "test_auroc", "bf16"]
 
 
-def spare_data(suite: str, name: str, max_train: int, seed: int, data: Path, work: Path, limit: int):
-    """The tokenized training sites the seeded ``max_train`` subset left out (a seeded ``limit`` of them, 0 = all)."""
+@functools.lru_cache(maxsize=1)
+def training_split(suite: str, name: str, data: Path, work: Path, seed: int):
+    """An experiment's whole training split, tokenized as bench/accuracy.py tokenizes it (3-mers). Cached: the
+    tags of one call score the same experiments, each at its own subset size."""
     from bertrbp.io.sequences import iter_records
     from bertrbp.io.tokens import tokenize_records
     from bertrbp.tokenizer import KmerTokenizer
 
     train_file, _ = accuracy.dataset_files(suite, name, data, work, seed)
-    tokens = tokenize_records(iter_records(train_file), KmerTokenizer(3))
+    return tokenize_records(iter_records(train_file), KmerTokenizer(3))
+
+
+def spare_data(suite: str, name: str, max_train: int, seed: int, data: Path, work: Path, limit: int):
+    """The tokenized training sites the seeded ``max_train`` subset left out (a seeded ``limit`` of them, 0 = all)."""
+    tokens = training_split(suite, name, data, work, seed)
     _, rest = accuracy.subset_rows(tokens.labels, max_train, seed)
     if limit and limit < len(rest):
         rest = np.sort(np.random.default_rng(seed).choice(rest, size=limit, replace=False))
@@ -76,14 +84,18 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     out = args.out or args.results / f"spare_sites_{args.suite}.tsv"
     done = {(r["tag"], r["experiment"]) for r in accuracy.read_rows(out)}
-    for tag in args.tags:
-        rows = {r["experiment"]: r for r in accuracy.read_rows(accuracy.results_path(args.suite, tag, args.results))}
-        names = args.experiments or sorted(rows)
-        if args.unseen_only:
-            from pretrain_multitask import UNSEEN
+    rows_of = {
+        tag: {r["experiment"]: r for r in accuracy.read_rows(accuracy.results_path(args.suite, tag, args.results))}
+        for tag in args.tags
+    }
+    names = args.experiments or sorted(set().union(*rows_of.values()))
+    if args.unseen_only:
+        from pretrain_multitask import UNSEEN
 
-            names = [n for n in names if n in UNSEEN]
-        for name in names:
+        names = [n for n in names if n in UNSEEN]
+    # experiment by experiment, so that each training split is read and tokenized once for all tags
+    for name in names:
+        for tag, rows in rows_of.items():
             model_dir = args.work / args.suite / tag / name / "finetune" / "model"
             if (tag, name) in done or name not in rows or not model_dir.is_dir():
                 print(f"skip {tag} {name}: {'done' if (tag, name) in done else 'no finished run here'}", flush=True)
