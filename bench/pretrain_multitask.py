@@ -12,7 +12,9 @@ TIAL1's test and validation splits, the demo files, and the whole of each unseen
     python bench/pretrain_multitask.py --out /work/pretrain_mt2 --init-model /work/pretrain_mt/model \
         --max-steps 8000 --lr 3e-4 --seed 43     # the shipped checkpoint's second stage, on a new data order
     python bench/pretrain_multitask.py --out /work/pretrain_mt3 --init-model assets/models/bertrbp-mini-k3 \
-        --max-steps 6000 --lr 3e-4 --seed 44     # the third stage (new task heads), shipped
+        --max-steps 6000 --lr 3e-4 --seed 44     # the third stage (new task heads)
+    python bench/pretrain_multitask.py --out /work/pretrain_mt4 --init-model /work/pretrain_mt3/model \
+        --max-steps 6000 --lr 3e-4 --seed 45 --threads 2   # the fourth (a run folder: heads continued), shipped
 """
 
 from __future__ import annotations
