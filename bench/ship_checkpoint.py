@@ -6,21 +6,37 @@ measured on it (bench/results/pretrained_vs_random.{md,tsv}), and nothing edited
     python bench/ship_checkpoint.py --run /work/pretrain_mt3 --name bertrbp-mini-k3 \
         --decided-by "its mean spare-site AUROC (bench/spare_sites.py) on the 10 unseen eCLIP sets ..."
     python bench/ship_checkpoint.py --gains-only --name bertrbp-mini-k3   # new gains, same weights and card
+
+Replacing a shipped stage (``--retire-as``) first keeps the outgoing card: its README, card, config and vocabulary
+go to bench/candidates/RETIRED/ and bench/candidates/README.md gains an entry naming the commit that holds its
+weights (checked against the card's checksum, so the shipped checkpoint must be committed first). Its result rows
+are renamed with bench/retag.py. The whole step, for a fifth stage replacing the fourth:
+
+    python bench/retag.py 'pvr_pretrained_n*=pvr_pretrained-stage4_n*' 'pvr_pretrained-stage5_n*=pvr_pretrained_n*'
+    python bench/pretrained_vs_random.py table --checkpoint-name stage4   # the retired stage's own table
+    python bench/pretrained_vs_random.py table
+    python bench/ship_checkpoint.py --run /work/pretrain_mt5 --name bertrbp-mini-k3 \
+        --retire-as bertrbp-mini-k3-stage4 --decided-by "..."
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import shutil
+import subprocess
 import sys
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
+from typing import NoReturn
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bin"))
 
-from bertrbp.io.atomic import atomic_dir  # noqa: E402
+from bertrbp.io.atomic import atomic_dir, atomic_open  # noqa: E402
 from bertrbp.pretrain.init_model import (  # noqa: E402
     portable_start,
     read_card,
@@ -30,6 +46,8 @@ from bertrbp.pretrain.init_model import (  # noqa: E402
 from bertrbp.provenance import sha256  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
+CANDIDATES = REPO / "bench" / "candidates"
+CARD_FILES = ("README.md", "model_card.json", "config.json", "vocab.txt")  # all but the weights
 FILES = ("config.json", "model.safetensors", "vocab.txt")
 RECIPE = (
     "lr 5e-4, up to 8 epochs, patience 2, best epoch, batch 32, bf16, seed 42; 10% of the sites for validation; "
@@ -61,12 +79,10 @@ def ship(
         card["shipping_decision"] = decided_by
     if card.get("initialised_from"):
         if not decided_by:
-            print(
-                "error: the run continued an earlier stage, whose validation numbers it cannot be compared by; "
-                "say what chose it with --decided-by.",
-                file=sys.stderr,
+            _refuse(
+                "the run continued an earlier stage, whose validation numbers it cannot be compared by; "
+                "say what chose it with --decided-by."
             )
-            raise SystemExit(2)
         lines_before = starting_weights_lines(card["initialised_from"])
         card["initialised_from"] = with_start_exclusion(card["initialised_from"])
         markdown = staged_markdown(markdown, lines_before, starting_weights_lines(card["initialised_from"]), decided_by)
@@ -102,8 +118,7 @@ def regains(folder: Path, gains_md: Path, gains_tsv: Path) -> Path:
     card = json.loads((folder / "model_card.json").read_text(encoding="utf-8"))
     markdown = (folder / "README.md").read_text(encoding="utf-8")
     if GAINS_HEADER not in markdown or "finetuning_gains" not in card:
-        print(f"error: {folder} has no gains section to replace; ship it from its run (--run).", file=sys.stderr)
-        raise SystemExit(2)
+        _refuse(f"{folder} has no gains section to replace; ship it from its run (--run).")
     with open(gains_tsv, newline="") as handle:
         card["finetuning_gains"] = {
             "source": _shown(gains_tsv),
@@ -124,12 +139,10 @@ def staged_markdown(markdown: str, lines_before: list[str], lines_after: list[st
     comparable with its first stage's; refuses a README whose start line or results section is not there."""
     header = "\n## Results (validation)\n"
     if "\n".join(lines_before) not in markdown or header not in markdown:
-        print(
-            f"error: the run's model/README.md lacks its start line or its '{header.strip()}' section; "
-            "ship a run written by bertrbp-pretrain, unedited.",
-            file=sys.stderr,
+        _refuse(
+            f"the run's model/README.md lacks its start line or its '{header.strip()}' section; "
+            "ship a run written by bertrbp-pretrain, unedited."
         )
-        raise SystemExit(2)
     markdown = markdown.replace("\n".join(lines_before), "\n".join(lines_after))
     return markdown.replace(header, header + STAGED.format(decided_by=decided_by) + "\n", 1)
 
@@ -152,6 +165,64 @@ def with_start_exclusion(start: dict) -> dict:
     return start
 
 
+@dataclass
+class Outgoing:
+    """The shipped checkpoint about to be replaced: its card files and the commit whose tree holds its weights."""
+
+    name: str
+    files: dict[str, bytes]
+    commit: str
+    weights_path: str  # in the repository, for ``git show COMMIT:PATH``
+    weights_sha256: str
+
+
+def outgoing(folder: Path) -> Outgoing:
+    """Read the shipped checkpoint to retire; refuse one whose weights are not the card's or not committed, since
+    its archived card points to git history for them."""
+    card = json.loads((folder / "model_card.json").read_text(encoding="utf-8"))
+    expected = card.get("weights_sha256", "")
+    if sha256(folder / "model.safetensors") != expected:
+        _refuse(f"{folder}/model.safetensors is not the weights its card names ({expected[:8]}...); ship it again.")
+    try:
+        commit = _git(folder, "log", "-n", "1", "--format=%H", "--", "model.safetensors").decode().strip()
+        path = _git(folder, "rev-parse", "--show-prefix").decode().strip() + "model.safetensors"
+        committed = _git(folder, "show", f"{commit}:{path}") if commit else b""
+    except (OSError, subprocess.CalledProcessError):
+        commit, path, committed = "", "", b""
+    if not commit or hashlib.sha256(committed).hexdigest() != expected:
+        _refuse(f"the weights in {folder} are not committed as shipped; commit them before retiring them.")
+    files = {name: (folder / name).read_bytes() for name in CARD_FILES}
+    return Outgoing(folder.name, files, commit, path, expected)
+
+
+def retire(old: Outgoing, retired_as: str, successor: str, decided_by: str, candidates: Path = CANDIDATES) -> Path:
+    """Write the outgoing card to candidates/RETIRED and its entry in candidates/README.md; returns the folder."""
+    with atomic_dir(candidates / retired_as) as staging:
+        for name, content in old.files.items():
+            (staging / name).write_bytes(content)
+    entry = (
+        f"- `{retired_as}/`: shipped as `{old.name}` until {date.today().isoformat()}, when it was replaced by "
+        f"{successor}. Its weights are in git history: `git show {old.commit[:7]}:{old.weights_path} > "
+        "model.safetensors` next to this folder's `config.json` and `vocab.txt` gives a folder `--model` loads "
+        f"(sha256 {old.weights_sha256[:8]}..., the card's `weights_sha256`). What chose its successor: {decided_by}\n"
+    )
+    index = candidates / "README.md"
+    text = index.read_text(encoding="utf-8") if index.is_file() else "# Candidate and earlier checkpoints\n\n"
+    with atomic_open(index, encoding="utf-8") as handle:
+        last = text.rstrip("\n").splitlines()[-1]
+        handle.write(text.rstrip("\n") + ("\n" if last.startswith(("- ", "  ")) else "\n\n") + entry)
+    return candidates / retired_as
+
+
+def _git(folder: Path, *args: str) -> bytes:
+    return subprocess.run(["git", "-C", str(folder), *args], capture_output=True, check=True).stdout
+
+
+def _refuse(message: str) -> NoReturn:
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def _shown(path: Path) -> str:
     """A results file as the card names it: relative to the repository when it is in it."""
     return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
@@ -168,6 +239,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--gains-tsv", type=Path, default=RESULTS / "pretrained_vs_random.tsv")
     parser.add_argument("--models", type=Path, default=REPO / "assets" / "models", help="where short names live")
     parser.add_argument(
+        "--retire-as",
+        default="",
+        help="with --run: keep the shipped NAME's card as bench/candidates/RETIRE_AS first (e.g. NAME-stage4)",
+    )
+    parser.add_argument("--candidates", type=Path, default=CANDIDATES, help=argparse.SUPPRESS)
+    parser.add_argument(
         "--decided-by",
         default="",
         help="with --run: the measurement that chose this run over the shipped checkpoint (card shipping_decision)",
@@ -175,10 +252,22 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.gains_only == bool(args.run):
         parser.error("give --run (ship a pretraining run) or --gains-only (new gains for the shipped one)")
+    if args.gains_only and args.retire_as:
+        parser.error("--retire-as goes with --run: --gains-only keeps the shipped weights")
     if args.gains_only:
         print(regains(args.models / args.name, args.gains_md.resolve(), args.gains_tsv.resolve()))
         return
-    print(ship(args.run, args.name, args.gains_md.resolve(), args.gains_tsv.resolve(), args.models, args.decided_by))
+    old = None
+    if args.retire_as:
+        if (args.candidates / args.retire_as).exists():
+            _refuse(f"{args.candidates / args.retire_as} exists already; choose another --retire-as.")
+        old = outgoing(args.models / args.name)
+    shipped = ship(args.run, args.name, args.gains_md.resolve(), args.gains_tsv.resolve(), args.models, args.decided_by)
+    if old:
+        new_sha = json.loads((shipped / "model_card.json").read_text(encoding="utf-8"))["weights_sha256"]
+        successor = f"the run {args.run.name} (sha256 {new_sha[:8]}...)"
+        print(retire(old, args.retire_as, successor, args.decided_by, args.candidates))
+    print(shipped)
 
 
 if __name__ == "__main__":

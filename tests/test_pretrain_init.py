@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 
@@ -303,3 +304,53 @@ def test_the_start_entry_names_no_absolute_path_at_any_depth_and_survives_an_odd
     assert record["initialised_from"]["initialised_from"]["source"] == "run0/model"
     assert "/abs" not in json.dumps(record) and str(tmp_path) not in json.dumps(record)
     assert start_record("bertrbp-mini-k3", folder, "ef", {})["source"] == "bertrbp-mini-k3"  # a bundled name as given
+
+
+def test_ship_checkpoint_retire_as_keeps_the_outgoing_card_and_points_to_its_committed_weights(tmp_path):
+    """--retire-as: the replaced card goes to candidates/ with an entry whose ``git show`` command gives back the
+    replaced weights (the card's checksum); uncommitted weights are refused before anything changes."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    sys.path.insert(0, str(REPO / "bench"))
+    import ship_checkpoint
+
+    tasks = _tasks(tmp_path)
+    pretrain(_multitask(tmp_path, "first", tasks))
+    pretrain(_multitask(tmp_path, "second", tasks, init_model=str(tmp_path / "first" / "model")))
+    repo = tmp_path / "repo"
+    models, candidates = repo / "assets" / "models", repo / "bench" / "candidates"
+    (tmp_path / "gains.md").write_text("| suite |\n|---|\n")
+    (tmp_path / "gains.tsv").write_text("suite\n")
+    gains = ["--gains-md", str(tmp_path / "gains.md"), "--gains-tsv", str(tmp_path / "gains.tsv")]
+    where = ["--name", "mine-k3", "--models", str(models), "--candidates", str(candidates), *gains]
+    ship_checkpoint.main(["--run", str(tmp_path / "first"), *where])
+    outgoing_card = (models / "mine-k3" / "model_card.json").read_bytes()
+    outgoing_sha = json.loads(outgoing_card)["weights_sha256"]
+    retire = ["--run", str(tmp_path / "second"), "--retire-as", "mine-k3-stage1", "--decided-by", "a rule", *where]
+
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    with pytest.raises(SystemExit) as stop:  # not committed yet: the archived entry could not point to it
+        ship_checkpoint.main(retire)
+    assert stop.value.code == 2 and not candidates.exists()
+    assert (models / "mine-k3" / "model_card.json").read_bytes() == outgoing_card
+
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "ship stage 1"], check=True)
+    ship_checkpoint.main(retire)
+    assert (candidates / "mine-k3-stage1" / "model_card.json").read_bytes() == outgoing_card
+    assert sorted(p.name for p in (candidates / "mine-k3-stage1").iterdir()) == sorted(ship_checkpoint.CARD_FILES)
+    assert sha256(models / "mine-k3" / "model.safetensors") != outgoing_sha  # the second stage is shipped now
+    entry = (candidates / "README.md").read_text()
+    assert entry.count("- `mine-k3-stage1/`") == 1 and "What chose its successor: a rule" in entry
+    show = entry.split("`git show ")[1].split(" > ")[0]
+    weights = subprocess.run([*git, "show", show], check=True, capture_output=True).stdout
+    assert hashlib.sha256(weights).hexdigest() == outgoing_sha
+
+    with pytest.raises(SystemExit) as stop:  # the archive name is taken: refused, the shipped stage stays
+        ship_checkpoint.main(["--run", str(tmp_path / "first"), *retire[2:]])
+    assert stop.value.code == 2
+    assert sha256(models / "mine-k3" / "model.safetensors") != outgoing_sha

@@ -1,0 +1,175 @@
+"""Rename benchmark tags everywhere a tag lives, all renames at once.
+
+Why a script: when a new pretraining stage ships, the outgoing stage's rows (``pvr_pretrained_nN``) must become
+``pvr_pretrained-stageK_nN`` and the candidate's rows (``pvr_pretrained-stageK+1_nN``) the shipped ones, in
+every place a tag is written: the results table ``accuracy_SUITE_TAG.tsv`` (file name and ``tag`` column), the
+per-experiment ``finetune_metrics/SUITE_TAG_EXPERIMENT.json``, the run folders ``bench/out/accuracy/SUITE/TAG``
+and the ``tag`` column of ``spare_sites_SUITE.tsv``. Doing it by hand misses one of them.
+
+    python bench/retag.py 'pvr_pretrained_n*=pvr_pretrained-stage4_n*' 'pvr_pretrained-stage5_n*=pvr_pretrained_n*'
+    python bench/retag.py --dry-run 'pvr_pretrained_n*=pvr_pretrained-stage4_n*'
+
+``*`` stands for the same text on both sides and is matched against the tags that exist. The renames are applied
+together, so a swap or a chain (A to B while B becomes C) works; a target that exists and is not itself renamed
+away is refused before anything moves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import fnmatch
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bin"))
+
+from bertrbp.io.atomic import atomic_open  # noqa: E402
+
+RESULTS = REPO / "bench" / "results"
+RUNS = REPO / "bench" / "out" / "accuracy"
+
+
+class RetagError(Exception):
+    """A rename that cannot be done; nothing has moved when it is raised."""
+
+
+@dataclass
+class Plan:
+    """Every move and row rewrite one call makes, computed and checked before any of them is done."""
+
+    mapping: dict[str, str]
+    moves: list[tuple[Path, Path]] = field(default_factory=list)
+    tables: list[Path] = field(default_factory=list)  # files whose tag column is rewritten in place
+
+
+def result_tags(results: Path) -> dict[str, list[tuple[str, Path]]]:
+    """Tag -> [(suite, accuracy table)], read from each table's own ``suite`` and ``tag`` columns (a tag holds
+    underscores, so the file name alone is ambiguous)."""
+    found: dict[str, list[tuple[str, Path]]] = {}
+    for table in sorted(results.glob("accuracy_*.tsv")):
+        rows = _rows(table)
+        if rows and {"suite", "tag"} <= rows[0].keys():
+            found.setdefault(rows[0]["tag"], []).append((rows[0]["suite"], table))
+    return found
+
+
+def spare_tables(results: Path) -> list[Path]:
+    return sorted(results.glob("spare_sites_*.tsv"))
+
+
+def expand(patterns: list[str], tags: set[str]) -> dict[str, str]:
+    """``OLD=NEW`` pairs, ``*`` matched against the known tags, as one mapping old -> new."""
+    mapping: dict[str, str] = {}
+    for pattern in patterns:
+        old, sep, new = pattern.partition("=")
+        if not sep or not old or not new or old.count("*") != new.count("*") or old.count("*") > 1:
+            raise RetagError(f"'{pattern}' is not OLD=NEW (at most one '*', on both sides or neither)")
+        if "*" not in old:
+            pairs = [(old, new)] if old in tags else []
+        else:
+            head, tail = old.split("*")
+            pairs = [
+                (tag, new.replace("*", tag[len(head) : len(tag) - len(tail)]))
+                for tag in sorted(tags)
+                if fnmatch.fnmatchcase(tag, old) and len(tag) >= len(head) + len(tail)
+            ]
+        if not pairs:
+            raise RetagError(f"no tag matches '{old}'")
+        for source, target in pairs:
+            if mapping.get(source, target) != target:
+                raise RetagError(f"'{source}' is given two new names")
+            mapping[source] = target
+    targets = list(mapping.values())
+    doubled = sorted({t for t in targets if targets.count(t) > 1})
+    if doubled:
+        raise RetagError(f"two tags would both become '{doubled[0]}'")
+    return mapping
+
+
+def plan(patterns: list[str], results: Path = RESULTS, runs: Path = RUNS) -> Plan:
+    """What renaming ``patterns`` means here, refused as a whole if any target is taken."""
+    by_tag = result_tags(results)
+    spare = {row["tag"] for table in spare_tables(results) for row in _rows(table)}
+    mapping = expand(patterns, set(by_tag) | spare)
+    result = Plan(mapping)
+    for old, new in mapping.items():
+        for suite, table in by_tag.get(old, []):
+            result.moves.append((table, table.with_name(f"accuracy_{suite}_{new}.tsv")))
+            result.tables.append(table.with_name(f"accuracy_{suite}_{new}.tsv"))
+            for experiment in dict.fromkeys(row["experiment"] for row in _rows(table)):
+                metrics = results / "finetune_metrics" / f"{suite}_{old}_{experiment}.json"
+                if metrics.is_file():
+                    result.moves.append((metrics, metrics.with_name(f"{suite}_{new}_{experiment}.json")))
+            if (runs / suite / old).is_dir():
+                result.moves.append((runs / suite / old, runs / suite / new))
+    result.tables += [table for table in spare_tables(results) if any(r["tag"] in mapping for r in _rows(table))]
+    leaving = {source for source, _ in result.moves}
+    for _, target in result.moves:
+        if target.exists() and target not in leaving:
+            raise RetagError(f"{target} exists already; rename or remove it first")
+    return result
+
+
+def apply(result: Plan) -> None:
+    """Move every file through a temporary name (so swaps work), then rewrite the tag columns."""
+    parked = []
+    for source, target in result.moves:
+        temporary = source.with_name(source.name + ".retag")
+        source.rename(temporary)
+        parked.append((temporary, target))
+    for temporary, target in parked:
+        temporary.rename(target)
+    for table in result.tables:
+        _retag_column(table, result.mapping)
+
+
+def _retag_column(table: Path, mapping: dict[str, str]) -> None:
+    with open(table, newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle, delimiter="\t")
+        header = next(reader)
+        rows = list(reader)
+    column = header.index("tag")
+    with atomic_open(table, newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+        writer.writerow(header)
+        for row in rows:
+            row[column] = mapping.get(row[column], row[column])
+            writer.writerow(row)
+
+
+def _rows(table: Path) -> list[dict[str, str]]:
+    with open(table, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("renames", nargs="+", metavar="OLD=NEW")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--runs", type=Path, default=RUNS, help="the run folders (bench/out/accuracy)")
+    parser.add_argument("--dry-run", action="store_true", help="print what would move, move nothing")
+    args = parser.parse_args(argv)
+    try:
+        result = plan(args.renames, args.results, args.runs)
+    except RetagError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    for old, new in result.mapping.items():
+        print(f"{old} -> {new}")
+    for source, target in result.moves:
+        print(f"  {_shown(source)} -> {target.name}")
+    for table in result.tables:
+        print(f"  tag column: {_shown(table)}")
+    if not args.dry_run:
+        apply(result)
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
+if __name__ == "__main__":
+    main()
