@@ -11,15 +11,17 @@ and the ``tag`` column of ``spare_sites_SUITE.tsv``. Doing it by hand misses one
 
 ``*`` stands for the same text on both sides and is matched against the tags that exist. The renames are applied
 together, so a swap or a chain (A to B while B becomes C) works; a target that exists and is not itself renamed
-away is refused before anything moves.
+away is refused before anything moves, and a failure while moving undoes what moved. Run it when no benchmark is
+writing to these files (a row appended meanwhile would be lost).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import fnmatch
+import re
 import sys
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +34,9 @@ RESULTS = REPO / "bench" / "results"
 RUNS = REPO / "bench" / "out" / "accuracy"
 
 
+TAG = re.compile(r"[A-Za-z0-9._+-]+")
+
+
 class RetagError(Exception):
     """A rename that cannot be done; nothing has moved when it is raised."""
 
@@ -42,22 +47,29 @@ class Plan:
 
     mapping: dict[str, str]
     moves: list[tuple[Path, Path]] = field(default_factory=list)
-    tables: list[Path] = field(default_factory=list)  # files whose tag column is rewritten in place
+    tables: list[Path] = field(default_factory=list)  # tag column rewritten, at the path before the moves
 
 
 def result_tags(results: Path) -> dict[str, list[tuple[str, Path]]]:
     """Tag -> [(suite, accuracy table)], read from each table's own ``suite`` and ``tag`` columns (a tag holds
-    underscores, so the file name alone is ambiguous)."""
+    underscores, so the file name alone is ambiguous); a table whose name disagrees with them is refused."""
     found: dict[str, list[tuple[str, Path]]] = {}
     for table in sorted(results.glob("accuracy_*.tsv")):
-        rows = _rows(table)
-        if rows and {"suite", "tag"} <= rows[0].keys():
-            found.setdefault(rows[0]["tag"], []).append((rows[0]["suite"], table))
+        rows = _rows(table, ("suite", "experiment", "tag"), required=False)
+        if not rows:
+            continue
+        suite, tag = rows[0]["suite"], rows[0]["tag"]
+        if table.name != f"accuracy_{suite}_{tag}.tsv" or any((r["suite"], r["tag"]) != (suite, tag) for r in rows):
+            raise RetagError(f"{table} holds rows of another suite or tag than its name says; fix it by hand first")
+        found.setdefault(tag, []).append((suite, table))
     return found
 
 
-def spare_tables(results: Path) -> list[Path]:
-    return sorted(results.glob("spare_sites_*.tsv"))
+def spare_tables(results: Path) -> dict[Path, set[str]]:
+    """Each spare-site table and the tags in it."""
+    return {
+        table: {row["tag"] for row in _rows(table, ("tag",))} for table in sorted(results.glob("spare_sites_*.tsv"))
+    }
 
 
 def expand(patterns: list[str], tags: set[str]) -> dict[str, str]:
@@ -65,17 +77,17 @@ def expand(patterns: list[str], tags: set[str]) -> dict[str, str]:
     mapping: dict[str, str] = {}
     for pattern in patterns:
         old, sep, new = pattern.partition("=")
-        if not sep or not old or not new or old.count("*") != new.count("*") or old.count("*") > 1:
+        if not sep or old.count("*") != new.count("*") or old.count("*") > 1:
             raise RetagError(f"'{pattern}' is not OLD=NEW (at most one '*', on both sides or neither)")
-        if "*" not in old:
-            pairs = [(old, new)] if old in tags else []
-        else:
-            head, tail = old.split("*")
-            pairs = [
-                (tag, new.replace("*", tag[len(head) : len(tag) - len(tail)]))
-                for tag in sorted(tags)
-                if fnmatch.fnmatchcase(tag, old) and len(tag) >= len(head) + len(tail)
-            ]
+        if not all(TAG.fullmatch(side.replace("*", "x")) for side in (old, new)):
+            raise RetagError(f"'{pattern}': a tag is letters, digits and . _ + - (and one '*' here)")
+        head, star, tail = old.partition("*")
+        shape = re.compile(re.escape(head) + ("(.*)" if star else "") + re.escape(tail))
+        pairs = [
+            (tag, new.replace("*", match.group(1)) if star else new)
+            for tag in sorted(tags)
+            if (match := shape.fullmatch(tag))
+        ]
         if not pairs:
             raise RetagError(f"no tag matches '{old}'")
         for source, target in pairs:
@@ -92,38 +104,57 @@ def expand(patterns: list[str], tags: set[str]) -> dict[str, str]:
 def plan(patterns: list[str], results: Path = RESULTS, runs: Path = RUNS) -> Plan:
     """What renaming ``patterns`` means here, refused as a whole if any target is taken."""
     by_tag = result_tags(results)
-    spare = {row["tag"] for table in spare_tables(results) for row in _rows(table)}
-    mapping = expand(patterns, set(by_tag) | spare)
+    spare = spare_tables(results)
+    mapping = expand(patterns, set(by_tag).union(*spare.values()))
     result = Plan(mapping)
     for old, new in mapping.items():
         for suite, table in by_tag.get(old, []):
             result.moves.append((table, table.with_name(f"accuracy_{suite}_{new}.tsv")))
-            result.tables.append(table.with_name(f"accuracy_{suite}_{new}.tsv"))
-            for experiment in dict.fromkeys(row["experiment"] for row in _rows(table)):
+            result.tables.append(table)
+            for experiment in dict.fromkeys(row["experiment"] for row in _rows(table, ("experiment",))):
                 metrics = results / "finetune_metrics" / f"{suite}_{old}_{experiment}.json"
                 if metrics.is_file():
                     result.moves.append((metrics, metrics.with_name(f"{suite}_{new}_{experiment}.json")))
             if (runs / suite / old).is_dir():
                 result.moves.append((runs / suite / old, runs / suite / new))
-    result.tables += [table for table in spare_tables(results) if any(r["tag"] in mapping for r in _rows(table))]
+    for table, tags in spare.items():
+        taken = sorted(tags & (set(mapping.values()) - mapping.keys()))
+        if taken:
+            raise RetagError(f"{table} has rows tagged '{taken[0]}' already; rename or remove them first")
+        if tags & mapping.keys():
+            result.tables.append(table)
     leaving = {source for source, _ in result.moves}
-    for _, target in result.moves:
-        if target.exists() and target not in leaving:
+    targets = [target for _, target in result.moves]
+    for target in targets:
+        if (target.exists() and target not in leaving) or targets.count(target) > 1:
             raise RetagError(f"{target} exists already; rename or remove it first")
     return result
 
 
 def apply(result: Plan) -> None:
-    """Move every file through a temporary name (so swaps work), then rewrite the tag columns."""
-    parked = []
-    for source, target in result.moves:
-        temporary = source.with_name(source.name + ".retag")
-        source.rename(temporary)
-        parked.append((temporary, target))
-    for temporary, target in parked:
-        temporary.rename(target)
-    for table in result.tables:
-        _retag_column(table, result.mapping)
+    """Rewrite the tag columns, then move every file through a temporary name (so swaps work); on any failure,
+    undo what was done, so the tags are either all renamed or none."""
+    originals = {table: table.read_bytes() for table in result.tables}
+    done: list[tuple[Path, Path]] = []  # (from, to), in order
+    try:
+        for table in result.tables:
+            _retag_column(table, result.mapping)
+        parked = []
+        for source, target in result.moves:
+            temporary = source.with_name(f".{source.name}.{uuid.uuid4().hex[:12]}.retag")
+            source.rename(temporary)
+            done.append((source, temporary))
+            parked.append((temporary, target))
+        for temporary, target in parked:
+            temporary.rename(target)
+            done.append((temporary, target))
+    except BaseException:
+        for source, moved in reversed(done):
+            moved.rename(source)
+        for table, content in originals.items():
+            with atomic_open(table, "wb") as handle:
+                handle.write(content)
+        raise
 
 
 def _retag_column(table: Path, mapping: dict[str, str]) -> None:
@@ -140,9 +171,22 @@ def _retag_column(table: Path, mapping: dict[str, str]) -> None:
             writer.writerow(row)
 
 
-def _rows(table: Path) -> list[dict[str, str]]:
-    with open(table, newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle, delimiter="\t"))
+def _rows(table: Path, columns: tuple[str, ...], required: bool = True) -> list[dict[str, str]]:
+    """The table's rows; one without ``columns`` or with a short row is refused (``required``) or skipped."""
+    try:
+        with open(table, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle, delimiter="\t")
+            rows = list(reader)
+            header = reader.fieldnames or []
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise RetagError(f"cannot read {table}: {error}") from None
+    if not set(columns) <= set(header):
+        if required:
+            raise RetagError(f"{table} has no column {', '.join(c for c in columns if c not in header)}")
+        return []
+    if any(row.get(column) is None for row in rows for column in columns):
+        raise RetagError(f"{table} has a row shorter than its header; fix it by hand first")
+    return rows
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -164,7 +208,11 @@ def main(argv: list[str] | None = None) -> None:
     for table in result.tables:
         print(f"  tag column: {_shown(table)}")
     if not args.dry_run:
-        apply(result)
+        try:
+            apply(result)
+        except OSError as error:
+            print(f"error: {error}; nothing was renamed", file=sys.stderr)
+            raise SystemExit(2) from None
 
 
 def _shown(path: Path) -> str:

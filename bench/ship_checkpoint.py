@@ -25,6 +25,7 @@ import argparse
 import csv
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -179,6 +180,9 @@ class Outgoing:
 def outgoing(folder: Path) -> Outgoing:
     """Read the shipped checkpoint to retire; refuse one whose weights are not the card's or not committed, since
     its archived card points to git history for them."""
+    missing = [name for name in (*CARD_FILES, "model.safetensors") if not (folder / name).is_file()]
+    if missing:
+        _refuse(f"{folder} is not a shipped checkpoint (no {', '.join(missing)}); nothing to retire.")
     card = json.loads((folder / "model_card.json").read_text(encoding="utf-8"))
     expected = card.get("weights_sha256", "")
     if sha256(folder / "model.safetensors") != expected:
@@ -187,31 +191,65 @@ def outgoing(folder: Path) -> Outgoing:
         commit = _git(folder, "log", "-n", "1", "--format=%H", "--", "model.safetensors").decode().strip()
         path = _git(folder, "rev-parse", "--show-prefix").decode().strip() + "model.safetensors"
         committed = _git(folder, "show", f"{commit}:{path}") if commit else b""
-    except (OSError, subprocess.CalledProcessError):
-        commit, path, committed = "", "", b""
+    except (OSError, subprocess.CalledProcessError) as error:
+        why = getattr(error, "stderr", b"") or str(error).encode()
+        _refuse(f"git cannot read the history of {folder}: {why.decode(errors='replace').strip()}")
     if not commit or hashlib.sha256(committed).hexdigest() != expected:
         _refuse(f"the weights in {folder} are not committed as shipped; commit them before retiring them.")
     files = {name: (folder / name).read_bytes() for name in CARD_FILES}
-    return Outgoing(folder.name, files, commit, path, expected)
+    short = _git(folder, "rev-parse", "--short=12", commit).decode().strip()
+    return Outgoing(folder.name, files, short, path, expected)
 
 
-def retire(old: Outgoing, retired_as: str, successor: str, decided_by: str, candidates: Path = CANDIDATES) -> Path:
-    """Write the outgoing card to candidates/RETIRED and its entry in candidates/README.md; returns the folder."""
-    with atomic_dir(candidates / retired_as) as staging:
-        for name, content in old.files.items():
-            (staging / name).write_bytes(content)
+RETIRED_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
+
+
+@dataclass
+class Retirement:
+    """What retiring writes, made before the new checkpoint is shipped so that nothing can refuse after it."""
+
+    folder: Path
+    files: dict[str, bytes]
+    index: Path
+    index_text: str
+
+
+def retirement(old: Outgoing, retired_as: str, successor: str, decided_by: str, candidates: Path) -> Retirement:
+    """The outgoing card under candidates/RETIRED (its README opened by a note that it is no longer what the short
+    name loads) and the candidates index with its entry; refuses a taken or path-like name."""
+    if not RETIRED_NAME.fullmatch(retired_as):
+        _refuse(f"--retire-as '{retired_as}' is not a plain folder name (letters, digits, . _ + -).")
+    folder = candidates / retired_as
+    if folder.exists():
+        _refuse(f"{folder} exists already; choose another --retire-as.")
+    note = (
+        f"> Retired: shipped as `{old.name}` until {date.today().isoformat()}; `--model {old.name}` now loads its "
+        f"successor. Its weights and how to restore them: `bench/candidates/README.md`.\n\n"
+    )
+    files = {**old.files, "README.md": note.encode() + old.files["README.md"]}
+    decided = " ".join(decided_by.split())
     entry = (
         f"- `{retired_as}/`: shipped as `{old.name}` until {date.today().isoformat()}, when it was replaced by "
-        f"{successor}. Its weights are in git history: `git show {old.commit[:7]}:{old.weights_path} > "
-        "model.safetensors` next to this folder's `config.json` and `vocab.txt` gives a folder `--model` loads "
-        f"(sha256 {old.weights_sha256[:8]}..., the card's `weights_sha256`). What chose its successor: {decided_by}\n"
+        f"{successor}. Its weights are in git history: `git show {old.commit}:{old.weights_path} > "
+        f"bench/candidates/{retired_as}/model.safetensors` (from the repository's top) gives a folder `--model` "
+        f"loads (sha256 {old.weights_sha256[:8]}..., the card's `weights_sha256`). What chose its successor: "
+        f"{decided or 'not stated'}\n"
     )
     index = candidates / "README.md"
-    text = index.read_text(encoding="utf-8") if index.is_file() else "# Candidate and earlier checkpoints\n\n"
-    with atomic_open(index, encoding="utf-8") as handle:
-        last = text.rstrip("\n").splitlines()[-1]
-        handle.write(text.rstrip("\n") + ("\n" if last.startswith(("- ", "  ")) else "\n\n") + entry)
-    return candidates / retired_as
+    text = index.read_text(encoding="utf-8").rstrip("\n") if index.is_file() else ""
+    text = text or "# Candidate and earlier checkpoints"
+    last = text.splitlines()[-1]
+    return Retirement(folder, files, index, text + ("\n" if last.startswith(("- ", "  ")) else "\n\n") + entry)
+
+
+def retire(plan: Retirement) -> Path:
+    """Write the retired card's folder and the index; returns the folder."""
+    with atomic_dir(plan.folder) as staging:
+        for name, content in plan.files.items():
+            (staging / name).write_bytes(content)
+    with atomic_open(plan.index, encoding="utf-8") as handle:
+        handle.write(plan.index_text)
+    return plan.folder
 
 
 def _git(folder: Path, *args: str) -> bytes:
@@ -257,16 +295,17 @@ def main(argv: list[str] | None = None) -> None:
     if args.gains_only:
         print(regains(args.models / args.name, args.gains_md.resolve(), args.gains_tsv.resolve()))
         return
-    old = None
+    if not (args.run / "model" / "model_card.json").is_file():
+        _refuse(f"{args.run} holds no model/model_card.json; give a bertrbp-pretrain output folder as --run.")
+    retiring = None
     if args.retire_as:
-        if (args.candidates / args.retire_as).exists():
-            _refuse(f"{args.candidates / args.retire_as} exists already; choose another --retire-as.")
+        card = json.loads((args.run / "model" / "model_card.json").read_text(encoding="utf-8"))
+        successor = f"the run {args.run.resolve().name} (sha256 {card['weights_sha256'][:8]}...)"
         old = outgoing(args.models / args.name)
+        retiring = retirement(old, args.retire_as, successor, args.decided_by, args.candidates)
     shipped = ship(args.run, args.name, args.gains_md.resolve(), args.gains_tsv.resolve(), args.models, args.decided_by)
-    if old:
-        new_sha = json.loads((shipped / "model_card.json").read_text(encoding="utf-8"))["weights_sha256"]
-        successor = f"the run {args.run.name} (sha256 {new_sha[:8]}...)"
-        print(retire(old, args.retire_as, successor, args.decided_by, args.candidates))
+    if retiring:
+        print(retire(retiring))
     print(shipped)
 
 

@@ -79,7 +79,6 @@ def test_a_swap_renames_tables_columns_metrics_runs_and_spare_rows(results):
         ("pvr_pretrained_n500", "0.78"),
         ("pvr_random_n500", "0.70"),
     ]
-    # the tag that only shares a prefix with the pattern is untouched
     assert _table(results / "accuracy_eclip_pvr_pretrained_n5000.tsv")[0]["tag"] == "pvr_pretrained_n5000"
     assert not list(results.rglob("*.retag")) and not list(runs.rglob("*.retag"))
 
@@ -90,8 +89,14 @@ def test_a_taken_target_or_a_bad_pattern_is_one_error_line_and_moves_nothing(res
     where = ["--results", str(results), "--runs", str(runs)]
     before = sorted(str(p.relative_to(results.parent)) for p in results.parent.rglob("*"))
     spare_before = (results / "spare_sites_eclip.tsv").read_text()
+    (results / "spare_sites_eclip.tsv").write_text(spare_before + "eclip\tA_1\tpvr_spare-only_n500\t0.71\n")
+    spare_before = (results / "spare_sites_eclip.tsv").read_text()
     cases = {
-        "taken": (["pvr_pretrained-stage5_n500=pvr_pretrained_n500"], "exists already"),
+        "taken": (["pvr_pretrained-stage5_n500=pvr_pretrained_n500"], "already"),
+        "taken file": (["pvr_pretrained_n500=pvr_pretrained_n5000"], "exists already"),
+        "taken in spare rows only": (["pvr_pretrained_n5000=pvr_spare-only_n500"], "has rows tagged"),
+        "odd characters": (["pvr_pretrained_n500=../x"], "letters, digits"),
+        "other wildcards": (["pvr_pretrained_n?00=x_n?00"], "letters, digits"),
         "unknown": (["pvr_nothing_n*=pvr_x_n*"], "no tag matches"),
         "stars": (["pvr_pretrained_n*=pvr_old"], "not OLD=NEW"),
         "merge": (["pvr_pretrained_n500=pvr_x", "pvr_pretrained_n5000=pvr_x"], "would both become"),
@@ -117,3 +122,38 @@ def test_dry_run_prints_the_moves_and_makes_none(results, capsys):
     assert "pvr_pretrained_n5000 -> pvr_pretrained-stage4_n5000" in printed  # '*' matches any text
     assert (results / "accuracy_eclip_pvr_pretrained_n500.tsv").is_file()
     assert not list(results.glob("*stage4*"))
+
+
+def test_a_chain_moves_each_tag_one_step_and_a_prefix_pattern_keeps_its_suffix(results):
+    retag = importlib.import_module("retag")
+    results, runs = results
+    where = ["--results", str(results), "--runs", str(runs)]
+    # n500 -> n500-old while stage5 -> n500: a chain through a name that is free only once the first has moved
+    retag.main(["pvr_pretrained_n5*=pvr_old_n5*", "pvr_pretrained-stage5_n500=pvr_pretrained_n500", *where])
+    assert _table(results / "accuracy_eclip_pvr_old_n500.tsv")[0]["test_auroc"] == "0.75"
+    assert _table(results / "accuracy_eclip_pvr_old_n5000.tsv")[0]["tag"] == "pvr_old_n5000"  # the '*' kept "000"
+    assert _table(results / "accuracy_eclip_pvr_pretrained_n500.tsv")[0]["test_auroc"] == "0.80"
+    assert (results / "finetune_metrics" / "eclip_pvr_old_n5000_A_1.json").read_text() == '{"auroc": 0.90}'
+
+
+@pytest.mark.parametrize("failing_call", [7, 15])  # 11 moves: parking one by one, then placing them
+def test_a_failure_while_moving_undoes_every_move_and_rewrite(results, monkeypatch, capsys, failing_call):
+    retag = importlib.import_module("retag")
+    results, runs = results
+    tree = results.parent
+    before = {str(p.relative_to(tree)): p.read_bytes() for p in tree.rglob("*") if p.is_file()}
+    rename, calls = Path.rename, []
+
+    def failing(self, target):
+        calls.append(self)
+        if len(calls) == failing_call:
+            raise OSError(28, "No space left on device")
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", failing)
+    with pytest.raises(SystemExit) as stop:
+        retag.main(["pvr_pretrained_n500=pvr_pretrained-stage4_n500", "pvr_pretrained-stage5_n*=pvr_pretrained_n*",
+                    "--results", str(results), "--runs", str(runs)])  # fmt: skip
+    assert stop.value.code == 2 and "nothing was renamed" in capsys.readouterr().err
+    assert len(calls) > failing_call  # the undo ran
+    assert {str(p.relative_to(tree)): p.read_bytes() for p in tree.rglob("*") if p.is_file()} == before

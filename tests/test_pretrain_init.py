@@ -306,9 +306,9 @@ def test_the_start_entry_names_no_absolute_path_at_any_depth_and_survives_an_odd
     assert start_record("bertrbp-mini-k3", folder, "ef", {})["source"] == "bertrbp-mini-k3"  # a bundled name as given
 
 
-def test_ship_checkpoint_retire_as_keeps_the_outgoing_card_and_points_to_its_committed_weights(tmp_path):
+def test_ship_checkpoint_retire_as_keeps_the_outgoing_card_and_points_to_its_committed_weights(tmp_path, capsys):
     """--retire-as: the replaced card goes to candidates/ with an entry whose ``git show`` command gives back the
-    replaced weights (the card's checksum); uncommitted weights are refused before anything changes."""
+    replaced weights (the card's checksum); weights not committed as shipped are refused before anything changes."""
     import subprocess
     import sys
 
@@ -327,30 +327,47 @@ def test_ship_checkpoint_retire_as_keeps_the_outgoing_card_and_points_to_its_com
     gains = ["--gains-md", str(tmp_path / "gains.md"), "--gains-tsv", str(tmp_path / "gains.tsv")]
     where = ["--name", "mine-k3", "--models", str(models), "--candidates", str(candidates), *gains]
     ship_checkpoint.main(["--run", str(tmp_path / "first"), *where])
-    outgoing_card = (models / "mine-k3" / "model_card.json").read_bytes()
+    shipped = models / "mine-k3"
+    outgoing_card = (shipped / "model_card.json").read_bytes()
     outgoing_sha = json.loads(outgoing_card)["weights_sha256"]
-    retire = ["--run", str(tmp_path / "second"), "--retire-as", "mine-k3-stage1", "--decided-by", "a rule", *where]
+    retire = ["--run", str(tmp_path / "second"), "--retire-as", "mine-k3-stage1", "--decided-by", "a\nrule", *where]
 
-    subprocess.run(["git", "init", "-q", str(repo)], check=True)
-    with pytest.raises(SystemExit) as stop:  # not committed yet: the archived entry could not point to it
-        ship_checkpoint.main(retire)
-    assert stop.value.code == 2 and not candidates.exists()
-    assert (models / "mine-k3" / "model_card.json").read_bytes() == outgoing_card
+    def refused(argv, phrase):
+        capsys.readouterr()  # drop what the runs before printed
+        with pytest.raises(SystemExit) as stop:
+            ship_checkpoint.main(argv)
+        error = capsys.readouterr().err.strip().splitlines()
+        assert stop.value.code == 2 and len(error) == 1 and phrase in error[0], error
+        assert not candidates.exists()
 
     git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    refused(retire, "git cannot read the history")  # no commit yet
+    assert (shipped / "model_card.json").read_bytes() == outgoing_card
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "ship stage 1"], check=True)
+    ship_checkpoint.main(["--run", str(tmp_path / "second"), "--decided-by", "x", *where])  # shipped, not committed
+    refused(retire, "not committed as shipped")
+    subprocess.run([*git, "checkout", "-q", "--", "."], check=True)
+    assert (shipped / "model_card.json").read_bytes() == outgoing_card
+    refused([*retire[:3], "../outside", *retire[4:]], "not a plain folder name")
+
     ship_checkpoint.main(retire)
-    assert (candidates / "mine-k3-stage1" / "model_card.json").read_bytes() == outgoing_card
-    assert sorted(p.name for p in (candidates / "mine-k3-stage1").iterdir()) == sorted(ship_checkpoint.CARD_FILES)
-    assert sha256(models / "mine-k3" / "model.safetensors") != outgoing_sha  # the second stage is shipped now
+    archived = candidates / "mine-k3-stage1"
+    assert (archived / "model_card.json").read_bytes() == outgoing_card
+    assert sorted(p.name for p in archived.iterdir()) == sorted(ship_checkpoint.CARD_FILES)
+    assert (archived / "README.md").read_text().startswith("> Retired: shipped as `mine-k3` until ")
+    assert sha256(shipped / "model.safetensors") != outgoing_sha  # the second stage is shipped now
     entry = (candidates / "README.md").read_text()
-    assert entry.count("- `mine-k3-stage1/`") == 1 and "What chose its successor: a rule" in entry
+    assert entry.count("- `mine-k3-stage1/`") == 1 and "What chose its successor: a rule\n" in entry
     show = entry.split("`git show ")[1].split(" > ")[0]
     weights = subprocess.run([*git, "show", show], check=True, capture_output=True).stdout
     assert hashlib.sha256(weights).hexdigest() == outgoing_sha
 
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "ship stage 2"], check=True)
+    capsys.readouterr()
     with pytest.raises(SystemExit) as stop:  # the archive name is taken: refused, the shipped stage stays
         ship_checkpoint.main(["--run", str(tmp_path / "first"), *retire[2:]])
-    assert stop.value.code == 2
-    assert sha256(models / "mine-k3" / "model.safetensors") != outgoing_sha
+    assert stop.value.code == 2 and "exists already" in capsys.readouterr().err
+    assert sha256(shipped / "model.safetensors") != outgoing_sha
