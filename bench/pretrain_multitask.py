@@ -15,6 +15,8 @@ TIAL1's test and validation splits, the demo files, and the whole of each unseen
         --max-steps 6000 --lr 3e-4 --seed 44     # the third stage (new task heads)
     python bench/pretrain_multitask.py --out /work/pretrain_mt4 --init-model /work/pretrain_mt3/model \
         --max-steps 6000 --lr 3e-4 --seed 45 --threads 2   # the fourth (a run folder: heads continued), shipped
+    python bench/pretrain_multitask.py --out /work/pretrain_mt5 --init-model /work/pretrain_mt4/model \
+        --max-steps 6000 --lr 3e-4 --seed 46 --threads 2   # a fifth: lost to the fourth at 2,000 sites, not shipped
 """
 
 from __future__ import annotations
