@@ -552,3 +552,34 @@ def test_a_calibrated_model_is_judged_on_its_calibrated_outputs_and_says_so():
     )  # fmt: skip
     assert judge(values, stalled, None, 0.75, False).level == "stalled"
     assert judge(values, TrainingRun("ft", history=[{}], kept_epoch=1), None, 0.75, False).reasons[-1].startswith("+")
+
+
+def test_a_model_not_to_trust_names_the_best_trusted_model_of_its_rbp(tmp_path):
+    """A banner says which model of the same RBP to use instead: the trusted one with the highest test AUROC (not
+    another model below the floor, even a better one), the k-mer floor when nothing else is trusted, and nothing
+    when the RBP has no trusted model."""
+    files = [
+        _metrics(tmp_path, "RBPA", 0.70),
+        _metrics(tmp_path, "RBPA.kmer", 0.75),
+        _metrics(tmp_path, "RBPA.cnn", 0.82),
+        _metrics(tmp_path, "RBPA.weak", 0.74),
+        _metrics(tmp_path, "RBPB", 0.66, accuracy=0.5, mcc=0.0),  # stalled: every prediction on one side
+        _metrics(tmp_path, "RBPB.kmer", 0.70),
+        _metrics(tmp_path, "RBPC", 0.66, accuracy=0.5, mcc=0.0),  # stalled, and no other model
+    ]
+    out = tmp_path / "out"
+    run_tool("summary", *files, "--output-dir", out)
+    top = (out / "report.html").read_text().partition("<h2>Overview</h2>")[0]
+    banners = {
+        re.search(r"(BELOW K-MER FLOOR|STALLED): (\w+) &mdash; (\w+) model", b).group(2, 3): b
+        for b in top.split('<div class="banner ')[1:]
+    }
+    assert set(banners) == {("RBPA", "main"), ("RBPA", "weak"), ("RBPB", "main"), ("RBPC", "main")}
+    for model in ("main", "weak"):
+        assert (
+            "Use instead: the cnn model of RBPA in this report (test AUROC 0.820, learned)" in banners[("RBPA", model)]
+        )
+    assert "Use instead: the kmer model of RBPB in this report (" in banners[("RBPB", "main")]
+    assert "0.700" in banners[("RBPB", "main")].partition("Use instead")[2]
+    assert "Use instead" not in banners[("RBPC", "main")]
+    assert "--model kmer-pos --model cnn" in banners[("RBPA", "main")]  # the measured remedy, not "more epochs"

@@ -47,6 +47,7 @@ a { color: #1565c0; }
 .banner .title { font-size: 1.08em; font-weight: 700; }
 .banner ul { margin: 0.3em 0 0.2em 1.2em; padding: 0; } .banner li { margin: 0.1em 0; }
 .banner .advice { margin-top: 0.3em; font-style: italic; }
+.banner .instead { margin-top: 0.3em; font-weight: 600; }
 .badge { display: inline-block; border-radius: 4px; padding: 0.05em 0.5em; color: #fff; font-size: 0.78em;
          font-weight: 700; letter-spacing: 0.02em; white-space: nowrap; }
 .table-wrap { overflow-x: auto; background: #fff; border: 1px solid var(--line); border-radius: 6px; }
@@ -240,7 +241,7 @@ def _table(rows: list[MetricsRow], slugs: dict[str, str], with_rbp: bool) -> str
     )
 
 
-def _banner(row: MetricsRow, slug: str | None) -> str:
+def _banner(row: MetricsRow, slug: str | None, better: MetricsRow | None = None) -> str:
     verdict = row.verdict
     css = "fail" if verdict.failed else "warn"
     link = f' &middot; <a href="#{slug}">details</a>' if slug else ""
@@ -248,11 +249,37 @@ def _banner(row: MetricsRow, slug: str | None) -> str:
     score = f" &middot; test AUROC {auroc:.3f}" if auroc is not None else ""
     floor = f", k-mer floor {row.floor_auroc:.3f}" if row.floor_auroc is not None and not row.is_floor else ""
     reasons = "".join(f"<li>{_e(r)}</li>" for r in verdict.reasons)
+    instead = (
+        f'<div class="instead">Use instead: the {_e(better.model)} model of {_e(row.rbp)} in this report '
+        f"({_e(better.kind) + ', ' if better.kind else ''}test AUROC {better.auroc:.3f}, {HEADLINES[OK].lower()})."
+        "</div>"
+        if better is not None
+        else ""
+    )
     return (
         f'<div class="banner {css}" role="alert"><div class="title">{_e(verdict.headline)}: {_e(row.rbp)} '
-        f"&mdash; {_e(row.model)} model{score}{floor}{link}</div><ul>{reasons}</ul>"
+        f"&mdash; {_e(row.model)} model{score}{floor}{link}</div><ul>{reasons}</ul>{instead}"
         f'<div class="advice">{_e(verdict.advice)}</div></div>'
     )
+
+
+def _instead_note(row: MetricsRow, rows: list[MetricsRow]) -> str:
+    better = better_model(row, rows)
+    return f"; use {_e(better.model)} ({better.auroc:.3f})" if better is not None else ""
+
+
+def better_model(row: MetricsRow, rows: list[MetricsRow]) -> MetricsRow | None:
+    """The same RBP's model with the highest test AUROC above ``row``'s among those judged ``ok``: what a user
+    should take when ``row`` is not to be trusted and the report already holds something that is."""
+    trusted = [
+        r
+        for r in rows
+        if r is not row and r.rbp == row.rbp and r.verdict and r.verdict.level == OK and r.auroc is not None
+    ]
+    best = max(trusted, key=lambda r: r.auroc, default=None)
+    if best is None or (row.auroc is not None and best.auroc <= row.auroc and not row.verdict.failed):
+        return None
+    return best
 
 
 def _tally(rows: list[MetricsRow]) -> str:
@@ -286,13 +313,13 @@ def _problems(rows: list[MetricsRow], slugs: dict[str, str]) -> str:
             )
         return ""
     parts = [f"<h2>Models not to trust ({len(failed) + len(weak)})</h2>"]
-    parts += [_banner(r, slugs[r.rbp]) for r in failed]
+    parts += [_banner(r, slugs[r.rbp], better_model(r, rows)) for r in failed]
     if len(weak) <= MAX_WEAK_BANNERS:
-        parts += [_banner(r, slugs[r.rbp]) for r in weak]
+        parts += [_banner(r, slugs[r.rbp], better_model(r, rows)) for r in weak]
     else:  # many models under their floor: one amber banner, one line each, so the table stays near the top
         items = "".join(
             f'<li><a href="#{slugs[r.rbp]}">{_e(r.rbp)}</a> &mdash; {_e(r.model)}: test AUROC '
-            f"{_num(r.auroc)} vs k-mer floor {_num(r.floor_auroc)} ({r.margin:+.3f})</li>"
+            f"{_num(r.auroc)} vs k-mer floor {_num(r.floor_auroc)} ({r.margin:+.3f}){_instead_note(r, rows)}</li>"
             for r in weak
         )
         parts.append(
@@ -620,7 +647,7 @@ def _rbp_section(rbp: str, group: list[MetricsRow], slug: str, colors: dict[str,
         auc = f"{_e(main.model)} AUROC {main.auroc:.3f}"
         if floor is not None and floor is not main:
             auc += f", k-mer floor {floor.auroc:.3f}"
-    banners = "".join(_banner(r, None) for r in group if r.verdict and r.verdict.failed)
+    banners = "".join(_banner(r, None, better_model(r, group)) for r in group if r.verdict and r.verdict.failed)
     return (
         f'<details class="rbp {css}" id="{slug}"><summary>{_e(rbp)}{badges}<span class="auc">{auc}</span>'
         f'</summary><div class="body">{banners}{_table(group, slugs, with_rbp=False)}'
