@@ -106,14 +106,18 @@ def plan(patterns: list[str], results: Path = RESULTS, runs: Path = RUNS) -> Pla
     by_tag = result_tags(results)
     spare = spare_tables(results)
     mapping = expand(patterns, set(by_tag).union(*spare.values()))
+    known = suite_experiments(by_tag)
     result = Plan(mapping)
     for old, new in mapping.items():
         for suite, table in by_tag.get(old, []):
             result.moves.append((table, table.with_name(f"accuracy_{suite}_{new}.tsv")))
             result.tables.append(table)
-            for experiment in dict.fromkeys(row["experiment"] for row in _rows(table, ("experiment",))):
+            # every experiment of the suite, not only the table's: a metrics file whose row was removed by hand
+            # still carries the tag
+            for experiment in known[suite]:
                 metrics = results / "finetune_metrics" / f"{suite}_{old}_{experiment}.json"
                 if metrics.is_file():
+                    _check_unambiguous(metrics.name, suite, by_tag, known[suite])
                     result.moves.append((metrics, metrics.with_name(f"{suite}_{new}_{experiment}.json")))
             if (runs / suite / old).is_dir():
                 result.moves.append((runs / suite / old, runs / suite / new))
@@ -129,6 +133,28 @@ def plan(patterns: list[str], results: Path = RESULTS, runs: Path = RUNS) -> Pla
         if (target.exists() and target not in leaving) or targets.count(target) > 1:
             raise RetagError(f"{target} exists already; rename or remove it first")
     return result
+
+
+def suite_experiments(by_tag: dict[str, list[tuple[str, Path]]]) -> dict[str, list[str]]:
+    """Suite -> the experiments named in any of its tables, in first-seen order."""
+    known: dict[str, dict[str, None]] = {}
+    for entries in by_tag.values():
+        for suite, table in entries:
+            known.setdefault(suite, {}).update(dict.fromkeys(r["experiment"] for r in _rows(table, ("experiment",))))
+    return {suite: list(names) for suite, names in known.items()}
+
+
+def _check_unambiguous(name: str, suite: str, by_tag: dict, experiments: list[str]) -> None:
+    """``SUITE_TAG_EXPERIMENT.json`` must split one way only: tags and experiment names both hold underscores."""
+    splits = {
+        (tag, experiment)
+        for tag, entries in by_tag.items()
+        if any(s == suite for s, _ in entries)
+        for experiment in experiments
+        if name == f"{suite}_{tag}_{experiment}.json"
+    }
+    if len(splits) > 1:
+        raise RetagError(f"finetune_metrics/{name} could belong to tags {', '.join(sorted(t for t, _ in splits))}")
 
 
 def apply(result: Plan) -> None:

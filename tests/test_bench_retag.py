@@ -157,3 +157,22 @@ def test_a_failure_while_moving_undoes_every_move_and_rewrite(results, monkeypat
     assert stop.value.code == 2 and "nothing was renamed" in capsys.readouterr().err
     assert len(calls) > failing_call  # the undo ran
     assert {str(p.relative_to(tree)): p.read_bytes() for p in tree.rglob("*") if p.is_file()} == before
+
+
+def test_a_metrics_file_whose_row_was_removed_moves_with_its_tag(results):
+    """A row removed from a table by hand leaves its metrics file: it is an experiment of the suite (named in another
+    table), so it follows the tag; a file that splits into two tags and experiments is refused."""
+    retag = importlib.import_module("retag")
+    results, runs = results
+    table = results / "accuracy_eclip_pvr_pretrained_n500.tsv"
+    table.write_text("\n".join(line for line in table.read_text().splitlines() if "\tB_2\t" not in line) + "\n")
+    where = ["--results", str(results), "--runs", str(runs)]
+    retag.main(["pvr_pretrained_n500=pvr_pretrained-stage4_n500", *where])
+    metrics = results / "finetune_metrics"
+    assert (metrics / "eclip_pvr_pretrained-stage4_n500_B_2.json").read_text() == '{"auroc": 0.70}'
+    assert not (metrics / "eclip_pvr_pretrained_n500_B_2.json").exists()
+
+    _tag(results, runs, "eclip", "pvr_x", {"n1_A_1": "0.6"})  # 'pvr_x_n1_A_1' is also tag pvr_x_n1 + A_1
+    _tag(results, runs, "eclip", "pvr_x_n1", {"A_1": "0.6"})
+    with pytest.raises(retag.RetagError, match="could belong to tags pvr_x, pvr_x_n1"):
+        retag.plan(["pvr_x=pvr_y"], results, runs)
