@@ -213,9 +213,13 @@ def galaxy_server(tmp_path_factory):
     env = dict(
         os.environ,
         PATH=f"{GALAXY_VENV / 'bin'}:{TOOLS_BIN}:{os.environ.get('PATH', '')}",
+        # Galaxy's job scripts activate $GALAXY_VIRTUAL_ENV, else an inherited $VIRTUAL_ENV: with the project's .venv
+        # activated in the shell, its own upload and metadata jobs would run without Galaxy's modules
+        GALAXY_VIRTUAL_ENV=str(GALAXY_VENV),
         OMP_NUM_THREADS="1",
         PYTHONUNBUFFERED="1",
     )
+    env.pop("VIRTUAL_ENV", None)
     log_path = root / "galaxy.log"
     launched = time.monotonic()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
