@@ -269,8 +269,9 @@ def _instead_note(row: MetricsRow, rows: list[MetricsRow]) -> str:
 
 
 def better_model(row: MetricsRow, rows: list[MetricsRow]) -> MetricsRow | None:
-    """The same RBP's model with the highest test AUROC above ``row``'s among those judged ``ok``: what a user
-    should take when ``row`` is not to be trusted and the report already holds something that is."""
+    """The same RBP's model judged ``ok`` with the highest test AUROC (above ``row``'s when ``row`` is only below its
+    floor; a stalled or collapsed ``row`` may rank well, but its probabilities are unusable): what a user should
+    take when ``row`` is not to be trusted and the report already holds something that is."""
     trusted = [
         r
         for r in rows
