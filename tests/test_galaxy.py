@@ -213,12 +213,12 @@ def galaxy_server(tmp_path_factory):
     env = dict(
         os.environ,
         PATH=f"{GALAXY_VENV / 'bin'}:{TOOLS_BIN}:{os.environ.get('PATH', '')}",
-        # Galaxy's job scripts activate $GALAXY_VIRTUAL_ENV, else an inherited $VIRTUAL_ENV: with the project's .venv
-        # activated in the shell, its own upload and metadata jobs would run without Galaxy's modules
-        GALAXY_VIRTUAL_ENV=str(GALAXY_VENV),
         OMP_NUM_THREADS="1",
         PYTHONUNBUFFERED="1",
     )
+    # Galaxy's jobs activate $VIRTUAL_ENV when the server has one, else the server's own sys.prefix (galaxy-web runs
+    # from GALAXY_VENV): with the project's .venv activated in the shell, Galaxy's own upload and metadata jobs would
+    # run in it, without Galaxy's modules
     env.pop("VIRTUAL_ENV", None)
     log_path = root / "galaxy.log"
     launched = time.monotonic()

@@ -563,9 +563,14 @@ def test_a_model_not_to_trust_names_the_best_trusted_model_of_its_rbp(tmp_path):
         _metrics(tmp_path, "RBPA.kmer", 0.75),
         _metrics(tmp_path, "RBPA.cnn", 0.82),
         _metrics(tmp_path, "RBPA.weak", 0.74),
+        _metrics(tmp_path, "RBPA.aaa", 0.76),  # trusted, listed before cnn, lower: the highest wins, not the first
         _metrics(tmp_path, "RBPB", 0.66, accuracy=0.5, mcc=0.0),  # stalled: every prediction on one side
         _metrics(tmp_path, "RBPB.kmer", 0.70),
         _metrics(tmp_path, "RBPC", 0.66, accuracy=0.5, mcc=0.0),  # stalled, and no other model
+        _metrics(tmp_path, "RBPD", 0.85, accuracy=0.5, mcc=0.0),  # stalled, ranks above its trusted floor
+        _metrics(tmp_path, "RBPD.kmer", 0.80),
+        _metrics(tmp_path, "RBPE", 0.75),  # ties its floor: below it, and the floor is the one to use
+        _metrics(tmp_path, "RBPE.kmer", 0.75),
     ]
     out = tmp_path / "out"
     run_tool("summary", *files, "--output-dir", out)
@@ -574,7 +579,8 @@ def test_a_model_not_to_trust_names_the_best_trusted_model_of_its_rbp(tmp_path):
         re.search(r"(BELOW K-MER FLOOR|STALLED): (\w+) &mdash; (\w+) model", b).group(2, 3): b
         for b in top.split('<div class="banner ')[1:]
     }
-    assert set(banners) == {("RBPA", "main"), ("RBPA", "weak"), ("RBPB", "main"), ("RBPC", "main")}
+    assert set(banners) == {("RBPA", "main"), ("RBPA", "weak"), ("RBPB", "main"), ("RBPC", "main"), ("RBPD", "main"),
+                            ("RBPE", "main")}  # fmt: skip
     for model in ("main", "weak"):
         assert (
             "Use instead: the cnn model of RBPA in this report (test AUROC 0.820, learned)" in banners[("RBPA", model)]
@@ -582,4 +588,6 @@ def test_a_model_not_to_trust_names_the_best_trusted_model_of_its_rbp(tmp_path):
     assert "Use instead: the kmer model of RBPB in this report (" in banners[("RBPB", "main")]
     assert "0.700" in banners[("RBPB", "main")].partition("Use instead")[2]
     assert "Use instead" not in banners[("RBPC", "main")]
+    assert "Use instead: the kmer model of RBPD in this report (test AUROC 0.800, learned)" in banners[("RBPD", "main")]
+    assert "Use instead: the kmer model of RBPE in this report (test AUROC 0.750, learned)" in banners[("RBPE", "main")]
     assert "--model kmer-pos --model cnn" in banners[("RBPA", "main")]  # the measured remedy, not "more epochs"

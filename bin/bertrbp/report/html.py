@@ -278,9 +278,10 @@ def better_model(row: MetricsRow, rows: list[MetricsRow]) -> MetricsRow | None:
         if r is not row and r.rbp == row.rbp and r.verdict and r.verdict.level == OK and r.auroc is not None
     ]
     best = max(trusted, key=lambda r: r.auroc, default=None)
-    if best is None or (row.auroc is not None and best.auroc <= row.auroc and not row.verdict.failed):
-        return None
-    return best
+    if best is None or row.verdict.failed or row.auroc is None:
+        return best
+    # below the floor: a better model, or the floor itself at a tie ("not above the floor" includes equal)
+    return best if best.auroc > row.auroc or (best.is_floor and best.auroc == row.auroc) else None
 
 
 def _tally(rows: list[MetricsRow]) -> str:
