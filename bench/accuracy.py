@@ -240,7 +240,7 @@ def run_one(args, suite: str, name: str, source: str, pretrained: bool) -> dict:
     if len(plan) == 1:
         result = finetune(options_for(plan[0].source, plan[0].seed, work / "finetune"))
     else:
-        result = finetune_ensemble(plan, work / "finetune", options_for)
+        result = finetune_ensemble(plan, work / "finetune", options_for, args.jobs)
     train_wall = time.perf_counter() - started
     for member, seconds in reused.items():  # count a reused member's original training, not its no-op resume
         resumed = json.loads((work / "finetune" / "members" / member / "model_card.json").read_text())
@@ -630,6 +630,7 @@ def default_tag(args) -> str:
         tag += f"_seeds{args.seeds.replace(',', '-')}" if args.seeds else ""
         tag += "" if args.lr_policy == "default" else f"_{args.lr_policy}"
     tag += "" if args.structure == "none" else f"_struct-{args.structure}"
+    tag += "" if args.jobs == 1 else f"_jobs{args.jobs}"
     return tag + (f"_max{args.max_train}" if args.max_train else "")
 
 
@@ -664,7 +665,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-test", type=int, default=0, help="subset of the test set (0 = all; for --smoke)")
     parser.add_argument("--val-fraction", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads of each model (of each member)")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="ensemble members trained at once (bertrbp-finetune --jobs), default 1"
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument(
         "--reuse",

@@ -79,18 +79,17 @@ def member_plan(models: Sequence[str], seeds: Sequence[int], base_seed: int) -> 
     return plan
 
 
-def finetune_ensemble(plan: Sequence[Member], output_dir: Path, options_for: Callable):
-    """Train every member, then write the ensemble model folder, metrics and card; returns a FinetuneResult."""
-    from bertrbp.finetune import FinetuneResult, finetune
+def finetune_ensemble(plan: Sequence[Member], output_dir: Path, options_for: Callable, jobs: int = 1):
+    """Train every member (``jobs`` at once, ``bertrbp.member_workers``), then write the ensemble model folder,
+    metrics and card; returns a FinetuneResult."""
+    from bertrbp.finetune import FinetuneResult
+    from bertrbp.member_workers import train_members
 
     started = time.perf_counter()
     out = Path(output_dir)
-    members = []
-    for index, member in enumerate(plan, start=1):
-        log.info("ensemble member %d/%d: %s (seed %d)", index, len(plan), member.source, member.seed)
-        options = options_for(member.source, member.seed, out / "members" / member.name)
-        result = finetune(options)
-        members.append((member, options, result))
+    options = [options_for(member.source, member.seed, out / "members" / member.name) for member in plan]
+    results = train_members([member.name for member in plan], options, jobs)
+    members = list(zip(plan, options, results))
     _assemble(out, members)
     metrics, warning = _ensemble_metrics(out, members, options_for)
     card = {
@@ -100,6 +99,7 @@ def finetune_ensemble(plan: Sequence[Member], output_dir: Path, options_for: Cal
         "members": metrics["members"],
         "metrics": metrics,
         "collapsed": metrics["collapsed"],
+        "members_at_once": min(jobs, len(plan)),
         "wall_seconds": round(time.perf_counter() - started, 2),
     }
     _write(out, metrics, card)

@@ -8,6 +8,7 @@ several with ``finetune_ensemble.finetune_ensemble``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ class FinetuneRunOptions:
     device: str = "auto"
     bf16: str | None = None
     threads: int = 0
+    jobs: int = 0
     keep: str | None = None
     calibrate: str = "auto"
     save_steps: int = 0
@@ -158,9 +160,26 @@ def run_finetune(options: FinetuneRunOptions):
     if len(plan) == 1:
         result = finetune(options.member_options(plan[0].source, plan[0].seed, output_dir))
     else:
-        result = finetune_ensemble(plan, output_dir, options.member_options)
+        jobs = member_jobs(options, len(plan))
+        members = dataclasses.replace(options, threads=jobs.threads_per_member)
+        result = finetune_ensemble(plan, output_dir, members.member_options, jobs.jobs)
     _log_validation(result.metrics, output_dir / "model")
     return result
+
+
+def member_jobs(options: FinetuneRunOptions, members: int):
+    """The ``JobPlan`` of an ensemble: --jobs members at once sharing the --threads CPUs (the parent, which only
+    waits, keeps the budget for scoring the ensemble afterwards)."""
+    from bertrbp.device import available_cpus, resolve_device, set_threads
+    from bertrbp.member_workers import plan_jobs
+
+    jobs = plan_jobs(
+        options.jobs, options.threads, available_cpus(), members, resolve_device(options.device).type == "cpu"
+    )
+    if jobs.jobs > 1:
+        set_threads(options.threads)
+        log.info("%d ensemble members, %d at once, %d torch threads each", members, jobs.jobs, jobs.threads_per_member)
+    return jobs
 
 
 def _log_validation(metrics: dict, model_dir: Path) -> None:

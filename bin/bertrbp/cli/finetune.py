@@ -132,6 +132,14 @@ def finetune(
         "auto; no (fp32) with --recipe paper.",
     ),
     threads: int = ThreadsOption,
+    jobs: int = typer.Option(
+        0,
+        "--jobs",
+        min=0,
+        help="Ensemble members trained at once, each in a process of its own, sharing the --threads CPUs (0 = auto: "
+        "on a CPU one member per CPU, up to the members; on a GPU one at a time). With one thread per member the "
+        "models are those of --jobs 1 --threads 1; --threads 1 trains one member at a time.",
+    ),
     keep: str | None = typer.Option(
         None,
         "--keep",
@@ -210,6 +218,7 @@ def finetune(
         device=device,
         bf16=bf16,
         threads=threads,
+        jobs=jobs,
         keep=keep,
         calibrate=calibrate,
         save_steps=save_steps,
