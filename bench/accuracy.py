@@ -667,7 +667,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--threads", type=int, default=0, help="torch threads of each model (of each member)")
     parser.add_argument(
-        "--jobs", type=int, default=1, help="ensemble members trained at once (bertrbp-finetune --jobs), default 1"
+        "--jobs",
+        type=int,
+        default=1,
+        choices=range(1, 65),
+        metavar="N",
+        help="ensemble members trained at once (bertrbp-finetune --jobs), default 1; each takes --threads threads",
     )
     parser.add_argument("--device", default="auto")
     parser.add_argument(

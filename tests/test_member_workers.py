@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -66,44 +68,97 @@ def test_members_trained_at_once_are_the_models_trained_one_at_a_time(tmp_path):
     assert metrics[0] == metrics[1]
 
 
-def test_a_failing_member_ends_the_run_with_the_error_the_one_at_a_time_run_gives(tmp_path, capsys):
+def test_a_failing_member_ends_the_run_with_the_error_the_one_at_a_time_run_gives(tmp_path, capfd):
     records = [(name, seq, 1) for name, seq, _ in motif_sequences(60, seed=32, length=61)]  # bound sites only
     train = write_fasta(tmp_path / "train.fa", records)
     lines = []
     for jobs, out in (("1", tmp_path / "alone"), ("2", tmp_path / "together")):
         assert run_cli("finetune", *_finetune_args(train, out, "--threads", jobs, "--jobs", jobs)) == 2
-        errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
-        assert len(errors) == 1
+        err = capfd.readouterr().err  # the workers' own stderr too (file descriptor 2)
+        assert "Traceback" not in err, err
+        errors = [line for line in err.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1, err
         lines.append(errors[0])
         assert not (out / "model").exists() and not list(out.rglob(".*.tmp"))
     assert lines[0] == lines[1] and "0 unbound and 60 bound" in lines[0]
 
 
+class SnapshotError(OSError):
+    """Like huggingface_hub's IncompleteSnapshotError: it pickles, but unpickling cannot call its __init__."""
+
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__(2, message, path)
+
+
+def test_an_error_that_cannot_cross_the_pipe_is_rebuilt_as_its_kind():
+    from bertrbp.member_workers import portable
+
+    rebuilt = pickle.loads(pickle.dumps(portable(SnapshotError("no such snapshot", "/models/x"), "mini_seed1")))
+    assert isinstance(rebuilt, OSError) and not isinstance(rebuilt, SnapshotError)
+    assert (rebuilt.errno, rebuilt.strerror, rebuilt.filename) == (2, "no such snapshot", "/models/x")
+    with pytest.raises(TypeError):  # the check has teeth: the original does not come back
+        pickle.loads(pickle.dumps(SnapshotError("no such snapshot", "/models/x")))
+    plain = OSError(13, "Permission denied", "/out")
+    assert portable(plain, "mini_seed1") is plain
+
+
+class _Tool:
+    """bertrbp-finetune --jobs 2 run as a user would, its stderr read by a thread so waits can time out."""
+
+    def __init__(self, tmp_path):
+        train = write_fasta(tmp_path / "train.fa", motif_sequences(3000, seed=33, length=101))
+        self.out = tmp_path / "run"
+        args = [*map(str, _finetune_args(train, self.out)), "--threads", "2"]
+        args[args.index("--epochs") + 1] = "50"
+        env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+        self.process = subprocess.Popen(
+            [sys.executable, str(BIN / "bertrbp-finetune"), *args], stderr=subprocess.PIPE, text=True, env=env
+        )
+        self.lines: list[str] = []
+        self.reader = threading.Thread(target=lambda: self.lines.extend(self.process.stderr), daemon=True)
+        self.reader.start()
+
+    def workers_training(self, timeout: float = 240) -> dict[str, int]:
+        """Member name -> worker pid, once both CNN members train."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.process.poll() is None:
+            text = "".join(self.lines)
+            workers = {m: int(p) for m, p in re.findall(r": (cnn_seed\d) \(worker (\d+), 2 at once\)", text)}
+            training = set(re.findall(r"\[(cnn_seed\d)\] .*training on cpu", text))
+            if len(workers) == 2 and training == set(workers):
+                return workers
+            time.sleep(0.5)
+        raise AssertionError("both workers never trained:\n" + "".join(self.lines))
+
+    def finish(self) -> tuple[int, list[str]]:
+        code = self.process.wait(timeout=180)
+        self.reader.join(timeout=10)
+        return code, [line.rstrip("\n") for line in self.lines]
+
+    def assert_nothing_left(self, workers: dict[str, int]) -> None:
+        for pid in workers.values():  # the workers are gone, not orphaned
+            with pytest.raises(ProcessLookupError):
+                os.kill(pid, 0)
+        assert not list(self.out.rglob(".*.tmp")) and not (self.out / "model").exists()
+        assert not [p for p in self.out.glob("members/*/model") if not (p / "model.safetensors").exists()]
+
+
 def test_sigterm_stops_every_worker_and_leaves_no_member_half_written(tmp_path):
-    train = write_fasta(tmp_path / "train.fa", motif_sequences(3000, seed=33, length=101))
-    out = tmp_path / "run"
-    command = [sys.executable, str(BIN / "bertrbp-finetune"), *map(str, _finetune_args(train, out)), "--threads", "2"]
-    command[command.index("--epochs") + 1] = "50"
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    tool = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
-    workers: list[int] = []
-    started: set[str] = set()
-    seen = []
-    deadline = time.monotonic() + 180
-    for line in tool.stderr:  # wait until both CNN workers train
-        seen.append(line)
-        workers += [int(pid) for pid in re.findall(r"\(worker (\d+), 2 at once\)", line)]
-        started |= set(re.findall(r"\[(cnn_seed\d)\] .*training on cpu", line))
-        if len(started) == 2 or time.monotonic() > deadline:
-            break
-    assert len(started) == 2, "".join(seen)
-    tool.send_signal(signal.SIGTERM)
-    rest = tool.stderr.read()
-    assert tool.wait(timeout=120) == 128 + signal.SIGTERM, rest
-    assert rest.strip().splitlines()[-1].startswith("error: interrupted (SIGTERM)")
-    assert len(workers) == 2
-    for pid in workers:  # the workers are gone, not orphaned
-        with pytest.raises(ProcessLookupError):
-            os.kill(pid, 0)
-    assert not list(out.rglob(".*.tmp")) and not (out / "model").exists()
-    assert not [p for p in out.glob("members/*/model") if not (p / "model.safetensors").exists()]
+    tool = _Tool(tmp_path)
+    workers = tool.workers_training()
+    tool.process.send_signal(signal.SIGTERM)
+    code, lines = tool.finish()
+    assert code == 128 + signal.SIGTERM, lines
+    assert lines[-1].startswith("error: interrupted (SIGTERM)") and not any("Traceback" in line for line in lines)
+    tool.assert_nothing_left(workers)
+
+
+def test_a_worker_killed_by_the_oom_killer_ends_the_tool_as_killed_so_the_pipeline_retries(tmp_path):
+    tool = _Tool(tmp_path)
+    workers = tool.workers_training()
+    os.kill(workers["cnn_seed4"], signal.SIGKILL)  # what the out-of-memory killer sends
+    code, lines = tool.finish()
+    assert code == 128 + signal.SIGKILL, lines  # conf/base.config retries 130-145 with more memory, not 2
+    errors = [line for line in lines if line.startswith("error:")]
+    assert len(errors) == 1 and "cnn_seed4 was killed by SIGKILL" in errors[0] and "out-of-memory" in errors[0]
+    tool.assert_nothing_left(workers)

@@ -22,6 +22,16 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
+class MemberKilled(Exception):
+    """An ensemble member's worker process was killed by a signal (``bertrbp.member_workers``). The tool then exits
+    128 + that signal, as it would had it been killed itself, so a scheduler's retry of an out-of-memory kill (137,
+    ``conf/base.config``) still applies."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.signum = signum
+
+
 # The signal that interrupted this run, kept even when the exception raised for it was swallowed (a signal that
 # lands in a finaliser or a callback whose exceptions are ignored): outputs check it before they are published.
 _pending_signal: list[int] = []
@@ -43,3 +53,19 @@ def raise_if_interrupted() -> None:
     """Raise Interrupted when a signal arrived, even if its first exception was swallowed somewhere."""
     if _pending_signal:
         raise Interrupted(_pending_signal[0])
+
+
+def raise_interrupted(signum, frame) -> None:
+    """The signal handler of every tool (and of finetune's member workers): note the signal, raise Interrupted."""
+    note_signal(signum)
+    raise Interrupted(signum)
+
+
+def quiet_about_interrupted(hook):
+    """sys.unraisablehook that stays quiet about Interrupted (noted already; the run still ends as interrupted)."""
+
+    def quiet(unraisable) -> None:
+        if not isinstance(unraisable.exc_value, Interrupted):
+            hook(unraisable)
+
+    return quiet

@@ -2,27 +2,34 @@
 
 Why processes: the members are independent runs, and the small models of the best CPU recipe (the CNN with its
 BiLSTM, the k-mer models) gain little from a second torch thread, while two members on two cores keep both busy
-(``bench/member_jobs.py`` measures it). Why spawn, not fork: a forked child would inherit torch's thread pool and
-the tool's signal handlers. A worker unwinds on SIGTERM, SIGINT or SIGHUP as the tool itself does (its staging
-folders are removed), and the parent stops every worker when it stops, so a batch scheduler's SIGTERM leaves no
-member half-written and no orphan running.
+(measured in docs/benchmarks.md, "Ensemble members at once"). Why spawn, not fork: a forked child would inherit
+torch's thread pool and the tool's signal handlers.
+
+Stopping: a worker unwinds on SIGTERM, SIGINT or SIGHUP as the tool itself does (its staging folders are removed)
+and gets SIGTERM when its parent dies; the parent stops every worker when it stops. Signals are held while a
+worker is started and registered, and while workers are stopped, so none is missed or left running. A worker
+killed by a signal (the out-of-memory killer's 9) ends the tool with 128 + that signal, so a scheduler's retry of
+an out-of-memory kill still applies.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
+import pickle
 import signal
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 
-from bertrbp.errors import InputError, Interrupted, note_signal
+from bertrbp.errors import InputError, Interrupted, MemberKilled, quiet_about_interrupted, raise_interrupted
 
 log = logging.getLogger("bertrbp")
 STOP_GRACE_SECONDS = 60  # a stopped worker's time to remove its staging folders before it is killed
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 
 
 @dataclass(frozen=True)
@@ -50,8 +57,8 @@ def plan_jobs(requested: int, threads: int, cpus: int, members: int, on_cpu: boo
 def train_members(names: Sequence[str], options: Sequence, jobs: int) -> list:
     """``finetune(options[i])`` for every member, at most ``jobs`` at once; the results in the members' order.
 
-    The first member that fails stops the others and its error is raised here, as the one-at-a-time run would
-    raise it (an InputError stays an InputError)."""
+    The first member to fail stops the others and its error is raised here, as the one-at-a-time run would raise
+    it (an InputError stays an InputError)."""
     from bertrbp.finetune import finetune
 
     if jobs <= 1:
@@ -68,13 +75,14 @@ def train_members(names: Sequence[str], options: Sequence, jobs: int) -> list:
         while waiting or running:
             while waiting and len(running) < jobs:
                 index, (name, member_options) = waiting.pop(0)
-                receive, send = context.Pipe(duplex=False)
-                process = context.Process(
-                    target=_work, args=(name, member_options, send, log.getEffectiveLevel()), name=f"bertrbp-{name}"
-                )
-                process.start()
-                send.close()  # only the worker writes; its end closing is how a dead worker shows
-                running[receive] = (index, name, process)
+                with signals_held():  # a signal now would leave a started worker that _stop does not know
+                    receive, send = context.Pipe(duplex=False)
+                    process = context.Process(
+                        target=_work, args=(name, member_options, send, log.getEffectiveLevel()), name=f"bertrbp-{name}"
+                    )
+                    process.start()  # the child starts with the signals held too, until its handlers are in place
+                    running[receive] = (index, name, process)
+                    send.close()  # only the worker writes; its end closing is how a dead worker shows
                 log.info(
                     "ensemble member %d/%d: %s (worker %d, %d at once)", index + 1, len(names), name, process.pid, jobs
                 )
@@ -82,23 +90,32 @@ def train_members(names: Sequence[str], options: Sequence, jobs: int) -> list:
                 index, name, process = running.pop(receive)
                 results[index] = _outcome(receive, name, process)
     except BaseException:
-        _stop([process for _, _, process in running.values()])
+        with signals_held():  # a second signal must not cut the stopping short
+            _stop([process for _, _, process in running.values()])
         raise
     return results
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold SIGTERM, SIGINT and SIGHUP (they are delivered when the block ends)."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _outcome(receive: Connection, name: str, process):
     """The member's FinetuneResult, or its failure raised here."""
     try:
         status, value = receive.recv()
-    except EOFError:
+    except EOFError:  # the worker died without a word: killed
         process.join()
-        code = process.exitcode
-        died = f"signal {-code}" if code is not None and code < 0 else f"exit status {code}"
-        raise InputError(
-            f"ensemble member {name} stopped with {died} before it finished (signal 9 is most often the system's "
-            "out-of-memory killer): give fewer --jobs or a smaller --batch-size."
-        ) from None
+        raise _died(name, process.exitcode) from None
+    except Exception as exc:  # noqa: BLE001 - a result that does not unpickle; say which member sent it
+        process.join()
+        raise RuntimeError(f"ensemble member {name}: its result could not be read back ({exc})") from exc
     finally:
         receive.close()
     process.join()
@@ -107,6 +124,18 @@ def _outcome(receive: Connection, name: str, process):
     if status == "interrupted":
         raise Interrupted(value)
     raise value
+
+
+def _died(name: str, code: int | None) -> Exception:
+    if code is not None and code < 0:
+        signum = -code
+        why = " (most often the system's out-of-memory killer: give fewer --jobs or a smaller --batch-size)"
+        return MemberKilled(
+            f"ensemble member {name} was killed by {signal.Signals(signum).name}"
+            f"{why if signum == signal.SIGKILL else ''}; partial outputs were removed.",
+            signum,
+        )
+    return RuntimeError(f"ensemble member {name} ended with exit status {code} and no result.")
 
 
 def _stop(processes: Sequence) -> None:
@@ -121,30 +150,58 @@ def _stop(processes: Sequence) -> None:
             process.join()
 
 
-def _raise_interrupted(signum, frame) -> None:
-    note_signal(signum)  # so a staging folder whose exception was swallowed is still not published
-    raise Interrupted(signum)
+def portable(exc: BaseException, name: str) -> BaseException:
+    """``exc`` as it can cross the pipe: itself when it survives pickling (an InputError, a plain OSError), else
+    its kind of error rebuilt from its message (an OSError subclass whose __init__ takes other arguments)."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:  # noqa: BLE001 - any failure to round-trip means: rebuild it
+        pass
+    if isinstance(exc, OSError):
+        return OSError(exc.errno, exc.strerror or str(exc), exc.filename)
+    if isinstance(exc, InputError):
+        return InputError(str(exc))
+    return MemoryError(str(exc)) if isinstance(exc, MemoryError) else RuntimeError(f"ensemble member {name}: {exc}")
+
+
+def _die_with_parent() -> None:
+    """SIGTERM this worker when the tool's process dies, even by SIGKILL (Linux; elsewhere a no-op)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _work(name: str, options, send: Connection, level: int) -> None:
-    """A worker: train one member and send back ("ok", result), ("interrupted", signal) or ("error", exception)."""
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(signum, _raise_interrupted)
+    """A worker: train one member and send back ("ok", result), ("interrupted", signal) or ("error", exception).
+    It starts with the stop signals held (the parent's mask); they are let through inside the ``try``."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, raise_interrupted)
+    sys.unraisablehook = quiet_about_interrupted(sys.unraisablehook)
+    _die_with_parent()
     logging.basicConfig(
         level=level, format=f"%(asctime)s %(levelname)s [{name}] %(message)s", datefmt="%H:%M:%S", stream=sys.stderr
     )
-    from bertrbp.finetune import finetune
+    try:
+        try:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+            from bertrbp.finetune import finetune
 
-    try:
-        outcome = ("ok", finetune(options))
-    except Interrupted as exc:
-        outcome = ("interrupted", exc.signum)
-    except (InputError, OSError, MemoryError) as exc:  # the errors the tool reports in one line
-        outcome = ("error", exc)
-    except BaseException as exc:  # a bug: its traceback here, where it happened; the parent names the member
-        traceback.print_exc()
-        outcome = ("error", RuntimeError(f"ensemble member {name} failed: {type(exc).__name__}: {exc}"))
-    try:
-        send.send(outcome)
+            outcome = ("ok", finetune(options))
+        except Interrupted as exc:
+            outcome = ("interrupted", exc.signum)
+        except (InputError, OSError, MemoryError) as exc:  # the errors the tool reports in one line
+            outcome = ("error", portable(exc, name))
+        except Exception as exc:  # a bug: its traceback here, where it happened; the parent names the member
+            traceback.print_exc()
+            outcome = ("error", RuntimeError(f"ensemble member {name} failed: {type(exc).__name__}: {exc}"))
+        with contextlib.suppress(BrokenPipeError):  # the parent is gone or stopped listening
+            send.send(outcome)
+    except Interrupted as exc:  # a second signal while reporting: report that
+        with contextlib.suppress(BrokenPipeError, OSError):
+            send.send(("interrupted", exc.signum))
     finally:
         send.close()

@@ -13,7 +13,15 @@ from pathlib import Path
 import typer
 
 from bertrbp import __version__
-from bertrbp.errors import InputError, Interrupted, clear_signal, note_signal, pending_signal
+from bertrbp.errors import (
+    InputError,
+    Interrupted,
+    MemberKilled,
+    clear_signal,
+    pending_signal,
+    quiet_about_interrupted,
+    raise_interrupted,
+)
 
 log = logging.getLogger("bertrbp")
 
@@ -73,21 +81,6 @@ OUTPUT_PREFIX_PARAMS = ("output_prefix",)
 # Exit statuses (documented in the README): 2 bad input or unwritable output, 4 disk full, 128 + signal number.
 EXIT_INPUT = 2
 EXIT_NO_SPACE = 4
-
-
-def _raise_interrupted(signum, frame) -> None:
-    note_signal(signum)
-    raise Interrupted(signum)
-
-
-def _unraisable(hook):
-    """sys.unraisablehook that stays quiet about Interrupted (noted already; the run still ends as interrupted)."""
-
-    def quiet(unraisable) -> None:
-        if not isinstance(unraisable.exc_value, Interrupted):
-            hook(unraisable)
-
-    return quiet
 
 
 def check_outputs(params: dict) -> None:
@@ -169,8 +162,8 @@ def run(app: typer.Typer, argv: list[str] | None = None) -> None:
     previous_hook = sys.unraisablehook
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            handlers[signum] = signal.signal(signum, _raise_interrupted)
-        sys.unraisablehook = _unraisable(previous_hook)
+            handlers[signum] = signal.signal(signum, raise_interrupted)
+        sys.unraisablehook = quiet_about_interrupted(previous_hook)
     try:
         code = _invoke(app, argv)
         if pending_signal() is not None:  # its exception was swallowed on the way (see errors.pending_signal)
@@ -180,6 +173,9 @@ def run(app: typer.Typer, argv: list[str] | None = None) -> None:
         sys.exit(EXIT_INPUT)
     except _click_classes("Exit") as exc:
         sys.exit(exc.exit_code)
+    except MemberKilled as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(128 + exc.signum)
     except Interrupted as exc:
         typer.echo(f"error: interrupted ({signal.Signals(exc.signum).name}); partial outputs were removed.", err=True)
         sys.exit(128 + exc.signum)
