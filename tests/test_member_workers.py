@@ -3,6 +3,7 @@ reported as the tool's one error line, and a stopped run stops every worker and 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -103,7 +105,8 @@ def test_an_error_that_cannot_cross_the_pipe_is_rebuilt_as_its_kind():
 
 
 class _Tool:
-    """bertrbp-finetune --jobs 2 run as a user would, its stderr read by a thread so waits can time out."""
+    """bertrbp-finetune --jobs 2 run as a user would, in a session of its own (so teardown can end whatever is
+    left), its stderr read by a thread so waits can time out."""
 
     def __init__(self, tmp_path):
         train = write_fasta(tmp_path / "train.fa", motif_sequences(3000, seed=33, length=101))
@@ -111,9 +114,8 @@ class _Tool:
         args = [*map(str, _finetune_args(train, self.out)), "--threads", "2"]
         args[args.index("--epochs") + 1] = "50"
         env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-        self.process = subprocess.Popen(
-            [sys.executable, str(BIN / "bertrbp-finetune"), *args], stderr=subprocess.PIPE, text=True, env=env
-        )
+        command = [sys.executable, str(BIN / "bertrbp-finetune"), *args]
+        self.process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
         self.lines: list[str] = []
         self.reader = threading.Thread(target=lambda: self.lines.extend(self.process.stderr), daemon=True)
         self.reader.start()
@@ -130,35 +132,89 @@ class _Tool:
             time.sleep(0.5)
         raise AssertionError("both workers never trained:\n" + "".join(self.lines))
 
-    def finish(self) -> tuple[int, list[str]]:
-        code = self.process.wait(timeout=180)
+    def finish(self, timeout: float) -> tuple[int, list[str]]:
+        """Exit status and stderr lines; the tool must end within ``timeout`` s (a worker's stop grace is 60 s)."""
+        code = self.process.wait(timeout=timeout)
         self.reader.join(timeout=10)
         return code, [line.rstrip("\n") for line in self.lines]
 
-    def assert_nothing_left(self, workers: dict[str, int]) -> None:
-        for pid in workers.values():  # the workers are gone, not orphaned
-            with pytest.raises(ProcessLookupError):
-                os.kill(pid, 0)
+    def assert_nothing_left(self, workers: dict[str, int], within: float = 0) -> None:
+        deadline = time.monotonic() + within
+        while any(_alive(pid) for pid in workers.values()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [pid for pid in workers.values() if _alive(pid)]  # the workers are gone, not orphaned
         assert not list(self.out.rglob(".*.tmp")) and not (self.out / "model").exists()
         assert not [p for p in self.out.glob("members/*/model") if not (p / "model.safetensors").exists()]
 
+    def end(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
 
-def test_sigterm_stops_every_worker_and_leaves_no_member_half_written(tmp_path):
-    tool = _Tool(tmp_path)
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][:1] != "Z"  # a zombie has stopped running
+
+
+@pytest.fixture
+def tool(tmp_path):
+    started = _Tool(tmp_path)
+    yield started
+    started.end()
+
+
+def test_sigterm_stops_every_worker_and_leaves_no_member_half_written(tool):
     workers = tool.workers_training()
     tool.process.send_signal(signal.SIGTERM)
-    code, lines = tool.finish()
+    code, lines = tool.finish(timeout=30)  # the workers unwind at once, not after the parent's 60 s grace
     assert code == 128 + signal.SIGTERM, lines
     assert lines[-1].startswith("error: interrupted (SIGTERM)") and not any("Traceback" in line for line in lines)
     tool.assert_nothing_left(workers)
 
 
-def test_a_worker_killed_by_the_oom_killer_ends_the_tool_as_killed_so_the_pipeline_retries(tmp_path):
-    tool = _Tool(tmp_path)
+def test_a_worker_killed_by_the_oom_killer_ends_the_tool_as_killed_so_the_pipeline_retries(tool):
     workers = tool.workers_training()
     os.kill(workers["cnn_seed4"], signal.SIGKILL)  # what the out-of-memory killer sends
-    code, lines = tool.finish()
+    code, lines = tool.finish(timeout=30)
     assert code == 128 + signal.SIGKILL, lines  # conf/base.config retries 130-145 with more memory, not 2
     errors = [line for line in lines if line.startswith("error:")]
     assert len(errors) == 1 and "cnn_seed4 was killed by SIGKILL" in errors[0] and "out-of-memory" in errors[0]
     tool.assert_nothing_left(workers)
+
+
+def test_workers_die_with_a_tool_killed_outright(tool):
+    workers = tool.workers_training()
+    tool.process.kill()  # no handler runs in the tool; the workers' death signal must end them
+    tool.process.wait(timeout=30)
+    tool.assert_nothing_left(workers, within=20)
+
+
+MASK_PROBE = """
+import signal, sys, types
+sys.path.insert(0, {bin!r})
+import bertrbp.member_workers as workers
+
+def report_mask(name, options, send, level, parent):
+    send.send(("ok", sorted(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, []))))
+    send.close()
+
+if __name__ == "__main__":
+    workers._work = report_mask
+    options = types.SimpleNamespace(output_dir="unused")
+    print(workers.train_members(["a", "b"], [options, options], 2))
+    print(sorted(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])))
+"""
+
+
+def test_every_worker_starts_with_the_stop_signals_held_and_the_tool_gets_them_back(tmp_path):
+    """In a fresh process, where the first worker's start would also start multiprocessing's resource tracker
+    (which unblocks SIGINT and SIGTERM): both workers must start with SIGHUP, SIGINT and SIGTERM held."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(MASK_PROBE.format(bin=str(BIN)))
+    result = subprocess.run([sys.executable, str(probe)], capture_output=True, text=True, timeout=120, check=True)
+    held = sorted(int(s) for s in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM))
+    assert result.stdout.splitlines() == [str([held, held]), "[]"], result.stderr

@@ -17,15 +17,19 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
+import os
 import pickle
 import signal
 import sys
 import traceback
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
 
 from bertrbp.errors import InputError, Interrupted, MemberKilled, quiet_about_interrupted, raise_interrupted
+from bertrbp.io.atomic import remove_staging
 
 log = logging.getLogger("bertrbp")
 STOP_GRACE_SECONDS = 60  # a stopped worker's time to remove its staging folders before it is killed
@@ -68,32 +72,52 @@ def train_members(names: Sequence[str], options: Sequence, jobs: int) -> list:
             results.append(finetune(member_options))
         return results
     context = multiprocessing.get_context("spawn")
+    # started here, not by the first worker's start: starting it unblocks SIGINT and SIGTERM in the calling thread
+    resource_tracker.ensure_running()
     waiting = list(enumerate(zip(names, options)))
-    running: dict[Connection, tuple[int, str, multiprocessing.process.BaseProcess]] = {}
+    running: dict[Connection, Worker] = {}
     results: list = [None] * len(names)
     try:
         while waiting or running:
             while waiting and len(running) < jobs:
                 index, (name, member_options) = waiting.pop(0)
                 with signals_held():  # a signal now would leave a started worker that _stop does not know
-                    receive, send = context.Pipe(duplex=False)
-                    process = context.Process(
-                        target=_work, args=(name, member_options, send, log.getEffectiveLevel()), name=f"bertrbp-{name}"
-                    )
-                    process.start()  # the child starts with the signals held too, until its handlers are in place
-                    running[receive] = (index, name, process)
-                    send.close()  # only the worker writes; its end closing is how a dead worker shows
+                    receive, worker = start_worker(context, index, name, member_options)
+                    running[receive] = worker
                 log.info(
-                    "ensemble member %d/%d: %s (worker %d, %d at once)", index + 1, len(names), name, process.pid, jobs
+                    "ensemble member %d/%d: %s (worker %d, %d at once)", index + 1, len(names), name, worker.pid, jobs
                 )
             for receive in wait(list(running)):
-                index, name, process = running.pop(receive)
-                results[index] = _outcome(receive, name, process)
+                worker = running.pop(receive)
+                results[worker.index] = _outcome(receive, worker)
     except BaseException:
         with signals_held():  # a second signal must not cut the stopping short
-            _stop([process for _, _, process in running.values()])
+            _stop(list(running.values()))
         raise
     return results
+
+
+@dataclass(frozen=True)
+class Worker:
+    index: int
+    name: str
+    process: multiprocessing.process.BaseProcess
+    output_dir: Path  # the member's folder: where a killed worker's staging names are cleaned up
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid
+
+
+def start_worker(context, index: int, name: str, options, target=None) -> tuple[Connection, Worker]:
+    """Start one member's worker (``target``, default ``_work``); call it with the stop signals held: the child
+    starts with them held too, until its handlers are in place."""
+    receive, send = context.Pipe(duplex=False)
+    args = (name, options, send, log.getEffectiveLevel(), os.getpid())
+    process = context.Process(target=target or _work, args=args, name=f"bertrbp-{name}")
+    process.start()
+    send.close()  # only the worker writes; its end closing is how a dead worker shows
+    return receive, Worker(index, name, process, Path(options.output_dir))
 
 
 @contextlib.contextmanager
@@ -106,12 +130,14 @@ def signals_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def _outcome(receive: Connection, name: str, process):
+def _outcome(receive: Connection, worker: Worker):
     """The member's FinetuneResult, or its failure raised here."""
+    name, process = worker.name, worker.process
     try:
         status, value = receive.recv()
     except EOFError:  # the worker died without a word: killed
         process.join()
+        remove_staging(worker.output_dir)
         raise _died(name, process.exitcode) from None
     except Exception as exc:  # noqa: BLE001 - a result that does not unpickle; say which member sent it
         process.join()
@@ -138,16 +164,18 @@ def _died(name: str, code: int | None) -> Exception:
     return RuntimeError(f"ensemble member {name} ended with exit status {code} and no result.")
 
 
-def _stop(processes: Sequence) -> None:
-    """SIGTERM every live worker (it removes its staging folders as it unwinds), then wait; kill a laggard."""
-    for process in processes:
-        if process.is_alive():
-            process.terminate()
-    for process in processes:
-        process.join(STOP_GRACE_SECONDS)
-        if process.is_alive():
-            process.kill()
-            process.join()
+def _stop(workers: Sequence[Worker]) -> None:
+    """SIGTERM every live worker (it removes its staging folders as it unwinds), then wait; kill a laggard and
+    clean up after it."""
+    for worker in workers:
+        if worker.process.is_alive():
+            worker.process.terminate()
+    for worker in workers:
+        worker.process.join(STOP_GRACE_SECONDS)
+        if worker.process.is_alive():
+            worker.process.kill()
+            worker.process.join()
+            remove_staging(worker.output_dir)
 
 
 def portable(exc: BaseException, name: str) -> BaseException:
@@ -175,13 +203,17 @@ def _die_with_parent() -> None:
         pass
 
 
-def _work(name: str, options, send: Connection, level: int) -> None:
+def _work(name: str, options, send: Connection, level: int, parent: int) -> None:
     """A worker: train one member and send back ("ok", result), ("interrupted", signal) or ("error", exception).
-    It starts with the stop signals held (the parent's mask); they are let through inside the ``try``."""
+    It starts with the stop signals held (the parent's mask); they are let through inside the ``try``, and held
+    again once the outcome is known (a stop then must not turn a sent result into a traceback)."""
     for signum in STOP_SIGNALS:
         signal.signal(signum, raise_interrupted)
     sys.unraisablehook = quiet_about_interrupted(sys.unraisablehook)
     _die_with_parent()
+    if os.getppid() != parent:  # the tool died while this worker started, before the death signal was set
+        send.close()
+        return
     logging.basicConfig(
         level=level, format=f"%(asctime)s %(levelname)s [{name}] %(message)s", datefmt="%H:%M:%S", stream=sys.stderr
     )
@@ -198,6 +230,7 @@ def _work(name: str, options, send: Connection, level: int) -> None:
         except Exception as exc:  # a bug: its traceback here, where it happened; the parent names the member
             traceback.print_exc()
             outcome = ("error", RuntimeError(f"ensemble member {name} failed: {type(exc).__name__}: {exc}"))
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         with contextlib.suppress(BrokenPipeError):  # the parent is gone or stopped listening
             send.send(outcome)
     except Interrupted as exc:  # a second signal while reporting: report that

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import re
 import signal
 import sys
 import threading
@@ -109,8 +108,10 @@ def _invoke(app: typer.Typer, argv: list[str] | None):
 
 def _final_name(filename) -> str:
     """The output a staging name (``.NAME.RANDOM.tmp``, ``bertrbp.io.atomic``) stands for: what the user asked for."""
+    from bertrbp.io.atomic import STAGING_NAME
+
     path = Path(filename)
-    match = re.fullmatch(r"\.(.+)\.[A-Za-z0-9_]{8}\.(?:tmp|old)", path.name)
+    match = STAGING_NAME.fullmatch(path.name)
     return str(path.with_name(match.group(1))) if match else str(filename)
 
 

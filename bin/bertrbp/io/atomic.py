@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -171,6 +172,24 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
         _remove(tmp)
         if old is not None:
             _remove(old)
+
+
+STAGING_NAME = re.compile(r"\.(.+)\.[A-Za-z0-9_]{8}\.(tmp|old)")  # tempfile's 8 random characters
+
+
+def remove_staging(folder: str | os.PathLike) -> None:
+    """Clean up after a writer killed by SIGKILL under ``folder`` (its ``finally`` blocks never ran): remove its
+    staging names, and put back an earlier copy it had moved aside (``.old``) when the new one never arrived.
+    Only names of this module's making are touched."""
+    found = [p for p in Path(folder).rglob(".*") if STAGING_NAME.fullmatch(p.name)] if Path(folder).is_dir() else []
+    for path in sorted(found, key=lambda p: len(p.parts)):  # a staging folder before what it holds
+        if not (path.exists() or path.is_symlink()):
+            continue
+        final = path.with_name(STAGING_NAME.fullmatch(path.name).group(1))
+        if path.name.endswith(".old") and not final.exists():
+            os.replace(path, final)
+        else:
+            _remove(path)
 
 
 def is_out_of_space(exc: BaseException) -> bool:
