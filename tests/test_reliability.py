@@ -12,7 +12,14 @@ import numpy as np
 import pytest
 
 from bertrbp.errors import InputError
-from bertrbp.io.atomic import atomic_dir, atomic_open, atomic_path, check_output_dir, check_output_file
+from bertrbp.io.atomic import (
+    atomic_dir,
+    atomic_open,
+    atomic_path,
+    check_output_dir,
+    check_output_file,
+    remove_staging,
+)
 
 
 @pytest.fixture
@@ -72,6 +79,25 @@ def test_atomic_dir_replaces_only_its_own_folder(tmp_path):
     assert (tmp_path / "users_file.txt").read_text() == "mine"
     assert [p.name for p in (tmp_path / "logos").iterdir()] == ["new.png"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["logos", "users_file.txt"]  # no .old/.tmp left
+
+
+def test_staging_of_a_killed_writer_is_cleaned_up_and_nothing_else(tmp_path):
+    """What a writer killed by SIGKILL leaves (its finally blocks never ran): staging names are removed, an
+    earlier copy moved aside comes back when its replacement never arrived, and the user's files stay."""
+    member = tmp_path / "members" / "cnn_seed4"
+    (member / "checkpoints" / ".best.a1b2c3d4.tmp").mkdir(parents=True)
+    (member / "checkpoints" / ".best.a1b2c3d4.tmp" / "model.safetensors").write_bytes(b"half")
+    (member / ".metrics.json.Zz_9yY8x.tmp").write_text("{")
+    (member / ".model.q1w2e3r4.old").mkdir()
+    (member / ".model.q1w2e3r4.old" / "config.json").write_text("{}")  # moved aside; the new model never came
+    (member / "model_card.json").write_text("{}")
+    (member / ".keep.me").write_text("user")  # a dot file of the user's, not a staging name
+    (member / "checkpoints" / ".last.t5y6u7i8.old").mkdir()  # moved aside, and its replacement is in place
+    (member / "checkpoints" / "last").mkdir()
+    remove_staging(member)
+    left = sorted(str(p.relative_to(member)) for p in member.rglob("*"))
+    assert left == [".keep.me", "checkpoints", "checkpoints/last", "model", "model/config.json", "model_card.json"]
+    remove_staging(tmp_path / "absent")  # nothing there: nothing to do
 
 
 def test_something_in_the_way_is_refused_not_replaced(tmp_path):
