@@ -1,9 +1,9 @@
 """Train an ensemble's members side by side, each in a worker process of its own.
 
-Why processes: the members are independent runs, and the small models of the best CPU recipe (the CNN with its
-BiLSTM, the k-mer models) gain little from a second torch thread, while two members on two cores keep both busy
-(measured in docs/benchmarks.md, "Ensemble members at once"). Why spawn, not fork: a forked child would inherit
-torch's thread pool and the tool's signal handlers.
+Why processes: the members are independent runs. A second torch thread made a CNN member of the best CPU recipe
+about 1.35x faster, while two members on two cores keep both cores busy with no thread to synchronise (the best
+recipe's slowest RBP-31 experiment: 736 s against 905 s, docs/benchmarks.md, "Ensemble members at once"). Why
+spawn, not fork: a forked child would inherit torch's thread pool and the tool's signal handlers.
 
 Stopping: a worker unwinds on SIGTERM, SIGINT or SIGHUP as the tool itself does (its staging folders are removed)
 and gets SIGTERM when its parent dies; the parent stops every worker when it stops. Signals are held while a
