@@ -99,6 +99,8 @@ def train_members(names: Sequence[str], options: Sequence, jobs: int) -> list:
 
 @dataclass(frozen=True)
 class Worker:
+    """A started member: what the parent needs to collect its result, stop it, or clean up after it."""
+
     index: int
     name: str
     process: multiprocessing.process.BaseProcess
