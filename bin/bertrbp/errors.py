@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 
 class InputError(Exception):
     """Bad input from the user: the message says what was wrong, where, and what to do.
@@ -53,6 +55,9 @@ def raise_if_interrupted() -> None:
     """Raise Interrupted when a signal arrived, even if its first exception was swallowed somewhere."""
     if _pending_signal:
         raise Interrupted(_pending_signal[0])
+
+
+STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGHUP})  # a scheduler's stop, Ctrl-C, a lost terminal
 
 
 def raise_interrupted(signum, frame) -> None:

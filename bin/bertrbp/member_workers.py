@@ -28,12 +28,18 @@ from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
-from bertrbp.errors import InputError, Interrupted, MemberKilled, quiet_about_interrupted, raise_interrupted
+from bertrbp.errors import (
+    STOP_SIGNALS,
+    InputError,
+    Interrupted,
+    MemberKilled,
+    quiet_about_interrupted,
+    raise_interrupted,
+)
 from bertrbp.io.atomic import remove_staging
 
 log = logging.getLogger("bertrbp")
 STOP_GRACE_SECONDS = 60  # a stopped worker's time to remove its staging folders before it is killed
-STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 
 
 @dataclass(frozen=True)
@@ -85,7 +91,12 @@ def train_members(names: Sequence[str], options: Sequence, jobs: int) -> list:
                     receive, worker = start_worker(context, index, name, member_options)
                     running[receive] = worker
                 log.info(
-                    "ensemble member %d/%d: %s (worker %d, %d at once)", index + 1, len(names), name, worker.pid, jobs
+                    "ensemble member %d/%d: %s (worker %d, %d at once)",
+                    index + 1,
+                    len(names),
+                    name,
+                    worker.process.pid,
+                    jobs,
                 )
             for receive in wait(list(running)):
                 worker = running.pop(receive)
@@ -105,10 +116,6 @@ class Worker:
     name: str
     process: multiprocessing.process.BaseProcess
     output_dir: Path  # the member's folder: where a killed worker's staging names are cleaned up
-
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid
 
 
 def start_worker(context, index: int, name: str, options, target=None) -> tuple[Connection, Worker]:
@@ -138,15 +145,15 @@ def _outcome(receive: Connection, worker: Worker):
     try:
         status, value = receive.recv()
     except EOFError:  # the worker died without a word: killed
-        process.join()
-        remove_staging(worker.output_dir)
-        raise _died(name, process.exitcode) from None
+        status, value = "died", None
     except Exception as exc:  # noqa: BLE001 - a result that does not unpickle; say which member sent it
-        process.join()
         raise RuntimeError(f"ensemble member {name}: its result could not be read back ({exc})") from exc
     finally:
         receive.close()
-    process.join()
+        process.join()
+    if status == "died":
+        remove_staging(worker.output_dir)
+        raise _died(name, process.exitcode)
     if status == "ok":
         return value
     if status == "interrupted":
@@ -190,9 +197,10 @@ def portable(exc: BaseException, name: str) -> BaseException:
         pass
     if isinstance(exc, OSError):
         return OSError(exc.errno, exc.strerror or str(exc), exc.filename)
-    if isinstance(exc, InputError):
-        return InputError(str(exc))
-    return MemoryError(str(exc)) if isinstance(exc, MemoryError) else RuntimeError(f"ensemble member {name}: {exc}")
+    for kind in (InputError, MemoryError):  # a subclass of the other kinds the tool reports in one line
+        if isinstance(exc, kind):
+            return kind(str(exc))
+    return RuntimeError(f"ensemble member {name}: {exc}")
 
 
 def _die_with_parent() -> None:

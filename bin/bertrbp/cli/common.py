@@ -13,6 +13,7 @@ import typer
 
 from bertrbp import __version__
 from bertrbp.errors import (
+    STOP_SIGNALS,
     InputError,
     Interrupted,
     MemberKilled,
@@ -162,7 +163,7 @@ def run(app: typer.Typer, argv: list[str] | None = None) -> None:
     clear_signal()
     previous_hook = sys.unraisablehook
     if threading.current_thread() is threading.main_thread():
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        for signum in STOP_SIGNALS:
             handlers[signum] = signal.signal(signum, raise_interrupted)
         sys.unraisablehook = quiet_about_interrupted(previous_hook)
     try:
