@@ -91,7 +91,7 @@ def finetune_ensemble(plan: Sequence[Member], output_dir: Path, options_for: Cal
     results = train_members([member.name for member in plan], options, jobs)
     members = list(zip(plan, options, results))
     _assemble(out, members)
-    metrics, warning = _ensemble_metrics(out, members, options_for)
+    metrics, warning = _ensemble_metrics(out, members)
     card = {
         "tool": "bertrbp-finetune",
         "model_kind": "ensemble",
@@ -126,7 +126,7 @@ def _assemble(out: Path, members) -> None:
         write_manifest(tmp, entries)
 
 
-def _ensemble_metrics(out: Path, members, options_for) -> tuple[dict, str]:
+def _ensemble_metrics(out: Path, members) -> tuple[dict, str]:
     """Validation metrics of the ensemble on the members' shared validation split, plus member summaries."""
     import torch
 
