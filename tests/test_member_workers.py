@@ -186,6 +186,19 @@ def test_a_worker_killed_by_the_oom_killer_ends_the_tool_as_killed_so_the_pipeli
     tool.assert_nothing_left(workers)
 
 
+def test_a_worker_stopped_from_outside_is_named_and_ends_the_tool_with_its_signal(tool):
+    """A SIGTERM to one worker only (an admin, a per-process limit): the tool names that member, stops the others
+    and exits 128 + 15, as a stopped tool does."""
+    workers = tool.workers_training()
+    os.kill(workers["cnn_seed4"], signal.SIGTERM)
+    code, lines = tool.finish(timeout=60)
+    assert code == 128 + signal.SIGTERM, lines
+    errors = [line for line in lines if line.startswith("error:")]
+    assert len(errors) == 1 and "cnn_seed4 was stopped by SIGTERM" in errors[0], errors
+    assert not any("Traceback" in line for line in lines)
+    tool.assert_nothing_left(workers)
+
+
 def test_workers_die_with_a_tool_killed_outright(tool):
     workers = tool.workers_training()
     tool.process.kill()  # no handler runs in the tool; the workers' death signal must end them

@@ -25,7 +25,7 @@ class Interrupted(KeyboardInterrupt):
 
 
 class MemberKilled(Exception):
-    """An ensemble member's worker process was killed by a signal (``bertrbp.member_workers``). The tool then exits
+    """An ensemble member's worker process was killed, or stopped alone, by a signal (``bertrbp.member_workers``). The tool then exits
     128 + that signal, as it would had it been killed itself, so a scheduler's retry of an out-of-memory kill (137,
     ``conf/base.config``) still applies."""
 

@@ -9,7 +9,7 @@ Stopping: a worker unwinds on SIGTERM, SIGINT or SIGHUP as the tool itself does 
 and gets SIGTERM when its parent dies; the parent stops every worker when it stops. Signals are held while a
 worker is started and registered, and while workers are stopped, so none is missed or left running. A worker
 killed by a signal (the out-of-memory killer's 9) ends the tool with 128 + that signal, so a scheduler's retry of
-an out-of-memory kill still applies.
+an out-of-memory kill still applies; a worker stopped alone (SIGTERM to it only) is named in the tool's error line.
 """
 
 from __future__ import annotations
@@ -156,8 +156,10 @@ def _outcome(receive: Connection, worker: Worker):
         raise _died(name, process.exitcode)
     if status == "ok":
         return value
-    if status == "interrupted":
-        raise Interrupted(value)
+    if status == "interrupted":  # the worker alone was stopped (a stop of the tool is raised in the tool first)
+        raise MemberKilled(
+            f"ensemble member {name} was stopped by {signal.Signals(value).name}; partial outputs were removed.", value
+        )
     raise value
 
 
