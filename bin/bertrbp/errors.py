@@ -25,9 +25,9 @@ class Interrupted(KeyboardInterrupt):
 
 
 class MemberKilled(Exception):
-    """An ensemble member's worker process was killed, or stopped alone, by a signal (``bertrbp.member_workers``). The tool then exits
-    128 + that signal, as it would had it been killed itself, so a scheduler's retry of an out-of-memory kill (137,
-    ``conf/base.config``) still applies."""
+    """An ensemble member's worker process was killed, or stopped alone, by a signal (``bertrbp.member_workers``).
+    The tool then exits 128 + that signal, as it would had it been killed itself, so a scheduler's retry of an
+    out-of-memory kill (137, ``conf/base.config``) still applies."""
 
     def __init__(self, message: str, signum: int) -> None:
         super().__init__(message)
