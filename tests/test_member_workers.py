@@ -211,7 +211,7 @@ import signal, sys, types
 sys.path.insert(0, {bin!r})
 import bertrbp.member_workers as workers
 
-def report_mask(name, options, send, level, parent):
+def report_mask(name, options, send, level, parent, folds):
     send.send(("ok", sorted(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, []))))
     send.close()
 

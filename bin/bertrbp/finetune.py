@@ -184,6 +184,7 @@ def finetune(options: FinetuneOptions) -> FinetuneResult:
         run = _fit_kmer(options, model, train_data, val_data)
     else:
         run = _train_neural(options, model, tokenizer, train_data, val_data)
+    _log_folds(model)
     calibration = _calibrate(options, kind, model, train_data, val_data, run)
     diagnosis, warning = _verdict(run.final, config, run.kept, calibration)
     metrics = {
@@ -232,6 +233,18 @@ def _add_structure(options: FinetuneOptions, kind: str, model, report):
         report.newly_initialised.append("structure_projection.weight")
     log.info("structure input: %s per k-mer token, folded with %s", options.structure, structure_spec_of(model).engine)
     return model
+
+
+def _log_folds(model) -> None:
+    """How many sequences this process folded, and how many it found folded ahead (``structure_prefold``)."""
+    from bertrbp.structure_input import FOLD_COUNTS, structure_spec_of
+
+    if structure_spec_of(model) is not None:
+        log.info(
+            "structure: %d sequences folded in this process so far, %d found among the run's folds made ahead",
+            FOLD_COUNTS["folded"],
+            FOLD_COUNTS["looked_up"],
+        )
 
 
 def _structure_entry(model) -> dict | None:

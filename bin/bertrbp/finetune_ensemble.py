@@ -17,8 +17,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bertrbp.errors import InputError
+
+if TYPE_CHECKING:
+    from bertrbp.structure_prefold import FoldTable
 
 log = logging.getLogger("bertrbp")
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -79,16 +83,18 @@ def member_plan(models: Sequence[str], seeds: Sequence[int], base_seed: int) -> 
     return plan
 
 
-def finetune_ensemble(plan: Sequence[Member], output_dir: Path, options_for: Callable, jobs: int = 1):
-    """Train every member (``jobs`` at once, ``bertrbp.member_workers``), then write the ensemble model folder,
-    metrics and card; returns a FinetuneResult."""
+def finetune_ensemble(
+    plan: Sequence[Member], output_dir: Path, options_for: Callable, jobs: int = 1, folds: FoldTable | None = None
+):
+    """Train every member (``jobs`` at once, ``bertrbp.member_workers``, each worker given the run's ``folds``),
+    then write the ensemble model folder, metrics and card; returns a FinetuneResult."""
     from bertrbp.finetune import FinetuneResult
     from bertrbp.member_workers import train_members
 
     started = time.perf_counter()
     out = Path(output_dir)
     options = [options_for(member.source, member.seed, out / "members" / member.name) for member in plan]
-    results = train_members([member.name for member in plan], options, jobs)
+    results = train_members([member.name for member in plan], options, jobs, folds)
     members = list(zip(plan, options, results))
     _assemble(out, members)
     metrics, warning = _ensemble_metrics(out, members)

@@ -157,14 +157,23 @@ def run_finetune(options: FinetuneRunOptions):
             "an ensemble is scored on a validation split, but --val-fraction is 0 (--recipe paper): "
             "give --val FILE or --val-fraction, or train one model."
         )
+    folds = _prefold(options) if structure != "none" else None
     if len(plan) == 1:
         result = finetune(options.member_options(plan[0].source, plan[0].seed, output_dir))
     else:
         jobs = member_jobs(options, len(plan))
         members = dataclasses.replace(options, threads=jobs.threads_per_member)
-        result = finetune_ensemble(plan, output_dir, members.member_options, jobs.jobs)
+        result = finetune_ensemble(plan, output_dir, members.member_options, jobs.jobs, folds)
     _log_validation(result.metrics, output_dir / "model")
     return result
+
+
+def _prefold(options: FinetuneRunOptions):
+    """The run's sequences folded once on every CPU of the --threads budget (``bertrbp.structure_prefold``)."""
+    from bertrbp.device import available_cpus
+    from bertrbp.structure_prefold import prefold_run
+
+    return prefold_run(options.train, options.val, options.fmt, options.structure, options.threads or available_cpus())
 
 
 def member_jobs(options: FinetuneRunOptions, members: int):

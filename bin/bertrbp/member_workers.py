@@ -64,8 +64,9 @@ def plan_jobs(requested: int, threads: int, cpus: int, members: int, on_cpu: boo
     return JobPlan(jobs, threads if jobs == 1 else max(1, budget // jobs))
 
 
-def train_members(names: Sequence[str], options: Sequence, jobs: int) -> list:
+def train_members(names: Sequence[str], options: Sequence, jobs: int, folds: dict | None = None) -> list:
     """``finetune(options[i])`` for every member, at most ``jobs`` at once; the results in the members' order.
+    Each worker installs ``folds`` (``bertrbp.structure_prefold``) first, so it does not fold them again.
 
     The first member to fail stops the others and its error is raised here, as the one-at-a-time run would raise
     it (an InputError stays an InputError)."""
@@ -88,7 +89,7 @@ def train_members(names: Sequence[str], options: Sequence, jobs: int) -> list:
             while waiting and len(running) < jobs:
                 index, (name, member_options) = waiting.pop(0)
                 with signals_held():  # a signal now would leave a started worker that _stop does not know
-                    receive, worker = start_worker(context, index, name, member_options)
+                    receive, worker = start_worker(context, index, name, member_options, folds=folds)
                     running[receive] = worker
                 log.info(
                     "ensemble member %d/%d: %s (worker %d, %d at once)",
@@ -118,11 +119,11 @@ class Worker:
     output_dir: Path  # the member's folder: where a killed worker's staging names are cleaned up
 
 
-def start_worker(context, index: int, name: str, options, target=None) -> tuple[Connection, Worker]:
+def start_worker(context, index: int, name: str, options, target=None, folds=None) -> tuple[Connection, Worker]:
     """Start one member's worker (``target``, default ``_work``); call it with the stop signals held: the child
     starts with them held too, until its handlers are in place."""
     receive, send = context.Pipe(duplex=False)
-    args = (name, options, send, log.getEffectiveLevel(), os.getpid())
+    args = (name, options, send, log.getEffectiveLevel(), os.getpid(), folds)
     process = context.Process(target=target or _work, args=args, name=f"bertrbp-{name}")
     process.start()
     send.close()  # only the worker writes; its end closing is how a dead worker shows
@@ -215,7 +216,7 @@ def _die_with_parent() -> None:
         pass
 
 
-def _work(name: str, options, send: Connection, level: int, parent: int) -> None:
+def _work(name: str, options, send: Connection, level: int, parent: int, folds: dict | None = None) -> None:
     """A worker: train one member and send back ("ok", result), ("interrupted", signal) or ("error", exception).
     It starts with the stop signals held (the parent's mask); they are let through inside the ``try``, and held
     again once the outcome is known (a stop then must not turn a sent result into a traceback)."""
@@ -233,6 +234,11 @@ def _work(name: str, options, send: Connection, level: int, parent: int) -> None
         try:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
             from bertrbp.finetune import finetune
+
+            if folds:
+                from bertrbp.structure_input import install_folds
+
+                install_folds(folds)
 
             outcome = ("ok", finetune(options))
         except Interrupted as exc:

@@ -20,7 +20,9 @@ The sequence is read back from the overlapping k-mer ids; a nucleotide covered o
 projection starts at zero, so a converted checkpoint starts as exactly the sequence-only model.
 Folding costs about 1-3 ms per 101-nt sequence on one core; results are cached per distinct token sequence
 (least recently used, ``CACHE_SIZE`` entries, one cache per process and structure specification), so training
-folds each sequence once, not once per epoch, and models of the same specification share the folds.
+folds each sequence once, not once per epoch, and models of the same specification share the folds. Before a
+run trains, ``bertrbp.structure_prefold`` folds its sequences once on every CPU of the budget and installs them
+(``install_folds``), so the members of an ensemble trained side by side (``--jobs``) fold nothing themselves.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import numpy as np
 
 from bertrbp.errors import InputError
 from bertrbp.fold.elements import ELEMENTS, element_string
-from bertrbp.fold.engines import DEFAULT_ENGINE, ENGINES, FoldOptions, fold_rna, prepare_rna
+from bertrbp.fold.engines import DEFAULT_ENGINE, ENGINES, Fold, FoldOptions, fold_rna, prepare_rna
 from bertrbp.tokenizer import CLS_ID, SEP_ID, SPECIAL_TOKENS, dnabert_vocab
 
 STRUCTURE_CHOICES = ("none", "unpaired", "elements", "both")
@@ -86,6 +88,16 @@ class StructureSpec:
             raise InputError(f"config.json: {CONFIG_KEY} {value!r} is not a structure specification ({exc}).") from exc
 
 
+_FOLDED: dict[FoldOptions, dict[str, Fold]] = {}  # folds made ahead, by bertrbp.structure_prefold
+FOLD_COUNTS = {"folded": 0, "looked_up": 0}  # this process's sequences folded here or found in _FOLDED
+
+
+def install_folds(table: dict[FoldOptions, dict[str, Fold]]) -> None:
+    """Add folds made ahead (``bertrbp.structure_prefold``): a sequence found there is not folded again."""
+    for options, folds in table.items():
+        _FOLDED.setdefault(options, {}).update(folds)
+
+
 def feature_names(features: str) -> list[str]:
     """Names of the per-token feature columns for ``features`` (unpaired, elements or both)."""
     names = ["nucleotide"]
@@ -99,7 +111,13 @@ def feature_names(features: str) -> list[str]:
 def nucleotide_features(seq: str, spec: StructureSpec, where: str = "sequence") -> np.ndarray:
     """[L, F] per-nucleotide features of one DNA/RNA sequence (the columns of ``feature_names``)."""
     rna = prepare_rna(seq, where)
-    fold = fold_rna(rna, spec.fold_options(), where)
+    options = spec.fold_options()
+    fold = _FOLDED.get(options, {}).get(rna)
+    if fold is None:
+        fold = fold_rna(rna, options, where)
+        FOLD_COUNTS["folded"] += 1
+    else:
+        FOLD_COUNTS["looked_up"] += 1
     columns = [np.ones(len(rna))]
     if spec.features in ("unpaired", "both"):
         columns.append(np.asarray(fold.unpaired, dtype=np.float64))
@@ -186,8 +204,10 @@ def shared_cache(spec: StructureSpec) -> FeatureCache:
 
 
 def clear_caches() -> None:
-    """Forget every cached fold (tests that change the folding code; long-lived processes)."""
+    """Forget every cached fold and every fold made ahead (tests that change the folding code; long-lived
+    processes)."""
     _CACHES.clear()
+    _FOLDED.clear()
 
 
 def batch_features(input_ids, attention_mask, spec: StructureSpec, k: int, cache: FeatureCache) -> np.ndarray:

@@ -1,0 +1,94 @@
+"""A run's sequences folded once, ahead of training (bertrbp.structure_prefold): the same features a model folds
+for itself, each distinct sequence once, and ensemble members trained side by side (--jobs) fold nothing."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+import numpy as np
+import pytest
+
+from inprocess import run_cli
+from synthetic import motif_sequences, write_fasta
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    from bertrbp.structure_input import clear_caches
+
+    clear_caches()
+    yield
+    clear_caches()
+
+
+def _count_folds(monkeypatch) -> list[str]:
+    """Record every sequence the structure code folds itself (not found among the folds made ahead)."""
+    import bertrbp.structure_input as si
+
+    folded: list[str] = []
+    original = si.fold_rna
+
+    def counting(rna, options, where="sequence"):
+        folded.append(rna)
+        return original(rna, options, where)
+
+    monkeypatch.setattr(si, "fold_rna", counting)
+    return folded
+
+
+def test_folds_made_ahead_on_two_processes_give_the_features_a_model_folds_for_itself(monkeypatch):
+    from bertrbp.structure_input import StructureSpec, clear_caches, install_folds, token_features
+    from bertrbp.structure_prefold import fold_table
+
+    seqs = [seq for _, seq, _ in motif_sequences(300, seed=5, length=61)]
+    spec = StructureSpec("both")
+    folded = _count_folds(monkeypatch)
+    by_itself = [token_features(seq, spec, 3) for seq in seqs]
+    assert len(folded) == len(seqs)  # no table: every sequence folded here
+    clear_caches()
+    rnas = [seq.replace("T", "U") for seq in seqs]
+    install_folds({spec.fold_options(): fold_table(rnas, spec.fold_options(), workers=2)})
+    folded.clear()
+    ahead = [token_features(seq, spec, 3) for seq in seqs]
+    assert folded == []
+    assert all(np.array_equal(a, b) for a, b in zip(by_itself, ahead))
+    token_features("GGGGAAAACCCCTTTT", spec, 3)  # not in the table: folded as before
+    assert len(folded) == 1
+    token_features(seqs[0], StructureSpec("elements"), 3)  # other fold options (no unpaired probabilities)
+    assert len(folded) == 2
+
+
+def test_run_sequences_are_the_distinct_rna_of_the_training_and_validation_files(tmp_path):
+    from bertrbp.structure_prefold import run_sequences
+
+    train = write_fasta(tmp_path / "train.fa", [("a", "acgtAC", 1), ("b", "ACGUAC", 0), ("c", "GGGCCC", 1)])
+    val = write_fasta(tmp_path / "val.fa", [("d", "GGGCCC", 0), ("e", "UUUAAA", 1)])
+    assert run_sequences([train], val, "auto") == ["ACGUAC", "GGGCCC", "UUUAAA"]
+    tokens = tmp_path / "train.npz"
+    assert run_cli("tokenize", train, "-o", tokens, "--k", "3") == 0
+    assert run_sequences([tokens], None, "auto") == ["ACGUAC", "GGGCCC"]  # read back from the k-mer ids
+
+
+def _finetune(train, out, *extra):
+    return run_cli(
+        "finetune", "--train", train, "--output-dir", out, "--model", "cnn", "--seeds", "3,4", "--structure",
+        "unpaired", "--epochs", "2", "--min-steps", "0", "--batch-size", "16", *extra,
+    )  # fmt: skip
+
+
+def test_members_trained_side_by_side_fold_nothing_and_train_the_models_of_one_at_a_time(tmp_path, capfd, caplog):
+    caplog.set_level(logging.INFO, logger="bertrbp")  # the tool's log; each worker logs to its stderr at that level
+    train = write_fasta(tmp_path / "train.fa", motif_sequences(200, seed=31, length=61))
+    alone, together = tmp_path / "alone", tmp_path / "together"
+    assert _finetune(train, alone, "--threads", "1") == 0
+    capfd.readouterr()
+    assert _finetune(train, together, "--threads", "2", "--jobs", "2") == 0
+    err = capfd.readouterr().err  # the workers' own stderr too (file descriptor 2)
+    assert "folded the 200 distinct training and validation sequences once, on 2 processes" in caplog.text
+    counts = re.findall(r"\[(cnn_seed\d)\].*structure: (\d+) sequences folded in this process so far, (\d+) found", err)
+    assert sorted(name for name, _, _ in counts) == ["cnn_seed3", "cnn_seed4"], err
+    assert all(folded == "0" and int(found) >= 200 for _, folded, found in counts), counts
+    metrics = [json.loads((out / "metrics.json").read_text())["validation"] for out in (alone, together)]
+    assert metrics[0] == metrics[1]
