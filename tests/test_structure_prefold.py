@@ -66,6 +66,8 @@ def test_run_sequences_are_the_distinct_rna_of_the_training_and_validation_files
     train = write_fasta(tmp_path / "train.fa", [("a", "acgtAC", 1), ("b", "ACGUAC", 0), ("c", "GGGCCC", 1)])
     val = write_fasta(tmp_path / "val.fa", [("d", "GGGCCC", 0), ("e", "UUUAAA", 1)])
     assert run_sequences([train], val, "auto") == ["ACGUAC", "GGGCCC", "UUUAAA"]
+    long = write_fasta(tmp_path / "long.fa", [("f", "ACGU" * 300, 1), ("g", "ACGUAC", 0)])
+    assert run_sequences([long], None, "auto") == ["ACGUAC"]  # refused by the model when it reads it; not folded
     tokens = tmp_path / "train.npz"
     assert run_cli("tokenize", train, "-o", tokens, "--k", "3") == 0
     assert run_sequences([tokens], None, "auto") == ["ACGUAC", "GGGCCC"]  # read back from the k-mer ids
@@ -92,3 +94,12 @@ def test_members_trained_side_by_side_fold_nothing_and_train_the_models_of_one_a
     assert all(folded == "0" and int(found) >= 200 for _, folded, found in counts), counts
     metrics = [json.loads((out / "metrics.json").read_text())["validation"] for out in (alone, together)]
     assert metrics[0] == metrics[1]
+
+
+def test_a_training_file_without_labels_is_refused_before_any_folding(tmp_path, monkeypatch, capsys):
+    train = tmp_path / "train.fa"
+    train.write_text(">a class:1\nACGTACGTAC\n>b\nGGGCCCAAAT\n")
+    folded = _count_folds(monkeypatch)
+    assert _finetune(train, tmp_path / "out", "--threads", "1") == 2
+    assert folded == []
+    assert "record 'b' (line 3) has no label" in capsys.readouterr().err

@@ -23,17 +23,21 @@ from bertrbp.fold.parallel import chunked, ordered_map
 
 log = logging.getLogger("bertrbp")
 CHUNK_SIZE = 256  # sequences per task: large enough that a 101-nt fold (ms) outweighs the round trip
+# Longer sequences are left to the model: every preset takes at most 512 positions, so such a record is refused
+# when the model reads it, and folding it first (cubic time) would only delay that error.
+MAX_LENGTH = 1024
 
 FoldTable = dict[FoldOptions, dict[str, Fold]]
 
 
 def run_sequences(train: Sequence[Path], val: Path | None, fmt: str) -> list[str]:
-    """The distinct RNA strings a model of this run folds: every training and validation sequence, as
-    ``structure_input`` passes it to the folding code (upper case, U for T)."""
+    """The distinct RNA strings a model of this run folds: every training and validation sequence up to
+    ``MAX_LENGTH`` nt, as ``structure_input`` passes it to the folding code (upper case, U for T)."""
     distinct: dict[str, None] = {}
     for path in [*train, *([val] if val is not None else [])]:
         for seq in _sequences(Path(path), fmt):
-            distinct.setdefault(prepare_rna(seq, str(path)))
+            if len(seq) <= MAX_LENGTH:
+                distinct.setdefault(prepare_rna(seq, str(path)))
     return list(distinct)
 
 
@@ -48,9 +52,9 @@ def _sequences(path: Path, fmt: str) -> Iterable[str]:
             length = int(mask.sum())
             yield sequence_from_kmer_ids(ids[1 : length - 1], data.k)
         return
-    from bertrbp.io.sequences import iter_records
+    from bertrbp.io.sequences import check_unique_ids, iter_records, require_labels
 
-    for record in iter_records(path, fmt):
+    for record in check_unique_ids(require_labels(iter_records(path, fmt))):  # the model's own checks, before folding
         yield record.seq
 
 
