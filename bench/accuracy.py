@@ -199,6 +199,7 @@ def run_one(args, suite: str, name: str, source: str, pretrained: bool) -> dict:
     from bertrbp.model import load_classifier, takes_structure
     from bertrbp.predict import predict_records, write_predictions
     from bertrbp.recipe import resolve
+    from bertrbp.structure_prefold import prefolded
     from bertrbp.tokenizer import KmerTokenizer
     from bertrbp.training import TrainConfig
 
@@ -237,10 +238,14 @@ def run_one(args, suite: str, name: str, source: str, pretrained: bool) -> dict:
         )
 
     started = time.perf_counter()
-    if len(plan) == 1:
-        result = finetune(options_for(plan[0].source, plan[0].seed, work / "finetune"))
-    else:
-        result = finetune_ensemble(plan, work / "finetune", options_for, args.jobs)
+    fold_ahead = contextlib.nullcontext(None)  # as bertrbp-finetune: with --structure, every sequence folded once
+    if args.structure != "none":
+        fold_ahead = prefolded([tokens], None, "auto", args.structure, 3, (args.threads or 1) * args.jobs)
+    with fold_ahead as folds:
+        if len(plan) == 1:
+            result = finetune(options_for(plan[0].source, plan[0].seed, work / "finetune"))
+        else:
+            result = finetune_ensemble(plan, work / "finetune", options_for, args.jobs, folds)
     train_wall = time.perf_counter() - started
     for member, seconds in reused.items():  # count a reused member's original training, not its no-op resume
         resumed = json.loads((work / "finetune" / "members" / member / "model_card.json").read_text())

@@ -65,12 +65,31 @@ def test_run_sequences_are_the_distinct_rna_of_the_training_and_validation_files
 
     train = write_fasta(tmp_path / "train.fa", [("a", "acgtAC", 1), ("b", "ACGUAC", 0), ("c", "GGGCCC", 1)])
     val = write_fasta(tmp_path / "val.fa", [("d", "GGGCCC", 0), ("e", "UUUAAA", 1)])
-    assert run_sequences([train], val, "auto") == ["ACGUAC", "GGGCCC", "UUUAAA"]
-    long = write_fasta(tmp_path / "long.fa", [("f", "ACGU" * 300, 1), ("g", "ACGUAC", 0)])
-    assert run_sequences([long], None, "auto") == ["ACGUAC"]  # refused by the model when it reads it; not folded
-    tokens = tmp_path / "train.npz"
+    assert run_sequences([train], val, "auto", 3) == ["ACGUAC", "GGGCCC", "UUUAAA"]
+    long = write_fasta(tmp_path / "long.fa", [("f", "ACGU" * 129, 1), ("g", "ACGUAC", 0), ("h", "ACGU" * 128, 1)])
+    assert run_sequences([long], None, "auto", 3) == ["ACGUAC", "ACGU" * 128]  # 516 nt: refused by a 512-position
+    tokens = tmp_path / "train.npz"  # model when it reads it, so not folded ahead; 512 nt is taken
     assert run_cli("tokenize", train, "-o", tokens, "--k", "3") == 0
-    assert run_sequences([tokens], None, "auto") == ["ACGUAC", "GGGCCC"]  # read back from the k-mer ids
+    assert run_sequences([tokens], None, "auto", 3) == ["ACGUAC", "GGGCCC"]  # read back from the k-mer ids
+
+
+def test_a_sequence_with_n_is_folded_ahead_as_the_model_reads_it_back(tmp_path, monkeypatch):
+    """A nucleotide covered only by k-mers holding an N reads back as N (the first A of the first sequence, the A
+    between two Ns of the second): the table holds that form, so the model finds it."""
+    from bertrbp.structure_input import StructureSpec, install_folds, sequence_from_kmer_ids, token_features
+    from bertrbp.structure_prefold import fold_table, run_sequences
+    from bertrbp.tokenizer import KmerTokenizer
+
+    written = ["ANCGTACGGTNNACGTTAGC", "ACGNANACGT"]
+    train = write_fasta(tmp_path / "train.fa", [("a", written[0], 1), ("b", written[1], 0)])
+    rnas = run_sequences([train], None, "auto", 3)
+    assert rnas == ["NNCGUACGGUNNACGUUAGC", "ACGNNNACGU"]
+    spec = StructureSpec("unpaired")
+    install_folds({spec.fold_options(): fold_table(rnas, spec.fold_options(), workers=1)})
+    folded = _count_folds(monkeypatch)
+    for seq in written:  # what a model does: the sequence its k-mer ids spell
+        token_features(sequence_from_kmer_ids(KmerTokenizer(3).kmer_ids(seq), 3), spec, 3)
+    assert folded == []
 
 
 def _finetune(train, out, *extra):
@@ -103,3 +122,20 @@ def test_a_training_file_without_labels_is_refused_before_any_folding(tmp_path, 
     assert _finetune(train, tmp_path / "out", "--threads", "1") == 2
     assert folded == []
     assert "record 'b' (line 3) has no label" in capsys.readouterr().err
+
+
+def test_a_folding_process_that_dies_leaves_each_model_to_fold_its_own(tmp_path, monkeypatch, caplog):
+    import bertrbp.structure_prefold as prefold
+    from bertrbp.errors import InputError
+
+    def died(*_):
+        raise InputError("a worker process died while handling the sequences from ACGT... (3 of them)")
+
+    monkeypatch.setattr(prefold, "fold_table", died)
+    caplog.set_level(logging.INFO, logger="bertrbp")
+    train = write_fasta(tmp_path / "train.fa", motif_sequences(100, seed=7, length=41))
+    folded = _count_folds(monkeypatch)
+    assert run_cli("finetune", "--train", train, "--output-dir", tmp_path / "out", "--model", "cnn", "--structure",
+                   "unpaired", "--epochs", "1", "--min-steps", "0", "--threads", "1") == 0  # fmt: skip
+    assert "folding ahead stopped (a worker process died" in caplog.text
+    assert len(folded) == 100  # the model folded every sequence itself

@@ -163,13 +163,18 @@ def score_log_odds(
     return np.concatenate(probabilities), np.concatenate(log_odds), float(loss_sum) / len(data)
 
 
-def finetune(options: FinetuneOptions) -> FinetuneResult:
-    """Run a fine-tuning job end to end; see the module docstring for the outputs."""
-    started = time.perf_counter()
+def check_choices(options: FinetuneOptions) -> None:
+    """Refuse an unknown --keep or --calibrate (checked before any data is read or folded)."""
     if options.keep not in KEEP_CHOICES:
         raise InputError(f"--keep must be best or last, not {options.keep!r}.")
     if options.calibrate not in CALIBRATE_CHOICES:
         raise InputError(f"--calibrate must be one of {', '.join(CALIBRATE_CHOICES)}, not {options.calibrate!r}.")
+
+
+def finetune(options: FinetuneOptions) -> FinetuneResult:
+    """Run a fine-tuning job end to end; see the module docstring for the outputs."""
+    started = time.perf_counter()
+    check_choices(options)
     config = options.train_config
     kind = model_kind(options.model)
     config.lr = _learning_rate(options, kind)

@@ -128,7 +128,7 @@ class FinetuneRunOptions:
 def run_finetune(options: FinetuneRunOptions):
     """Train the one model or the ensemble the options ask for; returns the ``FinetuneResult`` (``collapsed``
     tells the caller whether --fail-on-collapse applies)."""
-    from bertrbp.finetune import finetune
+    from bertrbp.finetune import check_choices, finetune
     from bertrbp.finetune_ensemble import finetune_ensemble, member_plan, parse_seeds
     from bertrbp.model import is_new_cnn, takes_structure
     from bertrbp.structure_input import STRUCTURE_CHOICES
@@ -157,23 +157,31 @@ def run_finetune(options: FinetuneRunOptions):
             "an ensemble is scored on a validation split, but --val-fraction is 0 (--recipe paper): "
             "give --val FILE or --val-fraction, or train one model."
         )
-    folds = _prefold(options) if structure != "none" else None
-    if len(plan) == 1:
-        result = finetune(options.member_options(plan[0].source, plan[0].seed, output_dir))
-    else:
-        jobs = member_jobs(options, len(plan))
-        members = dataclasses.replace(options, threads=jobs.threads_per_member)
-        result = finetune_ensemble(plan, output_dir, members.member_options, jobs.jobs, folds)
+    for member in plan:  # the checks that need no data, before any folding
+        check_choices(options.member_options(member.source, member.seed, output_dir))
+    with _prefolded(options) as folds:  # before member_jobs: its fold workers fork before torch threads start
+        if len(plan) == 1:
+            result = finetune(options.member_options(plan[0].source, plan[0].seed, output_dir))
+        else:
+            jobs = member_jobs(options, len(plan))
+            members = dataclasses.replace(options, threads=jobs.threads_per_member)
+            result = finetune_ensemble(plan, output_dir, members.member_options, jobs.jobs, folds)
     _log_validation(result.metrics, output_dir / "model")
     return result
 
 
-def _prefold(options: FinetuneRunOptions):
-    """The run's sequences folded once on every CPU of the --threads budget (``bertrbp.structure_prefold``)."""
-    from bertrbp.device import available_cpus
-    from bertrbp.structure_prefold import prefold_run
+def _prefolded(options: FinetuneRunOptions):
+    """With --structure, the run's sequences folded once on every CPU of the --threads budget and installed for
+    the run (``bertrbp.structure_prefold``); without, nothing."""
+    import contextlib
 
-    return prefold_run(options.train, options.val, options.fmt, options.structure, options.threads or available_cpus())
+    from bertrbp.device import available_cpus
+    from bertrbp.structure_prefold import prefolded
+
+    if options.structure == "none":
+        return contextlib.nullcontext(None)
+    workers = options.threads or available_cpus()
+    return prefolded(options.train, options.val, options.fmt, options.structure, options.k, workers)
 
 
 def member_jobs(options: FinetuneRunOptions, members: int):

@@ -66,7 +66,8 @@ def plan_jobs(requested: int, threads: int, cpus: int, members: int, on_cpu: boo
 
 def train_members(names: Sequence[str], options: Sequence, jobs: int, folds: dict | None = None) -> list:
     """``finetune(options[i])`` for every member, at most ``jobs`` at once; the results in the members' order.
-    Each worker installs ``folds`` (``bertrbp.structure_prefold``) first, so it does not fold them again.
+    Each structure-aware member's worker installs ``folds`` (``bertrbp.structure_prefold``, pickled once for all
+    of them) first, so it does not fold those sequences again; one member at a time, the caller has them installed.
 
     The first member to fail stops the others and its error is raised here, as the one-at-a-time run would raise
     it (an InputError stays an InputError)."""
@@ -81,6 +82,7 @@ def train_members(names: Sequence[str], options: Sequence, jobs: int, folds: dic
     context = multiprocessing.get_context("spawn")
     # started here, not by the first worker's start: starting it unblocks SIGINT and SIGTERM in the calling thread
     resource_tracker.ensure_running()
+    folds_pickled = pickle.dumps(folds) if folds else None
     waiting = list(enumerate(zip(names, options)))
     running: dict[Connection, Worker] = {}
     results: list = [None] * len(names)
@@ -89,7 +91,8 @@ def train_members(names: Sequence[str], options: Sequence, jobs: int, folds: dic
             while waiting and len(running) < jobs:
                 index, (name, member_options) = waiting.pop(0)
                 with signals_held():  # a signal now would leave a started worker that _stop does not know
-                    receive, worker = start_worker(context, index, name, member_options, folds=folds)
+                    member_folds = folds_pickled if getattr(member_options, "structure", "none") != "none" else None
+                    receive, worker = start_worker(context, index, name, member_options, folds=member_folds)
                     running[receive] = worker
                 log.info(
                     "ensemble member %d/%d: %s (worker %d, %d at once)",
@@ -216,7 +219,7 @@ def _die_with_parent() -> None:
         pass
 
 
-def _work(name: str, options, send: Connection, level: int, parent: int, folds: dict | None = None) -> None:
+def _work(name: str, options, send: Connection, level: int, parent: int, folds: bytes | None = None) -> None:
     """A worker: train one member and send back ("ok", result), ("interrupted", signal) or ("error", exception).
     It starts with the stop signals held (the parent's mask); they are let through inside the ``try``, and held
     again once the outcome is known (a stop then must not turn a sent result into a traceback)."""
@@ -238,7 +241,7 @@ def _work(name: str, options, send: Connection, level: int, parent: int, folds: 
             if folds:
                 from bertrbp.structure_input import install_folds
 
-                install_folds(folds)
+                install_folds(pickle.loads(folds))
 
             outcome = ("ok", finetune(options))
         except Interrupted as exc:

@@ -22,7 +22,7 @@ Folding costs about 1-3 ms per 101-nt sequence on one core; results are cached p
 (least recently used, ``CACHE_SIZE`` entries, one cache per process and structure specification), so training
 folds each sequence once, not once per epoch, and models of the same specification share the folds. Before a
 run trains, ``bertrbp.structure_prefold`` folds its sequences once on every CPU of the budget and installs them
-(``install_folds``), so the members of an ensemble trained side by side (``--jobs``) fold nothing themselves.
+(``install_folds``), so the members of an ensemble trained side by side (``--jobs``) do not fold them again.
 """
 
 from __future__ import annotations
@@ -96,6 +96,12 @@ def install_folds(table: dict[FoldOptions, dict[str, Fold]]) -> None:
     """Add folds made ahead (``bertrbp.structure_prefold``): a sequence found there is not folded again."""
     for options, folds in table.items():
         _FOLDED.setdefault(options, {}).update(folds)
+
+
+def uninstall_folds(table: dict[FoldOptions, dict[str, Fold]]) -> None:
+    """Forget the folds ``install_folds`` added from ``table`` (a run that installed them has ended)."""
+    for options in table:
+        _FOLDED.pop(options, None)
 
 
 def feature_names(features: str) -> list[str]:
