@@ -160,6 +160,26 @@ def test_accuracy_ensemble_row_scores_each_member_alone(tmp_path, shared_data):
     assert alone["member_test_auroc"] == ""
 
 
+def test_ensemble_plus_member_rebuilds_the_runs_own_validation_split_and_joins_by_log_odds(tmp_path, shared_data):
+    """The member's validation and test AUROC equal those its accuracy row recorded (so the split is finetune's
+    own); joining a run with itself changes nothing; runs with different validation splits are refused."""
+    accuracy, plus = bench("accuracy"), bench("ensemble_plus_member")
+    common = ["--suite", "tial1", "--threads", "1", "--max-train", "400", "--max-test", "200"]
+    common += ["--results", str(tmp_path / "res"), "--work", str(tmp_path / "work"), "--data", str(shared_data)]
+    accuracy.main([*common, "--model", "kmer,kmer-pos", "--tag", "pair"])
+    accuracy.main([*common, "--model", "kmer", "--tag", "alone"])
+    accuracy.main([*common, "--model", "kmer", "--tag", "other-split", "--seed", "7"])
+    alone = accuracy.read_rows(tmp_path / "res" / "accuracy_tial1_alone.tsv")[0]
+    work = tmp_path / "work" / "tial1"
+    result = plus.compare(work / "pair" / "TIAL1", work / "alone" / "TIAL1", 2, 42, 0.1)
+    assert result["val_member"] == pytest.approx(float(alone["val_auroc"]), abs=1e-4)
+    assert result["test_member"] == pytest.approx(float(alone["test_auroc"]), abs=1e-4)
+    itself = plus.compare(work / "alone" / "TIAL1", work / "alone" / "TIAL1", 1, 42, 0.1)
+    assert itself["val_joined"] == itself["val_member"] and itself["test_joined"] == itself["test_member"]
+    with pytest.raises(SystemExit, match="do not share a validation split"):
+        plus.compare(work / "pair" / "TIAL1", work / "other-split" / "TIAL1", 2, 42, 0.1)
+
+
 def test_cnn_variants_train_the_named_architecture_on_validation_only(tmp_path, shared_data):
     """Each row trains the variant it names (a BiLSTM only where asked), reads no test split and is skipped on
     rerun; the report averages only variants that ran every column."""
