@@ -238,10 +238,8 @@ def run_one(args, suite: str, name: str, source: str, pretrained: bool) -> dict:
         )
 
     started = time.perf_counter()
-    fold_ahead = contextlib.nullcontext(None)  # as bertrbp-finetune: with --structure, every sequence folded once
-    if args.structure != "none":
-        fold_ahead = prefolded([tokens], None, "auto", args.structure, 3, (args.threads or 1) * args.jobs)
-    with fold_ahead as folds:
+    # as bertrbp-finetune: with --structure, every sequence folded once
+    with prefolded([tokens], None, "auto", args.structure, 3, (args.threads or 1) * args.jobs) as folds:
         if len(plan) == 1:
             result = finetune(options_for(plan[0].source, plan[0].seed, work / "finetune"))
         else:

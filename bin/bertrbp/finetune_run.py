@@ -173,13 +173,9 @@ def run_finetune(options: FinetuneRunOptions):
 def _prefolded(options: FinetuneRunOptions):
     """With --structure, the run's sequences folded once on every CPU of the --threads budget and installed for
     the run (``bertrbp.structure_prefold``); without, nothing."""
-    import contextlib
-
     from bertrbp.device import available_cpus
     from bertrbp.structure_prefold import prefolded
 
-    if options.structure == "none":
-        return contextlib.nullcontext(None)
     workers = options.threads or available_cpus()
     return prefolded(options.train, options.val, options.fmt, options.structure, options.k, workers)
 

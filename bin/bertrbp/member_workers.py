@@ -91,7 +91,7 @@ def train_members(names: Sequence[str], options: Sequence, jobs: int, folds: dic
             while waiting and len(running) < jobs:
                 index, (name, member_options) = waiting.pop(0)
                 with signals_held():  # a signal now would leave a started worker that _stop does not know
-                    member_folds = folds_pickled if getattr(member_options, "structure", "none") != "none" else None
+                    member_folds = folds_pickled if folds_pickled and member_options.structure != "none" else None
                     receive, worker = start_worker(context, index, name, member_options, folds=member_folds)
                     running[receive] = worker
                 log.info(

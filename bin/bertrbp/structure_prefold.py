@@ -88,9 +88,10 @@ def _tasks(rnas: Sequence[str]) -> Iterator[list[str]]:
 def fold_table(rnas: Sequence[str], options: FoldOptions, workers: int) -> dict[str, Fold]:
     """``fold_rna`` of every sequence, on ``workers`` processes (in this one when ``workers`` <= 1)."""
     import_engine(options.engine)  # once here, inherited by the workers
-    fold = partial(_fold_task, options=options)
+    tasks = list(_tasks(rnas))
     folds: dict[str, Fold] = {}
-    for task, folded in zip(_tasks(rnas), ordered_map(fold, _tasks(rnas), workers, describe=_describe)):
+    results = ordered_map(partial(_fold_task, options=options), tasks, workers, describe=_describe)
+    for task, folded in zip(tasks, results):
         folds.update(zip(task, folded))
     return folds
 
@@ -108,9 +109,13 @@ def prefolded(
     train: Sequence[Path], val: Path | None, fmt: str, structure: str, k: int, workers: int
 ) -> Iterator[FoldTable]:
     """Fold the run's sequences for ``--structure structure`` and install them in this process while the block
-    runs; the table it yields is what a member's worker installs (``structure_input.install_folds``)."""
+    runs; the table it yields is what a member's worker installs (``structure_input.install_folds``). With
+    ``--structure none`` nothing is folded and it yields None."""
     from bertrbp.structure_input import StructureSpec, install_folds, uninstall_folds
 
+    if structure == "none":
+        yield None
+        return
     options = StructureSpec(structure).check().fold_options()
     started = time.perf_counter()
     rnas = run_sequences(train, val, fmt, k)
