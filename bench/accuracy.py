@@ -96,6 +96,7 @@ FIELDS = (
     "test_accuracy_raw",
     "test_mcc_raw",
     "test_log_loss_raw",
+    "val_split",  # how the validation set was carved (bertrbp-finetune --val-split)
 )
 
 
@@ -230,6 +231,7 @@ def run_one(args, suite: str, name: str, source: str, pretrained: bool) -> dict:
             model=model_source,
             lr=args.lr,
             val_fraction=args.val_fraction,
+            val_split=args.val_split,
             lr_policy=args.lr_policy,
             split_seed=args.seed,
             train_config=config,
@@ -308,6 +310,7 @@ def run_one(args, suite: str, name: str, source: str, pretrained: bool) -> dict:
         "bf16": card.get("bf16"),
         "model_kind": result.metrics.get("model_kind"),
         "structure": args.structure,
+        "val_split": args.val_split,
         "test_auprc": round(test["auprc"], 4),
         **probability,
         "member_test_auroc": members,
@@ -667,6 +670,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-train", type=int, default=0, help="seeded stratified subset of training data (0 = all)")
     parser.add_argument("--max-test", type=int, default=0, help="subset of the test set (0 = all; for --smoke)")
     parser.add_argument("--val-fraction", type=float, default=0.1)
+    parser.add_argument(
+        "--val-split", default="auto", choices=("auto", "locus", "random"), help="bertrbp-finetune --val-split"
+    )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--threads", type=int, default=0, help="torch threads of each model (of each member)")
     parser.add_argument(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import sys
 from pathlib import Path
 
@@ -27,12 +28,15 @@ def validation_log_odds(run: Path, seed: int, fraction: float):
     """(site ids, labels, log-odds) of the run's kept model on its validation split."""
     import torch
 
-    from bertrbp.finetune import score_log_odds, split_validation
+    from bertrbp.finetune import score_log_odds
     from bertrbp.io.tokens import load_tokens
     from bertrbp.model import load_classifier
+    from bertrbp.validation_split import split_validation
 
     model, _, _ = load_classifier(str(run / "finetune" / "model"))
-    _, val = split_validation(load_tokens(run / "train.npz"), fraction, seed)
+    card = json.loads((run / "finetune" / "model_card.json").read_text())
+    how = card.get("hyperparameters", {}).get("val_split") or "random"  # cards before --val-split: random
+    _, val, _ = split_validation(load_tokens(run / "train.npz"), fraction, seed, how)
     _, log_odds, _ = score_log_odds(model.eval(), val, torch.device("cpu"), False, 256)
     return list(val.ids), val.labels.tolist(), log_odds
 

@@ -38,6 +38,7 @@ from bertrbp.model import STRUCTURE_KINDS, is_kmer_kind, load_classifier, model_
 from bertrbp.provenance import device_description, sha256, software_versions
 from bertrbp.training import ArrayBatches, EpochContext, TrainConfig, train
 from bertrbp.training.checkpoint import check_run_identity, model_identity
+from bertrbp.validation_split import VAL_SPLITS, split_validation
 
 if TYPE_CHECKING:
     from bertrbp.cnn import CnnShape  # transformers loads only when a model does
@@ -65,6 +66,7 @@ class FinetuneOptions:
     lr_policy: str = "default"  # "paper": the paper's 10x rate (2e-3) for random-init BERTs (bertrbp.recipe)
     recipe: str = "default"  # "paper": the authors' training protocol (bertrbp.recipe); recorded in the card
     split_seed: int | None = None  # seed of the validation split (default: the training seed)
+    val_split: str = "auto"  # how --val-fraction is carved: auto|locus|random (bertrbp.validation_split)
     structure: str = "none"  # per-token structure input of BERTs and CNNs: none|unpaired|elements|both
     cnn_shape: CnnShape | None = None  # depth of a new CNN (--model cnn); None: bertrbp.cnn's defaults
     train_config: TrainConfig = field(default_factory=TrainConfig)
@@ -100,24 +102,6 @@ def read_dataset(paths: list[Path], tokenizer, max_positions: int, fmt: str) -> 
         return data
     records = check_unique_ids(require_labels(iter_many(paths, fmt)))
     return tokenize_records(records, tokenizer, max_positions)
-
-
-def split_validation(data: TokenizedDataset, fraction: float, seed: int) -> tuple[TokenizedDataset, TokenizedDataset]:
-    """Stratified, seeded split of the training data into (train, validation)."""
-    from sklearn.model_selection import train_test_split
-
-    if not 0 < fraction < 1:
-        raise InputError(f"--val-fraction must be between 0 and 1, not {fraction}.")
-    counts = np.bincount(data.labels.astype(np.int64), minlength=2)
-    if (counts * fraction < 1).any() or (counts * (1 - fraction) < 1).any():
-        raise InputError(
-            f"cannot carve a validation split of {fraction:g} with {counts[0]} unbound and {counts[1]} bound "
-            "sequences: each class needs at least one sequence on both sides. Give more data or --val FILE."
-        )
-    train_idx, val_idx = train_test_split(
-        np.arange(len(data)), test_size=fraction, stratify=data.labels, random_state=seed
-    )
-    return data.subset(np.sort(train_idx)), data.subset(np.sort(val_idx))
 
 
 def _check_classes(data: TokenizedDataset, what: str) -> None:
@@ -164,11 +148,13 @@ def score_log_odds(
 
 
 def check_choices(options: FinetuneOptions) -> None:
-    """Refuse an unknown --keep or --calibrate (checked before any data is read or folded)."""
+    """Refuse an unknown --keep, --calibrate or --val-split (checked before any data is read or folded)."""
     if options.keep not in KEEP_CHOICES:
         raise InputError(f"--keep must be best or last, not {options.keep!r}.")
     if options.calibrate not in CALIBRATE_CHOICES:
         raise InputError(f"--calibrate must be one of {', '.join(CALIBRATE_CHOICES)}, not {options.calibrate!r}.")
+    if options.val_split not in VAL_SPLITS:
+        raise InputError(f"--val-split must be one of {', '.join(VAL_SPLITS)}, not {options.val_split!r}.")
 
 
 def finetune(options: FinetuneOptions) -> FinetuneResult:
@@ -307,8 +293,10 @@ def prepare_data(options: FinetuneOptions, tokenizer, max_positions: int):
         train_data, val_data = data, read_dataset([options.val], tokenizer, max_positions, options.fmt)
         val_source = str(options.val)
     else:
-        train_data, val_data = split_validation(data, options.val_fraction, split_seed)
-        val_source = f"stratified {options.val_fraction:g} of the training data (seed {split_seed})"
+        train_data, val_data, used = split_validation(data, options.val_fraction, split_seed, options.val_split)
+        val_source = f"stratified {options.val_fraction:g} of the training data (seed {split_seed}"
+        val_source += ", overlapping sites kept on one side)" if used == "locus" else ", random sites)"
+        log.info("validation split: %s (--val-split %s)", used, options.val_split)
     _check_classes(train_data, "training")
     _check_classes(val_data, "validation")
     log.info("train %s, validation %s", class_counts(train_data), class_counts(val_data))
@@ -347,6 +335,7 @@ def _train_neural(options: FinetuneOptions, model, tokenizer, train_data, val_da
             else {
                 "fraction": options.val_fraction,
                 "seed": config.seed if options.split_seed is None else options.split_seed,
+                **({"split": options.val_split} if options.val_split != "random" else {}),
             },
             "model": model_identity(options.model),
             "k": options.k,
@@ -512,6 +501,7 @@ def _model_card(options, kind, model, tokenizer, report, run: _Run, metrics, tra
         **config.to_dict(),
         "keep": options.keep,
         "val_fraction": options.val_fraction if options.val is None else None,
+        "val_split": options.val_split if options.val is None else None,
         "dropout": getattr(model.config, "hidden_dropout_prob", getattr(model.config, "dropout", None)),
         "max_positions": model.config.max_position_embeddings,
         "optimizer": "AdamW (no decay on bias/LayerNorm), linear warmup then linear decay",
@@ -529,6 +519,7 @@ def _model_card(options, kind, model, tokenizer, report, run: _Run, metrics, tra
             "seed": config.seed,
             "keep": options.keep,
             "val_fraction": hyperparameters["val_fraction"],
+            "val_split": hyperparameters["val_split"],
             "max_positions": hyperparameters["max_positions"],
             "batch_size": None,
             "grad_accum": None,

@@ -42,6 +42,7 @@ class FinetuneRunOptions:
     warmup_ratio: float = 0.1
     weight_decay: float = 0.01
     val_fraction: float | None = None
+    val_split: str = "auto"
     seed: int = 42
     device: str = "auto"
     bf16: str | None = None
@@ -111,6 +112,7 @@ class FinetuneRunOptions:
             k=self.k,
             lr=self.lr,
             val_fraction=chosen.val_fraction,
+            val_split=self.val_split,
             keep=chosen.keep,
             calibrate=self.calibrate,
             resume=self.resume,

@@ -123,6 +123,13 @@ def finetune(
         help="Stratified validation fraction when no --val (default 0.1; 0 = train on every sequence, needs --keep "
         "last: the --recipe paper setting).",
     ),
+    val_split: str = typer.Option(
+        "auto",
+        "--val-split",
+        help="How --val-fraction is carved: locus (overlapping sites, by the coordinates in the record ids, all on "
+        "one side, so validation scores unseen loci as a test split does), random (stratified by label), or auto "
+        "(locus when every id carries coordinates, else random).",
+    ),
     seed: int = typer.Option(42, "--seed"),
     device: str = DeviceOption,
     bf16: str | None = typer.Option(
@@ -214,6 +221,7 @@ def finetune(
         warmup_ratio=warmup_ratio,
         weight_decay=weight_decay,
         val_fraction=val_fraction,
+        val_split=val_split,
         seed=seed,
         device=device,
         bf16=bf16,

@@ -149,19 +149,15 @@ def _parse_header(header: str) -> tuple[str, int | None, Coordinates | None, str
         label_text = match.group(1)
     first = text.split()[0] if text else ""
     record_id = first.rstrip(";")
-    coords = None
-    m31 = _RBP31_COORDS.match(record_id)
-    if m31:
-        coords = Coordinates(m31["chrom"], int(m31["start"]), int(m31["end"]), m31["strand"])
-    else:
-        m24 = _RBP24_COORDS.search(record_id)
-        if m24:
-            coords = Coordinates(m24["chrom"], int(m24["start"]), int(m24["end"]), m24["strand"])
-        else:
-            suite = _RBPSUITE_COORDS.search(record_id)
-            if suite:
-                coords = Coordinates(suite["chrom"], int(suite["start"]), int(suite["end"]), suite["strand"])
-    return record_id, None, coords, label_text or ""
+    return record_id, None, coordinates_in_id(record_id), label_text or ""
+
+
+def coordinates_in_id(record_id: str) -> Coordinates | None:
+    """The genomic interval a record id names (RBP-31, RBP-24 or RBPsuite style), or None."""
+    match = _RBP31_COORDS.match(record_id) or _RBP24_COORDS.search(record_id) or _RBPSUITE_COORDS.search(record_id)
+    if match is None:
+        return None
+    return Coordinates(match["chrom"], int(match["start"]), int(match["end"]), match["strand"])
 
 
 def iter_fasta(path: str | Path, label: int | None = None) -> Iterator[SequenceRecord]:

@@ -1,0 +1,146 @@
+"""The validation split keeps overlapping CLIP sites on one side (bertrbp.validation_split, --val-split)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from bertrbp.errors import InputError
+from bertrbp.io.sequences import coordinates_in_id, iter_records
+from bertrbp.io.tokens import TokenizedDataset, tokenize_records
+from bertrbp.tokenizer import KmerTokenizer
+from bertrbp.validation_split import locus_groups, split_validation
+from inprocess import run_cli
+from synthetic import motif_sequences
+
+
+def _dataset(ids: list[str], labels: list[int]) -> TokenizedDataset:
+    n = len(ids)
+    return TokenizedDataset(
+        np.zeros((n, 4), dtype=np.int32), np.ones((n, 4), dtype=np.int8), np.asarray(labels), np.asarray(ids), 3
+    )
+
+
+def _clustered(n_loci: int, seed: int) -> tuple[list[str], list[int]]:
+    """RBP-31-style ids: each locus holds 1-4 windows 20 nt apart (overlapping), all of the locus's label."""
+    rng = np.random.default_rng(seed)
+    ids, labels = [], []
+    for locus in range(n_loci):
+        label = int(locus % 3 == 0)
+        for shift in range(int(rng.integers(1, 5))):
+            start = 10_000 * locus + 20 * shift
+            ids.append(f"chr{1 + locus % 2},{'+-'[locus % 4 // 2]},{start},{start + 100}")
+            labels.append(label)
+    return ids, labels
+
+
+def test_locus_groups_join_chains_of_overlaps_only():
+    ids = [
+        "chr1,+,100,200",
+        "chr1,+,150,250",  # overlaps the first
+        "chr1,+,240,340",  # overlaps the second only: same group through the chain
+        "chr1,+,340,440",  # touches the third (starts where it ends): apart
+        "chr1,-,120,220",  # other strand: apart
+        "chr2,+,100,200",  # other chromosome: apart
+        "ALKBH5.train_1;chr1,160,230,+",  # RBP-24 style id, overlapping the first two on chr1 +
+    ]
+    groups = locus_groups(ids)
+    assert groups[0] == groups[1] == groups[2] == groups[6]
+    assert len({groups[0], groups[3], groups[4], groups[5]}) == 4
+    assert locus_groups([*ids, "s1_7"]) is None  # one id without coordinates: no locus grouping
+
+
+def test_coordinates_in_id_reads_the_three_header_styles():
+    assert coordinates_in_id("chr1,+,69302,69402").start == 69302
+    assert coordinates_in_id("x_12;chr5,137088438,137088480,-").strand == "-"
+    assert coordinates_in_id("chr1:14361-14462(+)").end == 14462
+    assert coordinates_in_id("s0_1") is None
+
+
+def test_locus_split_keeps_every_group_on_one_side_and_both_classes_on_both():
+    ids, labels = _clustered(600, seed=1)
+    data = _dataset(ids, labels)
+    groups = dict(zip(ids, locus_groups(ids)))
+    train, val, used = split_validation(data, 0.1, seed=7, how="auto")
+    assert used == "locus"
+    assert not {groups[i] for i in train.ids} & {groups[i] for i in val.ids}
+    assert len(train) + len(val) == len(data)
+    assert 0.07 < len(val) / len(data) < 0.13
+    assert abs(val.labels.mean() - data.labels.mean()) < 0.05  # stratified
+    again = split_validation(data, 0.1, seed=7, how="locus")[1]
+    assert list(again.ids) == list(val.ids)  # seeded: members of one ensemble share it
+    other = split_validation(data, 0.1, seed=8, how="locus")[1]
+    assert list(other.ids) != list(val.ids)
+
+
+def test_random_split_leaks_overlapping_windows_that_locus_split_does_not():
+    ids, labels = _clustered(600, seed=2)
+    data = _dataset(ids, labels)
+    groups = dict(zip(ids, locus_groups(ids)))
+    train, val, used = split_validation(data, 0.1, seed=3, how="random")
+    assert used == "random"
+    assert {groups[i] for i in train.ids} & {groups[i] for i in val.ids}  # the leak the locus split removes
+
+
+def test_auto_falls_back_to_random_without_coordinates_and_locus_refuses():
+    ids = [f"s{i}" for i in range(200)]
+    data = _dataset(ids, [i % 2 for i in range(200)])
+    assert split_validation(data, 0.1, seed=0, how="auto")[2] == "random"
+    with pytest.raises(InputError, match="'s0' has none"):
+        split_validation(data, 0.1, seed=0, how="locus")
+
+
+def test_locus_split_refuses_too_few_groups():
+    ids = [f"chr1,+,{100 + 10 * i},{200 + 10 * i}" for i in range(40)]  # one chain: a single group
+    with pytest.raises(InputError, match="groups"):
+        split_validation(_dataset(ids, [i % 2 for i in range(40)]), 0.1, seed=0, how="locus")
+
+
+def _write_clustered_fasta(path, n_loci: int) -> None:
+    ids, labels = _clustered(n_loci, seed=4)
+    seqs = motif_sequences(len(ids), seed=5)
+    with open(path, "w") as handle:
+        for record_id, label, (_, seq, _) in zip(ids, labels, seqs):
+            handle.write(f">{record_id}; class:{label}\n{seq}\n")
+
+
+def test_finetune_carves_by_locus_and_records_it(tmp_path):
+    train = tmp_path / "train.fa"
+    _write_clustered_fasta(train, 240)
+    out = tmp_path / "run"
+    assert run_cli("finetune", "--train", train, "--output-dir", out, "--model", "kmer", "--threads", "1") == 0
+    card = json.loads((out / "model_card.json").read_text())
+    assert card["hyperparameters"]["val_split"] == "auto"
+    assert "overlapping sites kept on one side" in card["data"]["validation_source"]
+
+
+def test_finetune_refuses_a_bad_val_split_without_outputs(tmp_path, capsys):
+    train = tmp_path / "train.fa"
+    _write_clustered_fasta(train, 60)
+    out = tmp_path / "run"
+    args = ("--train", train, "--output-dir", out, "--model", "kmer", "--threads", "1")
+    assert run_cli("finetune", *args, "--val-split", "chromosome") == 2
+    assert "--val-split must be one of auto, locus, random" in capsys.readouterr().err
+    plain = tmp_path / "plain.fa"
+    plain.write_text("".join(f">s{i} class:{i % 2}\n{seq}\n" for i, (_, seq, _) in enumerate(motif_sequences(60, 1))))
+    assert run_cli("finetune", "--train", plain, "--output-dir", out, "--model", "kmer", "--val-split", "locus") == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and "needs genomic coordinates" in err
+    assert not out.exists()
+
+
+def test_real_rbp31_random_split_leaks_what_the_locus_split_keeps_apart(shared_data):
+    """10_PARCLIP_ELAVL1A: nearly every bound training site overlaps another; its test split overlaps none."""
+    path = shared_data / "rbp31" / "10_PARCLIP_ELAVL1A_hg19" / "train.fa.gz"
+    data = tokenize_records(iter_records(path), KmerTokenizer(3))
+    groups = dict(zip(data.ids, locus_groups(data.ids)))
+
+    def leaked(train, val) -> float:
+        seen = {groups[i] for i in train.ids}
+        bound = [i for i, label in zip(val.ids, val.labels) if label == 1]
+        return sum(groups[i] in seen for i in bound) / len(bound)
+
+    assert leaked(*split_validation(data, 0.1, 42, "random")[:2]) > 0.8
+    assert leaked(*split_validation(data, 0.1, 42, "locus")[:2]) == 0.0
