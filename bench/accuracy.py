@@ -310,7 +310,7 @@ def run_one(args, suite: str, name: str, source: str, pretrained: bool) -> dict:
         "bf16": card.get("bf16"),
         "model_kind": result.metrics.get("model_kind"),
         "structure": args.structure,
-        "val_split": args.val_split,
+        "val_split": card["hyperparameters"].get("val_split"),  # the split used (auto resolved)
         "test_auprc": round(test["auprc"], 4),
         **probability,
         "member_test_auroc": members,
@@ -637,6 +637,7 @@ def default_tag(args) -> str:
         tag += "" if args.lr_policy == "default" else f"_{args.lr_policy}"
     tag += "" if args.structure == "none" else f"_struct-{args.structure}"
     tag += "" if args.jobs == 1 else f"_jobs{args.jobs}"
+    tag += "" if args.val_split == "random" else f"_val-{args.val_split}"
     return tag + (f"_max{args.max_train}" if args.max_train else "")
 
 
@@ -671,7 +672,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-test", type=int, default=0, help="subset of the test set (0 = all; for --smoke)")
     parser.add_argument("--val-fraction", type=float, default=0.1)
     parser.add_argument(
-        "--val-split", default="auto", choices=("auto", "locus", "random"), help="bertrbp-finetune --val-split"
+        "--val-split",
+        default="random",
+        choices=("auto", "locus", "random"),
+        help="bertrbp-finetune --val-split; default random, the split of every committed table before it (the "
+        "tool's default is auto: give --val-split auto to measure it); not random adds _val-<split> to the tag",
     )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--threads", type=int, default=0, help="torch threads of each model (of each member)")

@@ -67,6 +67,7 @@ def train_variant(variant: str, experiment: str, seed: int, args) -> dict:
         output_dir=work,
         model="cnn",
         val_fraction=0.1,
+        val_split="random",  # the split of the committed table (cnn_variants.tsv)
         split_seed=42,
         train_config=config,
         cnn_shape=CnnShape(overrides["conv_layers"], overrides["lstm_hidden"]),  # --cnn-conv-layers, --cnn-lstm

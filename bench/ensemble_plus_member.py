@@ -35,7 +35,8 @@ def validation_log_odds(run: Path, seed: int, fraction: float):
 
     model, _, _ = load_classifier(str(run / "finetune" / "model"))
     card = json.loads((run / "finetune" / "model_card.json").read_text())
-    how = card.get("hyperparameters", {}).get("val_split") or "random"  # cards before --val-split: random
+    # a model's card has it in hyperparameters, an ensemble's at the top; cards before --val-split: random
+    how = card.get("hyperparameters", {}).get("val_split") or card.get("val_split") or "random"
     _, val, _ = split_validation(load_tokens(run / "train.npz"), fraction, seed, how)
     _, log_odds, _ = score_log_odds(model.eval(), val, torch.device("cpu"), False, 256)
     return list(val.ids), val.labels.tolist(), log_odds

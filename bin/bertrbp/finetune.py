@@ -38,7 +38,7 @@ from bertrbp.model import STRUCTURE_KINDS, is_kmer_kind, load_classifier, model_
 from bertrbp.provenance import device_description, sha256, software_versions
 from bertrbp.training import ArrayBatches, EpochContext, TrainConfig, train
 from bertrbp.training.checkpoint import check_run_identity, model_identity
-from bertrbp.validation_split import VAL_SPLITS, split_validation
+from bertrbp.validation_split import VAL_SPLITS, ValidationSource, split_validation
 
 if TYPE_CHECKING:
     from bertrbp.cnn import CnnShape  # transformers loads only when a model does
@@ -174,7 +174,7 @@ def finetune(options: FinetuneOptions) -> FinetuneResult:
     if is_kmer_kind(kind):
         run = _fit_kmer(options, model, train_data, val_data)
     else:
-        run = _train_neural(options, model, tokenizer, train_data, val_data)
+        run = _train_neural(options, model, tokenizer, train_data, val_data, val_source)
     _log_folds(model)
     calibration = _calibrate(options, kind, model, train_data, val_data, run)
     diagnosis, warning = _verdict(run.final, config, run.kept, calibration)
@@ -267,7 +267,7 @@ def _learning_rate(options: FinetuneOptions, kind: str) -> float:
 
 
 def prepare_data(options: FinetuneOptions, tokenizer, max_positions: int):
-    """(train, validation or None, description of the validation source), each with both classes.
+    """(train, validation or None, where validation came from), each with both classes.
 
     No validation set (None) only with --val-fraction 0 and no --val: the paper's recipe trains on every sequence.
     """
@@ -288,14 +288,16 @@ def prepare_data(options: FinetuneOptions, tokenizer, max_positions: int):
             "and collapse is not checked",
             class_counts(data),
         )
-        return data, None, "none: every sequence trains (--val-fraction 0)"
+        return data, None, ValidationSource("none: every sequence trains (--val-fraction 0)")
     if options.val is not None:
         train_data, val_data = data, read_dataset([options.val], tokenizer, max_positions, options.fmt)
-        val_source = str(options.val)
+        val_source = ValidationSource(str(options.val))
     else:
-        train_data, val_data, used = split_validation(data, options.val_fraction, split_seed, options.val_split)
-        val_source = f"stratified {options.val_fraction:g} of the training data (seed {split_seed}"
-        val_source += ", overlapping sites kept on one side)" if used == "locus" else ", random sites)"
+        where = ", ".join(str(p) for p in options.train)
+        train_data, val_data, used = split_validation(data, options.val_fraction, split_seed, options.val_split, where)
+        sides = "overlapping sites kept on one side" if used == "locus" else "random sites"
+        text = f"stratified {options.val_fraction:g} of the training data (seed {split_seed}, {sides})"
+        val_source = ValidationSource(text, used)
         log.info("validation split: %s (--val-split %s)", used, options.val_split)
     _check_classes(train_data, "training")
     _check_classes(val_data, "validation")
@@ -320,7 +322,9 @@ class _Run:
     planned_epochs: int = 0  # the epochs the run was set to (--epochs, or more for --min-steps)
 
 
-def _train_neural(options: FinetuneOptions, model, tokenizer, train_data, val_data) -> _Run:
+def _train_neural(
+    options: FinetuneOptions, model, tokenizer, train_data, val_data, val_source: ValidationSource
+) -> _Run:
     """Gradient training with bertrbp.training; keeps the best (validation AUROC) or the last epoch."""
     config = options.train_config
     ckpt_dir = Path(options.output_dir) / "checkpoints"
@@ -335,7 +339,7 @@ def _train_neural(options: FinetuneOptions, model, tokenizer, train_data, val_da
             else {
                 "fraction": options.val_fraction,
                 "seed": config.seed if options.split_seed is None else options.split_seed,
-                **({"split": options.val_split} if options.val_split != "random" else {}),
+                **({"split": "locus"} if val_source.split == "locus" else {}),
             },
             "model": model_identity(options.model),
             "k": options.k,
@@ -501,7 +505,7 @@ def _model_card(options, kind, model, tokenizer, report, run: _Run, metrics, tra
         **config.to_dict(),
         "keep": options.keep,
         "val_fraction": options.val_fraction if options.val is None else None,
-        "val_split": options.val_split if options.val is None else None,
+        "val_split": val_source.split,
         "dropout": getattr(model.config, "hidden_dropout_prob", getattr(model.config, "dropout", None)),
         "max_positions": model.config.max_position_embeddings,
         "optimizer": "AdamW (no decay on bias/LayerNorm), linear warmup then linear decay",
@@ -545,7 +549,7 @@ def _model_card(options, kind, model, tokenizer, report, run: _Run, metrics, tra
         "data": {
             "train_files": [_file_entry(p) for p in options.train],
             "validation_file": _file_entry(options.val) if options.val else None,
-            "validation_source": val_source,
+            "validation_source": val_source.text,
             "counts": {
                 "train": class_counts(train_data),
                 "validation": class_counts(val_data) if val_data is not None else None,

@@ -105,6 +105,7 @@ def finetune_ensemble(
         "members": metrics["members"],
         "metrics": metrics,
         "collapsed": metrics["collapsed"],
+        "val_split": metrics["val_split"],  # the split every member was trained and scored on
         "members_at_once": min(jobs, len(plan)),
         "wall_seconds": round(time.perf_counter() - started, 2),
     }
@@ -179,7 +180,8 @@ def _ensemble_metrics(out: Path, members) -> tuple[dict, str]:
         "kept": "ensemble",
         "kept_epoch": None,
         "validation": {k: validation[k] for k in ("val_loss", "val_auroc", "val_auprc", "val_accuracy")},
-        "validation_source": val_source,
+        "validation_source": val_source.text,
+        "val_split": val_source.split,
         "collapsed": diagnosis["collapsed"],
         "stalled": bool(diagnosis.get("stalled")),
         "collapse": diagnosis,

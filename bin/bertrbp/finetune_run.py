@@ -134,6 +134,7 @@ def run_finetune(options: FinetuneRunOptions):
     from bertrbp.finetune_ensemble import finetune_ensemble, member_plan, parse_seeds
     from bertrbp.model import is_new_cnn, takes_structure
     from bertrbp.structure_input import STRUCTURE_CHOICES
+    from bertrbp.validation_split import check_locus_ids, ids_in
 
     output_dir = Path(options.output_dir)
     plan = member_plan(options.models, parse_seeds(options.seeds, options.ensemble, options.seed), options.seed)
@@ -161,6 +162,9 @@ def run_finetune(options: FinetuneRunOptions):
         )
     for member in plan:  # the checks that need no data, before any folding
         check_choices(options.member_options(member.source, member.seed, output_dir))
+    first = options.member_options(plan[0].source, plan[0].seed, output_dir)
+    if first.val is None and first.val_fraction and first.val_split == "locus":  # ids only: before any folding
+        check_locus_ids(ids_in(options.train, options.fmt), ", ".join(str(p) for p in options.train))
     with _prefolded(options) as folds:  # before member_jobs: its fold workers fork before torch threads start
         if len(plan) == 1:
             result = finetune(options.member_options(plan[0].source, plan[0].seed, output_dir))

@@ -1,18 +1,22 @@
 """Carving the validation set out of the training data without overlapping sites on both sides.
 
-CLIP training sets hold many windows over the same locus: in 10 of the 21 RBP-31 experiments most bound sites
-overlap another training site (97-100 % in the ELAVL1 sets), while their test sets share no locus with training.
-A random validation split then scores the model on near-copies of what it trained on, so validation AUROC
-overstates test AUROC (0.97 against 0.89) and early stopping, the kept epoch, the k-mer model's regularisation
-and calibration are all chosen on leaked data. ``locus`` keeps every group of overlapping intervals (same
-chromosome and strand) on one side; ``auto`` does that whenever every record's id carries coordinates (RBP-31,
-RBP-24 and RBPsuite headers, ``bertrbp-prepare`` output) and falls back to the stratified random split otherwise.
+CLIP training sets hold many windows over the same locus: in 6 of the 21 RBP-31 experiments most bound sites
+overlap another training site (97-100 % in the two ELAVL1 sets), while their test sets share almost no locus with
+training. A random validation split then scores the model on near-copies of what it trained on, so validation
+AUROC overstates test AUROC (0.97 against 0.89) and early stopping, the kept epoch, the k-mer model's
+regularisation and calibration are all chosen on leaked data. ``locus`` keeps every chain of overlapping windows
+(same chromosome and strand) on one side; ``auto`` does that whenever every record's id carries coordinates
+(RBP-31, RBP-24 and RBPsuite headers, ``bertrbp-prepare`` output) and some windows overlap, and otherwise keeps
+the stratified random split.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -22,25 +26,41 @@ from bertrbp.io.tokens import TokenizedDataset
 
 VAL_SPLITS = ("auto", "locus", "random")
 
+log = logging.getLogger("bertrbp")
 
-def locus_groups(ids: Sequence[str]) -> list[int] | None:
-    """Group number of each record: connected runs of overlapping intervals on one chromosome and strand.
 
-    None when some id carries no coordinates. Touching intervals (one ends where the next starts) are apart.
+@dataclass(frozen=True)
+class ValidationSource:
+    """Where a run's validation sequences came from: ``text`` for the card, ``split`` the split used (``locus``,
+    ``random``, or None for a --val file or no validation set)."""
+
+    text: str
+    split: str | None = None
+
+
+def locus_groups(ids: Sequence[str], lengths: Sequence[int] | None = None) -> list[int] | None:
+    """Group number of each record: chains of overlapping or touching windows on one chromosome and strand.
+
+    None when some id carries no coordinates. A record whose sequence (``lengths``) is longer than the interval
+    its id names (RBP-24 ids name the viewpoint inside a window with flanks) is widened by the difference on
+    both sides, since where the viewpoint sits in the window is not known. Touching intervals are joined, so
+    closed (RBP-31) and half-open (BED) coordinates group alike.
     """
     by_contig: dict[tuple[str, str], list[tuple[int, int, int]]] = defaultdict(list)
     for row, record_id in enumerate(ids):
         coords = coordinates_in_id(str(record_id))
         if coords is None:
             return None
-        by_contig[(coords.chrom, coords.strand)].append((coords.start, coords.end, row))
+        extra = int(lengths[row]) - (coords.end - coords.start) if lengths is not None else 0
+        flank = extra if extra > 1 else 0  # 1: a closed interval (RBP-31), not flanks
+        by_contig[(coords.chrom, coords.strand)].append((coords.start - flank, coords.end + flank, row))
     groups = [0] * len(ids)
     group = -1
     for spans in by_contig.values():
         spans.sort()
         reach = None
         for start, end, row in spans:
-            if reach is None or start >= reach:
+            if reach is None or start > reach:
                 group += 1
                 reach = end
             reach = max(reach, end)
@@ -48,27 +68,58 @@ def locus_groups(ids: Sequence[str]) -> list[int] | None:
     return groups
 
 
-def resolve_split(how: str, data: TokenizedDataset) -> tuple[str, list[int] | None]:
+def sequence_lengths(data: TokenizedDataset) -> np.ndarray:
+    """Nucleotides of each tokenized sequence: its k-mers ([CLS] and [SEP] aside) plus k - 1."""
+    return data.attention_mask.sum(axis=1).astype(np.int64) - 2 + data.k - 1
+
+
+def resolve_split(how: str, data: TokenizedDataset, where: str = "the training data") -> tuple[str, list[int] | None]:
     """(the split used, its groups or None): ``auto`` becomes ``locus`` or ``random``; ``locus`` needs coordinates."""
     if how not in VAL_SPLITS:
         raise InputError(f"--val-split must be one of {', '.join(VAL_SPLITS)}, not '{how}'.")
     if how == "random":
         return "random", None
-    groups = locus_groups(data.ids)
-    if groups is not None:
-        return "locus", groups
-    if how == "auto":
+    groups = locus_groups(data.ids, sequence_lengths(data))
+    if groups is None:
+        if how == "locus":
+            raise missing_coordinates(next(str(i) for i in data.ids if coordinates_in_id(str(i)) is None), where)
+        if any(coordinates_in_id(str(i)) is not None for i in data.ids):
+            log.warning("--val-split auto: only some record ids in %s carry coordinates; using a random split", where)
         return "random", None
-    missing = next(str(i) for i in data.ids if coordinates_in_id(str(i)) is None)
-    raise InputError(
-        f"--val-split locus needs genomic coordinates in every record id, but '{missing}' has none. Give ids "
-        "such as chr1,+,69302,69402 (RBP-31), id;chr5,137088438,137088480,- (RBP-24) or chr1:14361-14462(+), "
-        "or use --val-split random or --val FILE."
+    if how == "auto" and len(set(groups)) == len(groups):
+        return "random", None  # no window overlaps another: the random split is already leak-free
+    return "locus", groups
+
+
+def missing_coordinates(record_id: str, where: str) -> InputError:
+    return InputError(
+        f"--val-split locus needs genomic coordinates in every record id, but '{record_id}' in {where} has none. "
+        "Give ids such as chr1,+,69302,69402 (RBP-31), id;chr5,137088438,137088480,- (RBP-24) or "
+        "chr1:14361-14462(+), or use --val-split random or --val FILE."
     )
 
 
+def check_locus_ids(ids: Iterable[str], where: str) -> None:
+    """Refuse ids without coordinates before any slow work (folding) when --val-split locus is asked for."""
+    for record_id in ids:
+        if coordinates_in_id(str(record_id)) is None:
+            raise missing_coordinates(str(record_id), where)
+
+
+def ids_in(paths: Sequence[Path], fmt: str) -> Iterable[str]:
+    """The record ids of training files (sequence files or one tokens .npz), read without tokenizing."""
+    from bertrbp.io.sequences import iter_many
+    from bertrbp.io.tokens import load_tokens
+
+    for path in paths:
+        if str(path).endswith(".npz"):
+            yield from (str(i) for i in load_tokens(path).ids)
+        else:
+            yield from (record.id for record in iter_many([path], fmt))
+
+
 def split_validation(
-    data: TokenizedDataset, fraction: float, seed: int, how: str = "random"
+    data: TokenizedDataset, fraction: float, seed: int, how: str = "random", where: str = "the training data"
 ) -> tuple[TokenizedDataset, TokenizedDataset, str]:
     """Seeded split of the training data into (train, validation, the split used), stratified by label."""
     if not 0 < fraction < 1:
@@ -79,37 +130,52 @@ def split_validation(
             f"cannot carve a validation split of {fraction:g} with {counts[0]} unbound and {counts[1]} bound "
             "sequences: each class needs at least one sequence on both sides. Give more data or --val FILE."
         )
-    used, groups = resolve_split(how, data)
+    used, groups = resolve_split(how, data, where)
     rows = np.arange(len(data))
     if groups is None:
         from sklearn.model_selection import train_test_split
 
         train_idx, val_idx = train_test_split(rows, test_size=fraction, stratify=data.labels, random_state=seed)
     else:
-        train_idx, val_idx = _grouped(rows, data.labels, np.asarray(groups), fraction, seed)
+        train_idx, val_idx = _grouped(rows, data.labels, np.asarray(groups), fraction, seed, where)
     train, val = data.subset(np.sort(train_idx)), data.subset(np.sort(val_idx))
-    if used == "locus" and (len(np.unique(val.labels)) < 2 or len(np.unique(train.labels)) < 2):
-        raise InputError(
-            f"--val-split locus left one side of the {fraction:g} validation split without both classes: the "
-            "overlapping sites form too few groups. Use --val-split random or --val FILE."
+    if used == "locus":
+        if len(np.unique(val.labels)) < 2 or len(np.unique(train.labels)) < 2:
+            raise InputError(
+                f"--val-split locus left one side of the {fraction:g} validation split of {where} without both "
+                "classes: the overlapping sites form too few groups. Use --val-split random or --val FILE."
+            )
+        log.info(
+            "validation split by locus: %d of %d sequences (%.3f; --val-fraction %g), %d groups of overlapping sites",
+            len(val),
+            len(data),
+            len(val) / len(data),
+            fraction,
+            len(set(groups)),
         )
     return train, val, used
 
 
-def _grouped(rows: np.ndarray, labels: np.ndarray, groups: np.ndarray, fraction: float, seed: int):
+def fold_count(fraction: float) -> int:
+    """Folds n whose one fold (1/n) comes closest to ``fraction``, or to its complement above one half."""
+    small = min(fraction, 1 - fraction)
+    below = max(2, int(1 / small))
+    return min((below, below + 1), key=lambda n: abs(1 / n - small))
+
+
+def _grouped(rows: np.ndarray, labels: np.ndarray, groups: np.ndarray, fraction: float, seed: int, where: str):
     """(train rows, validation rows): whole groups on each side, class balance kept by StratifiedGroupKFold.
 
-    The validation side is one fold of round(1 / fraction) folds (the complement for fractions above one half),
-    so its size is the fraction rounded to a whole number of folds.
+    The validation side is one of ``fold_count(fraction)`` folds (the other folds together for fractions above
+    one half), so its share is the fraction rounded to 1/n.
     """
     from sklearn.model_selection import StratifiedGroupKFold
 
-    small = min(fraction, 1 - fraction)
-    folds = max(2, round(1 / small))
+    folds = fold_count(fraction)
     if len(np.unique(groups)) < folds:
         raise InputError(
             f"--val-split locus needs at least {folds} groups of non-overlapping sites for a {fraction:g} "
-            f"validation split; the training data has {len(np.unique(groups))}. Use --val-split random or --val FILE."
+            f"validation split; {where} has {len(np.unique(groups))}. Use --val-split random or --val FILE."
         )
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     rest, fold = next(splitter.split(rows, labels, groups))
