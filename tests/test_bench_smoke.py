@@ -359,3 +359,22 @@ def test_spare_sites_scores_only_the_training_sites_a_subset_run_left_out(tmp_pa
     spare.main(args)
     assert "skip smoke TIAL1: done" in capsys.readouterr().out
     assert len(accuracy.read_rows(tmp_path / "res" / "spare_sites_tial1.tsv")) == 1
+
+
+def test_val_split_compare_pairs_experiments_and_averages_only_shared_ones(tmp_path, capsys):
+    accuracy, compare = bench("accuracy"), bench("val_split_compare")
+    rows = {
+        "before": [("1_A", 0.95, 0.88, "1+7", 700.0), ("2_B", 0.90, 0.80, "1+6", 500.0), ("3_C", 0.7, 0.6, "1+2", 1.0)],
+        "after": [("1_A", 0.89, 0.89, "1+3", 400.0), ("2_B", 0.81, 0.79, "1+4", 300.0)],
+    }
+    for tag, entries in rows.items():
+        for name, val, test, epochs, seconds in entries:
+            row = {"suite": "rbp31", "experiment": name, "tag": tag, "val_auroc": val, "test_auroc": test}
+            row |= {"epochs_run": epochs, "train_wall_s": seconds}
+            accuracy.append_row(accuracy.results_path("rbp31", tag, tmp_path), row)
+    compare.main(["--before", "before", "--after", "after", "--results", str(tmp_path)])
+    table = capsys.readouterr().out.splitlines()
+    assert table[2].startswith("| 1_A | 0.9500 | 0.8800 | +0.070 | 0.8900 | 0.8900 | +0.000 | +0.0100 | 1+7 / 1+3 |")
+    assert "3_C" not in "\n".join(table)  # finished under one split only
+    assert table[-1].startswith("| **mean of 2** (1 of 2 up on test) | 0.9250 | 0.8400 | +0.085 | 0.8500 | 0.8400 |")
+    assert table[-1].rstrip().endswith("| +0.0000 | | 1200 / 700 |")
