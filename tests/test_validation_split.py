@@ -111,10 +111,14 @@ def test_auto_falls_back_to_random_without_coordinates_and_locus_refuses():
         split_validation(data, 0.1, seed=0, how="locus")
 
 
-def test_locus_split_refuses_too_few_groups():
-    ids = [f"chr1,+,{100 + 10 * i},{200 + 10 * i}" for i in range(40)]  # one chain: a single group
-    with pytest.raises(InputError, match="groups"):
-        split_validation(_dataset(ids, [i % 2 for i in range(40)]), 0.1, seed=0, how="locus")
+def test_locus_split_refuses_too_few_groups_and_auto_falls_back(caplog):
+    ids = [f"chr1,+,{100 + 10 * i},{200 + 10 * i}" for i in range(40)] + ["chr2,+,100,200"]  # two groups
+    data = _dataset(ids, [i % 2 for i in range(41)])
+    with pytest.raises(InputError, match="at least 10 groups"):
+        split_validation(data, 0.1, seed=0, how="locus")
+    train, val, used = split_validation(data, 0.1, seed=0, how="auto")
+    assert used == "random" and len(val) == 5 and set(val.labels) == {0, 1}
+    assert "Using a random split instead" in caplog.text
 
 
 def _write_clustered_fasta(path, n_loci: int) -> None:

@@ -132,19 +132,20 @@ def split_validation(
         )
     used, groups = resolve_split(how, data, where)
     rows = np.arange(len(data))
+    if groups is not None:
+        try:
+            train_idx, val_idx = _grouped(rows, data.labels, np.asarray(groups), fraction, seed, where)
+        except InputError as error:
+            if how == "locus":
+                raise
+            log.warning("--val-split auto: %s Using a random split instead.", str(error).split(". Use")[0] + ".")
+            used, groups = "random", None
     if groups is None:
         from sklearn.model_selection import train_test_split
 
         train_idx, val_idx = train_test_split(rows, test_size=fraction, stratify=data.labels, random_state=seed)
-    else:
-        train_idx, val_idx = _grouped(rows, data.labels, np.asarray(groups), fraction, seed, where)
     train, val = data.subset(np.sort(train_idx)), data.subset(np.sort(val_idx))
     if used == "locus":
-        if len(np.unique(val.labels)) < 2 or len(np.unique(train.labels)) < 2:
-            raise InputError(
-                f"--val-split locus left one side of the {fraction:g} validation split of {where} without both "
-                "classes: the overlapping sites form too few groups. Use --val-split random or --val FILE."
-            )
         log.info(
             "validation split by locus: %d of %d sequences (%.3f; --val-fraction %g), %d groups of overlapping sites",
             len(val),
@@ -179,4 +180,10 @@ def _grouped(rows: np.ndarray, labels: np.ndarray, groups: np.ndarray, fraction:
         )
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     rest, fold = next(splitter.split(rows, labels, groups))
-    return (rest, fold) if fraction <= 0.5 else (fold, rest)
+    train, val = (rest, fold) if fraction <= 0.5 else (fold, rest)
+    if len(np.unique(labels[val])) < 2 or len(np.unique(labels[train])) < 2:
+        raise InputError(
+            f"--val-split locus left one side of the {fraction:g} validation split of {where} without both "
+            "classes: the overlapping sites form too few groups. Use --val-split random or --val FILE."
+        )
+    return train, val
