@@ -82,7 +82,7 @@ def resolve_split(how: str, data: TokenizedDataset, where: str = "the training d
     groups = locus_groups(data.ids, sequence_lengths(data))
     if groups is None:
         if how == "locus":
-            raise missing_coordinates(next(str(i) for i in data.ids if coordinates_in_id(str(i)) is None), where)
+            check_locus_ids(data.ids, where)  # raises, naming the first id without coordinates
         if any(coordinates_in_id(str(i)) is not None for i in data.ids):
             log.warning("--val-split auto: only some record ids in %s carry coordinates; using a random split", where)
         return "random", None
