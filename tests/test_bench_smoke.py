@@ -378,3 +378,22 @@ def test_val_split_compare_pairs_experiments_and_averages_only_shared_ones(tmp_p
     assert "3_C" not in "\n".join(table)  # finished under one split only
     assert table[-1].startswith("| **mean of 2** (1 of 2 up on test) | 0.9250 | 0.8400 | +0.085 | 0.8500 | 0.8400 |")
     assert table[-1].rstrip().endswith("| +0.0000 | | 1200 / 700 |")
+
+
+def test_test_split_leak_report_pairs_both_splits_and_averages_only_complete_experiments(tmp_path, monkeypatch):
+    leak = bench("test_split_leak")
+    monkeypatch.setattr(leak, "TSV", tmp_path / "leak.tsv")
+    for name, split, share, own, official in [
+        ("1_A", "random", 0.2, 0.90, 0.86),
+        ("1_A", "locus", 0.0, 0.87, 0.86),
+        ("2_B", "random", 0.1, 0.80, 0.79),
+        ("2_B", "locus", 0.0, 0.84, 0.80),
+        ("3_C", "random", 0.3, 0.70, 0.60),
+    ]:
+        row = {"experiment": name, "split": split, "test_overlapping_train": share, "auroc_own_test": own}
+        leak.append(row | {"auroc_official_test": official, "gap": own - official})
+    assert leak.done() == {("1_A", "random"), ("1_A", "locus"), ("2_B", "random"), ("2_B", "locus"), ("3_C", "random")}
+    table = leak.report().splitlines()
+    assert table[2] == "| 1_A | 20.0% / 0.0% | 0.9000 / 0.8700 | 0.8600 / 0.8600 | +0.0400 / +0.0100 |"
+    assert "3_C" not in "\n".join(table)  # the locus split did not run
+    assert table[-1] == "| **mean of 2** | 15.0% / 0.0% | 0.8500 / 0.8550 | 0.8250 / 0.8300 | +0.0250 / +0.0250 |"

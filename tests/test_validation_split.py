@@ -115,13 +115,30 @@ def test_auto_falls_back_to_random_without_coordinates_and_locus_refuses():
 def test_locus_split_refuses_too_few_groups_and_auto_falls_back(monkeypatch):
     ids = [f"chr1,+,{100 + 10 * i},{200 + 10 * i}" for i in range(40)] + ["chr2,+,100,200"]  # two groups
     data = _dataset(ids, [i % 2 for i in range(41)])
-    with pytest.raises(InputError, match="at least 10 groups"):
+    with pytest.raises(InputError, match="at least 10 groups of non-overlapping sites, but there are 2 in the tr"):
         split_validation(data, 0.1, seed=0, how="locus")
     warnings = []  # the tools' logger may not propagate to pytest's caplog after a CLI test set it up
     monkeypatch.setattr(validation_split.log, "warning", lambda text, *args: warnings.append(text % args))
     train, val, used = split_validation(data, 0.1, seed=0, how="auto")
     assert used == "random" and len(val) == 5 and set(val.labels) == {0, 1}
-    assert len(warnings) == 1 and "Using a random split instead" in warnings[0]
+    assert warnings == [
+        "--val-split auto: a 0.1 validation split needs at least 10 groups of non-overlapping sites, but there "
+        "are 2 in the training data; using a random split instead."
+    ]
+
+
+def test_the_locus_split_is_computed_once_per_process_for_the_same_data(monkeypatch):
+    ids, labels = _clustered(60, seed=2)
+    data = _dataset(ids, labels)
+    calls = []
+    real = validation_split._grouped
+    monkeypatch.setattr(validation_split, "_grouped", lambda *a: calls.append(a[2:]) or real(*a))
+    validation_split._GROUPED_SPLITS.clear()
+    first = split_validation(data, 0.1, seed=5, how="locus")[1]
+    second = split_validation(data, 0.1, seed=5, how="locus")[1]
+    assert calls == [(0.1, 5)] and list(first.ids) == list(second.ids)
+    split_validation(data, 0.1, seed=6, how="locus")  # another seed is another split
+    assert calls == [(0.1, 5), (0.1, 6)]
 
 
 def _write_clustered_fasta(path, n_loci: int) -> None:

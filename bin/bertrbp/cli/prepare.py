@@ -69,7 +69,9 @@ def prepare(
     split: str = typer.Option(
         "random",
         "--split",
-        help="random, chromosome (whole chromosomes held out) or similarity (near-duplicates kept together).",
+        help="random, locus (overlapping windows kept together), auto (locus when some windows with coordinates "
+        "overlap, else random), chromosome (whole chromosomes held out) or similarity (near-duplicates kept "
+        "together).",
     ),
     test_chromosomes: list[str] = typer.Option(
         [], "--test-chromosomes", help="With --split chromosome: hold out these (comma-separated)."

@@ -2,14 +2,49 @@
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Sequence
 
+from bertrbp import loci
 from bertrbp.errors import InputError
 from bertrbp.io.sequences import SequenceRecord
 from bertrbp.prepare.similarity import cluster, cross_near_duplicates
 
-SPLITS = ("random", "chromosome", "similarity")
+log = logging.getLogger("bertrbp")
+
+SPLITS = ("auto", "locus", "random", "chromosome", "similarity")
+
+
+def resolve_split(records: Sequence[SequenceRecord], split: str) -> str:
+    """The split kind used: ``auto`` is ``locus`` when some windows overlap (a random split would put windows of
+    one locus on both sides), else ``random``."""
+    if split != "auto":
+        return split
+    with_coords = [r for r in records if r.coords is not None]
+    if not with_coords or not loci.any_overlap(locus_groups(with_coords)):
+        return "random"
+    if len(with_coords) < len(records):
+        log.warning(
+            "--split auto: %d of %d records have no usable coordinates; each is placed alone in the split by locus",
+            len(records) - len(with_coords),
+            len(records),
+        )
+    return "locus"
+
+
+def locus_groups(records: Sequence[SequenceRecord], strict: bool = True) -> list[int]:
+    """Chain of overlapping windows (same chromosome and strand) of each record. A record without coordinates is
+    refused, or with ``strict`` False is a group of its own."""
+    for record in records:
+        if record.coords is None and strict:
+            raise _no_coordinates(record, "locus")
+    placed = [i for i, r in enumerate(records) if r.coords is not None]
+    chains = loci.locus_groups([records[i].coords for i in placed], [len(records[i].seq) for i in placed]) or []
+    groups = list(range(len(placed), len(placed) + len(records)))  # unplaced records: one group each
+    for row, chain in zip(placed, chains):
+        groups[row] = chain
+    return groups
 
 
 def chromosome_groups(records: Sequence[SequenceRecord]) -> list[str]:
@@ -17,13 +52,17 @@ def chromosome_groups(records: Sequence[SequenceRecord]) -> list[str]:
     groups = []
     for record in records:
         if record.coords is None:
-            raise InputError(
-                f"{record.source}: record '{record.id}' (line {record.line}) has no genomic coordinates, so "
-                "--split chromosome cannot place it. Use inputs with coordinates (RBP-31/RBP-24 headers, BED) "
-                "or --split random|similarity."
-            )
+            raise _no_coordinates(record, "chromosome")
         groups.append(chromosome_of(record.coords.chrom))
     return groups
+
+
+def _no_coordinates(record: SequenceRecord, split: str) -> InputError:
+    return InputError(
+        f"{record.source}: record '{record.id}' (line {record.line}) has no genomic coordinates, so "
+        f"--split {split} cannot place it. Use inputs with coordinates (RBP-31/RBP-24 headers, BED) "
+        "or --split random|similarity."
+    )
 
 
 def chromosome_of(contig: str) -> str:

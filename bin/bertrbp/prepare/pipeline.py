@@ -141,12 +141,12 @@ def read_and_clean(options: PrepareOptions, drops: DropLog) -> tuple[list[Sequen
 
 
 def held_out(
-    records: list[SequenceRecord], options: PrepareOptions, size: float | int, option: str, salt: int
+    records: list[SequenceRecord], options: PrepareOptions, kind: str, size: float | int, option: str, salt: int
 ) -> tuple[list[int], list[int]]:
-    """(held-out, rest) indices of ``records`` for the chosen split kind."""
+    """(held-out, rest) indices of ``records`` for the split ``kind`` (``auto`` resolved)."""
     labels = [r.label for r in records]
     seed = options.seed + salt
-    if options.split == "chromosome":
+    if kind == "chromosome":
         groups = leakage.chromosome_groups(records)
         if options.test_chromosomes and salt == 0:
             wanted = set(options.test_chromosomes)
@@ -163,24 +163,30 @@ def held_out(
     from collections import Counter
 
     targets = sampling.class_targets(Counter(labels), size, option)
-    if options.split == "similarity":
+    if kind == "similarity":
         groups = leakage.similarity_groups(records, options.similarity_k, options.similarity_threshold, seed)
+    elif kind == "locus":
+        groups = leakage.locus_groups(records, strict=options.split == "locus")
     else:
         groups = list(range(len(records)))
     return sampling.split_groups(labels, groups, targets, seed)
 
 
-def make_splits(records: list[SequenceRecord], options: PrepareOptions) -> dict[str, list[SequenceRecord]]:
-    """train / val / test / nontrain (= every kept sequence not in train, sampled out ones included)."""
+def make_splits(records: list[SequenceRecord], options: PrepareOptions) -> tuple[dict[str, list[SequenceRecord]], str]:
+    """(train / val / test / nontrain (= every kept sequence not in train, sampled out ones included), the split
+    kind used)."""
     chosen, leftover = sampling.sample_per_class([r.label for r in records], options.max_per_class, options.seed)
     pool = [records[i] for i in chosen]
+    kind = leakage.resolve_split(pool, options.split)
     test_idx, rest_idx = held_out(
-        pool, options, sampling.parse_size(options.test_size, "--test-size"), "--test-size", 0
+        pool, options, kind, sampling.parse_size(options.test_size, "--test-size"), "--test-size", 0
     )
+    if kind == "locus":
+        log.info("split by locus: each chain of overlapping windows on one side (--split %s)", options.split)
     rest = [pool[i] for i in rest_idx]
     val: list[SequenceRecord] = []
     if options.val_fraction > 0:
-        val_idx, train_idx = held_out(rest, options, float(options.val_fraction), "--val-fraction", 1)
+        val_idx, train_idx = held_out(rest, options, kind, float(options.val_fraction), "--val-fraction", 1)
         val, rest = [rest[i] for i in val_idx], [rest[i] for i in train_idx]
     test = [pool[i] for i in test_idx]
     in_train = {id(r) for r in rest}
@@ -190,7 +196,7 @@ def make_splits(records: list[SequenceRecord], options: PrepareOptions) -> dict[
         splits["val"] = val
     splits["nontrain"] = nontrain
     splits["_unsampled"] = [records[i] for i in leftover]
-    return splits
+    return splits, kind
 
 
 def load_regions(gtf: Path):
@@ -233,14 +239,15 @@ def run_prepare(options: PrepareOptions) -> dict:
     regions = load_regions(options.gtf) if options.gtf is not None else None
     drops = DropLog()
     records, files, n_read = read_and_clean(options, drops)
-    splits = make_splits(records, options)
+    splits, kind = make_splits(records, options)
     unsampled = splits.pop("_unsampled")
     log.info("splits: %s", {name: len(recs) for name, recs in splits.items()})
     overlap = leakage.overlap_report(
         {n: s for n, s in splits.items()}, options.similarity_k, options.similarity_threshold, options.seed
     )
-    overlap["split"] = options.split
-    if options.split == "chromosome":
+    overlap["split"] = kind
+    overlap["split_requested"] = options.split
+    if kind == "chromosome":
         overlap["test_chromosomes"] = sorted({leakage.chromosome_of(r.coords.chrom) for r in splits["test"]})
     extra: dict = {
         "not_sampled": len(unsampled),

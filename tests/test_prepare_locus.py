@@ -1,0 +1,101 @@
+"""bertrbp-prepare --split locus|auto: windows over one locus never straddle the test split (bertrbp.loci)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from itertools import islice
+
+import numpy as np
+
+from bertrbp.io.sequences import iter_records
+from bertrbp.prepare.leakage import _intervals_overlapping
+from inprocess import run_cli
+
+
+def _clustered_fasta(path, n_loci: int = 120, seed: int = 3) -> None:
+    """RBP-31-style records: each locus holds 1-4 windows 20 nt apart (overlapping), all of the locus's label."""
+    rng = np.random.default_rng(seed)
+    lines = []
+    for locus in range(n_loci):
+        label = int(locus % 3 == 0)
+        for shift in range(int(rng.integers(1, 5))):
+            start = 10_000 * (locus + 1) + 20 * shift
+            seq = "".join(rng.choice(list("ACGT"), 101))
+            lines.append(f"> chr{1 + locus % 3},{'+-'[locus % 2]},{start},{start + 100}; class:{label}\n{seq}\n")
+    path.write_text("".join(lines))
+
+
+def _prepare(data, out, *args) -> dict:
+    assert run_cli("prepare", data, "-o", out, "--prefix", "x", "--test-size", "0.25", *args) == 0
+    return json.loads((out / "x.manifest.json").read_text())
+
+
+def test_auto_splits_overlapping_windows_by_locus_and_random_does_not(tmp_path):
+    data = tmp_path / "sites.fa"
+    _clustered_fasta(data)
+    manifest = _prepare(data, tmp_path / "auto", "--split", "auto", "--val-fraction", "0.2")
+    assert manifest["overlap"]["split"] == "locus" and manifest["overlap"]["split_requested"] == "auto"
+    train = list(iter_records(tmp_path / "auto" / "x.train.fa"))
+    for held in ("test", "val"):
+        records = list(iter_records(tmp_path / "auto" / f"x.{held}.fa"))
+        assert records and _intervals_overlapping(train, records) == 0
+        assert manifest["overlap"][f"train_vs_{held}"]["overlapping_intervals"] == 0
+    n = sum(manifest["splits"][s]["total"] for s in ("train", "val", "test"))
+    assert abs(manifest["splits"]["test"]["total"] - 0.25 * n) <= 4  # whole loci of at most 4 windows
+    assert {r.label for r in iter_records(tmp_path / "auto" / "x.test.fa")} == {0, 1}
+    random = _prepare(data, tmp_path / "random")  # the default
+    assert random["overlap"]["split"] == "random" and random["overlap"]["train_vs_test"]["overlapping_intervals"] > 0
+    again = _prepare(data, tmp_path / "again", "--split", "locus", "--val-fraction", "0.2")
+    assert (tmp_path / "again" / "x.test.fa").read_text() == (tmp_path / "auto" / "x.test.fa").read_text()
+    assert again["overlap"]["split_requested"] == "locus"
+
+
+def test_auto_keeps_the_random_split_without_coordinates_and_locus_refuses(tmp_path):
+    data = tmp_path / "plain.tsv"
+    rng = np.random.default_rng(0)
+    data.write_text("".join(f"{''.join(rng.choice(list('ACGT'), 40))}\t{i % 2}\n" for i in range(80)))
+    assert _prepare(data, tmp_path / "auto", "--split", "auto")["overlap"]["split"] == "random"
+    out = tmp_path / "locus"
+    assert run_cli("prepare", data, "-o", out, "--prefix", "x", "--split", "locus") == 2
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_auto_needs_overlap_to_choose_locus(tmp_path):
+    data = tmp_path / "apart.fa"
+    rng = np.random.default_rng(1)
+    data.write_text(
+        "".join(
+            f"> chr1,+,{1000 * (i + 1)},{1000 * (i + 1) + 100}; class:{i % 2}\n{''.join(rng.choice(list('ACGT'), 101))}\n"
+            for i in range(80)
+        )
+    )
+    assert (
+        _prepare(data, tmp_path / "auto", "--split", "auto")["overlap"]["split"] == "random"
+    )  # no overlap: nothing to keep together
+
+
+def test_real_rbp31_random_split_leaks_and_auto_does_not(shared_data, tmp_path):
+    source = shared_data / "rbp31" / "10_PARCLIP_ELAVL1A_hg19" / "train.fa.gz"
+    with gzip.open(source, "rt") as handle:
+        head = "".join(islice(handle, 8000))  # 4,000 records, sorted by position: whole clusters of windows
+    data = tmp_path / "elavl1a.fa"
+    data.write_text(head)
+    leaked = _prepare(data, tmp_path / "random", "--split", "random")["overlap"]["train_vs_test"]
+    assert leaked["overlapping_intervals"] > 0.1 * leaked["n"]
+    kept = _prepare(data, tmp_path / "auto", "--split", "auto")["overlap"]
+    assert kept["split"] == "locus" and kept["train_vs_test"]["overlapping_intervals"] == 0
+
+
+def test_auto_places_a_record_without_usable_coordinates_alone_and_locus_refuses_it(tmp_path):
+    data = tmp_path / "sites.fa"
+    _clustered_fasta(data)
+    short = "> chr1,-,156455141,156455241; class:1\n" + "ACGT" * 15 + "\n"  # 60 nt for 101: coordinates dropped
+    data.write_text(data.read_text() + short)
+    manifest = _prepare(data, tmp_path / "auto", "--split", "auto")
+    assert (
+        manifest["overlap"]["split"] == "locus" and manifest["overlap"]["train_vs_test"]["overlapping_intervals"] == 0
+    )
+    out = tmp_path / "locus"
+    assert run_cli("prepare", data, "-o", out, "--prefix", "x", "--test-size", "0.25", "--split", "locus") == 2
+    assert not out.exists() or not any(out.iterdir())
