@@ -51,6 +51,19 @@ def test_auto_splits_overlapping_windows_by_locus_and_random_does_not(tmp_path):
     assert again["overlap"]["split_requested"] == "locus"
 
 
+def test_windows_are_chained_once_for_the_test_and_validation_splits(tmp_path, monkeypatch):
+    from bertrbp import loci
+
+    calls = []
+    chain = loci.locus_groups
+    monkeypatch.setattr(loci, "locus_groups", lambda *a, **k: calls.append(1) or chain(*a, **k))
+    data = tmp_path / "sites.fa"
+    _clustered_fasta(data)
+    manifest = _prepare(data, tmp_path / "auto", "--split", "auto", "--val-fraction", "0.2")
+    assert manifest["overlap"]["split"] == "locus" and "val" in manifest["splits"]
+    assert len(calls) == 1  # auto's overlap check, the test split and the validation split share one chaining
+
+
 def test_auto_keeps_the_random_split_without_coordinates_and_locus_refuses(tmp_path):
     data = tmp_path / "plain.tsv"
     rng = np.random.default_rng(0)

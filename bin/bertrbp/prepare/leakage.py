@@ -16,21 +16,27 @@ log = logging.getLogger("bertrbp")
 SPLITS = ("auto", "locus", "random", "chromosome", "similarity")
 
 
-def resolve_split(records: Sequence[SequenceRecord], split: str) -> str:
-    """The split kind used: ``auto`` is ``locus`` when some windows overlap (a random split would put windows of
-    one locus on both sides), else ``random``."""
+def resolve_split(records: Sequence[SequenceRecord], split: str) -> tuple[str, list[int] | None]:
+    """(the split kind used, the locus group of each record when that kind is ``locus``, else None).
+
+    ``auto`` is ``locus`` when some windows overlap (a random split would put windows of one locus on both
+    sides), else ``random``. The groups are returned so that the test and validation splits reuse one chaining.
+    """
+    if split == "locus":
+        return split, locus_groups(records)
     if split != "auto":
-        return split
-    with_coords = [r for r in records if r.coords is not None]
-    if not with_coords or not loci.any_overlap(locus_groups(with_coords)):
-        return "random"
-    if len(with_coords) < len(records):
+        return split, None
+    groups = locus_groups(records, strict=False)
+    if not loci.any_overlap(groups):  # records without coordinates are groups of one: they never overlap
+        return "random", None
+    unplaced = sum(r.coords is None for r in records)
+    if unplaced:
         log.warning(
             "--split auto: %d of %d records have no usable coordinates; each is placed alone in the split by locus",
-            len(records) - len(with_coords),
+            unplaced,
             len(records),
         )
-    return "locus"
+    return "locus", groups
 
 
 def locus_groups(records: Sequence[SequenceRecord], strict: bool = True) -> list[int]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -141,9 +142,16 @@ def read_and_clean(options: PrepareOptions, drops: DropLog) -> tuple[list[Sequen
 
 
 def held_out(
-    records: list[SequenceRecord], options: PrepareOptions, kind: str, size: float | int, option: str, salt: int
+    records: list[SequenceRecord],
+    options: PrepareOptions,
+    kind: str,
+    size: float | int,
+    option: str,
+    salt: int,
+    locus_of: Sequence[int] | None = None,
 ) -> tuple[list[int], list[int]]:
-    """(held-out, rest) indices of ``records`` for the split ``kind`` (``auto`` resolved)."""
+    """(held-out, rest) indices of ``records`` for the split ``kind`` (``auto`` resolved); ``locus_of``: each
+    record's locus group, required for the kind ``locus``."""
     labels = [r.label for r in records]
     seed = options.seed + salt
     if kind == "chromosome":
@@ -166,7 +174,7 @@ def held_out(
     if kind == "similarity":
         groups = leakage.similarity_groups(records, options.similarity_k, options.similarity_threshold, seed)
     elif kind == "locus":
-        groups = leakage.locus_groups(records, strict=options.split == "locus")
+        groups = list(locus_of)  # resolve_split's chains: one chaining serves the test and validation splits
     else:
         groups = list(range(len(records)))
     return sampling.split_groups(labels, groups, targets, seed)
@@ -177,16 +185,17 @@ def make_splits(records: list[SequenceRecord], options: PrepareOptions) -> tuple
     kind used)."""
     chosen, leftover = sampling.sample_per_class([r.label for r in records], options.max_per_class, options.seed)
     pool = [records[i] for i in chosen]
-    kind = leakage.resolve_split(pool, options.split)
+    kind, locus_of = leakage.resolve_split(pool, options.split)
     test_idx, rest_idx = held_out(
-        pool, options, kind, sampling.parse_size(options.test_size, "--test-size"), "--test-size", 0
+        pool, options, kind, sampling.parse_size(options.test_size, "--test-size"), "--test-size", 0, locus_of
     )
     if kind == "locus":
         log.info("split by locus: each chain of overlapping windows on one side (--split %s)", options.split)
     rest = [pool[i] for i in rest_idx]
     val: list[SequenceRecord] = []
     if options.val_fraction > 0:
-        val_idx, train_idx = held_out(rest, options, kind, float(options.val_fraction), "--val-fraction", 1)
+        rest_loci = [locus_of[i] for i in rest_idx] if locus_of is not None else None
+        val_idx, train_idx = held_out(rest, options, kind, float(options.val_fraction), "--val-fraction", 1, rest_loci)
         val, rest = [rest[i] for i in val_idx], [rest[i] for i in train_idx]
     test = [pool[i] for i in test_idx]
     in_train = {id(r) for r in rest}
