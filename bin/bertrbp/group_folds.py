@@ -16,8 +16,8 @@ import numpy as np
 def first_group_fold(labels: np.ndarray, groups: np.ndarray, folds: int, seed: int) -> np.ndarray:
     """Rows of the first of ``folds`` folds: whole groups, class shares balanced greedily, groups shuffled by
     ``seed`` first (``StratifiedGroupKFold(folds, shuffle=True, random_state=seed)``, its first test fold)."""
-    _, label_of, class_sizes = np.unique(np.asarray(labels), return_inverse=True, return_counts=True)
-    _, group_of = np.unique(np.asarray(groups), return_inverse=True)
+    _, label_of, class_sizes = np.unique(np.ravel(labels), return_inverse=True, return_counts=True)
+    _, group_of = np.unique(np.ravel(groups), return_inverse=True)
     n_groups = int(group_of.max()) + 1
     counts = np.zeros((n_groups, len(class_sizes)))
     np.add.at(counts, (group_of, label_of), 1)

@@ -151,7 +151,7 @@ def held_out(
     locus_of: Sequence[int] | None = None,
 ) -> tuple[list[int], list[int]]:
     """(held-out, rest) indices of ``records`` for the split ``kind`` (``auto`` resolved); ``locus_of``: each
-    record's locus group, required for the kind ``locus``."""
+    record's locus group when already chained (else the records are chained here)."""
     labels = [r.label for r in records]
     seed = options.seed + salt
     if kind == "chromosome":
@@ -174,7 +174,8 @@ def held_out(
     if kind == "similarity":
         groups = leakage.similarity_groups(records, options.similarity_k, options.similarity_threshold, seed)
     elif kind == "locus":
-        groups = list(locus_of)  # resolve_split's chains: one chaining serves the test and validation splits
+        strict = options.split == "locus"
+        groups = list(locus_of) if locus_of is not None else leakage.locus_groups(records, strict=strict)
     else:
         groups = list(range(len(records)))
     return sampling.split_groups(labels, groups, targets, seed)
@@ -194,8 +195,9 @@ def make_splits(records: list[SequenceRecord], options: PrepareOptions) -> tuple
     rest = [pool[i] for i in rest_idx]
     val: list[SequenceRecord] = []
     if options.val_fraction > 0:
-        rest_loci = [locus_of[i] for i in rest_idx] if locus_of is not None else None
-        val_idx, train_idx = held_out(rest, options, kind, float(options.val_fraction), "--val-fraction", 1, rest_loci)
+        # the rest is chained again, not given the pool's group numbers: the seeded draw orders groups by their
+        # number, so fresh numbers keep the validation split made before the test split reused resolve_split's
+        val_idx, train_idx = held_out(rest, options, kind, float(options.val_fraction), "--val-fraction", 1)
         val, rest = [rest[i] for i in val_idx], [rest[i] for i in train_idx]
     test = [pool[i] for i in test_idx]
     in_train = {id(r) for r in rest}
