@@ -783,7 +783,37 @@ CASES = [
             _predict(f, "-o", "p.tsv", inputs="in.fa.gz"),
         )[-1],
     ),
+    Case(
+        "-o names the input file",
+        "predict",
+        2,
+        "refused before any work, the input kept",
+        lambda f: _predict(f, "-o", "in.fa"),
+        check=_error_mentions("also an input"),
+    ),
+    Case(
+        "-o and --bpp name the same file",
+        "fold",
+        2,
+        "refused before any work",
+        lambda f: [labelled_fasta(f / "in.fa", n=3).name, "-o", "s.tsv", "--bpp", "s.tsv", "--threads", "1"],
+        check=_error_mentions("given as two outputs"),
+    ),
+    Case(
+        "a pretrained checkpoint without its classification head (bertrbp-mini-k3)",
+        "predict",
+        2,
+        "refused: its scores would be random",
+        lambda f: (
+            labelled_fasta(f / "in.fa", n=3),
+            (f / "bertrbp-mini-k3").symlink_to(SHIPPED),  # a relative name in the error line
+            ["--model", "bertrbp-mini-k3/", "in.fa", "-o", "p.tsv", "--threads", "1"],
+        )[-1],
+        check=_error_mentions("not in the checkpoint", "classifier"),
+    ),
 ]
+
+SHIPPED = REPO / "assets" / "models" / "bertrbp-mini-k3"
 
 
 def _truncated_gzip() -> bytes:

@@ -242,7 +242,9 @@ def test_strict_syntax_parser_runs_the_pipeline_and_publishes_what_v1_does(tmp_p
             ("attribution", "motif_summary.tsv"),
         ):
             assert f"{rbp}/{step}/{name}" in files, (rbp, step, name, sorted(files))
-    assert {"pretrain/model/config.json", "summary/report.html"} <= files
+    # the stubs create what the tools write (bertrbp.report.run, bertrbp.attention.report.OUTPUT_FILES)
+    assert {"pretrain/model/config.json", "summary/report.html", "summary/metrics_summary.tsv"} <= files
+    assert any(f.endswith("attention_stats/specialization.json") for f in files), sorted(files)
     assert not [f for f in files if f.endswith(".npz") or "/finetuned/" in f or "checkpoints" in f]
 
 

@@ -490,6 +490,23 @@ def test_bad_parameters_stop_the_run_at_start_naming_each_parameter(tmp_path):
     assert text.count("Invalid parameters") == 1
 
 
+def test_the_paper_recipe_with_an_ensemble_baseline_stops_at_start(tmp_path):
+    """bertrbp-finetune refuses an ensemble without a validation split (exit 2, not retried): the pipeline says
+    so before any task runs, naming the parameter."""
+    result = run_nextflow(
+        "-profile",
+        "test",
+        "--recipe",
+        "paper",
+        "--train_baseline",
+        "true",
+        "--baseline_model",
+        "kmer-pos,cnn",
+        cwd=tmp_path,
+    )
+    _fails_at_start(result, "--baseline_model kmer-pos,cnn is an ensemble", "--recipe default")
+
+
 # ------------------------------------------------------------------ container and cluster options (stub)
 FAKE = """#!/usr/bin/env bash
 echo "$0 $*" >> "{log}"

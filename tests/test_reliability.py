@@ -421,3 +421,69 @@ def test_a_swallowed_interrupt_still_ends_the_run_without_publishing(tmp_path, c
     with atomic_open(tmp_path / "later.txt") as handle:
         handle.write("written after the interrupted run\n")
     assert (tmp_path / "later.txt").read_text() == "written after the interrupted run\n"
+
+
+# ------------------------------------------------------------------ outputs that would destroy inputs or devices
+FOLD_INPUT = ">a\nACGUACGUAGCUAGCUAGCUAGCAUCGAUCGA\n>b\nGGGGAAAACCCCUUUUGGGGAAAACCCC\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "text"),
+    [
+        (["in.fa", "-o", "in.fa"], "the output (--output) is also an input of this run (inputs)"),
+        (["in.fa", "-o", "s.tsv", "--token-labels", "in.fa"], "the output (--token-labels) is also an input"),
+        (["in.fa", "-o", "s.tsv", "--bpp", "s.tsv"], "given as two outputs, --output and --bpp"),
+    ],
+)
+def test_an_output_that_is_an_input_or_another_output_is_refused_before_any_work(
+    tmp_path, capsys, monkeypatch, args, text
+):
+    from inprocess import run_cli
+
+    (tmp_path / "in.fa").write_text(FOLD_INPUT)
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("fold", *args, "--threads", "1") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and text in err[0], err
+    assert (tmp_path / "in.fa").read_text() == FOLD_INPUT and not (tmp_path / "s.tsv").exists()
+
+
+def test_a_symlinked_output_writes_the_file_it_names_and_keeps_the_link(tmp_path):
+    link = tmp_path / "link.tsv"
+    link.symlink_to("target.tsv")
+    with atomic_open(link) as handle:
+        handle.write("new\n")
+    assert link.is_symlink() and (tmp_path / "target.tsv").read_text() == "new\n"
+    assert check_output_file(link) == (tmp_path / "target.tsv").resolve()
+
+
+def test_a_named_pipe_output_is_written_into_not_replaced(tmp_path):
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()))
+    reader.start()
+    check_output_file(fifo)
+    with atomic_open(fifo) as handle:
+        handle.write("through the pipe\n")
+    reader.join(timeout=30)
+    assert received == ["through the pipe\n"]
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and os.listdir(tmp_path) == ["pipe"]
+
+
+def test_prepare_refuses_an_input_named_as_one_of_its_outputs(tmp_path, capsys):
+    from inprocess import run_cli
+
+    rng = np.random.default_rng(0)
+    seqs = ["".join(rng.choice(list("ACGU"), 30)) for _ in range(40)]
+    rows = "".join(f"{seq}\t{i % 2}\n" for i, seq in enumerate(seqs))
+    (tmp_path / "RBP.test.fa").write_text("".join(f">s{i} class:{i % 2}\n{seq}\n" for i, seq in enumerate(seqs)))
+    (tmp_path / "RBP.tsv").write_text(rows)
+    before = (tmp_path / "RBP.test.fa").read_text()
+    assert run_cli("prepare", tmp_path / "RBP.test.fa", "-o", tmp_path, "--prefix", "RBP", "--test-size", "4") == 2
+    assert "has the name of one of the outputs" in capsys.readouterr().err
+    assert (tmp_path / "RBP.test.fa").read_text() == before
+    # an input that merely starts with the prefix is fine: RBP.tsv is no output's name
+    assert run_cli("prepare", tmp_path / "RBP.tsv", "-o", tmp_path, "--prefix", "RBP", "--test-size", "4") == 0

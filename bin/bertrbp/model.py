@@ -326,12 +326,15 @@ def _fp32_linear_forward(self, x):
         )
 
 
-def open_classifier(sources, *, attention: str = "sdpa", device=None, seed: int | None = None):
+def open_classifier(sources, *, attention: str = "sdpa", device=None, seed: int | None = None, trained: bool = False):
     """(model, tokenizer, LoadReport) for one source, or an ensemble averaging the log-odds of several.
 
     The one way the inference tools open models (predict, scan, variant-effect, attribute, attention-stats;
     training loads with ``load_classifier``): several ``--model`` arguments, or one ensemble folder, score as one
     model. With ``device`` the model is moved there in eval mode. ``seed`` fixes a preset's random weights.
+    ``trained``: the tools that score binding refuse a model with randomly initialised weights (a preset, a
+    pretrained checkpoint without its classification head, weights that do not fit the config), whose scores
+    would be noise that changes from run to run.
     """
     from bertrbp.ensemble import EnsembleClassifier
 
@@ -339,10 +342,15 @@ def open_classifier(sources, *, attention: str = "sdpa", device=None, seed: int 
     if not sources:
         raise InputError("give at least one --model.")
     if len(sources) == 1:
-        return _for_inference(load_classifier(sources[0], attention=attention, seed=seed), device)
+        opened = load_classifier(sources[0], attention=attention, seed=seed)
+        if trained:
+            require_trained(opened[2], sources[0])
+        return _for_inference(opened, device)
     members, names, tokenizer = [], [], None
     for source in sources:
-        model, tok, _ = load_classifier(source, attention=attention, seed=seed)
+        model, tok, report = load_classifier(source, attention=attention, seed=seed)
+        if trained:
+            require_trained(report, source)
         if tokenizer is not None and (tok.k != tokenizer.k):
             raise InputError(
                 f"--model {source}: k={tok.k}, but the first model has k={tokenizer.k}; models "
@@ -353,6 +361,23 @@ def open_classifier(sources, *, attention: str = "sdpa", device=None, seed: int 
         names.append(source)
     ensemble = EnsembleClassifier(members, names)
     return _for_inference((ensemble, tokenizer, LoadReport(f"ensemble of {len(sources)}", True)), device)
+
+
+def require_trained(report: LoadReport, source: str) -> None:
+    """Refuse a model some of whose weights are new random ones (see ``open_classifier``'s ``trained``)."""
+    if not report.pretrained:
+        raise InputError(
+            f"--model {source}: a random-init preset, not a trained model; its scores would be noise. Give a "
+            "fine-tuned model folder (bertrbp-finetune's <output-dir>/model)."
+        )
+    if report.newly_initialised:
+        shown = ", ".join(report.newly_initialised[:3]) + (", ..." if len(report.newly_initialised) > 3 else "")
+        raise InputError(
+            f"--model {source}: {len(report.newly_initialised)} weight(s) are not in the checkpoint and would be "
+            f"random ({shown}): a pretrained checkpoint without a classification head, or weights that do not "
+            "fit its config.json. Fine-tune it first (bertrbp-finetune --model ...) and give the fine-tuned "
+            "<output-dir>/model."
+        )
 
 
 def _for_inference(opened: tuple, device) -> tuple:

@@ -54,7 +54,7 @@ def run_predict(options: PredictOptions) -> int:
     from bertrbp.model import open_classifier
 
     device = resolve_device(options.device)
-    model, tokenizer, _ = open_classifier([str(m) for m in options.models], device=device)
+    model, tokenizer, _ = open_classifier([str(m) for m in options.models], device=device, trained=True)
     on_bf16 = inference_bf16(device, options.bf16, [model])
     records = check_unique_ids(iter_many(options.inputs, options.fmt, options.label))
     progress = tqdm(

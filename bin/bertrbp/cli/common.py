@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import signal
 import sys
 import threading
@@ -75,6 +76,9 @@ def setup_logging(verbose: bool = False) -> None:
 # Parameters that name outputs, checked before any work (a folder in the way, no write access): every tool uses
 # these names for its outputs (docs/architecture.md, "Outputs").
 OUTPUT_FILE_PARAMS = ("output",)
+# per command (its function name): options that name further output files (elsewhere the same names are inputs,
+# e.g. attention-stats reads the --token-labels that fold writes)
+COMMAND_OUTPUT_FILES = {"fold": ("token_labels", "bpp")}
 OUTPUT_DIR_PARAMS = ("output_dir", "plots_dir", "vocab_dir")
 OUTPUT_PREFIX_PARAMS = ("output_prefix",)
 
@@ -83,14 +87,18 @@ EXIT_INPUT = 2
 EXIT_NO_SPACE = 4
 
 
-def check_outputs(params: dict) -> None:
-    """Refuse unwritable outputs before the work starts, not after hours of it."""
+def check_outputs(params: dict, command: str | None = None) -> None:
+    """Refuse unwritable outputs before the work starts, not after hours of it, and an output that is one of the
+    run's input files (it would be overwritten) or another of its outputs."""
     from bertrbp.io.atomic import check_output_dir, check_output_file
 
+    file_params = OUTPUT_FILE_PARAMS + COMMAND_OUTPUT_FILES.get(command or "", ())
+    outputs = {name: value for name, value in params.items() if name in file_params and value is not None}
+    check_not_inputs(outputs, params)
     for name, value in params.items():
         if value is None:
             continue
-        if name in OUTPUT_FILE_PARAMS:
+        if name in file_params:
             check_output_file(value)
         elif name in OUTPUT_DIR_PARAMS:
             check_output_dir(value, "--" + name.replace("_", "-") + " folder")
@@ -99,11 +107,58 @@ def check_outputs(params: dict) -> None:
             check_output_dir(prefix.parent if str(prefix.parent) else Path("."), "folder of --output-prefix")
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _given_paths(value) -> list[Path]:
+    """The paths an option value names: one path, or each item of a list of them."""
+    items = value if isinstance(value, (list, tuple)) else [value]
+    return [Path(item) for item in items if isinstance(item, (str, os.PathLike)) and str(item)]
+
+
+def check_not_inputs(outputs: dict, params: dict) -> None:
+    """Refuse, before any work, an output file (``outputs``: option name -> path) that is also an input file of
+    the run or another of its outputs: writing it would destroy the input or lose one of the outputs."""
+    from bertrbp.io.atomic import is_special
+
+    seen: dict[str, Path] = {}
+    for name, value in outputs.items():
+        path = Path(value)
+        if is_special(path):
+            continue
+        for other, earlier in seen.items():
+            if path.absolute() == earlier.absolute() or _same_file(path, earlier):
+                raise InputError(
+                    f"{path}: given as two outputs, --{_flag(other)} and --{_flag(name)}; one would overwrite the "
+                    "other. Give each output its own path."
+                )
+        seen[name] = path
+        if not path.is_file():
+            continue
+        for given, value_in in params.items():
+            if given in outputs:
+                continue
+            for candidate in _given_paths(value_in):
+                if candidate.is_file() and _same_file(path, candidate):
+                    raise InputError(
+                        f"{path}: the output (--{_flag(name)}) is also an input of this run ({_flag(given)}); "
+                        "writing it would destroy the input. Give the output another path."
+                    )
+
+
+def _flag(name: str) -> str:
+    return name.replace("_", "-")
+
+
 def _invoke(app: typer.Typer, argv: list[str] | None):
     command = typer.main.get_command(app)
     prog = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else None
     with command.make_context(prog, list(sys.argv[1:] if argv is None else argv)) as ctx:
-        check_outputs(ctx.params)
+        check_outputs(ctx.params, ctx.command.name)
         return command.invoke(ctx)
 
 

@@ -65,14 +65,15 @@ def finetune(
         "--recipe",
         help="default: the project's recommended recipe (per-kind rates and epochs, 10 % validation split, early "
         "stopping, best epoch kept, bf16 where native). paper: the BERT-RBP authors' training exactly: --grad-accum "
-        "4 (x batch 32 = 128), --val-fraction 0, --epochs 3, --patience 0, --keep last, --bf16 no, --lr-policy "
-        "paper. Options given explicitly win over the recipe.",
+        "4 (x batch 32 = 128), --val-fraction 0, --epochs 3 (the CNN: 10), --patience 0, --keep last, --bf16 no, "
+        "--lr-policy paper; the k-mer models keep the default recipe (their C is chosen on a validation split). "
+        "Options given explicitly win over the recipe.",
     ),
     epochs: int | None = typer.Option(
         None,
         "--epochs",
-        help="Most epochs (default per model kind, see --model; 3 with --recipe paper). Given without --min-steps "
-        "it is also the least: the recipe's step floor is dropped.",
+        help="Most epochs (default per model kind, see --model; 3 with --recipe paper, the CNN 10). Given without "
+        "--min-steps it is also the least: the recipe's step floor is dropped.",
     ),
     patience: int | None = typer.Option(
         None,
@@ -128,7 +129,7 @@ def finetune(
         "--val-split",
         help="How --val-fraction is carved: locus (overlapping sites, by the coordinates in the record ids, all on "
         "one side, so validation scores unseen loci as a test split does), random (stratified by label), or auto "
-        "(locus when every id carries coordinates, else random).",
+        "(locus when every id carries coordinates and some windows overlap, else random).",
     ),
     seed: int = typer.Option(42, "--seed"),
     device: str = DeviceOption,

@@ -19,6 +19,7 @@ import errno
 import os
 import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -94,9 +95,23 @@ def _check_writable(folder: Path, path: Path, what: str) -> None:
         )
 
 
+def is_special(path: Path) -> bool:
+    """An existing target that is not a regular file or folder (``/dev/null``, ``/dev/stdout``, a named pipe),
+    followed through symlinks: written into directly, never replaced by a file."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
 def check_output_file(path: str | os.PathLike, what: str = "output file") -> Path:
     """Refuse, before any work, a file output that cannot be written: a folder in the way or no write access."""
     path = Path(path)
+    if is_special(path):
+        return path  # a device or a pipe: nothing is created beside it
+    if path.is_symlink():
+        path = path.resolve()  # the file the link names is the output; the link stays
     if path.is_dir():
         raise InputError(f"{path}: a folder is in the way of the {what}. Give a file name (or remove the folder).")
     _check_parent(path, what)
@@ -117,8 +132,18 @@ def check_output_dir(path: str | os.PathLike, what: str = "output folder") -> Pa
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a staging path next to ``path``; rename it onto ``path`` only if the block succeeds."""
+    """Yield a staging path next to ``path``; rename it onto ``path`` only if the block succeeds.
+
+    A symlink is followed: the file it names is replaced and the link stays. A device or a named pipe
+    (``-o /dev/stdout``) is yielded as it is and written into directly, since it cannot be staged or replaced.
+    """
     final = Path(path)
+    if is_special(final):
+        yield final
+        raise_if_interrupted()
+        return
+    if final.is_symlink():
+        final = final.resolve()
     if final.is_dir():
         raise InputError(f"{final}: a folder is in the way of this output file. Give a file name (or remove it).")
     final.parent.mkdir(parents=True, exist_ok=True)

@@ -241,12 +241,40 @@ def annotate(records: list[SequenceRecord], regions, k: int) -> tuple[list, dict
     )
 
 
+# what <prefix>. is followed by in the names of prepare's outputs (run_prepare writes them)
+OUTPUT_SUFFIXES = (
+    *(f"{split}.fa" for split in ("train", "val", "test", "nontrain", "_unsampled")),
+    "sites.bed",
+    "sequence_regions.tsv",
+    "token_regions.tsv",
+    "nucleotide_regions.tsv",
+    "manifest.json",
+)
+
+
+def refuse_overwriting_inputs(options: PrepareOptions, prefix: str) -> None:
+    """Refuse an input file that has the name of one of the outputs in --output-dir (a second run on the first
+    run's test split with the same prefix would overwrite it)."""
+    given = [*options.inputs, *options.positives, *options.negatives, *options.bed]
+    given += [p for p in (options.genome, options.chain, options.target_genome, options.gtf) if p is not None]
+    folder = Path(options.output_dir).resolve()
+    for path in given:
+        path = Path(path)
+        name = path.name[len(prefix) + 1 :] if path.name.startswith(f"{prefix}.") else None
+        if path.is_file() and path.resolve().parent == folder and name in OUTPUT_SUFFIXES:
+            raise InputError(
+                f"{path}: this input has the name of one of the outputs in --output-dir (--prefix {prefix!r}), so "
+                "writing the outputs would overwrite it. Give another --prefix or --output-dir."
+            )
+
+
 def run_prepare(options: PrepareOptions) -> dict:
     """Run everything and write the outputs; returns the manifest."""
     validate(options)
     prefix = options.prefix or default_prefix(options)
     if "/" in prefix or not prefix.strip():
         raise InputError(f"--prefix {prefix!r} must be a plain file-name prefix without '/'.")
+    refuse_overwriting_inputs(options, prefix)
     regions = load_regions(options.gtf) if options.gtf is not None else None
     drops = DropLog()
     records, files, n_read = read_and_clean(options, drops)

@@ -63,7 +63,9 @@ def load_models(specs: Sequence[str], device, attention: str = "sdpa") -> tuple[
     seen: dict[str, int] = {}
     for spec in specs:
         name, folder = parse_model_spec(spec)
-        model, tok, _ = open_classifier(str(checkpoint_folder(folder)), attention=attention, device=device)
+        model, tok, _ = open_classifier(
+            str(checkpoint_folder(folder)), attention=attention, device=device, trained=True
+        )
         if tokenizer is None:
             tokenizer, positions = tok, model.config.max_position_embeddings
         elif tok.k != tokenizer.k or model.config.max_position_embeddings != positions:

@@ -13,6 +13,7 @@ workflow PIPELINE_INITIALISATION {
     def ch_samplesheet = channel.empty()
     def ch_models = channel.empty()
     if (parameters.mode == 'train') {
+        checkRecipe(parameters)
         def rows = readSamplesheet(parameters.input, input_schema)
         log.info("bert-rbp: ${rows.size()} RBP dataset(s) from ${parameters.input}, model ${parameters.model}, results in ${parameters.outdir}")
         ch_samplesheet = channel.fromList(rows)
@@ -254,6 +255,25 @@ def resolvePath(String value, Path sheet) {
     return value.contains('://') || value.startsWith('/') ? file(value) : sheet.parent.resolve(value)
 }
 
+// --recipe paper trains BERTs and the CNN on every sequence (no validation split), while bertrbp-finetune scores
+// an ensemble on a validation split and refuses the two together (exit 2, not retried). Refuse it here, before
+// any task runs, naming the parameter. Ensembles of k-mer models only keep their split under either recipe.
+def checkRecipe(Map parameters) {
+    if (parameters.recipe != 'paper') {
+        return
+    }
+    def models = [model: parameters.model]
+    if (parameters.train_baseline) {
+        models.baseline_model = parameters.baseline_model
+    }
+    models.each { name, value ->
+        def members = value.toString().tokenize(',')*.trim()
+        if (members.size() > 1 && members.any { member -> !(member in ['kmer', 'kmer-pos']) }) {
+            error("--${name} ${value} is an ensemble, which is scored on a validation split, but --recipe paper trains on every sequence without one: give one model to --${name}, or use --recipe default.")
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Scan and variants modes
 
@@ -345,7 +365,7 @@ def helpMessage(Map parameters, manifest) {
       --input            samplesheet CSV: id,input,format,positives,negatives,gtf,genome,chain
       --outdir           results folder [${parameters.outdir}]
       --model            checkpoint folder, hub id or random-init preset [${parameters.model}]
-      --train_baseline   also train a random-init BERT baseline [${parameters.train_baseline}]
+      --train_baseline   also train a baseline (--baseline_model: BERT preset, cnn, kmer, kmer-pos) [${parameters.train_baseline}]
       --pretrain_corpus  pretrain on these FASTA files first, then fine-tune from that model
       --attribute        attribute test predictions to nucleotides [${parameters.attribute}]
       --epochs           fine-tuning epochs (default: the tool's for the model)

@@ -34,6 +34,6 @@ process BERTRBP_ATTENTION_STATS {
     stub:
     """
     mkdir -p attention_stats
-    touch attention_stats/summary.tsv
+    touch attention_stats/sequence_relative_attention.tsv attention_stats/token_attention_ratio.tsv attention_stats/specialization.json
     """
 }

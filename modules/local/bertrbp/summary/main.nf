@@ -33,6 +33,6 @@ process BERTRBP_SUMMARY {
     stub:
     """
     mkdir -p summary
-    touch summary/metrics.tsv summary/report.html
+    touch summary/metrics_summary.tsv summary/report.html
     """
 }
