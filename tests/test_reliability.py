@@ -487,3 +487,36 @@ def test_prepare_refuses_an_input_named_as_one_of_its_outputs(tmp_path, capsys):
     assert (tmp_path / "RBP.test.fa").read_text() == before
     # an input that merely starts with the prefix is fine: RBP.tsv is no output's name
     assert run_cli("prepare", tmp_path / "RBP.tsv", "-o", tmp_path, "--prefix", "RBP", "--test-size", "4") == 0
+
+
+def test_corrupt_tokens_and_out_of_range_values_are_one_error_line(tmp_path, capsys):
+    """A truncated or hand-edited tokens file, a negative seed, a non-finite --test-size or --lr: one error line,
+    exit 2, nothing written (these were tracebacks or, for --lr inf, a NaN model with exit 0)."""
+    from bertrbp.io.tokens import load_tokens, save_tokens
+    from bertrbp.tokenizer import KmerTokenizer
+    from inprocess import run_cli
+
+    rng = np.random.default_rng(1)
+    train = tmp_path / "t.tsv"
+    train.write_text("".join(f"{''.join(rng.choice(list('ACGT'), 40))}\t{i % 2}\n" for i in range(40)))
+    assert run_cli("tokenize", train, "-o", tmp_path / "t.npz") == 0
+    whole = (tmp_path / "t.npz").read_bytes()
+    (tmp_path / "cut.npz").write_bytes(whole[: len(whole) // 2])
+    data = load_tokens(tmp_path / "t.npz")
+    data.input_ids[0, 1] = KmerTokenizer(3).vocab_size + 5
+    save_tokens(data, tmp_path / "oov.npz")
+    runs = [
+        (["finetune", "--train", tmp_path / "cut.npz", "--model", "tiny"], "not a tokens file"),
+        (["finetune", "--train", tmp_path / "oov.npz", "--model", "tiny"], "token ids outside the k=3 vocabulary"),
+        (["finetune", "--train", train, "--model", "tiny", "--lr", "inf"], "--lr must be a finite number"),
+        (["finetune", "--train", train, "--model", "kmer", "--seed", "-1"], "--seed"),
+        (["prepare", train, "--test-size", "nan"], "is not a finite number"),
+    ]
+    for index, (args, text) in enumerate(runs):
+        out = tmp_path / f"out{index}"
+        option = "-o" if args[0] == "prepare" else "--output-dir"
+        assert run_cli(*args, option, out) == 2, args
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err[-1].startswith("error: ") and text in err[-1], (args, err[-3:])
+        assert not any("Traceback" in line for line in err)
+        assert not out.exists() or not any(out.rglob("*")), (args, list(out.rglob("*")))

@@ -97,6 +97,11 @@ def read_dataset(paths: list[Path], tokenizer, max_positions: int, fmt: str) -> 
             raise InputError(f"{paths[0]}: tokenized with k={data.k}, but the model uses k={tokenizer.k}.")
         if data.input_ids.shape[1] > max_positions:
             raise InputError(f"{paths[0]}: {data.input_ids.shape[1]} tokens per row; the model takes {max_positions}.")
+        if data.input_ids.size and (data.input_ids.min() < 0 or data.input_ids.max() >= tokenizer.vocab_size):
+            raise InputError(
+                f"{paths[0]}: token ids outside the k={tokenizer.k} vocabulary (0 to {tokenizer.vocab_size - 1}); "
+                "the file was not written by bertrbp-tokenize or was changed since. Tokenize the sequences again."
+            )
         if not data.has_labels:
             raise InputError(f"{paths[0]}: some sequences have no label; tokenize labelled data (or use --label).")
         return data

@@ -131,7 +131,7 @@ def finetune(
         "one side, so validation scores unseen loci as a test split does), random (stratified by label), or auto "
         "(locus when every id carries coordinates and some windows overlap, else random).",
     ),
-    seed: int = typer.Option(42, "--seed"),
+    seed: int = typer.Option(42, "--seed", min=0, max=2**32 - 1),
     device: str = DeviceOption,
     bf16: str | None = typer.Option(
         None,

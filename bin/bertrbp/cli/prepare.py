@@ -88,7 +88,7 @@ def prepare(
     ),
     gtf: Path | None = typer.Option(None, "--gtf", help="Ensembl/GENCODE GTF: write transcript-region labels."),
     k: int = typer.Option(3, "--k", help="k-mer size of the token labels."),
-    seed: int = typer.Option(42, "--seed", help="Random seed for sampling and splitting."),
+    seed: int = typer.Option(42, "--seed", min=0, max=2**32 - 1, help="Random seed for sampling and splitting."),
     version: bool | None = VersionOption,
 ) -> None:
     """Prepare per-RBP datasets: filter, sample, split (leakage-aware), liftover, annotate."""

@@ -8,6 +8,7 @@ tokenize tool's job.
 from __future__ import annotations
 
 import logging
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,7 +106,7 @@ def load_tokens(path: str | Path) -> TokenizedDataset:
             return TokenizedDataset(
                 data["input_ids"], data["attention_mask"], data["labels"], data["ids"], int(data["k"])
             )
-    except (ValueError, KeyError, OSError) as exc:
+    except (ValueError, KeyError, OSError, zipfile.BadZipFile, EOFError) as exc:
         raise InputError(f"{path}: not a tokens file written by bertrbp-tokenize ({exc}).") from exc
 
 

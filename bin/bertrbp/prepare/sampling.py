@@ -6,6 +6,7 @@ chromosome, or a cluster of near-duplicate sequences). Targets are per class so 
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter, defaultdict
 from collections.abc import Hashable, Sequence
@@ -35,6 +36,10 @@ def parse_size(text: str, option: str) -> float | int:
         value = float(text)
     except ValueError:
         raise InputError(f"{option} {text!r} is neither a count (e.g. 6000) nor a fraction (e.g. 0.2).") from None
+    if not math.isfinite(value):
+        raise InputError(
+            f"{option} {text!r} is not a finite number; give a count (e.g. 6000) or a fraction (e.g. 0.2)."
+        )
     if value <= 0:
         raise InputError(f"{option} must be positive, not {text}.")
     if value < 1:

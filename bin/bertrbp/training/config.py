@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 from bertrbp.errors import InputError
@@ -48,7 +49,7 @@ class TrainConfig:
     def validate(self) -> TrainConfig:
         """Reject impossible settings with an InputError naming the option."""
         checks = [
-            (self.lr > 0, f"--lr must be > 0, not {self.lr}"),
+            (0 < self.lr < math.inf, f"--lr must be a finite number > 0, not {self.lr}"),
             (self.epochs >= 1, f"--epochs must be >= 1, not {self.epochs}"),
             (self.batch_size >= 1, f"--batch-size must be >= 1, not {self.batch_size}"),
             (self.grad_accum >= 1, f"--grad-accum must be >= 1, not {self.grad_accum}"),
