@@ -520,3 +520,13 @@ def test_corrupt_tokens_and_out_of_range_values_are_one_error_line(tmp_path, cap
         assert err[-1].startswith("error: ") and text in err[-1], (args, err[-3:])
         assert not any("Traceback" in line for line in err)
         assert not out.exists() or not any(out.rglob("*")), (args, list(out.rglob("*")))
+
+
+@pytest.mark.parametrize("content", ["[1]", "null", '"x"'])
+def test_resume_with_a_run_record_that_is_not_an_object_is_refused(tmp_path, content):
+    from bertrbp.training.checkpoint import RUN_FILE, STATE_FILE, check_run_identity
+
+    (tmp_path / STATE_FILE).write_bytes(b"state")
+    (tmp_path / RUN_FILE).write_text(content)
+    with pytest.raises(InputError, match="not a run record"):
+        check_run_identity(tmp_path, {"model": "tiny"}, resume=True)

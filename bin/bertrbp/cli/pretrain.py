@@ -77,7 +77,7 @@ def pretrain(
         0.15, "--mlm-probability", help="Fraction of k-mer tokens masked (in spans of k)."
     ),
     max_n_fraction: float = typer.Option(0.1, "--max-n-fraction", help="Skip windows with a larger fraction of N."),
-    max_steps: int | None = typer.Option(None, "--max-steps", help="Stop after this many optimizer steps."),
+    max_steps: int | None = typer.Option(None, "--max-steps", min=1, help="Stop after this many optimizer steps."),
     epochs: int = typer.Option(1, "--epochs", help="Passes over the corpus (capped by --max-steps)."),
     batch_size: int = batch_size_option(64, "Windows per batch."),
     grad_accum: int = typer.Option(1, "--grad-accum", help="Batches per optimizer step."),

@@ -167,6 +167,8 @@ def check_run_identity(directory: Path, identity: dict, resume: bool) -> None:
             ) from None
         except (OSError, ValueError) as exc:
             raise InputError(f"{path}: unreadable ({_one_line(exc)}). Delete {directory} to start over.") from exc
+        if not isinstance(saved, dict):
+            raise InputError(f"{path}: not a run record (a JSON object is expected). Delete {directory} to start over.")
         changed = [key for key in sorted(set(saved) | set(identity)) if saved.get(key) != identity.get(key)]
         if changed:
             details = "; ".join(f"{key}: {_short(saved.get(key))} -> {_short(identity.get(key))}" for key in changed)
