@@ -20,6 +20,7 @@ from bertrbp.io.atomic import (
     check_output_file,
     remove_staging,
 )
+from conftest import REPO
 
 
 @pytest.fixture
@@ -530,3 +531,30 @@ def test_resume_with_a_run_record_that_is_not_an_object_is_refused(tmp_path, con
     (tmp_path / RUN_FILE).write_text(content)
     with pytest.raises(InputError, match="not a run record"):
         check_run_identity(tmp_path, {"model": "tiny"}, resume=True)
+
+
+def test_an_ensemble_folder_with_a_member_missing_its_head_is_refused_for_scoring(tmp_path, tiny_checkpoint):
+    import shutil
+
+    from bertrbp.ensemble import write_manifest
+    from bertrbp.model import open_classifier
+
+    folder = tmp_path / "ensemble"
+    shutil.copytree(tiny_checkpoint, folder / "trained")
+    shutil.copytree(REPO / "assets" / "models" / "bertrbp-mini-k3", folder / "headless")
+    write_manifest(folder, [{"name": "trained", "path": "trained"}, {"name": "headless", "path": "headless"}])
+    with pytest.raises(InputError, match=r"not in the checkpoint.*headless: classifier"):
+        open_classifier(str(folder), trained=True)
+    open_classifier(str(folder))  # attention-stats may still open it
+
+
+def test_every_file_prepare_writes_has_a_name_the_input_check_knows(tmp_path):
+    from bertrbp.prepare.pipeline import OUTPUT_SUFFIXES
+    from inprocess import run_cli
+
+    data = REPO / "galaxy" / "test-data"
+    args = ["--test-size", "4", "--val-fraction", "0.2", "--gtf", data / "genes.gtf"]
+    assert run_cli("prepare", data / "sites_coords.fa", "-o", tmp_path, "--prefix", "RBP", *args) == 0
+    written = {path.name.removeprefix("RBP.") for path in tmp_path.iterdir()}
+    assert {"train.fa", "val.fa", "test.fa", "token_regions.tsv", "sites.bed"} <= written
+    assert written <= set(OUTPUT_SUFFIXES), written - set(OUTPUT_SUFFIXES)

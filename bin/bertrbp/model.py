@@ -346,11 +346,13 @@ def open_classifier(sources, *, attention: str = "sdpa", device=None, seed: int 
         if trained:
             require_trained(opened[2], sources[0])
         return _for_inference(opened, device)
-    members, names, tokenizer = [], [], None
+    members, names, tokenizer, random_weights = [], [], None, []
     for source in sources:
         model, tok, report = load_classifier(source, attention=attention, seed=seed)
         if trained:
             require_trained(report, source)
+        random_weights += [f"{source}: {name}" for name in report.newly_initialised]
+        random_weights += [] if report.pretrained else [f"{source}: every weight (a random-init preset)"]
         if tokenizer is not None and (tok.k != tokenizer.k):
             raise InputError(
                 f"--model {source}: k={tok.k}, but the first model has k={tokenizer.k}; models "
@@ -360,7 +362,9 @@ def open_classifier(sources, *, attention: str = "sdpa", device=None, seed: int 
         members.append(model)
         names.append(source)
     ensemble = EnsembleClassifier(members, names)
-    return _for_inference((ensemble, tokenizer, LoadReport(f"ensemble of {len(sources)}", True)), device)
+    # the members' random weights stay visible to a caller that opens this as one model (an ensemble folder)
+    report = LoadReport(f"ensemble of {len(sources)}", True, newly_initialised=random_weights)
+    return _for_inference((ensemble, tokenizer, report), device)
 
 
 def require_trained(report: LoadReport, source: str) -> None:
@@ -391,12 +395,14 @@ def _for_inference(opened: tuple, device) -> tuple:
 def _load_ensemble(source: str, attention: str):
     from bertrbp.ensemble import member_sources
 
-    model, tokenizer, _ = open_classifier(member_sources(source), attention=attention)
+    model, tokenizer, report = open_classifier(member_sources(source), attention=attention)
+    random_weights = list(report.newly_initialised)
     if len(member_sources(source)) == 1:
         from bertrbp.ensemble import EnsembleClassifier
 
         model = EnsembleClassifier([model], member_sources(source))
-    return model, tokenizer, LoadReport(f"ensemble {source}", True)
+        random_weights += [] if report.pretrained else ["every weight (a random-init preset)"]
+    return model, tokenizer, LoadReport(f"ensemble {source}", True, newly_initialised=random_weights)
 
 
 def load_classifier(

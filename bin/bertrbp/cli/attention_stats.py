@@ -15,6 +15,7 @@ from bertrbp.cli.common import (
     batch_size_option,
     make_app,
     run,
+    seed_option,
     setup_logging,
 )
 
@@ -53,9 +54,7 @@ def attention_stats(
         min=1,
         help="Analyse at most N sequences, a seeded sample stratified by label (default: all of them).",
     ),
-    seed: int = typer.Option(
-        42, "--seed", min=0, max=2**32 - 1, help="Seed of the --max-sequences sample and of the binned subsets."
-    ),
+    seed: int = seed_option("Seed of the --max-sequences sample and of the binned subsets."),
     bins: int = typer.Option(15, "--bins", min=2, help="Attention bins of the binned analysis (paper: 15)."),
     percentile: float = typer.Option(
         99.5, "--percentile", min=50.0, max=100.0, help="Keep items up to this attention percentile (paper: 99.5)."

@@ -59,6 +59,11 @@ ThreadsOption = typer.Option(0, "--threads", min=0, help="CPU threads (0 = all C
 FormatOption = typer.Option("auto", "--format", help="Input format: auto, fasta, tsv or kmer-tsv.")
 
 
+def seed_option(help_text: str = "Random seed.") -> typer.models.OptionInfo:
+    """``--seed`` (default 42), within the range numpy's and torch's seeding take."""
+    return typer.Option(42, "--seed", min=0, max=2**32 - 1, help=help_text)
+
+
 def batch_size_option(default: int, help_text: str = "Sequences per forward pass.") -> typer.models.OptionInfo:
     """``--batch-size`` (at least 1); the default and what one item is differ per tool."""
     return typer.Option(default, "--batch-size", min=1, help=help_text)
@@ -101,7 +106,7 @@ def check_outputs(params: dict, command: str | None = None) -> None:
         if name in file_params:
             check_output_file(value)
         elif name in OUTPUT_DIR_PARAMS:
-            check_output_dir(value, "--" + name.replace("_", "-") + " folder")
+            check_output_dir(value, f"--{_flag(name)} folder")
         elif name in OUTPUT_PREFIX_PARAMS:
             prefix = Path(value)
             check_output_dir(prefix.parent if str(prefix.parent) else Path("."), "folder of --output-prefix")

@@ -33,6 +33,7 @@ from bertrbp.cli.common import (
     batch_size_option,
     make_app,
     run,
+    seed_option,
     setup_logging,
 )
 from bertrbp.finetune_run import DEFAULT_MODELS, FinetuneRunOptions, run_finetune
@@ -131,7 +132,7 @@ def finetune(
         "one side, so validation scores unseen loci as a test split does), random (stratified by label), or auto "
         "(locus when every id carries coordinates and some windows overlap, else random).",
     ),
-    seed: int = typer.Option(42, "--seed", min=0, max=2**32 - 1),
+    seed: int = seed_option(),
     device: str = DeviceOption,
     bf16: str | None = typer.Option(
         None,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from bertrbp.cli.common import VersionOption, log, make_app, run, setup_logging
+from bertrbp.cli.common import VersionOption, log, make_app, run, seed_option, setup_logging
 from bertrbp.prepare.pipeline import PrepareOptions, run_prepare
 
 app = make_app(__doc__)
@@ -88,7 +88,7 @@ def prepare(
     ),
     gtf: Path | None = typer.Option(None, "--gtf", help="Ensembl/GENCODE GTF: write transcript-region labels."),
     k: int = typer.Option(3, "--k", help="k-mer size of the token labels."),
-    seed: int = typer.Option(42, "--seed", min=0, max=2**32 - 1, help="Random seed for sampling and splitting."),
+    seed: int = seed_option("Random seed for sampling and splitting."),
     version: bool | None = VersionOption,
 ) -> None:
     """Prepare per-RBP datasets: filter, sample, split (leakage-aware), liftover, annotate."""

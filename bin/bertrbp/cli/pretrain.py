@@ -26,6 +26,7 @@ from bertrbp.cli.common import (
     log,
     make_app,
     run,
+    seed_option,
     setup_logging,
 )
 
@@ -87,9 +88,7 @@ def pretrain(
     val_fraction: float = typer.Option(
         0.02, "--val-fraction", help="Fraction of windows (mlm) or task sequences (multitask) held out for validation."
     ),
-    seed: int = typer.Option(
-        42, "--seed", min=0, max=2**32 - 1, help="Seed for initialisation, data order and masking."
-    ),
+    seed: int = seed_option("Seed for initialisation, data order and masking."),
     device: str = DeviceOption,
     bf16: str = Bf16Option,
     threads: int = ThreadsOption,

@@ -241,9 +241,9 @@ def annotate(records: list[SequenceRecord], regions, k: int) -> tuple[list, dict
     )
 
 
-# what <prefix>. is followed by in the names of prepare's outputs (run_prepare writes them)
+# what <prefix>. is followed by in the names of the files run_prepare writes (a test holds the two together)
 OUTPUT_SUFFIXES = (
-    *(f"{split}.fa" for split in ("train", "val", "test", "nontrain", "_unsampled")),
+    *(f"{split}.fa" for split in ("train", "val", "test", "nontrain")),
     "sites.bed",
     "sequence_regions.tsv",
     "token_regions.tsv",
