@@ -230,3 +230,38 @@ def test_compare_model_of_other_shape_is_refused_before_running(tiny_checkpoint,
     inputs = load_inputs(data / "seqs.fa", run.k, data / "seq.tsv")
     with pytest.raises(InputError, match="compared head by head"):
         analyse(run, inputs, Settings(), other)
+
+
+@pytest.mark.parametrize("obstacle", ["figures link", "table link", "folder for a table"])
+def test_an_output_in_the_way_is_refused_before_any_output_is_replaced(tiny_checkpoint, data, tmp_path, obstacle):
+    """A figures/ that was a link failed half-way through publishing: new tables beside old figures, no path named."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "spearman.tsv").write_text("old\n")
+    if obstacle == "figures link":
+        (tmp_path / "elsewhere").mkdir()
+        (out / "figures").symlink_to(tmp_path / "elsewhere")
+        named = out / "figures"
+    elif obstacle == "table link":
+        (out / "similarity.tsv").symlink_to(tmp_path / "x.tsv")
+        named = out / "similarity.tsv"
+    else:
+        (out / "cv_comparison.tsv").mkdir()
+        named = out / "cv_comparison.tsv"
+    before = sorted(p.name for p in out.iterdir())
+    result = run_tool(
+        "attention-stats",
+        "--model",
+        tiny_checkpoint,
+        "--sequences",
+        data / "seqs.fa",
+        "--output-dir",
+        out,
+        "--sequence-labels",
+        data / "seq.tsv",
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr[-500:]
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: {named} is ")
+    assert sorted(p.name for p in out.iterdir()) == before  # nothing published, nothing removed
+    assert (out / "spearman.tsv").read_text() == "old\n"

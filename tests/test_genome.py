@@ -67,3 +67,32 @@ def test_bed_without_strand_refused_when_required(tmp_path):
     assert list(read_bed(bed))[0].strand == "."
     with pytest.raises(InputError, match="strand-specific"):
         list(read_bed(bed, require_strand=True))
+
+
+@pytest.mark.parametrize("change", ["longer sequence", "index of another genome", "sequence appended"])
+def test_an_index_written_for_another_version_of_the_fasta_is_refused(genome, tmp_path, change):
+    """pyfaidx trusts a .fai newer than the FASTA: a genome restored with its old timestamp gave wrong bases."""
+    import os
+
+    from bertrbp.errors import InputError
+
+    with GenomeFasta(genome) as g:  # writes g.fa.fai
+        assert g.fetch("2", 4, 8) == "ACGT"
+    fai = tmp_path / "g.fa.fai"
+    if change == "longer sequence":
+        genome.write_text(">chr1 test\nACGTACGTAA\nCCGGTTAAGG\nTT\n>2\nNNNNACGT\n")
+    elif change == "index of another genome":
+        other = tmp_path / "other.fa"
+        other.write_text(">chr1\nACGTACGTAA\nCCGGTTAAGG\n>2\nNNNNACGT\n")
+        with GenomeFasta(other):
+            pass
+        fai.write_bytes((tmp_path / "other.fa.fai").read_bytes())
+    else:
+        with open(genome, "a") as handle:
+            handle.write(">3\nACGU\n")
+    os.utime(genome, (fai.stat().st_mtime - 100, fai.stat().st_mtime - 100))  # as cp -p or rsync -t leave it
+    with pytest.raises(InputError, match=r"g.fa.fai: this index does not match .*Remove g.fa.fai"):
+        GenomeFasta(genome)
+    fai.unlink()
+    with GenomeFasta(genome) as g:  # rebuilt by pyfaidx once removed
+        assert g.fetch("2", 4, 8) == "ACGT"

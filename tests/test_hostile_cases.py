@@ -326,6 +326,12 @@ def _bad_model(folder, kind):
         config = json.loads((m / "config.json").read_text())
         config.update(hidden_size=1 << 20, intermediate_size=1 << 22, num_attention_heads=2)
         (m / "config.json").write_text(json.dumps(config))
+    elif kind == "kmer-config":
+        import json
+
+        from bertrbp.kmer import KmerConfig
+
+        (m / "config.json").write_text(json.dumps(KmerConfig(vocab_size=69).to_dict()))
     elif kind in ("evil-bin", "odd-bin"):
         (m / "model.safetensors").unlink()
         if kind == "evil-bin":
@@ -810,6 +816,30 @@ CASES = [
             ["--model", "bertrbp-mini-k3/", "in.fa", "-o", "p.tsv", "--threads", "1"],
         )[-1],
         check=_error_mentions("not in the checkpoint", "classifier"),
+    ),
+    Case(
+        "--device meta (a torch backend the tools do not run on)",
+        "predict",
+        2,
+        "refused before any work",
+        lambda f: _predict(f, "-o", "p.tsv", "--device", "meta"),
+        check=_error_mentions("not supported"),
+    ),
+    Case(
+        "a BERT's weights beside a k-mer config.json",
+        "predict",
+        2,
+        "refused: the k-mer model would score NaN",
+        lambda f: _bad_model(f, "kmer-config"),
+        check=_error_mentions("do not fit its k-mer config.json"),
+    ),
+    Case(
+        "fold --gamma inf",
+        "fold",
+        2,
+        "refused before any work",
+        lambda f: [labelled_fasta(f / "in.fa", n=3).name, "-o", "s.tsv", "--gamma", "inf", "--threads", "1"],
+        check=_error_mentions("--gamma must be a finite number"),
     ),
 ]
 

@@ -558,3 +558,125 @@ def test_every_file_prepare_writes_has_a_name_the_input_check_knows(tmp_path):
     written = {path.name.removeprefix("RBP.") for path in tmp_path.iterdir()}
     assert {"train.fa", "val.fa", "test.fa", "token_regions.tsv", "sites.bed"} <= written
     assert written <= set(OUTPUT_SUFFIXES), written - set(OUTPUT_SUFFIXES)
+
+
+@pytest.mark.parametrize("name", ["meta", "xpu", "hpu", "cpu:1", "cuda:x", "mps:0", "gpu"])
+def test_a_device_torch_knows_but_the_tools_do_not_run_on_is_refused(name):
+    """torch.device() takes any backend name; 'meta' ran on tensors without data, others failed with a traceback."""
+    from bertrbp.device import resolve_device
+
+    with pytest.raises(InputError, match="not supported|no CUDA GPU"):
+        resolve_device(name)
+    assert str(resolve_device("cpu")) == "cpu"
+
+
+def test_device_and_threads_out_of_range_are_one_error_line_before_any_work(tmp_path, capsys, tiny_checkpoint):
+    from inprocess import run_cli
+
+    fasta = tmp_path / "x.fa"
+    fasta.write_text(">a\nACGUACGUACGUACGU\n")
+    for args, text in (
+        (["--device", "meta"], "--device 'meta' is not supported"),
+        (["--threads", str(2**31)], "--threads"),
+    ):
+        out = tmp_path / "p.tsv"
+        assert run_cli("predict", fasta, "--model", tiny_checkpoint, "-o", out, *args) == 2, args
+        err = capsys.readouterr().err.strip().splitlines()
+        assert text in err[-1] and not any("Traceback" in line for line in err), err[-3:]
+        assert not out.exists()
+
+
+def test_a_refused_checkpoint_prints_one_error_line_not_the_transformers_load_table(tmp_path, capfd):
+    """transformers' LOAD REPORT table listed the missing head before our error line; the error now ends alone."""
+    from inprocess import run_cli
+
+    fasta = tmp_path / "x.fa"
+    fasta.write_text(">a\nACGUACGUACGUACGU\n")
+    capfd.readouterr()
+    assert run_cli("predict", fasta, "--model", "bertrbp-mini-k3", "-o", tmp_path / "p.tsv") == 2
+    err = [line for line in capfd.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and err[0].startswith("error: --model bertrbp-mini-k3: 2 weight(s)"), err
+
+
+def _kmer_model(tmp_path):
+    from inprocess import run_cli
+
+    rng = np.random.default_rng(3)
+    train = tmp_path / "train.tsv"
+    train.write_text("".join(f"{''.join(rng.choice(list('ACGT'), 40))}\t{i % 2}\n" for i in range(60)))
+    assert run_cli("finetune", "--train", train, "--model", "kmer", "--output-dir", tmp_path / "run") == 0
+    return tmp_path / "run" / "model"
+
+
+@pytest.mark.parametrize(
+    "edit, text",
+    [
+        ({"max_k": 9}, "max_k=9: a k-mer model needs a whole number from 1 to 6"),
+        ({"max_k": 4}, "weight is [1364] in the file, [340] by config.json"),  # a valid size, not the saved one
+        ({"position_bins": -1}, "position_bins=-1"),
+        ({"position_max_k": 2.5}, "position_max_k=2.5"),
+        ({"vocab_size": 70}, "vocab size 70 is not a DNABERT k-mer vocabulary"),
+        ({"vocab_size": 261}, "does not match vocab.txt"),
+        ("bert weights", "the weights do not fit its k-mer config.json (missing: bias, feature_mean"),
+        ("nan weights", "NaN or infinite values"),
+    ],
+)
+def test_an_edited_kmer_checkpoint_is_one_error_line_not_a_traceback_or_nan_scores(
+    tmp_path, capsys, tiny_checkpoint, edit, text
+):
+    import json
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from inprocess import run_cli
+
+    folder = _kmer_model(tmp_path)
+    fasta = tmp_path / "x.fa"
+    fasta.write_text(">a\nACGUACGUACGUACGUACGU\n")
+    assert run_cli("predict", fasta, "--model", folder, "-o", tmp_path / "ok.tsv") == 0
+    if edit == "bert weights":
+        shutil.copy(tiny_checkpoint / "model.safetensors", folder / "model.safetensors")
+    elif edit == "nan weights":
+        tensors = load_file(folder / "model.safetensors")
+        tensors["weight"][0] = float("nan")
+        save_file(tensors, folder / "model.safetensors", metadata={"format": "pt"})
+    else:
+        config = json.loads((folder / "config.json").read_text())
+        (folder / "config.json").write_text(json.dumps({**config, **edit}))
+    capsys.readouterr()
+    assert run_cli("predict", fasta, "--model", folder, "-o", tmp_path / "p.tsv") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: ") and text in err[-1], err[-3:]
+    assert not any("Traceback" in line for line in err)
+    assert not (tmp_path / "p.tsv").exists()
+
+
+def test_a_bert_config_edited_to_other_sizes_names_the_tensors_that_do_not_fit(tmp_path, tiny_checkpoint):
+    import json
+    import shutil
+
+    from bertrbp.model import load_classifier
+
+    folder = tmp_path / "edited"
+    shutil.copytree(tiny_checkpoint, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["intermediate_size"] += 8
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(
+        InputError, match=r"do not fit config.json \(\d+ tensor\(s\): bert.encoder.layer.0.intermediate"
+    ):
+        load_classifier(str(folder))
+
+
+def test_a_bundled_short_name_gives_its_tokenizer_without_asking_the_hub(monkeypatch):
+    """attention-stats reads the tokenizer first; for bertrbp-mini-k3 it asked huggingface.co for 40 s, then failed."""
+    import huggingface_hub
+
+    from bertrbp.model import load_tokenizer
+
+    def no_hub(*args, **kwargs):
+        raise AssertionError("the hub was asked")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", no_hub)
+    assert load_tokenizer("bertrbp-mini-k3").k == 3

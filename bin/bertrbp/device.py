@@ -10,17 +10,33 @@ from bertrbp.errors import InputError
 
 
 def resolve_device(name: str = "auto"):
-    """'auto' picks CUDA when present, else CPU; 'cuda', 'cuda:1', 'cpu' are taken as given."""
+    """'auto' picks CUDA when present, else CPU; 'cpu', 'cuda', 'cuda:N' and 'mps' are taken as given.
+
+    Why a fixed list: torch.device() accepts any backend name ('meta', 'xpu', 'hpu'), and a tool given one
+    fails later with a traceback, or (meta) runs on tensors without data. A name is refused here, naming the
+    devices this machine has, before any input is read.
+    """
     import torch
 
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(f"--device {name}: no CUDA GPU is visible. Use --device cpu or auto.")
-    try:
+    kind, _, index = name.partition(":")
+    if kind == "cpu" and not index:
+        return torch.device("cpu")
+    if kind == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError(f"--device {name}: no CUDA GPU is visible. Use --device cpu or auto.")
+        count = torch.cuda.device_count()
+        if index and not (index.isdigit() and int(index) < count):
+            raise InputError(
+                f"--device {name}: this machine has CUDA devices 0 to {count - 1}. Use cuda:0 to cuda:{count - 1}."
+            )
         return torch.device(name)
-    except RuntimeError as exc:
-        raise InputError(f"--device {name!r} is not a device torch knows ({exc}).") from exc
+    if kind == "mps" and not index:
+        if not torch.backends.mps.is_available():
+            raise InputError("--device mps: no Apple GPU (MPS) is available here. Use --device cpu or auto.")
+        return torch.device("mps")
+    raise InputError(f"--device {name!r} is not supported. Use auto, cpu, cuda, cuda:N or mps.")
 
 
 def available_cpus() -> int:

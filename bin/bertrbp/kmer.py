@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from transformers import PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
 
+from bertrbp.errors import InputError
 from bertrbp.tokenizer import DNABERT_ALPHABET, dnabert_vocab
 
 log = logging.getLogger("bertrbp")
@@ -224,8 +226,57 @@ def new_kmer(vocab_size: int, max_k: int = MAX_K, position_bins: int = 0) -> Kme
     return KmerLogistic(KmerConfig(vocab_size=vocab_size, max_k=max_k, position_bins=position_bins))
 
 
-def load_kmer(folder: str) -> tuple[KmerLogistic, dict]:
-    return KmerLogistic.from_pretrained(folder, output_loading_info=True)
+# what a k-mer config may ask for: the features (4**k per k) are allocated from these before any weight is read
+KMER_CONFIG_RANGES = {"max_k": (1, 6), "position_bins": (0, 100), "position_max_k": (1, 6)}
+
+
+def check_kmer_config(config: dict, path) -> None:
+    """Refuse a k-mer config.json whose sizes are not whole numbers in range, or whose vocabulary is not DNABERT's.
+
+    Why: an edited ``max_k`` or ``position_bins`` built a model of another size (a traceback when the weights did
+    not fit, or gigabytes for a large k), and a float or negative value failed deep inside torch.
+    """
+    from bertrbp.model import k_for_vocab_size
+
+    defaults = {"max_k": MAX_K, "position_bins": 0, "position_max_k": POSITION_MAX_K}
+    for key, (low, high) in KMER_CONFIG_RANGES.items():
+        value = config.get(key, defaults[key])
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise InputError(f"{path}: {key}={value!r}: a k-mer model needs a whole number from {low} to {high}.")
+    vocab_size = config.get("vocab_size", 69)
+    if not isinstance(vocab_size, int) or isinstance(vocab_size, bool):
+        raise InputError(f"{path}: vocab_size={vocab_size!r} is not a whole number.")
+    try:
+        k_for_vocab_size(vocab_size)
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from exc
+
+
+def load_kmer(folder: str) -> KmerLogistic:
+    """A saved k-mer model; refused unless every one of its tensors comes from the file and is finite.
+
+    Why: ``_init_weights`` is a no-op (weights come from scikit-learn), so a tensor missing from the file (a
+    BERT's weights beside a k-mer config) stayed uninitialised memory and the model scored NaN with exit 0.
+    """
+    import torch
+
+    from bertrbp.model_checks import read_config
+
+    check_kmer_config(read_config(Path(folder)), Path(folder) / "config.json")
+    from bertrbp.model import check_shapes_fit
+
+    model, info = KmerLogistic.from_pretrained(folder, output_loading_info=True, ignore_mismatched_sizes=True)
+    check_shapes_fit(info, folder)
+    missing, unexpected = sorted(info.get("missing_keys", [])), sorted(info.get("unexpected_keys", []))
+    if missing or unexpected:
+        raise InputError(
+            f"{folder}: the weights do not fit its k-mer config.json (missing: {', '.join(missing) or 'none'}; "
+            f"not a k-mer model's: {', '.join(unexpected[:5]) or 'none'}{' ...' if len(unexpected) > 5 else ''}). "
+            "Save the model again with bertrbp-finetune --model kmer, or use the folder it came from."
+        )
+    if not all(torch.isfinite(tensor).all() for tensor in model.state_dict().values()):
+        raise InputError(f"{folder}: model.safetensors holds NaN or infinite values. Train the model again.")
+    return model
 
 
 def dataset_features(

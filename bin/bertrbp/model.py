@@ -11,16 +11,20 @@ attention pass ``attention="eager"`` (set again after ``from_pretrained``, which
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from bertrbp.errors import InputError
 from bertrbp.tokenizer import KmerTokenizer, dnabert_vocab
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from bertrbp.cnn import CnnShape
@@ -203,7 +207,11 @@ def _set_attention(model, attention: str) -> None:
 
 
 def load_tokenizer(source: str) -> KmerTokenizer:
-    """The tokenizer of a checkpoint: its vocab.txt, else k inferred from the config's vocab size."""
+    """The tokenizer of a checkpoint: its vocab.txt, else k inferred from the config's vocab size.
+
+    A bundled short name is resolved first, and a hub id checked for reachability, as in ``load_classifier``:
+    attention-stats reads the tokenizer before the model, and asked the hub for ``bertrbp-mini-k3`` for 40 s."""
+    source = resolve_model_source(source)
     folder = Path(source)
     if folder.is_dir():
         vocab = folder / "vocab.txt"
@@ -214,6 +222,7 @@ def load_tokenizer(source: str) -> KmerTokenizer:
             raise InputError(f"{folder}: no config.json; not a model checkpoint folder.")
         vocab_size = json.loads(config_path.read_text()).get("vocab_size")
     else:
+        _check_source(source)
         try:
             from huggingface_hub import hf_hub_download
 
@@ -482,8 +491,10 @@ def _load(
     if _folder_model_type(source) == "bertrbp-kmer":
         from bertrbp.kmer import load_kmer
 
-        model, info = load_kmer(source)
-        return model, load_tokenizer(source), LoadReport(source, True, ["weight", "bias"], [], [])
+        model = _load_weights(lambda: load_kmer(source), source)
+        tokenizer = load_tokenizer(source)
+        _check_vocab_fits(model, tokenizer, source)
+        return model, tokenizer, LoadReport(source, True, ["weight", "bias"], [], [])
     if _is_cnn_checkpoint(source):
         from bertrbp.cnn import load_cnn
 
@@ -491,13 +502,60 @@ def _load(
         loaded = sorted(set(n for n, _ in model.named_parameters()) - set(info.get("missing_keys", [])))
         report = LoadReport(source, True, loaded, sorted(info.get("missing_keys", [])), [])
         return model, load_tokenizer(source), report
-    kwargs = {"num_labels": num_labels, "attn_implementation": attention, "output_loading_info": True}
+    kwargs = {
+        "num_labels": num_labels,
+        "attn_implementation": attention,
+        "output_loading_info": True,
+        "ignore_mismatched_sizes": True,  # reported by check_shapes_fit, naming the tensors, not by a table
+    }
     if dropout is not None:
         kwargs.update(hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
+    model, info = _load_weights(lambda: _bert_class(source).from_pretrained(source, **kwargs), source)
+    check_shapes_fit(info, source)
+    _set_attention(model, attention)
+    tokenizer = load_tokenizer(source)
+    _check_vocab_fits(model, tokenizer, source)
+    missing = sorted(info.get("missing_keys", []))
+    loaded = sorted(set(n for n, _ in model.named_parameters()) - set(missing))
+    report = LoadReport(source, True, loaded, missing, sorted(info.get("unexpected_keys", [])))
+    return model, tokenizer, report
+
+
+def check_shapes_fit(info: dict, source: str) -> None:
+    """Refuse weights whose shapes differ from what config.json builds (an edited or mixed-up config).
+
+    Why here: transformers either raises pointing at a report table, or with ``ignore_mismatched_sizes``
+    silently draws those tensors at random; one line naming the tensors says what to fix.
+    """
+    mismatched = sorted(info.get("mismatched_keys", []))
+    if mismatched:
+        shown = "; ".join(
+            f"{name} is {list(saved)} in the file, {list(built)} by config.json"
+            for name, saved, built in mismatched[:3]
+        )
+        raise InputError(
+            f"{source}: the weights do not fit config.json ({len(mismatched)} tensor(s): {shown}"
+            f"{' ...' if len(mismatched) > 3 else ''}). Restore the config.json saved with these weights."
+        )
+
+
+def _check_vocab_fits(model, tokenizer: KmerTokenizer, source: str) -> None:
+    """The config's vocabulary is the one vocab.txt tokenizes into (else every token id means another k-mer)."""
+    if model.config.vocab_size != tokenizer.vocab_size:
+        raise InputError(
+            f"{source}: config vocab_size {model.config.vocab_size} does not match vocab.txt "
+            f"({tokenizer.vocab_size} tokens)."
+        )
+
+
+def _load_weights(load: Callable[[], T], source: str) -> T:
+    """Run a ``from_pretrained`` loader with transformers' table silenced and its failures as one error line."""
     try:
-        with warnings.catch_warnings():  # torch's pickle-protocol notice would precede our one error line
-            warnings.filterwarnings("ignore", message="Detected pickle protocol")
-            model, info = _bert_class(source).from_pretrained(source, **kwargs)
+        with warnings.catch_warnings(), _quiet_load_report():
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")  # torch's notice, before our line
+            return load()
+    except InputError:
+        raise
     except pickle.UnpicklingError as exc:
         raise InputError(
             f"{source}: refused the PyTorch weights file: it is not plain tensors (loading it would unpickle code) "
@@ -509,23 +567,32 @@ def _load(
             f"could not load model {source!r} ({type(exc).__name__}: {detail[:300]}"
             f"{'...' if len(detail) > 300 else ''}). Check the checkpoint folder or download it again."
         ) from exc
-    _set_attention(model, attention)
-    tokenizer = load_tokenizer(source)
-    if model.config.vocab_size != tokenizer.vocab_size:
-        raise InputError(
-            f"{source}: config vocab_size {model.config.vocab_size} does not match vocab.txt "
-            f"({tokenizer.vocab_size} tokens)."
-        )
-    missing = sorted(info.get("missing_keys", []))
-    loaded = sorted(set(n for n, _ in model.named_parameters()) - set(missing))
-    report = LoadReport(source, True, loaded, missing, sorted(info.get("unexpected_keys", [])))
-    return model, tokenizer, report
+
+
+@contextlib.contextmanager
+def _quiet_load_report() -> Iterator[None]:
+    """Silence transformers' LOAD REPORT table while loading.
+
+    Why: the tools log their own load summary (``LoadReport``: weights loaded, new, unexpected) and refuse random
+    weights with one error line; the table printed the same keys first, so an error did not end the output.
+    Real load errors (size mismatch, corrupt files) still raise and reach the user as one line.
+    """
+    import logging
+
+    logger = logging.getLogger("transformers")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def save_checkpoint(model, tokenizer: KmerTokenizer, directory: str | Path) -> Path:
     """Save in DNABERT's layout: config.json, model.safetensors, vocab.txt."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    quiet_transformers()  # its 'Writing model shards' bar in a tool's log
     model.save_pretrained(directory, safe_serialization=True)
     tokenizer.save_vocab(directory)
     return directory

@@ -19,6 +19,7 @@ from bertrbp import __version__
 from bertrbp.attention import figures
 from bertrbp.attention.analysis import AttentionResults, ModelStats
 from bertrbp.attention.formulas import head_name
+from bertrbp.errors import InputError
 
 OUTPUT_FILES = (
     "sequence_relative_attention.tsv",
@@ -297,6 +298,26 @@ def _overlays(results: AttentionResults, folder: Path) -> None:
             )
 
 
+def check_replaceable(output_dir: Path, names: list[str]) -> None:
+    """Refuse, before anything is replaced, an output name that is a symbolic link or of the other kind.
+
+    Why: publishing replaces each output in turn; a ``figures`` that was a link (rmtree refuses links) or a file
+    where a folder goes failed half-way, leaving some new tables beside old figures, with an error naming no path.
+    """
+    for name in names:
+        final = output_dir / name
+        if final.is_symlink():
+            raise InputError(
+                f"{final} is a symbolic link; attention-stats replaces its outputs as a whole and does not follow "
+                "links. Remove the link or give another --output-dir."
+            )
+        if final.exists() and final.is_dir() != (name == "figures"):
+            kind = "a folder" if final.is_dir() else "a file"
+            raise InputError(
+                f"{final} is {kind} of another kind than this output. Move it or give another --output-dir."
+            )
+
+
 def write_results(results: AttentionResults, output_dir: str | Path, with_figures: bool = True) -> list[Path]:
     """Write every output into ``output_dir`` all-or-nothing; returns the paths written."""
     output_dir = Path(output_dir)
@@ -307,6 +328,7 @@ def write_results(results: AttentionResults, output_dir: str | Path, with_figure
         if with_figures:
             write_figures(results, staging / "figures")
         fresh = {item.name for item in staging.iterdir()}
+        check_replaceable(output_dir, [*fresh, *OUTPUT_FILES, "figures"])
         for stale in [*OUTPUT_FILES, "figures"]:  # outputs of an earlier run that this run does not produce
             old = output_dir / stale
             if stale not in fresh and old.exists():

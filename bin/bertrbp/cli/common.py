@@ -51,11 +51,12 @@ VersionOption = typer.Option(
 
 # Options shared by the torch tools. The Nextflow modules and Galaxy wrappers pass these flags to every tool, so
 # names, defaults and meaning are defined once here.
-DeviceOption = typer.Option("auto", "--device", help="auto (CUDA when present), cpu, cuda, cuda:N.")
+DeviceOption = typer.Option("auto", "--device", help="auto (CUDA when present), cpu, cuda, cuda:N, mps.")
 Bf16Option = typer.Option(
     "auto", "--bf16", help="bf16 autocast: auto (on for CUDA and for CPUs with native bf16, AMX/AVX512-BF16), yes, no."
 )
-ThreadsOption = typer.Option(0, "--threads", min=0, help="CPU threads (0 = all CPUs of the task).")
+MAX_THREADS = 1024  # torch overflows on 2**31 and would start any number below it; no CPU task needs more
+ThreadsOption = typer.Option(0, "--threads", min=0, max=MAX_THREADS, help="CPU threads (0 = all CPUs of the task).")
 FormatOption = typer.Option("auto", "--format", help="Input format: auto, fasta, tsv or kmer-tsv.")
 
 
@@ -155,6 +156,19 @@ def check_not_inputs(outputs: dict, params: dict) -> None:
                     )
 
 
+def check_finite(params: dict) -> None:
+    """Refuse nan and inf in every number option, before any work.
+
+    Why in one place: a range such as ``min=0.0`` lets nan through (every comparison with nan is false), and inf
+    passes any lower bound; --gamma inf folded with exit 0 and --weight-decay inf trained a NaN model.
+    """
+    import math
+
+    for name, value in params.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InputError(f"--{_flag(name)} must be a finite number, not {value}.")
+
+
 def _flag(name: str) -> str:
     return name.replace("_", "-")
 
@@ -163,6 +177,7 @@ def _invoke(app: typer.Typer, argv: list[str] | None):
     command = typer.main.get_command(app)
     prog = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else None
     with command.make_context(prog, list(sys.argv[1:] if argv is None else argv)) as ctx:
+        check_finite(ctx.params)
         check_outputs(ctx.params, ctx.command.name)
         return command.invoke(ctx)
 

@@ -23,7 +23,7 @@ def fold(
         None, "--token-labels", help="Also write per-k-mer-token labels (id F T I H M S, 0/1 strings)."
     ),
     engine: str = typer.Option(DEFAULT_ENGINE, "--engine", help="vienna (ViennaRNA) or linearpartition."),
-    gamma: float = typer.Option(3.0, "--gamma", help="MEA gamma: higher favours more base pairs."),
+    gamma: float = typer.Option(3.0, "--gamma", min=0.0, help="MEA gamma: higher favours more base pairs."),
     beam_size: int = typer.Option(100, "--beam-size", help="LinearPartition beam (0 = no pruning, exact)."),
     mode: str = typer.Option("vienna", "--mode", help="LinearPartition parameters: vienna (Turner 2004) or eterna."),
     threads: int = typer.Option(0, "--threads", help="Worker processes (0 = all CPUs of the task)."),

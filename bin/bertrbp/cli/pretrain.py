@@ -77,7 +77,9 @@ def pretrain(
     mlm_probability: float = typer.Option(
         0.15, "--mlm-probability", help="Fraction of k-mer tokens masked (in spans of k)."
     ),
-    max_n_fraction: float = typer.Option(0.1, "--max-n-fraction", help="Skip windows with a larger fraction of N."),
+    max_n_fraction: float = typer.Option(
+        0.1, "--max-n-fraction", min=0.0, max=1.0, help="Skip windows with a larger fraction of N."
+    ),
     max_steps: int | None = typer.Option(None, "--max-steps", min=1, help="Stop after this many optimizer steps."),
     epochs: int = typer.Option(1, "--epochs", help="Passes over the corpus (capped by --max-steps)."),
     batch_size: int = batch_size_option(64, "Windows per batch."),

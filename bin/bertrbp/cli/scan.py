@@ -42,7 +42,9 @@ def scan(
     output_prefix: Path = typer.Option(..., "--output-prefix", help="Prefix of the output files."),
     window: int = typer.Option(101, "--window", help="Window length in nt (the model's training length)."),
     stride: int = typer.Option(10, "--stride", help="Step between window starts in nt."),
-    threshold: float = typer.Option(0.5, "--threshold", help="Profile probability at or above which a peak is called."),
+    threshold: float = typer.Option(
+        0.5, "--threshold", min=0.0, max=1.0, help="Profile probability at or above which a peak is called."
+    ),
     batch_size: int = batch_size_option(64, "Windows per forward pass."),
     aggregate: str = typer.Option("mean", "--aggregate", help="Per-nucleotide value: mean or max of covering windows."),
     device: str = DeviceOption,
