@@ -680,3 +680,21 @@ def test_a_bundled_short_name_gives_its_tokenizer_without_asking_the_hub(monkeyp
 
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", no_hub)
     assert load_tokenizer("bertrbp-mini-k3").k == 3
+
+
+def test_a_failed_writer_removes_the_folders_it_made_and_only_those(tmp_path, capsys):
+    from inprocess import run_cli
+
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(RuntimeError):
+        with atomic_open(tmp_path / "kept" / "new" / "deeper" / "out.tsv") as handle:
+            handle.write("x")
+            raise RuntimeError("input refused on its first record")
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["kept"]
+    with pytest.raises(RuntimeError):
+        with atomic_dir(tmp_path / "new" / "model"):
+            raise RuntimeError("stopped")
+    assert not (tmp_path / "new").exists()
+    # through a tool: fold opens its output before it reads the input it streams
+    assert run_cli("fold", tmp_path / "missing.fa", "-o", tmp_path / "made" / "s.tsv") == 2
+    assert "missing.fa" in capsys.readouterr().err and not (tmp_path / "made").exists()

@@ -131,6 +131,30 @@ def check_output_dir(path: str | os.PathLike, what: str = "output folder") -> Pa
 
 
 @contextlib.contextmanager
+def parents_made(folder: Path) -> Iterator[None]:
+    """Create ``folder`` and its missing parents; if the block fails, remove the ones made here that are empty.
+
+    Why: a writer opens its output before it reads the input it streams, so a run refused on its first record
+    (``-o new/sub/p.tsv``) left the folders it had created behind, empty. Folders that existed are never touched.
+    """
+    made = []
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        made.append(probe)  # deepest first
+        probe = probe.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        yield
+    except BaseException:
+        for path in made:
+            try:
+                path.rmdir()
+            except OSError:
+                break  # not empty (another writer's output): it and its parents stay
+        raise
+
+
+@contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a staging path next to ``path``; rename it onto ``path`` only if the block succeeds.
 
@@ -146,17 +170,17 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         final = final.resolve()
     if final.is_dir():
         raise InputError(f"{final}: a folder is in the way of this output file. Give a file name (or remove it).")
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        raise_if_interrupted()  # never publish the output of an interrupted run
-        _publish_permissions(tmp)  # mkstemp makes 0600, and the writer may have replaced the file
-        os.replace(tmp, final)
-    finally:
-        _remove(tmp)
+    with parents_made(final.parent):
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            yield tmp
+            raise_if_interrupted()  # never publish the output of an interrupted run
+            _publish_permissions(tmp)  # mkstemp makes 0600, and the writer may have replaced the file
+            os.replace(tmp, final)
+        finally:
+            _remove(tmp)
 
 
 @contextlib.contextmanager
@@ -178,25 +202,25 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     final = Path(path)
     if final.exists() and not final.is_dir():
         raise InputError(f"{final}: a file is in the way of this output folder. Remove it or choose another path.")
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
-    old = None
-    try:
-        yield tmp
-        raise_if_interrupted()
-        _publish_permissions(tmp)
-        if final.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent))
-            os.replace(final, old)  # an empty folder as target: rename replaces it
-        os.replace(tmp, final)
-    except BaseException:
-        if old is not None and old.exists() and not final.exists():
-            os.replace(old, final)  # put the earlier copy back
-        raise
-    finally:
-        _remove(tmp)
-        if old is not None:
-            _remove(old)
+    with parents_made(final.parent):
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+        old = None
+        try:
+            yield tmp
+            raise_if_interrupted()
+            _publish_permissions(tmp)
+            if final.exists():
+                old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent))
+                os.replace(final, old)  # an empty folder as target: rename replaces it
+            os.replace(tmp, final)
+        except BaseException:
+            if old is not None and old.exists() and not final.exists():
+                os.replace(old, final)  # put the earlier copy back
+            raise
+        finally:
+            _remove(tmp)
+            if old is not None:
+                _remove(old)
 
 
 STAGING_NAME = re.compile(r"\.(.+)\.[A-Za-z0-9_]{8}\.(tmp|old)")  # tempfile's 8 random characters
