@@ -233,7 +233,7 @@ def run_one(args, suite: str, name: str, source: str, pretrained: bool) -> dict:
             val_fraction=args.val_fraction,
             val_split=args.val_split,
             lr_policy=args.lr_policy,
-            split_seed=args.seed,
+            split_seed=args.seed if args.member_splits == "shared" else seed,  # own: each member's seed carves
             train_config=config,
             structure=args.structure if takes_structure(model_source) else "none",
             resume=bool(reused),  # a reused member resumes at its last step: nothing to train, same model
@@ -638,6 +638,7 @@ def default_tag(args) -> str:
     tag += "" if args.structure == "none" else f"_struct-{args.structure}"
     tag += "" if args.jobs == 1 else f"_jobs{args.jobs}"
     tag += "" if args.val_split == "random" else f"_val-{args.val_split}"
+    tag += "" if args.member_splits == "shared" else "_own-splits"
     return tag + (f"_max{args.max_train}" if args.max_train else "")
 
 
@@ -677,6 +678,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         choices=("auto", "locus", "random"),
         help="bertrbp-finetune --val-split; default random, the split of every committed table before it (the "
         "tool's default is auto: give --val-split auto to measure it); not random adds _val-<split> to the tag",
+    )
+    parser.add_argument(
+        "--member-splits",
+        default="shared",
+        choices=("shared", "own"),
+        help="shared: every ensemble member validates on the split of --seed (bertrbp-finetune); own: each member "
+        "carves its validation split with its own seed, so the members together train on more of the data; own "
+        "adds _own-splits to the tag",
     )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--threads", type=int, default=0, help="torch threads of each model (of each member)")
