@@ -584,6 +584,8 @@ def test_device_and_threads_out_of_range_are_one_error_line_before_any_work(tmp_
         err = capsys.readouterr().err.strip().splitlines()
         assert text in err[-1] and not any("Traceback" in line for line in err), err[-3:]
         assert not out.exists()
+    assert run_cli("fold", fasta, "-o", tmp_path / "s.tsv", "--threads", "-1") == 2  # fold's worker processes
+    assert "--threads" in capsys.readouterr().err and not (tmp_path / "s.tsv").exists()
 
 
 def test_a_refused_checkpoint_prints_one_error_line_not_the_transformers_load_table(tmp_path, capfd):

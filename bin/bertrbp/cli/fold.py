@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from bertrbp.cli.common import VersionOption, make_app, run, setup_logging
+from bertrbp.cli.common import MAX_THREADS, VersionOption, make_app, run, setup_logging
 from bertrbp.fold.engines import DEFAULT_ENGINE, DEFAULT_MAX_LENGTH
 from bertrbp.fold.run import FoldRunOptions, run_fold
 
@@ -26,7 +26,9 @@ def fold(
     gamma: float = typer.Option(3.0, "--gamma", min=0.0, help="MEA gamma: higher favours more base pairs."),
     beam_size: int = typer.Option(100, "--beam-size", help="LinearPartition beam (0 = no pruning, exact)."),
     mode: str = typer.Option("vienna", "--mode", help="LinearPartition parameters: vienna (Turner 2004) or eterna."),
-    threads: int = typer.Option(0, "--threads", help="Worker processes (0 = all CPUs of the task)."),
+    threads: int = typer.Option(
+        0, "--threads", min=0, max=MAX_THREADS, help="Worker processes (0 = all CPUs of the task)."
+    ),
     k: int = typer.Option(3, "--k", min=1, max=6, help="k-mer size of the model's tokens, for --token-labels."),
     bpp: Path | None = typer.Option(
         None, "--bpp", help="Also write each nucleotide's unpaired probability (id, comma-separated values)."
