@@ -232,9 +232,10 @@ def test_compare_model_of_other_shape_is_refused_before_running(tiny_checkpoint,
         analyse(run, inputs, Settings(), other)
 
 
-@pytest.mark.parametrize("obstacle", ["figures link", "table link", "folder for a table"])
+@pytest.mark.parametrize("obstacle", ["figures link", "file for figures", "folder for a table"])
 def test_an_output_in_the_way_is_refused_before_any_output_is_replaced(tiny_checkpoint, data, tmp_path, obstacle):
-    """A figures/ that was a link failed half-way through publishing: new tables beside old figures, no path named."""
+    """A figures/ that was a link failed half-way through publishing: new tables beside old figures, no path named.
+    Now refused before the analysis runs."""
     out = tmp_path / "out"
     out.mkdir()
     (out / "spearman.tsv").write_text("old\n")
@@ -242,9 +243,9 @@ def test_an_output_in_the_way_is_refused_before_any_output_is_replaced(tiny_chec
         (tmp_path / "elsewhere").mkdir()
         (out / "figures").symlink_to(tmp_path / "elsewhere")
         named = out / "figures"
-    elif obstacle == "table link":
-        (out / "similarity.tsv").symlink_to(tmp_path / "x.tsv")
-        named = out / "similarity.tsv"
+    elif obstacle == "file for figures":
+        (out / "figures").write_text("notes\n")
+        named = out / "figures"
     else:
         (out / "cv_comparison.tsv").mkdir()
         named = out / "cv_comparison.tsv"
@@ -265,3 +266,25 @@ def test_an_output_in_the_way_is_refused_before_any_output_is_replaced(tiny_chec
     assert result.stderr.strip().splitlines()[-1].startswith(f"error: {named} is ")
     assert sorted(p.name for p in out.iterdir()) == before  # nothing published, nothing removed
     assert (out / "spearman.tsv").read_text() == "old\n"
+
+
+def test_a_failed_run_leaves_no_new_output_folder_and_a_table_link_is_replaced_not_followed(
+    tiny_checkpoint, data, tmp_path
+):
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("id\tboundary\nr0\t01\n")  # r0 has more tokens than two
+    fresh = tmp_path / "new" / "out"
+    result = run_tool(
+        "attention-stats", "--model", tiny_checkpoint, "--sequences", data / "seqs.fa", "--output-dir", fresh,
+        "--token-labels", bad, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2 and not (tmp_path / "new").exists()
+    out = tmp_path / "out"
+    out.mkdir()
+    (tmp_path / "mine.tsv").write_text("kept\n")
+    (out / "spearman.tsv").symlink_to(tmp_path / "mine.tsv")
+    run_tool(
+        "attention-stats", "--model", tiny_checkpoint, "--sequences", data / "seqs.fa", "--output-dir", out,
+        "--sequence-labels", data / "seq.tsv",
+    )  # fmt: skip
+    assert not (out / "spearman.tsv").is_symlink() and (tmp_path / "mine.tsv").read_text() == "kept\n"

@@ -96,3 +96,21 @@ def test_an_index_written_for_another_version_of_the_fasta_is_refused(genome, tm
     fai.unlink()
     with GenomeFasta(genome) as g:  # rebuilt by pyfaidx once removed
         assert g.fetch("2", 4, 8) == "ACGT"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        ">a\nACGT\nACGT",  # full last line, no final newline
+        ">a\r\nACGT\r\nACGT",
+        ">a desc\nACGTAC\n>b\n>c\nAC\n\n",  # an empty record, a short last line, a blank line at the end
+        "; a comment\n>a\nACGT\nAC\n>b\nACGT\n",
+    ],
+)
+def test_a_matching_index_is_accepted_whatever_the_layout(tmp_path, text):
+    path = tmp_path / "g.fa"
+    path.write_bytes(text.encode())
+    with GenomeFasta(path) as g:  # builds the index, then checks it
+        assert g.fetch("a", 0, 4) == "ACGT"
+    with GenomeFasta(path) as g:  # reads the existing one
+        assert g.fetch("a", 0, 4) == "ACGT"

@@ -565,7 +565,7 @@ def test_a_device_torch_knows_but_the_tools_do_not_run_on_is_refused(name):
     """torch.device() takes any backend name; 'meta' ran on tensors without data, others failed with a traceback."""
     from bertrbp.device import resolve_device
 
-    with pytest.raises(InputError, match="not supported|no CUDA GPU"):
+    with pytest.raises(InputError, match="not supported|no CUDA GPU|this machine has CUDA devices"):
         resolve_device(name)
     assert str(resolve_device("cpu")) == "cpu"
 
@@ -700,3 +700,45 @@ def test_a_failed_writer_removes_the_folders_it_made_and_only_those(tmp_path, ca
     # through a tool: fold opens its output before it reads the input it streams
     assert run_cli("fold", tmp_path / "missing.fa", "-o", tmp_path / "made" / "s.tsv") == 2
     assert "missing.fa" in capsys.readouterr().err and not (tmp_path / "made").exists()
+
+
+def test_a_cnn_config_edited_to_other_sizes_names_the_tensors_that_do_not_fit(tmp_path, capfd):
+    """load_cnn called from_pretrained directly: the transformers table, then a RuntimeError traceback."""
+    import json
+
+    from bertrbp.cnn import new_cnn
+    from bertrbp.model import save_checkpoint
+    from bertrbp.tokenizer import KmerTokenizer
+    from inprocess import run_cli
+
+    folder = save_checkpoint(new_cnn(KmerTokenizer(3).vocab_size), KmerTokenizer(3), tmp_path / "cnn")
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "filters": config["filters"] // 2}))
+    fasta = tmp_path / "x.fa"
+    fasta.write_text(">a\nACGUACGUACGUACGU\n")
+    capfd.readouterr()
+    assert run_cli("predict", fasta, "--model", folder, "-o", tmp_path / "p.tsv") == 2
+    err = [line for line in capfd.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and "the weights do not fit config.json" in err[0] and "in the file" in err[0], err[-3:]
+
+
+def test_a_classification_head_of_another_size_is_new_not_a_refusal(tmp_path, tiny_checkpoint):
+    """A checkpoint fine-tuned for 3 classes: fine-tuning draws a 2-class head (the usual transfer case); the
+    scoring tools refuse it as random, as they refuse a missing head."""
+    import shutil
+
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from bertrbp.model import load_classifier, require_trained
+
+    folder = tmp_path / "three_classes"
+    config = BertConfig.from_pretrained(tiny_checkpoint)
+    config.num_labels = 3
+    BertForSequenceClassification(config).save_pretrained(folder)
+    shutil.copy(tiny_checkpoint / "vocab.txt", folder / "vocab.txt")
+    model, _, report = load_classifier(str(folder))
+    assert model.classifier.weight.shape[0] == 2
+    assert report.newly_initialised == ["classifier.bias", "classifier.weight"]
+    assert len(report.loaded) > 10  # the body came from the file
+    with pytest.raises(InputError, match="would be random"):
+        require_trained(report, str(folder))

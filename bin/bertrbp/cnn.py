@@ -202,7 +202,7 @@ def new_cnn(
 
 def load_cnn(folder: str) -> tuple[CnnClassifier, dict]:
     """Load a saved CNN folder; returns (model, loading info)."""
-    return CnnClassifier.from_pretrained(folder, output_loading_info=True)
+    return CnnClassifier.from_pretrained(folder, output_loading_info=True, ignore_mismatched_sizes=True)
 
 
 def is_cnn_folder(config: dict) -> bool:

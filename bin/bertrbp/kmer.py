@@ -258,12 +258,11 @@ def load_kmer(folder: str) -> KmerLogistic:
     Why: ``_init_weights`` is a no-op (weights come from scikit-learn), so a tensor missing from the file (a
     BERT's weights beside a k-mer config) stayed uninitialised memory and the model scored NaN with exit 0.
     """
-    import torch
 
     from bertrbp.model_checks import read_config
 
     check_kmer_config(read_config(Path(folder)), Path(folder) / "config.json")
-    from bertrbp.model import check_shapes_fit
+    from bertrbp.model import check_finite_weights, check_shapes_fit
 
     model, info = KmerLogistic.from_pretrained(folder, output_loading_info=True, ignore_mismatched_sizes=True)
     check_shapes_fit(info, folder)
@@ -274,8 +273,7 @@ def load_kmer(folder: str) -> KmerLogistic:
             f"not a k-mer model's: {', '.join(unexpected[:5]) or 'none'}{' ...' if len(unexpected) > 5 else ''}). "
             "Save the model again with bertrbp-finetune --model kmer, or use the folder it came from."
         )
-    if not all(torch.isfinite(tensor).all() for tensor in model.state_dict().values()):
-        raise InputError(f"{folder}: model.safetensors holds NaN or infinite values. Train the model again.")
+    check_finite_weights(model, folder)
     return model
 
 

@@ -498,10 +498,14 @@ def _load(
     if _is_cnn_checkpoint(source):
         from bertrbp.cnn import load_cnn
 
-        model, info = load_cnn(source)
+        model, info = _load_weights(lambda: load_cnn(source), source)
+        check_shapes_fit(info, source)
+        check_finite_weights(model, source)
+        tokenizer = load_tokenizer(source)
+        _check_vocab_fits(model, tokenizer, source)
         loaded = sorted(set(n for n, _ in model.named_parameters()) - set(info.get("missing_keys", [])))
         report = LoadReport(source, True, loaded, sorted(info.get("missing_keys", [])), [])
-        return model, load_tokenizer(source), report
+        return model, tokenizer, report
     kwargs = {
         "num_labels": num_labels,
         "attn_implementation": attention,
@@ -511,31 +515,48 @@ def _load(
     if dropout is not None:
         kwargs.update(hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
     model, info = _load_weights(lambda: _bert_class(source).from_pretrained(source, **kwargs), source)
-    check_shapes_fit(info, source)
+    new_head = check_shapes_fit(info, source, head="classifier.")
+    check_finite_weights(model, source)
     _set_attention(model, attention)
     tokenizer = load_tokenizer(source)
     _check_vocab_fits(model, tokenizer, source)
-    missing = sorted(info.get("missing_keys", []))
+    missing = sorted({*info.get("missing_keys", []), *new_head})
     loaded = sorted(set(n for n, _ in model.named_parameters()) - set(missing))
     report = LoadReport(source, True, loaded, missing, sorted(info.get("unexpected_keys", [])))
     return model, tokenizer, report
 
 
-def check_shapes_fit(info: dict, source: str) -> None:
-    """Refuse weights whose shapes differ from what config.json builds (an edited or mixed-up config).
+def check_shapes_fit(info: dict, source: str, head: str | None = None) -> list[str]:
+    """Refuse weights whose shapes differ from what config.json builds (an edited or mixed-up config); returns
+    the names of a classification head (``head``: its name prefix) of another size, which are drawn anew.
 
     Why here: transformers either raises pointing at a report table, or with ``ignore_mismatched_sizes``
-    silently draws those tensors at random; one line naming the tensors says what to fix.
+    silently draws those tensors at random; one line naming the tensors says what to fix. A head of another
+    size (a checkpoint fine-tuned for 3 classes) is the usual transfer case: it is new, as a missing head is, so
+    fine-tuning trains it and the scoring tools refuse it (``require_trained``).
     """
     mismatched = sorted(info.get("mismatched_keys", []))
-    if mismatched:
+    body = [entry for entry in mismatched if not (head and entry[0].startswith(head))]
+    if body:
         shown = "; ".join(
-            f"{name} is {list(saved)} in the file, {list(built)} by config.json"
-            for name, saved, built in mismatched[:3]
+            f"{name} is {list(saved)} in the file, {list(built)} by config.json" for name, saved, built in body[:3]
         )
         raise InputError(
-            f"{source}: the weights do not fit config.json ({len(mismatched)} tensor(s): {shown}"
-            f"{' ...' if len(mismatched) > 3 else ''}). Restore the config.json saved with these weights."
+            f"{source}: the weights do not fit config.json ({len(body)} tensor(s): {shown}"
+            f"{' ...' if len(body) > 3 else ''}). Restore the config.json saved with these weights."
+        )
+    return [entry[0] for entry in mismatched]
+
+
+def check_finite_weights(model, source: str) -> None:
+    """Refuse a checkpoint holding NaN or infinite values: every score it gave would be NaN."""
+    import torch
+
+    bad = [name for name, tensor in model.state_dict().items() if not torch.isfinite(tensor).all()]
+    if bad:
+        raise InputError(
+            f"{source}: the weights hold NaN or infinite values ({', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''}). "
+            "Train the model again or use an earlier checkpoint."
         )
 
 
@@ -571,21 +592,25 @@ def _load_weights(load: Callable[[], T], source: str) -> T:
 
 @contextlib.contextmanager
 def _quiet_load_report() -> Iterator[None]:
-    """Silence transformers' LOAD REPORT table while loading.
+    """Drop transformers' LOAD REPORT table of missing, unexpected and mismatched keys while loading.
 
     Why: the tools log their own load summary (``LoadReport``: weights loaded, new, unexpected) and refuse random
     weights with one error line; the table printed the same keys first, so an error did not end the output.
-    Real load errors (size mismatch, corrupt files) still raise and reach the user as one line.
+    Only that table is dropped: other warnings stay, and so does a report with CONVERSION entries, which the
+    error after it points to.
     """
     import logging
 
-    logger = logging.getLogger("transformers")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
+    def keep(record: logging.LogRecord) -> bool:
+        message = str(record.msg)
+        return "LOAD REPORT" not in message or "CONVERSION" in message
+
+    logger = logging.getLogger("transformers.modeling_utils")  # where from_pretrained logs the table
+    logger.addFilter(keep)
     try:
         yield
     finally:
-        logger.setLevel(level)
+        logger.removeFilter(keep)
 
 
 def save_checkpoint(model, tokenizer: KmerTokenizer, directory: str | Path) -> Path:

@@ -20,6 +20,7 @@ from bertrbp.attention import figures
 from bertrbp.attention.analysis import AttentionResults, ModelStats
 from bertrbp.attention.formulas import head_name
 from bertrbp.errors import InputError
+from bertrbp.io.atomic import parents_made
 
 OUTPUT_FILES = (
     "sequence_relative_attention.tsv",
@@ -298,20 +299,22 @@ def _overlays(results: AttentionResults, folder: Path) -> None:
             )
 
 
-def check_replaceable(output_dir: Path, names: list[str]) -> None:
-    """Refuse, before anything is replaced, an output name that is a symbolic link or of the other kind.
+def check_replaceable(output_dir: Path, names: list[str] | None = None) -> None:
+    """Refuse, before anything is replaced, a ``figures`` that is a symbolic link, or an output of the other kind
+    (a folder where a table goes, a file where ``figures/`` goes). Default names: every output this tool writes.
 
-    Why: publishing replaces each output in turn; a ``figures`` that was a link (rmtree refuses links) or a file
-    where a folder goes failed half-way, leaving some new tables beside old figures, with an error naming no path.
+    Why: publishing replaces each output in turn; a ``figures`` link (rmtree refuses links) or an output of the
+    other kind failed half-way, leaving some new tables beside old figures, with an error naming no path. A link
+    in place of a table is fine: the new file replaces the link, and what it named is left alone.
     """
-    for name in names:
+    for name in names if names is not None else [*OUTPUT_FILES, "figures"]:
         final = output_dir / name
-        if final.is_symlink():
+        if name == "figures" and final.is_symlink():
             raise InputError(
-                f"{final} is a symbolic link; attention-stats replaces its outputs as a whole and does not follow "
-                "links. Remove the link or give another --output-dir."
+                f"{final} is a symbolic link; attention-stats replaces its figures folder as a whole and does not "
+                "follow links. Remove the link or give another --output-dir."
             )
-        if final.exists() and final.is_dir() != (name == "figures"):
+        if final.exists() and not final.is_symlink() and final.is_dir() != (name == "figures"):
             kind = "a folder" if final.is_dir() else "a file"
             raise InputError(
                 f"{final} is {kind} of another kind than this output. Move it or give another --output-dir."
@@ -321,25 +324,25 @@ def check_replaceable(output_dir: Path, names: list[str]) -> None:
 def write_results(results: AttentionResults, output_dir: str | Path, with_figures: bool = True) -> list[Path]:
     """Write every output into ``output_dir`` all-or-nothing; returns the paths written."""
     output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".attention-stats.", suffix=".tmp", dir=output_dir))
-    try:
-        write_tables(results, staging)
-        if with_figures:
-            write_figures(results, staging / "figures")
-        fresh = {item.name for item in staging.iterdir()}
-        check_replaceable(output_dir, [*fresh, *OUTPUT_FILES, "figures"])
-        for stale in [*OUTPUT_FILES, "figures"]:  # outputs of an earlier run that this run does not produce
-            old = output_dir / stale
-            if stale not in fresh and old.exists():
-                shutil.rmtree(old) if old.is_dir() else old.unlink()
-        written = []
-        for item in sorted(staging.iterdir()):
-            final = output_dir / item.name
-            if item.is_dir() and final.exists():
-                shutil.rmtree(final)
-            os.replace(item, final)
-            written.append(final)
-        return written
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with parents_made(output_dir):  # a run that fails leaves no new, empty --output-dir
+        staging = Path(tempfile.mkdtemp(prefix=".attention-stats.", suffix=".tmp", dir=output_dir))
+        try:
+            write_tables(results, staging)
+            if with_figures:
+                write_figures(results, staging / "figures")
+            fresh = {item.name for item in staging.iterdir()}
+            check_replaceable(output_dir, [*fresh, *OUTPUT_FILES, "figures"])
+            for stale in [*OUTPUT_FILES, "figures"]:  # outputs of an earlier run that this run does not produce
+                old = output_dir / stale
+                if stale not in fresh and old.exists():
+                    shutil.rmtree(old) if old.is_dir() else old.unlink()
+            written = []
+            for item in sorted(staging.iterdir()):
+                final = output_dir / item.name
+                if item.is_dir() and final.exists():
+                    shutil.rmtree(final)
+                os.replace(item, final)
+                written.append(final)
+            return written
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)

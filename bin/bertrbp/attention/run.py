@@ -41,11 +41,12 @@ def run_attention_stats(options: AttentionStatsOptions):
     from bertrbp.attention.analysis import Settings, analyse, load_inputs, parse_head
     from bertrbp.attention.engine import open_model
     from bertrbp.attention.formulas import head_name
-    from bertrbp.attention.report import write_results
+    from bertrbp.attention.report import check_replaceable, write_results
     from bertrbp.device import resolve_device, set_threads
     from bertrbp.model import is_preset, load_tokenizer
 
     model = options.model
+    check_replaceable(Path(options.output_dir))  # before the analysis, not after it
     head = parse_head(options.fixed_head) if options.fixed_head is not None else None
     k = 3 if is_preset(model) else load_tokenizer(model).k
     inputs = load_inputs(

@@ -142,11 +142,13 @@ def parents_made(folder: Path) -> Iterator[None]:
     while not probe.exists() and probe != probe.parent:
         made.append(probe)  # deepest first
         probe = probe.parent
-    folder.mkdir(parents=True, exist_ok=True)
     try:
+        folder.mkdir(parents=True, exist_ok=True)
         yield
     except BaseException:
         for path in made:
+            if not path.exists():
+                continue  # a mkdir that failed part-way
             try:
                 path.rmdir()
             except OSError:

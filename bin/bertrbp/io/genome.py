@@ -106,15 +106,15 @@ def check_index_matches(fasta: Path, fai: Path) -> None:
 
     Why: pyfaidx rebuilds an index only when it is older than the FASTA, so a genome replaced by an older copy
     (``cp -p``, ``rsync -t``, an unpacked archive) or an index copied from another build is trusted as it is.
-    Each record's header line must end at the offset the index gives, and the last record must end the file:
-    one short read per sequence, no scan of the bases. The index is the user's file, so it is not rebuilt here.
+    Each record's header line must end at the offset the index gives, and only whitespace may follow the last
+    base of any record: one short read per sequence, no scan of the bases. The index is the user's file, so it is not rebuilt here.
     """
     if not fai.is_file():
         return
     size = fasta.stat().st_size
     stale = f"{fai}: this index does not match {fasta} (it was written for another version of the FASTA)"
     fix = f"Remove {fai.name} so it is rebuilt, or run 'samtools faidx {fasta.name}'."
-    end = 0
+    last = 0  # the byte after the last base of any record
     with open(fai, encoding="utf-8", errors="replace") as index, open(fasta, "rb") as handle:
         for number, line in enumerate(index, 1):
             fields = line.rstrip("\n").split("\t")
@@ -122,23 +122,26 @@ def check_index_matches(fasta: Path, fai: Path) -> None:
                 name, length, offset, bases, width = fields[0], *map(int, fields[1:5])
             except ValueError:
                 raise InputError(f"{fai}: line {number} is not a FASTA index line. {fix}") from None
-            handle.seek(max(0, offset - 4096))
-            before = handle.read(offset - max(0, offset - 4096))
+            if length and bases:  # full lines before the last one carry (width - bases) line-end bytes each
+                last = max(last, offset + length + (-(-length // bases) - 1) * (width - bases))
+            handle.seek(max(0, offset - _HEADER_WINDOW))
+            before = handle.read(offset - max(0, offset - _HEADER_WINDOW))
             start = before.rfind(b"\n", 0, len(before) - 1) + 1
             if start == 0 and offset > len(before):
                 continue  # a header longer than the window: nothing to compare cheaply
             header = before[start:]
             if not (header.startswith(b">") and header[1:].split(maxsplit=1)[:1] == [name.encode()]):
                 raise InputError(f"{stale}: sequence {name!r} does not start at byte {offset}. {fix}")
-            end = offset + (length // bases) * width + length % bases if bases else offset
-    handle_tail = size - end
-    if end and not 0 <= handle_tail <= 4096:
-        raise InputError(f"{stale}: it ends at byte {end}, the file at byte {size}. {fix}")
-    if end and handle_tail:
-        with open(fasta, "rb") as handle:
-            handle.seek(end)
-            if handle.read().strip():
-                raise InputError(f"{stale}: the FASTA goes on after byte {end}, where the index ends. {fix}")
+    if last > size:
+        raise InputError(f"{stale}: it ends at byte {last}, the file at byte {size}. {fix}")
+    with open(fasta, "rb") as handle:
+        handle.seek(last)
+        if handle.read(_TAIL_WINDOW).strip() or size - last > _TAIL_WINDOW:
+            raise InputError(f"{stale}: the FASTA goes on after byte {last}, where the index ends. {fix}")
+
+
+_HEADER_WINDOW = 4096  # bytes read before each record's offset to find its header line
+_TAIL_WINDOW = 65536  # whitespace allowed after the last base
 
 
 class GenomeFasta:
