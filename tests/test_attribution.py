@@ -156,3 +156,28 @@ def test_attribute_tool_on_a_cnn_gives_complete_integrated_gradients(tmp_path):
         rows = list(csv.DictReader(handle, delimiter="\t"))
     assert len(rows) == len(seq)
     assert sum(float(r["attribution"]) for r in rows) == pytest.approx(result.nucleotides.sum(), abs=1e-3)
+
+
+@pytest.mark.parametrize("where", ["an input named ism.tsv", "a file of the user's in logos/", "the input in logos/"])
+def test_attribute_refuses_to_replace_what_it_did_not_write(motif_checkpoint, tmp_path, where):
+    """The input named like an output was replaced, and logos/ was replaced as a whole with the user's files in it."""
+    out = tmp_path / "attr"
+    (out / "logos").mkdir(parents=True)
+    (out / "logos" / "1_s0.ism.png").write_bytes(b"an earlier run's logo: attribute's own, replaced")
+    records = "".join(f">s{i}\n{seq}\n" for i, (seq, _) in enumerate(_motif_sequences(2, 5)))
+    if where == "an input named ism.tsv":
+        fasta = out / "ism.tsv"
+    elif where == "a file of the user's in logos/":
+        fasta = tmp_path / "in.fa"
+        (out / "logos" / "notes.txt").write_text("mine\n")
+    else:
+        fasta = out / "logos" / "mine.fa"
+    fasta.write_text(records)
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    result = run_tool(
+        "attribute", "--model", motif_checkpoint, fasta, "--output-dir", out, "--method", "ism", "--threads", 1,
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr[-300:]
+    assert result.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before

@@ -114,3 +114,39 @@ def test_a_matching_index_is_accepted_whatever_the_layout(tmp_path, text):
         assert g.fetch("a", 0, 4) == "ACGT"
     with GenomeFasta(path) as g:  # reads the existing one
         assert g.fetch("a", 0, 4) == "ACGT"
+
+
+def _bgzip(path, text: str) -> None:
+    from Bio import bgzf
+
+    with bgzf.BgzfWriter(str(path), "wb") as handle:
+        handle.write(text.encode())
+
+
+def test_a_bgzip_genome_with_the_index_of_another_version_is_refused(tmp_path):
+    """The bgzip case skipped the check: a genome replaced under an older timestamp gave wrong sequences."""
+    import os
+
+    from bertrbp.errors import InputError
+
+    path = tmp_path / "g.fa.gz"
+    _bgzip(path, ">chr1\nACGTACGTAA\nCCGGTTAAGG\n>2\nNNNNACGT\n")
+    with GenomeFasta(path) as g:  # writes g.fa.gz.fai and .gzi, then checks them
+        assert g.fetch("2", 4, 8) == "ACGT"
+    with GenomeFasta(path) as g:
+        assert g.fetch("chr1", 8, 12) == "AACC"
+    fai = tmp_path / "g.fa.gz.fai"
+    _bgzip(path, ">chr1\nACGTACGTAA\nCCGGTTAAGG\nTT\n>2\nNNNNACGT\n")
+    os.utime(path, (fai.stat().st_mtime - 100, fai.stat().st_mtime - 100))
+    with pytest.raises(InputError, match="g.fa.gz.fai: this index does not match"):
+        GenomeFasta(path)
+
+
+def test_a_genome_pyfaidx_cannot_index_is_one_error_and_leaves_no_index(tmp_path):
+    from bertrbp.errors import InputError
+
+    path = tmp_path / "g.fa"
+    path.write_text(">chr1\nACGT\n\n\n")  # pyfaidx: RuntimeError, a traceback before
+    with pytest.raises(InputError, match="cannot index the genome FASTA"):
+        GenomeFasta(path)
+    assert not (tmp_path / "g.fa.fai").exists()

@@ -276,3 +276,35 @@ def test_alt_contigs_count_as_their_chromosome():
         for i, c in enumerate(["chr1", "chr1_KI270766v1_alt", "chr2", "chrUn_gl000220"])
     ]
     assert chromosome_groups(records) == ["chr1", "chr1", "chr2", "chrUn_gl000220"]
+
+
+def test_iupac_codes_cut_from_a_genome_count_as_n(tmp_path):
+    """hg19 holds a few IUPAC codes; passed through, prepare wrote R into train.fa and finetune refused the file."""
+    import random
+
+    from inprocess import run_cli
+
+    rng = random.Random(2)
+    chrom = [rng.choice("ACGT") for _ in range(600)]
+    chrom[105] = "R"
+    (tmp_path / "g.fa").write_text(">chr1\n" + "".join(chrom) + "\n")
+    sites = [(100 + 40 * i, 130 + 40 * i, i % 2) for i in range(12)]
+    (tmp_path / "s.bed").write_text("".join(f"chr1\t{s}\t{e}\ts{i}\t{lab}\t+\n" for i, (s, e, lab) in enumerate(sites)))
+    common = [
+        "--bed",
+        tmp_path / "s.bed",
+        "--genome",
+        tmp_path / "g.fa",
+        "--bed-label-column",
+        "score",
+        "--test-size",
+        "2",
+    ]
+    assert run_cli("prepare", *common, "-o", tmp_path / "dropped", "--prefix", "r") == 0
+    written = "".join((tmp_path / "dropped" / f"r.{part}.fa").read_text() for part in ("train", "test"))
+    assert ">s0" not in written and written.count(">") == 11  # the site over the R is dropped with the N sites
+    assert run_cli("prepare", *common, "-o", tmp_path / "kept", "--prefix", "r", "--keep-n") == 0
+    written = "".join((tmp_path / "kept" / f"r.{part}.fa").read_text() for part in ("train", "test"))
+    assert written.count(">") == 12 and "R" not in "".join(
+        line for line in written.splitlines() if not line.startswith(">")
+    )

@@ -156,3 +156,16 @@ def test_cli_bed_genome_chain(chain, tmp_path):
     assert bed_out["c"][:3] == ["chrC", "840", "870"] and bed_out["c"][5] == "-"
     assert bed_out["a"][:3] == ["chrB", "520", "550"]
     assert "g" not in bed_out
+
+
+def test_an_id_that_names_the_source_interval_names_the_lifted_one(chain, tmp_path):
+    """Kept, the id named the source assembly's place: a target-assembly GTF read from it labelled the wrong site."""
+    from bertrbp.io.sequences import coordinates_in_id
+
+    chr_a, _ = _genomes(tmp_path, mutate=False)
+    named, coordinate_id = _record(chr_a, 300, 320, "+"), _record(chr_a, 530, 540, "+")
+    coordinate_id.id = "chrA:530-540(+)"  # a nameless BED site, or an RBPsuite header
+    kept = lift_records([named, coordinate_id], chain, DropLog())
+    assert kept[0].id == "s300"  # a name is a name
+    assert coordinates_in_id(kept[1].id) == kept[1].coords == Coordinates("chrC", 860, 870, "-")
+    assert kept[1].extra["source_id"] == "chrA:530-540(+)"

@@ -113,3 +113,55 @@ def test_auto_places_a_record_without_usable_coordinates_alone_and_locus_refuses
     out = tmp_path / "locus"
     assert run_cli("prepare", data, "-o", out, "--prefix", "x", "--test-size", "0.25", "--split", "locus") == 2
     assert not out.exists() or not any(out.iterdir())
+
+
+def _windows(path, rows) -> None:
+    """rows: (chrom, start, label) of 60-nt windows, in RBP-31's id format."""
+    rng = np.random.default_rng(8)
+    path.write_text(
+        "".join(
+            f"> {chrom},+,{start},{start + 60}; class:{label}\n{''.join(rng.choice(list('ACGT'), 60))}\n"
+            for chrom, start, label in rows
+        )
+    )
+
+
+def test_a_group_split_that_leaves_a_side_without_a_class_is_refused(tmp_path, capsys):
+    """Whole groups move together: one chain of every window left the test split empty, and test chromosomes
+    holding every negative left a one-class training set, both with exit 0."""
+    from inprocess import run_cli
+
+    one_chain = tmp_path / "chain.fa"
+    _windows(one_chain, [("chr1", 1000 + 10 * i, i % 2) for i in range(20)])
+    assert run_cli("prepare", one_chain, "-o", tmp_path / "a", "--split", "locus", "--test-size", "0.2") == 2
+    assert "both sides need sequences of each class" in capsys.readouterr().err
+    by_chrom = tmp_path / "chroms.fa"
+    _windows(by_chrom, [("chr1", 1000 * i, 1) for i in range(10)] + [("chr2", 1000 * i, i % 2) for i in range(10)])
+    args = ["--split", "chromosome", "--test-chromosomes", "chr2"]
+    assert run_cli("prepare", by_chrom, "-o", tmp_path / "b", *args) == 2
+    err = capsys.readouterr().err
+    assert "kept 10 (class 0: 0, class 1: 10)" in err and "--test-chromosomes" in err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_ucsc_and_ensembl_names_of_one_chromosome_are_one_chromosome(tmp_path, capsys):
+    """chr1 and 1 were two chromosomes: overlapping sites from a UCSC and an Ensembl file split apart, and
+    --test-chromosomes 1 left the chr1 sites in training."""
+    from bertrbp import loci
+    from bertrbp.io.sequences import Coordinates
+    from bertrbp.prepare.leakage import chromosome_of
+    from inprocess import run_cli
+
+    groups = loci.locus_groups([Coordinates("chr1", 100, 200, "+"), Coordinates("1", 150, 250, "+")])
+    assert groups[0] == groups[1]
+    assert {chromosome_of(name) for name in ("1", "chr1", "chr1_KI270766v1_alt")} == {"chr1"}
+    assert chromosome_of("MT") == chromosome_of("chrM") == "chrM"
+    mixed = tmp_path / "mixed.fa"
+    _windows(mixed, [("chr1", 1000 * i, i % 2) for i in range(6)] + [("1", 10_000 + 1000 * i, i % 2) for i in range(6)]
+             + [("chr2", 1000 * i, i % 2) for i in range(12)])  # fmt: skip
+    args = ["--split", "chromosome", "--test-chromosomes", "1", "--prefix", "x"]
+    assert run_cli("prepare", mixed, "-o", tmp_path / "out", *args) == 0
+    test_ids = [line for line in (tmp_path / "out" / "x.test.fa").read_text().splitlines() if line.startswith(">")]
+    assert len(test_ids) == 12 and {i.split(",")[0] for i in test_ids} == {">chr1", ">1"}
+    assert run_cli("prepare", mixed, "-o", tmp_path / "zz", "--split", "chromosome", "--test-chromosomes", "chrZZ") == 2
+    assert "--test-chromosomes chrZZ: no sequence lies there" in capsys.readouterr().err

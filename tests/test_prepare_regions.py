@@ -274,3 +274,20 @@ def test_rbpsuite_pair_gets_region_labels(gtf, tmp_path):
     assert tok["chr1:195-205(+)"]["boundary_exon_intron"] == "00011000"
     assert tok["chr1:1245-1255(-)"]["boundary_5utr_cds"] == "00011000"
     assert json.loads((out / "r.manifest.json").read_text())["annotation"]["annotated"] == 6
+
+
+def test_one_transcript_id_on_two_chromosomes_is_two_transcripts(tmp_path):
+    """Merged, a chr3 exon made a chr1 site exonic; a gene on two chromosomes keeps a transcript on each."""
+    path = tmp_path / "par.gtf"
+    path.write_text(
+        _gtf_line("exon", 101, 200, "+", "G9", "T9")
+        + _gtf_line("exon", 801, 900, "+", "G9", "T9").replace("chr1", "chr3", 1)
+    )
+    transcripts = read_gtf(path)
+    assert {(t.transcript_id, t.chrom, tuple(t.exons)) for t in transcripts.values()} == {
+        ("T9", "chr1", ((100, 200),)),
+        ("T9", "chr3", ((800, 900),)),
+    }
+    index = RegionIndex(pick_transcripts(transcripts))
+    assert _column(index.label(Coordinates("chr1", 850, 860, "+")), "intergenic") == "1" * 10
+    assert _column(index.label(Coordinates("chr3", 850, 860, "+")), "exon") == "1" * 10

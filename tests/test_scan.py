@@ -229,3 +229,33 @@ def test_scan_scores_do_not_depend_on_batch_size(tiny_checkpoint):
         profile = np.concatenate([c.values[0] for c in scan_target(target, score, 1, WINDOW, 3, batch_size)])
         reference = np.concatenate([c.values[0] for c in scan_target(target, score, 1, WINDOW, 3, 40)])
         assert np.array_equal(profile, reference), batch_size
+
+
+def test_models_named_like_an_output_or_alike_get_files_of_their_own(motif_checkpoint, tmp_path):
+    """A model named 'profile' wrote its bedGraph into the profile table; models a, a, a_2 shared one bedGraph."""
+    fasta = tmp_path / "in.fa"
+    fasta.write_text(f">s\n{plant(quiet_background(random.Random(3), 120), 50)}\n")
+    prefix = tmp_path / "run"
+    specs = [f"{name}={motif_checkpoint}" for name in ("profile", "peaks", "a", "a", "a_2")]
+    args = [arg for spec in specs for arg in ("--model", spec)]
+    run_tool("scan", *args, "--input", fasta, "--output-prefix", prefix, "--window", WINDOW, "--threads", 1)
+    header = (tmp_path / "run.profile.tsv").read_text().splitlines()[0].split("\t")
+    assert header[-5:] == ["profile", "peaks", "a", "a_2", "a_2_2"]
+    for name in header[-5:]:
+        lines = (tmp_path / f"run.{name}.bedGraph").read_text().splitlines()
+        assert sum(int(e) - int(s) for _, s, e, _ in (line.split("\t") for line in lines)) == 120, name
+    assert all(len(line.split("\t")) == 9 for line in (tmp_path / "run.peaks.bed").read_text().splitlines())
+
+
+def test_an_input_bed_named_like_an_output_is_refused_and_kept(motif_checkpoint, tmp_path):
+    genome = tmp_path / "g.fa"
+    genome.write_text(f">chr1\n{quiet_background(random.Random(4), 300)}\n")
+    bed = tmp_path / "out.peaks.bed"
+    bed.write_text("chr1\t10\t200\tr\t0\t+\n")
+    result = run_tool(
+        "scan", "--model", motif_checkpoint, "--bed", bed, "--genome", genome, "--output-prefix", tmp_path / "out",
+        "--window", WINDOW, "--threads", 1, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2 and "is also an input of this run (--bed)" in result.stderr.splitlines()[-1]
+    assert bed.read_text() == "chr1\t10\t200\tr\t0\t+\n"
+    assert not (tmp_path / "out.profile.tsv").exists()

@@ -153,3 +153,16 @@ def test_motif_breaking_variant_lowers_binding_and_bad_ref_is_reported(motif_che
     assert "shifted" in rows["end"]["note"]
     skipped = _rows(tmp_path / "effects.skipped.tsv")
     assert [(r["pos"], r["id"]) for r in skipped] == [("40", "badref")] and "chr1:40" in skipped[0]["reason"]
+
+
+def test_a_vcf_named_like_the_skipped_table_is_refused_and_kept(motif_checkpoint, genome, tmp_path):
+    path, chr1, _ = genome
+    vcf = _vcf(tmp_path / "calls.skipped.tsv", [("chr1", 20, "far", chr1[19], "A" if chr1[19] != "A" else "C")])
+    before = vcf.read_text()
+    result = run_tool(
+        "variant-effect", "--model", motif_checkpoint, "--vcf", vcf, "--genome", path, "-o", tmp_path / "calls.tsv",
+        "--window", WINDOW, "--threads", 1, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr[-300:]
+    assert "the skipped-alleles table) is also an input of this run (--vcf)" in result.stderr.splitlines()[-1]
+    assert vcf.read_text() == before and not (tmp_path / "calls.tsv").exists()

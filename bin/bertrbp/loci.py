@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
+from bertrbp.io.genome import canonical_chrom
 from bertrbp.io.sequences import Coordinates
 
 
@@ -28,7 +29,7 @@ def locus_groups(coords: Sequence[Coordinates | None], lengths: Sequence[int] | 
             return None
         extra = int(lengths[row]) - (where.end - where.start) if lengths is not None else 0
         flank = extra if extra > 1 else 0  # 1: a closed interval (RBP-31), not flanks
-        by_contig[(where.chrom, where.strand)].append((where.start - flank, where.end + flank, row))
+        by_contig[(canonical_chrom(where.chrom), where.strand)].append((where.start - flank, where.end + flank, row))
     groups = [0] * len(coords)
     group = -1
     for spans in by_contig.values():

@@ -28,6 +28,26 @@ class AttributeSummary:
     max_ig_delta: float
 
 
+LOGO_NAME = re.compile(r"\d+_[A-Za-z0-9_.-]*\.(ig|ism)\.(png|svg)")  # logos/<n>_<id>.<method>.<format>
+
+
+def check_logos_folder(folder: Path) -> None:
+    """Refuse a ``logos/`` that holds anything attribute does not write: the folder is replaced as a whole.
+
+    Why: a user's notes, or the very input being attributed, inside ``logos/`` were deleted with exit 0.
+    Logos of an earlier run are this tool's own files and are replaced.
+    """
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise InputError(f"{folder}: not a folder of logos (a file or a link). Move it or give another --output-dir.")
+    foreign = sorted(p.name for p in folder.iterdir() if not LOGO_NAME.fullmatch(p.name)) if folder.is_dir() else []
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (" ..." if len(foreign) > 3 else "")
+        raise InputError(
+            f"{folder}: holds files attribute did not write ({shown}); the tool replaces logos/ as a whole. "
+            "Move them or give another --output-dir."
+        )
+
+
 @dataclass
 class AttributeOptions:
     """What bertrbp-attribute was asked to do (one field per flag; several ``models`` attribute an ensemble)."""
@@ -61,7 +81,7 @@ def run_attribute(options: AttributeOptions) -> AttributeSummary:
     from bertrbp.attribution.logos import draw_logo
     from bertrbp.attribution.motifs import MotifSummary
     from bertrbp.inference import score_sequences
-    from bertrbp.io.atomic import atomic_dir, atomic_path
+    from bertrbp.io.atomic import atomic_dir, atomic_path, refuse_overwriting_inputs
     from bertrbp.io.sequences import check_unique_ids, iter_records
     from bertrbp.io.tokens import check_record_fits
     from bertrbp.scan.models import open_models
@@ -89,6 +109,10 @@ def run_attribute(options: AttributeOptions) -> AttributeSummary:
         for name in ("predictions", "ig", "ig_tokens", "ism", "motif_summary")
         if name in ("predictions", "motif_summary") or method in ("both", name.split("_")[0])
     ]
+    refuse_overwriting_inputs(
+        {f"--output-dir ({name}.tsv)": output_dir / f"{name}.tsv" for name in names}, {"input": [options.input]}
+    )
+    check_logos_folder(output_dir / "logos")
     with contextlib.ExitStack() as stack:
         staged = {name: stack.enter_context(atomic_path(output_dir / f"{name}.tsv")) for name in names}
         logos_dir = stack.enter_context(atomic_dir(output_dir / "logos"))

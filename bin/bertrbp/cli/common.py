@@ -113,13 +113,6 @@ def check_outputs(params: dict, command: str | None = None) -> None:
             check_output_dir(prefix.parent if str(prefix.parent) else Path("."), "folder of --output-prefix")
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
 def _given_paths(value) -> list[Path]:
     """The paths an option value names: one path, or each item of a list of them."""
     items = value if isinstance(value, (list, tuple)) else [value]
@@ -129,31 +122,12 @@ def _given_paths(value) -> list[Path]:
 def check_not_inputs(outputs: dict, params: dict) -> None:
     """Refuse, before any work, an output file (``outputs``: option name -> path) that is also an input file of
     the run or another of its outputs: writing it would destroy the input or lose one of the outputs."""
-    from bertrbp.io.atomic import is_special
+    from bertrbp.io.atomic import refuse_overwriting_inputs
 
-    seen: dict[str, Path] = {}
-    for name, value in outputs.items():
-        path = Path(value)
-        if is_special(path):
-            continue
-        for other, earlier in seen.items():
-            if path.absolute() == earlier.absolute() or _same_file(path, earlier):
-                raise InputError(
-                    f"{path}: given as two outputs, --{_flag(other)} and --{_flag(name)}; one would overwrite the "
-                    "other. Give each output its own path."
-                )
-        seen[name] = path
-        if not path.is_file():
-            continue
-        for given, value_in in params.items():
-            if given in outputs:
-                continue
-            for candidate in _given_paths(value_in):
-                if candidate.is_file() and _same_file(path, candidate):
-                    raise InputError(
-                        f"{path}: the output (--{_flag(name)}) is also an input of this run ({_flag(given)}); "
-                        "writing it would destroy the input. Give the output another path."
-                    )
+    refuse_overwriting_inputs(
+        {f"--{_flag(name)}": Path(value) for name, value in outputs.items()},
+        {_flag(name): _given_paths(value) for name, value in params.items() if name not in outputs},  # or positional
+    )
 
 
 def check_finite(params: dict) -> None:

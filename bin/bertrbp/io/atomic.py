@@ -21,7 +21,7 @@ import re
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO
 
@@ -93,6 +93,43 @@ def _check_writable(folder: Path, path: Path, what: str) -> None:
             f"{path}: cannot write the {what}: folder {folder} is not writable ({problem}). "
             "Choose a writable output folder or fix its permissions."
         )
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def refuse_overwriting_inputs(outputs: Mapping[str, Path], inputs: Mapping[str, Iterable[Path]]) -> None:
+    """Refuse, before any work, an output file that is one of the run's input files or another of its outputs.
+
+    ``outputs`` and ``inputs`` are keyed by how the user named them (``--output``, ``-o``, ``--vcf``). Why here:
+    a tool also writes files it names itself (scan's ``PREFIX.peaks.bed``, variant-effect's ``.skipped.tsv``), and
+    one of those could be the input the user gave (``--bed out.peaks.bed``): it was replaced with exit 0.
+    """
+    seen: dict[str, Path] = {}
+    for label, value in outputs.items():
+        path = Path(value)
+        if is_special(path):
+            continue
+        for other, earlier in seen.items():
+            if path.absolute() == earlier.absolute() or _same_file(path, earlier):
+                raise InputError(
+                    f"{path}: given as two outputs, {other} and {label}; one would overwrite the other. "
+                    "Give each output its own path."
+                )
+        seen[label] = path
+        if not path.is_file():
+            continue
+        for given, paths in inputs.items():
+            for candidate in paths:
+                if candidate is not None and Path(candidate).is_file() and _same_file(path, Path(candidate)):
+                    raise InputError(
+                        f"{path}: the output ({label}) is also an input of this run ({given}); writing it would "
+                        "destroy the input. Give the output another path."
+                    )
 
 
 def is_special(path: Path) -> bool:

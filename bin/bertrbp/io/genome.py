@@ -8,7 +8,7 @@ everywhere, as in BED. Chromosome names are matched as given, then with/without 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,6 +90,14 @@ def read_bed(path: str | Path, require_strand: bool = False) -> Iterator[BedInte
         raise InputError(f"{path}: no BED intervals found (the file is empty).")
 
 
+def canonical_chrom(name: str) -> str:
+    """One spelling of a chromosome named the UCSC or the Ensembl way (``chr1`` and ``1``, ``chrM`` and ``MT``):
+    the UCSC one. Splits and overlap checks compare these, so sites from a UCSC and an Ensembl file over one locus
+    are one group."""
+    bare = name[3:] if name.startswith("chr") else name
+    return "chrM" if bare in ("M", "MT") else f"chr{bare}"
+
+
 def _aliases(chrom: str) -> list[str]:
     """Names a chromosome goes by in UCSC vs Ensembl files."""
     names = [chrom]
@@ -101,21 +109,22 @@ def _aliases(chrom: str) -> list[str]:
     return names
 
 
-def check_index_matches(fasta: Path, fai: Path) -> None:
+def check_index_matches(fasta: Path, fai: Path, read: Callable[[int, int], bytes], size: int | None = None) -> None:
     """Refuse a ``.fai`` written for another version of the FASTA, which would fetch the wrong bases silently.
 
     Why: pyfaidx rebuilds an index only when it is older than the FASTA, so a genome replaced by an older copy
     (``cp -p``, ``rsync -t``, an unpacked archive) or an index copied from another build is trusted as it is.
     Each record's header line must end at the offset the index gives, and only whitespace may follow the last
-    base of any record: one short read per sequence, no scan of the bases. The index is the user's file, so it is not rebuilt here.
+    base of any record: one short read per sequence, no scan of the bases. ``read(offset, count)`` reads the
+    uncompressed FASTA (plain or through a bgzip ``.gzi``); ``size`` is its length when known. The index is the
+    user's file, so it is not rebuilt here.
     """
     if not fai.is_file():
         return
-    size = fasta.stat().st_size
     stale = f"{fai}: this index does not match {fasta} (it was written for another version of the FASTA)"
     fix = f"Remove {fai.name} so it is rebuilt, or run 'samtools faidx {fasta.name}'."
     last = 0  # the byte after the last base of any record
-    with open(fai, encoding="utf-8", errors="replace") as index, open(fasta, "rb") as handle:
+    with open(fai, encoding="utf-8", errors="replace") as index:
         for number, line in enumerate(index, 1):
             fields = line.rstrip("\n").split("\t")
             try:
@@ -124,20 +133,44 @@ def check_index_matches(fasta: Path, fai: Path) -> None:
                 raise InputError(f"{fai}: line {number} is not a FASTA index line. {fix}") from None
             if length and bases:  # full lines before the last one carry (width - bases) line-end bytes each
                 last = max(last, offset + length + (-(-length // bases) - 1) * (width - bases))
-            handle.seek(max(0, offset - _HEADER_WINDOW))
-            before = handle.read(offset - max(0, offset - _HEADER_WINDOW))
+            before = read(max(0, offset - _HEADER_WINDOW), offset - max(0, offset - _HEADER_WINDOW))
             start = before.rfind(b"\n", 0, len(before) - 1) + 1
             if start == 0 and offset > len(before):
                 continue  # a header longer than the window: nothing to compare cheaply
             header = before[start:]
             if not (header.startswith(b">") and header[1:].split(maxsplit=1)[:1] == [name.encode()]):
                 raise InputError(f"{stale}: sequence {name!r} does not start at byte {offset}. {fix}")
-    if last > size:
+    if size is not None and last > size:
         raise InputError(f"{stale}: it ends at byte {last}, the file at byte {size}. {fix}")
-    with open(fasta, "rb") as handle:
-        handle.seek(last)
-        if handle.read(_TAIL_WINDOW).strip() or size - last > _TAIL_WINDOW:
-            raise InputError(f"{stale}: the FASTA goes on after byte {last}, where the index ends. {fix}")
+    tail = read(last, _TAIL_WINDOW + 1)
+    if tail.strip() or len(tail) > _TAIL_WINDOW:
+        raise InputError(f"{stale}: the FASTA goes on after byte {last}, where the index ends. {fix}")
+
+
+def _plain_reader(path: Path) -> Callable[[int, int], bytes]:
+    def read(offset: int, count: int) -> bytes:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            return handle.read(count)
+
+    return read
+
+
+def _bgzip_reader(faidx) -> Callable[[int, int], bytes]:
+    """Read uncompressed bytes of a bgzip FASTA through pyfaidx's open reader and its .gzi block table."""
+    import bisect
+
+    from pyfaidx import make_virtual_offset
+
+    starts = [block.ustart for block in faidx.gzi_index]
+
+    def read(offset: int, count: int) -> bytes:
+        block = faidx.gzi_index[max(0, bisect.bisect_right(starts, offset) - 1)]
+        with faidx.lock:
+            faidx.file.seek(make_virtual_offset(block.cstart, offset - block.ustart))
+            return faidx.file.read(count)
+
+    return read
 
 
 _HEADER_WINDOW = 4096  # bytes read before each record's offset to find its header line
@@ -153,21 +186,36 @@ class GenomeFasta:
         self.path = Path(path)
         if not self.path.exists():
             raise InputError(f"{self.path}: genome FASTA not found.")
+        fai = Path(f"{self.path}.fai")
+        had_index = fai.exists()
         try:
-            self._fasta = pyfaidx.Fasta(str(self.path), as_raw=True, sequence_always_upper=True, read_ahead=10000)
+            try:
+                self._fasta = pyfaidx.Fasta(str(self.path), as_raw=True, sequence_always_upper=True, read_ahead=10000)
+            except BaseException:
+                if not had_index:
+                    fai.unlink(missing_ok=True)  # pyfaidx's half-built index of a FASTA it could not read
+                raise
         except pyfaidx.UnsupportedCompressionFormat as exc:
             raise InputError(
                 f"{self.path}: gzip genomes must be bgzip-compressed to be indexed ({exc}). "
                 "Run 'gunzip' then 'bgzip' (htslib), or give the uncompressed FASTA."
             ) from None
-        except (pyfaidx.FastaIndexingError, ValueError, OSError) as exc:
+        except (
+            pyfaidx.FastaIndexingError,
+            ValueError,
+            OSError,
+            RuntimeError,
+        ) as exc:  # Runtime: blank lines at the end
             raise InputError(
                 f"{self.path}: cannot index the genome FASTA ({exc}). Give an uncompressed or bgzip FASTA "
                 "with unique sequence names and equal line lengths within each sequence; the folder must be "
                 "writable for the .fai index, or the .fai must exist."
             ) from None
-        if not self.path.name.endswith((".gz", ".bgz")):  # a bgzip index holds uncompressed offsets
-            check_index_matches(self.path, Path(f"{self.path}.fai"))
+        faidx = self._fasta.faidx
+        if getattr(faidx, "_bgzf", False):
+            check_index_matches(self.path, Path(f"{self.path}.fai"), _bgzip_reader(faidx))
+        else:
+            check_index_matches(self.path, Path(f"{self.path}.fai"), _plain_reader(self.path), self.path.stat().st_size)
         self.lengths: dict[str, int] = {name: len(rec) for name, rec in self._fasta.records.items()}
 
     def resolve(self, chrom: str) -> str | None:

@@ -88,7 +88,8 @@ def parse_attributes(text: str, where: str) -> dict[str, list[str]]:
 
 
 def read_gtf(path: str | Path) -> dict[str, Transcript]:
-    """Transcripts (with exons and CDS incl. stop codons) of a GTF, keyed by transcript id."""
+    """Transcripts (with exons and CDS incl. stop codons) of a GTF, keyed by transcript id (``id@chromstrand`` for
+    the copies of an id that sits on more than one chromosome or strand)."""
     transcripts: dict[str, Transcript] = {}
     for row in iter_features(path, _TRANSCRIPT_FEATURES):
         if row.strand not in ("+", "-"):
@@ -97,9 +98,17 @@ def read_gtf(path: str | Path) -> dict[str, Transcript]:
         if "transcript_id" not in attrs:
             continue
         tid = attrs["transcript_id"][0]
-        tx = transcripts.get(tid)
+        # one id on two chromosomes or strands (UCSC refGene reuses ids, e.g. PAR genes) is two transcripts: merged,
+        # a chr3 exon made a chr1 site exonic
+        first = transcripts.get(tid)
+        key = (
+            tid
+            if first is None or (first.chrom, first.strand) == (row.chrom, row.strand)
+            else f"{tid}@{row.chrom}{row.strand}"
+        )
+        tx = transcripts.get(key)
         if tx is None:
-            tx = transcripts[tid] = Transcript(tid, attrs.get("gene_id", [tid])[0], row.chrom, row.strand)
+            tx = transcripts[key] = Transcript(tid, attrs.get("gene_id", [tid])[0], row.chrom, row.strand)
         tx.tags.update(attrs.get("tag", []))
         if "transcript_support_level" in attrs:
             tx.tsl = attrs["transcript_support_level"][0]

@@ -29,10 +29,13 @@ def tsl_rank(tsl: str) -> int:
 
 
 def pick_transcripts(transcripts: dict[str, Transcript]) -> list[Transcript]:
-    """One transcript per gene, by APPRIS, then TSL, then length, then id."""
-    best: dict[str, Transcript] = {}
+    """One transcript per gene and locus (chromosome, strand), by APPRIS, then TSL, then length, then id.
+
+    Per locus: a gene id on two chromosomes (PAR genes on chrX and chrY) keeps a transcript on each."""
+    best: dict[tuple[str, str, str], Transcript] = {}
     for tx in transcripts.values():
-        current = best.get(tx.gene_id)
+        gene = (tx.gene_id, tx.chrom, tx.strand)
+        current = best.get(gene)
         key = (appris_rank(tx.tags), tsl_rank(tx.tsl), -tx.length, tx.transcript_id)
         if current is None or key < (
             appris_rank(current.tags),
@@ -40,5 +43,5 @@ def pick_transcripts(transcripts: dict[str, Transcript]) -> list[Transcript]:
             -current.length,
             current.transcript_id,
         ):
-            best[tx.gene_id] = tx
+            best[gene] = tx
     return sorted(best.values(), key=lambda t: (t.chrom, t.span, t.transcript_id))

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from bertrbp import loci
 from bertrbp.errors import InputError
+from bertrbp.io.genome import canonical_chrom
 from bertrbp.io.sequences import SequenceRecord
 from bertrbp.prepare.similarity import cluster, cross_near_duplicates
 
@@ -72,8 +73,9 @@ def _no_coordinates(record: SequenceRecord, split: str) -> InputError:
 
 
 def chromosome_of(contig: str) -> str:
-    """The chromosome a contig belongs to: ``chr1_KI270766v1_alt`` and ``chr1_gl000191_random`` are chr1."""
-    return contig.split("_")[0] if contig.endswith(("_alt", "_random", "_fix")) else contig
+    """The chromosome a contig belongs to, spelled the UCSC way: ``chr1_KI270766v1_alt``, ``chr1_gl000191_random``
+    and Ensembl's ``1`` are chr1."""
+    return canonical_chrom(contig.split("_")[0] if contig.endswith(("_alt", "_random", "_fix")) else contig)
 
 
 def similarity_groups(records: Sequence[SequenceRecord], k: int, threshold: float, seed: int) -> list[int]:
@@ -87,7 +89,7 @@ def _intervals_overlapping(reference: Sequence[SequenceRecord], query: Sequence[
     for record in reference:
         if record.coords is not None:
             c = record.coords
-            index[(c.chrom, c.strand)].append((c.start, c.end))
+            index[(canonical_chrom(c.chrom), c.strand)].append((c.start, c.end))
     import bisect
 
     starts, max_end = {}, {}
@@ -102,9 +104,9 @@ def _intervals_overlapping(reference: Sequence[SequenceRecord], query: Sequence[
     count = 0
     for record in query:
         c = record.coords
-        if c is None or (c.chrom, c.strand) not in starts:
+        key = (canonical_chrom(c.chrom), c.strand) if c is not None else None
+        if key not in starts:
             continue
-        key = (c.chrom, c.strand)
         pos = bisect.bisect_left(starts[key], c.end) - 1  # last reference starting before query end
         if pos >= 0 and max_end[key][pos] > c.start:
             count += 1

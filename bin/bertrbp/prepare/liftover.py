@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bertrbp.errors import InputError
 from bertrbp.io.genome import GenomeFasta
-from bertrbp.io.sequences import Coordinates, SequenceRecord
+from bertrbp.io.sequences import Coordinates, SequenceRecord, coordinates_in_id
 from bertrbp.prepare.filters import DropLog
 
 
@@ -97,6 +97,11 @@ def lift_records(
                     continue
             record.extra["source_coords"] = record.coords
             record.coords = lifted
+            if coordinates_in_id(record.id) is not None:
+                # an id that names the source interval would name the wrong place to every later step (a GTF of
+                # the target assembly, the locus split): it names the lifted interval, bedtools-style (0-based)
+                record.extra["source_id"] = record.id
+                record.id = f"{lifted.chrom}:{lifted.start}-{lifted.end}({lifted.strand})"
             kept.append(record)
     finally:
         if target is not None:

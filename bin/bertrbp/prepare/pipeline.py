@@ -151,13 +151,57 @@ def held_out(
     locus_of: Sequence[int] | None = None,
 ) -> tuple[list[int], list[int]]:
     """(held-out, rest) indices of ``records`` for the split ``kind`` (``auto`` resolved); ``locus_of``: each
-    record's locus group when already chained (else the records are chained here)."""
+    record's locus group when already chained (else the records are chained here). Both sides hold each class."""
+    held, rest = _held_out(records, options, kind, size, option, salt, locus_of)
+    check_both_sides(records, held, rest, kind, option)
+    return held, rest
+
+
+def check_both_sides(records: list[SequenceRecord], held: list[int], rest: list[int], kind: str, option: str) -> None:
+    """Refuse a split whose held-out or remaining side lacks a class (or is empty).
+
+    Why: a split by locus or chromosome moves whole groups, so it can miss its targets: one chain holding every
+    window left the test split empty, and --test-chromosomes chr1,chr2 left a training set of one class, with
+    exit 0. A random split refuses such sizes already (``sampling.class_targets``).
+    """
+    from collections import Counter
+
+    classes = sorted({r.label for r in records})
+    counts = [Counter(records[i].label for i in side) for side in (held, rest)]
+    if all(count[c] for count in counts for c in classes):
+        return
+    shown = "; ".join(
+        f"{name} {sum(count.values())} ({', '.join(f'class {c}: {count[c]}' for c in classes)})"
+        for name, count in zip(("held out", "kept"), counts)
+    )
+    raise InputError(
+        f"{option} with the split by {kind}: {shown}; both sides need sequences of each class. Whole "
+        f"{'chromosomes' if kind == 'chromosome' else 'groups'} move together: give another {option}"
+        f"{' or --test-chromosomes' if kind == 'chromosome' else ''}, more data, or --split random."
+    )
+
+
+def _held_out(
+    records: list[SequenceRecord],
+    options: PrepareOptions,
+    kind: str,
+    size: float | int,
+    option: str,
+    salt: int,
+    locus_of: Sequence[int] | None,
+) -> tuple[list[int], list[int]]:
     labels = [r.label for r in records]
     seed = options.seed + salt
     if kind == "chromosome":
         groups = leakage.chromosome_groups(records)
         if options.test_chromosomes and salt == 0:
-            wanted = set(options.test_chromosomes)
+            wanted = {leakage.chromosome_of(name) for name in options.test_chromosomes}
+            unknown = sorted(wanted - set(groups))
+            if unknown:
+                raise InputError(
+                    f"--test-chromosomes {','.join(unknown)}: no sequence lies there "
+                    f"(chromosomes present: {', '.join(sorted(set(groups)))})."
+                )
             held = [i for i, g in enumerate(groups) if g in wanted]
             if not held or len(held) == len(records):
                 raise InputError(

@@ -51,6 +51,17 @@ def parse_model_spec(spec: str) -> tuple[str, Path]:
     return model_name(Path(spec)), Path(spec)
 
 
+def unique_name(name: str, taken: set[str]) -> str:
+    """``name``, or ``name_2``, ``name_3``, ... : the first not taken (``a``, ``a``, ``a_2`` give ``a``, ``a_2``,
+    ``a_2_2``; counting repeats of a name alone gave two ``a_2``, whose bedGraphs were written into one file)."""
+    if name not in taken:
+        return name
+    number = 2
+    while f"{name}_{number}" in taken:
+        number += 1
+    return f"{name}_{number}"
+
+
 def load_models(specs: Sequence[str], device, attention: str = "sdpa") -> tuple[list[NamedModel], KmerTokenizer]:
     """Load every ``--model`` onto ``device`` in eval mode; returns them and their shared tokenizer."""
     from bertrbp.model import open_classifier
@@ -60,7 +71,6 @@ def load_models(specs: Sequence[str], device, attention: str = "sdpa") -> tuple[
     models: list[NamedModel] = []
     tokenizer: KmerTokenizer | None = None
     positions = None
-    seen: dict[str, int] = {}
     for spec in specs:
         name, folder = parse_model_spec(spec)
         model, tok, _ = open_classifier(
@@ -74,9 +84,7 @@ def load_models(specs: Sequence[str], device, attention: str = "sdpa") -> tuple[
                 f"has k={tokenizer.k}, {positions} positions. Models scored together must share one tokenisation; "
                 "run them separately."
             )
-        seen[name] = seen.get(name, 0) + 1
-        if seen[name] > 1:
-            name = f"{name}_{seen[name]}"
+        name = unique_name(name, {m.name for m in models})
         models.append(NamedModel(name, model, str(folder)))
     assert tokenizer is not None
     return models, tokenizer

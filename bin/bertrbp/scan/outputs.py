@@ -26,12 +26,17 @@ PROFILE_COLUMNS = ["region", "chrom", "pos", "strand", "offset", "base"]
 
 
 def output_paths(prefix: str | Path, model_names: Sequence[str]) -> dict[str, Path]:
-    """Every file a scan writes, keyed 'profile', 'peaks' and each model name (its bedGraph)."""
+    """Every file a scan writes, keyed 'profile', 'peaks' and 'bedGraph NAME' per model (a model may be named
+    'profile': its bedGraph is PREFIX.profile.bedGraph, beside PREFIX.profile.tsv)."""
     prefix = str(prefix)
-    paths = {name: Path(f"{prefix}.{name}.bedGraph") for name in model_names}
+    paths = {bedgraph_key(name): Path(f"{prefix}.{name}.bedGraph") for name in model_names}
     paths["profile"] = Path(f"{prefix}.profile.tsv")
     paths["peaks"] = Path(f"{prefix}.peaks.bed")
     return paths
+
+
+def bedgraph_key(name: str) -> str:
+    return f"bedGraph {name}"
 
 
 class ScanWriter:
@@ -47,7 +52,7 @@ class ScanWriter:
 
     def __enter__(self) -> ScanWriter:
         handles = {key: self._stack.enter_context(atomic_open(path, "w")) for key, path in self.paths.items()}
-        self.bedgraphs = [handles[name] for name in self.names]
+        self.bedgraphs = [handles[bedgraph_key(name)] for name in self.names]
         self.profile, self.peaks = handles["profile"], handles["peaks"]
         self.profile.write("\t".join(PROFILE_COLUMNS + self.names) + "\n")
         return self

@@ -120,7 +120,7 @@ def run_variant_effect(options: VariantEffectOptions) -> EffectSummary:
     from tqdm import tqdm
 
     from bertrbp.inference import batched, score_sequences
-    from bertrbp.io.atomic import atomic_open
+    from bertrbp.io.atomic import atomic_open, refuse_overwriting_inputs
     from bertrbp.io.genome import GenomeFasta
     from bertrbp.scan.models import open_models
     from bertrbp.variants.strand import bed_strand_index, gtf_strand_index
@@ -134,6 +134,10 @@ def run_variant_effect(options: VariantEffectOptions) -> EffectSummary:
     opened = open_models(options.models, options.device, options.bf16, window, options.ensemble)
     models, tokenizer, device, bf16_on = opened.models, opened.tokenizer, opened.device, opened.bf16
     skipped_path = skipped_path_for(options.output)
+    refuse_overwriting_inputs(
+        {"-o": options.output, "the skipped-alleles table": skipped_path},
+        {"--vcf": [options.vcf], "--genome": [options.genome], "--strand-bed": [strand_bed], "--gtf": [gtf]},
+    )
     scored = rows = 0
     with (
         GenomeFasta(options.genome) as genome,
