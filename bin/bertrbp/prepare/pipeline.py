@@ -152,7 +152,11 @@ def held_out(
 ) -> tuple[list[int], list[int]]:
     """(held-out, rest) indices of ``records`` for the split ``kind`` (``auto`` resolved); ``locus_of``: each
     record's locus group when already chained (else the records are chained here). Both sides hold each class."""
-    held, rest = _held_out(records, options, kind, size, option, salt, locus_of)
+    seed = options.seed + salt
+    if kind == "chromosome":
+        held, rest = chromosome_split(records, options, size, option, seed, first=salt == 0)
+    else:
+        held, rest = group_split(records, options, kind, size, option, seed, locus_of)
     check_both_sides(records, held, rest, kind, option)
     return held, rest
 
@@ -181,39 +185,45 @@ def check_both_sides(records: list[SequenceRecord], held: list[int], rest: list[
     )
 
 
-def _held_out(
+def chromosome_split(
+    records: list[SequenceRecord], options: PrepareOptions, size: float | int, option: str, seed: int, first: bool
+) -> tuple[list[int], list[int]]:
+    """(held-out, rest): whole chromosomes; the first (test) split holds --test-chromosomes when given."""
+    groups = leakage.chromosome_groups(records)
+    if options.test_chromosomes and first:
+        wanted = {leakage.chromosome_of(name) for name in options.test_chromosomes}
+        unknown = sorted(wanted - set(groups))
+        if unknown:
+            raise InputError(
+                f"--test-chromosomes {','.join(unknown)}: no sequence lies there "
+                f"(chromosomes present: {', '.join(sorted(set(groups)))})."
+            )
+        held = [i for i, g in enumerate(groups) if g in wanted]
+        if len(held) == len(records):
+            raise InputError(
+                f"--test-chromosomes {','.join(sorted(wanted))} hold all {len(records)} sequences; both sides need "
+                f"sequences (chromosomes present: {', '.join(sorted(set(groups)))})."
+            )
+        return held, [i for i in range(len(records)) if i not in set(held)]
+    if len(set(groups)) < 2:
+        raise InputError(f"--split chromosome needs sequences on at least 2 chromosomes for {option}.")
+    return sampling.split_whole_groups([r.label for r in records], groups, size, seed)
+
+
+def group_split(
     records: list[SequenceRecord],
     options: PrepareOptions,
     kind: str,
     size: float | int,
     option: str,
-    salt: int,
+    seed: int,
     locus_of: Sequence[int] | None,
 ) -> tuple[list[int], list[int]]:
-    labels = [r.label for r in records]
-    seed = options.seed + salt
-    if kind == "chromosome":
-        groups = leakage.chromosome_groups(records)
-        if options.test_chromosomes and salt == 0:
-            wanted = {leakage.chromosome_of(name) for name in options.test_chromosomes}
-            unknown = sorted(wanted - set(groups))
-            if unknown:
-                raise InputError(
-                    f"--test-chromosomes {','.join(unknown)}: no sequence lies there "
-                    f"(chromosomes present: {', '.join(sorted(set(groups)))})."
-                )
-            held = [i for i, g in enumerate(groups) if g in wanted]
-            if not held or len(held) == len(records):
-                raise InputError(
-                    f"--test-chromosomes {','.join(sorted(wanted))} hold {len(held)} of {len(records)} sequences; "
-                    f"both sides need sequences (chromosomes present: {', '.join(sorted(set(groups)))})."
-                )
-            return held, [i for i in range(len(records)) if i not in set(held)]
-        if len(set(groups)) < 2:
-            raise InputError(f"--split chromosome needs sequences on at least 2 chromosomes for {option}.")
-        return sampling.split_whole_groups(labels, groups, size, seed)
+    """(held-out, rest): whole groups (loci, near-duplicate clusters, or single records for ``random``), each class
+    to its target share."""
     from collections import Counter
 
+    labels = [r.label for r in records]
     targets = sampling.class_targets(Counter(labels), size, option)
     if kind == "similarity":
         groups = leakage.similarity_groups(records, options.similarity_k, options.similarity_threshold, seed)
