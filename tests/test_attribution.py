@@ -181,3 +181,17 @@ def test_attribute_refuses_to_replace_what_it_did_not_write(motif_checkpoint, tm
     assert result.returncode == 2, result.stderr[-300:]
     assert result.stderr.strip().splitlines()[-1].startswith("error: ")
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_logos_of_an_earlier_run_and_file_browser_metadata_may_be_replaced(tmp_path):
+    from bertrbp.attribution.run import check_logos_folder
+    from bertrbp.errors import InputError
+
+    logos = tmp_path / "logos"
+    logos.mkdir()
+    for name in ("1_s0.ig.png", "12_chr1_100-200_.ism.svg", ".DS_Store", "Thumbs.db"):
+        (logos / name).write_text("x")
+    check_logos_folder(logos)  # nothing of the user's: replaced as a whole
+    (logos / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match=r"holds files attribute did not write \(notes.txt\)"):
+        check_logos_folder(logos)

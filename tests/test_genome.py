@@ -150,3 +150,22 @@ def test_a_genome_pyfaidx_cannot_index_is_one_error_and_leaves_no_index(tmp_path
     with pytest.raises(InputError, match="cannot index the genome FASTA"):
         GenomeFasta(path)
     assert not (tmp_path / "g.fa.fai").exists()
+
+
+def test_a_truncated_bgzip_genome_is_one_error_and_a_linked_index_is_kept(tmp_path):
+    from bertrbp.errors import InputError
+
+    path = tmp_path / "g.fa.gz"
+    _bgzip(path, ">chr1\n" + "ACGT" * 20000 + "\n>chr2\n" + "GGCC" * 20000 + "\n")
+    with GenomeFasta(path):
+        pass
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) // 3])  # .fai and .gzi intact: Bio's bgzf raised a ValueError traceback
+    with pytest.raises(InputError, match="truncated or corrupt|cannot index"):
+        GenomeFasta(path)
+    plain = tmp_path / "p.fa"
+    plain.write_text(">a\nACGT\n\n\n")  # pyfaidx cannot index it
+    (tmp_path / "p.fa.fai").symlink_to(tmp_path / "elsewhere.fai")  # the user's link, dangling
+    with pytest.raises(InputError):
+        GenomeFasta(plain)
+    assert (tmp_path / "p.fa.fai").is_symlink()

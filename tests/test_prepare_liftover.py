@@ -163,9 +163,12 @@ def test_an_id_that_names_the_source_interval_names_the_lifted_one(chain, tmp_pa
     from bertrbp.io.sequences import coordinates_in_id
 
     chr_a, _ = _genomes(tmp_path, mutate=False)
-    named, coordinate_id = _record(chr_a, 300, 320, "+"), _record(chr_a, 530, 540, "+")
+    named, coordinate_id, both = (_record(chr_a, *site) for site in ((300, 320, "+"), (530, 540, "+"), (530, 540, "+")))
     coordinate_id.id = "chrA:530-540(+)"  # a nameless BED site, or an RBPsuite header
-    kept = lift_records([named, coordinate_id], chain, DropLog())
+    both.id = "MYC|chrA:530-540(+)|x"  # a name beside the coordinates
+    log = DropLog()
+    kept = lift_records([named, coordinate_id, both], chain, log)
     assert kept[0].id == "s300"  # a name is a name
     assert coordinates_in_id(kept[1].id) == kept[1].coords == Coordinates("chrC", 860, 870, "-")
-    assert kept[1].extra["source_id"] == "chrA:530-540(+)"
+    assert kept[2].id == "MYC|chrC:860-870(-)|x"
+    assert log.renamed == [("chrA:530-540(+)", "chrC:860-870(-)"), ("MYC|chrA:530-540(+)|x", "MYC|chrC:860-870(-)|x")]

@@ -31,6 +31,9 @@ class AttributeSummary:
 LOGO_NAME = re.compile(r"\d+_[A-Za-z0-9_.-]*\.(ig|ism)\.(png|svg)")  # logos/<n>_<id>.<method>.<format>
 
 
+OS_METADATA = {".DS_Store", "Thumbs.db", "desktop.ini"}  # a file browser's, not the user's work
+
+
 def check_logos_folder(folder: Path) -> None:
     """Refuse a ``logos/`` that holds anything attribute does not write: the folder is replaced as a whole.
 
@@ -39,7 +42,8 @@ def check_logos_folder(folder: Path) -> None:
     """
     if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
         raise InputError(f"{folder}: not a folder of logos (a file or a link). Move it or give another --output-dir.")
-    foreign = sorted(p.name for p in folder.iterdir() if not LOGO_NAME.fullmatch(p.name)) if folder.is_dir() else []
+    names = [p.name for p in folder.iterdir()] if folder.is_dir() else []
+    foreign = sorted(n for n in names if not (LOGO_NAME.fullmatch(n) or n in OS_METADATA))
     if foreign:
         shown = ", ".join(foreign[:3]) + (" ..." if len(foreign) > 3 else "")
         raise InputError(

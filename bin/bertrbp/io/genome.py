@@ -8,6 +8,8 @@ everywhere, as in BED. Chromosome names are matched as given, then with/without 
 
 from __future__ import annotations
 
+import os
+import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,9 +168,15 @@ def _bgzip_reader(faidx) -> Callable[[int, int], bytes]:
 
     def read(offset: int, count: int) -> bytes:
         block = faidx.gzi_index[max(0, bisect.bisect_right(starts, offset) - 1)]
-        with faidx.lock:
-            faidx.file.seek(make_virtual_offset(block.cstart, offset - block.ustart))
-            return faidx.file.read(count)
+        try:
+            with faidx.lock:
+                faidx.file.seek(make_virtual_offset(block.cstart, offset - block.ustart))
+                return faidx.file.read(count)
+        except (ValueError, OSError, EOFError) as exc:  # Bio's bgzf on a cut file: "block size only 0"
+            raise InputError(
+                f"{faidx.filename}: cannot read the bgzip genome at byte {offset} ({exc}); the file is truncated or "
+                "corrupt, or its .gzi belongs to another file. Copy it again, or remove the .fai and .gzi."
+            ) from None
 
     return read
 
@@ -187,11 +195,11 @@ class GenomeFasta:
         if not self.path.exists():
             raise InputError(f"{self.path}: genome FASTA not found.")
         fai = Path(f"{self.path}.fai")
-        had_index = fai.exists()
+        had_index = os.path.lexists(fai)  # a link, even dangling, is the user's
         try:
             try:
                 self._fasta = pyfaidx.Fasta(str(self.path), as_raw=True, sequence_always_upper=True, read_ahead=10000)
-            except BaseException:
+            except Exception:  # not an interrupt: another process may have written the index meanwhile
                 if not had_index:
                     fai.unlink(missing_ok=True)  # pyfaidx's half-built index of a FASTA it could not read
                 raise
@@ -200,12 +208,8 @@ class GenomeFasta:
                 f"{self.path}: gzip genomes must be bgzip-compressed to be indexed ({exc}). "
                 "Run 'gunzip' then 'bgzip' (htslib), or give the uncompressed FASTA."
             ) from None
-        except (
-            pyfaidx.FastaIndexingError,
-            ValueError,
-            OSError,
-            RuntimeError,
-        ) as exc:  # Runtime: blank lines at the end
+        # RuntimeError: blank lines at the end; struct.error, EOFError: a cut bgzip file
+        except (pyfaidx.FastaIndexingError, ValueError, OSError, RuntimeError, struct.error, EOFError) as exc:
             raise InputError(
                 f"{self.path}: cannot index the genome FASTA ({exc}). Give an uncompressed or bgzip FASTA "
                 "with unique sequence names and equal line lengths within each sequence; the folder must be "

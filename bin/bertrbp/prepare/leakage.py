@@ -75,7 +75,20 @@ def _no_coordinates(record: SequenceRecord, split: str) -> InputError:
 def chromosome_of(contig: str) -> str:
     """The chromosome a contig belongs to, spelled the UCSC way: ``chr1_KI270766v1_alt``, ``chr1_gl000191_random``
     and Ensembl's ``1`` are chr1."""
-    return canonical_chrom(contig.split("_")[0] if contig.endswith(("_alt", "_random", "_fix")) else contig)
+    return canonical_chrom(contig.split("_")[0] if contig.endswith(_ALT_SUFFIXES) else contig)
+
+
+_ALT_SUFFIXES = ("_alt", "_random", "_fix")
+
+
+def spelled_as_given(canonical: set[str], records: Sequence[SequenceRecord]) -> list[str]:
+    """``canonical`` chromosome names in the spelling the data first uses (``MT``, ``X``), for the manifest."""
+    spelling: dict[str, str] = {}
+    for record in records:
+        if record.coords is not None:
+            name = record.coords.chrom
+            spelling.setdefault(chromosome_of(name), name.split("_")[0] if name.endswith(_ALT_SUFFIXES) else name)
+    return sorted(spelling.get(name, name) for name in canonical)
 
 
 def similarity_groups(records: Sequence[SequenceRecord], k: int, threshold: float, seed: int) -> list[int]:
@@ -132,7 +145,7 @@ def overlap_report(splits: dict[str, Sequence[SequenceRecord]], k: int, threshol
             "near_duplicates": near["query_with_near_duplicate"],
             "max_jaccard_among_candidates": near["max_jaccard_among_candidates"],
             "with_coordinates": sum(r.coords is not None for r in records),
-            "shared_chromosomes": sorted(chroms & train_chroms),
+            "shared_chromosomes": spelled_as_given(chroms & train_chroms, [*train, *records]),
             "overlapping_intervals": _intervals_overlapping(train, records),
         }
     return report

@@ -11,8 +11,9 @@ from pathlib import Path
 
 from bertrbp.errors import InputError
 from bertrbp.io.genome import GenomeFasta
-from bertrbp.io.sequences import Coordinates, SequenceRecord, coordinates_in_id
+from bertrbp.io.sequences import Coordinates, SequenceRecord, with_coordinates
 from bertrbp.prepare.filters import DropLog
+from bertrbp.prepare.sources import NOT_ACGT
 
 
 class ChainMapper:
@@ -92,16 +93,17 @@ def lift_records(
                 if target.resolve(lifted.chrom) is None or lifted.end > target.lengths[target.resolve(lifted.chrom)]:
                     log.add("liftover_outside_genome", record)
                     continue
-                if target.fetch(lifted.chrom, lifted.start, lifted.end, lifted.strand) != record.seq:
+                if NOT_ACGT.sub("N", target.fetch(lifted.chrom, lifted.start, lifted.end, lifted.strand)) != record.seq:
                     log.add("liftover_sequence_changed", record)
                     continue
             record.extra["source_coords"] = record.coords
             record.coords = lifted
-            if coordinates_in_id(record.id) is not None:
+            new_id = with_coordinates(record.id, lifted)
+            if new_id is not None:
                 # an id that names the source interval would name the wrong place to every later step (a GTF of
-                # the target assembly, the locus split): it names the lifted interval, bedtools-style (0-based)
-                record.extra["source_id"] = record.id
-                record.id = f"{lifted.chrom}:{lifted.start}-{lifted.end}({lifted.strand})"
+                # the target assembly, the locus split): its coordinates name the lifted interval, bedtools-style
+                log.renamed.append((record.id, new_id))
+                record.id = new_id
             kept.append(record)
     finally:
         if target is not None:

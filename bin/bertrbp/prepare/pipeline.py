@@ -122,7 +122,12 @@ def read_and_clean(options: PrepareOptions, drops: DropLog) -> tuple[list[Sequen
         records = lift_records(records, options.chain, drops, target)
     if options.dedup:
         records = drop_duplicates(records, drops)
-    renamed = drops.renamed = unique_ids(records)
+    if drops.renamed:
+        log.info(
+            "gave %d lifted record(s) the lifted interval in their id; the manifest lists them", len(drops.renamed)
+        )
+    renamed = unique_ids(records)
+    drops.renamed += renamed
     if renamed:
         shown = ", ".join(f"{old!r} -> {new!r}" for old, new in renamed[:3])
         log.warning(
@@ -193,10 +198,11 @@ def chromosome_split(
     if options.test_chromosomes and first:
         wanted = {leakage.chromosome_of(name) for name in options.test_chromosomes}
         unknown = sorted(wanted - set(groups))
-        if unknown:
-            raise InputError(
-                f"--test-chromosomes {','.join(unknown)}: no sequence lies there "
-                f"(chromosomes present: {', '.join(sorted(set(groups)))})."
+        if unknown:  # a list shared by many RBPs: a chromosome may hold none of this one's sites
+            log.warning(
+                "--test-chromosomes %s: no sequence lies there (chromosomes present: %s)",
+                ",".join(unknown),
+                ", ".join(sorted(set(groups))),
             )
         held = [i for i, g in enumerate(groups) if g in wanted]
         if len(held) == len(records):
@@ -341,7 +347,10 @@ def run_prepare(options: PrepareOptions) -> dict:
     overlap["split"] = kind
     overlap["split_requested"] = options.split
     if kind == "chromosome":
-        overlap["test_chromosomes"] = sorted({leakage.chromosome_of(r.coords.chrom) for r in splits["test"]})
+        test = splits["test"]
+        overlap["test_chromosomes"] = leakage.spelled_as_given(
+            {leakage.chromosome_of(r.coords.chrom) for r in test}, test
+        )
     extra: dict = {
         "not_sampled": len(unsampled),
         "coordinates": sum(r.coords is not None for r in records),

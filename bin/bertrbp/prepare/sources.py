@@ -121,7 +121,7 @@ def _bed_label(interval, column: str, fixed: int | None) -> int | None:
     return fixed
 
 
-_NOT_ACGT = re.compile("[^ACGT]")
+NOT_ACGT = re.compile("[^ACGT]")  # genome letters that count as N
 
 
 def read_bed_sites(spec: SourceSpec) -> list[SequenceRecord]:
@@ -137,9 +137,9 @@ def read_bed_sites(spec: SourceSpec) -> list[SequenceRecord]:
         for path in spec.bed:
             spec.files.append(Path(path))
             for interval in read_bed(path, require_strand=True):
-                # IUPAC codes (hg19 has some) count as N, as in every other input: dropped by --drop-n, else kept
-                # as N; passed through, finetune refused the file prepare wrote
-                seq = _NOT_ACGT.sub("N", genome.fetch_interval(interval))
+                # IUPAC codes (hg19 has some) count as N: dropped by --drop-n, else kept as N (a sequence file
+                # with them is refused, naming the letters); passed through, finetune refused the file prepare wrote
+                seq = NOT_ACGT.sub("N", genome.fetch_interval(interval))
                 use_name = interval.name and spec.bed_label_column != "name"
                 record_id = interval.name if use_name else interval.key()
                 coords = Coordinates(interval.chrom, interval.start, interval.end, interval.strand)
