@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from bertrbp.io.genome import canonical_chrom
-from bertrbp.io.sequences import Coordinates
+from bertrbp.io.sequences import Coordinates, canonical_chrom
 
 
 def locus_groups(coords: Sequence[Coordinates | None], lengths: Sequence[int] | None = None) -> list[int] | None:

@@ -92,14 +92,6 @@ def read_bed(path: str | Path, require_strand: bool = False) -> Iterator[BedInte
         raise InputError(f"{path}: no BED intervals found (the file is empty).")
 
 
-def canonical_chrom(name: str) -> str:
-    """One spelling of a chromosome named the UCSC or the Ensembl way (``chr1`` and ``1``, ``chrM`` and ``MT``):
-    the UCSC one. Splits and overlap checks compare these, so sites from a UCSC and an Ensembl file over one locus
-    are one group."""
-    bare = name[3:] if name.startswith("chr") else name
-    return "chrM" if bare in ("M", "MT") else f"chr{bare}"
-
-
 def _aliases(chrom: str) -> list[str]:
     """Names a chromosome goes by in UCSC vs Ensembl files."""
     names = [chrom]

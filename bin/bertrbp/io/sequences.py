@@ -152,6 +152,14 @@ def _parse_header(header: str) -> tuple[str, int | None, Coordinates | None, str
     return record_id, None, coordinates_in_id(record_id), label_text or ""
 
 
+def canonical_chrom(name: str) -> str:
+    """One spelling of a chromosome named the UCSC or the Ensembl way (``chr1`` and ``1``, ``chrM`` and ``MT``):
+    the UCSC one. Splits and overlap checks compare these, so sites from a UCSC and an Ensembl file over one locus
+    are one group."""
+    bare = name[3:] if name.startswith("chr") else name
+    return "chrM" if bare in ("M", "MT") else f"chr{bare}"
+
+
 def coordinates_in_id(record_id: str) -> Coordinates | None:
     """The genomic interval a record id names (RBP-31, RBP-24 or RBPsuite style), or None."""
     match = _RBP31_COORDS.match(record_id) or _RBP24_COORDS.search(record_id) or _RBPSUITE_COORDS.search(record_id)

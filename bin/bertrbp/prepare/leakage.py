@@ -8,8 +8,7 @@ from collections.abc import Sequence
 
 from bertrbp import loci
 from bertrbp.errors import InputError
-from bertrbp.io.genome import canonical_chrom
-from bertrbp.io.sequences import SequenceRecord
+from bertrbp.io.sequences import SequenceRecord, canonical_chrom
 from bertrbp.prepare.similarity import cluster, cross_near_duplicates
 
 log = logging.getLogger("bertrbp")
