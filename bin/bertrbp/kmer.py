@@ -252,20 +252,17 @@ def check_kmer_config(config: dict, path) -> None:
         raise InputError(f"{path}: {exc}") from exc
 
 
-def load_kmer(folder: str) -> KmerLogistic:
-    """A saved k-mer model; refused unless every one of its tensors comes from the file and is finite.
+def load_kmer(folder: str) -> tuple[KmerLogistic, dict]:
+    """A saved k-mer model and its loading info; refused unless every one of its tensors comes from the file
+    (``model.check_loaded`` then checks shapes and values, as for every model).
 
     Why: ``_init_weights`` is a no-op (weights come from scikit-learn), so a tensor missing from the file (a
     BERT's weights beside a k-mer config) stayed uninitialised memory and the model scored NaN with exit 0.
     """
-
     from bertrbp.model_checks import read_config
 
     check_kmer_config(read_config(Path(folder)), Path(folder) / "config.json")
-    from bertrbp.model import check_finite_weights, check_shapes_fit
-
     model, info = KmerLogistic.from_pretrained(folder, output_loading_info=True, ignore_mismatched_sizes=True)
-    check_shapes_fit(info, folder)
     missing, unexpected = sorted(info.get("missing_keys", [])), sorted(info.get("unexpected_keys", []))
     if missing or unexpected:
         raise InputError(
@@ -273,8 +270,7 @@ def load_kmer(folder: str) -> KmerLogistic:
             f"not a k-mer model's: {', '.join(unexpected[:5]) or 'none'}{' ...' if len(unexpected) > 5 else ''}). "
             "Save the model again with bertrbp-finetune --model kmer, or use the folder it came from."
         )
-    check_finite_weights(model, folder)
-    return model
+    return model, info
 
 
 def dataset_features(

@@ -491,7 +491,8 @@ def _load(
     if _folder_model_type(source) == "bertrbp-kmer":
         from bertrbp.kmer import load_kmer
 
-        model = _load_weights(lambda: load_kmer(source), source)
+        model, info = _load_weights(lambda: load_kmer(source), source)
+        check_loaded(model, info, source)
         tokenizer = load_tokenizer(source)
         _check_vocab_fits(model, tokenizer, source)
         return model, tokenizer, LoadReport(source, True, ["weight", "bias"], [], [])
@@ -499,8 +500,7 @@ def _load(
         from bertrbp.cnn import load_cnn
 
         model, info = _load_weights(lambda: load_cnn(source), source)
-        check_shapes_fit(info, source)
-        check_finite_weights(model, source)
+        check_loaded(model, info, source)
         tokenizer = load_tokenizer(source)
         _check_vocab_fits(model, tokenizer, source)
         loaded = sorted(set(n for n, _ in model.named_parameters()) - set(info.get("missing_keys", [])))
@@ -510,13 +510,12 @@ def _load(
         "num_labels": num_labels,
         "attn_implementation": attention,
         "output_loading_info": True,
-        "ignore_mismatched_sizes": True,  # reported by check_shapes_fit, naming the tensors, not by a table
+        "ignore_mismatched_sizes": True,  # reported by check_loaded, naming the tensors, not by a table
     }
     if dropout is not None:
         kwargs.update(hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
     model, info = _load_weights(lambda: _bert_class(source).from_pretrained(source, **kwargs), source)
-    new_head = check_shapes_fit(info, source, head="classifier.")
-    check_finite_weights(model, source)
+    new_head = check_loaded(model, info, source, head="classifier.")
     _set_attention(model, attention)
     tokenizer = load_tokenizer(source)
     _check_vocab_fits(model, tokenizer, source)
@@ -526,9 +525,10 @@ def _load(
     return model, tokenizer, report
 
 
-def check_shapes_fit(info: dict, source: str, head: str | None = None) -> list[str]:
-    """Refuse weights whose shapes differ from what config.json builds (an edited or mixed-up config); returns
-    the names of a classification head (``head``: its name prefix) of another size, which are drawn anew.
+def check_loaded(model, info: dict, source: str, head: str | None = None) -> list[str]:
+    """After any ``from_pretrained``: refuse weights whose shapes differ from what config.json builds (an edited
+    or mixed-up config) or that hold NaN or inf; returns the names of a classification head (``head``: its name
+    prefix) of another size, which are drawn anew.
 
     Why here: transformers either raises pointing at a report table, or with ``ignore_mismatched_sizes``
     silently draws those tensors at random; one line naming the tensors says what to fix. A head of another
@@ -545,10 +545,11 @@ def check_shapes_fit(info: dict, source: str, head: str | None = None) -> list[s
             f"{source}: the weights do not fit config.json ({len(body)} tensor(s): {shown}"
             f"{' ...' if len(body) > 3 else ''}). Restore the config.json saved with these weights."
         )
+    _check_finite_weights(model, source)
     return [entry[0] for entry in mismatched]
 
 
-def check_finite_weights(model, source: str) -> None:
+def _check_finite_weights(model, source: str) -> None:
     """Refuse a checkpoint holding NaN or infinite values: every score it gave would be NaN."""
     import torch
 

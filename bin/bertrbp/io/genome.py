@@ -208,10 +208,10 @@ class GenomeFasta:
                 "writable for the .fai index, or the .fai must exist."
             ) from None
         faidx = self._fasta.faidx
-        if getattr(faidx, "_bgzf", False):
-            check_index_matches(self.path, Path(f"{self.path}.fai"), _bgzip_reader(faidx))
+        if getattr(faidx, "_bgzf", False):  # a bgzip index holds uncompressed offsets, read through the .gzi
+            check_index_matches(self.path, fai, _bgzip_reader(faidx))
         else:
-            check_index_matches(self.path, Path(f"{self.path}.fai"), _plain_reader(self.path), self.path.stat().st_size)
+            check_index_matches(self.path, fai, _plain_reader(self.path), self.path.stat().st_size)
         self.lengths: dict[str, int] = {name: len(rec) for name, rec in self._fasta.records.items()}
 
     def resolve(self, chrom: str) -> str | None:

@@ -160,9 +160,13 @@ def canonical_chrom(name: str) -> str:
     return "chrM" if bare in ("M", "MT") else f"chr{bare}"
 
 
+def _coordinates_match(record_id: str) -> re.Match | None:
+    return _RBP31_COORDS.match(record_id) or _RBP24_COORDS.search(record_id) or _RBPSUITE_COORDS.search(record_id)
+
+
 def coordinates_in_id(record_id: str) -> Coordinates | None:
     """The genomic interval a record id names (RBP-31, RBP-24 or RBPsuite style), or None."""
-    match = _RBP31_COORDS.match(record_id) or _RBP24_COORDS.search(record_id) or _RBPSUITE_COORDS.search(record_id)
+    match = _coordinates_match(record_id)
     if match is None:
         return None
     return Coordinates(match["chrom"], int(match["start"]), int(match["end"]), match["strand"])
@@ -171,11 +175,11 @@ def coordinates_in_id(record_id: str) -> Coordinates | None:
 def with_coordinates(record_id: str, coords: Coordinates) -> str | None:
     """``record_id`` with the interval it names replaced by ``coords`` (0-based, ``chrom:start-end(strand)``, as
     bedtools getfasta -s writes), the rest of the id kept; None when the id names no interval."""
-    match = _RBP31_COORDS.match(record_id) or _RBP24_COORDS.search(record_id) or _RBPSUITE_COORDS.search(record_id)
+    match = _coordinates_match(record_id)
     if match is None:
         return None
-    start, end = match.span("chrom"), match.end()
-    return f"{record_id[:start[0]]}{coords.chrom}:{coords.start}-{coords.end}({coords.strand}){record_id[end:]}"
+    start, end = match.start("chrom"), match.end()
+    return f"{record_id[:start]}{coords.chrom}:{coords.start}-{coords.end}({coords.strand}){record_id[end:]}"
 
 
 def iter_fasta(path: str | Path, label: int | None = None) -> Iterator[SequenceRecord]:

@@ -74,10 +74,12 @@ def _no_coordinates(record: SequenceRecord, split: str) -> InputError:
 def chromosome_of(contig: str) -> str:
     """The chromosome a contig belongs to, spelled the UCSC way: ``chr1_KI270766v1_alt``, ``chr1_gl000191_random``
     and Ensembl's ``1`` are chr1."""
-    return canonical_chrom(contig.split("_")[0] if contig.endswith(_ALT_SUFFIXES) else contig)
+    return canonical_chrom(_base_contig(contig))
 
 
-_ALT_SUFFIXES = ("_alt", "_random", "_fix")
+def _base_contig(contig: str) -> str:
+    """``chr1`` for an alt, random or fix contig of chr1 (``chr1_KI270766v1_alt``), else the name itself."""
+    return contig.split("_")[0] if contig.endswith(("_alt", "_random", "_fix")) else contig
 
 
 def spelled_as_given(canonical: set[str], records: Sequence[SequenceRecord]) -> list[str]:
@@ -86,7 +88,7 @@ def spelled_as_given(canonical: set[str], records: Sequence[SequenceRecord]) -> 
     for record in records:
         if record.coords is not None:
             name = record.coords.chrom
-            spelling.setdefault(chromosome_of(name), name.split("_")[0] if name.endswith(_ALT_SUFFIXES) else name)
+            spelling.setdefault(chromosome_of(name), _base_contig(name))
     return sorted(spelling.get(name, name) for name in canonical)
 
 

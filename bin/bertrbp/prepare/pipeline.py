@@ -210,7 +210,8 @@ def chromosome_split(
                 f"--test-chromosomes {','.join(sorted(wanted))} hold all {len(records)} sequences; both sides need "
                 f"sequences (chromosomes present: {', '.join(sorted(set(groups)))})."
             )
-        return held, [i for i in range(len(records)) if i not in set(held)]
+        chosen = set(held)
+        return held, [i for i in range(len(records)) if i not in chosen]
     if len(set(groups)) < 2:
         raise InputError(f"--split chromosome needs sequences on at least 2 chromosomes for {option}.")
     return sampling.split_whole_groups([r.label for r in records], groups, size, seed)

@@ -30,7 +30,7 @@ class SummaryOptions:
 def run_summary(options: SummaryOptions) -> list:
     """Write ``metrics_summary.tsv`` and ``report.html`` (both appear only when both are complete); returns the
     rows, one per RBP and model, and warns about every model whose verdict failed."""
-    from bertrbp.io.atomic import atomic_open, parents_made
+    from bertrbp.io.atomic import atomic_open
     from bertrbp.report.collect import collect
     from bertrbp.report.html import render
     from bertrbp.report.metrics import to_tsv
@@ -39,11 +39,8 @@ def run_summary(options: SummaryOptions) -> list:
     table = to_tsv(rows)
     page = render(rows, options.title)
     output_dir = Path(options.output_dir)
-    with (
-        parents_made(output_dir),  # a failed write leaves no new, empty --output-dir
-        atomic_open(output_dir / REPORT_NAME) as report_handle,
-        atomic_open(output_dir / TABLE_NAME) as table_handle,
-    ):
+    # atomic_open makes the folder and, if writing fails, removes it again when it made it
+    with atomic_open(output_dir / REPORT_NAME) as report_handle, atomic_open(output_dir / TABLE_NAME) as table_handle:
         report_handle.write(page)
         table_handle.write(table)
     failed = [r for r in rows if r.verdict and r.verdict.failed]
