@@ -38,6 +38,14 @@ def data(tmp_path_factory):
     return folder
 
 
+def _attention_stats(checkpoint, data, out, *extra, check=True):
+    """bertrbp-attention-stats on the fixture's sequences into ``out``; ``extra``: label options."""
+    return run_tool(
+        "attention-stats", "--model", checkpoint, "--sequences", data / "seqs.fa", "--output-dir", out, *extra,
+        check=check,
+    )  # fmt: skip
+
+
 def direct_a_and_r(checkpoint, seqs):
     """a_m and r computed straight from the model's maps, one unpadded sequence at a time."""
     import torch
@@ -202,18 +210,7 @@ def test_cli_rejects_bad_token_labels_without_output(tiny_checkpoint, data, tmp_
     lines[3] = lines[3][:-2]  # r2 loses two tokens
     bad.write_text("\n".join(lines) + "\n")
     out = tmp_path / "out"
-    result = run_tool(
-        "attention-stats",
-        "--model",
-        tiny_checkpoint,
-        "--sequences",
-        data / "seqs.fa",
-        "--output-dir",
-        out,
-        "--token-labels",
-        bad,
-        check=False,
-    )
+    result = _attention_stats(tiny_checkpoint, data, out, "--token-labels", bad, check=False)
     assert result.returncode == 2
     assert "error:" in result.stderr and "'r2'" in result.stderr
     assert not out.exists() or not any(out.iterdir())
@@ -250,18 +247,7 @@ def test_an_output_in_the_way_is_refused_before_any_output_is_replaced(tiny_chec
         (out / "cv_comparison.tsv").mkdir()
         named = out / "cv_comparison.tsv"
     before = sorted(p.name for p in out.iterdir())
-    result = run_tool(
-        "attention-stats",
-        "--model",
-        tiny_checkpoint,
-        "--sequences",
-        data / "seqs.fa",
-        "--output-dir",
-        out,
-        "--sequence-labels",
-        data / "seq.tsv",
-        check=False,
-    )
+    result = _attention_stats(tiny_checkpoint, data, out, "--sequence-labels", data / "seq.tsv", check=False)
     assert result.returncode == 2, result.stderr[-500:]
     assert result.stderr.strip().splitlines()[-1].startswith(f"error: {named} is ")
     assert sorted(p.name for p in out.iterdir()) == before  # nothing published, nothing removed
@@ -274,17 +260,11 @@ def test_a_failed_run_leaves_no_new_output_folder_and_a_table_link_is_replaced_n
     bad = tmp_path / "bad.tsv"
     bad.write_text("id\tboundary\nr0\t01\n")  # r0 has more tokens than two
     fresh = tmp_path / "new" / "out"
-    result = run_tool(
-        "attention-stats", "--model", tiny_checkpoint, "--sequences", data / "seqs.fa", "--output-dir", fresh,
-        "--token-labels", bad, check=False,
-    )  # fmt: skip
+    result = _attention_stats(tiny_checkpoint, data, fresh, "--token-labels", bad, check=False)
     assert result.returncode == 2 and not (tmp_path / "new").exists()
     out = tmp_path / "out"
     out.mkdir()
     (tmp_path / "mine.tsv").write_text("kept\n")
     (out / "spearman.tsv").symlink_to(tmp_path / "mine.tsv")
-    run_tool(
-        "attention-stats", "--model", tiny_checkpoint, "--sequences", data / "seqs.fa", "--output-dir", out,
-        "--sequence-labels", data / "seq.tsv",
-    )  # fmt: skip
+    _attention_stats(tiny_checkpoint, data, out, "--sequence-labels", data / "seq.tsv")
     assert not (out / "spearman.tsv").is_symlink() and (tmp_path / "mine.tsv").read_text() == "kept\n"
