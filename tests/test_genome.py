@@ -45,6 +45,21 @@ def test_read_bed_and_extract(genome, tmp_path):
         assert [g.fetch_interval(i) for i in intervals] == ["GGTT", "ACGT"]
 
 
+def test_a_dot_name_is_no_name_so_sites_keep_their_coordinates(genome, tmp_path):
+    """bedtools writes '.' for a nameless interval: before, prepare's ids (and scan's targets) were '.', '.~2'."""
+    from bertrbp.prepare.sources import SourceSpec, read_bed_sites
+
+    bed = tmp_path / "s.bed"
+    bed.write_text("chr1\t8\t12\t.\t0\t-\nchr1\t0\t4\t.\t0\t+\nchr1\t4\t8\tsiteC\t0\t+\n")
+    assert [i.display_id() for i in read_bed(bed)] == ["chr1:8-12(-)", "chr1:0-4(+)", "siteC"]
+    spec = SourceSpec([], "auto", 1, [], [], [bed], genome, "none")
+    assert [(r.id, r.seq) for r in read_bed_sites(spec)] == [
+        ("chr1:8-12(-)", "GGTT"),
+        ("chr1:0-4(+)", "ACGT"),
+        ("siteC", "ACGT"),
+    ]
+
+
 @pytest.mark.parametrize(
     "line, message",
     [

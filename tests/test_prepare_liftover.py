@@ -158,6 +158,20 @@ def test_cli_bed_genome_chain(chain, tmp_path):
     assert "g" not in bed_out
 
 
+def test_a_target_genome_without_a_chain_is_refused(chain, tmp_path):
+    """Without --chain nothing is lifted, so the identity check the user asked for never ran (exit 0 before)."""
+    from helpers import run_tool
+
+    chr_a, target = _genomes(tmp_path, mutate=False)
+    sites = tmp_path / "sites.fa"
+    sites.write_text(">a class:1\nACGTACGTAC\n>b class:0\nTTGACCATGA\n")
+    out = tmp_path / "out"
+    result = run_tool("prepare", sites, "--target-genome", target, "--output-dir", out, check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: --target-genome checks lifted sequences")
+    assert not out.exists()
+
+
 def test_an_id_that_names_the_source_interval_names_the_lifted_one(chain, tmp_path):
     """Kept, the id named the source assembly's place: a target-assembly GTF read from it labelled the wrong site."""
     from bertrbp.io.sequences import coordinates_in_id

@@ -291,3 +291,36 @@ def test_one_transcript_id_on_two_chromosomes_is_two_transcripts(tmp_path):
     index = RegionIndex(pick_transcripts(transcripts))
     assert _column(index.label(Coordinates("chr1", 850, 860, "+")), "intergenic") == "1" * 10
     assert _column(index.label(Coordinates("chr3", 850, 860, "+")), "exon") == "1" * 10
+
+
+def test_one_transcript_id_twice_on_one_chromosome_is_two_transcripts(tmp_path):
+    """Copies 1 Mb apart on one chromosome and strand (segmental duplications in UCSC refGene, whose GTFs have
+    transcript lines): merged, the megabase between them was one intron; the gene keeps a transcript at each."""
+    copies = []
+    for offset in (0, 1_000_000):
+        copies.append(_gtf_line("transcript", 101 + offset, 400 + offset, "+", "G7", "T7"))
+        copies.append(_gtf_line("exon", 101 + offset, 200 + offset, "+", "G7", "T7"))
+        copies.append(_gtf_line("exon", 301 + offset, 400 + offset, "+", "G7", "T7"))
+    path = tmp_path / "dup.gtf"
+    path.write_text("".join(copies))
+    transcripts = read_gtf(path)
+    assert sorted((t.transcript_id, tuple(t.exons)) for t in transcripts.values()) == [
+        ("T7", ((100, 200), (300, 400))),
+        ("T7", ((1_000_100, 1_000_200), (1_000_300, 1_000_400))),
+    ]
+    index = RegionIndex(pick_transcripts(transcripts))
+    assert _column(index.label(Coordinates("chr1", 500_000, 500_010, "+")), "intergenic") == "1" * 10
+    assert _column(index.label(Coordinates("chr1", 1_000_200, 1_000_210, "+")), "intron") == "1" * 10
+    assert _column(index.label(Coordinates("chr1", 1_000_390, 1_000_400, "+")), "exon") == "1" * 10
+
+
+def test_without_transcript_lines_an_overlapping_exon_starts_another_copy(tmp_path):
+    """One transcript's exons never overlap; merged, the copies' exons overlapped and made junctions inside exons."""
+    path = tmp_path / "dup.gtf"
+    path.write_text(
+        "".join(_gtf_line("exon", a, b, "+", "G7", "T7") for a, b in ((101, 200), (301, 400), (151, 250), (351, 450)))
+    )
+    assert sorted(tuple(t.exons) for t in read_gtf(path).values()) == [
+        ((100, 200), (300, 400)),
+        ((150, 250), (350, 450)),
+    ]

@@ -144,7 +144,7 @@ def test_scan_profile_peaks_on_planted_motif(motif_checkpoint, tmp_path):
 def test_minus_strand_region_peaks_at_hand_computed_genome_coordinates(motif_checkpoint, tmp_path):
     """The motif sits on the '-' strand at genome [600, 606): the genome '+' strand reads its reverse complement."""
     rng = random.Random(12)
-    chrom = plant(quiet_background(rng, 1000), 600, reverse_complement(MOTIF))
+    chrom = plant(plant(quiet_background(rng, 1000), 600, reverse_complement(MOTIF)), 700, "RK")  # IUPAC codes
     genome = tmp_path / "genome.fa"
     genome.write_text(">chr7\n" + "\n".join(chrom[i : i + 60] for i in range(0, 1000, 60)) + "\n")
     bed = tmp_path / "regions.bed"
@@ -185,6 +185,7 @@ def test_minus_strand_region_peaks_at_hand_computed_genome_coordinates(motif_che
     assert 600 - 3 <= int(best["pos"]) - 1 < 606 + 3
     motif_rows = sorted((r for r in rows if 600 <= int(r["pos"]) - 1 < 606), key=lambda r: int(r["offset"]))
     assert "".join(r["base"] for r in motif_rows) == MOTIF  # transcript-strand bases in transcript order
+    assert [r["base"] for r in rows if int(r["pos"]) - 1 in (700, 701)] == ["Y", "M"]  # R, K complemented too
 
 
 def test_scan_refuses_ambiguous_input_and_writes_nothing(motif_checkpoint, tmp_path):

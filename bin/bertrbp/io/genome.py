@@ -15,14 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bertrbp.errors import InputError
-from bertrbp.io.sequences import numbered_lines
+from bertrbp.io.sequences import numbered_lines, reverse_complement
 
-_COMPLEMENT = str.maketrans("ACGTUNRYKMSWBDHVacgtunrykmswbdhv", "TGCAANYRMKSWVHDBtgcaanyrmkswvhdb")
-
-
-def reverse_complement(seq: str) -> str:
-    """Reverse complement of DNA/RNA letters, case kept (U pairs as A; result is DNA)."""
-    return seq.translate(_COMPLEMENT)[::-1]
+__all__ = ["BedInterval", "GenomeFasta", "read_bed", "reverse_complement"]
 
 
 @dataclass
@@ -46,6 +41,10 @@ class BedInterval:
     def key(self) -> str:
         """A readable id, ``chrom:start-end(strand)``, used when the BED line has no name."""
         return f"{self.chrom}:{self.start}-{self.end}({self.strand})"
+
+    def display_id(self) -> str:
+        """The line's name, else ``key()``: '.' is BED's "no name" (bedtools writes it), so it names nothing."""
+        return self.name if self.name not in ("", ".") else self.key()
 
 
 def read_bed(path: str | Path, require_strand: bool = False) -> Iterator[BedInterval]:

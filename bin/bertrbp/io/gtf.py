@@ -88,9 +88,16 @@ def parse_attributes(text: str, where: str) -> dict[str, list[str]]:
 
 
 def read_gtf(path: str | Path) -> dict[str, Transcript]:
-    """Transcripts (with exons and CDS incl. stop codons) of a GTF, keyed by transcript id (``id@chromstrand`` for
-    the copies of an id that sits on more than one chromosome or strand)."""
+    """Transcripts (with exons and CDS incl. stop codons) of a GTF, keyed by transcript id; a repeated id is
+    another transcript where it sits on another chromosome or strand (``id@chromstrand``) or where a second
+    ``transcript`` line or an overlapping exon shows another copy on the same one (``id@chromstrand#2``).
+
+    Why: UCSC refGene reuses ids (PAR genes, segmental duplications). Merged, a chr3 exon made a chr1 site
+    exonic, and two copies 1 Mb apart on one chromosome made the whole megabase one intron.
+    """
     transcripts: dict[str, Transcript] = {}
+    current: dict[tuple[str, str, str], str] = {}  # (id, chrom, strand) -> key of the copy its rows go to
+    with_line: set[str] = set()  # keys whose transcript line has been read
     for row in iter_features(path, _TRANSCRIPT_FEATURES):
         if row.strand not in ("+", "-"):
             raise InputError(f"{row.where}: bad strand {row.strand!r} (need + or -).")
@@ -98,25 +105,42 @@ def read_gtf(path: str | Path) -> dict[str, Transcript]:
         if "transcript_id" not in attrs:
             continue
         tid = attrs["transcript_id"][0]
-        # one id on two chromosomes or strands (UCSC refGene reuses ids, e.g. PAR genes) is two transcripts: merged,
-        # a chr3 exon made a chr1 site exonic
-        first = transcripts.get(tid)
-        key = (
-            tid
-            if first is None or (first.chrom, first.strand) == (row.chrom, row.strand)
-            else f"{tid}@{row.chrom}{row.strand}"
-        )
-        tx = transcripts.get(key)
-        if tx is None:
-            tx = transcripts[key] = Transcript(tid, attrs.get("gene_id", [tid])[0], row.chrom, row.strand)
+        place = (tid, row.chrom, row.strand)
+        key = current.get(place)
+        if key is None or _another_copy(transcripts[key], row, key in with_line):
+            key = current[place] = _copy_key(transcripts, tid, row)
+            transcripts[key] = Transcript(tid, attrs.get("gene_id", [tid])[0], row.chrom, row.strand)
+        tx = transcripts[key]
         tx.tags.update(attrs.get("tag", []))
         if "transcript_support_level" in attrs:
             tx.tsl = attrs["transcript_support_level"][0]
-        if row.feature == "exon":
+        if row.feature == "transcript":
+            with_line.add(key)
+        elif row.feature == "exon":
             tx.exons.append((row.start, row.end))
-        elif row.feature in ("CDS", "stop_codon"):
+        else:
             tx.cds.append((row.start, row.end))
     transcripts = {tid: tx for tid, tx in transcripts.items() if tx.exons}
     if not transcripts:
         raise InputError(f"{path}: no transcripts with exon lines found. Give an Ensembl or GENCODE GTF.")
     return transcripts
+
+
+def _another_copy(tx: Transcript, row: GtfFeature, has_line: bool) -> bool:
+    """Whether ``row`` starts another copy of ``tx``'s id: one transcript has one transcript line, and its exons
+    never overlap."""
+    if row.feature == "transcript":
+        return has_line
+    return row.feature == "exon" and any(s < row.end and row.start < e for s, e in tx.exons)
+
+
+def _copy_key(transcripts: dict[str, Transcript], tid: str, row: GtfFeature) -> str:
+    """``tid`` for the first copy, ``tid@chromstrand`` for the first elsewhere, then ``#2``, ``#3``, ..."""
+    if tid not in transcripts:
+        return tid
+    base = f"{tid}@{row.chrom}{row.strand}"
+    key, count = base, 1
+    while key in transcripts:
+        count += 1
+        key = f"{base}#{count}"
+    return key

@@ -64,6 +64,20 @@ class SequenceRecord:
     extra: dict = field(default_factory=dict)
 
 
+_COMPLEMENT = str.maketrans("ACGTUNRYKMSWBDHVacgtunrykmswbdhv", "TGCAANYRMKSWVHDBtgcaanyrmkswvhdb")
+
+
+def complement(seq: str) -> str:
+    """Complement of DNA/RNA letters and IUPAC codes, case kept (U pairs as A; result is DNA); one table for
+    every tool, so no strand shows a code uncomplemented (scan's profile once kept R as R on the minus strand)."""
+    return seq.translate(_COMPLEMENT)
+
+
+def reverse_complement(seq: str) -> str:
+    """Reverse complement, as ``complement``."""
+    return complement(seq)[::-1]
+
+
 def normalize_sequence(raw: str, where: str) -> str:
     """Upper-case, U to T, and reject letters outside ACGTUN with a message naming ``where``."""
     seq = raw.strip().upper()

@@ -29,19 +29,30 @@ def tsl_rank(tsl: str) -> int:
 
 
 def pick_transcripts(transcripts: dict[str, Transcript]) -> list[Transcript]:
-    """One transcript per gene and locus (chromosome, strand), by APPRIS, then TSL, then length, then id.
+    """One transcript per gene and locus, by APPRIS, then TSL, then length, then id.
 
-    Per locus: a gene id on two chromosomes (PAR genes on chrX and chrY) keeps a transcript on each."""
-    best: dict[tuple[str, str, str], Transcript] = {}
+    A locus is a chromosome and strand and a run of overlapping transcripts: a gene id on two chromosomes (PAR
+    genes on chrX and chrY), or twice on one chromosome far apart (segmental duplications), keeps a transcript at
+    each place."""
+    genes: dict[tuple[str, str, str], list[Transcript]] = {}
     for tx in transcripts.values():
-        gene = (tx.gene_id, tx.chrom, tx.strand)
-        current = best.get(gene)
-        key = (appris_rank(tx.tags), tsl_rank(tx.tsl), -tx.length, tx.transcript_id)
-        if current is None or key < (
-            appris_rank(current.tags),
-            tsl_rank(current.tsl),
-            -current.length,
-            current.transcript_id,
-        ):
-            best[gene] = tx
-    return sorted(best.values(), key=lambda t: (t.chrom, t.span, t.transcript_id))
+        genes.setdefault((tx.gene_id, tx.chrom, tx.strand), []).append(tx)
+    chosen = [min(locus, key=_choice_key) for group in genes.values() for locus in _overlapping_runs(group)]
+    return sorted(chosen, key=lambda t: (t.chrom, t.span, t.transcript_id))
+
+
+def _choice_key(tx: Transcript) -> tuple[int, int, int, str]:
+    return appris_rank(tx.tags), tsl_rank(tx.tsl), -tx.length, tx.transcript_id
+
+
+def _overlapping_runs(group: list[Transcript]) -> list[list[Transcript]]:
+    """``group`` split into runs whose spans overlap one after another (sorted by start)."""
+    runs: list[list[Transcript]] = []
+    end = -1
+    for tx in sorted(group, key=lambda t: t.span):
+        start, stop = tx.span
+        if not runs or start >= end:
+            runs.append([])
+        runs[-1].append(tx)
+        end = max(end, stop) if start < end else stop
+    return runs

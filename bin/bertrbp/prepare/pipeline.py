@@ -89,6 +89,11 @@ def validate(options: PrepareOptions) -> None:
         raise InputError(f"--coords must be one of {', '.join(coordmod.CONVENTIONS)}, not {options.coords!r}.")
     if options.k < 1:
         raise InputError(f"--k must be positive, not {options.k}.")
+    if options.target_genome is not None and options.chain is None:
+        raise InputError(
+            "--target-genome checks lifted sequences, so it needs --chain; without a chain nothing is lifted. "
+            "Give --chain, or drop --target-genome."
+        )
     if options.output_dir.exists() and not options.output_dir.is_dir():
         raise InputError(f"--output-dir {options.output_dir} exists and is not a folder.")
     for path in (options.gtf, options.chain, options.target_genome, options.genome):

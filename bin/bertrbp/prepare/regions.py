@@ -49,7 +49,7 @@ class RegionIndex:
 
     def __init__(self, transcripts: Sequence[Transcript]) -> None:
         self.bins: dict[tuple[str, str, int], list[tuple[Transcript, dict]]] = defaultdict(list)
-        self._junctions: dict[str, dict[str, list[int]]] = {}
+        self._junctions: dict[int, dict[str, list[int]]] = {}  # by id(): copies of one transcript id differ
         for tx in transcripts:
             entry = (tx, transcript_parts(tx))
             lo, hi = tx.span
@@ -59,11 +59,11 @@ class RegionIndex:
     def _entries_at(self, site: Coordinates):
         """(transcript, parts) of the indexed transcripts on the site's strand whose bins the site touches."""
         strand = "+" if site.strand == "." else site.strand
-        seen: set[str] = set()
+        seen: set[int] = set()
         for b in range(site.start // _BIN, (site.end - 1) // _BIN + 1):
             for tx, parts in self.bins.get((chrom_key(site.chrom), strand, b), ()):
-                if tx.transcript_id not in seen:
-                    seen.add(tx.transcript_id)
+                if id(tx) not in seen:
+                    seen.add(id(tx))
                     yield tx, parts
 
     def transcripts_at(self, site: Coordinates) -> list[Transcript]:
@@ -73,9 +73,9 @@ class RegionIndex:
         """The transcript's boundary junctions by type (``prepare.boundaries``), computed once."""
         from bertrbp.prepare.boundaries import transcript_junctions
 
-        if tx.transcript_id not in self._junctions:
-            self._junctions[tx.transcript_id] = transcript_junctions(tx)
-        return self._junctions[tx.transcript_id]
+        if id(tx) not in self._junctions:
+            self._junctions[id(tx)] = transcript_junctions(tx)
+        return self._junctions[id(tx)]
 
     def label(self, site: Coordinates) -> np.ndarray:
         """(len, 6) 0/1 matrix in the site's 5'->3' order; columns follow ``REGIONS``."""

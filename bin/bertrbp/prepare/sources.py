@@ -140,8 +140,7 @@ def read_bed_sites(spec: SourceSpec) -> list[SequenceRecord]:
                 # IUPAC codes (hg19 has some) count as N: dropped by --drop-n, else kept as N (a sequence file
                 # with them is refused, naming the letters); passed through, finetune refused the file prepare wrote
                 seq = NOT_ACGT.sub("N", genome.fetch_interval(interval))
-                use_name = interval.name and spec.bed_label_column != "name"
-                record_id = interval.name if use_name else interval.key()
+                record_id = interval.key() if spec.bed_label_column == "name" else interval.display_id()
                 coords = Coordinates(interval.chrom, interval.start, interval.end, interval.strand)
                 records.append(
                     SequenceRecord(

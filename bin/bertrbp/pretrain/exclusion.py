@@ -14,13 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bertrbp.io.sequences import iter_records
-
-_COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
-
-
-def reverse_complement(seq: str) -> str:
-    return seq.translate(_COMPLEMENT)[::-1]
+from bertrbp.io.sequences import iter_records, reverse_complement
 
 
 def canonical(seq: str) -> str:

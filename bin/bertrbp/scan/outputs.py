@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from bertrbp.io.atomic import atomic_open
+from bertrbp.io.sequences import complement
 from bertrbp.scan.peaks import Peak, PeakCaller
 from bertrbp.scan.profile import ProfileChunk
 from bertrbp.scan.windows import ScanTarget
 
-_COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
 PROFILE_COLUMNS = ["region", "chrom", "pos", "strand", "offset", "base"]
 
 
@@ -81,7 +81,7 @@ class ScanWriter:
     def _write_profile(self, target: ScanTarget, chunk: ProfileChunk) -> None:
         bases = target.fetch(chunk.first, chunk.end)
         if target.strand == "-":
-            bases = bases.translate(_COMPLEMENT)
+            bases = complement(bases)
         lines = []
         for index in range(chunk.values.shape[1]):
             local = chunk.first + index

@@ -83,6 +83,4 @@ def bed_targets(bed_path, genome) -> Iterator[ScanTarget]:
             return genome.fetch(iv.chrom, iv.start + a, iv.start + b, "+", where=where)
 
         strand = "-" if interval.strand == "-" else "+"
-        yield ScanTarget(
-            interval.name or interval.key(), interval.chrom, interval.start, interval.length, strand, fetch
-        )
+        yield ScanTarget(interval.display_id(), interval.chrom, interval.start, interval.length, strand, fetch)
