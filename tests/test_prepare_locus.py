@@ -177,3 +177,20 @@ def test_the_manifest_names_chromosomes_as_the_data_spells_them():
         for i, c in enumerate(["MT", "X", "1_KI270706v1_random"])
     ]
     assert spelled_as_given({chromosome_of(r.coords.chrom) for r in records}, records) == ["1", "MT", "X"]
+
+
+def test_a_seeded_chromosome_split_is_the_same_whatever_the_spelling(tmp_path):
+    """Chromosomes are shuffled in the order of their UCSC names, so `1`..`5` and `chr1`..`chr5` draw one split."""
+    from bertrbp.io.sequences import Coordinates, SequenceRecord
+    from bertrbp.prepare.pipeline import PrepareOptions, chromosome_split
+
+    def records(prefix: str) -> list[SequenceRecord]:
+        return [
+            SequenceRecord(f"r{i}", "ACGT", i % 2, "ACGT", Coordinates(f"{prefix}{1 + i % 5}", 10 * i, 10 * i + 4, "+"))
+            for i in range(40)
+        ]
+
+    options = PrepareOptions(output_dir=tmp_path, split="chromosome")
+    ensembl, ucsc = (chromosome_split(records(prefix), options, 0.3, "--test-size", 1, True) for prefix in ("", "chr"))
+    assert ensembl == ucsc
+    assert 1 <= len({1 + i % 5 for i in ucsc[0]}) < 5  # whole chromosomes held out, not all of them
