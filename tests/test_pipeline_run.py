@@ -341,7 +341,7 @@ def shapes_sheet(tmp_path_factory) -> Path:
         "two_inputs,a.tsv;b.fa,,,,,,\n"
         "one_pair,,fasta,p1.fa,n1.fa,,,\n"
         "several,,,p1.fa;p2.fa,n1.fa;n2.fa,,,\n"
-        "annotated,a.tsv,tsv,,,genes.gtf,hg38.fa,\n"
+        "annotated,a.tsv,tsv,,,genes.gtf,,\n"
         "lifted,,,p1.fa,n1.fa,genes.gtf,hg38.fa,hg19ToHg38.over.chain.gz\n"
     )
     return sheet
@@ -438,11 +438,13 @@ BAD_ROWS = {  # row -> the problem reported for it (each run costs a JVM start, 
     "dup,{demo},tsv,,,,,\n": "",
     "no_negatives,,,{demo},,,,": "line 6 (id 'no_negatives'): give 'input' (labelled sequence files",
     "chain_only,{demo},tsv,,,,,hg19ToHg38.over.chain.gz": "line 7 (id 'chain_only'): 'chain' needs 'genome'",
+    "genome_only,{demo},tsv,,,,hg38.fa,": "line 8 (id 'genome_only'): 'genome' is the liftover target genome",
 }
 
 
 def test_bad_samplesheet_rows_stop_the_run_at_start_with_one_message(tmp_path):
     (tmp_path / "hg19ToHg38.over.chain.gz").write_text("x")
+    (tmp_path / "hg38.fa").write_text(">chr1\nACGT\n")
     sheet = tmp_path / "sheet.csv"
     rows = [row.rstrip("\n").format(demo=DEMO / "RBFOX2_HepG2.tsv") for row in BAD_ROWS]
     sheet.write_text("id,input,format,positives,negatives,gtf,genome,chain\n" + "\n".join(rows) + "\n")

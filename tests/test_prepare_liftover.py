@@ -158,17 +158,21 @@ def test_cli_bed_genome_chain(chain, tmp_path):
     assert "g" not in bed_out
 
 
-def test_a_target_genome_without_a_chain_is_refused(chain, tmp_path):
-    """Without --chain nothing is lifted, so the identity check the user asked for never ran (exit 0 before)."""
+@pytest.mark.parametrize(
+    "option, message",
+    [("--target-genome", "--target-genome checks lifted sequences"), ("--genome", "--genome is read with --bed")],
+)
+def test_a_genome_nothing_reads_is_refused(chain, tmp_path, option, message):
+    """Without --chain (or --bed) nothing is lifted or cut, so the identity check asked for never ran (exit 0)."""
     from helpers import run_tool
 
-    chr_a, target = _genomes(tmp_path, mutate=False)
+    _, target = _genomes(tmp_path, mutate=False)
     sites = tmp_path / "sites.fa"
     sites.write_text(">a class:1\nACGTACGTAC\n>b class:0\nTTGACCATGA\n")
     out = tmp_path / "out"
-    result = run_tool("prepare", sites, "--target-genome", target, "--output-dir", out, check=False)
+    result = run_tool("prepare", sites, option, target, "--output-dir", out, check=False)
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1].startswith("error: --target-genome checks lifted sequences")
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: {message}")
     assert not out.exists()
 
 

@@ -89,10 +89,16 @@ def validate(options: PrepareOptions) -> None:
         raise InputError(f"--coords must be one of {', '.join(coordmod.CONVENTIONS)}, not {options.coords!r}.")
     if options.k < 1:
         raise InputError(f"--k must be positive, not {options.k}.")
+    # an option that nothing reads: the check the user asked for would silently not run (exit 0 before)
     if options.target_genome is not None and options.chain is None:
         raise InputError(
             "--target-genome checks lifted sequences, so it needs --chain; without a chain nothing is lifted. "
             "Give --chain, or drop --target-genome."
+        )
+    if options.genome is not None and not options.bed and options.chain is None:
+        raise InputError(
+            "--genome is read with --bed (the sites' genome) or with --chain (the liftover target genome); "
+            "neither is given, so it would be ignored. Give --bed or --chain, or drop --genome."
         )
     if options.output_dir.exists() and not options.output_dir.is_dir():
         raise InputError(f"--output-dir {options.output_dir} exists and is not a folder.")

@@ -152,7 +152,7 @@ def editDistance(String a, String b) {
 // Samplesheet
 
 // The samplesheet, checked whole at start: known columns only, a valid unique id per row, 'input' or both
-// 'positives' and 'negatives', existing files, 'chain' only with 'genome'. One message lists every problem.
+// 'positives' and 'negatives', existing files, 'chain' and 'genome' only together. One message lists every problem.
 // Row -> [ meta, [inputs], [positives], [negatives], gtf or [], genome or [], chain or [] ]. Relative paths are
 // read from the samplesheet's folder, so a samplesheet and its data can move together (the demo sheet does).
 def readSamplesheet(input, Path schema) {
@@ -227,6 +227,9 @@ def rowProblems(Map row, Map columns, Path sheet) {
     }
     if (row.chain && !row.genome) {
         problems << "'chain' needs 'genome' (the liftover target genome FASTA)"
+    }
+    if (row.genome && !row.chain) {
+        problems << "'genome' is the liftover target genome: it needs 'chain' (without one it is not read)"
     }
     def formats = columns.format?.get('enum') ?: []
     if (row.format && formats && !(row.format in formats)) {
