@@ -20,7 +20,7 @@ from bertrbp.report.inputs import (
     read_test_scores,
     read_training,
 )
-from bertrbp.report.metrics import METRIC_COLUMNS, MetricsRow, gather, sort_rows, split_name
+from bertrbp.report.metrics import METRIC_COLUMNS, MetricsRow, check_name, gather, sort_rows, split_name
 from bertrbp.report.verdict import judge
 
 FLOOR_KIND = "kmer"  # model_kind that H3's `--model kmer` writes; the default --floor-model tag too
@@ -30,6 +30,7 @@ def _named(specs: Sequence[str], suffixes: tuple[str, ...], option: str) -> list
     named = [parse_named(spec, suffixes, option) for spec in specs]
     seen: dict[str, Path] = {}
     for item in named:
+        check_name(item.name, f"{option} {item.path}", f"{option} RBP.tag=PATH")
         if item.name in seen:
             raise InputError(
                 f"{option} {item.path}: the name {item.name!r} was already given by {seen[item.name]}; give each "
