@@ -99,3 +99,13 @@ def test_a_column_named_twice_is_refused(tmp_path, capsys):
     out = tmp_path / "m.json"
     assert run_cli("evaluate", path, "-o", out) == 2
     assert "column(s) label appear more than once" in capsys.readouterr().err and not out.exists()
+
+
+def test_a_name_with_dollars_is_plain_text_in_the_plots(tmp_path):
+    """matplotlib read '$...$' in --name as a formula: 'x$\\q$' ended in a traceback (exit 1), and an empty plots
+    folder was left behind."""
+    predictions = _write_predictions(tmp_path / "p.tsv", LABELS, PROBS)
+    plots = tmp_path / "plots"
+    assert run_cli("evaluate", predictions, "-o", tmp_path / "m.json", "--plots-dir", plots, "--name", "x$\\q$") == 0
+    assert "x$\\q$: ROC" in (plots / "roc.svg").read_text()
+    assert "x$\\q$: Precision-recall" in (plots / "pr.svg").read_text()
