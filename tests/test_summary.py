@@ -641,3 +641,18 @@ def test_model_card_counts_are_escaped_in_the_report():
     card = {"data": {"counts": {"train": {"label_1": "<script>x</script>", "label_0": 5}}}}
     shown = _param_rows(card, TrainingRun("ft", history=[{}]))["training data"]
     assert "<script>" not in shown and "&lt;script&gt;x&lt;/script&gt; bound / 5 unbound" == shown
+
+
+def test_two_names_for_one_rbp_and_model_are_refused(tmp_path):
+    """'A' and 'A.main' (or 'A.') are both A's main model: the report showed two runs as one model with exit 0."""
+    first = _metrics(tmp_path, "A", 0.9)
+    out = tmp_path / "out"
+    for other in ("A.main", "A."):
+        second = _metrics(tmp_path, "other", 0.6, name=other)
+        result = run_tool("summary", first, second, "--output-dir", out, check=False)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert "is the same RBP and model (A, main)" in result.stderr.strip().splitlines()[-1]
+        assert not out.exists()
+    nameless = _metrics(tmp_path, "nameless", 0.6, name=".kmer")
+    result = run_tool("summary", first, nameless, "--output-dir", out, check=False)
+    assert result.returncode == 2 and "no RBP before the dot" in result.stderr and not out.exists()

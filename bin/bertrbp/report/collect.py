@@ -75,6 +75,25 @@ def _floor_of(rows: list[MetricsRow], floor_model: str) -> MetricsRow | None:
     return (tagged or kind or [None])[0]
 
 
+def _refuse_same_model(rows: list[MetricsRow]) -> None:
+    """Refuse two names for one RBP and model ('A' and 'A.main' or 'A.'), and a name with no RBP ('.kmer').
+
+    Why: such names passed the check for repeated names, and the report showed two different runs as the same
+    model of the RBP (two 'main' rows, one picked for the curves and the headline) with exit 0.
+    """
+    seen: dict[tuple[str, str], MetricsRow] = {}
+    for row in rows:
+        if not row.rbp:
+            raise InputError(f"{row.source}: the name {row.name!r} has no RBP before the dot; name it RBP or RBP.tag.")
+        earlier = seen.setdefault((row.rbp, row.model), row)
+        if earlier is not row:
+            raise InputError(
+                f"{row.source}: the name {row.name!r} is the same RBP and model ({row.rbp}, {row.model}) as "
+                f"{earlier.name!r} from {earlier.source}; give each RBP/model once (RBP is the main model, RBP.tag "
+                "another)."
+            )
+
+
 def collect(
     metrics: Sequence[Path],
     predictions: Sequence[str] = (),
@@ -94,6 +113,7 @@ def collect(
         row = _row_for(by_name, item, "--training", had_metrics)
         row.training = read_training(item.path)
     rows = sort_rows(list(by_name.values()))
+    _refuse_same_model(rows)
     for row in rows:
         row.kind = _kind(row)
     for rbp in dict.fromkeys(r.rbp for r in rows):
