@@ -656,3 +656,17 @@ def test_two_names_for_one_rbp_and_model_are_refused(tmp_path):
     nameless = _metrics(tmp_path, "nameless", 0.6, name=".kmer")
     result = run_tool("summary", first, nameless, "--output-dir", out, check=False)
     assert result.returncode == 2 and "no RBP before the dot" in result.stderr and not out.exists()
+
+
+def test_predictions_of_another_set_than_the_metrics_are_refused(tmp_path):
+    """The metrics are shown as they are beside curves from the predictions: those of another set (100 sites here,
+    the metrics say 200) gave a table AUROC that disagreed with the ROC curve, with exit 0."""
+    metrics = _metrics(tmp_path, "A", 0.8)
+    probabilities, labels = learned_scores(2.0, n=100)
+    predictions = write_predictions(tmp_path / "A.predictions.tsv", probabilities, labels)
+    out = tmp_path / "out"
+    result = run_tool("summary", metrics, "--predictions", predictions, "--output-dir", out, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert "100 predictions (50 bound), but the metrics file of this name says n 200 (100 bound)" in last
+    assert not out.exists()
