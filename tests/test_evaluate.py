@@ -109,3 +109,13 @@ def test_a_name_with_dollars_is_plain_text_in_the_plots(tmp_path):
     assert run_cli("evaluate", predictions, "-o", tmp_path / "m.json", "--plots-dir", plots, "--name", "x$\\q$") == 0
     assert "x$\\q$: ROC" in (plots / "roc.svg").read_text()
     assert "x$\\q$: Precision-recall" in (plots / "pr.svg").read_text()
+
+
+def test_a_plots_folder_at_or_inside_the_json_path_is_refused_before_any_plot(tmp_path, capsys):
+    """-o X --plots-dir X (or X/plots): the plots were published, then the JSON failed ('a folder is in the way')
+    with exit 2, leaving the plots of a failed run behind."""
+    predictions = _write_predictions(tmp_path / "p.tsv", LABELS, PROBS)
+    for plots in ("same", "same/../same/plots"):
+        assert run_cli("evaluate", predictions, "-o", tmp_path / "same", "--plots-dir", tmp_path / plots) == 2
+        assert "is, or lies inside, the -o path" in capsys.readouterr().err
+        assert not (tmp_path / "same").exists()
