@@ -74,3 +74,48 @@ def test_cli_single_class_and_missing_labels_exit_2(tmp_path, capsys):
     garbage.write_text("x\ty\n1\t2\n")
     assert run_cli("evaluate", garbage, "-o", out) == 2
     assert "missing column" in capsys.readouterr().err
+
+
+def test_plots_never_replace_the_json_or_the_predictions(tmp_path, capsys):
+    """The plot names are the tool's: -o plots/roc.png (the JSON replaced a plot) and predictions kept as
+    plots/pr.svg (replaced by the plot) both went through with exit 0; now refused before any work."""
+    plots = tmp_path / "plots"
+    plots.mkdir()
+    assert run_cli("evaluate", _write_predictions(tmp_path / "p.tsv", LABELS, PROBS), "-o", plots / "roc.png",
+                   "--plots-dir", plots) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert "given as two outputs, -o and the plot roc.png" in err and not any(plots.iterdir())
+    kept = _write_predictions(plots / "pr.svg", LABELS, PROBS)
+    before = kept.read_text()
+    assert run_cli("evaluate", kept, "-o", tmp_path / "m.json", "--plots-dir", plots) == 2
+    assert "is also an input of this run" in capsys.readouterr().err
+    assert kept.read_text() == before and not (tmp_path / "m.json").exists() and not (plots / "roc.png").exists()
+
+
+def test_a_column_named_twice_is_refused(tmp_path, capsys):
+    """Two label columns: the last one was taken without a word (here the flipped one: AUROC 0 with exit 0)."""
+    path = tmp_path / "p.tsv"
+    path.write_text("id\tprobability\tlogit\tlabel\tlabel\na\t0.9\t0\t1\t0\nb\t0.1\t0\t0\t1\n")
+    out = tmp_path / "m.json"
+    assert run_cli("evaluate", path, "-o", out) == 2
+    assert "column(s) label appear more than once" in capsys.readouterr().err and not out.exists()
+
+
+def test_a_name_with_dollars_is_plain_text_in_the_plots(tmp_path):
+    """matplotlib read '$...$' in --name as a formula: 'x$\\q$' ended in a traceback (exit 1), and an empty plots
+    folder was left behind."""
+    predictions = _write_predictions(tmp_path / "p.tsv", LABELS, PROBS)
+    plots = tmp_path / "plots"
+    assert run_cli("evaluate", predictions, "-o", tmp_path / "m.json", "--plots-dir", plots, "--name", "x$\\q$") == 0
+    assert "x$\\q$: ROC" in (plots / "roc.svg").read_text()
+    assert "x$\\q$: Precision-recall" in (plots / "pr.svg").read_text()
+
+
+def test_a_plots_folder_at_or_inside_the_json_path_is_refused_before_any_plot(tmp_path, capsys):
+    """-o X --plots-dir X (or X/plots): the plots were published, then the JSON failed ('a folder is in the way')
+    with exit 2, leaving the plots of a failed run behind."""
+    predictions = _write_predictions(tmp_path / "p.tsv", LABELS, PROBS)
+    for plots in ("same", "same/../same/plots"):
+        assert run_cli("evaluate", predictions, "-o", tmp_path / "same", "--plots-dir", tmp_path / plots) == 2
+        assert "is, or lies inside, the -o path" in capsys.readouterr().err
+        assert not (tmp_path / "same").exists()

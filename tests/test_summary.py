@@ -591,3 +591,82 @@ def test_a_model_not_to_trust_names_the_best_trusted_model_of_its_rbp(tmp_path):
     assert "Use instead: the kmer model of RBPD in this report (test AUROC 0.800, learned)" in banners[("RBPD", "main")]
     assert "Use instead: the kmer model of RBPE in this report (test AUROC 0.750, learned)" in banners[("RBPE", "main")]
     assert "--model kmer-pos --model cnn" in banners[("RBPA", "main")]  # the measured remedy, not "more epochs"
+
+
+@pytest.mark.parametrize(
+    "extra, says",
+    [
+        ({"n": float("inf")}, "metric 'n' is inf"),  # was a traceback (int(inf) in the table)
+        ({"auroc": 3.0}, "not a number in [0, 1]"),  # was judged 'learned' with exit 0
+        ({"mcc": -1.5}, "not a number in [-1, 1]"),
+        ({"n": 200.5}, "whole number"),
+        ({"n_positive": 300}, "more than n 200"),
+        ({"name": "RBFOX2\tHepG2"}, "control character"),  # split the table's row with exit 0
+        ({"name": "RBFOX2\nHepG2.kmer"}, "control character"),  # split the table's line with exit 0
+    ],
+)
+def test_metrics_evaluate_cannot_write_are_refused(tmp_path, extra, says):
+    """A metrics file out of evaluate's ranges or with a name that would break the table: one error line, exit 2,
+    no outputs (1e400 in the JSON reads as inf)."""
+    metrics = _metrics(tmp_path, "A", 0.8)
+    metrics.write_text(json.dumps({**json.loads(metrics.read_text()), **extra}).replace("Infinity", "1e400"))
+    out = tmp_path / "out"
+    result = run_tool("summary", metrics, "--output-dir", out, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "A.metrics.json" in last and says in last
+    assert not out.exists()
+
+
+def test_a_binary_metrics_file_is_one_error_line(tmp_path):
+    binary = tmp_path / "B.metrics.json"
+    binary.write_bytes(b"\xb4\x00\xff" * 10)
+    result = run_tool("summary", binary, "--output-dir", tmp_path / "out", check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: ") and "not a text file" in result.stderr
+
+
+def test_an_input_name_with_a_tab_is_refused():
+    from bertrbp.errors import InputError
+    from bertrbp.report.collect import _named
+
+    with pytest.raises(InputError, match="control character"):
+        _named(["A\tB=p.tsv"], (".tsv",), "--predictions")
+
+
+def test_model_card_counts_are_escaped_in_the_report():
+    from bertrbp.report.html import _param_rows
+    from bertrbp.report.inputs import TrainingRun
+
+    card = {"data": {"counts": {"train": {"label_1": "<script>x</script>", "label_0": 5}}}}
+    shown = _param_rows(card, TrainingRun("ft", history=[{}]))["training data"]
+    assert "<script>" not in shown and "&lt;script&gt;x&lt;/script&gt; bound / 5 unbound" == shown
+
+
+def test_two_names_for_one_rbp_and_model_are_refused(tmp_path):
+    """'A' and 'A.main' (or 'A.') are both A's main model: the report showed two runs as one model with exit 0."""
+    first = _metrics(tmp_path, "A", 0.9)
+    out = tmp_path / "out"
+    for other in ("A.main", "A."):
+        second = _metrics(tmp_path, "other", 0.6, name=other)
+        result = run_tool("summary", first, second, "--output-dir", out, check=False)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert "is the same RBP and model (A, main)" in result.stderr.strip().splitlines()[-1]
+        assert not out.exists()
+    nameless = _metrics(tmp_path, "nameless", 0.6, name=".kmer")
+    result = run_tool("summary", first, nameless, "--output-dir", out, check=False)
+    assert result.returncode == 2 and "no RBP before the dot" in result.stderr and not out.exists()
+
+
+def test_predictions_of_another_set_than_the_metrics_are_refused(tmp_path):
+    """The metrics are shown as they are beside curves from the predictions: those of another set (100 sites here,
+    the metrics say 200) gave a table AUROC that disagreed with the ROC curve, with exit 0."""
+    metrics = _metrics(tmp_path, "A", 0.8)
+    probabilities, labels = learned_scores(2.0, n=100)
+    predictions = write_predictions(tmp_path / "A.predictions.tsv", probabilities, labels)
+    out = tmp_path / "out"
+    result = run_tool("summary", metrics, "--predictions", predictions, "--output-dir", out, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert "100 predictions (50 bound), but the metrics file of this name says n 200 (100 bound)" in last
+    assert not out.exists()

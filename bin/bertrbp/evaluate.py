@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,12 +26,32 @@ class EvaluateOptions:
     name: str = ""
 
 
+def output_files(options: EvaluateOptions) -> dict[str, Path]:
+    """Every file the run writes, by how the user named it; refuses a plots folder that is the JSON's path.
+
+    Why: the plots are named by the tool (``roc.png``...), so ``-o plots/roc.png`` replaced a plot with the JSON,
+    and predictions kept as ``plots/pr.svg`` were overwritten by the plot, both with exit 0.
+    """
+    files = {"-o": Path(options.output)}
+    if options.plots_dir is not None:
+        plots, output = (Path(os.path.abspath(path)) for path in (options.plots_dir, options.output))
+        if plots == output or output in plots.parents:  # the plots were published, then the JSON failed: exit 2
+            raise InputError(
+                f"--plots-dir {options.plots_dir} is, or lies inside, the -o path {options.output}; give the "
+                "metrics JSON and the plots folder different paths."
+            )
+        for name in ("roc.png", "roc.svg", "pr.png", "pr.svg"):
+            files[f"the plot {name} (--plots-dir)"] = Path(options.plots_dir) / name
+    return files
+
+
 def run_evaluate(options: EvaluateOptions) -> dict:
     """Write the metrics JSON (and plots); returns the metrics. Unlabelled predictions are refused, naming one."""
-    from bertrbp.io.atomic import atomic_open
+    from bertrbp.io.atomic import atomic_open, refuse_overwriting_inputs
     from bertrbp.io.predictions import read_predictions
     from bertrbp.metrics import binary_metrics
 
+    refuse_overwriting_inputs(output_files(options), {"the predictions": [options.predictions]})
     ids, probabilities, labels = read_predictions(options.predictions)
     unlabelled = [i for i, lab in zip(ids, labels) if lab is None]
     if unlabelled:

@@ -5,7 +5,8 @@ indels) are read from the genome on the transcript strand (--strand-bed or --gtf
 strands when features on both overlap) and scored by every --model. Output TSV, one row per allele, strand
 and model: chrom pos id ref alt strand model ref_prob alt_prob delta_prob ref_logit alt_logit delta_logit note
 (delta = alt - ref). REF must match the genome: --on-ref-mismatch fail (default) stops with chrom:pos; skip
-lists such alleles, with symbolic alleles and unannotated ones, in OUTPUT-stem.skipped.tsv (always written).
+lists such alleles, with symbolic alleles and unannotated ones, in OUTPUT-stem.skipped.tsv (always written; with
+-o a device or pipe, such as /dev/stdout, only as warnings on stderr).
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def variant_effect(
         summary.rows,
         output,
         summary.skipped,
-        summary.skipped_path,
+        summary.skipped_path or "the warnings above",
     )
 
 

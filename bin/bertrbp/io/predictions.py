@@ -67,6 +67,13 @@ def read_predictions(path: str | Path) -> tuple[list[str], list[float], list[int
                     f"{path}: line {number}: missing column(s) {', '.join(missing)}; expected the header "
                     f"'{chr(9).join(COLUMNS)}' written by bertrbp-predict."
                 )
+            # a column named twice: the row lookup took its last copy, e.g. another label column, with exit 0
+            twice = sorted({c for c in columns if c and columns.count(c) > 1})
+            if twice:
+                raise InputError(
+                    f"{path}: line {number}: column(s) {', '.join(twice)} appear more than once; keep one of each "
+                    "(bertrbp-predict writes each once)."
+                )
             continue
         row = dict(zip(columns, fields))
         where = f"{path}: line {number}"

@@ -20,7 +20,7 @@ from bertrbp.report.inputs import (
     read_test_scores,
     read_training,
 )
-from bertrbp.report.metrics import METRIC_COLUMNS, MetricsRow, gather, sort_rows, split_name
+from bertrbp.report.metrics import METRIC_COLUMNS, MetricsRow, check_name, gather, sort_rows, split_name
 from bertrbp.report.verdict import judge
 
 FLOOR_KIND = "kmer"  # model_kind that H3's `--model kmer` writes; the default --floor-model tag too
@@ -30,6 +30,7 @@ def _named(specs: Sequence[str], suffixes: tuple[str, ...], option: str) -> list
     named = [parse_named(spec, suffixes, option) for spec in specs]
     seen: dict[str, Path] = {}
     for item in named:
+        check_name(item.name, f"{option} {item.path}", f"{option} RBP.tag=PATH")
         if item.name in seen:
             raise InputError(
                 f"{option} {item.path}: the name {item.name!r} was already given by {seen[item.name]}; give each "
@@ -74,6 +75,25 @@ def _floor_of(rows: list[MetricsRow], floor_model: str) -> MetricsRow | None:
     return (tagged or kind or [None])[0]
 
 
+def _refuse_same_model(rows: list[MetricsRow]) -> None:
+    """Refuse two names for one RBP and model ('A' and 'A.main' or 'A.'), and a name with no RBP ('.kmer').
+
+    Why: such names passed the check for repeated names, and the report showed two different runs as the same
+    model of the RBP (two 'main' rows, one picked for the curves and the headline) with exit 0.
+    """
+    seen: dict[tuple[str, str], MetricsRow] = {}
+    for row in rows:
+        if not row.rbp:
+            raise InputError(f"{row.source}: the name {row.name!r} has no RBP before the dot; name it RBP or RBP.tag.")
+        earlier = seen.setdefault((row.rbp, row.model), row)
+        if earlier is not row:
+            raise InputError(
+                f"{row.source}: the name {row.name!r} is the same RBP and model ({row.rbp}, {row.model}) as "
+                f"{earlier.name!r} from {earlier.source}; give each RBP/model once (RBP is the main model, RBP.tag "
+                "another)."
+            )
+
+
 def collect(
     metrics: Sequence[Path],
     predictions: Sequence[str] = (),
@@ -93,6 +113,7 @@ def collect(
         row = _row_for(by_name, item, "--training", had_metrics)
         row.training = read_training(item.path)
     rows = sort_rows(list(by_name.values()))
+    _refuse_same_model(rows)
     for row in rows:
         row.kind = _kind(row)
     for rbp in dict.fromkeys(r.rbp for r in rows):

@@ -559,7 +559,7 @@ def _param_rows(card: dict, run) -> dict[str, str]:
     counts = data.get("counts") or {}
 
     def pair(c: dict) -> str:
-        return f"{c.get('label_1', '?')} bound / {c.get('label_0', '?')} unbound" if c else "&ndash;"
+        return _e(f"{c.get('label_1', '?')} bound / {c.get('label_0', '?')} unbound") if c else "&ndash;"
 
     files = data.get("train_files") or []
     file_text = "<br>".join(

@@ -175,6 +175,21 @@ def log_loss(labels, probabilities) -> float:
     return float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
 
 
+def _check_same_set(path: Path, known: dict, n: int, positives: int) -> None:
+    """Refuse predictions that are not the ones the metrics were computed from (other sequence counts).
+
+    Why: the metrics are taken as they are, so a metrics file of another set (or run) was shown beside curves drawn
+    from these predictions, the AUROC in the table disagreeing with the ROC curve, with exit 0.
+    """
+    said_n, said_positives = known.get("n"), known.get("n_positive")
+    if said_n not in (None, n) or said_positives not in (None, positives):
+        said = [("?" if value is None else f"{value:g}") for value in (said_n, said_positives)]
+        raise InputError(
+            f"{path}: {n} predictions ({positives} bound), but the metrics file of this name says n {said[0]} "
+            f"({said[1]} bound); give the predictions bertrbp-evaluate read for those metrics."
+        )
+
+
 def read_test_scores(path: Path, known: dict | None = None) -> TestScores:
     """Read bertrbp-predict's TSV (labels required): curves, a test-set diagnosis, and evaluate's metrics.
 
@@ -201,6 +216,7 @@ def read_test_scores(path: Path, known: dict | None = None) -> TestScores:
             "labels. Predict from labelled inputs (class:0/1 headers, a TSV label column) or with --label."
         )
     if known and known.get("auroc") is not None:
+        _check_same_set(path, known, len(labels), sum(labels))
         metrics = dict(known)
     else:
         metrics = binary_metrics(labels, probabilities, where=str(path))

@@ -73,12 +73,41 @@ def split_name(name: str) -> tuple[str, str]:
     return rbp, variant or MAIN_MODEL
 
 
+# what bertrbp-evaluate can write for each metric; JSON null or NaN means unknown
+_RANGES = {key: (0.0, 1.0) for key in ("auroc", "auprc", "accuracy", "f1", "threshold")} | {"mcc": (-1.0, 1.0)}
+
+
+def check_name(name: str, where: str, how: str) -> None:
+    """Refuse a model name with a tab, line break or other control character: written as it is into a cell of the
+    summary table, it split the row or the line and the table was wrong with exit 0."""
+    if not name.isprintable():
+        raise InputError(
+            f"{where}: the name {name!r} holds a tab, line break or other control character, which would break the "
+            f"summary table; give a plain name ({how})."
+        )
+
+
 def _number(value: object, key: str, path: Path) -> float | None:
+    """A metric as a float (None when unknown), refused when evaluate could not have written it.
+
+    Why: an infinite count stopped the table with a traceback, and an AUROC of 3 or an infinite one (1e400 in the
+    JSON) was judged 'learned' with exit 0.
+    """
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InputError(f"{path}: metric {key!r} is {value!r}, not a number; is this a bertrbp-evaluate metrics file?")
-    return None if math.isnan(float(value)) else float(value)
+    number = float(value)
+    if math.isnan(number):
+        return None
+    low, high = _RANGES.get(key, (0.0, math.inf))
+    whole = key not in COUNT_COLUMNS or number.is_integer()
+    if not (math.isfinite(number) and low <= number <= high and whole):
+        what = "a whole number of 0 or more" if key in COUNT_COLUMNS else f"a number in [{low:g}, {high:g}]"
+        raise InputError(
+            f"{path}: metric {key!r} is {value!r}, not {what}; give the metrics JSON written by bertrbp-evaluate."
+        )
+    return number
 
 
 def read_metrics(path: Path) -> MetricsRow:
@@ -91,6 +120,10 @@ def read_metrics(path: Path) -> MetricsRow:
         raise InputError(
             f"{path}: not valid JSON (line {exc.lineno}: {exc.msg}); give bertrbp-evaluate's metrics file."
         ) from None
+    except UnicodeDecodeError as exc:  # a binary file: one error line, not a traceback
+        raise InputError(
+            f"{path}: not a text file (byte {exc.start} is not UTF-8); give bertrbp-evaluate's metrics file."
+        ) from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a JSON object of metrics, found {type(data).__name__}.")
     if "auroc" not in data:
@@ -99,8 +132,14 @@ def read_metrics(path: Path) -> MetricsRow:
     for suffix in (".json", ".metrics"):
         stem = stem.removesuffix(suffix)
     name = str(data.get("name") or stem)
+    check_name(name, str(path), "bertrbp-evaluate --name")
     rbp, model = split_name(name)
     values = {key: _number(data.get(key), key, Path(path)) for key in METRIC_COLUMNS}
+    if values["n"] is not None and values["n_positive"] is not None and values["n_positive"] > values["n"]:
+        raise InputError(
+            f"{path}: n_positive {values['n_positive']:g} is more than n {values['n']:g}; give the metrics JSON "
+            "written by bertrbp-evaluate."
+        )
     return MetricsRow(name=name, rbp=rbp, model=model, values=values, source=str(path))
 
 

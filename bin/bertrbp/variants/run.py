@@ -2,11 +2,13 @@
 
 Output (one row per allele, strand and model): chrom pos id ref alt strand model ref_prob alt_prob delta_prob
 ref_logit alt_logit delta_logit note, with delta = alt - ref (negative: the variant weakens binding).
-Alleles not scored go to ``<output stem>.skipped.tsv`` (chrom pos id ref alt reason), always written.
+Alleles not scored go to ``<output stem>.skipped.tsv`` (chrom pos id ref alt reason), always written (only logged when
+the output is a device or a pipe).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -51,10 +53,19 @@ class EffectSummary:
     scored: int
     skipped: int
     rows: int
-    skipped_path: Path
+    skipped_path: Path | None
 
 
-def skipped_path_for(output: Path) -> Path:
+def skipped_path_for(output: Path) -> Path | None:
+    """``<output stem>.skipped.tsv``, or None when ``output`` is a device or a pipe (``-o /dev/stdout``).
+
+    Why None: beside a device there is no folder of the user's: ``-o /dev/stdout`` created /dev/stdout.skipped.tsv
+    as root and failed without root; the skipped alleles are then only logged (one warning each).
+    """
+    from bertrbp.io.atomic import is_special
+
+    if is_special(output):
+        return None
     name = output.name[:-4] if output.name.endswith(".tsv") else output.name
     return output.with_name(f"{name}.skipped.tsv")
 
@@ -63,13 +74,15 @@ class SkipReport:
     """The skipped-alleles table: each unscored allele with its reason, also logged as a warning."""
 
     def __init__(self, handle) -> None:
-        self.handle, self.count = handle, 0
-        handle.write("\t".join(SKIPPED_COLUMNS) + "\n")
+        self.handle, self.count = handle, 0  # handle None: logged only (see skipped_path_for)
+        if handle is not None:
+            handle.write("\t".join(SKIPPED_COLUMNS) + "\n")
 
     def __call__(self, variant: Variant, reason: str) -> None:
         log.warning("not scored: %s: %s", variant.where(), reason)
         fields = [variant.chrom, variant.pos, variant.id, variant.ref, variant.alt, reason]
-        self.handle.write("\t".join(map(str, fields)) + "\n")
+        if self.handle is not None:
+            self.handle.write("\t".join(map(str, fields)) + "\n")
         self.count += 1
 
 
@@ -134,15 +147,16 @@ def run_variant_effect(options: VariantEffectOptions) -> EffectSummary:
     opened = open_models(options.models, options.device, options.bf16, window, options.ensemble)
     models, tokenizer, device, bf16_on = opened.models, opened.tokenizer, opened.device, opened.bf16
     skipped_path = skipped_path_for(options.output)
+    outputs = {"-o": options.output} | ({"the skipped-alleles table": skipped_path} if skipped_path else {})
     refuse_overwriting_inputs(
-        {"-o": options.output, "the skipped-alleles table": skipped_path},
+        outputs,
         {"--vcf": [options.vcf], "--genome": [options.genome], "--strand-bed": [strand_bed], "--gtf": [gtf]},
     )
     scored = rows = 0
     with (
         GenomeFasta(options.genome) as genome,
         atomic_open(options.output, "w") as out,
-        atomic_open(skipped_path, "w") as skipped,
+        atomic_open(skipped_path, "w") if skipped_path else contextlib.nullcontext() as skipped,
         tqdm(unit="variant", desc="variants", disable=None) as bar,
     ):
         out.write("\t".join(COLUMNS) + "\n")
