@@ -371,3 +371,33 @@ def test_ship_checkpoint_retire_as_keeps_the_outgoing_card_and_points_to_its_com
         ship_checkpoint.main(["--run", str(tmp_path / "first"), *retire[2:]])
     assert stop.value.code == 2 and "exists already" in capsys.readouterr().err
     assert sha256(shipped / "model.safetensors") != outgoing_sha
+
+
+def test_an_output_dir_over_the_start_or_an_input_is_refused_and_changes_nothing(tmp_path):
+    """--output-dir RUN/model with --init-model RUN/model replaced the start's model_card.json (its weights then
+    carried a card of other weights), and --output-dir RUN replaced the start itself, both with exit 0."""
+    corpus = motif_corpus(tmp_path / "corpus.fa", n=40)
+    config = dict(lr=2e-3, epochs=1, batch_size=16, warmup_ratio=0.1, seed=3, threads=1, max_steps=1)
+
+    def options(out, **changes) -> PretrainOptions:
+        settings = dict(corpus=[corpus], output_dir=out, model_size="tiny", window=64, stride=32)
+        return PretrainOptions(**{**settings, **changes}, train=TrainConfig(**config))
+
+    pretrain(options(tmp_path / "first"))
+    start = tmp_path / "first" / "model"
+    before = {p.name: p.read_bytes() for p in start.iterdir()}
+    shutil.rmtree(tmp_path / "first" / "checkpoints")  # a finished run, its checkpoint cleaned away
+    for out in (start, start.parent):
+        with pytest.raises(InputError, match="--init-model folder"):
+            pretrain(options(out, init_model=str(start)))
+        assert {p.name: p.read_bytes() for p in start.iterdir()} == before
+    assert not (start / "checkpoints").exists() and not (start.parent / "checkpoints").exists()
+    pretrain(options(start / "stage2", init_model=str(start)))  # a folder inside the start replaces nothing of it
+    assert {p.name: p.read_bytes() for p in start.iterdir() if p.is_file()} == before
+
+    beside = tmp_path / "beside"
+    beside.mkdir()
+    shutil.copy(corpus, beside / "metrics.json")
+    with pytest.raises(InputError, match="--corpus file"):
+        pretrain(options(beside, corpus=[beside / "metrics.json"]))
+    assert (beside / "metrics.json").read_bytes() == corpus.read_bytes()

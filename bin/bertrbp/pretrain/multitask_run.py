@@ -47,8 +47,8 @@ def pretrain_multitask(options) -> dict:
 
     out = Path(options.output_dir)
     checkpoints = out / "checkpoints"
+    init = starting_weights(options)  # first: an --output-dir over the start is refused as that, not as a resume
     refuse_unfinished_run(out, options.resume)
-    init = starting_weights(options)
     identity = run_identity(options, init)
     refuse_changed_resume(out, identity, options.resume)  # before reading every task
     tokenizer = KmerTokenizer(options.k)

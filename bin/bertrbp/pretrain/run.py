@@ -27,6 +27,7 @@ from bertrbp.pretrain.masking import IGNORE_INDEX, SpanMasker
 from bertrbp.pretrain.mlm import MlmBatches, build_mlm_model, split_indices
 from bertrbp.pretrain.shared import (
     refuse_changed_resume,
+    refuse_outputs_over_inputs,
     refuse_unfinished_run,
     training_metrics,
     write_checkpoint_and_card,
@@ -114,8 +115,12 @@ def run_identity(options: PretrainOptions, init: InitModel | None = None) -> dic
 
 
 def starting_weights(options: PretrainOptions) -> InitModel | None:
-    """The checked --init-model, or None for random weights (checked before anything is read or written)."""
-    return resolve_init_model(options.init_model, options.model_size, options.k) if options.init_model else None
+    """The checked --init-model, or None for random weights (checked before anything is read or written), after
+    refusing an --output-dir whose outputs would replace it or any input file."""
+    init = resolve_init_model(options.init_model, options.model_size, options.k) if options.init_model else None
+    inputs = {"--corpus": options.corpus, "--exclude": options.exclude, "--task": [path for _, path in options.tasks]}
+    refuse_outputs_over_inputs(options.output_dir, inputs, init.folder if init is not None else None)
+    return init
 
 
 MLM_ONLY = (  # (flag, PretrainOptions field): settings multitask would otherwise silently ignore
@@ -219,8 +224,8 @@ def pretrain(options: PretrainOptions) -> dict:
         from bertrbp.pretrain.multitask_run import pretrain_multitask
 
         return pretrain_multitask(options)
+    init = starting_weights(options)  # first: an --output-dir over the start is refused as that, not as a resume
     refuse_unfinished_run(out, options.resume)
-    init = starting_weights(options)
     identity = run_identity(options, init)
     refuse_changed_resume(out, identity, options.resume)  # before rebuilding anything
     created = not out.exists()
