@@ -77,3 +77,29 @@ def test_equal_length_batches_encode_exactly_like_single_sequences():
             assert row.tolist() == tokenizer.encode(seq).tolist()
         mixed_ids, mixed_mask = tokenizer.encode_batch(seqs[:3] + ["ACGTACGTAC"])
         assert mixed_ids[:3].tolist() == ids[:3].tolist() and mixed_mask[3].sum() == 10 - k + 1 + 2
+
+
+def test_a_vocab_dir_over_the_tokens_or_an_input_is_refused_and_changes_nothing(tmp_path, capsys):
+    """-o DIR/vocab.txt --vocab-dir DIR wrote the tokens, then replaced them with the vocabulary (exit 0); an input
+    named DIR/vocab.txt was replaced the same way."""
+    import numpy as np
+
+    from inprocess import run_cli
+
+    folder = tmp_path / "vocab"
+    folder.mkdir()
+    given = folder / "vocab.txt"
+    given.write_text(">a class:1\nACGTACGT\n")
+    assert run_cli("tokenize", given, "-o", tmp_path / "t.npz", "--vocab-dir", folder) == 2
+    assert given.read_text() == ">a class:1\nACGTACGT\n" and not (tmp_path / "t.npz").exists()
+    seqs = tmp_path / "seqs.fa"
+    seqs.write_text(">a class:1\nACGTACGT\n")
+    given.unlink()
+    assert run_cli("tokenize", seqs, "-o", given, "--vocab-dir", folder) == 2
+    assert not given.exists()
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(errors) == 2 and all(line.startswith("error: ") and "vocab.txt" in line for line in errors)
+    assert run_cli("tokenize", seqs, "-o", folder / "tokens.npz", "--vocab-dir", folder) == 0
+    with np.load(folder / "tokens.npz") as data:
+        assert data["input_ids"].shape == (1, 8)
+    assert (folder / "vocab.txt").read_text().split()[:5] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]

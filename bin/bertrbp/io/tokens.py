@@ -123,12 +123,28 @@ class TokenizeOptions:
     vocab_dir: Path | None = None
 
 
+def refuse_vocab_over_outputs(options: TokenizeOptions) -> None:
+    """Refuse, before any work, a --vocab-dir whose vocab.txt is the -o file or an input file.
+
+    Why: ``-o DIR/vocab.txt --vocab-dir DIR`` wrote the tokens and then replaced them with the vocabulary, with
+    exit 0 and a log line naming the tokens file.
+    """
+    from bertrbp.io.atomic import refuse_overwriting_inputs
+
+    if options.vocab_dir is not None:
+        refuse_overwriting_inputs(
+            {"--output": Path(options.output), "--vocab-dir's vocab.txt": Path(options.vocab_dir) / "vocab.txt"},
+            {"inputs": [Path(path) for path in options.inputs]},
+        )
+
+
 def run_tokenize(options: TokenizeOptions) -> TokenizedDataset:
     """The tokenize tool's job: read every record (ids unique), write the ``.npz`` and, if asked, DNABERT's
     ``vocab.txt``; returns the dataset written."""
     from bertrbp.io.sequences import check_unique_ids, iter_many
 
     tokenizer = KmerTokenizer(options.k)
+    refuse_vocab_over_outputs(options)
     records = check_unique_ids(iter_many(options.inputs, options.fmt, options.label))
     dataset = tokenize_records(records, tokenizer, options.max_positions)
     save_tokens(dataset, options.output)
