@@ -173,3 +173,22 @@ def test_engines_agree_on_real_eclip_sites(shared_data) -> None:
         for s in seqs
     ]
     assert np.mean(same) >= 0.8
+
+
+def test_a_gamma_beyond_the_engines_arithmetic_is_refused(tmp_path, capsys) -> None:
+    """linearpartition's MEA overflows from gamma ~1e37: GGGGAAAACCCC came back '...(....)...' instead of
+    '((((....))))' with exit 0. Up to MAX_GAMMA both engines agree; above it the tool refuses, writing nothing."""
+    from inprocess import run_cli
+
+    fasta = tmp_path / "hairpin.fa"
+    fasta.write_text(">a\nGGGGAAAACCCC\n")
+    out = tmp_path / "s.tsv"
+    for engine in ENGINES:
+        assert run_cli("fold", fasta, "-o", out, "--engine", engine, "--gamma", "1e38", "--threads", "1") == 2
+        assert not out.exists()
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(errors) == 2 and all(line.startswith("error: --gamma must be at most") for line in errors)
+    from bertrbp.fold.engines import MAX_GAMMA
+
+    for engine in ENGINES:
+        assert fold_sequence("GGGGAAAACCCC", FoldOptions(engine, gamma=MAX_GAMMA)).structure == "((((....))))"

@@ -30,6 +30,10 @@ RESCALE_ABOVE = 300
 # Partition functions take memory quadratic in length (ViennaRNA's base-pair matrices: ~2 GB at 10,000 nt) and
 # cubic time; a longer record is refused up front with this limit and the option to change it.
 DEFAULT_MAX_LENGTH = 5000
+# MEA's gamma weighs paired against unpaired probability; far beyond any useful value the engines' arithmetic
+# overflows and they return wrong structures with no error (linearpartition from about 1e37, ViennaRNA near the
+# double limit). Both fold the same up to this bound, which is far above the values used in practice (0.1-100).
+MAX_GAMMA = 1e6
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,11 @@ class FoldOptions:
             raise InputError(f"--mode {self.mode} needs --engine linearpartition (ViennaRNA has only its own model).")
         if not self.gamma > 0:
             raise InputError(f"--gamma must be positive, not {self.gamma}.")
+        if self.gamma > MAX_GAMMA:
+            raise InputError(
+                f"--gamma must be at most {MAX_GAMMA:g}, not {self.gamma:g}: far larger values overflow the folding "
+                "engines, which then return wrong structures; use a gamma between 0.1 and 100 as usual."
+            )
         if self.max_length < 1:
             raise InputError(f"--max-length must be positive, not {self.max_length}.")
         if self.beam_size < 0:
