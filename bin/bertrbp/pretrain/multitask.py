@@ -68,9 +68,16 @@ class TaskTable:
 
 
 def build_task_table(
-    tasks: list[tuple[str, Path]], exclusion: ExclusionSet | None, max_length: int, fmt: str = "auto"
+    tasks: list[tuple[str, Path]],
+    exclusion: ExclusionSet | None,
+    max_length: int,
+    fmt: str = "auto",
+    min_length: int = 1,
 ) -> TaskTable:
-    """Read every task's labelled file, drop excluded sequences, merge identical sequences across tasks."""
+    """Read every task's labelled file, drop excluded sequences, merge identical sequences across tasks.
+
+    Records shorter than ``min_length`` (k: they have no k-mer token) are refused here, naming the record: found
+    first by the tokenizer, mid-training, they stopped the run with no file named and a checkpoint folder left."""
     names = [name for name, _ in tasks]
     if len(set(names)) != len(names):
         raise InputError(
@@ -90,6 +97,11 @@ def build_task_table(
             if len(record.seq) > max_length:
                 raise InputError(
                     f"{path}: record '{record.id}' is {len(record.seq)} nt, longer than the model's {max_length}."
+                )
+            if len(record.seq) < min_length:
+                raise InputError(
+                    f"{path}: record '{record.id}' (line {record.line}) is {len(record.seq)} nt, shorter than "
+                    f"k={min_length}, so it has no k-mer token; remove it or use a smaller --k."
                 )
             read += 1
             if exclusion is not None and exclusion.match(record.seq):

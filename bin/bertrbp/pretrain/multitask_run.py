@@ -53,7 +53,9 @@ def pretrain_multitask(options) -> dict:
     refuse_changed_resume(out, identity, options.resume)  # before reading every task
     tokenizer = KmerTokenizer(options.k)
     exclusion = ExclusionSet.from_files(options.exclude, options.fmt) if options.exclude else None
-    table = build_task_table(options.tasks, exclusion, tokenizer.max_sequence_length(MAX_POSITIONS), options.fmt)
+    table = build_task_table(
+        options.tasks, exclusion, tokenizer.max_sequence_length(MAX_POSITIONS), options.fmt, min_length=options.k
+    )
     log.info(
         "multi-task data: %d distinct sequences over %d tasks; %d task records dropped as excluded sequences",
         len(table),
