@@ -81,7 +81,7 @@ def test_equal_length_batches_encode_exactly_like_single_sequences():
 
 def test_a_vocab_dir_over_the_tokens_or_an_input_is_refused_and_changes_nothing(tmp_path, capsys):
     """-o DIR/vocab.txt --vocab-dir DIR wrote the tokens, then replaced them with the vocabulary (exit 0); an input
-    named DIR/vocab.txt was replaced the same way."""
+    named DIR/vocab.txt was replaced the same way; a folder named DIR/vocab.txt failed the run after the tokens."""
     import numpy as np
 
     from inprocess import run_cli
@@ -99,6 +99,11 @@ def test_a_vocab_dir_over_the_tokens_or_an_input_is_refused_and_changes_nothing(
     assert not given.exists()
     errors = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(errors) == 2 and all(line.startswith("error: ") and "vocab.txt" in line for line in errors)
+    in_the_way = tmp_path / "blocked"
+    (in_the_way / "vocab.txt").mkdir(parents=True)  # the tokens were published, then the vocab failed: exit 2
+    assert run_cli("tokenize", seqs, "-o", tmp_path / "t.npz", "--vocab-dir", in_the_way) == 2
+    assert not (tmp_path / "t.npz").exists()
+    assert "folder is in the way" in capsys.readouterr().err
     assert run_cli("tokenize", seqs, "-o", folder / "tokens.npz", "--vocab-dir", folder) == 0
     with np.load(folder / "tokens.npz") as data:
         assert data["input_ids"].shape == (1, 8)

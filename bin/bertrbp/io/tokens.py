@@ -124,14 +124,16 @@ class TokenizeOptions:
 
 
 def refuse_vocab_over_outputs(options: TokenizeOptions) -> None:
-    """Refuse, before any work, a --vocab-dir whose vocab.txt is the -o file or an input file.
+    """Refuse, before any work, a --vocab-dir whose vocab.txt is the -o file or an input file, or cannot be written.
 
     Why: ``-o DIR/vocab.txt --vocab-dir DIR`` wrote the tokens and then replaced them with the vocabulary, with
-    exit 0 and a log line naming the tokens file.
+    exit 0 and a log line naming the tokens file; a folder named DIR/vocab.txt failed the run with exit 2 after
+    the tokens file was published.
     """
-    from bertrbp.io.atomic import refuse_overwriting_inputs
+    from bertrbp.io.atomic import check_output_file, refuse_overwriting_inputs
 
     if options.vocab_dir is not None:
+        check_output_file(Path(options.vocab_dir) / "vocab.txt", "vocab.txt")
         refuse_overwriting_inputs(
             {"--output": Path(options.output), "--vocab-dir's vocab.txt": Path(options.vocab_dir) / "vocab.txt"},
             {"inputs": [Path(path) for path in options.inputs]},
