@@ -108,3 +108,19 @@ def test_tool_refuses_a_corpus_overlapping_the_test_set(tmp_path):
     assert result.returncode == 2
     assert "error: the corpus shares 1 sequence(s)" in result.stderr and "record 's2'" in result.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize("blocker", ["metrics.json", "model_card.md", "model", "checkpoints"])
+def test_an_output_blocked_in_the_output_dir_is_refused_before_training(tmp_path, blocker):
+    """A folder named metrics.json (or a file named model) was found only when the outputs were written, after
+    the whole training: exit 2 with model/ published and metrics.json and the cards missing, or the run lost."""
+    corpus = motif_corpus(tmp_path / "corpus.fa", n=40)
+    out = tmp_path / "out"
+    out.mkdir()
+    if blocker in ("model", "checkpoints"):
+        (out / blocker).write_text("mine\n")
+    else:
+        (out / blocker).mkdir()
+    with pytest.raises(InputError, match="in the way"):
+        pretrain(options(tmp_path, corpus, max_steps=1))
+    assert sorted(p.name for p in out.iterdir()) == [blocker]  # nothing trained, nothing written

@@ -26,6 +26,7 @@ from bertrbp.pretrain.init_model import InitModel, load_start, resolve_init_mode
 from bertrbp.pretrain.masking import IGNORE_INDEX, SpanMasker
 from bertrbp.pretrain.mlm import MlmBatches, build_mlm_model, split_indices
 from bertrbp.pretrain.shared import (
+    refuse_blocked_outputs,
     refuse_changed_resume,
     refuse_outputs_over_inputs,
     refuse_unfinished_run,
@@ -116,10 +117,11 @@ def run_identity(options: PretrainOptions, init: InitModel | None = None) -> dic
 
 def starting_weights(options: PretrainOptions) -> InitModel | None:
     """The checked --init-model, or None for random weights (checked before anything is read or written), after
-    refusing an --output-dir whose outputs would replace it or any input file."""
+    refusing an --output-dir whose outputs would replace it or any input file, or cannot be written."""
     init = resolve_init_model(options.init_model, options.model_size, options.k) if options.init_model else None
     inputs = {"--corpus": options.corpus, "--exclude": options.exclude, "--task": [path for _, path in options.tasks]}
     refuse_outputs_over_inputs(options.output_dir, inputs, init.folder if init is not None else None)
+    refuse_blocked_outputs(options.output_dir)
     return init
 
 

@@ -44,6 +44,28 @@ def refuse_outputs_over_inputs(out: Path, inputs: dict[str, list[Path]], init_fo
                     )
 
 
+OUTPUT_FOLDERS = ("model", "checkpoints")
+
+
+def refuse_blocked_outputs(out: Path) -> None:
+    """Refuse, before any work, a file where the run writes a folder (model/, checkpoints/) or a folder where it
+    writes a file (metrics.json, the cards, the task heads).
+
+    Why: found only when the outputs were written, after the whole training: exit 2 with model/ published and
+    metrics.json and the cards missing, or the training lost.
+    """
+    from bertrbp.io.atomic import check_output_file
+
+    for name in OUTPUT_NAMES:
+        path = Path(out) / name
+        if name not in OUTPUT_FOLDERS:
+            check_output_file(path, name)
+        elif path.exists() and not path.is_dir():
+            raise InputError(
+                f"{path}: a file is in the way of the run's {name}/ folder. Remove it or choose another --output-dir."
+            )
+
+
 def refuse_unfinished_run(out: Path, resume: bool) -> None:
     """A new run never starts over a checkpoint silently: the user continues it or picks another folder."""
     if not resume and (Path(out) / "checkpoints" / STATE_FILE).exists():
