@@ -121,6 +121,9 @@ def _bad_inputs(tmp_path):
     bound_only = write_fasta(tmp_path / "bound.fa", [(i, s, 1) for i, s, _ in motif_sequences(20, seed=1)])
     short = write_fasta(tmp_path / "short.fa", [*motif_sequences(20, seed=0), ("tiny", "ACG", 1)])
     return {
+        # read twice: validation windows with copies in training (mlm), two heads on one file's labels (multitask)
+        "corpus given twice": (["--objective", "mlm", "--corpus", good, "--corpus", good], "the same file as --corpus"),
+        "task file under two names": (["--task", f"A={good}", "--task", f"B={good}"], "the same file as --task A="),
         # shorter than --k 4: found by the tokenizer mid-training, with no file named and checkpoints/ left behind
         "record shorter than k": (["--task", f"A={short}", "--k", "4"], "'tiny' (line 41) is 3 nt, shorter than k=4"),
         "no labels": (["--task", f"A={good}", "--task", f"B={unlabelled}"], "has no label"),
@@ -145,6 +148,7 @@ def _bad_inputs(tmp_path):
 BAD_INPUTS = ["no labels", "repeated name", "missing file", "every site excluded", "one class only", "task with mlm"]
 BAD_INPUTS += ["no training left", "unknown size", "mlm unknown size", "mlm no training left"]
 BAD_INPUTS += ["resume into a new folder", "mlm resume into a new folder", "mlm-only option", "record shorter than k"]
+BAD_INPUTS += ["corpus given twice", "task file under two names"]
 
 
 @pytest.mark.parametrize("case", BAD_INPUTS)

@@ -152,6 +152,23 @@ def _check_objective(options: PretrainOptions) -> None:
                 f"{', '.join(changed)}: only for --objective mlm (multitask trains on whole labelled sequences); "
                 "leave them out."
             )
+    _refuse_repeated_files(options)
+
+
+def _refuse_repeated_files(options: PretrainOptions) -> None:
+    """One file given twice as --corpus (or as two --task names) is refused, not read twice.
+
+    Why: every window was in the corpus twice, so nearly every validation window had a copy in training and the
+    validation loss measured memorisation; a task file under two names trained two heads on the same labels.
+    """
+    import os
+
+    given = [(f"--corpus {path}", Path(path)) for path in options.corpus]
+    given += [(f"--task {name}={path}", Path(path)) for name, path in options.tasks]
+    for index, (label, path) in enumerate(given):
+        for earlier, other in given[:index]:
+            if path.is_file() and other.is_file() and os.path.samefile(path, other):
+                raise InputError(f"{label}: the same file as {earlier}; give each file once.")
 
 
 def prepare_corpus(options: PretrainOptions, directory: Path) -> Corpus:
