@@ -166,3 +166,35 @@ def test_bad_settings_are_input_errors(tmp_path):
     bad.write_text(">x\nACGTXACGT\n")
     with pytest.raises(InputError, match="bad.fa: line 2"):
         build_corpus([bad], tmp_path / "c", window=101, stride=50, k=3)
+
+
+def test_windows_that_cannot_hold_a_masked_span_are_skipped(tmp_path):
+    """A span of k k-mer tokens needs 2k-1 nucleotides free of N. Windows without one were kept, so a batch of them
+    had no masked token: NaN training loss, ruined weights and a validation loss of 0.0, with exit 0."""
+    import math
+
+    from bertrbp.pretrain.run import PretrainOptions, pretrain
+    from bertrbp.training import TrainConfig
+
+    rng = random.Random(4)
+    nine = {f"s{i}": rand_seq(9, rng) for i in range(30)}  # 4 six-mers each: no span of 6 fits
+    spaced = "N".join(rand_seq(9, rng) for _ in range(10))  # 9-nt stretches between N: 9 % N, still no span
+    records = {**nine, "spaced": spaced, "long": rand_seq(11, rng)}
+    fasta = write_fasta(tmp_path / "g.fa", records)
+    stats = build_corpus([fasta], tmp_path / "corpus", window=101, stride=50, k=6)
+    assert Corpus(tmp_path / "corpus").sequences(range(stats.windows)) == [records["long"]]
+    assert stats.skipped_short == 31 and stats.skipped_n == 0
+    with pytest.raises(InputError, match="--window 10 is shorter than 11 nt"):
+        build_corpus([fasta], tmp_path / "c2", window=10, stride=5, k=6)
+
+    only_nine = write_fasta(tmp_path / "nine.fa", nine)
+    config = TrainConfig(lr=1e-3, epochs=1, batch_size=8, warmup_ratio=0.0, seed=1, threads=1, max_steps=1)
+    short = PretrainOptions(corpus=[only_nine], output_dir=tmp_path / "out", model_size="tiny", k=6, train=config)
+    with pytest.raises(InputError, match="without the 11 nt free of N"):
+        pretrain(short)
+    assert not (tmp_path / "out").exists()
+    mixed = write_fasta(tmp_path / "mixed.fa", {**nine, **{f"l{i}": rand_seq(40, rng) for i in range(10)}})
+    short.corpus, short.output_dir = [mixed], tmp_path / "mixed"
+    metrics = pretrain(short)
+    assert metrics["train_windows"] + metrics["val_windows"] == 10
+    assert all(math.isfinite(value) for value in metrics["final"].values())

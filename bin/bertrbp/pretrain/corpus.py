@@ -158,11 +158,17 @@ class _Builder:
             self.example = f"{where} ({len(seq)} nt, {seq[:20]}...) equals {source} or its reverse complement"
         return True
 
+    def _maskable(self, window: str) -> bool:
+        """True when the window holds one span of k k-mer tokens without N (2k-1 clean nucleotides), the least the
+        masker can mask. Why: a batch of windows without one got no masked token, so the loss was NaN (weights
+        ruined, validation loss 0.0) with exit 0, e.g. a corpus of 9-nt records with --k 6."""
+        return max(map(len, window.split("N"))) >= 2 * self.k - 1
+
     def _emit(self, window: str, where: str) -> None:
-        if len(window) < self.k:
-            self.stats.skipped_short += 1
-        elif window.count("N") > self.max_n_fraction * len(window):
+        if window.count("N") > self.max_n_fraction * len(window):
             self.stats.skipped_n += 1
+        elif not self._maskable(window):
+            self.stats.skipped_short += 1
         elif self._overlap(window, f"a window of {where}"):
             self.stats.dropped_windows += 1
         else:
@@ -232,8 +238,10 @@ def build_corpus(
     paths = [Path(p) for p in paths]
     if on_overlap not in OVERLAP_MODES:
         raise InputError(f"--on-overlap must be one of {', '.join(OVERLAP_MODES)}, not {on_overlap!r}.")
-    if window < k:
-        raise InputError(f"--window {window} is shorter than k={k}.")
+    if window < 2 * k - 1:
+        raise InputError(
+            f"--window {window} is shorter than {2 * k - 1} nt, the least that holds a masked span of k={k} k-mers."
+        )
     if max_window is not None and window > max_window:
         raise InputError(
             f"--window {window} exceeds the model's {max_window} nt (512 positions); use a smaller window."
@@ -266,7 +274,8 @@ def build_corpus(
             )
         if stats.windows == 0:
             raise InputError(
-                f"no corpus windows left from {', '.join(map(str, paths))} (short: {stats.skipped_short}, "
+                f"no corpus windows left from {', '.join(map(str, paths))} (without the {2 * k - 1} nt free of N that "
+                f"a masked span of k={k} k-mers needs: {stats.skipped_short}, "
                 f"too many N: {stats.skipped_n}, excluded: {stats.dropped_windows + stats.dropped_records})."
             )
         (tmp / CORPUS_META).write_text(json.dumps(asdict(stats), indent=2) + "\n")
