@@ -261,6 +261,29 @@ def test_cli_bad_input_exits_2_without_outputs(tmp_path, capsys):
     assert not (out / "model").exists()
 
 
+def test_an_output_dir_over_the_start_model_or_an_input_is_refused_and_changes_nothing(
+    tiny_checkpoint, tmp_path, capsys
+):
+    """--model RUN/model --output-dir RUN replaced the start's weights with the new ones, and --output-dir
+    RUN/model wrote the new run's model and cards into the start's folder, both with exit 0."""
+    import shutil
+
+    start = tmp_path / "run" / "model"
+    shutil.copytree(tiny_checkpoint, start)
+    before = {p.name: p.read_bytes() for p in start.iterdir()}
+    train = write_fasta(tmp_path / "train.fa", motif_sequences(40, seed=3, length=41))
+    for out in (start.parent, start):
+        assert run_cli("finetune", "--train", train, "--model", start, "--output-dir", out, "--threads", "1") == 2
+        assert "would replace the --model folder" in capsys.readouterr().err
+        assert {p.name: p.read_bytes() for p in start.iterdir()} == before
+    assert sorted(p.name for p in start.parent.iterdir()) == ["model"]
+    kept = start.parent / "metrics.json"
+    shutil.copy(train, kept)
+    assert run_cli("finetune", "--train", kept, "--model", "tiny", "--output-dir", start.parent, "--threads", "1") == 2
+    assert "would replace the --train file" in capsys.readouterr().err
+    assert kept.read_bytes() == train.read_bytes()
+
+
 def test_cnn_baseline_trains_and_predicts(tmp_path):
     train = write_fasta(tmp_path / "train.fa", motif_sequences(200, seed=5))
     test = write_fasta(tmp_path / "test.fa", motif_sequences(100, seed=6))

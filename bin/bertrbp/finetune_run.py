@@ -15,9 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bertrbp.errors import InputError
+from bertrbp.io.model_outputs import refuse_outputs_over_inputs
 
 log = logging.getLogger("bertrbp")
 DEFAULT_MODELS = ("zhihan1996/DNA_bert_3",)
+# what a run writes into --output-dir (members/: an ensemble's); nothing else there is touched
+OUTPUT_NAMES = ("model", "checkpoints", "members", "metrics.json", "model_card.json", "model_card.md")
 
 
 @dataclass
@@ -138,6 +141,12 @@ def run_finetune(options: FinetuneRunOptions):
 
     output_dir = Path(options.output_dir)
     plan = member_plan(options.models, parse_seeds(options.seeds, options.ensemble, options.seed), options.seed)
+    refuse_outputs_over_inputs(
+        output_dir,
+        OUTPUT_NAMES,
+        {"--train": options.train, "--val": [options.val] if options.val is not None else []},
+        {"--model": [Path(member.source) for member in plan if Path(member.source).is_dir()]},
+    )
     structure = options.structure
     if structure not in STRUCTURE_CHOICES:
         raise InputError(f"--structure {structure!r} is not known; choose one of {', '.join(STRUCTURE_CHOICES)}.")

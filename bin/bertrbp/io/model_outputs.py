@@ -6,10 +6,43 @@ outputs or none, never half of them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from bertrbp.errors import InputError
 from bertrbp.io.atomic import atomic_dir, atomic_open
+
+
+def refuse_outputs_over_inputs(
+    out: Path, output_names: Sequence[str], inputs: dict[str, Iterable[Path]], starts: dict[str, Iterable[Path]]
+) -> None:
+    """Refuse, before any work, an --output-dir whose outputs (``output_names`` in it) would replace an input file
+    (``inputs``: option -> files) or lie in or over a model folder the run starts from (``starts``: option ->
+    folders).
+
+    Why: ``--init-model RUN/model --output-dir RUN`` (pretrain) and ``--model RUN/model --output-dir RUN``
+    (finetune) replaced the start's weights with the new ones, and ``--output-dir RUN/model`` put the new run's
+    card and model inside the start's folder, all with exit 0.
+    """
+    outputs = [(Path(out) / name).resolve() for name in output_names]
+    for option, folders in starts.items():
+        for folder in folders:
+            start = Path(folder).resolve()
+            for path in outputs:
+                if path == start or path.parent == start or path in start.parents:
+                    raise InputError(
+                        f"--output-dir {out}: the run's {path.name} would replace the {option} folder {folder} or "
+                        "write into it (the start's own weights or card). Choose another --output-dir."
+                    )
+    for option, files in inputs.items():
+        for given in files:
+            file = Path(given).resolve()
+            for path in outputs:
+                if file == path or path in file.parents:
+                    raise InputError(
+                        f"--output-dir {out}: the run writes {path.name} there, which would replace the {option} "
+                        f"file {given}. Choose another --output-dir or move the input."
+                    )
 
 
 def write_checkpoint_and_card(

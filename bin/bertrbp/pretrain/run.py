@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bertrbp.errors import InputError
+from bertrbp.io.model_outputs import refuse_outputs_over_inputs
 from bertrbp.model import MAX_POSITIONS, save_checkpoint
 from bertrbp.pretrain.corpus import Corpus, build_corpus
 from bertrbp.pretrain.exclusion import ExclusionSet
@@ -26,9 +27,9 @@ from bertrbp.pretrain.init_model import InitModel, load_start, resolve_init_mode
 from bertrbp.pretrain.masking import IGNORE_INDEX, SpanMasker
 from bertrbp.pretrain.mlm import MlmBatches, build_mlm_model, split_indices
 from bertrbp.pretrain.shared import (
+    OUTPUT_NAMES,
     refuse_blocked_outputs,
     refuse_changed_resume,
-    refuse_outputs_over_inputs,
     refuse_unfinished_run,
     training_metrics,
     write_checkpoint_and_card,
@@ -120,7 +121,8 @@ def starting_weights(options: PretrainOptions) -> InitModel | None:
     refusing an --output-dir whose outputs would replace it or any input file, or cannot be written."""
     init = resolve_init_model(options.init_model, options.model_size, options.k) if options.init_model else None
     inputs = {"--corpus": options.corpus, "--exclude": options.exclude, "--task": [path for _, path in options.tasks]}
-    refuse_outputs_over_inputs(options.output_dir, inputs, init.folder if init is not None else None)
+    starts = {"--init-model": [init.folder] if init is not None else []}
+    refuse_outputs_over_inputs(options.output_dir, OUTPUT_NAMES, inputs, starts)
     refuse_blocked_outputs(options.output_dir)
     return init
 

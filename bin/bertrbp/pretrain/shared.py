@@ -16,34 +16,6 @@ from bertrbp.training.checkpoint import STATE_FILE, check_run_identity
 OUTPUT_NAMES = ("model", "checkpoints", "metrics.json", "model_card.json", "model_card.md", "task_heads.safetensors")
 
 
-def refuse_outputs_over_inputs(out: Path, inputs: dict[str, list[Path]], init_folder: Path | None) -> None:
-    """Refuse, before any work, an --output-dir whose outputs would replace an input: a --corpus, --task or
-    --exclude file at (or inside) one of them, or the --init-model folder itself.
-
-    Why: ``--init-model RUN/model --output-dir RUN/model`` replaced the start's model_card.json with the new run's
-    card (the start's weights then carried a card describing other weights), and ``--output-dir RUN`` replaced
-    the start's weights with the new ones, both with exit 0.
-    """
-    outputs = [(Path(out) / name).resolve() for name in OUTPUT_NAMES]
-    if init_folder is not None:
-        start = Path(init_folder).resolve()
-        for path in outputs:
-            if path == start or path.parent == start or path in start.parents:
-                raise InputError(
-                    f"--output-dir {out}: the run's {path.name} would replace the --init-model folder {init_folder} "
-                    "or a file in it (the start's own weights or card). Choose another --output-dir."
-                )
-    for option, files in inputs.items():
-        for given in files:
-            file = Path(given).resolve()
-            for path in outputs:
-                if file == path or path in file.parents:
-                    raise InputError(
-                        f"--output-dir {out}: the run writes {path.name} there, which would replace the {option} "
-                        f"file {given}. Choose another --output-dir or move the input."
-                    )
-
-
 OUTPUT_FOLDERS = ("model", "checkpoints")
 
 
