@@ -284,6 +284,17 @@ def test_an_output_dir_over_the_start_model_or_an_input_is_refused_and_changes_n
     assert kept.read_bytes() == train.read_bytes()
 
 
+def test_a_run_whose_loss_turns_nan_stops_and_publishes_nothing(tmp_path, capsys):
+    """At --lr 1e20 the weights overflow: the run trained on and published a NaN model with exit 0 before."""
+    train = write_fasta(tmp_path / "train.fa", motif_sequences(80, seed=4, length=31))
+    out = tmp_path / "out"
+    args = ["--train", train, "--model", "tiny", "--lr", "1e20", "--epochs", "2", "--output-dir", out]
+    assert run_cli("finetune", *args, "--threads", "1") == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("error: training diverged: the training loss of epoch 1") and "Lower --lr" in error
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoints"]  # no model/, metrics or cards
+
+
 def test_cnn_baseline_trains_and_predicts(tmp_path):
     train = write_fasta(tmp_path / "train.fa", motif_sequences(200, seed=5))
     test = write_fasta(tmp_path / "test.fa", motif_sequences(100, seed=6))

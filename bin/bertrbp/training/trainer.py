@@ -270,6 +270,25 @@ class _Loop:
             log.info("step %d/%d: loss %.4f, %.1f sequences/s", step, self.total_steps, loss, rate)
         return loss
 
+    def _refuse_diverged(self, train_loss: float) -> None:
+        """Stop at the first epoch whose training loss is nan or inf: its weights are no longer numbers.
+
+        Why: such a run trained on to the end and published a NaN model with exit 0 (finetune flagged it as
+        collapsed; the scoring tools then refused it), e.g. at --lr 1e6 or on batches with nothing to predict.
+        """
+        if math.isfinite(train_loss):
+            return
+        where = (
+            f"; remove {self.checkpoint_dir} (or give another --output-dir) to start again"
+            if self.checkpoint_dir
+            else ""
+        )
+        raise InputError(
+            f"training diverged: the training loss of epoch {self.state.epoch + 1} (step {self.state.global_step}) is "
+            f"{train_loss}, so the weights are no longer numbers and nothing was published. Lower --lr (it is "
+            f"{self.config.lr:g}) or check the inputs{where}."
+        )
+
     def end_epoch(self, epoch_end: EpochEnd | None) -> None:
         """Validate (callback), record the epoch, decide early stopping, checkpoint."""
         s = self.state
@@ -277,6 +296,7 @@ class _Loop:
             s.epoch, s.global_step, s.epoch_loss / max(1, s.batch_pos), self.device, self.bf16, list(s.history)
         )
         metrics = {"epoch": s.epoch + 1, "step": s.global_step, "train_loss": context.train_loss}
+        self._refuse_diverged(context.train_loss)
         if epoch_end is not None:
             self.model.eval()
             metrics.update(epoch_end(self.model, context) or {})
