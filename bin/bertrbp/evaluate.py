@@ -32,6 +32,8 @@ def output_files(options: EvaluateOptions) -> dict[str, Path]:
     Why: the plots are named by the tool (``roc.png``...), so ``-o plots/roc.png`` replaced a plot with the JSON,
     and predictions kept as ``plots/pr.svg`` were overwritten by the plot, both with exit 0.
     """
+    from bertrbp.plots import plot_files
+
     files = {"-o": Path(options.output)}
     if options.plots_dir is not None:
         plots, output = (Path(os.path.abspath(path)) for path in (options.plots_dir, options.output))
@@ -40,8 +42,8 @@ def output_files(options: EvaluateOptions) -> dict[str, Path]:
                 f"--plots-dir {options.plots_dir} is, or lies inside, the -o path {options.output}; give the "
                 "metrics JSON and the plots folder different paths."
             )
-        for name in ("roc.png", "roc.svg", "pr.png", "pr.svg"):
-            files[f"the plot {name} (--plots-dir)"] = Path(options.plots_dir) / name
+        for path in plot_files(options.plots_dir):
+            files[f"the plot {path.name} (--plots-dir)"] = path
     return files
 
 

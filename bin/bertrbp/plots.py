@@ -8,10 +8,18 @@ from pathlib import Path
 from bertrbp.io.atomic import atomic_path
 from bertrbp.metrics import curves
 
+FORMATS = ("png", "svg")
+CURVES = ("roc", "pr")
+
+
+def plot_files(directory: str | Path) -> list[Path]:
+    """The files ``write_curve_plots`` writes into ``directory``, for the callers' output checks."""
+    return [Path(directory) / f"{curve}.{ext}" for curve in CURVES for ext in FORMATS]
+
 
 def _save(fig, stem: Path) -> list[Path]:
     written = []
-    for ext in ("png", "svg"):
+    for ext in FORMATS:
         path = stem.with_suffix(f".{ext}")
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format=ext, dpi=150, bbox_inches="tight")

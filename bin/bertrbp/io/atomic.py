@@ -95,7 +95,8 @@ def _check_writable(folder: Path, path: Path, what: str) -> None:
         )
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name one file (links and other spellings included); False when either is missing."""
     try:
         return os.path.samefile(a, b)
     except OSError:
@@ -115,7 +116,7 @@ def refuse_overwriting_inputs(outputs: Mapping[str, Path], inputs: Mapping[str, 
         if is_special(path):
             continue
         for other, earlier in seen.items():
-            if path.absolute() == earlier.absolute() or _same_file(path, earlier):
+            if path.absolute() == earlier.absolute() or same_file(path, earlier):
                 raise InputError(
                     f"{path}: given as two outputs, {other} and {label}; one would overwrite the other. "
                     "Give each output its own path."
@@ -125,7 +126,7 @@ def refuse_overwriting_inputs(outputs: Mapping[str, Path], inputs: Mapping[str, 
             continue
         for given, paths in inputs.items():
             for candidate in paths:
-                if candidate is not None and Path(candidate).is_file() and _same_file(path, Path(candidate)):
+                if candidate is not None and Path(candidate).is_file() and same_file(path, Path(candidate)):
                     raise InputError(
                         f"{path}: the output ({label}) is also an input of this run ({given}); writing it would "
                         "destroy the input. Give the output another path."

@@ -163,13 +163,13 @@ def _refuse_repeated_files(options: PretrainOptions) -> None:
     Why: every window was in the corpus twice, so nearly every validation window had a copy in training and the
     validation loss measured memorisation; a task file under two names trained two heads on the same labels.
     """
-    import os
+    from bertrbp.io.atomic import same_file
 
     given = [(f"--corpus {path}", Path(path)) for path in options.corpus]
     given += [(f"--task {name}={path}", Path(path)) for name, path in options.tasks]
     for index, (label, path) in enumerate(given):
         for earlier, other in given[:index]:
-            if path.is_file() and other.is_file() and os.path.samefile(path, other):
+            if path.is_file() and other.is_file() and same_file(path, other):
                 raise InputError(f"{label}: the same file as {earlier}; give each file once.")
 
 

@@ -14,9 +14,7 @@ from bertrbp.training.checkpoint import STATE_FILE, check_run_identity
 
 # what a run writes into --output-dir (both objectives); nothing else there is touched
 OUTPUT_NAMES = ("model", "checkpoints", "metrics.json", "model_card.json", "model_card.md", "task_heads.safetensors")
-
-
-OUTPUT_FOLDERS = ("model", "checkpoints")
+OUTPUT_FOLDERS = ("model", "checkpoints")  # of OUTPUT_NAMES, the folders
 
 
 def refuse_blocked_outputs(out: Path) -> None:
