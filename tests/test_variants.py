@@ -189,3 +189,30 @@ def test_output_to_a_device_writes_no_skipped_table_beside_it(motif_checkpoint, 
     lines = result.stdout.splitlines()
     assert lines[0].startswith("chrom\tpos\tid") and [line.split("\t")[2] for line in lines[1:]] == ["break"]
     assert "not scored" in result.stderr and "ALT '*'" in result.stderr
+
+
+def test_a_contig_shorter_than_k_skips_its_alleles_and_scores_the_rest(motif_checkpoint, genome, tmp_path):
+    """A contig shorter than k (or one a deletion shortens below it) failed the whole run with an error naming no
+    variant; its alleles now go to the skipped table with the reason, and the other variants are scored."""
+    path, chr1, chr2 = genome
+    fasta = tmp_path / "genome.fa"
+    fasta.write_text(path.read_text() + ">tiny\nAC\n>small\nACGTA\n")
+    vcf = _vcf(
+        tmp_path / "v.vcf",
+        [
+            ("chr1", 153, "break", chr1[152], "A" if chr1[152] != "A" else "G"),
+            ("tiny", 1, "tiny_snv", "A", "G"),
+            ("small", 2, "small_del", "CGTA", "C"),  # ACGTA -> AC
+        ],
+    )
+    out = tmp_path / "effects.tsv"
+    result = run_tool(
+        "variant-effect", "--model", f"m={motif_checkpoint}", "--vcf", vcf, "--genome", fasta, "-o", out,
+        "--window", WINDOW, "--threads", 1, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-500:]
+    assert [r["id"] for r in _rows(out)] == ["break"]
+    skipped = {r["id"]: r["reason"] for r in _rows(tmp_path / "effects.skipped.tsv")}
+    assert set(skipped) == {"tiny_snv", "small_del"}
+    assert "REF window is 2 nt" in skipped["tiny_snv"] and "ALT window is 2 nt" in skipped["small_del"]
+    assert all("fewer than k=" in reason for reason in skipped.values())

@@ -86,8 +86,14 @@ class SkipReport:
         self.count += 1
 
 
-def iter_jobs(vcf: Path, genome, window: int, strand_index, on_mismatch: str, skip: SkipReport) -> Iterator[Job]:
-    """Scorable (variant, strand) windows; every unscorable allele goes to ``skip`` with its reason."""
+def iter_jobs(
+    vcf: Path, genome, window: int, k: int, strand_index, on_mismatch: str, skip: SkipReport
+) -> Iterator[Job]:
+    """Scorable (variant, strand) windows; every unscorable allele goes to ``skip`` with its reason.
+
+    A window shorter than ``k`` (a contig shorter than k, or one a deletion shortens below it) has no k-mer to
+    score: it is skipped with its reason, not left to fail the whole run with an error that names no variant.
+    """
     from bertrbp.variants.windows import check_ref, variant_windows
 
     for variant, problem in iter_vcf(vcf):
@@ -107,6 +113,14 @@ def iter_jobs(vcf: Path, genome, window: int, strand_index, on_mismatch: str, sk
             continue
         for strand in strands:
             windows = variant_windows(variant, genome, window, strand)
+            shortest = min(len(windows.ref), len(windows.alt))
+            if shortest < k:
+                allele = "REF" if len(windows.ref) == shortest else "ALT"
+                skip(
+                    variant,
+                    f"the {allele} window is {shortest} nt (a contig shorter than the window), fewer than k={k}",
+                )
+                break
             yield Job(variant, strand, windows.ref, windows.alt, windows.note)
 
 
@@ -161,7 +175,7 @@ def run_variant_effect(options: VariantEffectOptions) -> EffectSummary:
     ):
         out.write("\t".join(COLUMNS) + "\n")
         report = SkipReport(skipped)
-        jobs = iter_jobs(options.vcf, genome, window, strand_index, on_mismatch, report)
+        jobs = iter_jobs(options.vcf, genome, window, tokenizer.k, strand_index, on_mismatch, report)
         for batch in batched(jobs, max(1, options.batch_size // 2)):
             seqs = [job.ref for job in batch] + [job.alt for job in batch]
             lines = []
