@@ -284,6 +284,26 @@ def test_an_output_dir_over_the_start_model_or_an_input_is_refused_and_changes_n
     assert kept.read_bytes() == train.read_bytes()
 
 
+@pytest.mark.parametrize("blocker", ["metrics.json", "model_card.json", "model", "members"])
+def test_an_output_blocked_in_the_output_dir_is_refused_before_training(tmp_path, capsys, blocker):
+    """A folder named metrics.json was found only after training: exit 2 with model/ published and no metrics or
+    cards beside it. A file named members blocks only an ensemble (a single model writes no members/)."""
+    train = write_fasta(tmp_path / "train.fa", motif_sequences(60, seed=8, length=31))
+    out = tmp_path / "out"
+    out.mkdir()
+    if blocker in ("model", "members"):
+        (out / blocker).write_text("mine\n")
+    else:
+        (out / blocker).mkdir()
+    ensemble = ["--model", "kmer", "--model", "kmer-pos"] if blocker == "members" else ["--model", "kmer"]
+    assert run_cli("finetune", "--train", train, *ensemble, "--output-dir", out, "--threads", "1") == 2
+    assert "in the way" in capsys.readouterr().err.strip().splitlines()[-1]
+    assert sorted(p.name for p in out.iterdir()) == [blocker]  # nothing trained, nothing written
+    if blocker == "members":  # one model: members/ is not an output, so the file is no obstacle
+        assert run_cli("finetune", "--train", train, "--model", "kmer", "--output-dir", out, "--threads", "1") == 0
+        assert (out / "members").read_text() == "mine\n" and (out / "model").is_dir()
+
+
 def test_a_run_whose_loss_turns_nan_stops_and_publishes_nothing(tmp_path, capsys):
     """At --lr 1e20 the weights overflow: the run trained on and published a NaN model with exit 0 before."""
     train = write_fasta(tmp_path / "train.fa", motif_sequences(80, seed=4, length=31))

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bertrbp.errors import InputError
-from bertrbp.io.model_outputs import refuse_outputs_over_inputs
+from bertrbp.io.model_outputs import refuse_blocked_outputs, refuse_outputs_over_inputs
 
 log = logging.getLogger("bertrbp")
 DEFAULT_MODELS = ("zhihan1996/DNA_bert_3",)
 # what a run writes into --output-dir (members/: an ensemble's); nothing else there is touched
 OUTPUT_NAMES = ("model", "checkpoints", "members", "metrics.json", "model_card.json", "model_card.md")
+OUTPUT_FOLDERS = ("model", "checkpoints", "members")  # of OUTPUT_NAMES, the folders
 
 
 @dataclass
@@ -147,6 +148,8 @@ def run_finetune(options: FinetuneRunOptions):
         {"--train": options.train, "--val": [options.val] if options.val is not None else []},
         {"--model": [Path(member.source) for member in plan if Path(member.source).is_dir()]},
     )
+    written = OUTPUT_NAMES if len(plan) > 1 else tuple(name for name in OUTPUT_NAMES if name != "members")
+    refuse_blocked_outputs(output_dir, written, OUTPUT_FOLDERS)
     structure = options.structure
     if structure not in STRUCTURE_CHOICES:
         raise InputError(f"--structure {structure!r} is not known; choose one of {', '.join(STRUCTURE_CHOICES)}.")

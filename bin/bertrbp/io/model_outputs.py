@@ -45,6 +45,25 @@ def refuse_outputs_over_inputs(
                     )
 
 
+def refuse_blocked_outputs(out: Path, output_names: Sequence[str], folders: Sequence[str]) -> None:
+    """Refuse, before any work, a file where the run writes a folder (``folders``: model/, checkpoints/, ...) or
+    a folder where it writes a file (metrics.json, the cards, ...); ``output_names`` are all it writes in ``out``.
+
+    Why: found only when the outputs were written, after the whole training: exit 2 with model/ published and
+    metrics.json and the cards missing, or the training lost.
+    """
+    from bertrbp.io.atomic import check_output_file
+
+    for name in output_names:
+        path = Path(out) / name
+        if name not in folders:
+            check_output_file(path, name)
+        elif path.exists() and not path.is_dir():
+            raise InputError(
+                f"{path}: a file is in the way of the run's {name}/ folder. Remove it or choose another --output-dir."
+            )
+
+
 def write_checkpoint_and_card(
     out: Path,
     metrics: dict,

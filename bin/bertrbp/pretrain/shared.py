@@ -18,22 +18,10 @@ OUTPUT_FOLDERS = ("model", "checkpoints")  # of OUTPUT_NAMES, the folders
 
 
 def refuse_blocked_outputs(out: Path) -> None:
-    """Refuse, before any work, a file where the run writes a folder (model/, checkpoints/) or a folder where it
-    writes a file (metrics.json, the cards, the task heads).
+    """Refuse, before any work, anything in the way of the outputs of either objective."""
+    from bertrbp.io.model_outputs import refuse_blocked_outputs as refuse
 
-    Why: found only when the outputs were written, after the whole training: exit 2 with model/ published and
-    metrics.json and the cards missing, or the training lost.
-    """
-    from bertrbp.io.atomic import check_output_file
-
-    for name in OUTPUT_NAMES:
-        path = Path(out) / name
-        if name not in OUTPUT_FOLDERS:
-            check_output_file(path, name)
-        elif path.exists() and not path.is_dir():
-            raise InputError(
-                f"{path}: a file is in the way of the run's {name}/ folder. Remove it or choose another --output-dir."
-            )
+    refuse(out, OUTPUT_NAMES, OUTPUT_FOLDERS)
 
 
 def refuse_unfinished_run(out: Path, resume: bool) -> None:
