@@ -670,3 +670,52 @@ def test_predictions_of_another_set_than_the_metrics_are_refused(tmp_path):
     last = result.stderr.strip().splitlines()[-1]
     assert "100 predictions (50 bound), but the metrics file of this name says n 200 (100 bound)" in last
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "file, field, value, named",
+    [
+        ("metrics.json", ("collapse", "val_loss"), "0.69", "'collapse.val_loss' is text, not a number"),
+        ("metrics.json", ("calibration", "crossfit_loss"), [0.6], "'calibration.crossfit_loss' is a list"),
+        ("metrics.json", ("epochs", 1, "epoch"), "2", "'epochs[1].epoch' is text, not an integer"),
+        ("model_card.json", ("data", "counts"), 540, "'data.counts' is a number, not an object"),
+        ("model_card.json", ("load_report",), True, "'load_report' is true/false, not an object"),
+    ],
+)
+def test_a_hand_edited_finetune_run_is_refused_naming_the_field(tmp_path, capsys, file, field, value, named):
+    """Text where the report formats a number, or a number where it reads an object, was a traceback halfway
+    through the report (`Unknown format code 'f' for object of type 'str'`); now one error line names the field."""
+    from inprocess import run_cli
+
+    probabilities, labels = learned_scores(1.5, seed=3)
+    predictions = write_predictions(tmp_path / "R.predictions.tsv", probabilities, labels)
+    run = write_finetune_run(tmp_path / "run", [0.69, 0.6969], [0.5, 0.6], stalled=True)
+    document = json.loads((run / file).read_text())
+    if file == "metrics.json":
+        document["calibration"] = {"applied": True, "crossfit_loss": 0.6, "fit_prior_entropy": 0.69}
+    target = document
+    for key in field[:-1]:
+        target = target[key]
+    target[field[-1]] = value
+    (run / file).write_text(json.dumps(document))
+    out = tmp_path / "out"
+    assert run_cli("summary", "--predictions", predictions, "--training", f"R={run}", "--output-dir", out) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and error[0].startswith(f"error: {run / file}: field {named}"), error
+    assert not out.exists()
+
+
+def test_a_run_without_epoch_numbers_plots_epochs_by_position(tmp_path):
+    """An epoch entry with "epoch": null was a traceback in the loss chart; it is plotted at its position."""
+    probabilities, labels = learned_scores(1.5, seed=3)
+    predictions = write_predictions(tmp_path / "R.predictions.tsv", probabilities, labels)
+    run = write_finetune_run(tmp_path / "run", [0.62, 0.51, 0.46], [0.78, 0.86, 0.88])
+    metrics = json.loads((run / "metrics.json").read_text())
+    for entry in metrics["epochs"]:
+        entry["epoch"] = None
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    (run / "model_card.json").unlink()
+    out = tmp_path / "out"
+    run_tool("summary", "--predictions", predictions, "--training", f"R={run}", "--output-dir", out)
+    body = section((out / "report.html").read_text(), "R")
+    assert "main validation loss: kept, 3 → 0.4600" in body

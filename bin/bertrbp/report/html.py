@@ -439,7 +439,7 @@ def _rbp_charts(group: list[MetricsRow], colors: dict[str, str]) -> str:
     if trained:
         loss_series = []
         for r in trained:
-            epochs = [h.get("epoch", i + 1) for i, h in enumerate(r.training.history)]
+            epochs = r.training.epoch_numbers
             loss_series.append(
                 svg.Series(
                     f"{r.model} train loss",
@@ -476,7 +476,7 @@ def _rbp_charts(group: list[MetricsRow], colors: dict[str, str]) -> str:
         )
         auc_series = []
         for r in trained:
-            epochs = [h.get("epoch", i + 1) for i, h in enumerate(r.training.history)]
+            epochs = r.training.epoch_numbers
             auc_series.append(
                 svg.Series(
                     f"{r.model} validation AUROC",

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bertrbp.errors import InputError
+from bertrbp.report.shapes import CARD_SHAPE, METRICS_SHAPE, check_shape
 
 PREDICTION_SUFFIXES = (".predictions.tsv", ".tsv")
 TRAINING_SUFFIXES = (".model_card.json", ".training.json", ".finetune.json", ".metrics.json", ".json")
@@ -71,6 +72,11 @@ class TrainingRun:
                 return entry
         return self.history[self.kept_epoch - 1] if 0 < self.kept_epoch <= len(self.history) else None
 
+    @property
+    def epoch_numbers(self) -> list[int]:
+        """Each history entry's epoch number, its position (1-based) where the entry has none (older runs)."""
+        return [entry["epoch"] if entry.get("epoch") is not None else i + 1 for i, entry in enumerate(self.history)]
+
     def value(self, key: str) -> float | None:
         """A number of the kept epoch (val_auroc, val_loss, ...), None when absent or not finite; for an ensemble,
         which trains no epochs of its own, the number its members' combined scores reach on the validation split."""
@@ -107,12 +113,16 @@ def read_training(path: Path) -> TrainingRun:
     path = Path(path)
     metrics: dict | None = None
     card: dict | None = None
+    metrics_path = card_path = path
     if path.is_dir():
         metrics_file, card_file = path / "metrics.json", path / "model_card.json"
         if not metrics_file.exists() and not card_file.exists():
             raise InputError(f"{path}: neither metrics.json nor model_card.json inside; give {TRAINING_WHAT}.")
         metrics = _load_json(metrics_file, TRAINING_WHAT) if metrics_file.exists() else None
         card = _load_json(card_file, TRAINING_WHAT) if card_file.exists() else None
+        metrics_path, card_path = metrics_file, card_file
+        if card is not None and not isinstance(card, dict):
+            raise InputError(f"{card_file}: expected a JSON object; give {TRAINING_WHAT}.")
     else:
         data = _load_json(path, TRAINING_WHAT)
         if not isinstance(data, dict):
@@ -125,8 +135,13 @@ def read_training(path: Path) -> TrainingRun:
             if sibling.exists() and sibling != path:
                 sibling_data = _load_json(sibling, TRAINING_WHAT)
                 card = sibling_data if isinstance(sibling_data, dict) and _is_card(sibling_data) else None
+                card_path = sibling
+    if card is not None:
+        check_shape(card, CARD_SHAPE, str(card_path), TRAINING_WHAT)
     if metrics is None and card is not None:
-        metrics = card.get("metrics")
+        metrics, metrics_path = card.get("metrics"), card_path
+    if isinstance(metrics, dict):
+        check_shape(metrics, METRICS_SHAPE, str(metrics_path), TRAINING_WHAT)
     if not isinstance(metrics, dict) or not isinstance(metrics.get("epochs"), list):
         hint = (
             " (that looks like bertrbp-evaluate's test metrics: give them as positional arguments)"
