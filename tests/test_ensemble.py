@@ -180,3 +180,35 @@ def test_one_model_value_can_name_an_ensemble_but_an_existing_path_is_never_spli
     odd = tmp_path / "run,2"
     odd.mkdir()
     assert [m.source for m in member_plan([str(odd)], [1], 1)] == [str(odd)]
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda m: m["members"][0].pop("path"), "member 1 has no folder name"),
+        (lambda m: m.update(members={"m1": "m1"}), "a list of members"),
+        (lambda m: m["members"][1].update(path="."), "member 2's folder '.' is not inside the ensemble folder"),
+        (lambda m: m["members"][0].update(path="../m1"), "member 1's folder '../m1' is not inside"),
+    ],
+)
+def test_a_hand_edited_ensemble_manifest_is_one_error_line(members, tmp_path, capsys, edit, message):
+    """A member without a path, or members not a list, were tracebacks; a member '.' loaded the ensemble inside
+    itself until the recursion limit; '../m1' loaded a model from outside the folder that travels alone."""
+    import shutil
+
+    from bertrbp.ensemble import write_manifest
+
+    folder = tmp_path / "ens"
+    for number, member in enumerate(members, 1):
+        shutil.copytree(member, folder / f"m{number}")
+    shutil.copytree(members[0], tmp_path / "m1")  # what '../m1' would reach
+    manifest = json.loads(
+        write_manifest(folder, [{"name": "a", "path": "m1"}, {"name": "b", "path": "m2"}]).read_text()
+    )
+    edit(manifest)
+    (folder / "ensemble.json").write_text(json.dumps(manifest))
+    fasta = write_fasta(tmp_path / "x.fa", motif_sequences(4, seed=1, length=31))
+    assert run_cli("predict", "--model", folder, fasta, "-o", tmp_path / "p.tsv", "--threads", "1") == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and error[0].startswith(f"error: {folder / 'ensemble.json'}: ") and message in error[0]
+    assert not (tmp_path / "p.tsv").exists()

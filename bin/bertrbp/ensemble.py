@@ -27,16 +27,40 @@ def is_ensemble_folder(path: str | Path) -> bool:
 
 
 def read_manifest(folder: str | Path) -> dict:
+    """The manifest, checked: an object of our format whose members are sub-folders of ``folder`` (named
+    without ``..``; a member folder may be a symlink).
+
+    Why the checks: a hand-edited manifest was a traceback (a member without ``path``, members not a list), a
+    member path ``.`` loaded the ensemble inside itself until Python's recursion limit, and ``../x`` loaded a
+    model from outside the folder, which then no longer travels alone (the pipeline stages the folder by itself).
+    """
     path = Path(folder) / MANIFEST
     try:
         manifest = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise InputError(f"{path}: cannot read the ensemble manifest ({exc}).") from exc
-    if manifest.get("format") != FORMAT or not manifest.get("members"):
-        raise InputError(f"{path}: not a bert-rbp ensemble manifest (needs format {FORMAT!r} and members).")
-    for member in manifest["members"]:
-        if not (Path(folder) / member["path"]).is_dir():
-            raise InputError(f"{path}: member folder {member['path']!r} is missing next to the manifest.")
+    members = manifest.get("members") if isinstance(manifest, dict) else None
+    if (
+        not isinstance(manifest, dict)
+        or manifest.get("format") != FORMAT
+        or not isinstance(members, list)
+        or not members
+    ):
+        raise InputError(
+            f"{path}: not a bert-rbp ensemble manifest (needs an object with format {FORMAT!r} and a list of members)."
+        )
+    for number, member in enumerate(members, 1):
+        relative = member.get("path") if isinstance(member, dict) else None
+        if not isinstance(relative, str) or not relative.strip():
+            raise InputError(f"{path}: member {number} has no folder name ('path'); fix or rewrite the manifest.")
+        parts = Path(relative).parts
+        if Path(relative).is_absolute() or ".." in parts or all(part == "." for part in parts):
+            raise InputError(
+                f"{path}: member {number}'s folder {relative!r} is not inside the ensemble folder; an ensemble's "
+                "members are its own sub-folders (bertrbp-finetune writes them so)."
+            )
+        if not (Path(folder) / relative).is_dir():
+            raise InputError(f"{path}: member folder {relative!r} is missing next to the manifest.")
     return manifest
 
 
