@@ -268,3 +268,28 @@ def test_a_failed_run_leaves_no_new_output_folder_and_a_table_link_is_replaced_n
     (out / "spearman.tsv").symlink_to(tmp_path / "mine.tsv")
     _attention_stats(tiny_checkpoint, data, out, "--sequence-labels", data / "seq.tsv")
     assert not (out / "spearman.tsv").is_symlink() and (tmp_path / "mine.tsv").read_text() == "kept\n"
+
+
+@pytest.mark.parametrize("where", ["cv_comparison.tsv", "spearman.tsv", "figures/seq.tsv", "model"])
+def test_an_input_or_the_model_among_the_outputs_is_refused(tiny_checkpoint, data, tmp_path, where, capsys):
+    """Labels saved as out/cv_comparison.tsv were deleted as an earlier run's output (no --compare-model), as
+    out/spearman.tsv replaced by the table, in out/figures/ deleted with the folder; all with exit 0. The model
+    folder as --output-dir got the tables beside its weights. Now each is refused before any work."""
+    import shutil
+
+    from inprocess import run_cli
+
+    out = tmp_path / "out"
+    model = out if where == "model" else tiny_checkpoint
+    if where == "model":
+        shutil.copytree(tiny_checkpoint, out)
+        labels = data / "seq.tsv"
+    else:
+        labels = out / where
+        labels.parent.mkdir(parents=True)
+        shutil.copy(data / "seq.tsv", labels)
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    args = ["--model", model, "--sequences", data / "seqs.fa", "--output-dir", out, "--sequence-labels", labels]
+    assert run_cli("attention_stats", *args, "--threads", "1", "--no-figures") == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(f"error: --output-dir {out}: the run")
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
