@@ -293,3 +293,28 @@ def test_an_input_or_the_model_among_the_outputs_is_refused(tiny_checkpoint, dat
     assert run_cli("attention_stats", *args, "--threads", "1", "--no-figures") == 2
     assert capsys.readouterr().err.strip().splitlines()[-1].startswith(f"error: --output-dir {out}: the run")
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize("case", ["too long", "shorter than the compared model's k"])
+def test_a_sequence_a_model_cannot_take_is_named(tiny_checkpoint, tmp_path, case, capsys):
+    """A sequence longer than the model's positions, or shorter than a --compare-model's k, failed mid-analysis as
+    'sequence 2' (its row in a batch); now refused before the model runs, naming the record and the model."""
+    from bertrbp.model import load_classifier, save_checkpoint
+    from inprocess import run_cli
+
+    rng = random.Random(0)
+    lengths = [30] * 7 + ([600] if case == "too long" else [4])
+    (tmp_path / "s.fa").write_text("".join(f">r{i}\n{'ACGT' * (n // 4)}\n" for i, n in enumerate(lengths)))
+    (tmp_path / "l.tsv").write_text("id\tu\n" + "".join(f"r{i}\t{rng.randint(0, 1)}\n" for i in range(8)))
+    extra = []
+    if case != "too long":
+        model, tokenizer, _ = load_classifier("tiny", k=6, seed=0)
+        extra = ["--compare-model", save_checkpoint(model, tokenizer, tmp_path / "k6")]
+    out = tmp_path / "out"
+    args = ["--model", tiny_checkpoint, "--sequences", tmp_path / "s.fa", "--output-dir", out]
+    args += ["--sequence-labels", tmp_path / "l.tsv", "--batch-size", "4", "--no-figures", "--threads", "1", *extra]
+    assert run_cli("attention_stats", *args) == 2
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line.startswith(f"error: {tmp_path / 's.fa'}: sequence 'r7' ")
+    assert ("at most 512 nt" if case == "too long" else "shorter than k=6 of --compare-model") in line
+    assert not out.exists()

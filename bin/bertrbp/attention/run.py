@@ -38,7 +38,7 @@ class AttentionStatsOptions:
 
 def run_attention_stats(options: AttentionStatsOptions):
     """Run the analysis of ``options.model`` (and ``compare_model``); returns the ``AttentionResults`` written."""
-    from bertrbp.attention.analysis import Settings, analyse, load_inputs, parse_head
+    from bertrbp.attention.analysis import Settings, analyse, check_fits, load_inputs, parse_head
     from bertrbp.attention.engine import open_model
     from bertrbp.attention.formulas import head_name
     from bertrbp.attention.report import OUTPUT_FILES, check_replaceable, write_results
@@ -78,7 +78,10 @@ def run_attention_stats(options: AttentionStatsOptions):
     main_model = open_model(model, device)
     if main_model.k != k:
         raise InputError(f"{model}: the loaded model uses k={main_model.k}, its vocabulary k={k}.")
+    check_fits(main_model, inputs, options.sequences)
     other = open_model(options.compare_model, device) if options.compare_model else None
+    if other is not None:
+        check_fits(other, inputs, options.sequences, "--compare-model")
     settings = Settings(
         batch_size=options.batch_size,
         n_bins=options.bins,
