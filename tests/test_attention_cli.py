@@ -268,3 +268,53 @@ def test_a_failed_run_leaves_no_new_output_folder_and_a_table_link_is_replaced_n
     (out / "spearman.tsv").symlink_to(tmp_path / "mine.tsv")
     _attention_stats(tiny_checkpoint, data, out, "--sequence-labels", data / "seq.tsv")
     assert not (out / "spearman.tsv").is_symlink() and (tmp_path / "mine.tsv").read_text() == "kept\n"
+
+
+@pytest.mark.parametrize("where", ["cv_comparison.tsv", "spearman.tsv", "figures/seq.tsv", "model"])
+def test_an_input_or_the_model_among_the_outputs_is_refused(tiny_checkpoint, data, tmp_path, where, capsys):
+    """Labels saved as out/cv_comparison.tsv were deleted as an earlier run's output (no --compare-model), as
+    out/spearman.tsv replaced by the table, in out/figures/ deleted with the folder; all with exit 0. The model
+    folder as --output-dir got the tables beside its weights. Now each is refused before any work."""
+    import shutil
+
+    from inprocess import run_cli
+
+    out = tmp_path / "out"
+    model = out if where == "model" else tiny_checkpoint
+    if where == "model":
+        shutil.copytree(tiny_checkpoint, out)
+        labels = data / "seq.tsv"
+    else:
+        labels = out / where
+        labels.parent.mkdir(parents=True)
+        shutil.copy(data / "seq.tsv", labels)
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    args = ["--model", model, "--sequences", data / "seqs.fa", "--output-dir", out, "--sequence-labels", labels]
+    assert run_cli("attention_stats", *args, "--threads", "1", "--no-figures") == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(f"error: --output-dir {out}: the run")
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize("case", ["too long", "shorter than the compared model's k"])
+def test_a_sequence_a_model_cannot_take_is_named(tiny_checkpoint, tmp_path, case, capsys):
+    """A sequence longer than the model's positions, or shorter than a --compare-model's k, failed mid-analysis as
+    'sequence 2' (its row in a batch); now refused before the model runs, naming the record and the model."""
+    from bertrbp.model import load_classifier, save_checkpoint
+    from inprocess import run_cli
+
+    rng = random.Random(0)
+    lengths = [30] * 7 + ([600] if case == "too long" else [4])
+    (tmp_path / "s.fa").write_text("".join(f">r{i}\n{'ACGT' * (n // 4)}\n" for i, n in enumerate(lengths)))
+    (tmp_path / "l.tsv").write_text("id\tu\n" + "".join(f"r{i}\t{rng.randint(0, 1)}\n" for i in range(8)))
+    extra = []
+    if case != "too long":
+        model, tokenizer, _ = load_classifier("tiny", k=6, seed=0)
+        extra = ["--compare-model", save_checkpoint(model, tokenizer, tmp_path / "k6")]
+    out = tmp_path / "out"
+    args = ["--model", tiny_checkpoint, "--sequences", tmp_path / "s.fa", "--output-dir", out]
+    args += ["--sequence-labels", tmp_path / "l.tsv", "--batch-size", "4", "--no-figures", "--threads", "1", *extra]
+    assert run_cli("attention_stats", *args) == 2
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line.startswith(f"error: {tmp_path / 's.fa'}: sequence 'r7' ")
+    assert ("at most 512 nt" if case == "too long" else "shorter than k=6 of --compare-model") in line
+    assert not out.exists()

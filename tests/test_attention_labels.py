@@ -77,3 +77,24 @@ def test_gzip_labels(files):
     with gzip.open(files / "seq.tsv.gz", "wt") as handle:
         handle.write("id\tintron\na\t1\nb\t0\n")
     assert read_sequence_labels(files / "seq.tsv.gz").rows["a"].tolist() == [1]
+
+
+@pytest.mark.parametrize("which", ["sequence", "token"])
+@pytest.mark.parametrize(
+    "content,needle",
+    [
+        (b"id\tintron\na\t1\n\xff\xfe\n", "not a text file"),
+        ("gzip-truncated", "truncated or corrupt"),
+    ],
+)
+def test_unreadable_label_files_are_input_errors(files, which, content, needle):
+    """A label file that is not UTF-8 or a cut-off gzip is one InputError naming it (it was a traceback)."""
+    import gzip
+
+    path = files / "bad.tsv"
+    if content == "gzip-truncated":
+        content = gzip.compress(b"id\tintron\na\t1\nb\t0\n")[:-10]  # the trailer cut off
+    path.write_bytes(content)
+    read = read_sequence_labels if which == "sequence" else lambda p: read_token_labels([p])
+    with pytest.raises(InputError, match=f"bad.tsv: .*{needle}"):
+        read(path)

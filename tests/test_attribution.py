@@ -195,3 +195,24 @@ def test_logos_of_an_earlier_run_and_file_browser_metadata_may_be_replaced(tmp_p
     (logos / "notes.txt").write_text("mine")
     with pytest.raises(InputError, match=r"holds files attribute did not write \(notes.txt\)"):
         check_logos_folder(logos)
+
+
+def test_integrated_gradients_of_a_nested_ensemble_attribute_the_model_scored():
+    """--model ENSEMBLE_DIR --model M scores mean(mean(a, b), c); IG took the mean over the leaves a, b, c (another
+    model), with exit 0 and a small completeness error. Now each member counts once, as in the logit."""
+    import torch
+
+    from bertrbp.ensemble import EnsembleClassifier
+    from bertrbp.inference import score_sequences
+    from bertrbp.model import load_classifier
+
+    device = torch.device("cpu")
+    (a, tokenizer, _), (b, _, _), (c, _, _) = (load_classifier("tiny", seed=s) for s in (0, 1, 2))
+    nested = EnsembleClassifier([EnsembleClassifier([a, b], ["a", "b"]), c], ["ab", "c"]).eval()
+    seq = "ACGTTGCAAGGCTTACGATCGATTGCA"
+    parts = {name: integrated_gradients(m.eval(), tokenizer, seq, device, steps=8) for name, m in zip("abc", (a, b, c))}
+    got = integrated_gradients(nested, tokenizer, seq, device, steps=8)
+    expected = (parts["a"].tokens + parts["b"].tokens) / 4 + parts["c"].tokens / 2
+    np.testing.assert_allclose(got.tokens, expected, rtol=1e-6, atol=1e-9)
+    scored = score_sequences(nested, tokenizer, [seq], device).logit[0]
+    assert got.logit == pytest.approx(scored, abs=1e-5)

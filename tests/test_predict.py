@@ -126,3 +126,37 @@ def test_cli_missing_model_exits_2_as_a_user_sees_it(tmp_path):
     result = run_tool("predict", "--model", tmp_path / "nope", fasta, "-o", tmp_path / "p.tsv", check=False)
     assert result.returncode == 2 and result.stderr.startswith("error:") and "nope" in result.stderr
     assert not (tmp_path / "p.tsv").exists()
+
+
+@pytest.mark.parametrize("name", ["model.safetensors", "config.json", "ensemble.json", "sub/p.tsv"])
+def test_output_into_the_model_folder_is_refused(tmp_path, tiny_checkpoint, name, capsys):
+    """-o inside the --model folder (as given, or as the run folder DIR whose model is DIR/model): the predictions
+    replaced the model's weights (or made it load as an ensemble) with exit 0."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_checkpoint, run / "model")
+    before = {p.name: p.read_bytes() for p in (run / "model").iterdir()}
+    fasta = tmp_path / "a.fa"
+    fasta.write_text(">a\nACGTACGTAC\n")
+    for given in (run / "model", run):
+        out = run / "model" / name
+        assert run_cli("predict", "--model", given, fasta, "-o", out, "--threads", "1") == 2
+        stderr = capsys.readouterr().err
+        assert stderr.startswith("error:") and "into the --model folder" in stderr
+        assert {p.name: p.read_bytes() for p in (run / "model").iterdir()} == before
+    # beside the model folder is fine: the run folder's own predictions
+    assert run_cli("predict", "--model", run, fasta, "-o", run / "p.tsv", "--threads", "1") == 0
+
+
+def test_output_into_a_bundled_model_named_by_its_short_name_is_refused(tmp_path, tiny_checkpoint, monkeypatch):
+    import shutil
+
+    shutil.copytree(tiny_checkpoint, tmp_path / "models" / "short-k3")
+    monkeypatch.setenv("BERTRBP_MODELS", str(tmp_path / "models"))
+    weights = tmp_path / "models" / "short-k3" / "model.safetensors"
+    before = weights.read_bytes()
+    fasta = tmp_path / "a.fa"
+    fasta.write_text(">a\nACGTACGTAC\n")
+    assert run_cli("predict", "--model", "short-k3", fasta, "-o", weights, "--threads", "1") == 2
+    assert weights.read_bytes() == before

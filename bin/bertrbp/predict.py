@@ -50,9 +50,11 @@ def run_predict(options: PredictOptions) -> int:
 
     from bertrbp.calibration import inference_bf16
     from bertrbp.device import resolve_device
+    from bertrbp.io.model_outputs import refuse_outputs_in_models
     from bertrbp.io.sequences import check_unique_ids, iter_many
     from bertrbp.model import open_classifier
 
+    refuse_outputs_in_models({"--output": Path(options.output)}, options.models)
     device = resolve_device(options.device)
     model, tokenizer, _ = open_classifier([str(m) for m in options.models], device=device, trained=True)
     on_bf16 = inference_bf16(device, options.bf16, [model])

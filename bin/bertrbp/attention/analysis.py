@@ -104,6 +104,26 @@ def load_inputs(
     return inputs
 
 
+def check_fits(run: AttentionModel, inputs: Inputs, sequences: str | Path, option: str = "--model") -> None:
+    """Refuse, before the model runs, a sequence shorter than the model's k or longer than its positions, naming it.
+
+    Why: load_inputs checks the main model's k only; a longer sequence (or one shorter than a --compare-model's
+    k) failed mid-analysis naming "sequence 2" (its row in a batch), not the record.
+    """
+    limit = run.tokenizer.max_sequence_length(run.model.config.max_position_embeddings)
+    for record_id, seq in zip(inputs.ids, inputs.seqs):
+        if len(seq) > limit:
+            raise InputError(
+                f"{sequences}: sequence '{record_id}' has {len(seq)} nt; {option} {run.source} takes at most "
+                f"{limit} nt. Cut long sequences into windows or trim them (bertrbp-prepare)."
+            )
+        if len(seq) < run.k:
+            raise InputError(
+                f"{sequences}: sequence '{record_id}' is shorter than k={run.k} of {option} {run.source}; it has no "
+                "k-mer token. Drop it or give longer sequences."
+            )
+
+
 def _batch_token_labels(rows: list[np.ndarray], width: int) -> np.ndarray:
     """Pad per-sequence ``[P, T]`` labels to ``[B, P, width]``."""
     out = np.zeros((len(rows), rows[0].shape[0], width), dtype=np.uint8)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from bertrbp.errors import InputError
-from bertrbp.io.sequences import open_text
+from bertrbp.io.sequences import numbered_lines
 
 
 @dataclass
@@ -27,12 +27,8 @@ class LabelTable:
 
 
 def _read_table(path: Path, kind: str) -> tuple[list[str], Iterable[tuple[int, list[str]]]]:
-    try:
-        handle = open_text(path)
-    except InputError:
-        raise
-    lines = (line.rstrip("\r\n") for line in handle)
-    header = next(lines, None)
+    lines = numbered_lines(path)  # gzip and encoding failures as InputError, like every line-based reader
+    _, header = next(lines, (1, None))
     if header is None or not header.strip():
         raise InputError(f"{path}: the {kind} label file is empty; expected a header 'id<TAB>property...'.")
     columns = header.split("\t")
@@ -46,10 +42,9 @@ def _read_table(path: Path, kind: str) -> tuple[list[str], Iterable[tuple[int, l
         raise InputError(f"{path}: property names in the header must be unique and non-empty: {properties}.")
 
     def body():
-        with handle:
-            for number, line in enumerate(lines, start=2):
-                if line.strip():
-                    yield number, line.split("\t")
+        for number, line in lines:
+            if line.strip():
+                yield number, line.split("\t")
 
     return properties, body()
 

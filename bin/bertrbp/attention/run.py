@@ -38,15 +38,31 @@ class AttentionStatsOptions:
 
 def run_attention_stats(options: AttentionStatsOptions):
     """Run the analysis of ``options.model`` (and ``compare_model``); returns the ``AttentionResults`` written."""
-    from bertrbp.attention.analysis import Settings, analyse, load_inputs, parse_head
+    from bertrbp.attention.analysis import Settings, analyse, check_fits, load_inputs, parse_head
     from bertrbp.attention.engine import open_model
     from bertrbp.attention.formulas import head_name
-    from bertrbp.attention.report import check_replaceable, write_results
+    from bertrbp.attention.report import OUTPUT_FILES, check_replaceable, write_results
     from bertrbp.device import resolve_device, set_threads
-    from bertrbp.model import is_preset, load_tokenizer
+    from bertrbp.io.model_outputs import refuse_outputs_over_inputs
+    from bertrbp.model import is_preset, load_tokenizer, model_folder
 
     model = options.model
     check_replaceable(Path(options.output_dir))  # before the analysis, not after it
+    # every output name, written or (an earlier run's) removed: an input or a model among them would be lost
+    refuse_outputs_over_inputs(
+        Path(options.output_dir),
+        [*OUTPUT_FILES, "figures"],
+        {
+            "--sequences": [options.sequences],
+            "--sequence-labels": [options.sequence_labels] if options.sequence_labels is not None else [],
+            "--token-labels": list(options.token_labels or []),
+        },
+        {
+            option: [model_folder(source)]
+            for option, source in (("--model", model), ("--compare-model", options.compare_model))
+            if source is not None and Path(source).is_dir()
+        },
+    )
     head = parse_head(options.fixed_head) if options.fixed_head is not None else None
     k = 3 if is_preset(model) else load_tokenizer(model).k
     inputs = load_inputs(
@@ -62,7 +78,10 @@ def run_attention_stats(options: AttentionStatsOptions):
     main_model = open_model(model, device)
     if main_model.k != k:
         raise InputError(f"{model}: the loaded model uses k={main_model.k}, its vocabulary k={k}.")
+    check_fits(main_model, inputs, options.sequences)
     other = open_model(options.compare_model, device) if options.compare_model else None
+    if other is not None:
+        check_fits(other, inputs, options.sequences, "--compare-model")
     settings = Settings(
         batch_size=options.batch_size,
         n_bins=options.bins,

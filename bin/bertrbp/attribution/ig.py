@@ -75,18 +75,19 @@ def integrated_gradients(
     """IG attributions of one sequence (model in eval mode on ``device``).
 
     For an ensemble (mean of its members' log-odds) IG is linear in the model: the attribution is the mean of
-    the members' attributions (each from its own baseline embedding), and completeness still holds.
+    the members' attributions (each from its own baseline embedding), and completeness still holds. A member that
+    is itself an ensemble (``--model ENSEMBLE_DIR --model M``) counts as one member, as it does in the model's
+    logit; the mean over all the leaves instead attributed another model than the one scored.
     """
-    parts = members(model)
-    if len(parts) > 1:
-        results = [integrated_gradients(m, tokenizer, seq, device, steps, baseline, chunk) for m in parts]
+    inner = getattr(model, "members", None)
+    if inner is not None:
+        results = [integrated_gradients(m, tokenizer, seq, device, steps, baseline, chunk) for m in inner]
         return IGResult(
             *(
                 np.mean([getattr(r, name) for r in results], axis=0)
                 for name in ("tokens", "nucleotides", "logit", "baseline_logit", "delta")
             )
         )
-    model = parts[0]
     check_ig_supported(model)
     import torch
 

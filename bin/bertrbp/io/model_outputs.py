@@ -6,7 +6,7 @@ outputs or none, never half of them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from bertrbp.errors import InputError
@@ -62,6 +62,38 @@ def refuse_blocked_outputs(out: Path, output_names: Sequence[str], folders: Sequ
             raise InputError(
                 f"{path}: a file is in the way of the run's {name}/ folder. Remove it or choose another --output-dir."
             )
+
+
+def refuse_outputs_in_models(outputs: Mapping[str, Path], models: Iterable[str | Path]) -> None:
+    """Refuse, before any work, an output file (``outputs``: how the user named it -> path) in a model folder the
+    run reads (a ``--model`` folder as ``model.model_folder`` resolves it, and an ensemble's member folders).
+
+    Why: ``bertrbp-predict --model M -o M/model.safetensors`` replaced the model's weights with the predictions
+    table, exit 0; a new name in there (``ensemble.json``, ``pytorch_model.bin``) changes what the folder loads as.
+    """
+    from bertrbp.ensemble import is_ensemble_folder, member_sources
+    from bertrbp.io.atomic import is_special
+    from bertrbp.model import model_folder, resolve_model_source
+
+    folders: list[tuple[str, Path]] = []
+    for given in models:
+        source = resolve_model_source(str(given))  # a bundled short name -> its folder
+        if not Path(source).is_dir():
+            continue  # a preset or hub id: no folder on this machine
+        folder = model_folder(source)
+        folders.append((str(given), folder.resolve()))
+        if is_ensemble_folder(folder):
+            folders += [(str(given), Path(member).resolve()) for member in member_sources(folder)]
+    for label, out in outputs.items():
+        if is_special(Path(out)):
+            continue  # /dev/stdout, a pipe
+        path = Path(out).resolve()
+        for given, folder in folders:
+            if path == folder or folder in path.parents:
+                raise InputError(
+                    f"{out}: the {label} would be written into the --model folder {given} (over or beside the "
+                    "model's own files). Give the output a path outside the model folder."
+                )
 
 
 def write_checkpoint_and_card(
