@@ -268,3 +268,22 @@ def test_a_failed_run_leaves_no_new_output_folder_and_a_table_link_is_replaced_n
     (out / "spearman.tsv").symlink_to(tmp_path / "mine.tsv")
     _attention_stats(tiny_checkpoint, data, out, "--sequence-labels", data / "seq.tsv")
     assert not (out / "spearman.tsv").is_symlink() and (tmp_path / "mine.tsv").read_text() == "kept\n"
+
+
+def test_an_ensemble_is_refused_naming_it(tiny_checkpoint, data, tmp_path):
+    """An ensemble has no attention heads of its own (its folder holds ensemble.json, no config.json)."""
+    import shutil
+
+    from bertrbp.ensemble import write_manifest
+
+    ensemble = tmp_path / "ensemble"
+    shutil.copytree(tiny_checkpoint, ensemble / "m1")
+    write_manifest(ensemble, [{"name": "m1", "path": "m1"}])
+    for extra in ([], ["--compare-model", ensemble]):
+        model = tiny_checkpoint if extra else ensemble
+        out = tmp_path / f"out{len(extra)}"
+        result = _attention_stats(model, data, out, "--token-labels", data / "struct.tsv", *extra, check=False)
+        assert result.returncode == 2
+        flag = "--compare-model" if extra else "--model"
+        assert f"error: {flag} {ensemble} is an ensemble" in result.stderr
+        assert not out.exists()

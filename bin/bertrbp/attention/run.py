@@ -43,9 +43,16 @@ def run_attention_stats(options: AttentionStatsOptions):
     from bertrbp.attention.formulas import head_name
     from bertrbp.attention.report import check_replaceable, write_results
     from bertrbp.device import resolve_device, set_threads
-    from bertrbp.model import is_preset, load_tokenizer
+    from bertrbp.ensemble import is_ensemble_folder
+    from bertrbp.model import is_preset, load_tokenizer, model_folder
 
     model = options.model
+    for flag, source in (("--model", model), ("--compare-model", options.compare_model)):
+        if source and is_ensemble_folder(model_folder(source)):
+            raise InputError(
+                f"{flag} {source} is an ensemble: its members have attention heads of their own, none of the "
+                "ensemble; give one member's folder (it holds a config.json)."
+            )
     check_replaceable(Path(options.output_dir))  # before the analysis, not after it
     head = parse_head(options.fixed_head) if options.fixed_head is not None else None
     k = 3 if is_preset(model) else load_tokenizer(model).k
