@@ -113,6 +113,17 @@ def test_model_dir_takes_an_ensemble_whole_and_a_run_folder_s_model(tmp_path):
         assert found == str(tmp_path / name / expected), name
 
 
+def test_finetune_takes_model_names_but_no_path_on_the_galaxy_server():
+    """The starting-model text reaches --model, which loads any existing folder: '/srv/.../model' (or '../..')
+    fine-tuned from a model of the server, another user's included. Galaxy applies the validator with re.match."""
+    root = ET.parse(GALAXY / "bertrbp_finetune.xml").getroot()
+    expression = next(p for p in root.iter("param") if p.get("name") == "name").find("validator").text
+    for name in ("bertrbp-mini-k3", "zhihan1996/DNA_bert_3", "tiny", "kmer-pos", "mini,cnn,kmer", "cnn,owner/m.v2"):
+        assert re.match(expression, name), name
+    for path in ("/srv/galaxy/models/m", "../../models/m", "owner/../../m", "tiny,/home/x", ".", "a/b/c", "tiny,"):
+        assert not re.match(expression, path), path
+
+
 def test_macros_define_versions_container_and_citations():
     text = (GALAXY / "macros.xml").read_text()
     root = ET.fromstring(text)
