@@ -439,6 +439,8 @@ BAD_ROWS = {  # row -> the problem reported for it (each run costs a JVM start, 
     "no_negatives,,,{demo},,,,": "line 6 (id 'no_negatives'): give 'input' (labelled sequence files",
     "chain_only,{demo},tsv,,,,,hg19ToHg38.over.chain.gz": "line 7 (id 'chain_only'): 'chain' needs 'genome'",
     "genome_only,{demo},tsv,,,,hg38.fa,": "line 8 (id 'genome_only'): 'genome' is the liftover target genome",
+    # tokenize read '-RBFOX2.train.fa' as options, and Nextflow's own clean-up failed: rm: invalid option -- 'B'
+    "-RBFOX2,{demo},tsv,,,,,": "line 9 (id '-RBFOX2'): id '-RBFOX2' must start with a letter, a digit or '_'",
 }
 
 
@@ -490,6 +492,18 @@ def test_bad_parameters_stop_the_run_at_start_naming_each_parameter(tmp_path):
         "several of them comma-separated",
     )
     assert text.count("Invalid parameters") == 1
+
+
+@pytest.mark.parametrize("name", ["-x", ".hidden"])
+def test_a_model_name_read_as_an_option_or_hidden_stops_at_start(name, tmp_path):
+    """Scan writes NAME.profile.tsv: '-x.profile.tsv' reads as options, '.hidden.profile.tsv' escapes the output
+    globs."""
+    (tmp_path / "m").mkdir()
+    result = run_nextflow(
+        "-profile", "test", "--mode", "scan", "--models", f"ok={tmp_path / 'm'},{name}={tmp_path / 'm'}",
+        "--sequences", str(DEMO / "RBFOX2_HepG2.tsv"), "--outdir", str(tmp_path / "out"), cwd=tmp_path,
+    )  # fmt: skip
+    _fails_at_start(result, f"the model name '{name}' must start with a letter, a digit or '_'")
 
 
 def test_the_paper_recipe_with_an_ensemble_baseline_stops_at_start(tmp_path):
