@@ -391,6 +391,30 @@ def test_stub_train_with_every_optional_branch_and_samplesheet_shape(shapes_shee
     assert sum("SUMMARY" in name for name in done) == 1
 
 
+def test_stub_files_of_one_name_from_different_folders_are_all_staged(tmp_path):
+    """Replicates laid out as rep1/peaks.fa, rep2/peaks.fa (and corpora as hg38/chr.fa, mm10/chr.fa) stopped the
+    run: Nextflow staged them to one name ('input file name collision -- ... positives/peaks.fa')."""
+    d = tmp_path / "data"
+    for rep in ("rep1", "rep2"):
+        (d / rep).mkdir(parents=True)
+        _write_fasta(d / rep / "peaks.fa", ["ACGTACGTAC"], 1)
+        _write_fasta(d / rep / "bg.fa", ["ACGTACGTAC"], 0)
+    sheet = d / "samplesheet.csv"
+    sheet.write_text(
+        "id,input,format,positives,negatives,gtf,genome,chain\n"
+        "replicates,,fasta,rep1/peaks.fa;rep2/peaks.fa,rep1/bg.fa;rep2/bg.fa,,,\n"
+    )
+    corpus = f"{d / 'rep1' / 'peaks.fa'},{d / 'rep2' / 'peaks.fa'}"
+    result = run_nextflow(
+        "-stub", "-profile", "test", "--input", str(sheet), "--pretrain_corpus", corpus,
+        "--outdir", str(tmp_path / "out"), cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-4000:]
+    staged = {str(p.relative_to(p.parents[2])) for p in (tmp_path / "work").glob("*/*/*/*/*.fa")}
+    assert {"positives/1/peaks.fa", "positives/2/peaks.fa", "negatives/1/bg.fa", "negatives/2/bg.fa"} <= staged
+    assert {"corpus/1/peaks.fa", "corpus/2/peaks.fa"} <= staged
+
+
 @pytest.mark.parametrize(
     "mode_args",
     [  # scan of a FASTA runs for real above
