@@ -124,6 +124,17 @@ def test_finetune_takes_model_names_but_no_path_on_the_galaxy_server():
         assert not re.match(expression, path), path
 
 
+def test_evaluate_leaves_the_metrics_name_to_the_dataset_name_by_default():
+    """The summary names a metrics file by its 'name' field, else by its dataset name. The wrapper wrote
+    --name RBP by default (the tool's default is none): every RBP's metrics were 'RBP', renaming the datasets
+    changed nothing, and a summary of two failed ('the name 'RBP' was already read')."""
+    root = ET.parse(GALAXY / "bertrbp_evaluate.xml").getroot()
+    param = next(p for p in root.iter("param") if p.get("argument") == "--name")
+    assert param.get("value") == "" and param.get("optional") == "true"
+    assert re.search(r"#if \$name\s+--name '\$name'\s+#end if", root.find("command").text)
+    assert re.match(param.find("validator").text, "") and re.match(param.find("validator").text, "RBFOX2.kmer")
+
+
 def test_macros_define_versions_container_and_citations():
     text = (GALAXY / "macros.xml").read_text()
     root = ET.fromstring(text)
