@@ -318,3 +318,22 @@ def test_a_sequence_a_model_cannot_take_is_named(tiny_checkpoint, tmp_path, case
     assert line.startswith(f"error: {tmp_path / 's.fa'}: sequence 'r7' ")
     assert ("at most 512 nt" if case == "too long" else "shorter than k=6 of --compare-model") in line
     assert not out.exists()
+
+
+def test_an_ensemble_is_refused_naming_it(tiny_checkpoint, data, tmp_path):
+    """An ensemble has no attention heads of its own (its folder holds ensemble.json, no config.json)."""
+    import shutil
+
+    from bertrbp.ensemble import write_manifest
+
+    ensemble = tmp_path / "ensemble"
+    shutil.copytree(tiny_checkpoint, ensemble / "m1")
+    write_manifest(ensemble, [{"name": "m1", "path": "m1"}])
+    for extra in ([], ["--compare-model", ensemble]):
+        model = tiny_checkpoint if extra else ensemble
+        out = tmp_path / f"out{len(extra)}"
+        result = _attention_stats(model, data, out, "--token-labels", data / "struct.tsv", *extra, check=False)
+        assert result.returncode == 2
+        flag = "--compare-model" if extra else "--model"
+        assert f"error: {flag} {ensemble} is an ensemble" in result.stderr
+        assert not out.exists()

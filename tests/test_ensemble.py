@@ -212,3 +212,28 @@ def test_a_hand_edited_ensemble_manifest_is_one_error_line(members, tmp_path, ca
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and error[0].startswith(f"error: {folder / 'ensemble.json'}: ") and message in error[0]
     assert not (tmp_path / "p.tsv").exists()
+
+
+def _ensemble_folder(members, folder):
+    """An ensemble folder (ensemble.json beside its member checkpoints) made from the two tiny members."""
+    import shutil
+
+    from bertrbp.ensemble import write_manifest
+
+    for member in members:
+        shutil.copytree(member, folder / member.name)
+    write_manifest(folder, [{"name": m.name, "path": m.name} for m in members])
+    return folder
+
+
+def test_finetune_refuses_an_ensemble_as_its_starting_model(members, tmp_path, capsys):
+    """An ensemble folder (or a finetune run folder holding one) as --model trained the whole ensemble for an epoch,
+    then crashed with a traceback (exit 1) when saving its first checkpoint."""
+    ensemble = _ensemble_folder(members, tmp_path / "run" / "model")
+    train = write_fasta(tmp_path / "train.fa", motif_sequences(40, seed=27, length=41))
+    for start in (ensemble, ensemble.parent):
+        out = tmp_path / f"out_{start.name}"
+        code = run_cli("finetune", "--train", train, "--model", start, "--output-dir", out, "--epochs", "1")
+        assert code == 2
+        assert "is an ensemble; fine-tuning starts from one model" in capsys.readouterr().err
+        assert not out.exists()

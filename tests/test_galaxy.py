@@ -78,6 +78,63 @@ def test_every_option_a_wrapper_passes_is_one_the_tool_accepts(wrapper):
     assert passed - accepted == set(), f"{wrapper.name} passes options bertrbp-{tool} does not accept"
 
 
+def _macro_token(name: str) -> str:
+    root = ET.parse(GALAXY / "macros.xml").getroot()
+    return next(token.text for token in root.iter("token") if token.get("name") == name)
+
+
+@pytest.mark.parametrize("wrapper", WRAPPERS, ids=lambda p: p.stem)
+def test_every_unzipped_model_is_located_with_model_dir(wrapper):
+    """The first config.json `find` lists (directory order) is one member of an ensemble zip, or a checkpoint's copy
+    in a zipped run folder: attention-stats analysed one member of an ensemble with exit 0, and fine-tune and
+    pretrain started from one. model_dir takes the shallowest ensemble.json or config.json."""
+    command = ET.parse(wrapper).getroot().find("command").text
+    folders = [folder.strip("'") for folder in re.findall(r"python -m zipfile -e \S+ (\S+)", command)]
+    for folder in folders:
+        assert f"model_dir {folder})" in command, f"{wrapper.name}: the model unzipped into {folder} is not located"
+    assert ("@MODEL_DIR_FUNCTION@" in command) == bool(folders)
+    assert "-name config.json" not in command
+
+
+def test_model_dir_takes_an_ensemble_whole_and_a_run_folder_s_model(tmp_path):
+    function = _macro_token("@MODEL_DIR_FUNCTION@").strip().replace("\\$", "$")  # Cheetah's escaped $
+    layouts = {
+        "model": (["model/config.json"], "model"),
+        "ensemble": (["model/ensemble.json", "model/a_seed1/config.json", "model/b_seed2/config.json"], "model"),
+        "run": (["run/checkpoints/best/config.json", "run/model/config.json", "run/members/a/model/config.json"], "run/model"),
+    }  # fmt: skip
+    for name, (files, expected) in layouts.items():
+        for file in files:
+            (tmp_path / name / file).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / name / file).write_text("{}")
+        found = subprocess.run(
+            ["bash", "-c", f"{function} model_dir {tmp_path / name}"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        assert found == str(tmp_path / name / expected), name
+
+
+def test_finetune_takes_model_names_but_no_path_on_the_galaxy_server():
+    """The starting-model text reaches --model, which loads any existing folder: '/srv/.../model' (or '../..')
+    fine-tuned from a model of the server, another user's included. Galaxy applies the validator with re.match."""
+    root = ET.parse(GALAXY / "bertrbp_finetune.xml").getroot()
+    expression = next(p for p in root.iter("param") if p.get("name") == "name").find("validator").text
+    for name in ("bertrbp-mini-k3", "zhihan1996/DNA_bert_3", "tiny", "kmer-pos", "mini,cnn,kmer", "cnn,owner/m.v2"):
+        assert re.match(expression, name), name
+    for path in ("/srv/galaxy/models/m", "../../models/m", "owner/../../m", "tiny,/home/x", ".", "a/b/c", "tiny,"):
+        assert not re.match(expression, path), path
+
+
+def test_evaluate_leaves_the_metrics_name_to_the_dataset_name_by_default():
+    """The summary names a metrics file by its 'name' field, else by its dataset name. The wrapper wrote
+    --name RBP by default (the tool's default is none): every RBP's metrics were 'RBP', renaming the datasets
+    changed nothing, and a summary of two failed ('the name 'RBP' was already read')."""
+    root = ET.parse(GALAXY / "bertrbp_evaluate.xml").getroot()
+    param = next(p for p in root.iter("param") if p.get("argument") == "--name")
+    assert param.get("value") == "" and param.get("optional") == "true"
+    assert re.search(r"#if \$name\s+--name '\$name'\s+#end if", root.find("command").text)
+    assert re.match(param.find("validator").text, "") and re.match(param.find("validator").text, "RBFOX2.kmer")
+
+
 def test_macros_define_versions_container_and_citations():
     text = (GALAXY / "macros.xml").read_text()
     root = ET.fromstring(text)

@@ -391,6 +391,30 @@ def test_stub_train_with_every_optional_branch_and_samplesheet_shape(shapes_shee
     assert sum("SUMMARY" in name for name in done) == 1
 
 
+def test_stub_files_of_one_name_from_different_folders_are_all_staged(tmp_path):
+    """Replicates laid out as rep1/peaks.fa, rep2/peaks.fa (and corpora as hg38/chr.fa, mm10/chr.fa) stopped the
+    run: Nextflow staged them to one name ('input file name collision -- ... positives/peaks.fa')."""
+    d = tmp_path / "data"
+    for rep in ("rep1", "rep2"):
+        (d / rep).mkdir(parents=True)
+        _write_fasta(d / rep / "peaks.fa", ["ACGTACGTAC"], 1)
+        _write_fasta(d / rep / "bg.fa", ["ACGTACGTAC"], 0)
+    sheet = d / "samplesheet.csv"
+    sheet.write_text(
+        "id,input,format,positives,negatives,gtf,genome,chain\n"
+        "replicates,,fasta,rep1/peaks.fa;rep2/peaks.fa,rep1/bg.fa;rep2/bg.fa,,,\n"
+    )
+    corpus = f"{d / 'rep1' / 'peaks.fa'},{d / 'rep2' / 'peaks.fa'}"
+    result = run_nextflow(
+        "-stub", "-profile", "test", "--input", str(sheet), "--pretrain_corpus", corpus,
+        "--outdir", str(tmp_path / "out"), cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-4000:]
+    staged = {str(p.relative_to(p.parents[2])) for p in (tmp_path / "work").glob("*/*/*/*/*.fa")}
+    assert {"positives/1/peaks.fa", "positives/2/peaks.fa", "negatives/1/bg.fa", "negatives/2/bg.fa"} <= staged
+    assert {"corpus/1/peaks.fa", "corpus/2/peaks.fa"} <= staged
+
+
 @pytest.mark.parametrize(
     "mode_args",
     [  # scan of a FASTA runs for real above
@@ -439,6 +463,8 @@ BAD_ROWS = {  # row -> the problem reported for it (each run costs a JVM start, 
     "no_negatives,,,{demo},,,,": "line 6 (id 'no_negatives'): give 'input' (labelled sequence files",
     "chain_only,{demo},tsv,,,,,hg19ToHg38.over.chain.gz": "line 7 (id 'chain_only'): 'chain' needs 'genome'",
     "genome_only,{demo},tsv,,,,hg38.fa,": "line 8 (id 'genome_only'): 'genome' is the liftover target genome",
+    # tokenize read '-RBFOX2.train.fa' as options, and Nextflow's own clean-up failed: rm: invalid option -- 'B'
+    "-RBFOX2,{demo},tsv,,,,,": "line 9 (id '-RBFOX2'): id '-RBFOX2' must start with a letter, a digit or '_'",
 }
 
 
@@ -490,6 +516,18 @@ def test_bad_parameters_stop_the_run_at_start_naming_each_parameter(tmp_path):
         "several of them comma-separated",
     )
     assert text.count("Invalid parameters") == 1
+
+
+@pytest.mark.parametrize("name", ["-x", ".hidden"])
+def test_a_model_name_read_as_an_option_or_hidden_stops_at_start(name, tmp_path):
+    """Scan writes NAME.profile.tsv: '-x.profile.tsv' reads as options, '.hidden.profile.tsv' escapes the output
+    globs."""
+    (tmp_path / "m").mkdir()
+    result = run_nextflow(
+        "-profile", "test", "--mode", "scan", "--models", f"ok={tmp_path / 'm'},{name}={tmp_path / 'm'}",
+        "--sequences", str(DEMO / "RBFOX2_HepG2.tsv"), "--outdir", str(tmp_path / "out"), cwd=tmp_path,
+    )  # fmt: skip
+    _fails_at_start(result, f"the model name '{name}' must start with a letter, a digit or '_'")
 
 
 def test_the_paper_recipe_with_an_ensemble_baseline_stops_at_start(tmp_path):

@@ -71,6 +71,7 @@ def test_demo_samplesheet_validates_and_points_at_the_demo_data():
     "row",
     [
         {"id": "RBFOX2.HepG2", "input": "a.tsv"},  # dots would clash with the '<id>.baseline' naming
+        {"id": "-RBFOX2", "input": "a.tsv"},  # '-RBFOX2.train.fa' reads as options
         {"id": "X"},  # no input and no positives/negatives
         {"id": "X", "positives": "p.fa"},  # positives without negatives
         {"id": "X", "input": "a.tsv", "format": "bam"},

@@ -134,9 +134,10 @@ class FinetuneRunOptions:
 def run_finetune(options: FinetuneRunOptions):
     """Train the one model or the ensemble the options ask for; returns the ``FinetuneResult`` (``collapsed``
     tells the caller whether --fail-on-collapse applies)."""
+    from bertrbp.ensemble import is_ensemble_folder
     from bertrbp.finetune import check_choices, finetune
     from bertrbp.finetune_ensemble import finetune_ensemble, member_plan, parse_seeds
-    from bertrbp.model import is_new_cnn, takes_structure
+    from bertrbp.model import is_new_cnn, model_folder, takes_structure
     from bertrbp.structure_input import STRUCTURE_CHOICES
     from bertrbp.validation_split import check_locus_ids, ids_in
 
@@ -150,6 +151,12 @@ def run_finetune(options: FinetuneRunOptions):
     )
     written = OUTPUT_NAMES if len(plan) > 1 else tuple(name for name in OUTPUT_NAMES if name != "members")
     refuse_blocked_outputs(output_dir, written, OUTPUT_FOLDERS)
+    for member in plan:  # an ensemble trained on as one model crashed at its first checkpoint, after an epoch
+        if Path(member.source).is_dir() and is_ensemble_folder(model_folder(member.source)):
+            raise InputError(
+                f"--model {member.source} is an ensemble; fine-tuning starts from one model: give one of its "
+                "member folders (each holds a config.json), or several --model to train a new ensemble."
+            )
     structure = options.structure
     if structure not in STRUCTURE_CHOICES:
         raise InputError(f"--structure {structure!r} is not known; choose one of {', '.join(STRUCTURE_CHOICES)}.")

@@ -43,10 +43,17 @@ def run_attention_stats(options: AttentionStatsOptions):
     from bertrbp.attention.formulas import head_name
     from bertrbp.attention.report import OUTPUT_FILES, check_replaceable, write_results
     from bertrbp.device import resolve_device, set_threads
+    from bertrbp.ensemble import is_ensemble_folder
     from bertrbp.io.model_outputs import refuse_outputs_over_inputs
     from bertrbp.model import is_preset, load_tokenizer, model_folder
 
     model = options.model
+    for flag, source in (("--model", model), ("--compare-model", options.compare_model)):
+        if source and is_ensemble_folder(model_folder(source)):
+            raise InputError(
+                f"{flag} {source} is an ensemble: its members have attention heads of their own, none of the "
+                "ensemble; give one member's folder (it holds a config.json)."
+            )
     check_replaceable(Path(options.output_dir))  # before the analysis, not after it
     # every output name, written or (an earlier run's) removed: an input or a model among them would be lost
     refuse_outputs_over_inputs(

@@ -219,6 +219,10 @@ def rowProblems(Map row, Map columns, Path sheet) {
     else if (!(row.id ==~ /[A-Za-z0-9_-]+/)) {
         problems << "id '${row.id}' may contain only letters, digits, '_' and '-' (it names output files)"
     }
+    else if (row.id.startsWith('-')) {
+        // the tasks' command lines, and Nextflow's own clean-up, read a file named '-ID...' as an option
+        problems << "id '${row.id}' must start with a letter, a digit or '_' (it names output files)"
+    }
     if (!row.input && !(row.positives && row.negatives)) {
         problems << "give 'input' (labelled sequence files, separated by ';') or both 'positives' and 'negatives'"
     }
@@ -326,6 +330,10 @@ def modelEntry(String spec) {
     def id = named ? spec.substring(0, spec.indexOf('=')) : modelId(dir)
     if (!(id ==~ /[A-Za-z0-9_.-]+/)) {
         error("--models ${spec}: the model name '${id}' may contain only letters, digits, '.', '_' and '-'; write NAME=DIR.")
+    }
+    if (id.startsWith('-') || id.startsWith('.')) {
+        // '-ID.profile.tsv' reads as an option, '.ID.profile.tsv' is hidden from the output globs
+        error("--models ${spec}: the model name '${id}' must start with a letter, a digit or '_'; write NAME=DIR.")
     }
     return [[id: id], dir]
 }

@@ -8,7 +8,7 @@ process BERTRBP_PREPARE {
     publishDir "${task.ext.outdir}/${meta.id}/prepare", mode: "${task.ext.publish_mode}"
 
     input:
-    tuple val(meta), path(inputs, stageAs: 'input/*', arity: '0..*'), path(positives, stageAs: 'positives/*', arity: '0..*'), path(negatives, stageAs: 'negatives/*', arity: '0..*'), path(gtf), path(genome), path(chain)
+    tuple val(meta), path(inputs, stageAs: 'input/?/*', arity: '0..*'), path(positives, stageAs: 'positives/?/*', arity: '0..*'), path(negatives, stageAs: 'negatives/?/*', arity: '0..*'), path(gtf), path(genome), path(chain)
 
     output:
     tuple val(meta), path("*.train.fa"), emit: train

@@ -9,7 +9,7 @@ process BERTRBP_PRETRAIN {
         saveAs: { filename -> filename.startsWith('pretrained/checkpoints') ? null : filename.replaceFirst('pretrained/', '') }
 
     input:
-    tuple val(meta), path(corpus, stageAs: 'corpus/*', arity: '1..*'), path(exclude, stageAs: 'exclude/*', arity: '0..*')
+    tuple val(meta), path(corpus, stageAs: 'corpus/?/*', arity: '1..*'), path(exclude, stageAs: 'exclude/*', arity: '0..*')
 
     output:
     tuple val(meta), path("pretrained/model"), emit: model
