@@ -260,3 +260,17 @@ def test_an_input_bed_named_like_an_output_is_refused_and_kept(motif_checkpoint,
     assert result.returncode == 2 and "is also an input of this run (--bed)" in result.stderr.splitlines()[-1]
     assert bed.read_text() == "chr1\t10\t200\tr\t0\t+\n"
     assert not (tmp_path / "out.profile.tsv").exists()
+
+
+def test_outputs_inside_a_model_folder_are_refused(motif_checkpoint, tmp_path):
+    """--output-prefix MODEL/x wrote the profile, peaks and bedGraphs among the model's files, as predict's -o
+    did (where -o MODEL/model.safetensors replaced the weights); every scoring tool now refuses it."""
+    import shutil
+
+    model = shutil.copytree(motif_checkpoint, tmp_path / "model")
+    before = sorted(p.name for p in model.iterdir())
+    fasta = tmp_path / "in.fa"
+    fasta.write_text(">a\n" + "ACGT" * 30 + "\n")
+    result = run_tool("scan", "--model", f"m={model}", "--input", fasta, "--output-prefix", model / "x", check=False)
+    assert result.returncode == 2 and "would be written into the --model folder" in result.stderr, result.stderr
+    assert sorted(p.name for p in model.iterdir()) == before

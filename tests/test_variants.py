@@ -216,3 +216,20 @@ def test_a_contig_shorter_than_k_skips_its_alleles_and_scores_the_rest(motif_che
     assert set(skipped) == {"tiny_snv", "small_del"}
     assert "REF window is 2 nt" in skipped["tiny_snv"] and "ALT window is 2 nt" in skipped["small_del"]
     assert all("fewer than k=" in reason for reason in skipped.values())
+
+
+def test_an_output_inside_the_model_folder_is_refused_and_the_model_kept(motif_checkpoint, genome, tmp_path):
+    """-o MODEL/config.json replaced the model's config with the effects table (exit 0), as predict's -o did."""
+    import shutil
+
+    path, chr1, _ = genome
+    model = shutil.copytree(motif_checkpoint, tmp_path / "model")
+    before = {p.name: p.read_bytes() for p in model.iterdir()}
+    vcf = _vcf(tmp_path / "v.vcf", [("chr1", 153, "break", chr1[152], "A" if chr1[152] != "A" else "G")])
+    result = run_tool(
+        "variant-effect", "--model", f"m={model}", "--vcf", vcf, "--genome", path, "-o", model / "config.json",
+        "--window", WINDOW, "--threads", 1, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr[-300:]
+    assert "would be written into the --model folder" in result.stderr.strip().splitlines()[-1]
+    assert {p.name: p.read_bytes() for p in model.iterdir()} == before

@@ -64,7 +64,8 @@ def run_scan(options: ScanOptions) -> ScanSummary:
     from tqdm import tqdm
 
     from bertrbp.io.atomic import refuse_overwriting_inputs
-    from bertrbp.scan.models import open_models
+    from bertrbp.io.model_outputs import refuse_outputs_in_models
+    from bertrbp.scan.models import open_models, parse_model_spec
     from bertrbp.scan.outputs import ScanWriter, output_paths
     from bertrbp.scan.profile import AGGREGATES
     from bertrbp.scan.scanner import model_scorer, scan_target
@@ -76,13 +77,14 @@ def run_scan(options: ScanOptions) -> ScanSummary:
         raise InputError(f"--aggregate {aggregate!r}: choose one of {', '.join(AGGREGATES)}.")
     opened = open_models(options.models, options.device, options.bf16, window, options.ensemble)
     models, tokenizer = opened.models, opened.tokenizer
+    outputs = {
+        f"--output-prefix ({key})": path
+        for key, path in output_paths(options.output_prefix, [m.name for m in models]).items()
+    }
     refuse_overwriting_inputs(
-        {
-            f"--output-prefix ({key})": path
-            for key, path in output_paths(options.output_prefix, [m.name for m in models]).items()
-        },
-        {"--input": [options.fasta], "--bed": [options.bed], "--genome": [options.genome]},
+        outputs, {"--input": [options.fasta], "--bed": [options.bed], "--genome": [options.genome]}
     )
+    refuse_outputs_in_models(outputs, [parse_model_spec(spec)[1] for spec in options.models])
     score = model_scorer(models, tokenizer, opened.device, opened.bf16)
     n_targets = n_windows = 0
     with (

@@ -149,7 +149,8 @@ def run_variant_effect(options: VariantEffectOptions) -> EffectSummary:
     from bertrbp.inference import batched, score_sequences
     from bertrbp.io.atomic import atomic_open, refuse_overwriting_inputs
     from bertrbp.io.genome import GenomeFasta
-    from bertrbp.scan.models import open_models
+    from bertrbp.io.model_outputs import refuse_outputs_in_models
+    from bertrbp.scan.models import open_models, parse_model_spec
     from bertrbp.variants.strand import bed_strand_index, gtf_strand_index
 
     window, strand_bed, gtf, on_mismatch = options.window, options.strand_bed, options.gtf, options.on_ref_mismatch
@@ -166,6 +167,7 @@ def run_variant_effect(options: VariantEffectOptions) -> EffectSummary:
         outputs,
         {"--vcf": [options.vcf], "--genome": [options.genome], "--strand-bed": [strand_bed], "--gtf": [gtf]},
     )
+    refuse_outputs_in_models(outputs, [parse_model_spec(spec)[1] for spec in options.models])
     scored = rows = 0
     with (
         GenomeFasta(options.genome) as genome,
