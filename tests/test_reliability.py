@@ -722,6 +722,32 @@ def test_a_cnn_config_edited_to_other_sizes_names_the_tensors_that_do_not_fit(tm
     assert len(err) == 1 and "the weights do not fit config.json" in err[0] and "in the file" in err[0], err[-3:]
 
 
+@pytest.mark.parametrize("kind", ["cnn", "kmer"])
+@pytest.mark.parametrize("key, value", [("max_position_embeddings", "512"), ("pad_token_id", True)])
+def test_positions_or_padding_id_of_the_wrong_type_are_one_error_line(tmp_path, capfd, kind, key, value):
+    """A CNN or k-mer config.json with text positions was a traceback in the tokenizer ('str' - 'int'), a padding
+    id `true` one in torch's embedding; every kind's config is now checked for both before loading."""
+    import json
+
+    from bertrbp.cnn import new_cnn
+    from bertrbp.kmer import new_kmer
+    from bertrbp.model import save_checkpoint
+    from bertrbp.tokenizer import KmerTokenizer
+    from inprocess import run_cli
+
+    tokenizer = KmerTokenizer(3)
+    model = new_cnn(tokenizer.vocab_size) if kind == "cnn" else new_kmer(tokenizer.vocab_size)
+    folder = save_checkpoint(model, tokenizer, tmp_path / kind)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, key: value}))
+    fasta = tmp_path / "x.fa"
+    fasta.write_text(">a\nACGUACGUACGUACGU\n")
+    capfd.readouterr()
+    assert run_cli("predict", fasta, "--model", folder, "-o", tmp_path / "p.tsv") == 2
+    err = [line for line in capfd.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and f"{key}={value!r}: must be a whole number" in err[0], err[-3:]
+
+
 def test_a_classification_head_of_another_size_is_new_not_a_refusal(tmp_path, tiny_checkpoint):
     """A checkpoint fine-tuned for 3 classes: fine-tuning draws a 2-class head (the usual transfer case); the
     scoring tools refuse it as random, as they refuse a missing head."""

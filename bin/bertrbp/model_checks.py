@@ -50,7 +50,17 @@ def bert_parameters(config: dict) -> int:
 
 
 def check_config_sizes(config: dict, path: Path) -> None:
-    """Refuse sizes that are not positive integers, heads that do not divide the hidden size, or a model too big."""
+    """Refuse sizes that are not positive integers, heads that do not divide the hidden size, or a model too big.
+
+    The positions and the padding id are read by every kind (BERT, CNN, k-mer) before any weight: text, null or
+    true there was a traceback deep in the tokenizer or torch (``'str' - 'int'``, ``padding_idx must be int``).
+    """
+    for key, low in (("max_position_embeddings", 1), ("pad_token_id", 0)):
+        value = config.get(key, low)
+        if value is None and key == "pad_token_id":
+            continue  # some hub BERTs have no padding id; transformers then pads with none
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise InputError(f"{path}: {key}={value!r}: must be a whole number of at least {low}.")
     if config.get("model_type", "bert") != "bert":
         return
     bad = [
