@@ -101,6 +101,17 @@ def test_duplicate_ids(tmp_path):
         list(check_unique_ids(iter_records(path)))
 
 
+def test_two_tsvs_named_alike_before_the_first_dot_are_told_how_to_differ(tmp_path):
+    """`predict RBP.test.tsv RBP.val.tsv`: both give ids RBP:1, ...; the old advice, rename a record, cannot be
+    followed for TSV rows (their ids come from the file name), so the error says what can be done."""
+    from bertrbp.io.sequences import iter_many
+
+    first = write(tmp_path / "RBP.test.tsv", "ACGT\t1\n")
+    second = write(tmp_path / "RBP.val.tsv", "ACGT\t0\n")
+    with pytest.raises(InputError, match=r"'RBP:1' \(line 1\) repeats .* rename one file so its name differs"):
+        list(check_unique_ids(iter_many([first, second], "auto")))
+
+
 def test_missing_label_is_reported(tmp_path):
     with pytest.raises(InputError, match="has no label"):
         list(require_labels(iter_records(write(tmp_path / "n.fa", ">a\nACGT\n"))))

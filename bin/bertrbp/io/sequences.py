@@ -343,9 +343,17 @@ def check_unique_ids(records: Iterable[SequenceRecord]) -> Iterator[SequenceReco
     seen: dict[str, str] = {}
     for record in records:
         if record.id in seen:
+            # a TSV row's id is made from its file name (up to the first dot) and line: renaming a record cannot help
+            made = record.id == f"{Path(record.source).name.split('.')[0]}:{record.line}"
+            advice = (
+                "TSV rows are named <file name up to its first dot>:<line>, so these two files give the same ids; "
+                "give them in separate runs, or rename one file so its name differs before the first dot."
+                if made
+                else "Ids must be unique; rename one of the records."
+            )
             raise InputError(
                 f"{record.source}: record '{record.id}' (line {record.line}) repeats an id first seen at "
-                f"{seen[record.id]}. Ids must be unique; rename one of the records."
+                f"{seen[record.id]}. {advice}"
             )
         seen[record.id] = f"{record.source} line {record.line}"
         yield record
