@@ -337,3 +337,17 @@ def test_an_ensemble_is_refused_naming_it(tiny_checkpoint, data, tmp_path):
         flag = "--compare-model" if extra else "--model"
         assert f"error: {flag} {ensemble} is an ensemble" in result.stderr
         assert not out.exists()
+
+
+def test_a_finetune_run_folder_is_taken_as_its_model(tiny_checkpoint, data, tmp_path):
+    """`--model RUN` (a finetune output folder, its model in RUN/model) failed with "no config.json", while predict
+    and attribute took it; it now analyses RUN/model, the same tables as naming RUN/model itself."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_checkpoint, run / "model")
+    labels = ("--token-labels", data / "struct.tsv", "--no-figures")
+    _attention_stats(run, data, tmp_path / "by_run", *labels)
+    _attention_stats(run / "model", data, tmp_path / "by_model", *labels)
+    for name in ("token_relative_attention.tsv", "token_attention_ratio.tsv", "spearman.tsv"):
+        assert (tmp_path / "by_run" / name).read_text() == (tmp_path / "by_model" / name).read_text()

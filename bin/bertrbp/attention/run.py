@@ -36,6 +36,16 @@ class AttentionStatsOptions:
     figures: bool = True
 
 
+def _checkpoint_source(source: str) -> str:
+    """What to load for ``--model``: a bundled short name's folder, a finetune run folder's ``RUN/model``, else
+    ``source`` unchanged (a checkpoint folder, preset or hub id). Before, ``--model RUN`` failed with "no
+    config.json" while predict and attribute took it."""
+    from bertrbp.model import model_folder, resolve_model_source
+
+    resolved = resolve_model_source(source)
+    return str(model_folder(resolved)) if Path(resolved).is_dir() else resolved
+
+
 def run_attention_stats(options: AttentionStatsOptions):
     """Run the analysis of ``options.model`` (and ``compare_model``); returns the ``AttentionResults`` written."""
     from bertrbp.attention.analysis import Settings, analyse, check_fits, load_inputs, parse_head
@@ -47,8 +57,11 @@ def run_attention_stats(options: AttentionStatsOptions):
     from bertrbp.io.model_outputs import refuse_outputs_over_inputs
     from bertrbp.model import is_preset, load_tokenizer, model_folder
 
-    model = options.model
-    for flag, source in (("--model", model), ("--compare-model", options.compare_model)):
+    # a finetune run folder (RUN, whose model is RUN/model) or a bundled short name, as predict and attribute take
+    model, compare = (
+        None if source is None else _checkpoint_source(source) for source in (options.model, options.compare_model)
+    )
+    for flag, source in (("--model", model), ("--compare-model", compare)):
         if source and is_ensemble_folder(model_folder(source)):
             raise InputError(
                 f"{flag} {source} is an ensemble: its members have attention heads of their own, none of the "
@@ -66,7 +79,7 @@ def run_attention_stats(options: AttentionStatsOptions):
         },
         {
             option: [model_folder(source)]
-            for option, source in (("--model", model), ("--compare-model", options.compare_model))
+            for option, source in (("--model", model), ("--compare-model", compare))
             if source is not None and Path(source).is_dir()
         },
     )
@@ -86,7 +99,7 @@ def run_attention_stats(options: AttentionStatsOptions):
     if main_model.k != k:
         raise InputError(f"{model}: the loaded model uses k={main_model.k}, its vocabulary k={k}.")
     check_fits(main_model, inputs, options.sequences)
-    other = open_model(options.compare_model, device) if options.compare_model else None
+    other = open_model(compare, device) if compare else None
     if other is not None:
         check_fits(other, inputs, options.sequences, "--compare-model")
     settings = Settings(
