@@ -78,6 +78,23 @@ def test_every_option_a_wrapper_passes_is_one_the_tool_accepts(wrapper):
     assert passed - accepted == set(), f"{wrapper.name} passes options bertrbp-{tool} does not accept"
 
 
+def test_every_seed_field_has_the_tools_range():
+    """A negative seed passed the form and failed the Galaxy job (the tools take 0 to 2**32 - 1); every wrapper's
+    --seed is the shared seed_param macro, whose range is the tools' own."""
+    from bertrbp.cli.common import seed_option
+
+    option = seed_option()
+    macros = ET.parse(GALAXY / "macros.xml").getroot()
+    param = next(x for x in macros.iter("xml") if x.get("name") == "seed_param").find("param")
+    assert (int(param.get("min")), int(param.get("max"))) == (option.min, option.max)
+    assert int(param.get("value")) == option.default
+    for wrapper in WRAPPERS:
+        root = ET.parse(wrapper).getroot()
+        if "--seed" in root.find("command").text:
+            assert root.find(".//expand[@macro='seed_param']") is not None, wrapper.name
+            assert not [x for x in root.iter("param") if x.get("argument") == "--seed"], wrapper.name
+
+
 def _macro_token(name: str) -> str:
     root = ET.parse(GALAXY / "macros.xml").getroot()
     return next(token.text for token in root.iter("token") if token.get("name") == name)
