@@ -95,6 +95,14 @@ def test_every_seed_field_has_the_tools_range():
             assert not [x for x in root.iter("param") if x.get("argument") == "--seed"], wrapper.name
 
 
+def test_a_learning_rate_of_zero_is_refused_in_the_form():
+    """fine-tune's `#if $lr` dropped a learning rate of 0 (falsy), so the job trained at the default rate; the
+    tools refuse --lr 0, and the forms now do too (min above 0)."""
+    for name in ("bertrbp_finetune.xml", "bertrbp_pretrain.xml"):
+        param = next(p for p in ET.parse(GALAXY / name).getroot().iter("param") if p.get("argument") == "--lr")
+        assert 0 < float(param.get("min")) <= 1e-6, name
+
+
 def _macro_token(name: str) -> str:
     root = ET.parse(GALAXY / "macros.xml").getroot()
     return next(token.text for token in root.iter("token") if token.get("name") == name)
