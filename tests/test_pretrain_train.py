@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 
 import pytest
 
@@ -124,3 +125,32 @@ def test_an_output_blocked_in_the_output_dir_is_refused_before_training(tmp_path
     with pytest.raises(InputError, match="in the way"):
         pretrain(options(tmp_path, corpus, max_steps=1))
     assert sorted(p.name for p in out.iterdir()) == [blocker]  # nothing trained, nothing written
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A finished tiny run: --resume on it reuses checkpoints/corpus and publishes the model again."""
+    root = tmp_path_factory.mktemp("finished")
+    corpus = motif_corpus(root / "corpus.fa", n=20)
+    pretrain(options(root, corpus, epochs=1))
+    return root
+
+
+def resume_copy(finished_run, tmp_path):
+    """A copy of the finished run and the options that resume it."""
+    shutil.copytree(finished_run / "out", tmp_path / "out")
+    resumed = options(tmp_path, finished_run / "corpus.fa", epochs=1)
+    resumed.resume = True
+    return resumed
+
+
+def test_resume_rebuilds_a_corpus_whose_recipe_was_cut_short(finished_run, tmp_path):
+    """recipe.json was written in place after the corpus, so a run killed then left it cut short and --resume
+    stopped with a JSONDecodeError traceback; now it is written atomically and an unreadable one means the
+    corpus is built again (run.json already checked that the data are the same)."""
+    resumed = resume_copy(finished_run, tmp_path)
+    recipe = tmp_path / "out" / "checkpoints" / "corpus" / "recipe.json"
+    recipe.write_text('{"objective": "ml')
+    finished = json.loads((finished_run / "out" / "metrics.json").read_text())
+    assert pretrain(resumed)["global_step"] == finished["global_step"]
+    assert json.loads(recipe.read_text())["objective"] == "mlm"
