@@ -13,6 +13,7 @@ from bertrbp.pretrain import run as run_module
 from bertrbp.pretrain.run import PretrainOptions, pretrain
 from bertrbp.training import TrainConfig
 from helpers import assert_same_weights, run_tool
+from inprocess import run_cli
 
 MOTIFS = ["ACGTTGCA", "GGGAAATT", "TATACCGC", "CTCTAGAG"]
 
@@ -154,3 +155,29 @@ def test_resume_rebuilds_a_corpus_whose_recipe_was_cut_short(finished_run, tmp_p
     finished = json.loads((finished_run / "out" / "metrics.json").read_text())
     assert pretrain(resumed)["global_step"] == finished["global_step"]
     assert json.loads(recipe.read_text())["objective"] == "mlm"
+
+
+@pytest.mark.parametrize(
+    ("name", "damage", "message"),
+    [
+        ("lengths.i32", lambda data: data[:-12], "lengths.i32: 68 bytes, not the 80 of 20 windows (truncated?)"),
+        ("windows.u8", lambda data: data[:100], "windows.u8: 100 bytes, not the 1280 of 20 windows of 64 nt"),
+        ("corpus.json", lambda data: data[:40], "corpus.json: unreadable"),
+        ("corpus.json", lambda data: data.replace(b'"window": 64', b'"window": "64"'), 'window is "64", not a'),
+        ("corpus.json", lambda data: data.replace(b'"window": 64', b'"window": 32'), "windows.u8: 1280 bytes, not"),
+    ],
+)
+def test_resume_refuses_a_damaged_corpus_naming_the_file(finished_run, tmp_path, capsys, name, damage, message):
+    """A truncated or edited file of the corpus --resume reuses was a traceback (memory map, JSON, dataclass) or,
+    for lengths.i32, training on part of the corpus with exit 0; now one error line names the file and says to
+    delete the corpus folder so it is rebuilt."""
+    resume_copy(finished_run, tmp_path)
+    path = tmp_path / "out" / "checkpoints" / "corpus" / name
+    path.write_bytes(damage(path.read_bytes()))
+    arguments = ["--corpus", finished_run / "corpus.fa", "--output-dir", tmp_path / "out", "--model-size", "tiny"]
+    arguments += ["--window", "64", "--stride", "32", "--val-fraction", "0.1", "--batch-size", "16", "--lr", "2e-3"]
+    arguments += ["--warmup-ratio", "0.1", "--seed", "3", "--threads", "1", "--resume"]
+    assert run_cli("pretrain", *arguments) == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and message in err and "Traceback" not in err
+    assert f"Delete {path.parent} (it is rebuilt from --corpus)" in err
