@@ -158,6 +158,10 @@ def test_trainer_state_round_trips_without_pickle(tmp_path):
         "scheduler": {},
         "rng": rng_state(),
         "history": [{"val_auroc": np.float64(0.75), "n": np.int64(3)}],
+        "epoch": np.int64(1),
+        "batch_pos": 0,
+        "global_step": 2,
+        "epoch_loss": np.float32(0.5),
         "order": np.arange(5),
         "config": {"lr": 1e-3},
     }
