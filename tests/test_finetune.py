@@ -451,3 +451,35 @@ def test_a_run_checkpointed_before_the_step_floor_resumes_at_no_floor_only(tmp_p
         train(load_classifier("tiny", seed=0)[0], source, floor, checkpoint_dir=tmp_path, resume=True)
     again = train(load_classifier("tiny", seed=0)[0], source, config, checkpoint_dir=tmp_path, resume=True)
     assert again.resumed_from_step == 2 and again.global_step == 2
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda best: best.unlink(), "model.safetensors: missing; the kept epoch 1's weights were saved there."),
+        (lambda best: best.write_bytes(best.read_bytes()[:100]), "model.safetensors: truncated or corrupt"),
+    ],
+)
+def test_resume_refuses_a_damaged_best_epoch_model(tmp_path, capsys, damage, message):
+    """--keep best on --resume reloads checkpoints/best: a cut-short one was a SafetensorError traceback, and a
+    missing one published the last epoch's weights under the kept epoch's metrics with exit 0."""
+    import torch
+
+    from bertrbp.training.checkpoint import STATE_FILE
+
+    train = write_fasta(tmp_path / "train.fa", motif_sequences(64, seed=7))
+    out = tmp_path / "out"
+    arguments = ["--train", train, "--model", "tiny", "--epochs", "2", "--min-steps", "0", "--batch-size", "16"]
+    arguments += ["--lr", "1e-2", "--threads", "1", "--output-dir", out]
+    assert run_cli("finetune", *arguments) == 0
+    state = torch.load(out / "checkpoints" / STATE_FILE, weights_only=True)
+    state["history"][0]["val_auroc"] = 1.0  # epoch 1 is now the kept one, so its saved weights are reloaded
+    torch.save(state, out / "checkpoints" / STATE_FILE)
+    best = out / "checkpoints" / "best" / "model.safetensors"
+    damage(best)
+    before = (out / "model" / "model.safetensors").read_bytes()
+    capsys.readouterr()
+    assert run_cli("finetune", *arguments, "--resume") == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and f"error: {best.parent / message}" in err and "Traceback" not in err
+    assert (out / "model" / "model.safetensors").read_bytes() == before
