@@ -159,6 +159,43 @@ def test_resume_refuses_changed_settings(tmp_path):
         )
 
 
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda state: state.update(epoch="1"), "(epoch is '1', not a whole number >= 0)"),
+        (lambda state: state.update(global_step=-3), "(global_step is -3, not a whole number >= 0)"),
+        (lambda state: state.update(history=[[0.5]]), "(history is list, not a list of epoch records)"),
+        (lambda state: state.update(config=None), "(config is None, not an object of settings)"),
+        (lambda state: state.update(optimizer={}), "the saved states do not fit this run (KeyError: 'param_groups')"),
+        (lambda state: state["model"].popitem(), "the saved states do not fit this run (RuntimeError: Error(s) in"),
+        (lambda state: state["rng"].pop("numpy"), "the saved states do not fit this run (KeyError: 'numpy')"),
+    ],
+)
+def test_resume_refuses_an_edited_trainer_state_naming_the_field(tmp_path, edit, message):
+    """trainer_state.pt loads safely (weights_only), but a checkpoint with the right keys and wrong contents (an
+    edit, another run's states) was a traceback: TypeError in the loop, AttributeError on the settings, KeyError or
+    RuntimeError in torch's load_state_dict. Now one InputError names the file, the field and what to do."""
+    import torch
+
+    from bertrbp.errors import InputError
+    from bertrbp.model import load_classifier
+    from bertrbp.training import ArrayBatches, TrainConfig, train
+    from bertrbp.training.checkpoint import STATE_FILE
+
+    data = _tiny_problem(32)
+    source = ArrayBatches(input_ids=data.input_ids, attention_mask=data.attention_mask, labels=data.labels)
+    config = TrainConfig(epochs=2, batch_size=16, threads=1, max_steps=2)
+    train(load_classifier("tiny", seed=0)[0], source, config, checkpoint_dir=tmp_path)
+    state = torch.load(tmp_path / STATE_FILE, weights_only=True)
+    edit(state)
+    torch.save(state, tmp_path / STATE_FILE)
+    with pytest.raises(InputError) as refused:
+        train(load_classifier("tiny", seed=0)[0], source, config, checkpoint_dir=tmp_path, resume=True)
+    text = str(refused.value)
+    assert text.startswith(f"{tmp_path / STATE_FILE}: ") and message in text
+    assert text.endswith(f"Delete {tmp_path} to start over without --resume.")
+
+
 def test_optimizer_groups_and_schedule():
     import torch
 
@@ -414,3 +451,35 @@ def test_a_run_checkpointed_before_the_step_floor_resumes_at_no_floor_only(tmp_p
         train(load_classifier("tiny", seed=0)[0], source, floor, checkpoint_dir=tmp_path, resume=True)
     again = train(load_classifier("tiny", seed=0)[0], source, config, checkpoint_dir=tmp_path, resume=True)
     assert again.resumed_from_step == 2 and again.global_step == 2
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda best: best.unlink(), "model.safetensors: missing; the kept epoch 1's weights were saved there."),
+        (lambda best: best.write_bytes(best.read_bytes()[:100]), "model.safetensors: truncated or corrupt"),
+    ],
+)
+def test_resume_refuses_a_damaged_best_epoch_model(tmp_path, capsys, damage, message):
+    """--keep best on --resume reloads checkpoints/best: a cut-short one was a SafetensorError traceback, and a
+    missing one published the last epoch's weights under the kept epoch's metrics with exit 0."""
+    import torch
+
+    from bertrbp.training.checkpoint import STATE_FILE
+
+    train = write_fasta(tmp_path / "train.fa", motif_sequences(64, seed=7))
+    out = tmp_path / "out"
+    arguments = ["--train", train, "--model", "tiny", "--epochs", "2", "--min-steps", "0", "--batch-size", "16"]
+    arguments += ["--lr", "1e-2", "--threads", "1", "--output-dir", out]
+    assert run_cli("finetune", *arguments) == 0
+    state = torch.load(out / "checkpoints" / STATE_FILE, weights_only=True)
+    state["history"][0]["val_auroc"] = 1.0  # epoch 1 is now the kept one, so its saved weights are reloaded
+    torch.save(state, out / "checkpoints" / STATE_FILE)
+    best = out / "checkpoints" / "best" / "model.safetensors"
+    damage(best)
+    before = (out / "model" / "model.safetensors").read_bytes()
+    capsys.readouterr()
+    assert run_cli("finetune", *arguments, "--resume") == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and f"error: {best.parent / message}" in err and "Traceback" not in err
+    assert (out / "model" / "model.safetensors").read_bytes() == before

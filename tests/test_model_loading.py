@@ -173,3 +173,38 @@ def test_bad_sources_are_input_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no config.json"):
         load_classifier(str(tmp_path / "empty"))
+
+
+@pytest.mark.parametrize(
+    ("tool", "content", "message"),
+    [
+        ("attention_stats", b'{"archi', "config.json: not a readable JSON model configuration (Unterminated string"),
+        ("attention_stats", b"[1]", "config.json: a model configuration must be a JSON object."),
+        ("attention_stats", b"\xff\xfe", "config.json: not a readable JSON model configuration ('utf-8' codec"),
+        ("finetune", b"[1]", "config.json: a model configuration must be a JSON object."),
+    ],
+)
+def test_a_model_config_that_is_not_a_json_object_is_one_error_in_every_tool(
+    tiny_checkpoint, tmp_path, capsys, tool, content, message
+):
+    """The model-kind and tokenizer look-ups read config.json themselves: attention-stats on a folder without
+    vocab.txt and a cut-short, non-UTF-8 or list config.json, and finetune on a list one, were tracebacks
+    (JSONDecodeError, UnicodeDecodeError, AttributeError) where predict and scan already gave one error line."""
+    import shutil
+
+    from inprocess import run_cli
+    from synthetic import motif_sequences, write_fasta
+
+    model = shutil.copytree(tiny_checkpoint, tmp_path / "model")
+    (model / "vocab.txt").unlink()
+    (model / "config.json").write_bytes(content)
+    sequences = write_fasta(tmp_path / "x.fa", motif_sequences(6, seed=1, length=30))
+    out = tmp_path / "out"
+    arguments = {
+        "attention_stats": ["--model", model, "--sequences", sequences, "--output-dir", out, "--no-figures"],
+        "finetune": ["--model", model, "--train", sequences, "--output-dir", out],
+    }[tool]
+    assert run_cli(tool, *arguments, "--threads", "1") == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and f"error: {model / message}" in err and "Traceback" not in err
+    assert not out.exists()

@@ -190,3 +190,40 @@ def test_an_id_that_names_the_source_interval_names_the_lifted_one(chain, tmp_pa
     assert coordinates_in_id(kept[1].id) == kept[1].coords == Coordinates("chrC", 860, 870, "-")
     assert kept[2].id == "MYC|chrC:860-870(-)|x"
     assert log.renamed == [("chrA:530-540(+)", "chrC:860-870(-)"), ("MYC|chrA:530-540(+)|x", "MYC|chrC:860-870(-)|x")]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("chrA\t100\t200\tsite\n", "no 'chain' lines; not a UCSC chain file"),
+        ("", "no 'chain' lines; not a UCSC chain file"),
+        (
+            CHAIN.replace("chrB 2000", "chrB 600"),
+            "chain 1 (chrA -> chrB): its target interval 500-810 is not within the target size 600",
+        ),
+        (
+            CHAIN.replace("chrC 1000", "chrC 150"),
+            "chain 2 (chrA -> chrC): its target interval 100-200 is not within the target size 150",
+        ),
+    ],
+)
+def test_a_chain_file_without_chains_or_with_wrong_sizes_is_one_error_naming_it(tmp_path, capsys, text, message):
+    """pyliftover skips lines that are not chains and trusts the header sizes: a BED passed as --chain lifted
+    nothing and prepare blamed its filters ("only class [] is left"); a chain with a too small target size lifted
+    sites past the chromosome's end (chrB:700-720 of a 600 nt chrB) or, on a minus chain, to negative starts, exit 0.
+    """
+    from inprocess import run_cli
+
+    rng = random.Random(0)
+    sites = tmp_path / "in.fa"
+    sites.write_text(
+        "".join(
+            f">chrA:{s}-{s + 20}(+) class:{i % 2}\n{''.join(rng.choice('ACGT') for _ in range(20))}\n"
+            for i, s in enumerate(range(100, 300, 5))
+        )
+    )
+    (tmp_path / "x.chain").write_text(text)
+    out = tmp_path / "out"
+    assert run_cli("prepare", sites, "-o", out, "--chain", tmp_path / "x.chain", "--test-size", "4") == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and f"error: {tmp_path / 'x.chain'}: {message}" in err and not out.exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 
 import pytest
@@ -401,3 +402,33 @@ def test_an_output_dir_over_the_start_or_an_input_is_refused_and_changes_nothing
     with pytest.raises(InputError, match="--corpus file"):
         pretrain(options(beside, corpus=[beside / "metrics.json"]))
     assert (beside / "metrics.json").read_bytes() == corpus.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("card", "field"),
+    [
+        ({"exclusion": {"files": 5}}, "exclusion in the card"),
+        ({"exclusion": {"files": "test.fa"}}, "exclusion in the card"),
+        ({"corpus": {"exclusion_files": [7]}}, "corpus in the card"),
+        ({"initialised_from": {"path": 3}}, "path in initialised_from in the card"),
+    ],
+)
+def test_a_start_card_with_fields_of_other_types_is_set_aside_with_a_warning(
+    tmp_path, tiny_checkpoint, caplog, card, field
+):
+    """The start's model_card.json is optional (an unreadable one is set aside with a warning), but one with a
+    number as its exclusion files or a start path was a TypeError traceback, and a text file list was recorded
+    letter by letter as excluded files. Now it is set aside the same way, naming the field."""
+    from inprocess import run_cli
+
+    caplog.set_level(logging.INFO, logger="bertrbp")
+    start = shutil.copytree(tiny_checkpoint, tmp_path / "start")
+    (start / "model_card.json").write_text(json.dumps(card))
+    corpus = motif_corpus(tmp_path / "corpus.fa", n=20)
+    out = tmp_path / "out"
+    arguments = ["--corpus", corpus, "--output-dir", out, "--model-size", "tiny", "--window", "64", "--max-steps", "1"]
+    assert run_cli("pretrain", *arguments, "--batch-size", "16", "--threads", "1", "--init-model", start) == 0
+    warning = f"--init-model: {start / 'model_card.json'}: {field}, not as bertrbp-pretrain writes it"
+    assert [r.levelname for r in caplog.records if warning in r.getMessage()] == ["WARNING"]
+    recorded = json.loads((out / "model_card.json").read_text())["initialised_from"]
+    assert recorded["exclusion"] is None and recorded["initialised_from"] is None

@@ -226,3 +226,30 @@ def test_a_collection_cannot_shadow_a_built_in_model_name(tmp_path, monkeypatch,
     monkeypatch.chdir(tmp_path.parent)  # the folders are not paths relative to here
     assert [resolve_model_source(name) for name in ("tiny", "kmer", "cnn")] == ["tiny", "kmer", "cnn"]
     assert model_kind("tiny") == "bert-random" and model_kind("kmer") == "kmer"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'{"distinct_sequ', "tasks.json: unreadable (Unterminated string"),
+        (b"[80]", "tasks.json: not a task-table record (a JSON object is expected)."),
+        (b"\xff\xfe", "tasks.json: unreadable ('utf-8' codec can't decode byte 0xff"),
+    ],
+)
+def test_resume_with_a_damaged_task_table_record_is_one_error_naming_it(tmp_path, capsys, content, message):
+    """checkpoints/tasks.json cut short, edited to a list or not text was a JSONDecodeError, AttributeError or
+    UnicodeDecodeError traceback on --resume; now one error line names it and says what to delete."""
+    from inprocess import run_cli
+
+    a = write_fasta(tmp_path / "a.fa", motif_sequences(40, seed=1))
+    tasks = ["--task", f"A={a}", "--task", f"B={_second_task(tmp_path)}"]
+    out = tmp_path / "out"
+    arguments = ["--objective", "multitask", *tasks, "--output-dir", out, "--model-size", "tiny", "--max-steps", "1"]
+    arguments += ["--batch-size", "16", "--threads", "1"]
+    assert run_cli("pretrain", *arguments) == 0
+    (out / "checkpoints" / "tasks.json").write_bytes(content)
+    capsys.readouterr()
+    assert run_cli("pretrain", *arguments, "--resume") == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and f"error: {out / 'checkpoints' / message}" in err
+    assert f"Delete {out / 'checkpoints'} to start over." in err and "Traceback" not in err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 
 import pytest
 
@@ -12,6 +13,7 @@ from bertrbp.pretrain import run as run_module
 from bertrbp.pretrain.run import PretrainOptions, pretrain
 from bertrbp.training import TrainConfig
 from helpers import assert_same_weights, run_tool
+from inprocess import run_cli
 
 MOTIFS = ["ACGTTGCA", "GGGAAATT", "TATACCGC", "CTCTAGAG"]
 
@@ -124,3 +126,58 @@ def test_an_output_blocked_in_the_output_dir_is_refused_before_training(tmp_path
     with pytest.raises(InputError, match="in the way"):
         pretrain(options(tmp_path, corpus, max_steps=1))
     assert sorted(p.name for p in out.iterdir()) == [blocker]  # nothing trained, nothing written
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A finished tiny run: --resume on it reuses checkpoints/corpus and publishes the model again."""
+    root = tmp_path_factory.mktemp("finished")
+    corpus = motif_corpus(root / "corpus.fa", n=20)
+    pretrain(options(root, corpus, epochs=1))
+    return root
+
+
+def resume_copy(finished_run, tmp_path):
+    """A copy of the finished run and the options that resume it."""
+    shutil.copytree(finished_run / "out", tmp_path / "out")
+    resumed = options(tmp_path, finished_run / "corpus.fa", epochs=1)
+    resumed.resume = True
+    return resumed
+
+
+def test_resume_rebuilds_a_corpus_whose_recipe_was_cut_short(finished_run, tmp_path):
+    """recipe.json was written in place after the corpus, so a run killed then left it cut short and --resume
+    stopped with a JSONDecodeError traceback; now it is written atomically and an unreadable one means the
+    corpus is built again (run.json already checked that the data are the same)."""
+    resumed = resume_copy(finished_run, tmp_path)
+    recipe = tmp_path / "out" / "checkpoints" / "corpus" / "recipe.json"
+    recipe.write_text('{"objective": "ml')
+    finished = json.loads((finished_run / "out" / "metrics.json").read_text())
+    assert pretrain(resumed)["global_step"] == finished["global_step"]
+    assert json.loads(recipe.read_text())["objective"] == "mlm"
+
+
+@pytest.mark.parametrize(
+    ("name", "damage", "message"),
+    [
+        ("lengths.i32", lambda data: data[:-12], "lengths.i32: 68 bytes, not the 80 of 20 windows (truncated?)"),
+        ("windows.u8", lambda data: data[:100], "windows.u8: 100 bytes, not the 1280 of 20 windows of 64 nt"),
+        ("corpus.json", lambda data: data[:40], "corpus.json: unreadable"),
+        ("corpus.json", lambda data: data.replace(b'"window": 64', b'"window": "64"'), 'window is "64", not a'),
+        ("corpus.json", lambda data: data.replace(b'"window": 64', b'"window": 32'), "windows.u8: 1280 bytes, not"),
+    ],
+)
+def test_resume_refuses_a_damaged_corpus_naming_the_file(finished_run, tmp_path, capsys, name, damage, message):
+    """A truncated or edited file of the corpus --resume reuses was a traceback (memory map, JSON, dataclass) or,
+    for lengths.i32, training on part of the corpus with exit 0; now one error line names the file and says to
+    delete the corpus folder so it is rebuilt."""
+    resume_copy(finished_run, tmp_path)
+    path = tmp_path / "out" / "checkpoints" / "corpus" / name
+    path.write_bytes(damage(path.read_bytes()))
+    arguments = ["--corpus", finished_run / "corpus.fa", "--output-dir", tmp_path / "out", "--model-size", "tiny"]
+    arguments += ["--window", "64", "--stride", "32", "--val-fraction", "0.1", "--batch-size", "16", "--lr", "2e-3"]
+    arguments += ["--warmup-ratio", "0.1", "--seed", "3", "--threads", "1", "--resume"]
+    assert run_cli("pretrain", *arguments) == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and message in err and "Traceback" not in err
+    assert f"Delete {path.parent} (it is rebuilt from --corpus)" in err

@@ -158,6 +158,10 @@ def test_trainer_state_round_trips_without_pickle(tmp_path):
         "scheduler": {},
         "rng": rng_state(),
         "history": [{"val_auroc": np.float64(0.75), "n": np.int64(3)}],
+        "epoch": np.int64(1),
+        "batch_pos": 0,
+        "global_step": 2,
+        "epoch_loss": np.float32(0.5),
         "order": np.arange(5),
         "config": {"lr": 1e-3},
     }
@@ -521,6 +525,40 @@ def test_corrupt_tokens_and_out_of_range_values_are_one_error_line(tmp_path, cap
         assert err[-1].startswith("error: ") and text in err[-1], (args, err[-3:])
         assert not any("Traceback" in line for line in err)
         assert not out.exists() or not any(out.rglob("*")), (args, list(out.rglob("*")))
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "message"),
+    [
+        ("input_ids", lambda a: a[:, 0], "input_ids is int32 of shape (40,), not whole numbers [sequences, width]"),
+        ("input_ids", lambda a: a + 0.5, "input_ids is float64 of shape (40, 38), not whole numbers"),
+        ("attention_mask", lambda a: a[:5], "attention_mask is int8 of shape (5, 38), not 0/1 of input_ids' (40, 38)"),
+        ("labels", lambda a: a * 2, "labels is int8 of shape (40,), not -1/0/1 for each of 40 rows"),
+        ("labels", lambda a: a[:, None], "labels is int8 of shape (40, 1), not -1/0/1"),
+        ("ids", lambda a: a[:5], "of shape (5,), not text for each of 40 rows"),
+        ("k", lambda a: np.array([3, 3]), "k is int64 of shape (2,), not one whole number"),
+    ],
+)
+def test_a_tokens_file_with_arrays_of_other_shapes_or_types_is_one_error_naming_the_array(
+    tmp_path, capsys, name, change, message
+):
+    """load_tokens took any arrays under the right names: a 1-D input_ids, a shorter mask or labels, a k array were
+    tracebacks deep in finetune (IndexError, sklearn, torch); float token ids were cut to whole numbers and labels
+    of 2 read as 'no bound sequences'. Now one error line names the file and the array."""
+    from inprocess import run_cli
+
+    rng = np.random.default_rng(1)
+    train = tmp_path / "t.tsv"
+    train.write_text("".join(f"{''.join(rng.choice(list('ACGT'), 38))}\t{i % 2}\n" for i in range(40)))
+    assert run_cli("tokenize", train, "-o", tmp_path / "t.npz") == 0
+    arrays = dict(np.load(tmp_path / "t.npz"))
+    arrays[name] = change(arrays[name])
+    np.savez(tmp_path / "edited.npz", **arrays)
+    out = tmp_path / "out"
+    assert run_cli("finetune", "--train", tmp_path / "edited.npz", "--model", "kmer", "--output-dir", out) == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and f"error: {tmp_path / 'edited.npz'}: {name} is " in err and message in err
+    assert "Traceback" not in err and not out.exists()
 
 
 @pytest.mark.parametrize("content", ["[1]", "null", '"x"'])

@@ -108,3 +108,32 @@ def test_a_vocab_dir_over_the_tokens_or_an_input_is_refused_and_changes_nothing(
     with np.load(folder / "tokens.npz") as data:
         assert data["input_ids"].shape == (1, 8)
     assert (folder / "vocab.txt").read_text().split()[:5] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+@pytest.mark.parametrize(
+    ("vocab", "message"),
+    [
+        (b"[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nAAA\n\xe9\n", "vocab.txt: not a text file (byte 35 is not UTF-8)."),
+        (
+            b"[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n" + b"A" * 12 + b"\n",
+            "vocab.txt: the first k-mer 'AAAAAAAAAAAA' has k=12",
+        ),
+    ],
+)
+def test_a_model_vocab_that_is_not_text_or_of_another_k_is_one_error_naming_it(
+    tiny_checkpoint, tmp_path, capsys, vocab, message
+):
+    """A model's vocab.txt with a byte that is not UTF-8 was a UnicodeDecodeError traceback (predict, finetune,
+    every tool opening the model); one with 12-mers said 'k=12 is not supported' without naming the file."""
+    import shutil
+
+    from inprocess import run_cli
+    from synthetic import motif_sequences, write_fasta
+
+    model = shutil.copytree(tiny_checkpoint, tmp_path / "model")
+    (model / "vocab.txt").write_bytes(vocab)
+    sequences = write_fasta(tmp_path / "x.fa", motif_sequences(4, seed=1))
+    assert run_cli("predict", "--model", model, sequences, "-o", tmp_path / "p.tsv", "--threads", "1") == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and f"error: {model / message.split(':')[0]}:" in err and message in err
+    assert "Traceback" not in err and not (tmp_path / "p.tsv").exists()

@@ -382,10 +382,8 @@ def _train_neural(
     if val_data is None:  # no validation metrics: the kept epoch reports them as missing
         for h in result.history:
             h.update({k: None for k in ("val_loss", "val_auroc", "val_auprc", "val_accuracy") if k not in h})
-    if options.keep == "best" and kept != len(result.history) and (best_dir / "model.safetensors").exists():
-        from safetensors.torch import load_file
-
-        model.load_state_dict(load_file(str(best_dir / "model.safetensors")))
+    if options.keep == "best" and kept != len(result.history):
+        _load_best(model, best_dir / "model.safetensors", kept, ckpt_dir)
     return _Run(
         result.history,
         kept,
@@ -398,6 +396,26 @@ def _train_neural(
         result.stopped_early,
         planned_epochs=result.planned_epochs,
     )
+
+
+def _load_best(model, weights: Path, kept: int, ckpt_dir: Path) -> None:
+    """The kept epoch's weights, saved in checkpoints/best when it was validated.
+
+    Why: on --resume a damaged best/model.safetensors was a SafetensorError or load_state_dict traceback, and a
+    missing one published the last epoch's weights under the kept epoch's metrics with exit 0."""
+    from safetensors.torch import load_file
+
+    from bertrbp.model_checks import check_safetensors
+
+    again = f"Delete {ckpt_dir} and start over without --resume."
+    if not weights.is_file():
+        raise InputError(f"{weights}: missing; the kept epoch {kept}'s weights were saved there. {again}")
+    check_safetensors(weights)
+    try:
+        model.load_state_dict(load_file(str(weights)))
+    except (OSError, RuntimeError, ValueError) as exc:
+        reason = " ".join(str(exc).split())[:200]
+        raise InputError(f"{weights}: not this run's model ({type(exc).__name__}: {reason}). {again}") from exc
 
 
 def _shape_identity(shape: CnnShape | None) -> dict:

@@ -12,7 +12,6 @@ attention pass ``attention="eager"`` (set again after ``from_pretrained``, which
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import pickle
 import warnings
@@ -220,7 +219,7 @@ def load_tokenizer(source: str) -> KmerTokenizer:
         config_path = folder / "config.json"
         if not config_path.exists():
             raise InputError(f"{folder}: no config.json; not a model checkpoint folder.")
-        vocab_size = json.loads(config_path.read_text()).get("vocab_size")
+        vocab_size = folder_config(str(folder)).get("vocab_size")
     else:
         _check_source(source)
         try:
@@ -270,13 +269,9 @@ def quiet_transformers() -> None:
 
 def folder_config(source: str) -> dict:
     """A local checkpoint folder's config.json ({} when there is none)."""
-    config_path = Path(source) / "config.json"
-    if not config_path.is_file():
-        return {}
-    try:
-        return json.loads(config_path.read_text())
-    except ValueError as exc:
-        raise InputError(f"{config_path}: not valid JSON ({exc}).") from exc
+    from bertrbp.model_checks import read_config  # a list or non-UTF-8 config.json was a traceback in the callers
+
+    return read_config(Path(source)) if (Path(source) / "config.json").is_file() else {}
 
 
 def _folder_model_type(source: str) -> str | None:
@@ -289,15 +284,11 @@ def _bert_class(source: str):
     config.json records structure features: such a model folds its inputs itself, so no tool needs a flag."""
     from transformers import BertForSequenceClassification
 
-    config_path = Path(source) / "config.json"
-    if config_path.is_file():
+    if (Path(source) / "config.json").is_file():
         from bertrbp.structure_input import config_has_structure, structure_model_class
 
-        try:
-            if config_has_structure(json.loads(config_path.read_text())):
-                return structure_model_class()
-        except ValueError as exc:
-            raise InputError(f"{config_path}: not valid JSON ({exc}).") from exc
+        if config_has_structure(folder_config(source)):
+            return structure_model_class()
     return BertForSequenceClassification
 
 

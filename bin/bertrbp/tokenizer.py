@@ -122,11 +122,17 @@ class KmerTokenizer:
     @classmethod
     def from_vocab_file(cls, path: str | Path) -> KmerTokenizer:
         """Rebuild the tokenizer from a DNABERT vocab.txt, refusing any vocabulary that is not DNABERT's."""
-        tokens = [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
+        from bertrbp.io.sequences import numbered_lines  # a non-UTF-8 file is an InputError, not a traceback
+
+        tokens = [line.strip() for _, line in numbered_lines(Path(path)) if line.strip()]
         kmers = [t for t in tokens if not t.startswith("[")]
         if not kmers:
             raise InputError(f"{path}: no k-mer tokens; this is not a DNABERT vocab.txt.")
         k = len(kmers[0])
+        if k not in SUPPORTED_K:
+            raise InputError(
+                f"{path}: the first k-mer {kmers[0][:20]!r} has k={k}; DNABERT's vocab.txt has k = 3, 4, 5 or 6."
+            )
         tokenizer = cls(k)
         if tokens != tokenizer.vocab:
             raise InputError(

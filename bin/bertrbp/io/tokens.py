@@ -103,11 +103,40 @@ def load_tokens(path: str | Path) -> TokenizedDataset:
         raise InputError(f"{path}: tokens file not found.")
     try:
         with np.load(path, allow_pickle=False) as data:
-            return TokenizedDataset(
-                data["input_ids"], data["attention_mask"], data["labels"], data["ids"], int(data["k"])
-            )
+            arrays = {name: data[name] for name in ("input_ids", "attention_mask", "labels", "ids", "k")}
     except (ValueError, KeyError, OSError, zipfile.BadZipFile, EOFError) as exc:
         raise InputError(f"{path}: not a tokens file written by bertrbp-tokenize ({exc}).") from exc
+    _check_arrays(path, arrays)
+    return TokenizedDataset(
+        arrays["input_ids"], arrays["attention_mask"], arrays["labels"], arrays["ids"], int(arrays["k"])
+    )
+
+
+def _check_arrays(path: Path, arrays: dict) -> None:
+    """The arrays save_tokens writes: whole-number ids and mask [N, L], labels [N] of -1/0/1, ids [N] text, k.
+
+    Why: an edited or foreign .npz with a 1-D input_ids, a shorter mask or labels, float labels or a k array was a
+    traceback deep in finetune (IndexError, sklearn, torch), float token ids were cut to whole numbers silently and
+    labels of 2 were read as 'no bound sequences'."""
+
+    def refuse(what: str) -> InputError:
+        return InputError(
+            f"{path}: {what}; not a tokens file as bertrbp-tokenize writes it. Tokenize the sequences again."
+        )
+
+    input_ids, mask, labels, ids, k = (arrays[name] for name in ("input_ids", "attention_mask", "labels", "ids", "k"))
+    whole = (np.integer, np.bool_)
+    if k.shape != () or not np.issubdtype(k.dtype, np.integer):
+        raise refuse(f"k is {k.dtype} of shape {k.shape}, not one whole number")
+    if input_ids.ndim != 2 or not np.issubdtype(input_ids.dtype, np.integer):
+        raise refuse(f"input_ids is {input_ids.dtype} of shape {input_ids.shape}, not whole numbers [sequences, width]")
+    if mask.shape != input_ids.shape or not issubclass(mask.dtype.type, whole) or not np.isin(mask, (0, 1)).all():
+        raise refuse(f"attention_mask is {mask.dtype} of shape {mask.shape}, not 0/1 of input_ids' {input_ids.shape}")
+    rows = (input_ids.shape[0],)
+    if labels.shape != rows or not np.issubdtype(labels.dtype, np.integer) or not np.isin(labels, (-1, 0, 1)).all():
+        raise refuse(f"labels is {labels.dtype} of shape {labels.shape}, not -1/0/1 for each of {rows[0]} rows")
+    if ids.shape != rows or ids.dtype.kind != "U":
+        raise refuse(f"ids is {ids.dtype} of shape {ids.shape}, not text for each of {rows[0]} rows")
 
 
 @dataclass

@@ -37,6 +37,30 @@ class ChainMapper:
                 f"{self.path}: not a valid UCSC chain file ({exc}). Download e.g. hg19ToHg38.over.chain.gz "
                 "from https://hgdownload.soe.ucsc.edu/goldenPath/hg19/liftOver/."
             ) from None
+        self._check_chains()
+
+    def _check_chains(self) -> None:
+        """At least one chain, each inside the chromosome sizes its header gives.
+
+        Why: pyliftover skips lines that are not chains, so a BED or any text file passed as --chain lifted
+        nothing and prepare blamed the filters ('only class [] is left'); and it does not check the sizes, so a
+        chain cut or edited to a smaller target size lifted sites past the chromosome's end (or, on a minus
+        chain, to negative starts) with exit 0."""
+        chains = self._chains.chains
+        if not chains:
+            raise InputError(
+                f"{self.path}: no 'chain' lines; not a UCSC chain file. Give a liftover chain such as "
+                "hg19ToHg38.over.chain.gz."
+            )
+        for chain in chains:
+            for side in ("source", "target"):
+                start, end, size = (getattr(chain, f"{side}_{what}") for what in ("start", "end", "size"))
+                if not 0 <= start <= end <= size:
+                    raise InputError(
+                        f"{self.path}: chain {chain.id or '(no id)'} ({chain.source_name} -> {chain.target_name}): "
+                        f"its {side} interval {start}-{end} is not within the {side} size {size}. The file is "
+                        "damaged or edited; download it again."
+                    )
 
     def _hits(self, chrom: str, position: int) -> list:
         hits = self._chains.query(chrom, position)

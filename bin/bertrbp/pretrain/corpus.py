@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -290,14 +290,71 @@ class Corpus:
         meta = directory / CORPUS_META
         if not meta.exists():
             raise InputError(f"{directory}: not a corpus folder (no {CORPUS_META}).")
-        self.stats = CorpusStats(**json.loads(meta.read_text()))
+        self.stats = _read_stats(meta)
         self.lengths = np.fromfile(directory / "lengths.i32", dtype=np.int32)
-        self.rows = np.memmap(
-            directory / "windows.u8", dtype=np.uint8, mode="r", shape=(len(self.lengths), self.stats.window)
-        )
+        windows = directory / "windows.u8"
+        _check_files(directory, self.stats, self.lengths, windows)
+        self.rows = np.memmap(windows, dtype=np.uint8, mode="r", shape=(len(self.lengths), self.stats.window))
 
     def __len__(self) -> int:
         return len(self.lengths)
 
     def sequences(self, indices: Iterable[int]) -> list[str]:
         return [self.rows[i, : self.lengths[i]].tobytes().decode("ascii") for i in indices]
+
+
+def _damaged(path: Path, what: str) -> InputError:
+    return InputError(
+        f"{path}: {what}, so the corpus cannot be reused. Delete {path.parent} (it is rebuilt from --corpus) and "
+        "run again."
+    )
+
+
+def _read_stats(meta: Path) -> CorpusStats:
+    """corpus.json as written by build_corpus: an object of CorpusStats fields, whole numbers >= 0 (window >= 1).
+
+    Why: a truncated or edited corpus.json of a --resume was a traceback (JSON, dataclass or memory map)."""
+    try:
+        saved = json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise _damaged(meta, f"unreadable ({' '.join(str(exc).split())[:200]})") from exc
+    names = [item.name for item in fields(CorpusStats)]
+    if not isinstance(saved, dict):
+        raise _damaged(meta, "not a corpus record (a JSON object is expected)")
+    required = [item.name for item in fields(CorpusStats) if item.default is item.default_factory is MISSING]
+    odd = [f"no {name}" for name in required if name not in saved]
+    odd += [f"unknown {key}" for key in saved if key not in names]
+    if odd:
+        raise _damaged(meta, f"not a corpus record ({', '.join(odd)})")
+    for name in [name for name in names if name in saved]:
+        value, lists = saved[name], name in ("files", "exclusion_files")
+        good = (
+            isinstance(value, list) and all(isinstance(item, str) for item in value)
+            if lists
+            else isinstance(value, int) and not isinstance(value, bool) and value >= (name == "window")
+        )
+        if not good:
+            wanted = "a list of file names" if lists else f"a whole number >= {int(name == 'window')}"
+            raise _damaged(meta, f"{name} is {json.dumps(value)[:60]}, not {wanted}")
+    return CorpusStats(**saved)
+
+
+def _check_files(directory: Path, stats: CorpusStats, lengths: np.ndarray, windows: Path) -> None:
+    """lengths.i32 and windows.u8 hold the stats' number of windows, each 1..window nt long.
+
+    Why: a truncated file was a memory-map traceback, or (lengths.i32) trained silently on part of the corpus."""
+    lengths_file = directory / "lengths.i32"
+    if lengths_file.stat().st_size != 4 * stats.windows:
+        raise _damaged(
+            lengths_file,
+            f"{lengths_file.stat().st_size} bytes, not the {4 * stats.windows} of "
+            f"{stats.windows} windows (truncated?)",
+        )
+    if windows.stat().st_size != stats.windows * stats.window:
+        raise _damaged(
+            windows,
+            f"{windows.stat().st_size} bytes, not the {stats.windows * stats.window} of "
+            f"{stats.windows} windows of {stats.window} nt (truncated?)",
+        )
+    if len(lengths) and not (lengths.min() >= 1 and lengths.max() <= stats.window):
+        raise _damaged(lengths_file, f"window lengths outside 1..{stats.window}")

@@ -109,7 +109,39 @@ def read_card(folder: Path) -> dict:
     except (OSError, ValueError) as exc:
         log.warning("--init-model: %s unreadable (%s); going on without what it says", path, exc)
         return {}
-    return card if isinstance(card, dict) else {}
+    odd = _odd_card_field(card)
+    if odd:
+        log.warning("--init-model: %s: %s, not as bertrbp-pretrain writes it; going on without what it says", path, odd)
+        return {}
+    return card
+
+
+def _is_files(value) -> bool:
+    """A card's list of exclusion files: paths, or objects whose file/name is a path."""
+
+    def one(entry) -> bool:
+        if isinstance(entry, dict):
+            return all(isinstance(entry.get(key), (str, type(None))) for key in ("file", "name", "sha256"))
+        return isinstance(entry, str)
+
+    return value is None or (isinstance(value, list) and all(one(entry) for entry in value))
+
+
+def _odd_card_field(card, where: str = "the card") -> str | None:
+    """What in a start's card is not of the type start_record reads (None when all is), so an edited card loses
+    its record instead of stopping the run: a number as a path or a file list was a TypeError traceback, a text
+    file list was recorded letter by letter as files."""
+    if not isinstance(card, dict):
+        return f"{where} is not a JSON object"
+    for key, good in (  # other types of these were read as absent, as they still are
+        ("path", lambda v: v is None or isinstance(v, str)),
+        ("exclusion", lambda v: not isinstance(v, dict) or _is_files(v.get("files"))),
+        ("corpus", lambda v: not isinstance(v, dict) or _is_files(v.get("exclusion_files"))),
+    ):
+        if not good(card.get(key)):
+            return f"{key} in {where}"
+    start = card.get("initialised_from")
+    return _odd_card_field(start, f"initialised_from in {where}") if isinstance(start, dict) else None
 
 
 def resolve_init_model(source: str, model_size: str, k: int) -> InitModel:

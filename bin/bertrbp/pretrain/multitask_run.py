@@ -122,7 +122,15 @@ def check_task_table(checkpoints: Path, table: TaskTable, resume: bool) -> None:
     path = checkpoints / TABLE_FILE
     summary = {"distinct_sequences": len(table), "sha256": table.digest(), "tasks": table.report}
     if resume and path.exists():
-        saved = json.loads(path.read_text(encoding="utf-8"))
+        try:  # an edited or damaged record was a JSONDecodeError or AttributeError traceback
+            saved = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            reason = " ".join(str(exc).split())[:200]
+            raise InputError(f"{path}: unreadable ({reason}). Delete {checkpoints} to start over.") from exc
+        if not isinstance(saved, dict):
+            raise InputError(
+                f"{path}: not a task-table record (a JSON object is expected). Delete {checkpoints} to start over."
+            )
         if saved.get("sha256") != summary["sha256"]:
             raise InputError(
                 f"{checkpoints}: --resume rebuilt a different task table ({saved.get('distinct_sequences')} -> "

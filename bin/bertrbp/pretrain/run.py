@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bertrbp.errors import InputError
+from bertrbp.io.atomic import atomic_open
 from bertrbp.io.model_outputs import refuse_outputs_over_inputs
 from bertrbp.model import MAX_POSITIONS, save_checkpoint
 from bertrbp.pretrain.corpus import Corpus, build_corpus
@@ -173,10 +174,19 @@ def _refuse_repeated_files(options: PretrainOptions) -> None:
                 raise InputError(f"{label}: the same file as {earlier}; give each file once.")
 
 
+def _saved_recipe(path: Path) -> dict | None:
+    """The recipe of the corpus in ``path``'s folder, or None when there is none or it cannot be read (a run killed
+    while writing it, an edit): that corpus is then built again rather than a traceback."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 def prepare_corpus(options: PretrainOptions, directory: Path) -> Corpus:
     """Build the corpus into ``directory``, or reuse the one there when resuming with the same recipe."""
     recipe = _recipe(options)
-    if options.resume and (directory / RECIPE).exists() and json.loads((directory / RECIPE).read_text()) == recipe:
+    if options.resume and _saved_recipe(directory / RECIPE) == recipe:
         log.info("--resume: reusing the corpus in %s", directory)
         return Corpus(directory)
     exclusion = ExclusionSet.from_files(options.exclude, options.fmt) if options.exclude else None
@@ -194,7 +204,8 @@ def prepare_corpus(options: PretrainOptions, directory: Path) -> Corpus:
         fmt=options.fmt,
         max_window=KmerTokenizer(options.k).max_sequence_length(MAX_POSITIONS),
     )
-    (directory / RECIPE).write_text(json.dumps(recipe, indent=2) + "\n")
+    with atomic_open(directory / RECIPE, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(recipe, indent=2) + "\n")
     log.info(
         "corpus: %d windows from %d records (dropped as overlapping the exclusion set: %d records, %d windows)",
         stats.windows,

@@ -137,7 +137,8 @@ def load_state(directory: Path, config: dict) -> dict | None:
         ) from exc
     if not isinstance(state, dict) or not {"model", "optimizer", "scheduler", "rng", "config"} <= set(state):
         raise InputError(f"{path}: not a bert-rbp training checkpoint. Delete {Path(directory)} to start over.")
-    saved = state.get("config", {})
+    _check_fields(path, state)
+    saved = state["config"]
     before, now = ({key: given.get(key, RESUME_DEFAULTS.get(key)) for key in RESUME_KEYS} for given in (saved, config))
     changed = [f"{key}: {before[key]!r} -> {now[key]!r}" for key in RESUME_KEYS if before[key] != now[key]]
     if changed:
@@ -146,6 +147,48 @@ def load_state(directory: Path, config: dict) -> dict | None:
             f"Resume with the original settings{_older_run_hint(saved)}, or start a new run in another --output-dir."
         )
     return state
+
+
+def _check_fields(path: Path, state: dict) -> None:
+    """The run's position and records have the types the trainer saved (whole numbers >= 0, a list of epoch
+    records, objects for the settings and states). Why: an edited or foreign checkpoint with, say, a text epoch
+    or a settings list was a TypeError/AttributeError traceback deep in the training loop."""
+
+    def count(value) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+    wanted = {
+        "epoch": (count, "a whole number >= 0"),
+        "batch_pos": (count, "a whole number >= 0"),
+        "global_step": (count, "a whole number >= 0"),
+        "epoch_loss": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "a number"),
+        "history": (lambda v: isinstance(v, list) and all(isinstance(h, dict) for h in v), "a list of epoch records"),
+        "stopped": (lambda v: isinstance(v, bool), "true or false"),
+        "config": (lambda v: isinstance(v, dict), "an object of settings"),
+        "rng": (lambda v: isinstance(v, dict), "an object of RNG states"),
+        "model": (lambda v: isinstance(v, dict), "an object of weights"),
+        "optimizer": (lambda v: isinstance(v, dict), "an object"),
+        "scheduler": (lambda v: isinstance(v, dict), "an object"),
+    }
+    for key, (good, what) in wanted.items():
+        if key == "stopped" and key not in state:  # older checkpoints: not stopped
+            continue
+        if key not in state or not good(state[key]):
+            value = state.get(key)
+            plain = isinstance(value, (bool, int, float, str)) or value is None
+            found = "missing" if key not in state else repr(value)[:40] if plain else type(value).__name__
+            raise InputError(
+                f"{path}: not a bert-rbp training checkpoint ({key} is {found}, not {what}). "
+                f"Delete {path.parent} to start over without --resume."
+            )
+
+
+def restore_error(path: Path, exc: BaseException) -> InputError:
+    """A checkpoint whose states do not fit this run's model, optimizer or scheduler (foreign or edited)."""
+    return InputError(
+        f"{path}: the saved states do not fit this run ({type(exc).__name__}: {_one_line(exc)}). "
+        f"Delete {path.parent} to start over without --resume."
+    )
 
 
 def check_run_identity(directory: Path, identity: dict, resume: bool) -> None:

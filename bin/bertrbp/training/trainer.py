@@ -19,7 +19,14 @@ import numpy as np
 
 from bertrbp.device import autocast, resolve_device, set_threads, use_bf16
 from bertrbp.errors import InputError
-from bertrbp.training.checkpoint import load_state, rng_state, save_state, set_rng_state
+from bertrbp.training.checkpoint import (
+    STATE_FILE,
+    load_state,
+    restore_error,
+    rng_state,
+    save_state,
+    set_rng_state,
+)
 from bertrbp.training.config import TrainConfig
 from bertrbp.training.data import BatchSource, epoch_order, to_device
 from bertrbp.training.optim import build_optimizer, build_scheduler
@@ -173,10 +180,13 @@ class _Loop:
         if saved is None:
             log.info("--resume: no checkpoint in %s, starting from the beginning", self.checkpoint_dir)
             return None
-        self.model.load_state_dict(saved["model"])
-        self.optimizer.load_state_dict(saved["optimizer"])
-        self.scheduler.load_state_dict(saved["scheduler"])
-        set_rng_state(saved["rng"])
+        try:
+            self.model.load_state_dict(saved["model"])
+            self.optimizer.load_state_dict(saved["optimizer"])
+            self.scheduler.load_state_dict(saved["scheduler"])
+            set_rng_state(saved["rng"])
+        except (KeyError, IndexError, RuntimeError, TypeError, ValueError) as exc:
+            raise restore_error(self.checkpoint_dir / STATE_FILE, exc) from exc
         self.state = RunState(
             saved["epoch"],
             saved["batch_pos"],
