@@ -121,6 +121,13 @@ def takes_structure(source: str) -> bool:
     return model_kind(source) in STRUCTURE_KINDS
 
 
+def local_model_folder(source: str | Path) -> Path | None:
+    """The folder a ``--model`` value loads from on this machine (a bundled short name's folder, a finetune run
+    folder's DIR/model, a checkpoint or ensemble folder), or None for a preset or hub id."""
+    resolved = resolve_model_source(str(source))
+    return model_folder(resolved) if Path(resolved).is_dir() else None
+
+
 def model_folder(path: str | Path) -> Path:
     """A checkpoint or ensemble folder, or a finetune output folder whose model is ``DIR/model``."""
     from bertrbp.ensemble import is_ensemble_folder

@@ -37,13 +37,13 @@ class AttentionStatsOptions:
 
 
 def _checkpoint_source(source: str) -> str:
-    """What to load for ``--model``: a bundled short name's folder, a finetune run folder's ``RUN/model``, else
-    ``source`` unchanged (a checkpoint folder, preset or hub id). Before, ``--model RUN`` failed with "no
-    config.json" while predict and attribute took it."""
-    from bertrbp.model import model_folder, resolve_model_source
+    """What to load for ``--model``: its local folder (a bundled short name's, a finetune run folder's
+    ``RUN/model``), else ``source`` (a preset or hub id). Before, ``--model RUN`` failed with "no config.json"
+    while predict and attribute took it."""
+    from bertrbp.model import local_model_folder
 
-    resolved = resolve_model_source(source)
-    return str(model_folder(resolved)) if Path(resolved).is_dir() else resolved
+    folder = local_model_folder(source)
+    return str(folder) if folder is not None else source
 
 
 def run_attention_stats(options: AttentionStatsOptions):
@@ -55,14 +55,14 @@ def run_attention_stats(options: AttentionStatsOptions):
     from bertrbp.device import resolve_device, set_threads
     from bertrbp.ensemble import is_ensemble_folder
     from bertrbp.io.model_outputs import refuse_outputs_over_inputs
-    from bertrbp.model import is_preset, load_tokenizer, model_folder
+    from bertrbp.model import is_preset, load_tokenizer
 
     # a finetune run folder (RUN, whose model is RUN/model) or a bundled short name, as predict and attribute take
     model, compare = (
         None if source is None else _checkpoint_source(source) for source in (options.model, options.compare_model)
     )
     for flag, source in (("--model", model), ("--compare-model", compare)):
-        if source and is_ensemble_folder(model_folder(source)):
+        if source and is_ensemble_folder(source):
             raise InputError(
                 f"{flag} {source} is an ensemble: its members have attention heads of their own, none of the "
                 "ensemble; give one member's folder (it holds a config.json)."
@@ -78,7 +78,7 @@ def run_attention_stats(options: AttentionStatsOptions):
             "--token-labels": list(options.token_labels or []),
         },
         {
-            option: [model_folder(source)]
+            option: [Path(source)]
             for option, source in (("--model", model), ("--compare-model", compare))
             if source is not None and Path(source).is_dir()
         },

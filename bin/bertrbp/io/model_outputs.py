@@ -73,14 +73,13 @@ def refuse_outputs_in_models(outputs: Mapping[str, Path], models: Iterable[str |
     """
     from bertrbp.ensemble import is_ensemble_folder, member_sources
     from bertrbp.io.atomic import is_special
-    from bertrbp.model import model_folder, resolve_model_source
+    from bertrbp.model import local_model_folder
 
     folders: list[tuple[str, Path]] = []
     for given in models:
-        source = resolve_model_source(str(given))  # a bundled short name -> its folder
-        if not Path(source).is_dir():
+        folder = local_model_folder(given)
+        if folder is None:
             continue  # a preset or hub id: no folder on this machine
-        folder = model_folder(source)
         folders.append((str(given), folder.resolve()))
         if is_ensemble_folder(folder):
             folders += [(str(given), Path(member).resolve()) for member in member_sources(folder)]
