@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 
 from bertrbp import __version__
 from bertrbp.report import svg
+from bertrbp.report.inputs import finite_number
 from bertrbp.report.metrics import MAIN_MODEL, MetricsRow
 from bertrbp.report.verdict import ADVICE, BELOW_FLOOR, COLLAPSED, HEADLINES, OK, STALLED, UNKNOWN
 
@@ -444,7 +445,7 @@ def _rbp_charts(group: list[MetricsRow], colors: dict[str, str]) -> str:
                 svg.Series(
                     f"{r.model} train loss",
                     epochs,
-                    [_f(h.get("train_loss")) for h in r.training.history],
+                    [finite_number(h.get("train_loss")) for h in r.training.history],
                     colors[r.model],
                     points=True,
                 )
@@ -453,7 +454,7 @@ def _rbp_charts(group: list[MetricsRow], colors: dict[str, str]) -> str:
                 svg.Series(
                     f"{r.model} validation loss",
                     epochs,
-                    [_f(h.get("val_loss")) for h in r.training.history],
+                    [finite_number(h.get("val_loss")) for h in r.training.history],
                     colors[r.model],
                     dashed=True,
                     points=True,
@@ -462,9 +463,9 @@ def _rbp_charts(group: list[MetricsRow], colors: dict[str, str]) -> str:
             )
         prior = next(
             (
-                _f(r.training.diagnosis.get("class_prior_entropy"))
+                finite_number(r.training.diagnosis.get("class_prior_entropy"))
                 for r in trained
-                if _f(r.training.diagnosis.get("class_prior_entropy")) is not None
+                if finite_number(r.training.diagnosis.get("class_prior_entropy")) is not None
             ),
             None,
         )
@@ -481,7 +482,7 @@ def _rbp_charts(group: list[MetricsRow], colors: dict[str, str]) -> str:
                 svg.Series(
                     f"{r.model} validation AUROC",
                     epochs,
-                    [_f(h.get("val_auroc")) for h in r.training.history],
+                    [finite_number(h.get("val_auroc")) for h in r.training.history],
                     colors[r.model],
                     dashed=r.is_floor,
                     points=True,
@@ -511,12 +512,6 @@ def _rbp_charts(group: list[MetricsRow], colors: dict[str, str]) -> str:
             "finetune run (--training) for per-epoch curves.</p>"
         )
     return f'<div class="charts">{"".join(charts)}</div>'
-
-
-def _f(value) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if value == value and abs(value) != float("inf") else None
 
 
 def _index_of(epochs: list, kept: int | None) -> int | None:

@@ -81,13 +81,18 @@ class TrainingRun:
         """A number of the kept epoch (val_auroc, val_loss, ...), None when absent or not finite; for an ensemble,
         which trains no epochs of its own, the number its members' combined scores reach on the validation split."""
         kept = self.kept or self.validation
-        return _finite(kept.get(key))
+        return finite_number(kept.get(key))
 
 
-def _finite(value: Any) -> float | None:
+def finite_number(value: Any) -> float | None:
+    """A JSON value as a float when it is a finite number (not true/false), else None: fields a report plots."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value) if math.isfinite(value) else None
+    try:
+        number = float(value)
+    except OverflowError:  # a JSON integer beyond float's range
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _load_json(path: Path, what: str) -> Any:
