@@ -6,7 +6,11 @@ bash scripts/setup.sh
 bash scripts/setup-browser.sh  # chromium for tests/test_report_browser.py (skips there when it cannot install)
 bash scripts/setup-galaxy.sh  # Galaxy from PyPI for tests/test_galaxy.py -m galaxy (skips there when it cannot install)
 set +e
-.venv/bin/python -m pytest "$@"
+# Test workers: BERTRBP_TEST_WORKERS, else one per core up to 4. The Galaxy and Nextflow tests mostly wait on a server,
+# a JVM or a job, so a second worker nearly halves the wall time on 2 cores. --dist loadscope keeps each test module
+# on one worker, so a module's server (Galaxy, Slurm) starts once; -n 0 runs everything in this process.
+workers=${BERTRBP_TEST_WORKERS:-$(.venv/bin/python -c 'import os; n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(); print(min(4, n or 1))')}
+.venv/bin/python -m pytest -n "$workers" --dist loadscope "$@"
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then
