@@ -502,6 +502,8 @@ def test_bad_parameters_stop_the_run_at_start_naming_each_parameter(tmp_path):
         "9",
         "--baseline_model",
         "kmer-pos,bigbert",
+        "--model",
+        "mini; touch PWNED",  # neither a folder nor a name: finetune's command line would run the rest
         cwd=tmp_path,
     )
     text = _fails_at_start(
@@ -514,6 +516,7 @@ def test_bad_parameters_stop_the_run_at_start_naming_each_parameter(tmp_path):
         "--kmer 9: expected at most 6",
         "--baseline_model kmer-pos,bigbert: expected tiny, mini, small, medium, base, cnn, kmer or kmer-pos, or "
         "several of them comma-separated",
+        "--model mini; touch PWNED: no such folder, and not a model name",
     )
     assert text.count("Invalid parameters") == 1
 

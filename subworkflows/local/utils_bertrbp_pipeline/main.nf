@@ -78,6 +78,11 @@ def validateParameters(Map parameters, Path schema) {
             problems << "--${name} ${value}: ${problem}"
         }
     }
+    def model = parameters.model
+    if (model instanceof CharSequence && !file(model.toString()).exists() && !(model.toString() ==~ /[A-Za-z0-9_][A-Za-z0-9_.,\/-]*/)) {
+        // a name (not a folder) reaches finetune's command line as it is: a space or a quote would split or end it
+        problems << "--model ${model}: no such folder, and not a model name (a preset, a bundled checkpoint or a hub id owner/name: letters, digits, '.', '_', '-', '/' and ',' for an ensemble); give a checkpoint folder that exists or a name"
+    }
     if (problems) {
         error("Invalid parameters:\n  " + problems.join('\n  '))
     }
