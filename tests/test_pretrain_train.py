@@ -162,6 +162,7 @@ def test_resume_rebuilds_a_corpus_whose_recipe_was_cut_short(finished_run, tmp_p
     [
         ("lengths.i32", lambda data: data[:-12], "lengths.i32: 68 bytes, not the 80 of 20 windows (truncated?)"),
         ("windows.u8", lambda data: data[:100], "windows.u8: 100 bytes, not the 1280 of 20 windows of 64 nt"),
+        ("windows.u8", lambda data: data[:70] + b"\xe9" + data[71:], "windows.u8: byte 70 (window 1) is 0xe9, not"),
         ("corpus.json", lambda data: data[:40], "corpus.json: unreadable"),
         ("corpus.json", lambda data: data.replace(b'"window": 64', b'"window": "64"'), 'window is "64", not a'),
         ("corpus.json", lambda data: data.replace(b'"window": 64', b'"window": 32'), "windows.u8: 1280 bytes, not"),

@@ -358,3 +358,16 @@ def _check_files(directory: Path, stats: CorpusStats, lengths: np.ndarray, windo
         )
     if len(lengths) and not (lengths.min() >= 1 and lengths.max() <= stats.window):
         raise _damaged(lengths_file, f"window lengths outside 1..{stats.window}")
+    _check_ascii(windows, stats.window)
+
+
+def _check_ascii(windows: Path, window: int, step: int = 1 << 24) -> None:
+    """Every byte of windows.u8 is ASCII (nucleotide letters, and zeros after each window's end).
+
+    Why: another byte was a UnicodeDecodeError traceback in the middle of a resumed pretraining."""
+    flat = np.memmap(windows, dtype=np.uint8, mode="r") if windows.stat().st_size else np.zeros(0, np.uint8)
+    for start in range(0, len(flat), step):
+        odd = np.flatnonzero(flat[start : start + step] >= 128)
+        if len(odd):
+            at = start + int(odd[0])
+            raise _damaged(windows, f"byte {at} (window {at // window}) is {flat[at]:#04x}, not a nucleotide letter")
