@@ -165,6 +165,10 @@ def test_resume_refuses_changed_settings(tmp_path):
         (lambda state: state.update(epoch="1"), "(epoch is '1', not a whole number >= 0)"),
         (lambda state: state.update(global_step=-3), "(global_step is -3, not a whole number >= 0)"),
         (lambda state: state.update(history=[[0.5]]), "(history is list, not a list of epoch records)"),
+        # a position past this run's end finished at once with exit 0, publishing the checkpoint's weights as trained
+        (lambda state: state.update(epoch=10**6), "(epoch is 1000000, past this run's 2 epochs)"),
+        (lambda state: state.update(global_step=500), "(global_step is 500, past this run's 2 steps)"),
+        (lambda state: state.update(batch_pos=7), "(batch_pos is 7, past this run's 2 batches an epoch)"),
         (lambda state: state.update(config=None), "(config is None, not an object of settings)"),
         (lambda state: state.update(optimizer={}), "the saved states do not fit this run (KeyError: 'param_groups')"),
         (lambda state: state["model"].popitem(), "the saved states do not fit this run (RuntimeError: Error(s) in"),

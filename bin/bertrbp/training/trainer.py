@@ -180,6 +180,7 @@ class _Loop:
         if saved is None:
             log.info("--resume: no checkpoint in %s, starting from the beginning", self.checkpoint_dir)
             return None
+        self._check_position(saved)
         try:
             self.model.load_state_dict(saved["model"])
             self.optimizer.load_state_dict(saved["optimizer"])
@@ -199,6 +200,24 @@ class _Loop:
             "resuming at epoch %d, step %d from %s", self.state.epoch + 1, self.state.global_step, self.checkpoint_dir
         )
         return self.state.global_step
+
+    def _check_position(self, saved: dict) -> None:
+        """The saved position lies within this run (same settings and data, so the same epochs, steps, batches).
+
+        Why: an edited or foreign checkpoint past the end finished at once with exit 0, publishing its weights as
+        this run's."""
+        limits = {
+            "epoch": (self.epochs, "epochs"),
+            "global_step": (self.total_steps, "steps"),
+            "batch_pos": (self.n_batches, "batches an epoch"),
+        }
+        for key, (limit, unit) in limits.items():
+            if saved[key] > limit:
+                path = self.checkpoint_dir / STATE_FILE
+                raise InputError(
+                    f"{path}: not a checkpoint of this run ({key} is {saved[key]}, past this run's {limit} {unit}). "
+                    f"Delete {self.checkpoint_dir} to start over without --resume."
+                )
 
     def checkpoint(self, order: np.ndarray | None) -> None:
         if self.checkpoint_dir is None:
