@@ -274,3 +274,18 @@ def test_outputs_inside_a_model_folder_are_refused(motif_checkpoint, tmp_path):
     result = run_tool("scan", "--model", f"m={model}", "--input", fasta, "--output-prefix", model / "x", check=False)
     assert result.returncode == 2 and "would be written into the --model folder" in result.stderr, result.stderr
     assert sorted(p.name for p in model.iterdir()) == before
+
+
+def test_a_stride_longer_than_the_window_is_refused_before_the_models_load(tmp_path, capsys):
+    """Why: windows further apart than their length leave nucleotides no window covers; the profile could not be
+    written and the run ended in a ValueError traceback (exit 1) instead of one error line."""
+    from inprocess import run_cli
+
+    fasta = tmp_path / "in.fa"
+    fasta.write_text(">a\n" + "ACGT" * 30 + "\n")
+    prefix = tmp_path / "out"
+    args = ["--model", tmp_path / "no-model-needed", "--input", fasta, "--output-prefix", prefix]
+    assert run_cli("scan", *args, "--window", 20, "--stride", 30) == 2
+    err = capsys.readouterr().err
+    assert "error: --stride 30 is longer than --window 20" in err and "Traceback" not in err
+    assert not list(tmp_path.glob("out*"))

@@ -73,6 +73,11 @@ def run_scan(options: ScanOptions) -> ScanSummary:
     window, stride, batch_size, aggregate = options.window, options.stride, options.batch_size, options.aggregate
     if stride < 1 or batch_size < 1:
         raise InputError(f"--stride ({stride}) and --batch-size ({batch_size}) must be at least 1.")
+    if stride > window:
+        raise InputError(
+            f"--stride {stride} is longer than --window {window}: the nucleotides between windows would have no "
+            "score. Give a stride of at most the window (the default 10 with --window 101)."
+        )
     if aggregate not in AGGREGATES:
         raise InputError(f"--aggregate {aggregate!r}: choose one of {', '.join(AGGREGATES)}.")
     opened = open_models(options.models, options.device, options.bf16, window, options.ensemble)
