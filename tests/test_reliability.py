@@ -7,6 +7,7 @@ import errno
 import os
 import pickle
 import stat
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -806,3 +807,42 @@ def test_a_classification_head_of_another_size_is_new_not_a_refusal(tmp_path, ti
     assert len(report.loaded) > 10  # the body came from the file
     with pytest.raises(InputError, match="would be random"):
         require_trained(report, str(folder))
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+def test_a_full_disk_while_saving_the_trainer_state_is_enospc_not_a_torch_runtime_error(tmp_path):
+    """torch.save reported a full disk as RuntimeError('unexpected pos ...'): finetune and pretrain ended with a
+    traceback and exit 1 instead of exit 4 and the one-line message. /dev/full fails every write with ENOSPC."""
+    import torch
+
+    from bertrbp.training.checkpoint import STATE_FILE, save_state
+
+    (tmp_path / STATE_FILE).symlink_to("/dev/full")  # a device: written into directly, as a full disk
+    with pytest.raises(OSError) as info:
+        save_state(tmp_path, {"weights": torch.zeros(100_000)})
+    assert info.value.errno == errno.ENOSPC
+
+
+def test_a_full_disk_while_saving_model_weights_is_enospc_not_a_safetensors_error(tmp_path):
+    """safetensors reports a full disk as SafetensorError('... No space left on device (os error 28)'): a
+    traceback and exit 1 where the tools promise exit 4 and one line."""
+    from safetensors import SafetensorError
+
+    from bertrbp.model import save_checkpoint
+    from bertrbp.tokenizer import KmerTokenizer
+
+    def full_disk(*args, **kwargs):
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    model = SimpleNamespace(save_pretrained=full_disk)  # what transformers' save_pretrained meets on a full disk
+    with pytest.raises(OSError) as info:
+        save_checkpoint(model, KmerTokenizer(3), tmp_path / "model")
+    assert info.value.errno == errno.ENOSPC and info.value.filename == str(tmp_path / "model" / "model.safetensors")
+
+
+def test_a_write_error_inside_a_staged_folder_names_the_final_path():
+    """A library writing into a staged ``best/`` named ``.best.RANDOM.tmp/model.safetensors`` in the message."""
+    from bertrbp.cli.common import _final_name
+
+    assert _final_name("o/checkpoints/.best.foeqj55e.tmp/model.safetensors") == "o/checkpoints/best/model.safetensors"
+    assert _final_name("o/.p.tsv.abcd_123.tmp") == "o/p.tsv" and _final_name("o/p.tsv") == "o/p.tsv"
