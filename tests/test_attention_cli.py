@@ -351,3 +351,31 @@ def test_a_finetune_run_folder_is_taken_as_its_model(tiny_checkpoint, data, tmp_
     _attention_stats(run / "model", data, tmp_path / "by_model", *labels)
     for name in ("token_relative_attention.tsv", "token_attention_ratio.tsv", "spearman.tsv"):
         assert (tmp_path / "by_run" / name).read_text() == (tmp_path / "by_model" / name).read_text()
+
+
+def test_a_signal_swallowed_while_writing_publishes_nothing(tiny_checkpoint, data, tmp_path, monkeypatch, capsys):
+    """A SIGTERM whose exception a library swallowed (``errors.pending_signal``) must stop the publishing, as
+    ``atomic_path`` does: the new tables replaced an earlier run's, then the tool exited 143 saying "partial
+    outputs were removed"."""
+    import signal
+
+    from bertrbp.attention import report
+    from bertrbp.errors import note_signal
+    from inprocess import run_cli
+
+    write_tables = report.write_tables
+
+    def swallowed_signal(results, folder):
+        write_tables(results, folder)
+        note_signal(signal.SIGTERM)  # the handler ran; its exception was lost on the way
+
+    monkeypatch.setattr(report, "write_tables", swallowed_signal)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "spearman.tsv").write_text("an earlier run's\n")
+    args = ["--model", tiny_checkpoint, "--sequences", data / "seqs.fa", "--output-dir", out]
+    code = run_cli("attention_stats", *args, "--sequence-labels", data / "seq.tsv", "--threads", "1", "--no-figures")
+    assert code == 128 + signal.SIGTERM
+    assert "interrupted (SIGTERM)" in capsys.readouterr().err
+    assert [p.name for p in out.iterdir()] == ["spearman.tsv"]
+    assert (out / "spearman.tsv").read_text() == "an earlier run's\n"

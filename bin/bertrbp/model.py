@@ -617,6 +617,12 @@ def save_checkpoint(model, tokenizer: KmerTokenizer, directory: str | Path) -> P
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     quiet_transformers()  # its 'Writing model shards' bar in a tool's log
-    model.save_pretrained(directory, safe_serialization=True)
+    try:
+        model.save_pretrained(directory, safe_serialization=True)
+    except Exception as exc:  # safetensors reports a full disk as SafetensorError
+        from bertrbp.io.atomic import reraise_os_error
+
+        reraise_os_error(exc, directory / "model.safetensors")
+        raise
     tokenizer.save_vocab(directory)
     return directory

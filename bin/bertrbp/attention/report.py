@@ -19,7 +19,7 @@ from bertrbp import __version__
 from bertrbp.attention import figures
 from bertrbp.attention.analysis import AttentionResults, ModelStats
 from bertrbp.attention.formulas import head_name
-from bertrbp.errors import InputError
+from bertrbp.errors import InputError, raise_if_interrupted
 from bertrbp.io.atomic import parents_made
 
 OUTPUT_FILES = (
@@ -332,6 +332,7 @@ def write_results(results: AttentionResults, output_dir: str | Path, with_figure
                 write_figures(results, staging / "figures")
             fresh = {item.name for item in staging.iterdir()}
             check_replaceable(output_dir, [*fresh, *OUTPUT_FILES, "figures"])
+            raise_if_interrupted()  # a signal whose exception was swallowed: publish nothing, as atomic_path does
             for stale in [*OUTPUT_FILES, "figures"]:  # outputs of an earlier run that this run does not produce
                 old = output_dir / stale
                 if stale not in fresh and old.exists():

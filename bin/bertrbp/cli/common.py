@@ -161,8 +161,10 @@ def _final_name(filename) -> str:
     from bertrbp.io.atomic import STAGING_NAME
 
     path = Path(filename)
-    match = STAGING_NAME.fullmatch(path.name)
-    return str(path.with_name(match.group(1))) if match else str(filename)
+    if not any(STAGING_NAME.fullmatch(part) for part in path.parts):
+        return str(filename)
+    # a staging folder's too (``model/`` staged as ``.model.RANDOM.tmp/``, a library writing into it)
+    return str(Path(*(m.group(1) if (m := STAGING_NAME.fullmatch(part)) else part for part in path.parts)))
 
 
 def _os_error_line(exc: OSError) -> tuple[str, int]:

@@ -284,3 +284,46 @@ def remove_staging(folder: str | os.PathLike) -> None:
 def is_out_of_space(exc: BaseException) -> bool:
     """An OSError meaning the disk (or quota) is full."""
     return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+_OS_ERROR = re.compile(r"\(os error (\d+)\)")  # how Rust (safetensors) shows the errno of an I/O error
+
+
+def reraise_os_error(exc: BaseException, path: str | os.PathLike) -> None:
+    """Raise the OSError a writing library reported as its own exception (safetensors: ``SafetensorError('... No
+    space left on device (os error 28)')``), naming ``path``; return when ``exc`` carries none.
+
+    Why: ``cli.common.run`` turns an OSError into one line and exit 4 (disk full) or 2; any other exception is a
+    traceback and exit 1.
+    """
+    match = _OS_ERROR.search(str(exc))
+    if match:
+        code = int(match.group(1))
+        raise OSError(code, os.strerror(code), str(path)) from exc
+
+
+class KeptWriteErrors:
+    """A binary file for a writer library (``torch.save``) that keeps the OSError of a failed write.
+
+    Why: torch.save turns its file's write errors into ``RuntimeError('unexpected pos ...')``, naming no cause; a
+    full disk then ended a tool with a traceback. ``reraise(path)`` raises the kept OSError instead.
+    """
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self.handle = handle
+        self.error: OSError | None = None
+
+    def write(self, data) -> int:
+        try:
+            return self.handle.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def flush(self) -> None:
+        self.handle.flush()
+
+    def reraise(self, path: str | os.PathLike) -> None:
+        """Raise the kept write error, naming ``path``; return when no write failed."""
+        if self.error is not None:
+            raise OSError(self.error.errno, self.error.strerror, str(path)) from self.error

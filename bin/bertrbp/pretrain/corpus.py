@@ -56,15 +56,18 @@ class WindowCutter:
         self.buf, self.buf_start, self.next_start, self.last_end = "", 0, 0, 0
 
     def feed(self, chunk: str) -> list[str]:
+        """The windows ``chunk`` completes. The buffer is trimmed once per chunk, not once per window: a record on
+        one line is one chunk, and trimming after each window copied the rest of it each time (quadratic)."""
         self.buf += chunk
         out = []
+        last_start = None
         while self.next_start + self.window <= self.buf_start + len(self.buf):
             offset = self.next_start - self.buf_start
             out.append(self.buf[offset : offset + self.window])
-            # keep the last window's start so a tail window can still be formed at the end
-            self.buf, self.buf_start = self.buf[offset:], self.next_start
-            self.last_end = self.next_start + self.window
+            last_start, self.last_end = self.next_start, self.next_start + self.window
             self.next_start += self.stride
+        if last_start is not None:  # keep the last window's start so a tail window can still be formed at the end
+            self.buf, self.buf_start = self.buf[last_start - self.buf_start :], last_start
         return out
 
     def finish(self) -> list[str]:

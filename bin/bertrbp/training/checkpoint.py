@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from bertrbp.errors import InputError
-from bertrbp.io.atomic import atomic_open, atomic_path
+from bertrbp.io.atomic import KeptWriteErrors, atomic_open, atomic_path
 
 STATE_FILE = "trainer_state.pt"
 RUN_FILE = "run.json"
@@ -100,8 +100,13 @@ def save_state(directory: Path, state: dict) -> Path:
     import torch
 
     path = Path(directory) / STATE_FILE
-    with atomic_path(path) as tmp:
-        torch.save(_plain(state), tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        sink = KeptWriteErrors(handle)  # torch.save reports a full disk as a RuntimeError naming no cause
+        try:
+            torch.save(_plain(state), sink)
+        except RuntimeError:
+            sink.reraise(tmp)
+            raise
     return path
 
 
