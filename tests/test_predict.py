@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import numpy as np
 import pytest
@@ -99,6 +100,27 @@ def test_cli_unlabelled_input_and_label_option(tmp_path, tiny_checkpoint):
     assert [line.split("\t")[3] for line in out.read_text().splitlines()[1:]] == ["", ""]
     assert run_cli("predict", "--model", tiny_checkpoint, fasta, "-o", out, "--threads", "1", "--label", "1") == 0
     assert [line.split("\t")[3] for line in out.read_text().splitlines()[1:]] == ["1", "1"]
+
+
+def test_an_output_named_gz_is_gzip_and_evaluate_reads_it(tmp_path, tiny_checkpoint):
+    """-o predictions.tsv.gz wrote plain text under a gzip name, which zcat and pandas refuse."""
+    import gzip
+
+    sites = tmp_path / "sites.tsv"
+    sites.write_text(
+        "".join(f"{seq}\t{i % 2}\n" for i, seq in enumerate(["ACGUACGUAC", "GGCATTACGA", "TTTTACGCAT"] * 2))
+    )
+    plain, packed = tmp_path / "p.tsv", tmp_path / "p.tsv.gz"
+    for out in (plain, packed):
+        assert run_cli("predict", "--model", tiny_checkpoint, sites, "-o", out, "--threads", "1") == 0
+    assert packed.read_bytes()[:2] == b"\x1f\x8b"
+    assert gzip.decompress(packed.read_bytes()).decode() == plain.read_text()
+    assert run_cli("evaluate", plain, "-o", tmp_path / "m.json") == 0
+    assert run_cli("evaluate", packed, "-o", tmp_path / "m.json.gz") == 0
+    metrics = [
+        json.loads(text) for text in ((tmp_path / "m.json").read_text(), gzip.open(tmp_path / "m.json.gz").read())
+    ]
+    assert metrics[0]["auroc"] == metrics[1]["auroc"] and metrics[0]["n"] == metrics[1]["n"] == 6
 
 
 @pytest.mark.parametrize(

@@ -225,10 +225,21 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs) -> Iterator[IO]:
-    """Open a file for writing that appears under ``path`` only when closed without error."""
+    """Open a file for writing that appears under ``path`` only when closed without error; gzip-compressed when
+    the name ends in ``.gz``.
+
+    Why gzip: ``-o predictions.tsv.gz`` wrote plain text under a gzip name, which ``zcat`` and pandas then refuse;
+    every reader of the suite takes gzip files by their content."""
+    compressed = Path(path).name.endswith(".gz") and not is_special(Path(path))
     with atomic_path(path) as tmp:
-        with open(tmp, mode, **kwargs) as handle:
-            yield handle
+        if compressed:
+            import gzip
+
+            with gzip.open(tmp, mode if "b" in mode else mode.replace("t", "") + "t", **kwargs) as handle:
+                yield handle
+        else:
+            with open(tmp, mode, **kwargs) as handle:
+                yield handle
 
 
 @contextlib.contextmanager
