@@ -9,7 +9,9 @@ embeddings and do not apply (attribute refuses it).
 Saved as ``config.json`` (``model_type: bertrbp-kmer``), ``model.safetensors`` (coefficients, intercept and the
 standardisation of the features; no pickle) and ``vocab.txt``. Features are frequencies (count / number of
 windows of that length without ``N``); the bases of an ``[UNK]`` k-mer (one with ``N``) are read from the
-neighbouring k-mers, so only windows covering the ``N`` itself are lost, as when counting on the sequence.
+neighbouring k-mers where one holds them. So a lone ``N`` costs only the windows covering it, as when counting on
+the sequence, but bases with no k-mer of their own without ``N`` (between two ``N`` closer than k, or between an
+``N`` and the end within k-1) are lost too. Training and prediction count the same way, so this is consistent.
 Output logits are ``[-z/2, z/2]`` for log-odds ``z``: softmax gives sigmoid(z), as for a 2-class head.
 
 ``--model kmer-pos`` (``position_bins`` > 0) adds where along the site each short k-mer sits: 1..3-mer
