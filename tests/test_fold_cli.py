@@ -113,3 +113,25 @@ def test_bad_input_exits_2_without_output(tmp_path: Path, content: str, args: li
 
 def test_version() -> None:
     assert run_tool("fold", "--version").stdout.startswith("bert-rbp ")
+
+
+def test_an_output_pipe_closed_by_its_reader_ends_as_sigpipe_not_as_bad_input(tmp_path: Path) -> None:
+    """`bertrbp-fold X -o /dev/stdout | head` ended with exit 2, the bad-input status, and 'error: an output file:
+    Broken pipe.'; a reader that has what it wanted is not bad input: 141 (128 + SIGPIPE), as for any tool."""
+    import random
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import BIN
+
+    rng = random.Random(1)
+    fasta = tmp_path / "many.fa"
+    fasta.write_text("".join(f">s{i}\n{''.join(rng.choice('ACGT') for _ in range(60))}\n" for i in range(3000)))
+    command = [sys.executable, str(BIN / "bertrbp-fold"), str(fasta), "-o", "/dev/stdout", "--threads", "1"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as fold:
+        assert fold.stdout.read(100)  # a reader such as `head -c 100`: reads a little, then goes away
+        fold.stdout.close()
+        err = fold.stderr.read().decode()
+        assert fold.wait(timeout=120) == 128 + signal.SIGPIPE, err
+    assert err.count("error:") == 1 and "broken pipe" in err and "Traceback" not in err

@@ -207,6 +207,15 @@ def usage_error_line(exc: Exception) -> str:
     return f"{message}. Run '{program} --help' for the options."
 
 
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that Python's flush at exit does not fail on the closed pipe again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout replaced (in-process runs) or already closed
+        pass
+
+
 def run(app: typer.Typer, argv: list[str] | None = None) -> None:
     """Run a tool: one ``error: ...`` line on stderr and a documented exit status for every failure a user can
     cause or meet (bad input 2, disk full 4, SIGINT 130, SIGTERM 143), never a traceback for those."""
@@ -238,6 +247,10 @@ def run(app: typer.Typer, argv: list[str] | None = None) -> None:
     except _click_classes("ClickException") as exc:  # usage errors: unknown option, missing argument, bad value
         typer.echo("error: " + usage_error_line(exc), err=True)
         sys.exit(EXIT_INPUT)
+    except BrokenPipeError:  # `-o /dev/stdout | head`: the reader has all it wanted; as a SIGPIPE'd tool, not bad input
+        _quiet_stdout()
+        typer.echo("error: the output pipe was closed by its reader (broken pipe).", err=True)
+        sys.exit(128 + signal.SIGPIPE)
     except OSError as exc:
         line, status = _os_error_line(exc)
         typer.echo(f"error: {line}", err=True)
