@@ -487,7 +487,11 @@ def test_unknown_samplesheet_column_stops_the_run(tmp_path):
 
 
 def test_bad_parameters_stop_the_run_at_start_naming_each_parameter(tmp_path):
+    # a quoted "false" of a params file is a non-empty string: the workflow read it as true and pretokenized
+    (tmp_path / "params.json").write_text('{"pretokenize": "false"}')
     result = run_nextflow(
+        "-params-file",
+        str(tmp_path / "params.json"),
         "-profile",
         "test",
         "--epoch",
@@ -513,6 +517,7 @@ def test_bad_parameters_stop_the_run_at_start_naming_each_parameter(tmp_path):
         "--batch_size five: expected a whole number",
         "--mode predict: expected one of train, scan, variants",
         "--train_baseline maybe: expected true or false",
+        "--pretokenize false: expected true or false, unquoted (a quoted value reads as true)",
         "--kmer 9: expected at most 6",
         "--baseline_model kmer-pos,bigbert: expected tiny, mini, small, medium, base, cnn, kmer or kmer-pos, or "
         "several of them comma-separated",

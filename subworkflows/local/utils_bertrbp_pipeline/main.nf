@@ -102,8 +102,9 @@ def valueProblem(value, Map spec) {
         return null
     }
     def type = spec.type
-    if (type == 'boolean' && !(value instanceof Boolean || value.toString() in ['true', 'false'])) {
-        return 'expected true or false'
+    if (type == 'boolean' && !(value instanceof Boolean)) {
+        // a quoted 'false' (a params file's "false", a config's 'false') is a non-empty string: true in the workflow
+        return value.toString().toLowerCase() in ['true', 'false'] ? 'expected true or false, unquoted (a quoted value reads as true)' : 'expected true or false'
     }
     if (type == 'integer' && !(value instanceof Integer || value instanceof Long || value.toString() ==~ /-?\d+/)) {
         return 'expected a whole number'
