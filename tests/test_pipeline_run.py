@@ -351,6 +351,8 @@ def test_stub_train_with_every_optional_branch_and_samplesheet_shape(shapes_shee
     # a BERT baseline here (the real train run above has the test profile's k-mer baseline)
     result = run_nextflow(
         "-stub",
+        "-dump-hashes",
+        "json",
         "-profile",
         "test",
         "--input",
@@ -389,6 +391,12 @@ def test_stub_train_with_every_optional_branch_and_samplesheet_shape(shapes_shee
             assert sum(1 for name in done if step in name and f"({rbp})" in name) == 1, (rbp, step)
     assert sum("PRETRAIN " in name or name.endswith("BERTRBP_PRETRAIN (pretrain)") for name in done) == 1
     assert sum("SUMMARY" in name for name in done) == 1
+    # files gathered from every RBP reach pretrain and summary sorted by name: in the order their tasks ended, the
+    # tasks' hashes changed from run to run and -resume ran pretraining (and all after it) again
+    log = (tmp_path / ".nextflow.log").read_text()
+    for folder in ("exclude", "metrics", "predictions"):
+        staged = re.findall(rf"stageName:{folder}/([^)\s,]+)", log)
+        assert len(staged) == (6 if folder == "exclude" else 12) and staged == sorted(staged), (folder, staged)
 
 
 def test_stub_files_of_one_name_from_different_folders_are_all_staged(tmp_path):
