@@ -341,7 +341,7 @@ def shapes_sheet(tmp_path_factory) -> Path:
         "two_inputs,a.tsv;b.fa,,,,,,\n"
         "one_pair,,fasta,p1.fa,n1.fa,,,\n"
         "several,,,p1.fa;p2.fa,n1.fa;n2.fa,,,\n"
-        "annotated,a.tsv,tsv,,,genes.gtf,,\n"
+        '"annotated","a.tsv","tsv","","","genes.gtf","",""\n'  # quoted, as R's write.csv writes every field
         "lifted,,,p1.fa,n1.fa,genes.gtf,hg38.fa,hg19ToHg38.over.chain.gz\n"
     )
     return sheet
@@ -473,6 +473,9 @@ BAD_ROWS = {  # row -> the problem reported for it (each run costs a JVM start, 
     "genome_only,{demo},tsv,,,,hg38.fa,": "line 8 (id 'genome_only'): 'genome' is the liftover target genome",
     # tokenize read '-RBFOX2.train.fa' as options, and Nextflow's own clean-up failed: rm: invalid option -- 'B'
     "-RBFOX2,{demo},tsv,,,,,": "line 9 (id '-RBFOX2'): id '-RBFOX2' must start with a letter, a digit or '_'",
+    # quoted fields (R's write.csv quotes every one): the comma inside a quoted field read as two fields
+    '"quoted","missing, ""2"".tsv","tsv","","","","",""': "line 10 (id 'quoted'): input: file not found: missing, "
+    '"2".tsv',
 }
 
 
@@ -481,7 +484,9 @@ def test_bad_samplesheet_rows_stop_the_run_at_start_with_one_message(tmp_path):
     (tmp_path / "hg38.fa").write_text(">chr1\nACGT\n")
     sheet = tmp_path / "sheet.csv"
     rows = [row.rstrip("\n").format(demo=DEMO / "RBFOX2_HepG2.tsv") for row in BAD_ROWS]
-    sheet.write_text("id,input,format,positives,negatives,gtf,genome,chain\n" + "\n".join(rows) + "\n")
+    # a spreadsheet's "CSV UTF-8" begins with a byte order mark: the header's 'id' was an unknown column
+    header = "\ufeffid,input,format,positives,negatives,gtf,genome,chain\n"
+    sheet.write_text(header + "\n".join(rows) + "\n", encoding="utf-8")
     result = run_nextflow("-profile", "test", "--input", str(sheet), "--outdir", str(tmp_path / "out"), cwd=tmp_path)
     text = _fails_at_start(result, f"Samplesheet {sheet}:", *[problem for problem in BAD_ROWS.values() if problem])
     assert text.count(f"Samplesheet {sheet}") == 1  # one message lists every problem

@@ -170,11 +170,12 @@ def readSamplesheet(input, Path schema) {
         error("--input ${input}: file not found.")
     }
     def columns = schemaColumns(schema)
-    def lines = sheet.readLines().findAll { line -> line.trim() }
+    // a spreadsheet's "CSV UTF-8" starts with a byte order mark, which would stick to the first column's name
+    def lines = sheet.readLines().findAll { line -> line.trim() }.collect { line -> line.replaceFirst(/^\uFEFF/, '') }
     if (!lines) {
         error("Samplesheet ${sheet} is empty: give a header line (id,input,...) and one row per RBP dataset.")
     }
-    def header = lines[0].split(',', -1).collect { column -> column.trim() }
+    def header = csvFields(lines[0])
     def unknown = header.findAll { column -> !(column in columns.keySet()) }
     if (unknown) {
         error("Samplesheet ${sheet}: unknown column(s) ${unknown.join(', ')}; the columns are ${columns.keySet().join(', ')}.")
@@ -184,21 +185,24 @@ def readSamplesheet(input, Path schema) {
     }
     def problems = []
     def rows = []
+    def ids = []
     lines.drop(1).eachWithIndex { line, index ->
-        def values = line.split(',', -1).collect { value -> value.trim() }
+        def values = csvFields(line)
         def where = "line ${index + 2}"
         if (values.size() != header.size()) {
             problems << "${where}: ${values.size()} fields, the header has ${header.size()}"
             return
         }
         def row = [header, values].transpose().collectEntries { column, value -> [column, value] }
+        if (row.id) {
+            ids << row.id
+        }
         def row_problems = rowProblems(row, columns, sheet)
         problems.addAll(row_problems.collect { problem -> "${where}${row.id ? " (id '${row.id}')" : ''}: ${problem}" })
         if (!row_problems) {
             rows << samplesheetRow(row, sheet)
         }
     }
-    def ids = lines.drop(1).collect { line -> line.split(',', -1)[header.indexOf('id')].trim() }.findAll { id -> id }
     def repeated = ids.findAll { id -> ids.count(id) > 1 }.unique()
     if (repeated) {
         problems << "ids must be unique (they name the results folders), repeated: ${repeated.join(', ')}"
@@ -210,6 +214,13 @@ def readSamplesheet(input, Path schema) {
         error("Samplesheet ${sheet}:\n  " + problems.join('\n  '))
     }
     return rows
+}
+
+// One CSV line's fields, trimmed. A field may be quoted (R's write.csv quotes every one, a spreadsheet those with
+// a comma): the quotes are not part of its value, and "" inside them is one quote.
+def csvFields(String line) {
+    def fields = (line + ',') =~ /\G\s*(?:"((?:[^"]|"")*)"\s*|([^,]*)),/
+    return fields.collect { match -> match[1] != null ? match[1].replace('""', '"') : match[2].trim() }
 }
 
 def schemaColumns(Path schema) {
