@@ -348,9 +348,13 @@ def shapes_sheet(tmp_path_factory) -> Path:
 
 
 def test_stub_train_with_every_optional_branch_and_samplesheet_shape(shapes_sheet, data, tmp_path):
-    # a BERT baseline here (the real train run above has the test profile's k-mer baseline)
+    # a BERT baseline here (the real train run above has the test profile's k-mer baseline); a number quoted in a
+    # params file passed the check, then stopped the run: "Value '2' cannot be used in in parameter 'limit'"
+    (tmp_path / "params.json").write_text('{"attribute_sequences": "2"}')
     result = run_nextflow(
         "-stub",
+        "-params-file",
+        str(tmp_path / "params.json"),
         "-dump-hashes",
         "json",
         "-profile",
