@@ -472,13 +472,14 @@ BAD_ROWS = {  # row -> the problem reported for it (each run costs a JVM start, 
     "missing_file,missing.tsv,tsv,,,,,": "line 3 (id 'missing_file'): input: file not found: missing.tsv",
     "dup,{demo},tsv,,,,,": "ids must be unique (they name the results folders), repeated: dup",
     "dup,{demo},tsv,,,,,\n": "",
-    "no_negatives,,,{demo},,,,": "line 6 (id 'no_negatives'): give 'input' (labelled sequence files",
-    "chain_only,{demo},tsv,,,,,hg19ToHg38.over.chain.gz": "line 7 (id 'chain_only'): 'chain' needs 'genome'",
-    "genome_only,{demo},tsv,,,,hg38.fa,": "line 8 (id 'genome_only'): 'genome' is the liftover target genome",
+    "  ": "",  # a blank line counts in the lines' numbers (they were counted without it, one short below)
+    "no_negatives,,,{demo},,,,": "line 7 (id 'no_negatives'): give 'input' (labelled sequence files",
+    "chain_only,{demo},tsv,,,,,hg19ToHg38.over.chain.gz": "line 8 (id 'chain_only'): 'chain' needs 'genome'",
+    "genome_only,{demo},tsv,,,,hg38.fa,": "line 9 (id 'genome_only'): 'genome' is the liftover target genome",
     # tokenize read '-RBFOX2.train.fa' as options, and Nextflow's own clean-up failed: rm: invalid option -- 'B'
-    "-RBFOX2,{demo},tsv,,,,,": "line 9 (id '-RBFOX2'): id '-RBFOX2' must start with a letter, a digit or '_'",
+    "-RBFOX2,{demo},tsv,,,,,": "line 10 (id '-RBFOX2'): id '-RBFOX2' must start with a letter, a digit or '_'",
     # quoted fields (R's write.csv quotes every one): the comma inside a quoted field read as two fields
-    '"quoted","missing, ""2"".tsv","tsv","","","","",""': "line 10 (id 'quoted'): input: file not found: missing, "
+    '"quoted","missing, ""2"".tsv","tsv","","","","",""': "line 11 (id 'quoted'): input: file not found: missing, "
     '"2".tsv',
 }
 

@@ -170,12 +170,15 @@ def readSamplesheet(input, Path schema) {
         error("--input ${input}: file not found.")
     }
     def columns = schemaColumns(schema)
-    // a spreadsheet's "CSV UTF-8" starts with a byte order mark, which would stick to the first column's name
-    def lines = sheet.readLines().findAll { line -> line.trim() }.collect { line -> line.replaceFirst(/^\uFEFF/, '') }
+    // [number, text] of each line that is not blank, numbered as an editor numbers them (blank lines too). A
+    // spreadsheet's "CSV UTF-8" starts with a byte order mark, which would stick to the first column's name.
+    def lines = sheet.readLines().withIndex(1)
+        .findAll { line, _number -> line.trim() }
+        .collect { line, number -> [number, line.replaceFirst(/^\uFEFF/, '')] }
     if (!lines) {
         error("Samplesheet ${sheet} is empty: give a header line (id,input,...) and one row per RBP dataset.")
     }
-    def header = csvFields(lines[0])
+    def header = csvFields(lines[0][1])
     def unknown = header.findAll { column -> !(column in columns.keySet()) }
     if (unknown) {
         error("Samplesheet ${sheet}: unknown column(s) ${unknown.join(', ')}; the columns are ${columns.keySet().join(', ')}.")
@@ -186,9 +189,9 @@ def readSamplesheet(input, Path schema) {
     def problems = []
     def rows = []
     def ids = []
-    lines.drop(1).eachWithIndex { line, index ->
+    lines.drop(1).each { number, line ->
         def values = csvFields(line)
-        def where = "line ${index + 2}"
+        def where = "line ${number}"
         if (values.size() != header.size()) {
             problems << "${where}: ${values.size()} fields, the header has ${header.size()}"
             return
