@@ -54,7 +54,7 @@ workflow {
                     baseline_model: params.baseline_model,
                     pretrain_corpus: corpus,
                     attribute: params.attribute,
-                    attribute_sequences: params.attribute_sequences,
+                    attribute_sequences: params.attribute_sequences as int,  // "200" of a params file: splitFasta wants a number
                 ]
             )
         }

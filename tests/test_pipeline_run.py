@@ -341,16 +341,22 @@ def shapes_sheet(tmp_path_factory) -> Path:
         "two_inputs,a.tsv;b.fa,,,,,,\n"
         "one_pair,,fasta,p1.fa,n1.fa,,,\n"
         "several,,,p1.fa;p2.fa,n1.fa;n2.fa,,,\n"
-        "annotated,a.tsv,tsv,,,genes.gtf,,\n"
+        '"annotated","a.tsv","tsv","","","genes.gtf","",""\n'  # quoted, as R's write.csv writes every field
         "lifted,,,p1.fa,n1.fa,genes.gtf,hg38.fa,hg19ToHg38.over.chain.gz\n"
     )
     return sheet
 
 
 def test_stub_train_with_every_optional_branch_and_samplesheet_shape(shapes_sheet, data, tmp_path):
-    # a BERT baseline here (the real train run above has the test profile's k-mer baseline)
+    # a BERT baseline here (the real train run above has the test profile's k-mer baseline); a number quoted in a
+    # params file passed the check, then stopped the run: "Value '2' cannot be used in in parameter 'limit'"
+    (tmp_path / "params.json").write_text('{"attribute_sequences": "2"}')
     result = run_nextflow(
         "-stub",
+        "-params-file",
+        str(tmp_path / "params.json"),
+        "-dump-hashes",
+        "json",
         "-profile",
         "test",
         "--input",
@@ -389,6 +395,12 @@ def test_stub_train_with_every_optional_branch_and_samplesheet_shape(shapes_shee
             assert sum(1 for name in done if step in name and f"({rbp})" in name) == 1, (rbp, step)
     assert sum("PRETRAIN " in name or name.endswith("BERTRBP_PRETRAIN (pretrain)") for name in done) == 1
     assert sum("SUMMARY" in name for name in done) == 1
+    # files gathered from every RBP reach pretrain and summary sorted by name: in the order their tasks ended, the
+    # tasks' hashes changed from run to run and -resume ran pretraining (and all after it) again
+    log = (tmp_path / ".nextflow.log").read_text()
+    for folder in ("exclude", "metrics", "predictions"):
+        staged = re.findall(rf"stageName:{folder}/([^)\s,]+)", log)
+        assert len(staged) == (6 if folder == "exclude" else 12) and staged == sorted(staged), (folder, staged)
 
 
 def test_stub_files_of_one_name_from_different_folders_are_all_staged(tmp_path):
@@ -460,11 +472,15 @@ BAD_ROWS = {  # row -> the problem reported for it (each run costs a JVM start, 
     "missing_file,missing.tsv,tsv,,,,,": "line 3 (id 'missing_file'): input: file not found: missing.tsv",
     "dup,{demo},tsv,,,,,": "ids must be unique (they name the results folders), repeated: dup",
     "dup,{demo},tsv,,,,,\n": "",
-    "no_negatives,,,{demo},,,,": "line 6 (id 'no_negatives'): give 'input' (labelled sequence files",
-    "chain_only,{demo},tsv,,,,,hg19ToHg38.over.chain.gz": "line 7 (id 'chain_only'): 'chain' needs 'genome'",
-    "genome_only,{demo},tsv,,,,hg38.fa,": "line 8 (id 'genome_only'): 'genome' is the liftover target genome",
+    "  ": "",  # a blank line counts in the lines' numbers (they were counted without it, one short below)
+    "no_negatives,,,{demo},,,,": "line 7 (id 'no_negatives'): give 'input' (labelled sequence files",
+    "chain_only,{demo},tsv,,,,,hg19ToHg38.over.chain.gz": "line 8 (id 'chain_only'): 'chain' needs 'genome'",
+    "genome_only,{demo},tsv,,,,hg38.fa,": "line 9 (id 'genome_only'): 'genome' is the liftover target genome",
     # tokenize read '-RBFOX2.train.fa' as options, and Nextflow's own clean-up failed: rm: invalid option -- 'B'
-    "-RBFOX2,{demo},tsv,,,,,": "line 9 (id '-RBFOX2'): id '-RBFOX2' must start with a letter, a digit or '_'",
+    "-RBFOX2,{demo},tsv,,,,,": "line 10 (id '-RBFOX2'): id '-RBFOX2' must start with a letter, a digit or '_'",
+    # quoted fields (R's write.csv quotes every one): the comma inside a quoted field read as two fields
+    '"quoted","missing, ""2"".tsv","tsv","","","","",""': "line 11 (id 'quoted'): input: file not found: missing, "
+    '"2".tsv',
 }
 
 
@@ -473,7 +489,9 @@ def test_bad_samplesheet_rows_stop_the_run_at_start_with_one_message(tmp_path):
     (tmp_path / "hg38.fa").write_text(">chr1\nACGT\n")
     sheet = tmp_path / "sheet.csv"
     rows = [row.rstrip("\n").format(demo=DEMO / "RBFOX2_HepG2.tsv") for row in BAD_ROWS]
-    sheet.write_text("id,input,format,positives,negatives,gtf,genome,chain\n" + "\n".join(rows) + "\n")
+    # a spreadsheet's "CSV UTF-8" begins with a byte order mark: the header's 'id' was an unknown column
+    header = "\ufeffid,input,format,positives,negatives,gtf,genome,chain\n"
+    sheet.write_text(header + "\n".join(rows) + "\n", encoding="utf-8")
     result = run_nextflow("-profile", "test", "--input", str(sheet), "--outdir", str(tmp_path / "out"), cwd=tmp_path)
     text = _fails_at_start(result, f"Samplesheet {sheet}:", *[problem for problem in BAD_ROWS.values() if problem])
     assert text.count(f"Samplesheet {sheet}") == 1  # one message lists every problem
@@ -487,7 +505,11 @@ def test_unknown_samplesheet_column_stops_the_run(tmp_path):
 
 
 def test_bad_parameters_stop_the_run_at_start_naming_each_parameter(tmp_path):
+    # a quoted "false" of a params file is a non-empty string: the workflow read it as true and pretokenized
+    (tmp_path / "params.json").write_text('{"pretokenize": "false"}')
     result = run_nextflow(
+        "-params-file",
+        str(tmp_path / "params.json"),
         "-profile",
         "test",
         "--epoch",
@@ -513,6 +535,7 @@ def test_bad_parameters_stop_the_run_at_start_naming_each_parameter(tmp_path):
         "--batch_size five: expected a whole number",
         "--mode predict: expected one of train, scan, variants",
         "--train_baseline maybe: expected true or false",
+        "--pretokenize false: expected true or false, unquoted (a quoted value reads as true)",
         "--kmer 9: expected at most 6",
         "--baseline_model kmer-pos,bigbert: expected tiny, mini, small, medium, base, cnn, kmer or kmer-pos, or "
         "several of them comma-separated",

@@ -37,7 +37,7 @@ workflow BERTRBP {
         def corpus = options.pretrain_corpus
         def ch_pretrain = BERTRBP_PREPARE.out.nontrain
             .map { _meta, sequences -> sequences }
-            .toList()
+            .toSortedList { a, b -> a.name <=> b.name }   // in the order of the RBPs' ids, not of their tasks' ends: -resume
             .map { exclude -> [[id: 'pretrain'], corpus, exclude] }
         BERTRBP_PRETRAIN(ch_pretrain)
         start_model = BERTRBP_PRETRAIN.out.model.map { _meta, model -> model }   // a value channel (one pretraining)
@@ -84,9 +84,10 @@ workflow BERTRBP {
         BERTRBP_ATTRIBUTE(PRETRAINED.out.model.join(ch_subset))
     }
 
+    // sorted by name, as the pretraining's exclusions: in the order tasks ended, -resume ran the summary again
     BERTRBP_SUMMARY(
-        ch_metrics.map { _meta, metrics -> metrics }.collect(),
-        ch_predictions.map { _meta, predictions -> predictions }.collect(),
+        ch_metrics.map { _meta, metrics -> metrics }.collect(sort: { a, b -> a.name <=> b.name }),
+        ch_predictions.map { _meta, predictions -> predictions }.collect(sort: { a, b -> a.name <=> b.name }),
         ch_cards.toSortedList { a, b -> a[0] <=> b[0] }.map { rows -> [rows.collect { row -> row[0] }, rows.collect { row -> row[1] }] },
     )
 

@@ -102,8 +102,9 @@ def valueProblem(value, Map spec) {
         return null
     }
     def type = spec.type
-    if (type == 'boolean' && !(value instanceof Boolean || value.toString() in ['true', 'false'])) {
-        return 'expected true or false'
+    if (type == 'boolean' && !(value instanceof Boolean)) {
+        // a quoted 'false' (a params file's "false", a config's 'false') is a non-empty string: true in the workflow
+        return value.toString().toLowerCase() in ['true', 'false'] ? 'expected true or false, unquoted (a quoted value reads as true)' : 'expected true or false'
     }
     if (type == 'integer' && !(value instanceof Integer || value instanceof Long || value.toString() ==~ /-?\d+/)) {
         return 'expected a whole number'
@@ -169,11 +170,15 @@ def readSamplesheet(input, Path schema) {
         error("--input ${input}: file not found.")
     }
     def columns = schemaColumns(schema)
-    def lines = sheet.readLines().findAll { line -> line.trim() }
+    // [number, text] of each line that is not blank, numbered as an editor numbers them (blank lines too). A
+    // spreadsheet's "CSV UTF-8" starts with a byte order mark, which would stick to the first column's name.
+    def lines = sheet.readLines().withIndex(1)
+        .findAll { line, _number -> line.trim() }
+        .collect { line, number -> [number, line.replaceFirst(/^\uFEFF/, '')] }
     if (!lines) {
         error("Samplesheet ${sheet} is empty: give a header line (id,input,...) and one row per RBP dataset.")
     }
-    def header = lines[0].split(',', -1).collect { column -> column.trim() }
+    def header = csvFields(lines[0][1])
     def unknown = header.findAll { column -> !(column in columns.keySet()) }
     if (unknown) {
         error("Samplesheet ${sheet}: unknown column(s) ${unknown.join(', ')}; the columns are ${columns.keySet().join(', ')}.")
@@ -183,21 +188,24 @@ def readSamplesheet(input, Path schema) {
     }
     def problems = []
     def rows = []
-    lines.drop(1).eachWithIndex { line, index ->
-        def values = line.split(',', -1).collect { value -> value.trim() }
-        def where = "line ${index + 2}"
+    def ids = []
+    lines.drop(1).each { number, line ->
+        def values = csvFields(line)
+        def where = "line ${number}"
         if (values.size() != header.size()) {
             problems << "${where}: ${values.size()} fields, the header has ${header.size()}"
             return
         }
         def row = [header, values].transpose().collectEntries { column, value -> [column, value] }
+        if (row.id) {
+            ids << row.id
+        }
         def row_problems = rowProblems(row, columns, sheet)
         problems.addAll(row_problems.collect { problem -> "${where}${row.id ? " (id '${row.id}')" : ''}: ${problem}" })
         if (!row_problems) {
             rows << samplesheetRow(row, sheet)
         }
     }
-    def ids = lines.drop(1).collect { line -> line.split(',', -1)[header.indexOf('id')].trim() }.findAll { id -> id }
     def repeated = ids.findAll { id -> ids.count(id) > 1 }.unique()
     if (repeated) {
         problems << "ids must be unique (they name the results folders), repeated: ${repeated.join(', ')}"
@@ -209,6 +217,13 @@ def readSamplesheet(input, Path schema) {
         error("Samplesheet ${sheet}:\n  " + problems.join('\n  '))
     }
     return rows
+}
+
+// One CSV line's fields, trimmed. A field may be quoted (R's write.csv quotes every one, a spreadsheet those with
+// a comma): the quotes are not part of its value, and "" inside them is one quote.
+def csvFields(String line) {
+    def fields = (line + ',') =~ /\G\s*(?:"((?:[^"]|"")*)"\s*|([^,]*)),/
+    return fields.collect { match -> match[1] != null ? match[1].replace('""', '"') : match[2].trim() }
 }
 
 def schemaColumns(Path schema) {
