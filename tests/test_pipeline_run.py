@@ -139,8 +139,12 @@ TRAIN_ARGS = [
 def train_run(data, tmp_path_factory):
     """`-profile test` for real, with every optional train branch on; then the same command with -resume."""
     cwd = tmp_path_factory.mktemp("train_run")
+    # "0" as text in a params file (the schema's default, quoted) reached finetune as --lr 0, which it refuses
+    (cwd / "params.json").write_text('{"learning_rate": "0"}')
     args = [
         *TRAIN_ARGS,
+        "-params-file",
+        str(cwd / "params.json"),
         "--input",
         str(data["sheet"]),
         "--pretrain_corpus",
@@ -499,9 +503,10 @@ def test_bad_samplesheet_rows_stop_the_run_at_start_with_one_message(tmp_path):
 
 def test_unknown_samplesheet_column_stops_the_run(tmp_path):
     sheet = tmp_path / "sheet.csv"
-    sheet.write_text(f"id,input,fromat\nRBFOX2_HepG2,{DEMO / 'RBFOX2_HepG2.tsv'},tsv\n")
+    sheet.write_text(f"id,input,fromat,input\nRBFOX2_HepG2,{DEMO / 'RBFOX2_HepG2.tsv'},tsv,x.tsv\n")
     result = run_nextflow("-profile", "test", "--input", str(sheet), cwd=tmp_path)
-    _fails_at_start(result, "unknown column(s) fromat")
+    # a repeated column kept its last value without a word (here 'x.tsv', a file that does not exist)
+    _fails_at_start(result, "unknown column(s) fromat; column(s) named more than once: input; the columns are")
 
 
 def test_bad_parameters_stop_the_run_at_start_naming_each_parameter(tmp_path):

@@ -180,8 +180,12 @@ def readSamplesheet(input, Path schema) {
     }
     def header = csvFields(lines[0][1])
     def unknown = header.findAll { column -> !(column in columns.keySet()) }
-    if (unknown) {
-        error("Samplesheet ${sheet}: unknown column(s) ${unknown.join(', ')}; the columns are ${columns.keySet().join(', ')}.")
+    // a column named twice: the row maps kept the last one's values without a word
+    def twice = header.findAll { column -> header.count(column) > 1 }.unique()
+    if (unknown || twice) {
+        def found = unknown ? ["unknown column(s) ${unknown.join(', ')}"] : []
+        found += twice ? ["column(s) named more than once: ${twice.join(', ')}"] : []
+        error("Samplesheet ${sheet}: ${found.join('; ')}; the columns are ${columns.keySet().join(', ')}, each at most once.")
     }
     if (!('id' in header)) {
         error("Samplesheet ${sheet}: no 'id' column; the columns are ${columns.keySet().join(', ')}.")
