@@ -139,12 +139,8 @@ TRAIN_ARGS = [
 def train_run(data, tmp_path_factory):
     """`-profile test` for real, with every optional train branch on; then the same command with -resume."""
     cwd = tmp_path_factory.mktemp("train_run")
-    # "0" as text in a params file (the schema's default, quoted) reached finetune as --lr 0, which it refuses
-    (cwd / "params.json").write_text('{"learning_rate": "0"}')
     args = [
         *TRAIN_ARGS,
-        "-params-file",
-        str(cwd / "params.json"),
         "--input",
         str(data["sheet"]),
         "--pretrain_corpus",
