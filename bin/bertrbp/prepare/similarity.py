@@ -80,8 +80,8 @@ def signatures(sets: Sequence[frozenset | np.ndarray], permutations: int, seed: 
         # pad each row by repeating one of its own k-mers: the set, hence the minimum, is unchanged
         x = np.zeros((len(block), width), dtype=np.uint64)
         for row, kmers in enumerate(block):
-            if len(kmers):
-                values = np.fromiter(kmers, dtype=np.uint64, count=len(kmers))
+            if len(kmers):  # an array is used as it is: np.fromiter would step through it in Python
+                values = kmers if isinstance(kmers, np.ndarray) else np.fromiter(kmers, np.uint64, count=len(kmers))
                 x[row, : len(values)] = values
                 x[row, len(values) :] = values[0]
         # multiply-shift hashing (wraps mod 2^64): cheap and close to universal for 32-bit keys
