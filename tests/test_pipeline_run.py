@@ -507,7 +507,8 @@ def test_unknown_samplesheet_column_stops_the_run(tmp_path):
 
 def test_bad_parameters_stop_the_run_at_start_naming_each_parameter(tmp_path):
     # a quoted "false" of a params file is a non-empty string: the workflow read it as true and pretokenized
-    (tmp_path / "params.json").write_text('{"pretokenize": "false"}')
+    # and a quoted "0" is set: the tools got --lr 0, which they refuse, where the number 0 means their default
+    (tmp_path / "params.json").write_text('{"pretokenize": "false", "learning_rate": "0", "pretrain_max_steps": "0"}')
     result = run_nextflow(
         "-params-file",
         str(tmp_path / "params.json"),
@@ -537,6 +538,8 @@ def test_bad_parameters_stop_the_run_at_start_naming_each_parameter(tmp_path):
         "--mode predict: expected one of train, scan, variants",
         "--train_baseline maybe: expected true or false",
         "--pretokenize false: expected true or false, unquoted (a quoted value reads as true)",
+        "--learning_rate 0: expected a number, unquoted (a quoted 0 reads as set, not as 0)",
+        "--pretrain_max_steps 0: expected a number, unquoted (a quoted 0 reads as set, not as 0)",
         "--kmer 9: expected at most 6",
         "--baseline_model kmer-pos,bigbert: expected tiny, mini, small, medium, base, cnn, kmer or kmer-pos, or "
         "several of them comma-separated",

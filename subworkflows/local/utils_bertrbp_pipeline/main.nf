@@ -112,6 +112,10 @@ def valueProblem(value, Map spec) {
     if (type == 'number' && !(value instanceof Number || value.toString().isNumber())) {
         return 'expected a number'
     }
+    if (type in ['integer', 'number'] && value instanceof CharSequence && value.toString().toBigDecimal() == 0) {
+        // a quoted "0" (a params file's "0") is a non-empty string: set in the workflow, where the number 0 means the default
+        return 'expected a number, unquoted (a quoted 0 reads as set, not as 0)'
+    }
     if (type == 'string' && value instanceof Boolean) {
         return 'expected a value (given with no value after it?)'
     }
