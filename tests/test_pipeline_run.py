@@ -528,6 +528,8 @@ def test_bad_parameters_stop_the_run_at_start_naming_each_parameter(tmp_path):
         "kmer-pos,bigbert",
         "--model",
         "mini; touch PWNED",  # neither a folder nor a name: finetune's command line would run the rest
+        "--publish_dir_mode",
+        "move",  # moved prepare's splits out of the work folder that finetune reads them from
         cwd=tmp_path,
     )
     text = _fails_at_start(
@@ -544,6 +546,7 @@ def test_bad_parameters_stop_the_run_at_start_naming_each_parameter(tmp_path):
         "--baseline_model kmer-pos,bigbert: expected tiny, mini, small, medium, base, cnn, kmer or kmer-pos, or "
         "several of them comma-separated",
         "--model mini; touch PWNED: no such folder, and not a model name",
+        "--publish_dir_mode move: expected one of symlink, rellink, link, copy, copyNoFollow",
     )
     assert text.count("Invalid parameters") == 1
 
