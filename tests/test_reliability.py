@@ -352,6 +352,18 @@ def test_predictions_reader_accepts_bom_and_refuses_out_of_range(tmp_path):
             read_predictions(path)
 
 
+def test_predictions_reader_reads_labels_as_the_sequence_readers_do(tmp_path):
+    """'1.0'/'0.0' (pandas writes an integer column with a gap as floats) were refused here, read by the rest."""
+    from bertrbp.io.predictions import read_predictions
+
+    path = tmp_path / "p.tsv"
+    path.write_text("id\tprobability\tlogit\tlabel\na\t0.5\t0\t1.0\nb\t0.25\t0\t0.0\nc\t0.75\t0\t\n")
+    assert read_predictions(path) == (["a", "b", "c"], [0.5, 0.25, 0.75], [1, 0, None])
+    path.write_text("id\tprobability\tlogit\tlabel\na\t0.5\t0\t2\n")
+    with pytest.raises(InputError, match="line 2: label '2' is not 0 or 1"):
+        read_predictions(path)
+
+
 def test_sequence_reader_accepts_a_bom(tmp_path):
     from bertrbp.io.sequences import iter_records
 

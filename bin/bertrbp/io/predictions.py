@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bertrbp.errors import InputError
 from bertrbp.io.atomic import atomic_open
-from bertrbp.io.sequences import numbered_lines
+from bertrbp.io.sequences import numbered_lines, parse_label
 
 COLUMNS = ("id", "probability", "logit", "label")
 
@@ -88,11 +88,11 @@ def read_predictions(path: str | Path) -> tuple[list[str], list[float], list[int
                 "or scores (bertrbp-predict's probability column)."
             )
         label_text = row.get("label", "").strip()
-        if label_text not in ("", "0", "1"):
-            raise InputError(f"{where}: label {label_text!r} is not 0, 1 or empty.")
+        # the sequence readers' rule (parse_label: '1.0' as 1, as pandas writes an integer column with a gap)
+        label = parse_label(label_text, where) if label_text else None
         ids.append(row["id"])
         probabilities.append(probability)
-        labels.append(int(label_text) if label_text else None)
+        labels.append(label)
     if columns is None:
         raise InputError(f"{path}: the file is empty.")
     if not ids:
