@@ -18,7 +18,7 @@ import numpy as np
 from bertrbp.errors import InputError
 from bertrbp.io.atomic import atomic_path
 from bertrbp.io.sequences import SequenceRecord
-from bertrbp.tokenizer import KmerTokenizer
+from bertrbp.tokenizer import PAD_ID, KmerTokenizer
 
 log = logging.getLogger("bertrbp")
 
@@ -58,6 +58,9 @@ def check_record_fits(record: SequenceRecord, tokenizer: KmerTokenizer, max_posi
         raise InputError(f"{record.source}: record '{record.id}' (line {record.line}) is shorter than k={tokenizer.k}.")
 
 
+_ENCODE_CHUNK = 4096  # sequences encoded at once by tokenize_records
+
+
 def tokenize_records(
     records: Iterable[SequenceRecord], tokenizer: KmerTokenizer, max_positions: int = 512
 ) -> TokenizedDataset:
@@ -70,14 +73,16 @@ def tokenize_records(
         labels.append(NO_LABEL if record.label is None else record.label)
     if not seqs:
         raise InputError("no sequences to tokenize.")
-    input_ids, mask = tokenizer.encode_batch(seqs, max_positions)
-    return TokenizedDataset(
-        input_ids.astype(np.int32),
-        mask.astype(np.int8),
-        np.asarray(labels, dtype=np.int8),
-        np.asarray(ids),
-        tokenizer.k,
-    )
+    # encode_batch works in int64 (about 35 bytes a token at its peak); chunk by chunk into the int32/int8 arrays
+    # that are kept (5 bytes a token), so a million sites peak near the result's size, not seven times it
+    width = max(len(seq) for seq in seqs) - tokenizer.k + 3  # [CLS] + k-mers + [SEP]
+    input_ids = np.full((len(seqs), width), PAD_ID, dtype=np.int32)
+    mask = np.zeros((len(seqs), width), dtype=np.int8)
+    for start in range(0, len(seqs), _ENCODE_CHUNK):
+        chunk_ids, chunk_mask = tokenizer.encode_batch(seqs[start : start + _ENCODE_CHUNK], max_positions)
+        input_ids[start : start + len(chunk_ids), : chunk_ids.shape[1]] = chunk_ids
+        mask[start : start + len(chunk_ids), : chunk_mask.shape[1]] = chunk_mask
+    return TokenizedDataset(input_ids, mask, np.asarray(labels, dtype=np.int8), np.asarray(ids), tokenizer.k)
 
 
 def save_tokens(dataset: TokenizedDataset, path: str | Path) -> Path:
