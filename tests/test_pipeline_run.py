@@ -481,6 +481,10 @@ BAD_ROWS = {  # row -> the problem reported for it (each run costs a JVM start, 
     # quoted fields (R's write.csv quotes every one): the comma inside a quoted field read as two fields
     '"quoted","missing, ""2"".tsv","tsv","","","","",""': "line 11 (id 'quoted'): input: file not found: missing, "
     '"2".tsv',
+    # one results folder on macOS and Windows file systems: the second RBP's results overwrote the first's
+    "Case,{demo},tsv,,,,,": "ids must differ in more than case (macOS and Windows file systems give them one "
+    "results folder): Case and CASE",
+    "CASE,{demo},tsv,,,,,": "",
 }
 
 
@@ -551,16 +555,24 @@ def test_bad_parameters_stop_the_run_at_start_naming_each_parameter(tmp_path):
     assert text.count("Invalid parameters") == 1
 
 
-@pytest.mark.parametrize("name", ["-x", ".hidden"])
-def test_a_model_name_read_as_an_option_or_hidden_stops_at_start(name, tmp_path):
+@pytest.mark.parametrize(
+    "name, problem",
+    [
+        ("-x", "the model name '-x' must start with a letter, a digit or '_'"),
+        (".hidden", "the model name '.hidden' must start with a letter, a digit or '_'"),
+        ("OK", "model names must differ in more than case (they name files in one folder, and macOS and Windows "
+         "file systems read them as one): ok and OK"),
+    ],
+)  # fmt: skip
+def test_a_model_name_read_as_an_option_hidden_or_a_case_twin_stops_at_start(name, problem, tmp_path):
     """Scan writes NAME.profile.tsv: '-x.profile.tsv' reads as options, '.hidden.profile.tsv' escapes the output
-    globs."""
+    globs, and 'OK.profile.tsv' is 'ok.profile.tsv' on macOS."""
     (tmp_path / "m").mkdir()
     result = run_nextflow(
         "-profile", "test", "--mode", "scan", "--models", f"ok={tmp_path / 'm'},{name}={tmp_path / 'm'}",
         "--sequences", str(DEMO / "RBFOX2_HepG2.tsv"), "--outdir", str(tmp_path / "out"), cwd=tmp_path,
     )  # fmt: skip
-    _fails_at_start(result, f"the model name '{name}' must start with a letter, a digit or '_'")
+    _fails_at_start(result, problem)
 
 
 def test_the_paper_recipe_with_an_ensemble_baseline_stops_at_start(tmp_path):

@@ -218,6 +218,10 @@ def readSamplesheet(input, Path schema) {
     if (repeated) {
         problems << "ids must be unique (they name the results folders), repeated: ${repeated.join(', ')}"
     }
+    def caseOnly = caseOnlyTwins(ids)
+    if (caseOnly) {
+        problems << "ids must differ in more than case (macOS and Windows file systems give them one results folder): ${caseOnly}"
+    }
     if (!problems && !rows) {
         problems << "no rows: give one row per RBP dataset"
     }
@@ -346,7 +350,17 @@ def readModels(String models) {
     if (repeated) {
         error("--models: model names must be unique, repeated: ${repeated.join(', ')}; write NAME=DIR to name them.")
     }
+    def caseOnly = caseOnlyTwins(ids)
+    if (caseOnly) {
+        error("--models: model names must differ in more than case (they name files in one folder, and macOS and Windows file systems read them as one): ${caseOnly}; write NAME=DIR to name them.")
+    }
     return entries
+}
+
+// names that differ only in case, as 'A and a; B and b' ('' when there are none)
+def caseOnlyTwins(List names) {
+    def groups = names.collect { name -> name.toString() }.toUnique().groupBy { name -> name.toLowerCase() }
+    return groups.values().findAll { group -> group.size() > 1 }.collect { group -> group.join(' and ') }.join('; ')
 }
 
 def modelEntry(String spec) {
