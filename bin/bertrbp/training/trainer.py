@@ -341,7 +341,8 @@ class _Loop:
         if may_stop and self.stopping.should_stop(s.history):
             s.stopped = True
             log.info(
-                "early stopping after epoch %d: %s has not improved for %d epochs (best: epoch %d)",
+                # the epoch kept is chosen afterwards, by its own rule (finetune: validation AUROC), and may differ
+                "early stopping after epoch %d: %s has not improved for %d epochs (its best: epoch %d)",
                 s.epoch,
                 self.stopping.metric,
                 self.config.patience,
