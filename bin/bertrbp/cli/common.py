@@ -219,6 +219,9 @@ def _quiet_stdout() -> None:
 def run(app: typer.Typer, argv: list[str] | None = None) -> None:
     """Run a tool: one ``error: ...`` line on stderr and a documented exit status for every failure a user can
     cause or meet (bad input 2, disk full 4, SIGINT 130, SIGTERM 143), never a traceback for those."""
+    from bertrbp.device import prefer_passive_waits
+
+    prefer_passive_waits()  # before any tool imports torch
     handlers = {}
     clear_signal()
     previous_hook = sys.unraisablehook
