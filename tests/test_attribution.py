@@ -216,3 +216,17 @@ def test_integrated_gradients_of_a_nested_ensemble_attribute_the_model_scored():
     np.testing.assert_allclose(got.tokens, expected, rtol=1e-6, atol=1e-9)
     scored = score_sequences(nested, tokenizer, [seq], device).logit[0]
     assert got.logit == pytest.approx(scored, abs=1e-5)
+
+
+def test_the_log_names_an_ig_completeness_error_only_when_ig_ran(motif_checkpoint, tmp_path):
+    """An ISM-only run logged 'largest IG completeness error 0' for integrated gradients it never ran."""
+    fasta = tmp_path / "in.fa"
+    fasta.write_text("".join(f">s{i}\n{seq}\n" for i, (seq, _) in enumerate(_motif_sequences(2))))
+    for method, says_ig in (("ism", False), ("ig", True)):
+        result = run_tool(
+            "attribute", "--model", motif_checkpoint, fasta, "--output-dir", tmp_path / method, "--method", method,
+            "--threads", 1, "--steps", 8,
+        )  # fmt: skip
+        done = [line for line in result.stderr.splitlines() if "attributed 2 sequences" in line]
+        assert len(done) == 1, result.stderr[-1000:]
+        assert ("IG completeness error" in done[0]) is says_ig, done[0]

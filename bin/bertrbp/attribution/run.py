@@ -25,7 +25,7 @@ _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 class AttributeSummary:
     sequences: int
     bound: int
-    max_ig_delta: float
+    max_ig_delta: float | None  # None when integrated gradients did not run (--method ism)
 
 
 LOGO_NAME = re.compile(r"\d+_[A-Za-z0-9_.-]*\.(ig|ism)\.(png|svg)")  # logos/<n>_<id>.<method>.<format>
@@ -187,4 +187,4 @@ def run_attribute(options: AttributeOptions) -> AttributeSummary:
             out.write("rank\tkmer\tn_sequences\tfraction\tmean_attribution\n")
             for rank, (kmer, count, fraction, mean) in enumerate(summary.rows(options.top_kmers), start=1):
                 out.write(f"{rank}\t{kmer}\t{count}\t{fraction:.4f}\t{mean:.6g}\n")
-    return AttributeSummary(n, bound, worst_delta)
+    return AttributeSummary(n, bound, worst_delta if method in ("ig", "both") else None)

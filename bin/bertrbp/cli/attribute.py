@@ -69,13 +69,8 @@ def attribute(
         device=device,
     )
     summary = run_attribute(options)
-    log.info(
-        "attributed %d sequences (%d bound) into %s; largest IG completeness error %.3g",
-        summary.sequences,
-        summary.bound,
-        output_dir,
-        summary.max_ig_delta,
-    )
+    ig = "" if summary.max_ig_delta is None else f"; largest IG completeness error {summary.max_ig_delta:.3g}"
+    log.info("attributed %d sequences (%d bound) into %s%s", summary.sequences, summary.bound, output_dir, ig)
 
 
 def main() -> None:
