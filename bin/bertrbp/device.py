@@ -49,7 +49,7 @@ def prefer_passive_waits() -> None:
 
     Called before torch is imported (libgomp reads it once). On cores shared with other work, torch's spinning
     threads fought the other processes: fine-tuning the demo's tiny BERT for 2 epochs at --threads 2 beside one busy
-    process took 87-90 s wall and 75 CPU s, against 24-37 s and 22-24 CPU s with passive waits, with identical
+    process took 87-90 s wall and 76-77 CPU s, against 24-37 s and 24-27 CPU s with passive waits, with identical
     results. A cluster node shared with other jobs is the usual case for the pipeline.
     """
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
