@@ -308,3 +308,15 @@ def test_iupac_codes_cut_from_a_genome_count_as_n(tmp_path):
     assert written.count(">") == 12 and "R" not in "".join(
         line for line in written.splitlines() if not line.startswith(">")
     )
+
+
+def test_a_bad_test_size_is_refused_before_the_input_is_read(tmp_path):
+    """validate() refused other bad options at once; --test-size waited until the whole input had been read."""
+    result = run_tool(
+        "prepare", tmp_path / "not_read_yet.fa", "--test-size", "a fifth", "-o", tmp_path / "out", check=False
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: --test-size 'a fifth' is neither a count (e.g. 6000) nor a fraction (e.g. 0.2)."
+    )
+    assert not (tmp_path / "out").exists()

@@ -77,6 +77,7 @@ def validate(options: PrepareOptions) -> None:
         raise InputError(f"--split must be one of {', '.join(leakage.SPLITS)}, not {options.split!r}.")
     if options.test_chromosomes and options.split != "chromosome":
         raise InputError("--test-chromosomes only applies with --split chromosome.")
+    sampling.parse_size(options.test_size, "--test-size")  # its form; whether it fits the data is checked later
     if not 0 <= options.val_fraction < 1:
         raise InputError(f"--val-fraction must be in [0, 1), not {options.val_fraction}.")
     if options.max_per_class is not None and options.max_per_class < 2:
