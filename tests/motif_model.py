@@ -71,6 +71,19 @@ def train_motif_model(directory: Path, epochs: int = 15, seed: int = SEED) -> Pa
     """Train the tiny classifier on the planted-motif set and save it in DNABERT layout under ``directory``."""
     import torch
 
+    # one thread, whatever an earlier test in this process set: the arithmetic (and so the model whose peaks the
+    # scan tests check by hand) followed torch's thread count, which depended on the tests run before this one
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _train(directory, epochs, seed)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(directory: Path, epochs: int, seed: int) -> Path:
+    import torch
+
     from bertrbp.model import load_classifier, save_checkpoint
 
     torch.manual_seed(seed)

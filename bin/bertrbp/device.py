@@ -44,17 +44,6 @@ def available_cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def prefer_passive_waits() -> None:
-    """Let torch's idle OpenMP threads sleep instead of spin (OMP_WAIT_POLICY=PASSIVE), unless the user chose.
-
-    Called before torch is imported (libgomp reads it once). On cores shared with other work, torch's spinning
-    threads fought the other processes: fine-tuning the demo's tiny BERT for 2 epochs at --threads 2 beside one busy
-    process took 87-90 s wall and 76-77 CPU s, against 24-37 s and 24-27 CPU s with passive waits, with identical
-    results. A cluster node shared with other jobs is the usual case for the pipeline.
-    """
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
 def set_threads(threads: int | None) -> int:
     """Use ``threads`` CPU threads (0/None: the CPUs this process may run on); returns the number set."""
     import torch
