@@ -46,6 +46,42 @@ def _write_predictions(path, labels, probs):
     return path
 
 
+def test_sites_whose_probabilities_round_to_one_are_ranked_by_their_logits(tmp_path):
+    """6 significant digits write every probability above log-odds ~13.8 as 0.999999 or 1: ranked by that column,
+    a positive at log-odds 20 tied a negative at 16 and one at 14 fell below it (AUROC 0.625, not 0.75)."""
+    path = tmp_path / "p.tsv"
+    rows = [("a", "1", "20", 1), ("b", "1", "16", 0), ("c", "0.999999", "14", 1), ("d", "0.1", "-2.19722", 0)]
+    path.write_text("id\tprobability\tlogit\tlabel\n" + "".join(f"{i}\t{p}\t{z}\t{y}\n" for i, p, z, y in rows))
+    out = tmp_path / "m.json"
+    assert run_cli("evaluate", path, "-o", out) == 0
+    assert json.loads(out.read_text())["auroc"] == pytest.approx(0.75)
+
+
+def test_ranking_keeps_the_finer_column_where_the_logits_tie(tmp_path):
+    """Between log-odds ~1 and ~10 the probability holds the finer digits: equal logits keep its order."""
+    from bertrbp.io.predictions import read_prediction_table
+    from bertrbp.metrics import binary_metrics
+
+    path = tmp_path / "p.tsv"
+    path.write_text("id\tprobability\tlogit\tlabel\na\t0.774616\t1.23456\t1\nb\t0.774615\t1.23456\t0\n")
+    table = read_prediction_table(path)
+    assert table.logits == [1.23456, 1.23456] and table.ranking == [1.0, 0.0]
+    assert binary_metrics(table.labels, table.probabilities, ranking=table.ranking)["auroc"] == 1.0
+
+
+def test_a_logit_column_that_disagrees_with_the_probabilities_is_not_ranked_by(tmp_path, caplog):
+    """A column named logit that is not the probabilities' log-odds (another tool's score) must not reorder them."""
+    from bertrbp.io.predictions import read_prediction_table
+
+    path = tmp_path / "p.tsv"
+    path.write_text("id\tprobability\tlogit\tlabel\na\t0.9\t-3\t1\nb\t0.2\t3\t0\n")
+    table = read_prediction_table(path)
+    assert table.logits is None and table.ranking == [0.9, 0.2]
+    assert "does not match its probabilities" in caplog.text
+    path.write_text("id\tprobability\tlogit\tlabel\na\t0.9\t\t1\nb\t0.2\t-1.38629\t0\n")  # one row lacks it
+    assert read_prediction_table(path).logits is None
+
+
 def test_cli_writes_json_and_plots(tmp_path):
     predictions = _write_predictions(tmp_path / "p.tsv", LABELS, PROBS)
     out = tmp_path / "m.json"

@@ -135,3 +135,12 @@ def test_an_output_pipe_closed_by_its_reader_ends_as_sigpipe_not_as_bad_input(tm
         err = fold.stderr.read().decode()
         assert fold.wait(timeout=120) == 128 + signal.SIGPIPE, err
     assert err.count("error:") == 1 and "broken pipe" in err and "Traceback" not in err
+
+
+def test_workers_are_capped_at_the_cpus_of_the_task(caplog) -> None:
+    """--threads 64 on 2 cores started 64 folding processes, each with its own copy of the library."""
+    from bertrbp.fold.run import worker_count
+
+    assert worker_count(0, 2) == 2 and worker_count(1, 2) == 1 and worker_count(2, 2) == 2
+    assert worker_count(64, 2) == 2
+    assert "--threads 64: this task may use 2 CPUs" in caplog.text

@@ -82,7 +82,7 @@ def test_save_load_round_trip_gives_identical_predictions(kmer_run):
 
     d, _ = kmer_run
     model, tokenizer, report = load_classifier(str(d / "out" / "model"))
-    assert type(model).__name__ == "KmerLogistic" and report.pretrained
+    assert type(model).__name__ == "KmerModel" and report.pretrained
     seqs = [s for _, s, _ in motif_sequences(40, seed=13)] + ["ACGTNNACGTTGCATGAA"]
     before = score_sequences(model, tokenizer, seqs, torch.device("cpu"))
     again, tok2, _ = load_classifier(str(save_checkpoint(model, tokenizer, d / "resaved")))

@@ -50,24 +50,25 @@ def output_files(options: EvaluateOptions) -> dict[str, Path]:
 def run_evaluate(options: EvaluateOptions) -> dict:
     """Write the metrics JSON (and plots); returns the metrics. Unlabelled predictions are refused, naming one."""
     from bertrbp.io.atomic import atomic_open, refuse_overwriting_inputs
-    from bertrbp.io.predictions import read_predictions
+    from bertrbp.io.predictions import read_prediction_table
     from bertrbp.metrics import binary_metrics
 
     refuse_overwriting_inputs(output_files(options), {"the predictions": [options.predictions]})
-    ids, probabilities, labels = read_predictions(options.predictions)
+    table = read_prediction_table(options.predictions)
+    ids, probabilities, labels = table.ids, table.probabilities, table.labels
     unlabelled = [i for i, lab in zip(ids, labels) if lab is None]
     if unlabelled:
         raise InputError(
             f"{options.predictions}: {len(unlabelled)} predictions have no label (first: '{unlabelled[0]}'). "
             "Predict from labelled inputs (class:0/1 headers, a TSV label column) or with --label."
         )
-    metrics = binary_metrics(labels, probabilities, where=str(options.predictions))
+    metrics = binary_metrics(labels, probabilities, where=str(options.predictions), ranking=table.ranking)
     if options.name:
         metrics = {"name": options.name, **metrics}
     if options.plots_dir is not None:
         from bertrbp.plots import write_curve_plots
 
-        write_curve_plots(labels, probabilities, metrics, options.plots_dir, options.name)
+        write_curve_plots(labels, table.ranking, metrics, options.plots_dir, options.name)
     with atomic_open(options.output, "w") as handle:
         handle.write(json.dumps(metrics, indent=2) + "\n")
     log.info(

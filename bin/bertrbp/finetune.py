@@ -427,39 +427,47 @@ def _shape_identity(shape: CnnShape | None) -> dict:
 
 
 def _fit_kmer(options: FinetuneOptions, model, train_data, val_data) -> _Run:
-    """The k-mer floor: one scikit-learn fit (C chosen on the validation split), scored like an epoch."""
+    """A k-mer model: one scikit-learn fit (the regression's C chosen on the validation split; the trees stop on
+    a tenth of the training sites), scored like an epoch."""
     import torch
 
     from bertrbp.device import set_threads
-    from bertrbp.kmer import fit_kmer, kmer_feature_text
+    from bertrbp.kmer import kmer_feature_text
 
     threads = set_threads(options.train_config.threads)
-    fit = fit_kmer(model, train_data, val_data, seed=options.train_config.seed)
+    if model.config.head == "trees":
+        from bertrbp.kmer_trees import LEARNING_RATE, MAX_LEAF_NODES, fit_kmer_trees
+
+        trees = fit_kmer_trees(model, train_data, val_data, seed=options.train_config.seed, threads=threads)
+        train_loss = trees.train_loss
+        extra = {
+            "trees": trees.trees,
+            "tree_learning_rate": LEARNING_RATE,
+            "max_leaf_nodes": MAX_LEAF_NODES,
+            "features": kmer_feature_text(model.config),
+            "solver": "scikit-learn HistGradientBoostingClassifier, stopped on a tenth of the training sites",
+        }
+    else:
+        from bertrbp.kmer import fit_kmer
+
+        fit = fit_kmer(model, train_data, val_data, seed=options.train_config.seed)
+        train_loss = fit.train_loss
+        extra = {
+            "regularization_c": fit.c,
+            "c_grid_val_auroc": fit.grid,
+            "features": kmer_feature_text(model.config) + ", standardised",
+            "solver": "scikit-learn lbfgs, L2",
+        }
     model.eval()
     probabilities, loss = score_arrays(model, val_data, torch.device("cpu"), False, 4096)
     epoch = {
         "epoch": 1,
         "step": 0,
-        "train_loss": fit.train_loss,
+        "train_loss": train_loss,
         **_validation_metrics(val_data.labels, probabilities, loss),
     }
-    return _Run(
-        [epoch],
-        1,
-        epoch,
-        "cpu",
-        False,
-        threads,
-        0,
-        extra={
-            "regularization_c": fit.c,
-            "c_grid_val_auroc": fit.grid,
-            "max_k": model.config.max_k,
-            "position_bins": model.config.position_bins,
-            "features": kmer_feature_text(model.config) + ", standardised",
-            "solver": "scikit-learn lbfgs, L2",
-        },
-    )
+    extra = {"max_k": model.config.max_k, "position_bins": model.config.position_bins, **extra}
+    return _Run([epoch], 1, epoch, "cpu", False, threads, 0, extra=extra)
 
 
 def _calibrate(options: FinetuneOptions, kind: str, model, train_data, val_data, run: _Run) -> Calibration | None:
@@ -469,7 +477,7 @@ def _calibrate(options: FinetuneOptions, kind: str, model, train_data, val_data,
         if options.calibrate == "yes":
             log.warning(
                 "--calibrate yes: nothing calibrated (%s)",
-                "the k-mer model's logistic regression is calibrated already"
+                "the k-mer model is fitted on log loss and calibrated already"
                 if val_data is not None
                 else "no validation set",
             )
@@ -552,7 +560,7 @@ def _model_card(options, kind, model, tokenizer, report, run: _Run, metrics, tra
             "grad_accum": None,
             "warmup_ratio": None,
             "weight_decay": None,
-            "optimizer": "logistic regression",
+            "optimizer": "boosted trees" if kind == "kmer-gbt" else "logistic regression",
             "recipe": options.recipe,
             **run.extra,
         }
@@ -630,6 +638,12 @@ def _file_entry(path: Path) -> dict:
 
 def _training_line(card: dict) -> str:
     hp = card["hyperparameters"]
+    if card.get("model_kind") == "kmer-gbt":
+        return (
+            f"- Training: {hp['trees']} gradient-boosted trees (up to {hp['max_leaf_nodes']} leaves, learning rate "
+            f"{hp['tree_learning_rate']:g}) on {hp['features']}, stopped on a tenth of the training sites, "
+            f"seed {card['seed']}"
+        )
     if is_kmer_kind(card.get("model_kind", "")):
         features = hp.get("features") or f"1..{hp['max_k']}-mer frequencies"
         return (

@@ -19,6 +19,11 @@ frequencies in each of 10 equal bins along the sequence. Why: CLIP sites are cen
 so a motif at the centre means more than the same motif at an edge; a bag of k-mers cannot see that. On RBP-31
 validation splits (U2AF65, AGO1234) 10 bins of 1..3-mers beat 5 bins, 5 bins of 1..4-mers and 20 bins of
 1..2-mers. The plain ``kmer`` model stays the floor; ``kmer-pos`` is a strong baseline and ensemble member.
+
+``--model kmer-gbt`` (``head: trees``) reads the same ``kmer-pos`` features with gradient-boosted trees
+(``bertrbp.kmer_trees``) instead of one weight per feature: trees see which k-mers occur together and at which
+frequency a k-mer starts to matter, which a linear model cannot. The trees are saved as node arrays (no pickle)
+and walked in torch, so it scores through the same path as the rest.
 """
 
 from __future__ import annotations
@@ -67,9 +72,15 @@ class KmerConfig(PretrainedConfig):
         regularization_c: float = 1.0,
         position_bins: int = 0,
         position_max_k: int = POSITION_MAX_K,
+        head: str = "logistic",
+        tree_count: int = 0,
+        tree_nodes: int = 0,
+        tree_depth: int = 0,
         **kwargs,
     ):
         self.vocab_size = vocab_size
+        self.head = head  # "logistic" (kmer, kmer-pos) or "trees" (kmer-gbt)
+        self.tree_count, self.tree_nodes, self.tree_depth = tree_count, tree_nodes, tree_depth
         self.max_k = max_k
         self.position_bins = position_bins
         self.position_max_k = position_max_k
@@ -97,8 +108,9 @@ def _token_bases(vocab_size: int) -> np.ndarray:
     return table
 
 
-class KmerLogistic(PreTrainedModel):
-    """Logistic regression on standardised 1..max_k-mer frequencies computed from k-mer token ids."""
+class KmerModel(PreTrainedModel):
+    """Logistic regression on standardised 1..max_k-mer frequencies computed from k-mer token ids, or (``head:
+    trees``) gradient-boosted trees on the raw frequencies."""
 
     config_class = KmerConfig
     base_model_prefix = "kmer"
@@ -108,10 +120,15 @@ class KmerLogistic(PreTrainedModel):
 
         super().__init__(config)
         size = n_features(config.max_k, config.position_bins, config.position_max_k)
-        self.weight = torch.nn.Parameter(torch.zeros(size))
-        self.bias = torch.nn.Parameter(torch.zeros(1))
-        self.register_buffer("feature_mean", torch.zeros(size))
-        self.register_buffer("feature_scale", torch.ones(size))
+        self.bias = torch.nn.Parameter(torch.zeros(1))  # the intercept, or the trees' baseline log-odds
+        if config.head == "trees":
+            from bertrbp.kmer_trees import register_tree_buffers
+
+            register_tree_buffers(self, config.tree_count, config.tree_nodes)
+        else:
+            self.weight = torch.nn.Parameter(torch.zeros(size))
+            self.register_buffer("feature_mean", torch.zeros(size))
+            self.register_buffer("feature_scale", torch.ones(size))
         # not a buffer: from_pretrained builds models on the meta device and would leave it uninitialised
         self._bases_table = torch.from_numpy(_token_bases(config.vocab_size))
         self.post_init()
@@ -162,8 +179,13 @@ class KmerLogistic(PreTrainedModel):
         import torch
         import torch.nn.functional as F
 
-        x = (self.features(input_ids, attention_mask) - self.feature_mean) / self.feature_scale
-        z = (x * self.weight.float()).sum(-1) + self.bias.float()  # elementwise: autocast leaves it in float32
+        if self.config.head == "trees":
+            from bertrbp.kmer_trees import tree_log_odds
+
+            z = tree_log_odds(self, self.features(input_ids, attention_mask)) + self.bias.float()
+        else:
+            x = (self.features(input_ids, attention_mask) - self.feature_mean) / self.feature_scale
+            z = (x * self.weight.float()).sum(-1) + self.bias.float()  # elementwise: autocast leaves it in float32
         logits = torch.stack([-z / 2, z / 2], dim=-1)
         loss = F.cross_entropy(logits, labels) if labels is not None else None
         return SequenceClassifierOutput(loss=loss, logits=logits)
@@ -223,13 +245,23 @@ def kmer_feature_text(config: KmerConfig) -> str:
     return text
 
 
-def new_kmer(vocab_size: int, max_k: int = MAX_K, position_bins: int = 0) -> KmerLogistic:
-    """An unfitted k-mer model; ``position_bins`` > 0 gives the positional ``kmer-pos`` variant."""
-    return KmerLogistic(KmerConfig(vocab_size=vocab_size, max_k=max_k, position_bins=position_bins))
+def new_kmer(vocab_size: int, max_k: int = MAX_K, position_bins: int = 0, head: str = "logistic") -> KmerModel:
+    """An unfitted k-mer model; ``position_bins`` > 0 gives the positional ``kmer-pos`` variant, ``head="trees"``
+    the boosted trees of ``kmer-gbt`` (sized by ``bertrbp.kmer_trees.fit_kmer_trees``)."""
+    return KmerModel(KmerConfig(vocab_size=vocab_size, max_k=max_k, position_bins=position_bins, head=head))
 
 
-# what a k-mer config may ask for: the features (4**k per k) are allocated from these before any weight is read
-KMER_CONFIG_RANGES = {"max_k": (1, 6), "position_bins": (0, 100), "position_max_k": (1, 6)}
+# what a k-mer config may ask for: the features (4**k per k) are allocated from these before any weight is read,
+# and the tree arrays from the tree sizes
+KMER_CONFIG_RANGES = {
+    "max_k": (1, 6),
+    "position_bins": (0, 100),
+    "position_max_k": (1, 6),
+    "tree_count": (0, 100_000),
+    "tree_nodes": (0, 10_000_000),
+    "tree_depth": (0, 1_000),
+}
+HEADS = ("logistic", "trees")
 
 
 def check_kmer_config(config: dict, path) -> None:
@@ -241,6 +273,10 @@ def check_kmer_config(config: dict, path) -> None:
     from bertrbp.model import k_for_vocab_size
 
     defaults = {"max_k": MAX_K, "position_bins": 0, "position_max_k": POSITION_MAX_K}
+    defaults.update(tree_count=0, tree_nodes=0, tree_depth=0)
+    head = config.get("head", "logistic")
+    if head not in HEADS:
+        raise InputError(f"{path}: head={head!r}: a k-mer model's head is one of {', '.join(HEADS)}.")
     for key, (low, high) in KMER_CONFIG_RANGES.items():
         value = config.get(key, defaults[key])
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
@@ -254,7 +290,7 @@ def check_kmer_config(config: dict, path) -> None:
         raise InputError(f"{path}: {exc}") from exc
 
 
-def load_kmer(folder: str) -> tuple[KmerLogistic, dict]:
+def load_kmer(folder: str) -> tuple[KmerModel, dict]:
     """A saved k-mer model and its loading info; refused unless every one of its tensors comes from the file
     (``model.check_loaded`` then checks shapes and values, as for every model).
 
@@ -264,7 +300,7 @@ def load_kmer(folder: str) -> tuple[KmerLogistic, dict]:
     from bertrbp.model_checks import read_config
 
     check_kmer_config(read_config(Path(folder)), Path(folder) / "config.json")
-    model, info = KmerLogistic.from_pretrained(folder, output_loading_info=True, ignore_mismatched_sizes=True)
+    model, info = KmerModel.from_pretrained(folder, output_loading_info=True, ignore_mismatched_sizes=True)
     missing, unexpected = sorted(info.get("missing_keys", [])), sorted(info.get("unexpected_keys", []))
     if missing or unexpected:
         raise InputError(
@@ -272,11 +308,15 @@ def load_kmer(folder: str) -> tuple[KmerLogistic, dict]:
             f"not a k-mer model's: {', '.join(unexpected[:5]) or 'none'}{' ...' if len(unexpected) > 5 else ''}). "
             "Save the model again with bertrbp-finetune --model kmer, or use the folder it came from."
         )
+    if model.config.head == "trees":
+        from bertrbp.kmer_trees import check_tree_arrays
+
+        check_tree_arrays(model, folder)
     return model, info
 
 
 def dataset_features(
-    model: KmerLogistic, input_ids: np.ndarray, attention_mask: np.ndarray, chunk: int = 2048
+    model: KmerModel, input_ids: np.ndarray, attention_mask: np.ndarray, chunk: int = 2048
 ) -> np.ndarray:
     """Features of a whole tokenized set, in chunks (bounded memory)."""
     import torch
@@ -297,7 +337,7 @@ class KmerFit:
     train_loss: float
 
 
-def fit_kmer(model: KmerLogistic, train, val, seed: int = 42, grid=None) -> KmerFit:
+def fit_kmer(model: KmerModel, train, val, seed: int = 42, grid=None) -> KmerFit:
     """Fit the logistic regression on ``train`` (TokenizedDataset), choosing C by validation AUROC; sets weights."""
     import torch
     from sklearn.linear_model import LogisticRegression

@@ -34,16 +34,24 @@ def _arrays(labels: Sequence[int], probabilities: Sequence[float], where: str) -
 
 
 def binary_metrics(
-    labels: Sequence[int], probabilities: Sequence[float], threshold: float = THRESHOLD, where: str = "evaluate"
+    labels: Sequence[int],
+    probabilities: Sequence[float],
+    threshold: float = THRESHOLD,
+    where: str = "evaluate",
+    ranking: Sequence[float] | None = None,
 ) -> dict:
-    """AUROC, AUPRC (average precision), accuracy, F1 and MCC at ``threshold`` on the probability of class 1."""
+    """AUROC, AUPRC (average precision), accuracy, F1 and MCC at ``threshold`` on the probability of class 1.
+
+    ``ranking``: scores in the probabilities' order to rank by instead (a predictions file's logits, which keep
+    the order of sites whose written probabilities round to 1; ``PredictionTable.ranking``)."""
     from sklearn.metrics import accuracy_score, average_precision_score, f1_score, matthews_corrcoef, roc_auc_score
 
     y, p = _arrays(labels, probabilities, where)
+    order = p if ranking is None else _arrays(labels, ranking, where)[1]
     predicted = (p >= threshold).astype(np.int64)
     return {
-        "auroc": float(roc_auc_score(y, p)),
-        "auprc": float(average_precision_score(y, p)),
+        "auroc": float(roc_auc_score(y, order)),
+        "auprc": float(average_precision_score(y, order)),
         "accuracy": float(accuracy_score(y, predicted)),
         "f1": float(f1_score(y, predicted, zero_division=0)),
         "mcc": float(matthews_corrcoef(y, predicted)),
@@ -63,7 +71,8 @@ def class_prior_entropy(labels: Sequence[int]) -> float:
 
 
 def curves(labels: Sequence[int], probabilities: Sequence[float]) -> dict:
-    """ROC (fpr, tpr) and precision-recall (recall, precision) points for plotting."""
+    """ROC (fpr, tpr) and precision-recall (recall, precision) points for plotting; give ``ranking`` scores in
+    place of probabilities where the file has them (only the order counts)."""
     from sklearn.metrics import precision_recall_curve, roc_curve
 
     y, p = _arrays(labels, probabilities, "curves")

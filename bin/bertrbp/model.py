@@ -41,8 +41,9 @@ ATTENTION_CHOICES = ("sdpa", "eager")
 CNN_PRESET = "cnn"  # the DeepBind-like convolutional baseline (bertrbp.cnn), random init
 KMER_PRESET = "kmer"  # logistic regression on 1-5-mer frequencies (bertrbp.kmer), fitted by scikit-learn
 KMER_POS_PRESET = "kmer-pos"  # the same, plus 1-3-mer frequencies in 10 position bins along the site
-KMER_KINDS = ("kmer", "kmer-pos")  # model kinds fitted by scikit-learn in one pass (no learning rate, no epochs)
-BUILTIN_MODELS = (CNN_PRESET, KMER_PRESET, KMER_POS_PRESET)
+KMER_GBT_PRESET = "kmer-gbt"  # gradient-boosted trees on the kmer-pos features (bertrbp.kmer_trees)
+KMER_KINDS = ("kmer", "kmer-pos", "kmer-gbt")  # fitted by scikit-learn in one pass (no learning rate, no epochs)
+BUILTIN_MODELS = (CNN_PRESET, KMER_PRESET, KMER_POS_PRESET, KMER_GBT_PRESET)
 _VOCAB_SIZE_TO_K = {len(dnabert_vocab(k)): k for k in (3, 4, 5, 6)}
 
 
@@ -94,19 +95,22 @@ def is_named(source: str, name: str) -> bool:
 
 
 def is_kmer_kind(kind: str) -> bool:
-    """A k-mer logistic regression (plain or positional): fitted in one scikit-learn pass, no attention."""
+    """A k-mer model (logistic regression, plain or positional, or boosted trees): one scikit-learn fit, no
+    attention."""
     return kind in KMER_KINDS
 
 
 def model_kind(source: str) -> str:
-    """bert-pretrained, bert-random, cnn, kmer or kmer-pos: what a --model source trains (decides the recipe)."""
+    """bert-pretrained, bert-random, cnn, kmer, kmer-pos or kmer-gbt: what a --model source trains (decides the
+    recipe)."""
     source = resolve_model_source(source)
-    if is_named(source, KMER_POS_PRESET):
-        return "kmer-pos"
-    if is_named(source, KMER_PRESET):
-        return "kmer"
+    for preset in (KMER_PRESET, KMER_POS_PRESET, KMER_GBT_PRESET):
+        if is_named(source, preset):
+            return preset
     config = folder_config(source)
     if config.get("model_type") == "bertrbp-kmer":
+        if config.get("head") == "trees":
+            return KMER_GBT_PRESET
         return "kmer-pos" if config.get("position_bins", 0) else "kmer"
     if is_named(source, CNN_PRESET) or config.get("model_type") == "bertrbp-cnn":
         return "cnn"
@@ -466,11 +470,14 @@ def _load(
         torch.manual_seed(seed)
     if is_ensemble_folder(source):
         return _load_ensemble(source, attention)
-    if is_named(source, KMER_PRESET) or is_named(source, KMER_POS_PRESET):
+    if any(is_named(source, preset) for preset in (KMER_PRESET, KMER_POS_PRESET, KMER_GBT_PRESET)):
         from bertrbp.kmer import POSITION_BINS, new_kmer
 
-        model = new_kmer(len(dnabert_vocab(k)), position_bins=POSITION_BINS if source == KMER_POS_PRESET else 0)
-        return model, KmerTokenizer(k), LoadReport(f"preset:{source}", False, [], ["weight", "bias"], [])
+        positional = source in (KMER_POS_PRESET, KMER_GBT_PRESET)
+        head = "trees" if source == KMER_GBT_PRESET else "logistic"
+        model = new_kmer(len(dnabert_vocab(k)), position_bins=POSITION_BINS if positional else 0, head=head)
+        fitted = ["bias", "trees"] if head == "trees" else ["weight", "bias"]
+        return model, KmerTokenizer(k), LoadReport(f"preset:{source}", False, [], fitted, [])
     if is_preset(source):
         config = preset_config(source, k=k, num_labels=num_labels, dropout=0.1 if dropout is None else dropout)
         config._attn_implementation = attention
@@ -493,7 +500,8 @@ def _load(
         check_loaded(model, info, source)
         tokenizer = load_tokenizer(source)
         _check_vocab_fits(model, tokenizer, source)
-        return model, tokenizer, LoadReport(source, True, ["weight", "bias"], [], [])
+        fitted = ["bias", "trees"] if model.config.head == "trees" else ["weight", "bias"]
+        return model, tokenizer, LoadReport(source, True, fitted, [], [])
     if _is_cnn_checkpoint(source):
         from bertrbp.cnn import load_cnn
 

@@ -28,9 +28,10 @@ def _save(fig, stem: Path) -> list[Path]:
 
 
 def write_curve_plots(
-    labels: Sequence[int], probabilities: Sequence[float], metrics: dict, directory: str | Path, name: str = ""
+    labels: Sequence[int], scores: Sequence[float], metrics: dict, directory: str | Path, name: str = ""
 ) -> list[Path]:
-    """Write roc.png/.svg and pr.png/.svg into ``directory``; returns the paths written.
+    """Write roc.png/.svg and pr.png/.svg into ``directory``; returns the paths written. ``scores`` rank the
+    sites (probabilities, or ``PredictionTable.ranking``).
 
     Titles are plain text (``parse_math=False``): a --name with '$' was read as matplotlib mathtext, so 'x$\\q$'
     stopped the run with a traceback and '$5 and $6' was drawn as a formula.
@@ -41,7 +42,7 @@ def write_curve_plots(
     import matplotlib.pyplot as plt
 
     directory = Path(directory)  # made by the first plot's atomic_path, and removed again if that plot fails
-    points = curves(labels, probabilities)
+    points = curves(labels, scores)
     title = f"{name}: " if name else ""
     prior = metrics["n_positive"] / metrics["n"]
     written = []

@@ -66,6 +66,7 @@ DEFAULTS = {
     "cnn": Recipe(1e-3, 10, DEFAULT_PATIENCE),
     "kmer": Recipe(0.0, 1, 0),  # fitted by scikit-learn: no learning rate, one pass
     "kmer-pos": Recipe(0.0, 1, 0),
+    "kmer-gbt": Recipe(0.0, 1, 0),
 }
 
 

@@ -27,7 +27,7 @@ def fold(
     beam_size: int = typer.Option(100, "--beam-size", help="LinearPartition beam (0 = no pruning, exact)."),
     mode: str = typer.Option("vienna", "--mode", help="LinearPartition parameters: vienna (Turner 2004) or eterna."),
     threads: int = typer.Option(
-        0, "--threads", min=0, max=MAX_THREADS, help="Worker processes (0 = all CPUs of the task)."
+        0, "--threads", min=0, max=MAX_THREADS, help="Worker processes (0 = all CPUs of the task; no more than those)."
     ),
     k: int = typer.Option(3, "--k", min=1, max=6, help="k-mer size of the model's tokens, for --token-labels."),
     bpp: Path | None = typer.Option(

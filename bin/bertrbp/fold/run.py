@@ -41,6 +41,20 @@ class FoldRunOptions:
         ).check()
 
 
+def worker_count(threads: int, cpus: int) -> int:
+    """Worker processes for ``--threads`` on ``cpus`` usable CPUs (0 = all of them).
+
+    Why capped: folding is CPU-bound, so workers beyond the CPUs only add processes (each with its own copy of the
+    folding library) and memory; ``--threads 64`` on 2 cores started 64 processes.
+    """
+    if threads <= 0:
+        return cpus
+    if threads > cpus:
+        log.warning("--threads %d: this task may use %d CPUs; folding with %d workers", threads, cpus, cpus)
+        return cpus
+    return threads
+
+
 def run_fold(options: FoldRunOptions) -> int:
     """Fold every input record; the tables appear only when every record was written. Returns the count."""
     from bertrbp.device import available_cpus
@@ -48,7 +62,7 @@ def run_fold(options: FoldRunOptions) -> int:
     from bertrbp.io.sequences import check_unique_ids, iter_many
 
     engine = options.fold_options()
-    workers = options.threads if options.threads > 0 else available_cpus()
+    workers = worker_count(options.threads, available_cpus())
     records = check_unique_ids(iter_many(options.inputs, options.fmt))
     folded = fold_records(records, engine, options.k if options.token_labels is not None else None, workers)
     count = write_outputs(folded, options.output, options.token_labels, options.bpp, options.energy)

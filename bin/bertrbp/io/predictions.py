@@ -5,6 +5,7 @@ Torch-free on purpose: evaluate (a CPU-only image) reads it without importing th
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from bertrbp.io.atomic import atomic_open
 from bertrbp.io.sequences import numbered_lines, parse_label
 
 COLUMNS = ("id", "probability", "logit", "label")
+
+log = logging.getLogger("bertrbp")
 
 
 @dataclass
@@ -44,8 +47,45 @@ def write_predictions(predictions: Iterable[Prediction], path: str | Path) -> in
     return count
 
 
+@dataclass
+class PredictionTable:
+    """The columns of a predictions TSV; ``logits`` is None unless every row has one."""
+
+    ids: list[str]
+    probabilities: list[float]
+    logits: list[float] | None
+    labels: list[int | None]
+
+    @property
+    def ranking(self) -> list[float]:
+        """What AUROC, AUPRC and the curves rank by: the order of (logit, probability) where the file has logits.
+
+        Why: both columns hold 6 significant digits of one number. Every site above log-odds ~13.8 reads as
+        probability 0.999999 or 1, so such sites tied and AUROC differed from the model's own; between log-odds
+        ~1 and ~10 the probability is the finer of the two. Sorting by the logit, then the probability, keeps
+        every order either column holds. Returned as dense ranks (equal where both columns are equal).
+        """
+        if self.logits is None:
+            return self.probabilities
+        import numpy as np
+
+        logits, probabilities = np.asarray(self.logits), np.asarray(self.probabilities)
+        order = np.lexsort((probabilities, logits))
+        step = np.diff(logits[order]) != 0
+        step |= np.diff(probabilities[order]) != 0
+        ranks = np.empty(len(order), dtype=np.float64)
+        ranks[order] = np.concatenate([[0], np.cumsum(step)])
+        return ranks.tolist()
+
+
 def read_predictions(path: str | Path) -> tuple[list[str], list[float], list[int | None]]:
-    """Read a predictions TSV (ids, probabilities, labels); labels None where the column is empty.
+    """Read a predictions TSV (ids, probabilities, labels); labels None where the column is empty."""
+    table = read_prediction_table(path)
+    return table.ids, table.probabilities, table.labels
+
+
+def read_prediction_table(path: str | Path) -> PredictionTable:
+    """Read a predictions TSV with its logit column where every row has a finite one.
 
     A probability that is not a number in [0, 1] is refused with its line: such a file was not written by
     predict, and the metrics would be meaningless (or NaN) without saying why.
@@ -54,6 +94,7 @@ def read_predictions(path: str | Path) -> tuple[list[str], list[float], list[int
     ids: list[str] = []
     probabilities: list[float] = []
     labels: list[int | None] = []
+    logits: list[float] | None = []
     columns: list[str] | None = None
     for number, line in numbered_lines(path):
         if not line.strip():
@@ -93,8 +134,34 @@ def read_predictions(path: str | Path) -> tuple[list[str], list[float], list[int
         ids.append(row["id"])
         probabilities.append(probability)
         labels.append(label)
+        if logits is not None:
+            logits = _append_logit(logits, row.get("logit", ""))
     if columns is None:
         raise InputError(f"{path}: the file is empty.")
     if not ids:
         raise InputError(f"{path}: no predictions after the header.")
-    return ids, probabilities, labels
+    if logits is not None and not _logits_agree(logits, probabilities):
+        log.warning("%s: its logit column does not match its probabilities; ranking by the probability", path)
+        logits = None
+    return PredictionTable(ids, probabilities, logits, labels)
+
+
+def _logits_agree(logits: list[float], probabilities: list[float]) -> bool:
+    """Whether sigmoid(logit) is each row's probability to the 6 digits written (a file predict wrote)."""
+    for logit, probability in zip(logits, probabilities):
+        sigmoid = 1.0 / (1.0 + math.exp(-logit)) if logit >= 0 else math.exp(logit) / (1.0 + math.exp(logit))
+        if abs(sigmoid - probability) > 1e-5:
+            return False
+    return True
+
+
+def _append_logit(logits: list[float], text: str) -> list[float] | None:
+    """``logits`` with this row's logit, or None once a row lacks a finite one (rank by probability then)."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    if not math.isfinite(value):
+        return None
+    logits.append(value)
+    return logits

@@ -23,6 +23,7 @@ MODEL_COLORS = {
     "baseline": "#ef6c00",
     "kmer": "#616161",
     "kmer-pos": "#8d6e63",
+    "kmer-gbt": "#5d4037",
     "cnn": "#2e7d32",
 }
 PALETTE = ("#6a1b9a", "#00838f", "#ad1457", "#827717", "#4e342e", "#283593")

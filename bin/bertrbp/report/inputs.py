@@ -219,7 +219,7 @@ def read_test_scores(path: Path, known: dict | None = None) -> TestScores:
     import numpy as np
 
     from bertrbp.collapse import diagnose
-    from bertrbp.io.predictions import read_predictions
+    from bertrbp.io.predictions import read_prediction_table
     from bertrbp.metrics import binary_metrics, curves
     from bertrbp.report.svg import thin_curve
 
@@ -228,7 +228,8 @@ def read_test_scores(path: Path, known: dict | None = None) -> TestScores:
         raise InputError(f"{path}: is a folder; give the predictions TSV written by bertrbp-predict.")
     if not path.exists():
         raise InputError(f"{path}: file not found; give the predictions TSV written by bertrbp-predict.")
-    ids, probabilities, labels = read_predictions(path)
+    table = read_prediction_table(path)
+    ids, probabilities, labels = table.ids, table.probabilities, table.labels
     missing = [i for i, label in zip(ids, labels) if label is None]
     if missing:
         raise InputError(
@@ -239,8 +240,8 @@ def read_test_scores(path: Path, known: dict | None = None) -> TestScores:
         _check_same_set(path, known, len(labels), sum(labels))
         metrics = dict(known)
     else:
-        metrics = binary_metrics(labels, probabilities, where=str(path))
-    points = curves(labels, probabilities)
+        metrics = binary_metrics(labels, probabilities, where=str(path), ranking=table.ranking)
+    points = curves(labels, table.ranking)
     roc = thin_curve(points["fpr"], points["tpr"], CURVE_STEP)
     pr = thin_curve(points["recall"], points["precision"], CURVE_STEP)
     diagnosis = diagnose(labels, probabilities, metrics["auroc"], log_loss(labels, probabilities))

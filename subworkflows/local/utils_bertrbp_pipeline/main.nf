@@ -307,7 +307,7 @@ def checkRecipe(Map parameters) {
     }
     models.each { name, value ->
         def members = value.toString().tokenize(',')*.trim()
-        if (members.size() > 1 && members.any { member -> !(member in ['kmer', 'kmer-pos']) }) {
+        if (members.size() > 1 && members.any { member -> !(member in ['kmer', 'kmer-pos', 'kmer-gbt']) }) {
             error("--${name} ${value} is an ensemble, which is scored on a validation split, but --recipe paper trains on every sequence without one: give one model to --${name}, or use --recipe default.")
         }
     }
@@ -418,7 +418,7 @@ def helpMessage(Map parameters, manifest) {
       --input            samplesheet CSV: id,input,format,positives,negatives,gtf,genome,chain
       --outdir           results folder [${parameters.outdir}]
       --model            checkpoint folder, hub id or random-init preset [${parameters.model}]
-      --train_baseline   also train a baseline (--baseline_model: BERT preset, cnn, kmer, kmer-pos) [${parameters.train_baseline}]
+      --train_baseline   also train a baseline (--baseline_model: BERT preset, cnn, kmer, kmer-pos, kmer-gbt) [${parameters.train_baseline}]
       --pretrain_corpus  pretrain on these FASTA files first, then fine-tune from that model
       --attribute        attribute test predictions to nucleotides [${parameters.attribute}]
       --epochs           fine-tuning epochs (default: the tool's for the model)
