@@ -547,7 +547,7 @@ def test_bad_parameters_stop_the_run_at_start_naming_each_parameter(tmp_path):
         "--learning_rate 0: expected a number, unquoted (a quoted 0 reads as set, not as 0)",
         "--pretrain_max_steps 0: expected a number, unquoted (a quoted 0 reads as set, not as 0)",
         "--kmer 9: expected at most 6",
-        "--baseline_model kmer-pos,bigbert: expected tiny, mini, small, medium, base, cnn, kmer or kmer-pos, or "
+        "--baseline_model kmer-pos,bigbert: expected tiny, mini, small, medium, base, cnn, kmer, kmer-pos or kmer-gbt, or "
         "several of them comma-separated",
         "--model mini; touch PWNED: no such folder, and not a model name",
         "--publish_dir_mode move: expected one of symlink, rellink, link, copy, copyNoFollow",
