@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from bertrbp.device import autocast
+from bertrbp.io.predictions import sigmoid
 from bertrbp.tokenizer import KmerTokenizer
 
 
@@ -32,15 +32,7 @@ def logits_to_scores(logits) -> Scores:
     else:
         log_odds = logits[:, 1] - logits[:, 0]
     log_odds = log_odds.cpu().numpy().astype(np.float64)
-    return Scores(np.array([_sigmoid(v) for v in log_odds.tolist()], dtype=np.float64), log_odds)
-
-
-def _sigmoid(value: float) -> float:
-    """Logistic function without overflow for large negative log-odds."""
-    if value >= 0:
-        return 1.0 / (1.0 + math.exp(-value))
-    e = math.exp(value)
-    return e / (1.0 + e)
+    return Scores(np.array([sigmoid(v) for v in log_odds.tolist()], dtype=np.float64), log_odds)
 
 
 MIN_ROWS = 16  # smallest batch the model ever sees; from 16 rows on, oneDNN's sgemm rounds row-independently

@@ -109,15 +109,8 @@ def set_trees(model, arrays: TreeArrays, baseline: float) -> None:
     model.config.tree_depth = arrays.depth
     register_tree_buffers(model, model.config.tree_count, model.config.tree_nodes)
     with torch.no_grad():
-        for name, values in (
-            ("node_feature", arrays.feature),
-            ("node_threshold", arrays.threshold),
-            ("node_left", arrays.left),
-            ("node_right", arrays.right),
-            ("node_value", arrays.value),
-            ("node_leaf", arrays.leaf),
-            ("tree_root", arrays.roots),
-        ):
+        columns = (arrays.feature, arrays.threshold, arrays.left, arrays.right, arrays.value, arrays.leaf, arrays.roots)
+        for name, values in zip(TREE_BUFFERS, columns):
             getattr(model, name).copy_(torch.from_numpy(np.ascontiguousarray(values)))
         model.bias.copy_(torch.tensor([float(baseline)]))
 

@@ -28,6 +28,15 @@ class Prediction:
     label: int | None
 
 
+def sigmoid(value: float) -> float:
+    """Logistic function without overflow for large negative log-odds: how predict turns a logit into the
+    probability column (``bertrbp.inference``), and how a read file's two columns are checked against each other."""
+    if value >= 0:
+        return 1.0 / (1.0 + math.exp(-value))
+    e = math.exp(value)
+    return e / (1.0 + e)
+
+
 def format_number(value: float) -> str:
     """6 significant digits: stable across batch sizes and devices, ample for ranking metrics."""
     return f"{value:.6g}"
@@ -148,11 +157,7 @@ def read_prediction_table(path: str | Path) -> PredictionTable:
 
 def _logits_agree(logits: list[float], probabilities: list[float]) -> bool:
     """Whether sigmoid(logit) is each row's probability to the 6 digits written (a file predict wrote)."""
-    for logit, probability in zip(logits, probabilities):
-        sigmoid = 1.0 / (1.0 + math.exp(-logit)) if logit >= 0 else math.exp(logit) / (1.0 + math.exp(logit))
-        if abs(sigmoid - probability) > 1e-5:
-            return False
-    return True
+    return all(abs(sigmoid(logit) - probability) <= 1e-5 for logit, probability in zip(logits, probabilities))
 
 
 def _append_logit(logits: list[float], text: str) -> list[float] | None:
