@@ -47,21 +47,21 @@ UNSEEN = [
 ]
 
 
-def task_and_exclusion_files(work: Path, seed: int = 42) -> tuple[list[str], list[Path]]:
+def task_and_exclusion_files(work: Path, seed: int = 42, data: Path = DATA) -> tuple[list[str], list[Path]]:
     """(``NAME=FILE`` task specs, exclusion files) as described in the module docstring."""
     tasks, exclude = [], []
-    for name in experiments("rbp31", DATA):
-        train, test = dataset_files("rbp31", name, DATA, work, seed)
+    for name in experiments("rbp31", data):
+        train, test = dataset_files("rbp31", name, data, work, seed)
         tasks.append(f"{name}={train}")
         exclude.append(test)
-    for name in experiments("eclip", DATA):
-        train, test = dataset_files("eclip", name, DATA, work, seed)
+    for name in experiments("eclip", data):
+        train, test = dataset_files("eclip", name, data, work, seed)
         exclude.append(test)
         if name in UNSEEN:
-            exclude.append(DATA / "eclip" / f"{name}.tsv.gz")
+            exclude.append(data / "eclip" / f"{name}.tsv.gz")
         else:
             tasks.append(f"eCLIP_{name}={train}")
-    exclude += sorted(DATA.glob("rbp24/*.ls.*.fa.gz")) + sorted(DATA.glob("tial1/*.tsv.gz"))
+    exclude += sorted(data.glob("rbp24/*.ls.*.fa.gz")) + sorted(data.glob("tial1/*.tsv.gz"))
     exclude += sorted((REPO / "assets" / "demo").glob("*.tsv"))
     return tasks, exclude
 
@@ -80,8 +80,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--init-model", help="start from this checkpoint (a second stage), not random weights")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--print-only", action="store_true")
+    parser.add_argument("--data", type=Path, default=DATA, help="the shared data folder (default ../shared/data)")
+    parser.add_argument("--work", type=Path, default=WORK, help="where bench/accuracy.py keeps the eCLIP splits")
     args = parser.parse_args(argv)
-    tasks, exclude = task_and_exclusion_files(WORK)
+    tasks, exclude = task_and_exclusion_files(args.work, data=args.data)
     command = ["--objective", "multitask", "--output-dir", args.out, "--model-size", args.model_size, "--k", 3]
     command += [x for spec in tasks for x in ("--task", spec)] + [x for path in exclude for x in ("--exclude", path)]
     command += ["--epochs", args.epochs, "--max-steps", args.max_steps, "--batch-size", args.batch_size]

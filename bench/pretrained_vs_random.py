@@ -46,11 +46,10 @@ ARMS = {
 OUT = accuracy.RESULTS / "pretrained_vs_random"
 
 
-def tag(arm: str, sites: int, checkpoint_name: str | None = None) -> str:
-    """``pvr_<arm>_n<sites>``; another checkpoint's pretrained arm is ``pvr_pretrained-<name>_n<sites>``."""
-    if arm == "pretrained" and checkpoint_name:
-        arm = f"pretrained-{checkpoint_name}"
-    return f"pvr_{arm}_n{sites or 'all'}"
+def tag(arm: str, sites: int, name: str | None = None) -> str:
+    """``pvr_<arm>_n<sites>``; another checkpoint's arm is ``pvr_pretrained-<name>_n<sites>``, and a random init of
+    another size ``pvr_random-<name>_n<sites>`` (bench/gpu_pretrain.py's ``small`` arms)."""
+    return f"pvr_{arm}{f'-{name}' if name else ''}_n{sites or 'all'}"
 
 
 def arm_options(arm: str, checkpoint: Path | None) -> list[str]:
@@ -68,11 +67,11 @@ def run(args) -> None:
         for arm in args.arms:
             argv = ["--suite", args.suite, "--experiments", *names, *arm_options(arm, args.checkpoint)]
             argv += ["--max-train", str(sites), "--threads", str(args.threads)]
-            accuracy.main([*argv, "--tag", tag(arm, sites, args.checkpoint_name)])
+            accuracy.main([*argv, "--tag", tag(arm, sites, args.checkpoint_name if arm == "pretrained" else None)])
 
 
-def _rows(suite: str, arm: str, sites: int, checkpoint_name: str | None = None) -> dict[str, dict]:
-    path = accuracy.results_path(suite, tag(arm, sites, checkpoint_name), accuracy.RESULTS)
+def _rows(suite: str, arm: str, sites: int, name: str | None = None) -> dict[str, dict]:
+    path = accuracy.results_path(suite, tag(arm, sites, name), accuracy.RESULTS)
     return {row["experiment"]: row for row in accuracy.read_rows(path)} if path.exists() else {}
 
 
@@ -80,7 +79,8 @@ def table(args) -> None:
     rows, sizes = [], []  # sizes[i]: the training sites row i asked for (its arm's tag), "all" for 0
     for suite in ("eclip", "rbp31"):
         for sites in (500, 2000, 0):
-            arms = {arm: _rows(suite, arm, sites, args.checkpoint_name) for arm in ARMS}
+            names = {"pretrained": args.checkpoint_name, "random": args.random_name, "kmer": None}
+            arms = {arm: _rows(suite, arm, sites, names[arm]) for arm in ARMS}
             for name in sorted(set(arms["pretrained"]) & set(arms["random"])):
                 pre, rnd, kmer = arms["pretrained"][name], arms["random"][name], arms["kmer"].get(name)
                 sizes.append(str(sites or "all"))
@@ -100,10 +100,11 @@ def table(args) -> None:
                         "train_wall_s_pretrained": pre["train_wall_s"],
                         "train_wall_s_random": rnd["train_wall_s"],
                         "load_before": pre["load_before"],
-                        **_verdict_columns(suite, sites, name, args.checkpoint_name),
+                        **_verdict_columns(suite, sites, name, names),
                     }
                 )
     stem = "pretrained_vs_random" + (f"_{args.checkpoint_name}" if args.checkpoint_name else "")
+    stem += f"_random-{args.random_name}" if args.random_name and args.random_name != args.checkpoint_name else ""
     tsv = accuracy.RESULTS / f"{stem}.tsv"
     with open(tsv, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["suite"], delimiter="\t")
@@ -129,7 +130,7 @@ def table(args) -> None:
     print(text)
 
 
-def _verdicts(suite: str, arm: str, sites: int, name: str, checkpoint_name: str | None = None) -> tuple[str, str, str]:
+def _verdicts(suite: str, arm: str, sites: int, name: str, arm_name: str | None = None) -> tuple[str, str, str]:
     """From finetune's metrics.json beside the rows ('' when not kept): its stall verdict on the kept model (after
     calibration), whether any epoch's validation loss left the class prior (the kept epoch, best by validation
     AUROC, can be an earlier one still at the prior), and whether finetune calibrated the kept model."""
@@ -137,7 +138,7 @@ def _verdicts(suite: str, arm: str, sites: int, name: str, checkpoint_name: str 
 
     from bertrbp.collapse import LOSS_MARGIN
 
-    path = accuracy.history_path(accuracy.RESULTS, suite, tag(arm, sites, checkpoint_name), name)
+    path = accuracy.history_path(accuracy.RESULTS, suite, tag(arm, sites, arm_name), name)
     if not path.exists():
         return "", "", ""
     metrics = json.loads(path.read_text())
@@ -148,10 +149,10 @@ def _verdicts(suite: str, arm: str, sites: int, name: str, checkpoint_name: str 
     return str(bool(metrics.get("stalled"))), str(left), str(calibrated)
 
 
-def _verdict_columns(suite: str, sites: int, name: str, checkpoint_name: str | None) -> dict[str, str]:
+def _verdict_columns(suite: str, sites: int, name: str, arm_names: dict[str, str | None]) -> dict[str, str]:
     columns = {}
     for arm in ("pretrained", "random"):
-        stalled, left, calibrated = _verdicts(suite, arm, sites, name, checkpoint_name if arm == "pretrained" else None)
+        stalled, left, calibrated = _verdicts(suite, arm, sites, name, arm_names[arm])
         columns |= {f"stalled_{arm}": stalled, f"left_prior_{arm}": left, f"calibrated_{arm}": calibrated}
     return columns
 
@@ -194,6 +195,11 @@ def main(argv: list[str] | None = None) -> None:
     go.add_argument("--checkpoint-name", help="names the candidate's tag: pvr_pretrained-NAME_n<sites>")
     shown = sub.add_parser("table")
     shown.add_argument("--checkpoint-name", help="the candidate's rows instead of the shipped checkpoint's")
+    shown.add_argument(
+        "--random-name",
+        help="the random-init rows of another size (pvr_random-NAME_n<sites>), e.g. small beside bertrbp-small-k3; "
+        "the files are then pretrained_vs_random_NAME.{md,tsv} when --checkpoint-name is the same NAME",
+    )
     args = parser.parse_args(argv)
     if args.command == "run" and bool(args.checkpoint) != bool(args.checkpoint_name):
         # one without the other would file a candidate's rows under the shipped tag, or skip by its rows

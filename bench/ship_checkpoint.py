@@ -64,6 +64,7 @@ def ship(
     gains_tsv: Path,
     models: Path = REPO / "assets" / "models",
     decided_by: str = "",
+    recipe: str = RECIPE,
 ) -> Path:
     """Copy the weights, rewrite the card's usage to the short name, append the gains; returns the folder.
 
@@ -89,8 +90,8 @@ def ship(
         markdown = staged_markdown(markdown, lines_before, starting_weights_lines(card["initialised_from"]), decided_by)
     with open(gains_tsv, newline="") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t"))
-    card["finetuning_gains"] = {"source": _shown(gains_tsv), "recipe": RECIPE, "rows": rows}
-    section = gains_section(gains_md)
+    card["finetuning_gains"] = {"source": _shown(gains_tsv), "recipe": recipe, "rows": rows}
+    section = gains_section(gains_md, recipe)
     target = models / name
     with atomic_dir(target) as staging:
         for file in FILES:
@@ -100,11 +101,11 @@ def ship(
     return target
 
 
-def gains_section(gains_md: Path) -> str:
+def gains_section(gains_md: Path, recipe: str = RECIPE) -> str:
     """The card's last section: the measured fine-tuning gains, from the pretrained-vs-random table."""
     return (
         f"{GAINS_HEADER}({_shown(gains_md)})\n\n"
-        f"Pretrained vs random init, one recipe ({RECIPE}), same seeded training subset, each test split scored "
+        f"Pretrained vs random init, one recipe ({recipe}), same seeded training subset, each test split scored "
         "once; `seen in pretraining` = the experiment's own training labels were one of the pretraining tasks "
         "(its test sites never were).\n\n" + gains_md.read_text(encoding="utf-8")
     )
@@ -113,7 +114,7 @@ def gains_section(gains_md: Path) -> str:
 GAINS_HEADER = "\n## Fine-tuning gains "
 
 
-def regains(folder: Path, gains_md: Path, gains_tsv: Path) -> Path:
+def regains(folder: Path, gains_md: Path, gains_tsv: Path, recipe: str = RECIPE) -> Path:
     """Replace only the gains of a shipped checkpoint (card entry and README section), for a re-measured table
     when the pretraining run's folder is gone; the weights and every other line stay as shipped."""
     card = json.loads((folder / "model_card.json").read_text(encoding="utf-8"))
@@ -123,7 +124,7 @@ def regains(folder: Path, gains_md: Path, gains_tsv: Path) -> Path:
     with open(gains_tsv, newline="") as handle:
         card["finetuning_gains"] = {
             "source": _shown(gains_tsv),
-            "recipe": RECIPE,
+            "recipe": recipe,
             "rows": list(csv.DictReader(handle, delimiter="\t")),
         }
     kept = markdown[: markdown.index(GAINS_HEADER)]
@@ -131,7 +132,7 @@ def regains(folder: Path, gains_md: Path, gains_tsv: Path) -> Path:
         for file in FILES:
             shutil.copyfile(folder / file, staging / file)
         (staging / "model_card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-        (staging / "README.md").write_text(kept.rstrip("\n") + "\n" + gains_section(gains_md), encoding="utf-8")
+        (staging / "README.md").write_text(kept.rstrip("\n") + "\n" + gains_section(gains_md, recipe), encoding="utf-8")
     return folder
 
 
@@ -287,13 +288,16 @@ def main(argv: list[str] | None = None) -> None:
         default="",
         help="with --run: the measurement that chose this run over the shipped checkpoint (card shipping_decision)",
     )
+    parser.add_argument(
+        "--recipe", default=RECIPE, help="the fine-tuning recipe of the gains table, in words (default: mini's)"
+    )
     args = parser.parse_args(argv)
     if args.gains_only == bool(args.run):
         parser.error("give --run (ship a pretraining run) or --gains-only (new gains for the shipped one)")
     if args.gains_only and args.retire_as:
         parser.error("--retire-as goes with --run: --gains-only keeps the shipped weights")
     if args.gains_only:
-        print(regains(args.models / args.name, args.gains_md.resolve(), args.gains_tsv.resolve()))
+        print(regains(args.models / args.name, args.gains_md.resolve(), args.gains_tsv.resolve(), args.recipe))
         return
     if not (args.run / "model" / "model_card.json").is_file():
         _refuse(f"{args.run} holds no model/model_card.json; give a bertrbp-pretrain output folder as --run.")
@@ -303,7 +307,8 @@ def main(argv: list[str] | None = None) -> None:
         successor = f"the run {args.run.resolve().name} (sha256 {card['weights_sha256'][:8]}...)"
         old = outgoing(args.models / args.name)
         retiring = retirement(old, args.retire_as, successor, args.decided_by, args.candidates)
-    shipped = ship(args.run, args.name, args.gains_md.resolve(), args.gains_tsv.resolve(), args.models, args.decided_by)
+    gains = (args.gains_md.resolve(), args.gains_tsv.resolve())
+    shipped = ship(args.run, args.name, *gains, args.models, args.decided_by, args.recipe)
     if retiring:
         print(retire(retiring))
     print(shipped)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import importlib
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -58,6 +59,9 @@ def test_speed_smoke_writes_tables_and_json(tmp_path, capsys):
     assert set(result["fold"]["engines"]) == {"vienna", "linearpartition"}
     printed = capsys.readouterr().out
     assert "| tiny |" in printed and "attention-stats" in printed
+    # its workers ran in this process and silence logging while they run: that must not outlive them (it hid the
+    # warnings later tests on the same pytest worker look for)
+    assert logging.root.manager.disable == logging.NOTSET
 
 
 def test_gpu_bench_smoke_runs_on_cpu(tmp_path, capsys):
@@ -397,3 +401,40 @@ def test_test_split_leak_report_pairs_both_splits_and_averages_only_complete_exp
     assert table[2] == "| 1_A | 20.0% / 0.0% | 0.9000 / 0.8700 | 0.8600 / 0.8600 | +0.0400 / +0.0100 |"
     assert "3_C" not in "\n".join(table)  # the locus split did not run
     assert table[-1] == "| **mean of 2** | 15.0% / 0.0% | 0.8500 / 0.8550 | 0.8250 / 0.8300 | +0.0250 / +0.0250 |"
+
+
+def test_gpu_pretrain_fits_its_steps_to_the_time_and_caps_the_epochs():
+    gpu = bench("gpu_pretrain")
+    # 1,332 steps an epoch of 512; 0.0149 s a step (+30 %) and 6 s an epoch: 204 s fit 6,660 steps, 5 epochs
+    assert gpu.plan_steps(204.0, 0.0149, 681_766, 512, 5) == (6660, 5)
+    assert gpu.plan_steps(60.0, 0.0149, 681_766, 512, 5) == (2513, 2)  # time runs out inside the second epoch
+    assert gpu.plan_steps(1e6, 0.0149, 681_766, 512, 2) == (2664, 2)  # hours to spare: at most 2 epochs
+    assert gpu.plan_steps(0.0, 0.0149, 681_766, 512, 2) == (1, 1)
+
+
+def test_gpu_pretrain_runs_the_goal_first_with_both_arms_side_by_side(tmp_path):
+    gpu = bench("gpu_pretrain")
+    order = gpu.jobs({"eclip": ["AATF_K562", "HNRNPK_K562"], "rbp31": ["1_PARCLIP_AGO1234_hg19"]})
+    assert order[:4] == [
+        ("eclip", "HNRNPK_K562", "pretrained", 2000),  # an unseen set first: what a user with a new RBP gets
+        ("eclip", "HNRNPK_K562", "random", 2000),
+        ("eclip", "AATF_K562", "pretrained", 2000),
+        ("eclip", "AATF_K562", "random", 2000),
+    ]
+    assert [job[3] for job in order] == [2000] * 4 + [500] * 4 + [2000] * 2 + [500] * 2
+    args = gpu.parse(["--out", str(tmp_path), "--device", "cuda"])
+    random_argv = gpu.job_argv(("eclip", "HNRNPK_K562", "random", 500), tmp_path / "ckpt", args)
+    pretrained_argv = gpu.job_argv(("eclip", "HNRNPK_K562", "pretrained", 500), tmp_path / "ckpt", args)
+    assert random_argv[random_argv.index("--model") + 1] == "small" and "--min-steps" in random_argv
+    assert "--min-steps" not in pretrained_argv and str(tmp_path / "ckpt") in pretrained_argv
+    assert random_argv[random_argv.index("--tag") + 1] == "pvr_random-small_n500"
+    assert pretrained_argv[pretrained_argv.index("--lr") + 1] == "2e-4"
+
+
+def test_gpu_pretrain_merges_the_workers_rows_under_one_header(tmp_path):
+    gpu = bench("gpu_pretrain")
+    for worker, rows in (("w00", ["a\t1"]), ("w01", ["b\t2", "c\t3"]), ("w02", [])):
+        (tmp_path / "results" / worker).mkdir(parents=True)
+        (tmp_path / "results" / worker / "accuracy_eclip_x.tsv").write_text("\n".join(["experiment\tauroc", *rows]))
+    gpu.merge_results(tmp_path)
+    assert (tmp_path / "accuracy_eclip_x.tsv").read_text() == "experiment\tauroc\na\t1\nb\t2\nc\t3\n"

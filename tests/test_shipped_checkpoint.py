@@ -1,5 +1,6 @@
-"""The pretrained checkpoint that ships in assets/models: it loads offline by its short name, and its model card's
-exclusion report keeps every test split of ../shared/data (and the demo's sites) out of pretraining."""
+"""The pretrained checkpoints that ship in assets/models (``bertrbp-mini-k3``, made on CPUs, and ``bertrbp-small-k3``,
+made on a GPU): each loads offline by its short name, and its model card's exclusion report keeps every test split
+of ../shared/data (and the demo's sites) out of pretraining."""
 
 from __future__ import annotations
 
@@ -8,24 +9,30 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from bertrbp.model import load_classifier, model_kind, resolve_model_source
 from bertrbp.provenance import sha256
 from helpers import REPO, run_tool
 
-NAME = "bertrbp-mini-k3"
-FOLDER = REPO / "assets" / "models" / NAME
+NAMES = ("bertrbp-mini-k3", "bertrbp-small-k3")
+MODELS = REPO / "assets" / "models"
 sys.path.insert(0, str(REPO / "bench"))
 from pretrain_multitask import UNSEEN  # noqa: E402  (never a task; every sequence excluded)
 
 UNSEEN_ECLIP = set(UNSEEN)
 
-pytestmark = pytest.mark.skipif(not (FOLDER / "config.json").exists(), reason=f"{FOLDER} is not in this checkout")
+
+@pytest.fixture(scope="module", params=NAMES)
+def name(request) -> str:
+    if not (MODELS / request.param / "config.json").exists():
+        pytest.skip(f"{MODELS / request.param} is not in this checkout")
+    return request.param
 
 
 @pytest.fixture(scope="module")
-def card() -> dict:
-    return json.loads((FOLDER / "model_card.json").read_text())
+def card(name) -> dict:
+    return json.loads((MODELS / name / "model_card.json").read_text())
 
 
 def _relative(path: str) -> str:
@@ -34,19 +41,20 @@ def _relative(path: str) -> str:
     return "/".join(parts[parts.index("data") + 1 :]) if "data" in parts else Path(path).name
 
 
-def test_it_is_small_and_its_weights_are_the_ones_the_card_describes(card):
-    weights = FOLDER / "model.safetensors"
+def test_it_is_small_and_its_weights_are_the_ones_the_card_describes(name, card):
+    weights = MODELS / name / "model.safetensors"
     assert weights.stat().st_size <= 25 * 1024**2
     assert card["weights_sha256"] == sha256(weights)
     assert card["k"] == 3 and card["tool"] == "bertrbp-pretrain" and len(card["tasks"]) >= 20
 
 
-def test_it_loads_by_short_name_with_no_network(monkeypatch):
+def test_it_loads_by_short_name_with_no_network(name, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.delenv("BERTRBP_MODELS", raising=False)
-    assert resolve_model_source(NAME) == str(FOLDER)
-    assert model_kind(NAME) == "bert-pretrained"
-    _, tokenizer, report = load_classifier(NAME)
+    assert resolve_model_source(name) == str(MODELS / name)
+    assert model_kind(name) == "bert-pretrained"
+    model, tokenizer, report = load_classifier(name)
+    assert next(model.parameters()).dtype == torch.float32  # fine-tuned in float32 on a CPU, whatever made it
     assert tokenizer.k == 3 and report.pretrained
     assert report.newly_initialised == ["classifier.bias", "classifier.weight"]  # encoder and pooler all loaded
 
@@ -102,7 +110,7 @@ def test_an_eclip_test_split_in_the_report_is_the_one_prepare_makes(card, shared
     assert listed["SLBP_K562.test.fa"] == sha256(tmp_path / "SLBP_K562.test.fa")
 
 
-def test_finetune_starts_from_it_by_name(tmp_path):
+def test_finetune_starts_from_it_by_name(name, tmp_path):
     from synthetic import motif_sequences, write_fasta
 
     train = write_fasta(tmp_path / "train.fa", motif_sequences(80, seed=3))
@@ -111,7 +119,7 @@ def test_finetune_starts_from_it_by_name(tmp_path):
         "--train",
         train,
         "--model",
-        NAME,
+        name,
         "--output-dir",
         tmp_path / "ft",
         "--epochs",
@@ -120,6 +128,6 @@ def test_finetune_starts_from_it_by_name(tmp_path):
         "1",
     )
     card = json.loads((tmp_path / "ft" / "model_card.json").read_text())
-    assert card["model_source"] == NAME and card["model_kind"] == "bert-pretrained" and card["pretrained"]
+    assert card["model_source"] == name and card["model_kind"] == "bert-pretrained" and card["pretrained"]
     loaded = card["load_report"]["loaded"]
     assert "bert.pooler.dense.weight" in loaded and "bert.encoder.layer.3.output.dense.weight" in loaded

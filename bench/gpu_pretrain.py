@@ -1,0 +1,252 @@
+"""One GPU run for issue 15: multi-task pretrain a ``small`` (4x256) k-mer BERT, then fine-tune it against random
+init of the same size on the eCLIP and RBP-31 sets, all inside one time budget.
+
+Why a GPU: on 2 CPU cores the shipped ``mini`` took 211 min for 2.2 epochs, and fine-tuning a ``small`` costs about
+four times a ``mini``; an H200 does both in minutes. The pretraining is bench/pretrain_multitask.py's (same 41 tasks,
+same exclusions, ``--model-size small``); each fine-tuning run is one bench/accuracy.py run, as
+bench/pretrained_vs_random.py makes them, but with the recipe the finetune tool gives a ``small`` (lr 2e-4,
+bertrbp/recipe.py) for both arms; tags ``pvr_pretrained-small_nN`` and ``pvr_random-small_nN``. The unseen eCLIP
+sets' runs are also scored on their spare training sites (bench/spare_sites.py), the rule by which checkpoints
+are chosen.
+
+The number of pretraining steps is set by the time left: a short probe times one optimizer step on the device.
+Fine-tuning runs go by priority (eCLIP 2,000 sites, eCLIP 500, RBP-31 2,000, RBP-31 500), both arms of an
+experiment next to each other, on ``--workers`` processes sharing the GPU; none starts after its deadline, and the
+rows of every finished run are kept.
+
+    bash bench/gpu_pretrain.sh                        # on the device machine (see the script for the data)
+    python bench/gpu_pretrain.py --smoke --out /tmp/g  # CPU: tiny model, a few steps, two experiments
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing as mp
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+
+import accuracy  # noqa: E402  (puts bin/ on the path)
+import pretrain_multitask  # noqa: E402
+from bertrbp.recipe import BERT_MIN_STEPS  # noqa: E402
+
+# the finetune tool's recipe for a BERT of width 256 (random init and a narrow checkpoint alike), given explicitly
+SMALL_RECIPE = ["--lr", "2e-4", "--epochs", "8", "--patience", "2", "--batch-size", "32", "--seed", "42"]
+PRIORITY = (("eclip", 2000), ("eclip", 500), ("rbp31", 2000), ("rbp31", 500))
+TABLE_SECONDS = 45  # reading the 41 task files and the exclusion set, starting torch (25 s on the AMD EPYC here)
+EPOCH_SECONDS = 6  # per epoch: the validation tasks' AUROC and a checkpoint
+
+
+def log(message: str) -> None:
+    """A progress line on the real stdout (a worker sends its runs' own output to its log file)."""
+    print(f"[gpu_pretrain {time.strftime('%H:%M:%S')}] {message}", file=sys.__stdout__, flush=True)
+
+
+def prepare_eclip(data: Path, work: Path, processes: int) -> None:
+    """Split every eCLIP set once (bertrbp-prepare, seed 42) before anything reads them, in parallel."""
+    names = accuracy.experiments("eclip", data)
+    with mp.get_context("spawn").Pool(processes) as pool:
+        pool.starmap(accuracy.dataset_files, [("eclip", name, data, work, 42) for name in names])
+
+
+def probe_step_seconds(size: str, n_tasks: int, batch: int, device_name: str) -> float:
+    """Seconds per optimizer step of the multi-task model on random tokens (bf16 autocast where the trainer uses it)."""
+    import torch
+
+    from bertrbp.device import autocast, resolve_device, use_bf16
+    from bertrbp.pretrain.multitask import build_multitask_model
+
+    device = resolve_device(device_name)
+    bf16 = use_bf16(device, "auto")
+    model = build_multitask_model(size, 3, n_tasks, seed=0).to(device).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    ids = torch.randint(5, 69, (batch, 101), device=device)
+    mask = torch.ones_like(ids)
+    labels = torch.randint(0, 2, (batch, n_tasks), device=device).float()
+    label_mask = (torch.rand_like(labels) < 0.1).float()
+
+    def step() -> None:
+        with autocast(device, bf16):
+            loss = model(ids, mask, labels, label_mask).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    for _ in range(5):
+        step()
+    sync()
+    reps = 30 if device.type == "cuda" else 3
+    started = time.perf_counter()
+    for _ in range(reps):
+        step()
+    sync()
+    return (time.perf_counter() - started) / reps
+
+
+def plan_steps(seconds: float, step_s: float, sequences: int, batch: int, max_epochs: int) -> tuple[int, int]:
+    """(optimizer steps, epochs) that fit ``seconds`` of training at ``step_s`` per step, at most ``max_epochs``."""
+    per_epoch = math.ceil(sequences / batch)
+    fit = int(seconds / (step_s * 1.3 + EPOCH_SECONDS / per_epoch))  # 30 % for data, logging, the scheduler
+    steps = max(1, min(fit, max_epochs * per_epoch))
+    return steps, math.ceil(steps / per_epoch)
+
+
+def jobs(suites: dict[str, list[str]], sizes: tuple = PRIORITY) -> list[tuple[str, str, str, int]]:
+    """(suite, experiment, arm, sites) in the order they run: by size, unseen eCLIP sets first, arms side by side."""
+    order = []
+    for suite, sites in sizes:
+        names = sorted(suites.get(suite, []), key=lambda n: (n not in pretrain_multitask.UNSEEN, n))
+        order += [(suite, name, arm, sites) for name in names for arm in ("pretrained", "random")]
+    return order
+
+
+def tag(arm: str, sites: int) -> str:
+    return f"pvr_{arm}-small_n{sites or 'all'}"
+
+
+def job_argv(job: tuple[str, str, str, int], checkpoint: Path, args) -> list[str]:
+    suite, name, arm, sites = job
+    model = ["--pretrained", str(checkpoint)] if arm == "pretrained" else ["--model", args.model_size]
+    floor = ["--min-steps", str(BERT_MIN_STEPS)] if arm == "random" else []
+    argv = ["--suite", suite, "--experiments", name, *model, *SMALL_RECIPE, *floor, "--max-train", str(sites)]
+    argv += ["--threads", "1", "--device", args.device, "--tag", tag(arm, sites)]
+    argv += ["--data", str(args.data), "--work", str(args.work)]
+    if args.smoke:  # later options win: one short epoch, a few floor steps, part of the test split
+        argv += ["--epochs", "1", "--min-steps", "5", "--max-test", "300"]
+    return argv
+
+
+def worker(index: int, queue, stop_at: float, checkpoint: Path, args) -> None:
+    """Run jobs from ``queue`` until it is empty or ``stop_at`` has passed; rows go to this worker's results folder."""
+    import logging
+
+    import spare_sites
+
+    logging.disable(logging.INFO)  # each run logs every epoch; the rows and this driver's lines are the record
+    results = args.out / "results" / f"w{index:02d}"
+    results.mkdir(parents=True, exist_ok=True)
+    sys.stdout = sys.stderr = open(results / "worker.log", "a", buffering=1)  # noqa: SIM115  (the worker's life)
+    while time.time() < stop_at:
+        try:
+            job = queue.get_nowait()
+        except Exception:  # queue.Empty
+            return
+        suite, name, arm, sites = job
+        started = time.time()
+        try:
+            accuracy.main([*job_argv(job, checkpoint, args), "--results", str(results)])
+            if suite == "eclip" and name in pretrain_multitask.UNSEEN and sites:
+                spare_argv = ["--suite", suite, "--tags", tag(arm, sites), "--experiments", name, "--threads", "1"]
+                spare_argv += ["--data", str(args.data), "--work", str(args.work), "--results", str(results)]
+                spare_sites.main(spare_argv)
+        except BaseException as exc:  # one failed run must not end the others
+            log(f"worker {index}: {job} failed: {exc!r}")
+            continue
+        log(f"worker {index}: {suite} {name} {arm} {sites} done in {time.time() - started:.0f} s")
+
+
+def finetune_all(checkpoint: Path, args, stop_at: float, kill_at: float) -> None:
+    suites = {"eclip": accuracy.experiments("eclip", args.data), "rbp31": accuracy.experiments("rbp31", args.data)}
+    if args.experiments:
+        suites = {s: [n for n in names if n in args.experiments] for s, names in suites.items()}
+    context = mp.get_context("spawn")
+    queue = context.Queue()
+    plan = jobs(suites, (("eclip", 500),) if args.smoke else PRIORITY)
+    for job in plan:
+        queue.put(job)
+    log(f"{len(plan)} fine-tuning runs queued on {args.workers} workers")
+    procs = [context.Process(target=worker, args=(i, queue, stop_at, checkpoint, args)) for i in range(args.workers)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(max(0.0, kill_at - time.time()))
+    for proc in procs:
+        if proc.is_alive():
+            log(f"worker {proc.name} still running at the deadline: stopped (its run in progress is lost)")
+            proc.terminate()
+            proc.join(5)
+
+
+def merge_results(out: Path) -> None:
+    """One accuracy_SUITE_TAG.tsv per tag and one spare-sites file, from the workers' folders."""
+    merged: dict[str, list[str]] = {}
+    for path in sorted((out / "results").glob("w*/*.tsv")):
+        lines = path.read_text().splitlines()
+        if lines:
+            merged.setdefault(path.name, [lines[0]]).extend(lines[1:])
+    for name, lines in merged.items():
+        (out / name).write_text("\n".join(lines) + "\n")
+        log(f"{name}: {len(lines) - 1} rows")
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, required=True, help="pretraining run, results and log")
+    parser.add_argument("--data", type=Path, default=accuracy.DATA)
+    parser.add_argument("--work", type=Path, default=None, help="default: OUT/work")
+    parser.add_argument("--budget", type=float, default=560, help="seconds for everything, from the start")
+    parser.add_argument("--pretrain-until", type=float, default=300, help="seconds from the start")
+    parser.add_argument("--model-size", default="small")
+    parser.add_argument("--batch-size", type=int, default=512)
+    parser.add_argument("--lr", type=float, default=6e-4)
+    parser.add_argument("--max-epochs", type=int, default=6)
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--workers", type=int, default=14)
+    parser.add_argument("--experiments", nargs="*", help="only these experiments (default: every one)")
+    parser.add_argument("--smoke", action="store_true", help="CPU: tiny model, 2 steps, 2 experiments, 2 workers")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.model_size, args.device, args.workers, args.max_epochs = "tiny", "cpu", 2, 1
+        args.experiments = args.experiments or ["HNRNPK_K562", "CPSF6_K562"]
+    args.work = args.work or args.out / "work"
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
+    start = time.time()
+    args.out.mkdir(parents=True, exist_ok=True)
+    prepare_eclip(args.data, args.work, max(1, args.workers))
+    log(f"eCLIP splits ready ({time.time() - start:.0f} s)")
+    tasks, _ = pretrain_multitask.task_and_exclusion_files(args.work, data=args.data)
+    step_s = probe_step_seconds(args.model_size, len(tasks), args.batch_size, args.device)
+    training_seconds = args.pretrain_until - (time.time() - start) - TABLE_SECONDS
+    sequences = 681_766 if not args.smoke else 20 * args.batch_size  # the task table's size (measured)
+    steps, epochs = plan_steps(training_seconds, step_s, sequences, args.batch_size, args.max_epochs)
+    steps = 2 if args.smoke else steps
+    log(f"probe: {step_s * 1000:.1f} ms per step of {args.batch_size}; {training_seconds:.0f} s -> {steps} steps")
+    run = args.out / "pretrain"
+    pretrain_argv = ["--out", str(run), "--model-size", args.model_size, "--max-steps", str(steps)]
+    pretrain_argv += ["--epochs", str(epochs), "--batch-size", str(args.batch_size), "--lr", str(args.lr)]
+    pretrain_argv += ["--threads", "4", "--device", args.device, "--seed", "42"]
+    pretrain_argv += ["--data", str(args.data), "--work", str(args.work)]
+    started = time.time()
+    proc = mp.get_context("spawn").Process(target=pretrain_multitask.main, args=(pretrain_argv,))
+    proc.start()  # its own process: its memory and GPU context are gone before the fine-tuning workers start
+    proc.join()
+    wall = time.time() - started
+    log(f"pretraining ended with exit code {proc.exitcode} after {wall:.0f} s")
+    summary = {"probe_step_s": step_s, "planned_steps": steps, "planned_epochs": epochs, "pretrain_wall_s": wall}
+    summary |= {"batch_size": args.batch_size, "lr": args.lr, "model_size": args.model_size}
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    checkpoint = run / "model"
+    if proc.exitcode != 0 or not (checkpoint / "config.json").exists():
+        raise SystemExit("error: pretraining failed; no fine-tuning runs")
+    finetune_all(checkpoint, args, stop_at=start + args.budget - 40, kill_at=start + args.budget)
+    merge_results(args.out)
+    summary["total_wall_s"] = time.time() - start
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
