@@ -33,10 +33,27 @@ sys.path.insert(0, str(REPO / "bench"))
 
 import accuracy  # noqa: E402  (puts bin/ on the path)
 import pretrain_multitask  # noqa: E402
-from bertrbp.recipe import BERT_MIN_STEPS  # noqa: E402
+import pretrained_vs_random  # noqa: E402
+from bertrbp.recipe import BERT_MIN_STEPS, RANDOM_INIT_LR  # noqa: E402
 
-# the finetune tool's recipe for a BERT of width 256 (random init and a narrow checkpoint alike), given explicitly
-SMALL_RECIPE = ["--lr", "2e-4", "--epochs", "8", "--patience", "2", "--batch-size", "32", "--seed", "42"]
+
+def recipe(size: str) -> list[str]:
+    """The finetune tool's recipe for a BERT of this preset's width (random init and a checkpoint of that width
+    alike: bertrbp.recipe), given explicitly so that both arms train the same way."""
+    return [
+        "--lr",
+        f"{RANDOM_INIT_LR[size]:g}",
+        "--epochs",
+        "8",
+        "--patience",
+        "2",
+        "--batch-size",
+        "32",
+        "--seed",
+        "42",
+    ]
+
+
 PRIORITY = (("eclip", 2000), ("eclip", 500), ("rbp31", 2000), ("rbp31", 500))
 TABLE_SECONDS = 45  # reading the 41 task files and the exclusion set, starting torch (25 s on the AMD EPYC here)
 EPOCH_SECONDS = 6  # per epoch: the validation tasks' AUROC and a checkpoint
@@ -110,16 +127,19 @@ def jobs(suites: dict[str, list[str]], sizes: tuple = PRIORITY) -> list[tuple[st
     return order
 
 
-def tag(arm: str, sites: int) -> str:
-    return f"pvr_{arm}-small_n{sites or 'all'}"
+def tag(arm: str, sites: int, size: str) -> str:
+    """``pvr_pretrained-SIZE_nN`` / ``pvr_random-SIZE_nN``: the rows bench/pretrained_vs_random.py table
+    --checkpoint-name SIZE --random-name SIZE joins."""
+    return pretrained_vs_random.tag(arm, sites, size)
 
 
 def job_argv(job: tuple[str, str, str, int], checkpoint: Path, args) -> list[str]:
     suite, name, arm, sites = job
     model = ["--pretrained", str(checkpoint)] if arm == "pretrained" else ["--model", args.model_size]
     floor = ["--min-steps", str(BERT_MIN_STEPS)] if arm == "random" else []
-    argv = ["--suite", suite, "--experiments", name, *model, *SMALL_RECIPE, *floor, "--max-train", str(sites)]
-    argv += ["--threads", "1", "--device", args.device, "--tag", tag(arm, sites)]
+    argv = ["--suite", suite, "--experiments", name, *model, *recipe(args.model_size), *floor]
+    argv += ["--max-train", str(sites), "--threads", "1", "--device", args.device]
+    argv += ["--tag", tag(arm, sites, args.model_size)]
     argv += ["--data", str(args.data), "--work", str(args.work)]
     if args.smoke:  # later options win: one short epoch, a few floor steps, part of the test split
         argv += ["--epochs", "1", "--min-steps", "5", "--max-test", "300"]
@@ -137,16 +157,16 @@ def worker(index: int, queue, stop_at: float, checkpoint: Path, args) -> None:
     results.mkdir(parents=True, exist_ok=True)
     sys.stdout = sys.stderr = open(results / "worker.log", "a", buffering=1)  # noqa: SIM115  (the worker's life)
     while time.time() < stop_at:
-        try:
-            job = queue.get_nowait()
-        except Exception:  # queue.Empty
+        job = queue.get()  # blocking: get_nowait() can say "empty" while another worker holds the queue's lock
+        if job is None:  # one end marker per worker, after the jobs
             return
         suite, name, arm, sites = job
         started = time.time()
         try:
             accuracy.main([*job_argv(job, checkpoint, args), "--results", str(results)])
             if suite == "eclip" and name in pretrain_multitask.UNSEEN and sites:
-                spare_argv = ["--suite", suite, "--tags", tag(arm, sites), "--experiments", name, "--threads", "1"]
+                spare_argv = ["--suite", suite, "--tags", tag(arm, sites, args.model_size), "--experiments", name]
+                spare_argv += ["--threads", "1"]
                 spare_argv += ["--data", str(args.data), "--work", str(args.work), "--results", str(results)]
                 spare_sites.main(spare_argv)
         except BaseException as exc:  # one failed run must not end the others
@@ -162,7 +182,7 @@ def finetune_all(checkpoint: Path, args, stop_at: float, kill_at: float) -> None
     context = mp.get_context("spawn")
     queue = context.Queue()
     plan = jobs(suites, (("eclip", 500),) if args.smoke else PRIORITY)
-    for job in plan:
+    for job in [*plan, *[None] * args.workers]:
         queue.put(job)
     log(f"{len(plan)} fine-tuning runs queued on {args.workers} workers")
     procs = [context.Process(target=worker, args=(i, queue, stop_at, checkpoint, args)) for i in range(args.workers)]
@@ -178,7 +198,13 @@ def finetune_all(checkpoint: Path, args, stop_at: float, kill_at: float) -> None
 
 
 def merge_results(out: Path) -> None:
-    """One accuracy_SUITE_TAG.tsv per tag and one spare-sites file, from the workers' folders."""
+    """One accuracy_SUITE_TAG.tsv per tag, one spare-sites file and one finetune_metrics folder (the stall and
+    calibration verdicts of bench/pretrained_vs_random.py table), from the workers' folders."""
+    import shutil
+
+    for path in sorted((out / "results").glob("w*/finetune_metrics/*.json")):
+        (out / "finetune_metrics").mkdir(exist_ok=True)
+        shutil.copyfile(path, out / "finetune_metrics" / path.name)
     merged: dict[str, list[str]] = {}
     for path in sorted((out / "results").glob("w*/*.tsv")):
         lines = path.read_text().splitlines()
@@ -212,8 +238,19 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def stop_children(signum, frame) -> None:
+    """On SIGTERM (the wrapper's ``timeout``), end the pretraining and fine-tuning processes too: they hold the GPU
+    and the log's pipe, and would outlive this one."""
+    for child in mp.active_children():
+        child.terminate()
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> None:
+    import signal
+
     args = parse(argv)
+    signal.signal(signal.SIGTERM, stop_children)
     start = time.time()
     args.out.mkdir(parents=True, exist_ok=True)
     prepare_eclip(args.data, args.work, max(1, args.workers))
@@ -233,7 +270,11 @@ def main(argv: list[str] | None = None) -> None:
     started = time.time()
     proc = mp.get_context("spawn").Process(target=pretrain_multitask.main, args=(pretrain_argv,))
     proc.start()  # its own process: its memory and GPU context are gone before the fine-tuning workers start
-    proc.join()
+    proc.join(max(0.0, start + args.budget - 60 - time.time()))  # an underestimated step leaves a minute to report
+    if proc.is_alive():
+        log("pretraining still running a minute before the budget ends: stopped")
+        proc.terminate()
+        proc.join(10)
     wall = time.time() - started
     log(f"pretraining ended with exit code {proc.exitcode} after {wall:.0f} s")
     summary = {"probe_step_s": step_s, "planned_steps": steps, "planned_epochs": epochs, "pretrain_wall_s": wall}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue 15 on one GPU (bench/gpu_pretrain.py): pretrain a `small` multi-task checkpoint and fine-tune it against random
-# init, in one command of under 10 minutes. The data travels in gpudata/ (ignored by git; the device tool's `carry`):
+# init, in one command of under 10 minutes. The data travels in gpudata/ (.gitignore; the device tool's `carry`):
 #   bash bench/gpu_pretrain.sh pack     # here: ../shared/data -> gpudata/ (about 42 MB; RBP-31 training sets as xz)
 #   bash bench/gpu_pretrain.sh          # there: unpack, run, put checkpoint.tar.gz and results.tar.gz in $OUT
 set -euo pipefail
@@ -24,6 +24,7 @@ if [ "${1:-}" = "pack" ]; then
 fi
 OUTDIR="${OUT:-/tmp/gpu_pretrain_out}"
 RUN=/tmp/gpu_pretrain_run
+rm -rf "$RUN" gpudata/rt  # a rerun on the same machine starts over (the pretraining refuses an old run folder)
 mkdir -p "$OUTDIR"
 python3 - <<'EOF'
 import tarfile
@@ -36,9 +37,11 @@ python3 -c 'import torch, transformers, sklearn, typer; print("torch", torch.__v
 set +e
 timeout "${GPU_PRETRAIN_TIMEOUT:-560}" python3 bench/gpu_pretrain.py --out "$RUN" --data "$PWD/gpudata/data" "$@" 2>&1 \
   | tee "$OUTDIR/gpu_pretrain.log"
+status=${PIPESTATUS[0]}
 set -e
 if [ -d "$RUN/pretrain/model" ]; then
   (cd "$RUN/pretrain" && tar czf "$OUTDIR/checkpoint.tar.gz" --exclude=checkpoints --exclude=task_heads.safetensors .)
 fi
 (cd "$RUN" && tar czf "$OUTDIR/results.tar.gz" --exclude=work --exclude=pretrain .)
 ls -la "$OUTDIR"
+exit "$status"  # what finished is packed either way; the exit status says whether everything did

@@ -14,6 +14,7 @@ tasks (bench/pretrain_multitask.py). The unseen eCLIP sets measure what a user w
     python bench/pretrained_vs_random.py run --suite eclip --sizes 500 0 --experiments HNRNPK_K562 UCHL5_K562
     python bench/pretrained_vs_random.py run --suite rbp31 --sizes 2000 --experiments 23_PARCLIP_PUM2_hg19
     python bench/pretrained_vs_random.py table
+    python bench/pretrained_vs_random.py table --checkpoint-name small --random-name small   # bench/gpu_pretrain.py's
 """
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ def ship(
     gains_tsv: Path,
     models: Path = REPO / "assets" / "models",
     decided_by: str = "",
-    recipe: str = RECIPE,
+    recipe: str | None = None,
 ) -> Path:
     """Copy the weights, rewrite the card's usage to the short name, append the gains; returns the folder.
 
@@ -90,6 +90,7 @@ def ship(
         markdown = staged_markdown(markdown, lines_before, starting_weights_lines(card["initialised_from"]), decided_by)
     with open(gains_tsv, newline="") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t"))
+    recipe = recipe or RECIPE
     card["finetuning_gains"] = {"source": _shown(gains_tsv), "recipe": recipe, "rows": rows}
     section = gains_section(gains_md, recipe)
     target = models / name
@@ -114,10 +115,12 @@ def gains_section(gains_md: Path, recipe: str = RECIPE) -> str:
 GAINS_HEADER = "\n## Fine-tuning gains "
 
 
-def regains(folder: Path, gains_md: Path, gains_tsv: Path, recipe: str = RECIPE) -> Path:
+def regains(folder: Path, gains_md: Path, gains_tsv: Path, recipe: str | None = None) -> Path:
     """Replace only the gains of a shipped checkpoint (card entry and README section), for a re-measured table
-    when the pretraining run's folder is gone; the weights and every other line stay as shipped."""
+    when the pretraining run's folder is gone; the weights and every other line stay as shipped, and so does the
+    recipe the card names unless ``recipe`` replaces it."""
     card = json.loads((folder / "model_card.json").read_text(encoding="utf-8"))
+    recipe = recipe or card.get("finetuning_gains", {}).get("recipe") or RECIPE
     markdown = (folder / "README.md").read_text(encoding="utf-8")
     if GAINS_HEADER not in markdown or "finetuning_gains" not in card:
         _refuse(f"{folder} has no gains section to replace; ship it from its run (--run).")
@@ -289,7 +292,9 @@ def main(argv: list[str] | None = None) -> None:
         help="with --run: the measurement that chose this run over the shipped checkpoint (card shipping_decision)",
     )
     parser.add_argument(
-        "--recipe", default=RECIPE, help="the fine-tuning recipe of the gains table, in words (default: mini's)"
+        "--recipe",
+        help="the fine-tuning recipe of the gains table, in words (default: mini's for --run, the card's own for "
+        "--gains-only)",
     )
     args = parser.parse_args(argv)
     if args.gains_only == bool(args.run):

@@ -386,11 +386,12 @@ def measure(task: str, size: str, n: int, threads: int, in_process: bool = False
         import logging
 
         buffer = io.StringIO()
+        before = logging.root.manager.disable
         try:
             with contextlib.redirect_stdout(buffer):
                 worker_main(task, size, n, threads)
         finally:  # the worker silences logging for its process; here that process is the caller's (a test's)
-            logging.disable(logging.NOTSET)
+            logging.disable(before)
         result = json.loads(buffer.getvalue().strip().splitlines()[-1][len("RESULT ") :])
         print(f"  {task:12s} {size:6s} n={n:<5d} done", file=sys.stderr, flush=True)
         return result

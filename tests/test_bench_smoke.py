@@ -289,6 +289,26 @@ def test_pretrained_vs_random_table_summarises_seen_unseen_and_all_sets(tmp_path
     assert len(lines) == 5
 
 
+def test_pretrained_vs_random_table_pairs_a_checkpoint_with_random_init_of_its_own_size(tmp_path, monkeypatch):
+    """bertrbp-small-k3 is compared with a random-init small (pvr_random-small_*), not with the mini rows that
+    share the plain tag; its table goes to its own files."""
+    import accuracy
+    import pretrained_vs_random as pvr
+
+    monkeypatch.setattr(accuracy, "RESULTS", tmp_path)
+    name = pvr.UNSEEN[0]
+    for tag, auroc in (("pvr_pretrained-small_n500", 0.80), ("pvr_random-small_n500", 0.74), ("pvr_random_n500", 0.6)):
+        row = {"experiment": name, "n_train": 450, "n_val": 50, "test_auroc": auroc, "epochs_run": 3,
+               "train_wall_s": 10, "load_before": "1.0/1.0/1.0"}  # fmt: skip
+        accuracy.append_row(accuracy.results_path("eclip", tag, tmp_path), row)
+    pvr.main(["table", "--checkpoint-name", "small", "--random-name", "small"])
+    (row,) = accuracy.read_rows(tmp_path / "pretrained_vs_random_small.tsv")
+    assert (row["auroc_pretrained"], row["auroc_random"], row["difference"]) == ("0.8", "0.74", "+0.0600")
+    pvr.main(["table", "--checkpoint-name", "small"])  # the random arm of the shipped checkpoint's table
+    (row,) = accuracy.read_rows(tmp_path / "pretrained_vs_random_small.tsv")
+    assert row["auroc_random"] == "0.6"
+
+
 def test_an_experiment_claimed_by_a_live_run_is_skipped_and_a_dead_runs_claim_is_taken_over(tmp_path):
     """Two runs of one tag share a work folder: only one may train an experiment at a time, and a claim left by a
     killed run must not block a rerun."""
@@ -319,7 +339,8 @@ def test_ship_checkpoint_gains_only_replaces_the_gains_and_nothing_else(tmp_path
         (folder / name).write_bytes(f"{name} bytes".encode())
     head = "# ck\n\n## Results (validation)\n- loss 1.0\n"
     (folder / "README.md").write_text(head + ship.GAINS_HEADER + "(old)\n\n| old |\n")
-    (folder / "model_card.json").write_text(json.dumps({"usage": "u", "finetuning_gains": {"rows": []}}))
+    card = {"usage": "u", "finetuning_gains": {"rows": [], "recipe": "lr 2e-4, its own"}}
+    (folder / "model_card.json").write_text(json.dumps(card))
     md, tsv = tmp_path / "gains.md", tmp_path / "gains.tsv"
     md.write_text("| new table |\n")
     tsv.write_text("suite\texperiment\neclip\tA\n")
@@ -330,6 +351,7 @@ def test_ship_checkpoint_gains_only_replaces_the_gains_and_nothing_else(tmp_path
     assert readme.count("## Fine-tuning gains") == 1
     card = json.loads((folder / "model_card.json").read_text())
     assert card["usage"] == "u" and card["finetuning_gains"]["rows"] == [{"suite": "eclip", "experiment": "A"}]
+    assert card["finetuning_gains"]["recipe"] == "lr 2e-4, its own" and "(lr 2e-4, its own)" in readme  # not mini's
     assert all((folder / name).read_bytes() == f"{name} bytes".encode() for name in ship.FILES)
     with pytest.raises(SystemExit):  # neither --run nor --gains-only
         ship.main(["--name", "ck", "--models", str(tmp_path / "models")])
@@ -405,8 +427,9 @@ def test_test_split_leak_report_pairs_both_splits_and_averages_only_complete_exp
 
 def test_gpu_pretrain_fits_its_steps_to_the_time_and_caps_the_epochs():
     gpu = bench("gpu_pretrain")
-    # 1,332 steps an epoch of 512; 0.0149 s a step (+30 %) and 6 s an epoch: 204 s fit 6,660 steps, 5 epochs
+    # 1,332 steps an epoch of 512; 0.0149 s a step (+30 %) and 6 s an epoch: 204 s fit 8,544 steps, capped at 5 epochs
     assert gpu.plan_steps(204.0, 0.0149, 681_766, 512, 5) == (6660, 5)
+    assert gpu.plan_steps(204.0, 0.0149, 681_766, 512, 9) == (8544, 7)
     assert gpu.plan_steps(60.0, 0.0149, 681_766, 512, 5) == (2513, 2)  # time runs out inside the second epoch
     assert gpu.plan_steps(1e6, 0.0149, 681_766, 512, 2) == (2664, 2)  # hours to spare: at most 2 epochs
     assert gpu.plan_steps(0.0, 0.0149, 681_766, 512, 2) == (1, 1)
@@ -428,7 +451,8 @@ def test_gpu_pretrain_runs_the_goal_first_with_both_arms_side_by_side(tmp_path):
     assert random_argv[random_argv.index("--model") + 1] == "small" and "--min-steps" in random_argv
     assert "--min-steps" not in pretrained_argv and str(tmp_path / "ckpt") in pretrained_argv
     assert random_argv[random_argv.index("--tag") + 1] == "pvr_random-small_n500"
-    assert pretrained_argv[pretrained_argv.index("--lr") + 1] == "2e-4"
+    assert pretrained_argv[pretrained_argv.index("--lr") + 1] == "0.0002"  # the finetune tool's rate for width 256
+    assert random_argv[random_argv.index("--lr") + 1] == "0.0002"
 
 
 def test_gpu_pretrain_merges_the_workers_rows_under_one_header(tmp_path):

@@ -55,7 +55,7 @@ def finetune(
         list(DEFAULT_MODELS),
         "--model",
         help="Checkpoint folder or hub id (lr default 2e-4, 3 epochs; a checkpoint narrower than DNABERT, e.g. "
-        "bertrbp-mini-k3, the rate of its width and up to 8 epochs); a preset tiny/mini/small/medium/base for a "
+        "bertrbp-mini-k3 or bertrbp-small-k3, the rate of its width and up to 8 epochs); a preset tiny/mini/small/medium/base for a "
         "random-init BERT (lr default 1e-3/5e-4/2e-4/1e-4/1e-4, up to 8 epochs, at least 300 steps); 'cnn' for the DeepBind-like "
         "baseline (lr 1e-3, up to 10 epochs); 'kmer' for logistic regression on 1-5-mer frequencies; 'kmer-pos' "
         "adds 1-3-mer frequencies in 10 position bins; 'kmer-gbt' boosted trees on those features. Repeat "
