@@ -16,6 +16,7 @@ rows of every finished run are kept.
 
     bash bench/gpu_pretrain.sh                        # on the device machine (see the script for the data)
     python bench/gpu_pretrain.py --smoke --out /tmp/g  # CPU: tiny model, a few steps, two experiments
+    bash bench/gpu_pretrain.sh --checkpoint assets/models/bertrbp-small-k3 --sizes eclip:0 rbp31:0  # all sites
 """
 
 from __future__ import annotations
@@ -181,7 +182,7 @@ def finetune_all(checkpoint: Path, args, stop_at: float, kill_at: float) -> None
         suites = {s: [n for n in names if n in args.experiments] for s, names in suites.items()}
     context = mp.get_context("spawn")
     queue = context.Queue()
-    plan = jobs(suites, (("eclip", 500),) if args.smoke else PRIORITY)
+    plan = jobs(suites, args.sizes)
     for job in [*plan, *[None] * args.workers]:
         queue.put(job)
     log(f"{len(plan)} fine-tuning runs queued on {args.workers} workers")
@@ -229,32 +230,42 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--workers", type=int, default=14)
     parser.add_argument("--experiments", nargs="*", help="only these experiments (default: every one)")
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="fine-tune this checkpoint (of --model-size's width) instead of pretraining one, e.g. "
+        "assets/models/bertrbp-small-k3 with --sizes eclip:0 rbp31:0 for the all-sites rows",
+    )
+    parser.add_argument(
+        "--sizes",
+        nargs="+",
+        type=suite_and_sites,
+        default=list(PRIORITY),
+        metavar="SUITE:SITES",
+        help="fine-tuning runs in this order (0 = all training sites); default: "
+        + " ".join(f"{suite}:{sites}" for suite, sites in PRIORITY),
+    )
     parser.add_argument("--smoke", action="store_true", help="CPU: tiny model, 2 steps, 2 experiments, 2 workers")
     args = parser.parse_args(argv)
     if args.smoke:
+        args.sizes = [("eclip", 500)]
         args.model_size, args.device, args.workers, args.max_epochs = "tiny", "cpu", 2, 1
         args.experiments = args.experiments or ["HNRNPK_K562", "CPSF6_K562"]
     args.work = args.work or args.out / "work"
     return args
 
 
-def stop_children(signum, frame) -> None:
-    """On SIGTERM (the wrapper's ``timeout``), end the pretraining and fine-tuning processes too: they hold the GPU
-    and the log's pipe, and would outlive this one."""
-    for child in mp.active_children():
-        child.terminate()
-    raise SystemExit(128 + signum)
+def suite_and_sites(text: str) -> tuple[str, int]:
+    """``eclip:2000`` -> ("eclip", 2000); 0 sites = all of them."""
+    suite, _, sites = text.partition(":")
+    if suite not in ("eclip", "rbp31") or not sites.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r}: give SUITE:SITES, SUITE eclip or rbp31, SITES a number (0 = all)")
+    return suite, int(sites)
 
 
-def main(argv: list[str] | None = None) -> None:
-    import signal
-
-    args = parse(argv)
-    signal.signal(signal.SIGTERM, stop_children)
-    start = time.time()
-    args.out.mkdir(parents=True, exist_ok=True)
-    prepare_eclip(args.data, args.work, max(1, args.workers))
-    log(f"eCLIP splits ready ({time.time() - start:.0f} s)")
+def pretrain_on_budget(args, start: float) -> tuple[Path, dict]:
+    """Pretrain for as many steps as fit before ``--pretrain-until`` (at most ``--max-epochs``); returns the
+    checkpoint folder and the run's summary (probe, plan, wall time)."""
     tasks, _ = pretrain_multitask.task_and_exclusion_files(args.work, data=args.data)
     step_s = probe_step_seconds(args.model_size, len(tasks), args.batch_size, args.device)
     training_seconds = args.pretrain_until - (time.time() - start) - TABLE_SECONDS
@@ -279,10 +290,35 @@ def main(argv: list[str] | None = None) -> None:
     log(f"pretraining ended with exit code {proc.exitcode} after {wall:.0f} s")
     summary = {"probe_step_s": step_s, "planned_steps": steps, "planned_epochs": epochs, "pretrain_wall_s": wall}
     summary |= {"batch_size": args.batch_size, "lr": args.lr, "model_size": args.model_size}
-    (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     checkpoint = run / "model"
     if proc.exitcode != 0 or not (checkpoint / "config.json").exists():
+        (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         raise SystemExit("error: pretraining failed; no fine-tuning runs")
+    return checkpoint, summary
+
+
+def stop_children(signum, frame) -> None:
+    """On SIGTERM (the wrapper's ``timeout``), end the pretraining and fine-tuning processes too: they hold the GPU
+    and the log's pipe, and would outlive this one."""
+    for child in mp.active_children():
+        child.terminate()
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> None:
+    import signal
+
+    args = parse(argv)
+    signal.signal(signal.SIGTERM, stop_children)
+    start = time.time()
+    args.out.mkdir(parents=True, exist_ok=True)
+    prepare_eclip(args.data, args.work, max(1, args.workers))
+    log(f"eCLIP splits ready ({time.time() - start:.0f} s)")
+    if args.checkpoint:
+        checkpoint, summary = args.checkpoint.resolve(), {"checkpoint": str(args.checkpoint)}
+    else:
+        checkpoint, summary = pretrain_on_budget(args, start)
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     finetune_all(checkpoint, args, stop_at=start + args.budget - 40, kill_at=start + args.budget)
     merge_results(args.out)
     summary["total_wall_s"] = time.time() - start

@@ -451,6 +451,10 @@ def test_gpu_pretrain_runs_the_goal_first_with_both_arms_side_by_side(tmp_path):
     assert random_argv[random_argv.index("--model") + 1] == "small" and "--min-steps" in random_argv
     assert "--min-steps" not in pretrained_argv and str(tmp_path / "ckpt") in pretrained_argv
     assert random_argv[random_argv.index("--tag") + 1] == "pvr_random-small_n500"
+    chosen = gpu.parse(["--out", str(tmp_path), "--checkpoint", "ck", "--sizes", "rbp31:0", "eclip:0"])
+    assert chosen.sizes == [("rbp31", 0), ("eclip", 0)] and gpu.tag("random", 0, "small") == "pvr_random-small_nall"
+    with pytest.raises(SystemExit):
+        gpu.parse(["--out", str(tmp_path), "--sizes", "tial1:500"])
     assert pretrained_argv[pretrained_argv.index("--lr") + 1] == "0.0002"  # the finetune tool's rate for width 256
     assert random_argv[random_argv.index("--lr") + 1] == "0.0002"
 
