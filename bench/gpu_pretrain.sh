@@ -1,24 +1,35 @@
 #!/usr/bin/env bash
 # Issue 15 on one GPU (bench/gpu_pretrain.py): pretrain a `small` multi-task checkpoint and fine-tune it against random
 # init, in one command of under 10 minutes. The data travels in gpudata/ (.gitignore; the device tool's `carry`):
-#   bash bench/gpu_pretrain.sh pack     # here: ../shared/data -> gpudata/ (about 42 MB; RBP-31 training sets as xz)
+#   bash bench/gpu_pretrain.sh pack            # here: ../shared/data -> gpudata/ (about 42 MB)
+#   bash bench/gpu_pretrain.sh pack-finetune   # here: only what --checkpoint runs read (eCLIP, RBP-31)
 #   bash bench/gpu_pretrain.sh          # there: unpack, run, put checkpoint.tar.gz and results.tar.gz in $OUT
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SRC=../shared/data
 PACK=gpudata
-if [ "${1:-}" = "pack" ]; then
-  rm -rf "$PACK" && mkdir -p "$PACK/data/rbp31" "$PACK/rt"
-  cp -r "$SRC/eclip" "$SRC/tial1" "$SRC/reference" "$SRC/README.md" "$PACK/data/"
-  mkdir -p "$PACK/data/rbp24" && cp "$SRC"/rbp24/*.ls.*.fa.gz "$PACK/data/rbp24/"
+# gpudata/rt/ mirrors data/ with the files decompressed: one xz archive finds the sequences the sets share; the
+# device gzips them back (same content, other bytes). Files whose bytes a pretraining card records by checksum (the
+# exclusion files) travel as they are.
+if [ "${1:-}" = "pack" ] || [ "${1:-}" = "pack-finetune" ]; then
+  rm -rf "$PACK" && mkdir -p "$PACK/data" "$PACK/rt/rbp31"
   for d in "$SRC"/rbp31/*/; do
     n=$(basename "$d")
-    mkdir -p "$PACK/data/rbp31/$n" "$PACK/rt/$n"
-    cp "$d/test.fa.gz" "$PACK/data/rbp31/$n/"
-    zcat "$d/train.fa.gz" > "$PACK/rt/$n/train.fa"
+    mkdir -p "$PACK/rt/rbp31/$n"
+    zcat "$d/train.fa.gz" > "$PACK/rt/rbp31/$n/train.fa"
   done
-  # one archive: the RBP-31 training sets share many sequences, which xz's window finds across files
-  tar cf - -C "$PACK" rt | xz -9 -T2 > "$PACK/rbp31_train.tar.xz" && rm -rf "$PACK/rt"
+  if [ "$1" = "pack" ]; then  # pretraining and fine-tuning (about 42 MB)
+    cp -r "$SRC/eclip" "$SRC/tial1" "$SRC/reference" "$SRC/README.md" "$PACK/data/"
+    mkdir -p "$PACK/data/rbp24" && cp "$SRC"/rbp24/*.ls.*.fa.gz "$PACK/data/rbp24/"
+    for d in "$SRC"/rbp31/*/; do
+      mkdir -p "$PACK/data/rbp31/$(basename "$d")" && cp "$d/test.fa.gz" "$PACK/data/rbp31/$(basename "$d")/"
+    done
+  else  # fine-tuning only (--checkpoint): no byte-exact files, everything in the archive
+    mkdir -p "$PACK/rt/eclip" && cp -r "$SRC/reference" "$SRC/README.md" "$PACK/data/"
+    for f in "$SRC"/eclip/*.tsv.gz; do zcat "$f" > "$PACK/rt/eclip/$(basename "$f" .gz)"; done
+    for d in "$SRC"/rbp31/*/; do zcat "$d/test.fa.gz" > "$PACK/rt/rbp31/$(basename "$d")/test.fa"; done
+  fi
+  tar cf - -C "$PACK" rt | xz -9 -T2 > "$PACK/data.tar.xz" && rm -rf "$PACK/rt"
   du -sh "$PACK"
   exit 0
 fi
@@ -28,9 +39,9 @@ rm -rf "$RUN" gpudata/rt  # a rerun on the same machine starts over (the pretrai
 mkdir -p "$OUTDIR"
 python3 - <<'EOF'
 import tarfile
-tarfile.open("gpudata/rbp31_train.tar.xz").extractall("gpudata", filter="data")
+tarfile.open("gpudata/data.tar.xz").extractall("gpudata", filter="data")
 EOF
-ls gpudata/rt | xargs -P 16 -I{} sh -c 'gzip -1 -c gpudata/rt/{}/train.fa > gpudata/data/rbp31/{}/train.fa.gz'
+(cd gpudata/rt && find . -type f | xargs -P 16 -I{} sh -c 'mkdir -p "../data/$(dirname {})" && gzip -1 -c {} > ../data/{}.gz')
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 export PYTHONPATH="$PWD/bin" PYTHONUNBUFFERED=1 TQDM_DISABLE=1 HF_HUB_OFFLINE=1
 python3 -c 'import torch, transformers, sklearn, typer; print("torch", torch.__version__, "transformers", transformers.__version__, "cuda", torch.cuda.is_available())'
