@@ -466,3 +466,23 @@ def test_gpu_pretrain_merges_the_workers_rows_under_one_header(tmp_path):
         (tmp_path / "results" / worker / "accuracy_eclip_x.tsv").write_text("\n".join(["experiment\tauroc", *rows]))
     gpu.merge_results(tmp_path)
     assert (tmp_path / "accuracy_eclip_x.tsv").read_text() == "experiment\tauroc\na\t1\nb\t2\nc\t3\n"
+
+
+def test_refresh_tables_rewrites_only_between_the_markers():
+    refresh = bench("refresh_tables")
+    report = (
+        "### rbp31\n\n| experiment | a |\n|---|---|\n\n| setting | experiments | x |\n|---|---|---|\n| a | 2 | 0.9 |\n"
+    )
+    sections = refresh.report_sections(report)
+    text = (
+        "intro\n<!-- accuracy.py --report: rbp31 (begin) -->\nold\n<!-- accuracy.py --report: rbp31 (end) -->\n"
+        "mid\n<!-- accuracy.py --report: rbp31 settings (begin) -->\nold\n"
+        "<!-- accuracy.py --report: rbp31 settings (end) -->\n"
+        "<!-- accuracy.py --report: eclip (begin) -->\nkept\n<!-- accuracy.py --report: eclip (end) -->\nend\n"
+    )
+    new = refresh.refreshed(text, sections)
+    assert new.startswith("intro\n<!-- accuracy.py --report: rbp31 (begin) -->\n| experiment | a |\n")
+    assert "\nmid\n<!-- accuracy.py --report: rbp31 settings (begin) -->\n| setting | experiments | x |\n" in new
+    assert "| a | 2 | 0.9 |\n<!-- accuracy.py --report: rbp31 settings (end) -->" in new
+    assert "(begin) -->\nkept\n<!--" in new and new.endswith("end\n") and "old" not in new  # no eclip rows: kept
+    assert refresh.refreshed(new, sections) == new
