@@ -1,8 +1,8 @@
 """One GPU run for issue 15: multi-task pretrain a ``small`` (4x256) k-mer BERT, then fine-tune it against random
 init of the same size on the eCLIP and RBP-31 sets, all inside one time budget.
 
-Why a GPU: on 2 CPU cores the shipped ``mini`` took 211 min for 2.2 epochs, and fine-tuning a ``small`` costs about
-four times a ``mini``; an H200 does both in minutes. The pretraining is bench/pretrain_multitask.py's (same 41 tasks,
+Why a GPU: on 2 CPU cores the shipped ``mini`` took 211 min for 2.2 epochs, and a ``small`` fine-tunes 2.8 times
+slower than a ``mini`` (bench/results/speed_cpu.json); an H200 does both in minutes. The pretraining is bench/pretrain_multitask.py's (same 41 tasks,
 same exclusions, ``--model-size small``); each fine-tuning run is one bench/accuracy.py run, as
 bench/pretrained_vs_random.py makes them, but with the recipe the finetune tool gives a ``small`` (lr 2e-4,
 bertrbp/recipe.py) for both arms; tags ``pvr_pretrained-small_nN`` and ``pvr_random-small_nN``. The unseen eCLIP
@@ -34,25 +34,18 @@ sys.path.insert(0, str(REPO / "bench"))
 
 import accuracy  # noqa: E402  (puts bin/ on the path)
 import pretrain_multitask  # noqa: E402
-import pretrained_vs_random  # noqa: E402
-from bertrbp.recipe import BERT_MIN_STEPS, RANDOM_INIT_LR  # noqa: E402
+from bertrbp.recipe import default_recipe  # noqa: E402
+from pretrained_vs_random import tag  # noqa: E402  (pvr_ARM-SIZE_nN: the rows its table --random-name SIZE joins)
 
 
-def recipe(size: str) -> list[str]:
-    """The finetune tool's recipe for a BERT of this preset's width (random init and a checkpoint of that width
-    alike: bertrbp.recipe), given explicitly so that both arms train the same way."""
-    return [
-        "--lr",
-        f"{RANDOM_INIT_LR[size]:g}",
-        "--epochs",
-        "8",
-        "--patience",
-        "2",
-        "--batch-size",
-        "32",
-        "--seed",
-        "42",
-    ]
+def recipe_options(size: str, arm: str) -> list[str]:
+    """The finetune tool's recipe for a random-init BERT of this preset (bertrbp.recipe; a checkpoint of that
+    width gets the same rate and epochs), given explicitly so that both arms train the same way; only random init
+    keeps its step floor."""
+    recipe = default_recipe(size)
+    options = ["--lr", f"{recipe.lr:g}", "--epochs", str(recipe.epochs), "--patience", str(recipe.patience)]
+    options += ["--batch-size", "32", "--seed", "42"]
+    return options + (["--min-steps", str(recipe.min_steps)] if arm == "random" else [])
 
 
 PRIORITY = (("eclip", 2000), ("eclip", 500), ("rbp31", 2000), ("rbp31", 500))
@@ -128,17 +121,10 @@ def jobs(suites: dict[str, list[str]], sizes: tuple = PRIORITY) -> list[tuple[st
     return order
 
 
-def tag(arm: str, sites: int, size: str) -> str:
-    """``pvr_pretrained-SIZE_nN`` / ``pvr_random-SIZE_nN``: the rows bench/pretrained_vs_random.py table
-    --checkpoint-name SIZE --random-name SIZE joins."""
-    return pretrained_vs_random.tag(arm, sites, size)
-
-
 def job_argv(job: tuple[str, str, str, int], checkpoint: Path, args) -> list[str]:
     suite, name, arm, sites = job
     model = ["--pretrained", str(checkpoint)] if arm == "pretrained" else ["--model", args.model_size]
-    floor = ["--min-steps", str(BERT_MIN_STEPS)] if arm == "random" else []
-    argv = ["--suite", suite, "--experiments", name, *model, *recipe(args.model_size), *floor]
+    argv = ["--suite", suite, "--experiments", name, *model, *recipe_options(args.model_size, arm)]
     argv += ["--max-train", str(sites), "--threads", "1", "--device", args.device]
     argv += ["--tag", tag(arm, sites, args.model_size)]
     argv += ["--data", str(args.data), "--work", str(args.work)]
