@@ -4,7 +4,7 @@
 # (experiment, recipe) appended to bench/results/accuracy_<suite>_<tag>.tsv as it finishes (a rerun skips
 # finished rows). Recipes (MODELS, MODELS@TAG or MODELS@TAG@SEEDS): the k-mer floor, the positional k-mer model,
 # the CNN (two convolutions + BiLSTM since the cnnlstm tags; the cnn4 tags are the one-convolution CNN before it),
-# their ensemble and the best recipe (kmer-pos + three CNN seeds); add e.g.
+# their ensemble, kmer-pos + three CNN seeds and the best recipe (kmer-pos + kmer-gbt + three CNN seeds); add e.g.
 # tiny,kmer-pos,cnn@tiny+kmer-pos+cnnlstm for a random-init BERT member at the finetune tool's defaults
 # (bertrbp/recipe.py); on TIAL1 also the learning-rate safety rows (the paper's 10x rate).
 #
@@ -16,7 +16,8 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 THREADS=${THREADS:-2}
 SUITES=${SUITES:-"rbp31 eclip tial1"}
-RECIPES=${RECIPES:-"kmer kmer-pos cnn@cnnlstm kmer-pos,cnn@kmer-pos+cnnlstm kmer-pos,cnn@kmer-pos+cnnlstmx3@42,43,44"}
+RECIPES=${RECIPES:-"kmer kmer-pos cnn@cnnlstm kmer-pos,cnn@kmer-pos+cnnlstm kmer-pos,cnn@kmer-pos+cnnlstmx3@42,43,44
+  kmer-pos,kmer-gbt,cnn@kmer-pos+kmer-gbt+cnnlstmx3@42,43,44"}
 common=(--threads "$THREADS")
 [ -n "${MAX_TRAIN:-}" ] && common+=(--max-train "$MAX_TRAIN")
 [ -n "${EXPERIMENTS:-}" ] && common+=(--experiments $EXPERIMENTS)

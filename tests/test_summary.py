@@ -590,7 +590,7 @@ def test_a_model_not_to_trust_names_the_best_trusted_model_of_its_rbp(tmp_path):
     assert "Use instead" not in banners[("RBPC", "main")]
     assert "Use instead: the kmer model of RBPD in this report (test AUROC 0.800, learned)" in banners[("RBPD", "main")]
     assert "Use instead: the kmer model of RBPE in this report (test AUROC 0.750, learned)" in banners[("RBPE", "main")]
-    assert "--model kmer-pos --model cnn" in banners[("RBPA", "main")]  # the measured remedy, not "more epochs"
+    assert "--model kmer-pos --model kmer-gbt --model cnn" in banners[("RBPA", "main")]  # the measured remedy
 
 
 @pytest.mark.parametrize(

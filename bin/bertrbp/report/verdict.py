@@ -36,8 +36,8 @@ ADVICE = {
     # eCLIP and 21 RBP-31 sets, while neither up to 8 epochs nor the pretrained mini BERT lifted the demo BERT above it
     BELOW_FLOOR: "A logistic regression on 1-5-mer counts does at least as well: prefer a trusted model of this RBP "
     "(the k-mer model at least), or, unless this model is that recipe already, the benchmarks' best CPU recipe, "
-    "above the floor on every eCLIP and RBP-31 set measured (bertrbp-finetune --model kmer-pos --model cnn --seeds "
-    "42,43,44; in the pipeline --baseline_model kmer-pos,cnn).",
+    "above the floor on every eCLIP and RBP-31 set measured (bertrbp-finetune --model kmer-pos --model kmer-gbt "
+    "--model cnn --seeds 42,43,44; in the pipeline --baseline_model kmer-pos,kmer-gbt,cnn).",
     OK: "",
     UNKNOWN: "Give the predictions TSV (--predictions) or the finetune run (--training) to judge this model.",
 }
