@@ -17,17 +17,18 @@ if [ "${1:-}" = "pack" ] || [ "${1:-}" = "pack-finetune" ]; then
     n=$(basename "$d")
     mkdir -p "$PACK/rt/rbp31/$n"
     zcat "$d/train.fa.gz" > "$PACK/rt/rbp31/$n/train.fa"
+    if [ "$1" = "pack" ]; then  # a test set is an exclusion file of pretraining: its bytes travel as they are
+      mkdir -p "$PACK/data/rbp31/$n" && cp "$d/test.fa.gz" "$PACK/data/rbp31/$n/"
+    else
+      zcat "$d/test.fa.gz" > "$PACK/rt/rbp31/$n/test.fa"
+    fi
   done
   if [ "$1" = "pack" ]; then  # pretraining and fine-tuning (about 42 MB)
     cp -r "$SRC/eclip" "$SRC/tial1" "$SRC/reference" "$SRC/README.md" "$PACK/data/"
     mkdir -p "$PACK/data/rbp24" && cp "$SRC"/rbp24/*.ls.*.fa.gz "$PACK/data/rbp24/"
-    for d in "$SRC"/rbp31/*/; do
-      mkdir -p "$PACK/data/rbp31/$(basename "$d")" && cp "$d/test.fa.gz" "$PACK/data/rbp31/$(basename "$d")/"
-    done
   else  # fine-tuning only (--checkpoint): no byte-exact files, everything in the archive
     mkdir -p "$PACK/rt/eclip" && cp -r "$SRC/reference" "$SRC/README.md" "$PACK/data/"
     for f in "$SRC"/eclip/*.tsv.gz; do zcat "$f" > "$PACK/rt/eclip/$(basename "$f" .gz)"; done
-    for d in "$SRC"/rbp31/*/; do zcat "$d/test.fa.gz" > "$PACK/rt/rbp31/$(basename "$d")/test.fa"; done
   fi
   tar cf - -C "$PACK" rt | xz -9 -T2 > "$PACK/data.tar.xz" && rm -rf "$PACK/rt"
   du -sh "$PACK"
