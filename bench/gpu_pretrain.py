@@ -17,6 +17,10 @@ rows of every finished run are kept.
     bash bench/gpu_pretrain.sh                        # on the device machine (see the script for the data)
     python bench/gpu_pretrain.py --smoke --out /tmp/g  # CPU: tiny model, a few steps, two experiments
     bash bench/gpu_pretrain.sh --checkpoint assets/models/bertrbp-small-k3 --sizes eclip:0 rbp31:0  # all sites
+
+``--val-predictions`` saves each run's validation log-odds beside its test predictions, and both come back in
+results.tar.gz (predictions/SUITE/TAG/EXPERIMENT/): bench/ensemble_plus_member.py joins such a run to a CPU
+ensemble trained here, on the validation split they share, without the model.
 """
 
 from __future__ import annotations
@@ -112,12 +116,15 @@ def plan_steps(seconds: float, step_s: float, sequences: int, batch: int, max_ep
     return steps, math.ceil(steps / per_epoch)
 
 
-def jobs(suites: dict[str, list[str]], sizes: tuple = PRIORITY) -> list[tuple[str, str, str, int]]:
+ARMS = ("pretrained", "random")
+
+
+def jobs(suites: dict[str, list[str]], sizes: tuple = PRIORITY, arms: tuple = ARMS) -> list[tuple[str, str, str, int]]:
     """(suite, experiment, arm, sites) in the order they run: by size, unseen eCLIP sets first, arms side by side."""
     order = []
     for suite, sites in sizes:
         names = sorted(suites.get(suite, []), key=lambda n: (n not in pretrain_multitask.UNSEEN, n))
-        order += [(suite, name, arm, sites) for name in names for arm in ("pretrained", "random")]
+        order += [(suite, name, arm, sites) for name in names for arm in arms]
     return order
 
 
@@ -137,6 +144,7 @@ def worker(index: int, queue, stop_at: float, checkpoint: Path, args) -> None:
     """Run jobs from ``queue`` until it is empty or ``stop_at`` has passed; rows go to this worker's results folder."""
     import logging
 
+    import ensemble_plus_member
     import spare_sites
 
     logging.disable(logging.INFO)  # each run logs every epoch; the rows and this driver's lines are the record
@@ -151,6 +159,9 @@ def worker(index: int, queue, stop_at: float, checkpoint: Path, args) -> None:
         started = time.time()
         try:
             accuracy.main([*job_argv(job, checkpoint, args), "--results", str(results)])
+            if args.val_predictions:
+                run = args.work / suite / tag(arm, sites, args.model_size) / name
+                ensemble_plus_member.write_validation_predictions(run, 42, 0.1, args.device)  # job_argv's split
             if suite == "eclip" and name in pretrain_multitask.UNSEEN and sites:
                 spare_argv = ["--suite", suite, "--tags", tag(arm, sites, args.model_size), "--experiments", name]
                 spare_argv += ["--threads", "1"]
@@ -168,7 +179,7 @@ def finetune_all(checkpoint: Path, args, stop_at: float, kill_at: float) -> None
         suites = {s: [n for n in names if n in args.experiments] for s, names in suites.items()}
     context = mp.get_context("spawn")
     queue = context.Queue()
-    plan = jobs(suites, args.sizes)
+    plan = jobs(suites, args.sizes, tuple(args.arms))
     for job in [*plan, *[None] * args.workers]:
         queue.put(job)
     log(f"{len(plan)} fine-tuning runs queued on {args.workers} workers")
@@ -184,10 +195,17 @@ def finetune_all(checkpoint: Path, args, stop_at: float, kill_at: float) -> None
             proc.join(5)
 
 
-def merge_results(out: Path) -> None:
+def merge_results(out: Path, work: Path | None = None) -> None:
     """One accuracy_SUITE_TAG.tsv per tag, one spare-sites file and one finetune_metrics folder (the stall and
-    calibration verdicts of bench/pretrained_vs_random.py table), from the workers' folders."""
+    calibration verdicts of bench/pretrained_vs_random.py table), from the workers' folders; with ``work``, every
+    run's test and validation predictions under predictions/SUITE/TAG/EXPERIMENT/."""
     import shutil
+
+    for path in sorted(work.glob("*/*/*/val_predictions.tsv")) if work else []:
+        for name in ("test_predictions.tsv", "val_predictions.tsv"):
+            target = out / "predictions" / path.parent.relative_to(work) / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path.parent / name, target)
 
     for path in sorted((out / "results").glob("w*/finetune_metrics/*.json")):
         (out / "finetune_metrics").mkdir(exist_ok=True)
@@ -216,6 +234,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--workers", type=int, default=14)
     parser.add_argument("--experiments", nargs="*", help="only these experiments (default: every one)")
+    parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS), help="which arms to fine-tune")
+    parser.add_argument(
+        "--val-predictions",
+        action="store_true",
+        help="save each run's validation log-odds and bring them back with its test predictions (predictions/)",
+    )
     parser.add_argument(
         "--checkpoint",
         type=Path,
@@ -226,7 +250,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--sizes",
         nargs="+",
         type=suite_and_sites,
-        default=list(PRIORITY),
+        default=None,
         metavar="SUITE:SITES",
         help="fine-tuning runs in this order (0 = all training sites); default: "
         + " ".join(f"{suite}:{sites}" for suite, sites in PRIORITY),
@@ -234,9 +258,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--smoke", action="store_true", help="CPU: tiny model, 2 steps, 2 experiments, 2 workers")
     args = parser.parse_args(argv)
     if args.smoke:
-        args.sizes = [("eclip", 500)]
+        args.sizes = args.sizes or [("eclip", 500)]
         args.model_size, args.device, args.workers, args.max_epochs = "tiny", "cpu", 2, 1
         args.experiments = args.experiments or ["HNRNPK_K562", "CPSF6_K562"]
+    args.sizes = args.sizes or list(PRIORITY)
     args.work = args.work or args.out / "work"
     return args
 
@@ -306,7 +331,7 @@ def main(argv: list[str] | None = None) -> None:
         checkpoint, summary = pretrain_on_budget(args, start)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     finetune_all(checkpoint, args, stop_at=start + args.budget - 40, kill_at=start + args.budget)
-    merge_results(args.out)
+    merge_results(args.out, args.work if args.val_predictions else None)
     summary["total_wall_s"] = time.time() - start
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
 

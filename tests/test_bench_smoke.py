@@ -182,6 +182,23 @@ def test_ensemble_plus_member_rebuilds_the_runs_own_validation_split_and_joins_b
     assert itself["val_joined"] == itself["val_member"] and itself["test_joined"] == itself["test_member"]
     with pytest.raises(SystemExit, match="do not share a validation split"):
         plus.compare(work / "pair" / "TIAL1", work / "other-split" / "TIAL1", 2, 42, 0.1)
+    # a run whose model stays elsewhere (a GPU machine's) joins by its saved validation log-odds, to the same numbers
+    saved = plus.write_validation_predictions(work / "alone" / "TIAL1", 42, 0.1)
+    (work / "alone" / "TIAL1" / "finetune" / "model" / "config.json").unlink()  # the model can no longer be scored
+    assert saved.name == "val_predictions.tsv" and not list(saved.parent.glob("*.partial"))
+    assert plus.compare(work / "pair" / "TIAL1", work / "alone" / "TIAL1", 2, 42, 0.1) == pytest.approx(
+        result, abs=1e-4
+    )
+    # --tag: the joined model's row, from both runs' rows (suite and tags from the folders' names)
+    joining = ["--ensemble", str(work / "pair"), "--member", str(work / "alone"), "--members", "2", "--tag", "joined"]
+    plus.main([*joining, "--results", str(tmp_path / "res"), "TIAL1"])
+    pair = accuracy.read_rows(tmp_path / "res" / "accuracy_tial1_pair.tsv")[0]
+    joined = accuracy.read_rows(tmp_path / "res" / "accuracy_tial1_joined.tsv")[0]
+    assert float(joined["test_auroc"]) == pytest.approx(result["test_joined"], abs=1e-4)
+    assert float(joined["val_auroc"]) == pytest.approx(result["val_joined"], abs=1e-4)
+    assert float(joined["train_wall_s"]) == pytest.approx(float(pair["train_wall_s"]) + float(alone["train_wall_s"]))
+    assert joined["model"] == "kmer,kmer-pos,kmer" and joined["reused_members"] == "pair;alone"
+    assert joined["member_test_auroc"].endswith(f";alone={alone['test_auroc']}") and joined["test_mcc"] == ""
 
 
 def test_cnn_variants_train_the_named_architecture_on_validation_only(tmp_path, shared_data):
@@ -453,6 +470,10 @@ def test_gpu_pretrain_runs_the_goal_first_with_both_arms_side_by_side(tmp_path):
     assert random_argv[random_argv.index("--tag") + 1] == "pvr_random-small_n500"
     chosen = gpu.parse(["--out", str(tmp_path), "--checkpoint", "ck", "--sizes", "rbp31:0", "eclip:0"])
     assert chosen.sizes == [("rbp31", 0), ("eclip", 0)] and gpu.tag("random", 0, "small") == "pvr_random-small_nall"
+    one_arm = gpu.parse(["--out", str(tmp_path), "--sizes", "rbp31:0", "--arms", "pretrained"])
+    assert gpu.jobs({"rbp31": ["1_PARCLIP_AGO1234_hg19"]}, one_arm.sizes, tuple(one_arm.arms)) == [
+        ("rbp31", "1_PARCLIP_AGO1234_hg19", "pretrained", 0)
+    ]
     with pytest.raises(SystemExit):
         gpu.parse(["--out", str(tmp_path), "--sizes", "tial1:500"])
     assert pretrained_argv[pretrained_argv.index("--lr") + 1] == "0.0002"  # the finetune tool's rate for width 256
@@ -464,8 +485,16 @@ def test_gpu_pretrain_merges_the_workers_rows_under_one_header(tmp_path):
     for worker, rows in (("w00", ["a\t1"]), ("w01", ["b\t2", "c\t3"]), ("w02", [])):
         (tmp_path / "results" / worker).mkdir(parents=True)
         (tmp_path / "results" / worker / "accuracy_eclip_x.tsv").write_text("\n".join(["experiment\tauroc", *rows]))
-    gpu.merge_results(tmp_path)
+    run = tmp_path / "work" / "rbp31" / "pvr_pretrained-small_nall" / "24_PARCLIP_QKI_hg19"
+    run.mkdir(parents=True)
+    for name in ("test_predictions.tsv", "val_predictions.tsv"):
+        (run / name).write_text(f"{name}\n")
+    (tmp_path / "work" / "rbp31" / "pvr_pretrained-small_nall" / "8_PARCLIP_ELAVL1_hg19").mkdir()  # unfinished
+    gpu.merge_results(tmp_path, tmp_path / "work")
     assert (tmp_path / "accuracy_eclip_x.tsv").read_text() == "experiment\tauroc\na\t1\nb\t2\nc\t3\n"
+    back = tmp_path / "predictions" / "rbp31" / "pvr_pretrained-small_nall"
+    assert [p.name for p in back.iterdir()] == ["24_PARCLIP_QKI_hg19"]
+    assert (back / "24_PARCLIP_QKI_hg19" / "val_predictions.tsv").read_text() == "val_predictions.tsv\n"
 
 
 def test_refresh_tables_rewrites_only_between_the_markers():

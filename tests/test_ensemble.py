@@ -182,6 +182,23 @@ def test_one_model_value_can_name_an_ensemble_but_an_existing_path_is_never_spli
     assert [m.source for m in member_plan([str(odd)], [1], 1)] == [str(odd)]
 
 
+def test_a_model_pinned_to_its_own_seeds_trains_only_those(tmp_path):
+    """`CKPT@42` is one member beside the --seeds of the others (the best RBP-31 recipe: three CNNs, one BERT);
+    a pin survives a comma list; a folder whose name holds '@' stays one model; repeated seeds are refused."""
+    from bertrbp.errors import InputError
+    from bertrbp.finetune_ensemble import member_plan
+
+    plan = member_plan(["kmer-pos,cnn,tiny@7"], [1, 2, 3], 1)
+    assert [(m.source, m.seed) for m in plan] == [("kmer-pos", 1), ("cnn", 1), ("cnn", 2), ("cnn", 3), ("tiny", 7)]
+    assert [m.name for m in member_plan(["tiny@5+6"], [1], 1)] == ["tiny_seed5", "tiny_seed6"]
+    assert [m.seed for m in member_plan(["kmer@4+5"], [1], 1)] == [4]  # deterministic: once
+    odd = tmp_path / "run@2"
+    odd.mkdir()
+    assert [(m.source, m.seed) for m in member_plan([str(odd)], [1], 1)] == [(str(odd), 1)]
+    with pytest.raises(InputError, match="distinct seeds"):
+        member_plan(["tiny@5+5"], [1], 1)
+
+
 @pytest.mark.parametrize(
     "edit, message",
     [

@@ -64,18 +64,37 @@ def split_model_list(models: Sequence[str]) -> list[str]:
     return out
 
 
+_PINNED = re.compile(r"^(?P<source>.+)@(?P<seeds>\d+(?:\+\d+)*)$")
+
+
+def pinned_seeds(spec: str) -> tuple[str, list[int] | None]:
+    """``CKPT@42`` -> (CKPT, [42]); ``cnn@1+2`` -> ("cnn", [1, 2]); without ``@`` (or a path that exists): no pin.
+    Why: the best RBP-31 recipe gives one model fewer seeds than the others (three CNNs and one fine-tuned BERT:
+    ``--model cnn --model CKPT@42 --seeds 42,43,44``), and ``+`` keeps a pin intact inside a comma list."""
+    match = None if Path(spec).exists() else _PINNED.match(spec)
+    if match is None:
+        return spec, None
+    seeds = [int(part) for part in match["seeds"].split("+")]
+    if len(set(seeds)) != len(seeds):
+        raise InputError(f"--model {spec}: give distinct seeds after '@', e.g. {match['source']}@1+2.")
+    return match["source"], seeds
+
+
 def member_plan(models: Sequence[str], seeds: Sequence[int], base_seed: int) -> list[Member]:
-    """One member per (model, seed); the k-mer model is deterministic, so it appears once."""
+    """One member per (model, seed), with ``MODEL@SEED[+SEED...]`` pinning a model's own seeds; the k-mer model
+    is deterministic, so it appears once."""
     from bertrbp.model import is_kmer_kind, model_kind
 
     models = split_model_list(models)
     if not models:
         raise InputError("give at least one --model.")
     plan: list[Member] = []
-    for source in models:
+    for spec in models:
+        source, own = pinned_seeds(spec)
         kind = model_kind(source)
         stem = _SAFE.sub("_", Path(source).name if Path(source).exists() else source) or "model"
-        for seed in seeds[:1] if is_kmer_kind(kind) else seeds:
+        mine = own or seeds
+        for seed in mine[:1] if is_kmer_kind(kind) else mine:
             name = f"{stem}_seed{seed}"
             if any(m.name == name for m in plan):
                 raise InputError(f"--model {source} is given twice.")

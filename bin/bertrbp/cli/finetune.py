@@ -59,7 +59,8 @@ def finetune(
         "random-init BERT (lr default 1e-3/5e-4/2e-4/1e-4/1e-4, up to 8 epochs, at least 300 steps); 'cnn' for the DeepBind-like "
         "baseline (lr 1e-3, up to 10 epochs); 'kmer' for logistic regression on 1-5-mer frequencies; 'kmer-pos' "
         "adds 1-3-mer frequencies in 10 position bins; 'kmer-gbt' boosted trees on those features. Repeat "
-        "(e.g. --model mini --model cnn --model kmer) to train an ensemble.",
+        "(e.g. --model mini --model cnn --model kmer) to train an ensemble; MODEL@SEED (or @SEED+SEED) gives that "
+        "model its own seeds instead of --seeds (e.g. --model cnn --model CKPT@42 --seeds 42,43,44: three CNNs, one BERT).",
     ),
     k: int = typer.Option(3, "--k", help="k-mer size for random-init models (checkpoints bring their own)."),
     recipe: str = typer.Option(
