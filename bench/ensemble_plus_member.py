@@ -33,9 +33,10 @@ VALIDATION_FILE = "val_predictions.tsv"  # a run's saved validation log-odds (a 
 
 
 def validation_log_odds(run: Path, seed: int, fraction: float, device: str = "cpu"):
-    """(site ids, labels, log-odds) of the run's kept model on its validation split; read from the run's
-    val_predictions.tsv where it has one (write_validation_predictions), else scored here."""
-    if (run / VALIDATION_FILE).exists():
+    """(site ids, labels, log-odds) of the run's kept model on its validation split: scored here where the model
+    is, else read from the run's val_predictions.tsv (write_validation_predictions), which a retrained model would
+    have left stale."""
+    if not (run / "finetune" / "model").exists() and (run / VALIDATION_FILE).exists():
         with open(run / VALIDATION_FILE, newline="") as handle:
             rows = list(csv.DictReader(handle, delimiter="\t"))
         return [r["id"] for r in rows], [int(r["label"]) for r in rows], np.array([float(r["logit"]) for r in rows])
@@ -111,16 +112,18 @@ def joined_row(ensemble_row: dict, member_row: dict, result: dict, tag: str) -> 
         return f"{float(ensemble_row[column]) + float(member_row[column]):g}"
 
     member = f"{member_row['tag']}={member_row['test_auroc']}"
-    members = ";".join(x for x in (ensemble_row["member_test_auroc"], member) if x)
+    members = ";".join(x for x in (ensemble_row.get("member_test_auroc", ""), member) if x)
+    ensemble_only = ("val_loss", "val_pred_std", "prior_entropy", "collapse_reasons")  # not the joined model's
     return {
-        **{column: value for column, value in ensemble_row.items() if not column.startswith("test_")},
+        **{c: v for c, v in ensemble_row.items() if not c.startswith("test_") and c not in ensemble_only},
         "tag": tag,
         "model": f"{ensemble_row['model']},{member_row['model']}",
+        "pretrained": str(ensemble_row.get("pretrained") == "True" or member_row.get("pretrained") == "True"),
         "parameters": int(ensemble_row["parameters"] or 0) + int(member_row["parameters"] or 0),
         "optimizer_steps": total("optimizer_steps"),
         "train_wall_s": total("train_wall_s"),
         "predict_wall_s": total("predict_wall_s"),
-        "epochs_run": f"{ensemble_row['epochs_run']}+{member_row['epochs_run']}",
+        "epochs_run": f"{ensemble_row.get('epochs_run', '')}+{member_row.get('epochs_run', '')}",
         "val_auroc": round(result["val_joined"], 4),
         "test_auroc": round(result["test_joined"], 4),
         "test_auprc": round(result["test_auprc_joined"], 4),
@@ -146,6 +149,8 @@ def main(argv: list[str] | None = None) -> None:
     import accuracy
 
     suite = args.ensemble.parent.name
+    if args.tag in (args.ensemble.name, args.member.name):
+        raise SystemExit(f"error: --tag {args.tag} would append to a source run's own rows; give a new tag.")
     if args.tag:
         sources = [args.results / f"accuracy_{suite}_{folder.name}.tsv" for folder in (args.ensemble, args.member)]
         ensemble_rows, member_rows = ({r["experiment"]: r for r in accuracy.read_rows(p)} for p in sources)

@@ -179,7 +179,9 @@ def finetune_all(checkpoint: Path, args, stop_at: float, kill_at: float) -> None
         suites = {s: [n for n in names if n in args.experiments] for s, names in suites.items()}
     context = mp.get_context("spawn")
     queue = context.Queue()
-    plan = jobs(suites, args.sizes, tuple(args.arms))
+    plan = jobs(suites, args.sizes, tuple(dict.fromkeys(args.arms)))  # an arm named twice runs once
+    if not plan:
+        log(f"nothing to fine-tune: no experiment of {args.sizes} among {args.experiments or 'all'}")
     for job in [*plan, *[None] * args.workers]:
         queue.put(job)
     log(f"{len(plan)} fine-tuning runs queued on {args.workers} workers")
@@ -203,9 +205,10 @@ def merge_results(out: Path, work: Path | None = None) -> None:
 
     for path in sorted(work.glob("*/*/*/val_predictions.tsv")) if work else []:
         for name in ("test_predictions.tsv", "val_predictions.tsv"):
-            target = out / "predictions" / path.parent.relative_to(work) / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path.parent / name, target)
+            if (path.parent / name).exists():  # a partial run must not stop the merge of the finished rows
+                target = out / "predictions" / path.parent.relative_to(work) / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path.parent / name, target)
 
     for path in sorted((out / "results").glob("w*/finetune_metrics/*.json")):
         (out / "finetune_metrics").mkdir(exist_ok=True)

@@ -8,6 +8,7 @@ import csv
 import importlib
 import json
 import logging
+import shutil
 import sys
 from pathlib import Path
 
@@ -184,7 +185,7 @@ def test_ensemble_plus_member_rebuilds_the_runs_own_validation_split_and_joins_b
         plus.compare(work / "pair" / "TIAL1", work / "other-split" / "TIAL1", 2, 42, 0.1)
     # a run whose model stays elsewhere (a GPU machine's) joins by its saved validation log-odds, to the same numbers
     saved = plus.write_validation_predictions(work / "alone" / "TIAL1", 42, 0.1)
-    (work / "alone" / "TIAL1" / "finetune" / "model" / "config.json").unlink()  # the model can no longer be scored
+    shutil.rmtree(work / "alone" / "TIAL1" / "finetune" / "model")  # the model can no longer be scored
     assert saved.name == "val_predictions.tsv" and not list(saved.parent.glob("*.partial"))
     assert plus.compare(work / "pair" / "TIAL1", work / "alone" / "TIAL1", 2, 42, 0.1) == pytest.approx(
         result, abs=1e-4
@@ -199,6 +200,9 @@ def test_ensemble_plus_member_rebuilds_the_runs_own_validation_split_and_joins_b
     assert float(joined["train_wall_s"]) == pytest.approx(float(pair["train_wall_s"]) + float(alone["train_wall_s"]))
     assert joined["model"] == "kmer,kmer-pos,kmer" and joined["reused_members"] == "pair;alone"
     assert joined["member_test_auroc"].endswith(f";alone={alone['test_auroc']}") and joined["test_mcc"] == ""
+    assert joined["val_loss"] == "" and joined["pretrained"] == "False"  # the ensemble's own loss is not the join's
+    with pytest.raises(SystemExit, match="would append to a source run's own rows"):
+        plus.main([*joining[:-1], "pair", "--results", str(tmp_path / "res"), "TIAL1"])
 
 
 def test_cnn_variants_train_the_named_architecture_on_validation_only(tmp_path, shared_data):

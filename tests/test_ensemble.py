@@ -197,6 +197,10 @@ def test_a_model_pinned_to_its_own_seeds_trains_only_those(tmp_path):
     assert [(m.source, m.seed) for m in member_plan([str(odd)], [1], 1)] == [(str(odd), 1)]
     with pytest.raises(InputError, match="distinct seeds"):
         member_plan(["tiny@5+5"], [1], 1)
+    with pytest.raises(InputError, match="given twice"):  # the same deterministic model, whatever its seed
+        member_plan(["kmer", "kmer@5"], [1], 1)
+    with pytest.raises(InputError, match="between 0 and 4294967295"):  # numpy's range, refused before training
+        member_plan([f"tiny@{2**32}"], [1], 1)
 
 
 @pytest.mark.parametrize(

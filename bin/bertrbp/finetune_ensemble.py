@@ -49,7 +49,17 @@ def parse_seeds(seeds: str | None, ensemble: int, seed: int) -> list[int]:
         raise InputError(f"--seeds {seeds!r}: write comma-separated integers, e.g. 1,2,3.") from None
     if not values or len(set(values)) != len(values):
         raise InputError(f"--seeds {seeds!r}: give distinct integers, e.g. 1,2,3.")
+    check_seed_range(values, f"--seeds {seeds}")
     return values
+
+
+SEED_MAX = 2**32 - 1  # numpy's seed range, the bound --seed has
+
+
+def check_seed_range(seeds: Sequence[int], where: str) -> None:
+    """Refuse a seed numpy cannot take before any member trains (it raised mid-run, after earlier members)."""
+    if any(not 0 <= seed <= SEED_MAX for seed in seeds):
+        raise InputError(f"{where}: seeds must lie between 0 and {SEED_MAX}.")
 
 
 def split_model_list(models: Sequence[str]) -> list[str]:
@@ -77,6 +87,7 @@ def pinned_seeds(spec: str) -> tuple[str, list[int] | None]:
     seeds = [int(part) for part in match["seeds"].split("+")]
     if len(set(seeds)) != len(seeds):
         raise InputError(f"--model {spec}: give distinct seeds after '@', e.g. {match['source']}@1+2.")
+    check_seed_range(seeds, f"--model {spec}")
     return match["source"], seeds
 
 
@@ -96,7 +107,8 @@ def member_plan(models: Sequence[str], seeds: Sequence[int], base_seed: int) -> 
         mine = own or seeds
         for seed in mine[:1] if is_kmer_kind(kind) else mine:
             name = f"{stem}_seed{seed}"
-            if any(m.name == name for m in plan):
+            # a k-mer model is the same whatever its seed: twice would only double its vote
+            if any(m.name == name or (is_kmer_kind(kind) and m.source == source) for m in plan):
                 raise InputError(f"--model {source} is given twice.")
             plan.append(Member(name, source, seed))
     return plan
