@@ -92,14 +92,15 @@ def compare(ensemble: Path, member: Path, members: int, seed: int, fraction: flo
     def joined(a, b):
         return (members * a + b) / (members + 1)
 
+    joined_test = binary_metrics(test_labels, list(joined(ens_t, one_t)))  # its AUROC and AUPRC from one scoring
     return {
         "val_ensemble": auroc(labels, ens),
         "val_member": auroc(labels, one),
         "val_joined": auroc(labels, joined(ens, one)),
         "test_ensemble": auroc(test_labels, ens_t),
         "test_member": auroc(test_labels, one_t),
-        "test_joined": auroc(test_labels, joined(ens_t, one_t)),
-        "test_auprc_joined": binary_metrics(test_labels, list(joined(ens_t, one_t)))["auprc"],
+        "test_joined": joined_test["auroc"],
+        "test_auprc_joined": joined_test["auprc"],
     }
 
 
